@@ -1,0 +1,250 @@
+/**
+ * collectd-ddoscoo - src/api_response.c
+ *
+ * DescribePortConnsCount response documents; see api_response.h.
+ */
+#include "api_response.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+/* Gauges are doubles: beyond 2^53 a count would no longer be exact. */
+#define API_MAX_COUNT (UINT64_C(1) << 53)
+
+/* Copies src into dst, cut to fit, with control characters (a message can
+ * hold newlines) replaced so the text stays on one log line. */
+static void copy_printable(char *dst, size_t dst_size, const char *src) {
+  size_t i = 0;
+  for (; src[i] != 0 && i + 1 < dst_size; i++) {
+    unsigned char c = (unsigned char)src[i];
+    dst[i] = (c < 0x20 || c == 0x7F) ? ' ' : (char)c;
+  }
+  dst[i] = 0;
+}
+
+/* The text of an element that holds nothing but text, or NULL for one that
+ * holds elements, entity references or anything else. Free with xmlFree. */
+static xmlChar *element_text(xmlNodePtr element) {
+  for (xmlNodePtr n = element->children; n != NULL; n = n->next)
+    if (n->type != XML_TEXT_NODE && n->type != XML_CDATA_SECTION_NODE)
+      return NULL;
+  xmlChar *text = xmlNodeGetContent(element);
+  return (text != NULL) ? text : xmlStrdup((const xmlChar *)"");
+}
+
+/* A count: decimal digits only (surrounding white space allowed), at most
+ * API_MAX_COUNT. */
+static bool parse_count(const char *text, uint64_t *value) {
+  const char *s = text + strspn(text, " \t\r\n");
+  size_t digits = strspn(s, "0123456789");
+  if (digits == 0 || digits > 16 || s[digits + strspn(s + digits, " \t\r\n")])
+    return false;
+
+  uint64_t v = 0;
+  for (size_t i = 0; i < digits; i++)
+    v = 10 * v + (uint64_t)(s[i] - '0');
+  if (v > API_MAX_COUNT)
+    return false;
+  *value = v;
+  return true;
+}
+
+typedef struct {
+  const char *name;
+  uint64_t *value; /* NULL: a string field */
+  char *text;
+  bool seen;
+} field_t;
+
+/* Reads the children of root named in fields (every field at most once; other
+ * elements are ignored, the API may add some). */
+static api_response_status_t read_fields(xmlNodePtr root, field_t *fields,
+                                         size_t count, char *why,
+                                         size_t why_size) {
+  for (xmlNodePtr n = root->children; n != NULL; n = n->next) {
+    if (n->type != XML_ELEMENT_NODE)
+      continue;
+
+    field_t *f = NULL;
+    for (size_t i = 0; i < count && f == NULL; i++)
+      if (xmlStrcmp(n->name, (const xmlChar *)fields[i].name) == 0)
+        f = fields + i;
+    if (f == NULL)
+      continue;
+    if (f->seen) {
+      snprintf(why, why_size, "<%s> appears more than once", f->name);
+      return API_RESPONSE_INVALID;
+    }
+    f->seen = true;
+
+    xmlChar *text = element_text(n);
+    if (text == NULL) {
+      snprintf(why, why_size, "<%s> holds more than text", f->name);
+      return API_RESPONSE_INVALID;
+    }
+    bool ok = true;
+    if (f->value != NULL)
+      ok = parse_count((const char *)text, f->value);
+    else
+      copy_printable(f->text, API_TEXT_SIZE, (const char *)text);
+    if (!ok) {
+      char shown[40];
+      copy_printable(shown, sizeof(shown), (const char *)text);
+      snprintf(why, why_size, "<%s> is not a count: \"%s\"", f->name, shown);
+    }
+    xmlFree(text);
+    if (!ok)
+      return API_RESPONSE_INVALID;
+  }
+  return API_RESPONSE_OK;
+}
+
+static api_response_status_t read_success(xmlNodePtr root,
+                                          api_port_conns_t *conns, char *why,
+                                          size_t why_size) {
+  field_t fields[] = {
+      {"Conns", &conns->conns, NULL, false},
+      {"ActConns", &conns->act_conns, NULL, false},
+      {"InActConns", &conns->inact_conns, NULL, false},
+      {"Cps", &conns->cps, NULL, false},
+      {"RequestId", NULL, conns->request_id, false},
+  };
+  size_t count = sizeof(fields) / sizeof(fields[0]);
+
+  conns->request_id[0] = 0;
+  api_response_status_t status =
+      read_fields(root, fields, count, why, why_size);
+  if (status != API_RESPONSE_OK)
+    return status;
+  /* RequestId only names the request; every number must be there. */
+  for (size_t i = 0; i < count; i++) {
+    if (fields[i].value != NULL && !fields[i].seen) {
+      snprintf(why, why_size, "<%s> is missing", fields[i].name);
+      return API_RESPONSE_INVALID;
+    }
+  }
+  return API_RESPONSE_OK;
+}
+
+static api_response_status_t read_error(xmlNodePtr root, api_error_t *error,
+                                        char *why, size_t why_size) {
+  field_t fields[] = {
+      {"Code", NULL, error->code, false},
+      {"Message", NULL, error->message, false},
+      {"RequestId", NULL, error->request_id, false},
+  };
+
+  error->code[0] = error->message[0] = error->request_id[0] = 0;
+  if (read_fields(root, fields, 3, why, why_size) != API_RESPONSE_OK)
+    return API_RESPONSE_INVALID;
+  if (error->code[0] == 0) {
+    snprintf(why, why_size, "error document without <Code>");
+    return API_RESPONSE_INVALID;
+  }
+  return API_RESPONSE_ERROR;
+}
+
+api_response_status_t api_parse_port_conns(const char *body, size_t len,
+                                           api_port_conns_t *conns,
+                                           api_error_t *error, char *why,
+                                           size_t why_size) {
+  if (len == 0) {
+    snprintf(why, why_size, "empty body");
+    return API_RESPONSE_INVALID;
+  }
+  if (len > INT_MAX) {
+    snprintf(why, why_size, "body too large");
+    return API_RESPONSE_INVALID;
+  }
+
+  xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+  if (ctxt == NULL) {
+    snprintf(why, why_size, "out of memory");
+    return API_RESPONSE_INVALID;
+  }
+  /* No XML_PARSE_NOENT, DTDLOAD or HUGE: entities stay unexpanded, nothing
+   * is fetched, and libxml2's own amplification limits stay in force. */
+  xmlDocPtr doc = xmlCtxtReadMemory(ctxt, body, (int)len, NULL, NULL,
+                                    XML_PARSE_NONET | XML_PARSE_NOERROR |
+                                        XML_PARSE_NOWARNING);
+
+  api_response_status_t status = API_RESPONSE_INVALID;
+  xmlNodePtr root = (doc != NULL) ? xmlDocGetRootElement(doc) : NULL;
+  if (doc == NULL) {
+    xmlErrorPtr e = xmlCtxtGetLastError(ctxt);
+    char msg[128];
+    copy_printable(msg, sizeof(msg),
+                   (e != NULL && e->message != NULL) ? e->message : "?");
+    /* libxml2's messages end in a newline, now a space. */
+    size_t n = strlen(msg);
+    while (n > 0 && msg[n - 1] == ' ')
+      msg[--n] = 0;
+    snprintf(why, why_size, "not well-formed XML (line %d: %s)",
+             (e != NULL) ? e->line : 0, msg);
+  } else if (doc->intSubset != NULL) {
+    /* The API never sends one; only an attacker's entities could be in it. */
+    snprintf(why, why_size, "document has a DTD");
+  } else if (root == NULL) {
+    snprintf(why, why_size, "document has no root element");
+  } else if (xmlStrcmp(root->name,
+                       (const xmlChar *)"DescribePortConnsCountResponse") ==
+             0) {
+    status = read_success(root, conns, why, why_size);
+  } else if (xmlStrcmp(root->name, (const xmlChar *)"Error") == 0) {
+    status = read_error(root, error, why, why_size);
+  } else {
+    char name[64];
+    copy_printable(name, sizeof(name), (const char *)root->name);
+    snprintf(why, why_size, "unexpected root element <%s>", name);
+  }
+
+  xmlFreeDoc(doc);
+  xmlFreeParserCtxt(ctxt);
+  return status;
+}
+
+static bool has_prefix(const char *s, const char *prefix) {
+  return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+api_error_class_t api_error_classify(const char *code, long http_status) {
+  if (has_prefix(code, "Throttling") ||
+      has_prefix(code, "ServiceUnavailable") ||
+      has_prefix(code, "InternalError") || has_prefix(code, "UnknownError"))
+    return API_ERROR_TRANSIENT;
+  if (has_prefix(code, "InvalidTimeStamp.Expired"))
+    return API_ERROR_CLOCK;
+  if (has_prefix(code, "SignatureDoesNotMatch") ||
+      has_prefix(code, "IncompleteSignature") ||
+      has_prefix(code, "InvalidAccessKeyId") ||
+      has_prefix(code, "InvalidSecurityToken"))
+    return API_ERROR_CREDENTIALS;
+  if (has_prefix(code, "Forbidden") || has_prefix(code, "NoPermission"))
+    return API_ERROR_PERMISSION;
+  if (http_status >= 500)
+    return API_ERROR_TRANSIENT;
+  return API_ERROR_REQUEST;
+}
+
+const char *api_error_explain(api_error_class_t error_class) {
+  switch (error_class) {
+  case API_ERROR_TRANSIENT:
+    return "transient, will retry";
+  case API_ERROR_CLOCK:
+    return "the host clock is more than 15 minutes off, fix it (NTP)";
+  case API_ERROR_CREDENTIALS:
+    return "credentials rejected, check AccessKeyId, AccessKeySecret and "
+           "SecurityToken";
+  case API_ERROR_PERMISSION:
+    return "permission denied, the key needs ddoscoo:DescribePortConnsCount";
+  case API_ERROR_REQUEST:
+    break;
+  }
+  return "request rejected";
+}

@@ -1,0 +1,60 @@
+/**
+ * collectd-ddoscoo - src/api_response.h
+ *
+ * Reads DescribePortConnsCount response documents (XML, libxml2) into
+ * numbers or an API error, and classifies API error codes. Pure: no
+ * collectd, no network.
+ */
+#ifndef API_RESPONSE_H
+#define API_RESPONSE_H 1
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define API_TEXT_SIZE 256
+
+typedef struct {
+  uint64_t conns;       /* Conns: concurrent connections */
+  uint64_t act_conns;   /* ActConns: active connections */
+  uint64_t inact_conns; /* InActConns: inactive connections */
+  uint64_t cps;         /* Cps: new connections per second */
+  char request_id[API_TEXT_SIZE];
+} api_port_conns_t;
+
+typedef struct {
+  char code[API_TEXT_SIZE];
+  char message[API_TEXT_SIZE];
+  char request_id[API_TEXT_SIZE];
+} api_error_t;
+
+typedef enum {
+  API_RESPONSE_OK,      /* *conns is filled in */
+  API_RESPONSE_ERROR,   /* the service answered an <Error>: *error */
+  API_RESPONSE_INVALID, /* anything else; why says what was wrong */
+} api_response_status_t;
+
+/* Parses a response body. Text copied into the structs is cut to fit and
+ * has control characters replaced, so it is safe for one log line. Never
+ * touches the network or expands entities; a document with a DTD is
+ * refused. Call xmlInitParser() once before using it from several threads. */
+api_response_status_t api_parse_port_conns(const char *body, size_t len,
+                                           api_port_conns_t *conns,
+                                           api_error_t *error, char *why,
+                                           size_t why_size);
+
+typedef enum {
+  API_ERROR_TRANSIENT,   /* throttling, server side trouble: try again */
+  API_ERROR_CLOCK,       /* the host clock is too far off */
+  API_ERROR_CREDENTIALS, /* key unknown or disabled, signature rejected */
+  API_ERROR_PERMISSION,  /* the key may not call this action */
+  API_ERROR_REQUEST,     /* the request itself was rejected */
+} api_error_class_t;
+
+/* Classifies an error by its Code; http_status only decides for codes
+ * this function does not know. */
+api_error_class_t api_error_classify(const char *code, long http_status);
+
+/* What the class means for the user, for the log line. */
+const char *api_error_explain(api_error_class_t error_class);
+
+#endif /* API_RESPONSE_H */

@@ -1,0 +1,136 @@
+/**
+ * collectd-ddoscoo - src/http_client.c
+ *
+ * libcurl wrapper; see http_client.h.
+ */
+#include "http_client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+struct http_client_s {
+  CURL *curl;
+  struct curl_slist *headers;
+  size_t max_response;
+  char *body; /* the last response body, NUL-terminated */
+  size_t len;
+  size_t size;
+  bool too_large;
+  char curl_error[CURL_ERROR_SIZE];
+};
+
+static size_t write_body(char *data, size_t size, size_t nmemb, void *ud) {
+  http_client_t *c = ud;
+  size_t n = size * nmemb;
+
+  if (n > c->max_response - c->len) {
+    c->too_large = true;
+    return 0; /* makes libcurl fail the transfer with CURLE_WRITE_ERROR */
+  }
+  if (c->len + n + 1 > c->size) {
+    size_t want = (c->size == 0) ? 4096 : c->size;
+    while (want < c->len + n + 1)
+      want *= 2;
+    char *body = realloc(c->body, want);
+    if (body == NULL)
+      return 0;
+    c->body = body;
+    c->size = want;
+  }
+  memcpy(c->body + c->len, data, n);
+  c->len += n;
+  c->body[c->len] = 0;
+  return n;
+}
+
+void http_client_destroy(http_client_t *client) {
+  if (client == NULL)
+    return;
+  if (client->curl != NULL)
+    curl_easy_cleanup(client->curl);
+  curl_slist_free_all(client->headers);
+  free(client->body);
+  free(client);
+}
+
+http_client_t *http_client_create(const http_options_t *options, char *err,
+                                  size_t err_size) {
+  http_client_t *c = calloc(1, sizeof(*c));
+  if (c == NULL) {
+    snprintf(err, err_size, "out of memory");
+    return NULL;
+  }
+  c->max_response = options->max_response;
+  c->curl = curl_easy_init();
+  /* An empty Expect header: libcurl would otherwise wait for a
+   * "100 Continue" before sending larger bodies. */
+  c->headers = curl_slist_append(NULL, "Expect:");
+  if (c->curl == NULL || c->headers == NULL) {
+    snprintf(err, err_size, "cannot initialise libcurl");
+    http_client_destroy(c);
+    return NULL;
+  }
+
+  CURL *h = c->curl;
+  CURLcode rc = CURLE_OK;
+  /* Several threads read; libcurl must not use signals for timeouts. */
+  rc |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  rc |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->curl_error);
+  rc |= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_body);
+  rc |= curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+  rc |= curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
+  rc |= curl_easy_setopt(h, CURLOPT_USERAGENT, options->user_agent);
+  rc |= curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, options->timeout_ms);
+  rc |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER,
+                         options->verify_peer ? 1L : 0L);
+  rc |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST,
+                         options->verify_host ? 2L : 0L);
+  rc |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  rc |= curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  if (options->ca_cert != NULL)
+    rc |= curl_easy_setopt(h, CURLOPT_CAINFO, options->ca_cert);
+  if (options->proxy != NULL)
+    rc |= curl_easy_setopt(h, CURLOPT_PROXY, options->proxy);
+  if (rc != CURLE_OK) {
+    snprintf(err, err_size, "cannot set libcurl options");
+    http_client_destroy(c);
+    return NULL;
+  }
+  return c;
+}
+
+int http_client_post(http_client_t *client, const char *url, const char *form,
+                     http_response_t *response, char *err, size_t err_size) {
+  CURL *h = client->curl;
+
+  client->len = 0;
+  client->too_large = false;
+  client->curl_error[0] = 0;
+  if (client->body != NULL)
+    client->body[0] = 0;
+
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
+  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
+
+  CURLcode rc = curl_easy_perform(h);
+  if (rc != CURLE_OK) {
+    if (client->too_large)
+      snprintf(err, err_size, "response larger than %zu bytes",
+               client->max_response);
+    else
+      snprintf(err, err_size, "%s",
+               client->curl_error[0] != 0 ? client->curl_error
+                                          : curl_easy_strerror(rc));
+    return -1;
+  }
+
+  response->status = 0;
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response->status);
+  response->body = (client->body != NULL) ? client->body : "";
+  response->len = client->len;
+  return 0;
+}

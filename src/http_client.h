@@ -1,0 +1,45 @@
+/**
+ * collectd-ddoscoo - src/http_client.h
+ *
+ * One libcurl easy handle per account block: kept-alive connections, TLS
+ * verification on by default, a timeout for the whole request and a cap on
+ * the response size. No collectd dependency.
+ */
+#ifndef HTTP_CLIENT_H
+#define HTTP_CLIENT_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct {
+  long timeout_ms;     /* whole request, connect included */
+  bool verify_peer;    /* check the server's certificate chain */
+  bool verify_host;    /* check the certificate names the host */
+  const char *ca_cert; /* CA bundle file; NULL: the system's */
+  const char *proxy;   /* NULL: libcurl's default (environment) */
+  const char *user_agent;
+  size_t max_response; /* larger bodies fail the request */
+} http_options_t;
+
+typedef struct {
+  long status;      /* HTTP status code */
+  const char *body; /* NUL-terminated; owned by the client */
+  size_t len;
+} http_response_t;
+
+typedef struct http_client_s http_client_t;
+
+/* Returns NULL and writes the reason into err on failure. The options'
+ * strings are copied. curl_global_init() must have run. */
+http_client_t *http_client_create(const http_options_t *options, char *err,
+                                  size_t err_size);
+void http_client_destroy(http_client_t *client);
+
+/* POSTs form (application/x-www-form-urlencoded) to url. Returns 0 when an
+ * HTTP response arrived, whatever its status; response->body stays valid
+ * until the next call. Returns -1 and writes the reason into err when none
+ * did (connection, TLS, timeout, size cap). */
+int http_client_post(http_client_t *client, const char *url, const char *form,
+                     http_response_t *response, char *err, size_t err_size);
+
+#endif /* HTTP_CLIENT_H */

@@ -1,0 +1,207 @@
+/**
+ * collectd-ddoscoo - src/rpc_sign.c
+ *
+ * Alibaba Cloud RPC signature version 1.0; see rpc_sign.h.
+ */
+#include "rpc_sign.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+int rpc_params_add(rpc_params_t *params, const char *name, const char *value) {
+  if (name == NULL || name[0] == 0 || value == NULL || value[0] == 0)
+    return EINVAL;
+
+  if (params->count == params->size) {
+    size_t size = (params->size == 0) ? 16 : 2 * params->size;
+    rpc_param_t *items = realloc(params->items, size * sizeof(*items));
+    if (items == NULL)
+      return ENOMEM;
+    params->items = items;
+    params->size = size;
+  }
+
+  rpc_param_t *p = params->items + params->count;
+  p->name = strdup(name);
+  p->value = strdup(value);
+  if (p->name == NULL || p->value == NULL) {
+    free(p->name);
+    free(p->value);
+    return ENOMEM;
+  }
+  params->count++;
+  return 0;
+}
+
+void rpc_params_clear(rpc_params_t *params) {
+  for (size_t i = 0; i < params->count; i++) {
+    free(params->items[i].name);
+    free(params->items[i].value);
+  }
+  free(params->items);
+  *params = (rpc_params_t)RPC_PARAMS_INIT;
+}
+
+static bool is_unreserved(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+         (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~';
+}
+
+static size_t encoded_length(const char *src) {
+  size_t len = 0;
+  for (const unsigned char *s = (const unsigned char *)src; *s != 0; s++)
+    len += is_unreserved(*s) ? 1 : 3;
+  return len;
+}
+
+/* Writes the encoding of src at dst (which has room for it) and returns the
+ * position after it; no terminating NUL. */
+static char *encode_into(char *dst, const char *src) {
+  static const char hex[] = "0123456789ABCDEF";
+  for (const unsigned char *s = (const unsigned char *)src; *s != 0; s++) {
+    if (is_unreserved(*s)) {
+      *dst++ = (char)*s;
+    } else {
+      *dst++ = '%';
+      *dst++ = hex[*s >> 4];
+      *dst++ = hex[*s & 0x0F];
+    }
+  }
+  return dst;
+}
+
+char *rpc_percent_encode(const char *src) {
+  char *out = malloc(encoded_length(src) + 1);
+  if (out == NULL)
+    return NULL;
+  *encode_into(out, src) = 0;
+  return out;
+}
+
+static int param_compare(const void *a, const void *b) {
+  return strcmp(((const rpc_param_t *)a)->name, ((const rpc_param_t *)b)->name);
+}
+
+char *rpc_canonical_query(rpc_params_t *params) {
+  qsort(params->items, params->count, sizeof(*params->items), param_compare);
+
+  size_t len = 0;
+  for (size_t i = 0; i < params->count; i++)
+    len += encoded_length(params->items[i].name) + 1 +
+           encoded_length(params->items[i].value) + 1;
+
+  char *out = malloc(len + 1);
+  if (out == NULL)
+    return NULL;
+
+  char *pos = out;
+  for (size_t i = 0; i < params->count; i++) {
+    if (i > 0)
+      *pos++ = '&';
+    pos = encode_into(pos, params->items[i].name);
+    *pos++ = '=';
+    pos = encode_into(pos, params->items[i].value);
+  }
+  *pos = 0;
+  return out;
+}
+
+char *rpc_string_to_sign(const char *method, const char *canonical_query) {
+  static const char path[] = "&%2F&";
+  size_t method_len = strlen(method);
+  char *out = malloc(method_len + sizeof(path) - 1 +
+                     encoded_length(canonical_query) + 1);
+  if (out == NULL)
+    return NULL;
+
+  memcpy(out, method, method_len);
+  memcpy(out + method_len, path, sizeof(path) - 1);
+  *encode_into(out + method_len + sizeof(path) - 1, canonical_query) = 0;
+  return out;
+}
+
+int rpc_signature_v1(const char *secret, const char *string_to_sign, char *out,
+                     size_t out_size) {
+  if (out_size < RPC_SIGNATURE_SIZE)
+    return -1;
+
+  /* The key is the secret with '&' appended (the empty token secret). */
+  size_t secret_len = strlen(secret);
+  char *key = malloc(secret_len + 2);
+  if (key == NULL)
+    return -1;
+  memcpy(key, secret, secret_len);
+  key[secret_len] = '&';
+  key[secret_len + 1] = 0;
+
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  unsigned char *ok = HMAC(EVP_sha1(), key, (int)secret_len + 1,
+                           (const unsigned char *)string_to_sign,
+                           strlen(string_to_sign), md, &md_len);
+  OPENSSL_cleanse(key, secret_len + 1);
+  free(key);
+  if (ok == NULL || md_len != 20)
+    return -1;
+
+  /* 20 bytes encode to 28 characters plus the NUL EVP_EncodeBlock adds. */
+  EVP_EncodeBlock((unsigned char *)out, md, (int)md_len);
+  return 0;
+}
+
+char *rpc_sign_v1(rpc_params_t *params, const char *method,
+                  const char *secret) {
+  char *query = rpc_canonical_query(params);
+  if (query == NULL)
+    return NULL;
+
+  char *string_to_sign = rpc_string_to_sign(method, query);
+  char signature[RPC_SIGNATURE_SIZE];
+  int status = (string_to_sign == NULL)
+                   ? -1
+                   : rpc_signature_v1(secret, string_to_sign, signature,
+                                      sizeof(signature));
+  free(string_to_sign);
+  if (status != 0) {
+    free(query);
+    return NULL;
+  }
+
+  static const char name[] = "&Signature=";
+  size_t query_len = strlen(query);
+  char *out = realloc(query, query_len + sizeof(name) - 1 +
+                                 encoded_length(signature) + 1);
+  if (out == NULL) {
+    free(query);
+    return NULL;
+  }
+  memcpy(out + query_len, name, sizeof(name) - 1);
+  *encode_into(out + query_len + sizeof(name) - 1, signature) = 0;
+  return out;
+}
+
+int rpc_nonce(char *out, size_t out_size) {
+  unsigned char bytes[16];
+  if (out_size < RPC_NONCE_SIZE || RAND_bytes(bytes, sizeof(bytes)) != 1)
+    return -1;
+  for (size_t i = 0; i < sizeof(bytes); i++)
+    snprintf(out + 2 * i, 3, "%02x", bytes[i]);
+  return 0;
+}
+
+int rpc_timestamp(time_t t, char *out, size_t out_size) {
+  struct tm tm;
+  if (gmtime_r(&t, &tm) == NULL)
+    return -1;
+  return (strftime(out, out_size, "%Y-%m-%dT%H:%M:%SZ", &tm) ==
+          RPC_TIMESTAMP_SIZE - 1)
+             ? 0
+             : -1;
+}

@@ -1,0 +1,141 @@
+/**
+ * collectd-ddoscoo - tests/unit/test_api_request.c
+ *
+ * Time windows and DescribePortConnsCount parameters.
+ */
+#include "api_request.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testing.h"
+
+static const char *param(const rpc_params_t *p, const char *name) {
+  for (size_t i = 0; i < p->count; i++)
+    if (strcmp(p->items[i].name, name) == 0)
+      return p->items[i].value;
+  return NULL;
+}
+
+DEF_TEST(window_end) {
+  /* 1796205600 is 2026-12-02T10:00:00Z */
+  time_t t0 = 1796205600;
+  EXPECT_EQ_UINT64(t0 - 60, api_window_end(t0, 60, 60));
+  EXPECT_EQ_UINT64(t0 - 60, api_window_end(t0 + 59, 60, 60));
+  EXPECT_EQ_UINT64(t0, api_window_end(t0 + 60, 60, 60));
+  EXPECT_EQ_UINT64(t0, api_window_end(t0 + 30, 60, 0));
+  EXPECT_EQ_UINT64(t0, api_window_end(t0 + 299, 300, 0));
+  EXPECT_EQ_UINT64(t0 - 300, api_window_end(t0 - 1, 300, 0));
+  EXPECT_EQ_UINT64(t0, api_window_end(t0 + 300, 300, 300));
+  /* Negative times floor, not truncate. */
+  EXPECT_EQ_INT(-60, (int)api_window_end(-1, 60, 0));
+  return 0;
+}
+
+/* Consecutive windows tile time: each read's window either is the last
+ * one or starts where it ended. */
+DEF_TEST(windows_tile) {
+  time_t last = 0;
+  int changes = 0;
+  for (time_t now = 1796205600; now < 1796205600 + 3600; now += 7) {
+    time_t end = api_window_end(now, 60, 45);
+    OK(end % 60 == 0);
+    OK(end <= now - 45 && end > now - 45 - 60);
+    if (last != 0 && end != last) {
+      EXPECT_EQ_UINT64(last + 60, end);
+      changes++;
+    }
+    last = end;
+  }
+  EXPECT_EQ_INT(60, changes);
+  return 0;
+}
+
+DEF_TEST(params) {
+  const char *ids[] = {"ddoscoo-cn-a", "ddoscoo-cn-b"};
+  api_request_t req = {
+      .access_key_id = "LTAIkey",
+      .region_id = "ap-southeast-1",
+      .instance_ids = ids,
+      .instance_count = 2,
+      .port = "443",
+      .start_time = 1796205540,
+      .end_time = 1796205600,
+  };
+  rpc_params_t p = RPC_PARAMS_INIT;
+  CHECK_ZERO(api_request_params(&req, 1796205665, "abc", &p));
+  EXPECT_EQ_STR("DescribePortConnsCount", param(&p, "Action"));
+  EXPECT_EQ_STR("2020-01-01", param(&p, "Version"));
+  EXPECT_EQ_STR("XML", param(&p, "Format"));
+  EXPECT_EQ_STR("LTAIkey", param(&p, "AccessKeyId"));
+  EXPECT_EQ_STR("HMAC-SHA1", param(&p, "SignatureMethod"));
+  EXPECT_EQ_STR("1.0", param(&p, "SignatureVersion"));
+  EXPECT_EQ_STR("abc", param(&p, "SignatureNonce"));
+  EXPECT_EQ_STR("2026-12-02T10:01:05Z", param(&p, "Timestamp"));
+  EXPECT_EQ_STR("ap-southeast-1", param(&p, "RegionId"));
+  EXPECT_EQ_STR("443", param(&p, "Port"));
+  EXPECT_EQ_STR("1796205540", param(&p, "StartTime"));
+  EXPECT_EQ_STR("1796205600", param(&p, "EndTime"));
+  EXPECT_EQ_STR("ddoscoo-cn-a", param(&p, "InstanceIds.1"));
+  EXPECT_EQ_STR("ddoscoo-cn-b", param(&p, "InstanceIds.2"));
+  OK(param(&p, "SecurityToken") == NULL);
+  OK(param(&p, "ResourceGroupId") == NULL);
+  OK(param(&p, "Signature") == NULL);
+  EXPECT_EQ_UINT64(14, p.count);
+  rpc_params_clear(&p);
+
+  /* Optional parameters appear only when set; all ports: no Port. */
+  req.security_token = "sts-token";
+  req.resource_group_id = "rg-123";
+  req.region_id = NULL;
+  req.port = NULL;
+  req.instance_count = 1;
+  CHECK_ZERO(api_request_params(&req, 1796205665, "abc", &p));
+  EXPECT_EQ_STR("sts-token", param(&p, "SecurityToken"));
+  EXPECT_EQ_STR("rg-123", param(&p, "ResourceGroupId"));
+  OK(param(&p, "RegionId") == NULL);
+  OK(param(&p, "Port") == NULL);
+  OK(param(&p, "InstanceIds.2") == NULL);
+  rpc_params_clear(&p);
+  return 0;
+}
+
+DEF_TEST(invalid_requests) {
+  const char *ids[API_MAX_INSTANCE_IDS + 1];
+  for (size_t i = 0; i <= API_MAX_INSTANCE_IDS; i++)
+    ids[i] = "ddoscoo-cn-x";
+  api_request_t req = {
+      .access_key_id = "LTAIkey",
+      .instance_ids = ids,
+      .instance_count = API_MAX_INSTANCE_IDS,
+      .start_time = 0,
+      .end_time = 60,
+  };
+  rpc_params_t p = RPC_PARAMS_INIT;
+  CHECK_ZERO(api_request_params(&req, 100, "n", &p));
+  EXPECT_EQ_STR("ddoscoo-cn-x", param(&p, "InstanceIds.100"));
+  rpc_params_clear(&p);
+
+  req.instance_count = API_MAX_INSTANCE_IDS + 1;
+  OK(api_request_params(&req, 100, "n", &p) != 0);
+  req.instance_count = 0;
+  OK(api_request_params(&req, 100, "n", &p) != 0);
+  req.instance_count = 1;
+  req.start_time = 60;
+  OK(api_request_params(&req, 100, "n", &p) != 0);
+  req.start_time = 0;
+  req.port = ""; /* never sent empty */
+  OK(api_request_params(&req, 100, "n", &p) != 0);
+  EXPECT_EQ_UINT64(0, p.count);
+  return 0;
+}
+
+int main(void) {
+  RUN_TEST(window_end);
+  RUN_TEST(windows_tile);
+  RUN_TEST(params);
+  RUN_TEST(invalid_requests);
+  END_TEST;
+}

@@ -1,0 +1,228 @@
+/**
+ * collectd-ddoscoo - tests/unit/test_api_response.c
+ *
+ * Response documents: success, API errors, and everything that must be
+ * refused rather than turned into numbers.
+ */
+#include "api_response.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testing.h"
+
+static char why[256];
+static api_port_conns_t conns;
+static api_error_t error;
+
+static api_response_status_t parse(const char *doc) {
+  why[0] = 0;
+  memset(&conns, 0, sizeof(conns));
+  memset(&error, 0, sizeof(error));
+  return api_parse_port_conns(doc, strlen(doc), &conns, &error, why,
+                              sizeof(why));
+}
+
+/* Refused, with a reason containing want. */
+#define EXPECT_INVALID(doc, want)                                              \
+  do {                                                                         \
+    EXPECT_EQ_INT(API_RESPONSE_INVALID, parse(doc));                           \
+    printf("# why: %s\n", why);                                                \
+    OK(strstr(why, want) != NULL);                                             \
+  } while (0)
+
+DEF_TEST(success_in_any_order) {
+  EXPECT_EQ_INT(API_RESPONSE_OK,
+                parse("<DescribePortConnsCountResponse>\n"
+                      "\t<Conns>46340</Conns>\n"
+                      "\t<RequestId>48859E14-A9FB-4100-99FF-AAB75CA46776"
+                      "</RequestId>\n"
+                      "\t<Cps>0</Cps>\n"
+                      "\t<ActConns>159</ActConns>\n"
+                      "\t<InActConns>121</InActConns>\n"
+                      "</DescribePortConnsCountResponse>"));
+  EXPECT_EQ_UINT64(46340, conns.conns);
+  EXPECT_EQ_UINT64(159, conns.act_conns);
+  EXPECT_EQ_UINT64(121, conns.inact_conns);
+  EXPECT_EQ_UINT64(0, conns.cps);
+  EXPECT_EQ_STR("48859E14-A9FB-4100-99FF-AAB75CA46776", conns.request_id);
+
+  EXPECT_EQ_INT(API_RESPONSE_OK,
+                parse("<?xml version='1.0' encoding='UTF-8'?>"
+                      "<DescribePortConnsCountResponse><InActConns> 7 "
+                      "</InActConns><Cps><![CDATA[9]]></Cps><Unknown>x"
+                      "</Unknown><ActConns>8</ActConns><Conns>9007199254740992"
+                      "</Conns></DescribePortConnsCountResponse>"));
+  EXPECT_EQ_UINT64(7, conns.inact_conns);
+  EXPECT_EQ_UINT64(9, conns.cps);
+  EXPECT_EQ_UINT64(8, conns.act_conns);
+  EXPECT_EQ_UINT64(9007199254740992ULL, conns.conns);
+  EXPECT_EQ_STR("", conns.request_id);
+  return 0;
+}
+
+DEF_TEST(api_error) {
+  EXPECT_EQ_INT(API_RESPONSE_ERROR,
+                parse("<?xml version='1.0' encoding='UTF-8'?><Error>"
+                      "<RequestId>7A2F-1</RequestId><HostId>ddoscoo.aliyuncs."
+                      "com</HostId><Code>Throttling.User</Code><Message>"
+                      "Request was denied due to user flow control.</Message>"
+                      "<Recommend><![CDATA[https://x]]></Recommend></Error>"));
+  EXPECT_EQ_STR("Throttling.User", error.code);
+  EXPECT_EQ_STR("Request was denied due to user flow control.", error.message);
+  EXPECT_EQ_STR("7A2F-1", error.request_id);
+
+  /* Messages stay on one log line. */
+  EXPECT_EQ_INT(API_RESPONSE_ERROR,
+                parse("<Error><Code>X</Code><Message>two\nlines\t!</Message>"
+                      "</Error>"));
+  EXPECT_EQ_STR("two lines !", error.message);
+  EXPECT_EQ_STR("", error.request_id);
+
+  EXPECT_INVALID("<Error><Message>no code</Message></Error>", "<Code>");
+  return 0;
+}
+
+DEF_TEST(bad_values) {
+  const char *head = "<DescribePortConnsCountResponse><ActConns>1</ActConns>"
+                     "<InActConns>1</InActConns><Cps>1</Cps>";
+  const char *tail = "</DescribePortConnsCountResponse>";
+  struct {
+    const char *conns;
+    const char *want;
+  } cases[] = {
+      {"", "<Conns> is missing"},
+      {"<Conns>-5</Conns>", "\"-5\""},
+      {"<Conns>12abc</Conns>", "\"12abc\""},
+      {"<Conns></Conns>", "not a count"},
+      {"<Conns>+5</Conns>", "not a count"},
+      {"<Conns>1.5</Conns>", "not a count"},
+      {"<Conns>0x10</Conns>", "not a count"},
+      {"<Conns>1 2</Conns>", "not a count"},
+      {"<Conns>99999999999999999999999</Conns>", "not a count"},
+      {"<Conns>9007199254740993</Conns>", "not a count"},
+      {"<Conns>1</Conns><Conns>2</Conns>", "more than once"},
+      {"<Conns><b>1</b></Conns>", "more than text"},
+      {"<Conns>1<!-- x --></Conns>", "more than text"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char doc[512];
+    snprintf(doc, sizeof(doc), "%s%s%s", head, cases[i].conns, tail);
+    EXPECT_INVALID(doc, cases[i].want);
+  }
+  return 0;
+}
+
+DEF_TEST(not_the_document) {
+  EXPECT_INVALID("", "empty");
+  EXPECT_INVALID("this is not xml", "not well-formed");
+  EXPECT_INVALID("{\"Conns\": 1, \"ActConns\": 1}", "not well-formed");
+  EXPECT_INVALID("<html><body><h1>502 Bad Gateway</h1></body></html>",
+                 "unexpected root element <html>");
+  EXPECT_INVALID("<DescribePortConnsCountResponse><Conns>46340</Conns><Req",
+                 "not well-formed");
+  EXPECT_INVALID("<DescribeSomethingElseResponse><Conns>1</Conns><ActConns>1"
+                 "</ActConns><InActConns>1</InActConns><Cps>1</Cps>"
+                 "</DescribeSomethingElseResponse>",
+                 "<DescribeSomethingElseResponse>");
+  return 0;
+}
+
+DEF_TEST(entities_are_refused) {
+  /* Billion laughs. */
+  EXPECT_INVALID(
+      "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY a \"aaaaaaaaaa\">"
+      "<!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">"
+      "<!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\">"
+      "<!ENTITY d \"&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;\">"
+      "<!ENTITY e \"&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;\">"
+      "<!ENTITY f \"&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;\">"
+      "<!ENTITY g \"&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;\">"
+      "<!ENTITY h \"&g;&g;&g;&g;&g;&g;&g;&g;&g;&g;\">"
+      "<!ENTITY i \"&h;&h;&h;&h;&h;&h;&h;&h;&h;&h;\">]>"
+      "<DescribePortConnsCountResponse><Conns>&i;</Conns><ActConns>1"
+      "</ActConns><InActConns>1</InActConns><Cps>1</Cps>"
+      "</DescribePortConnsCountResponse>",
+      "");
+  /* External entities: neither read nor fetched. */
+  EXPECT_INVALID("<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/hostname\">]>"
+                 "<DescribePortConnsCountResponse><Conns>&x;</Conns><ActConns>"
+                 "1</ActConns><InActConns>1</InActConns><Cps>1</Cps>"
+                 "</DescribePortConnsCountResponse>",
+                 "DTD");
+  EXPECT_INVALID("<!DOCTYPE r [<!ENTITY x \"5\">]>"
+                 "<DescribePortConnsCountResponse><Conns>&x;</Conns><ActConns>"
+                 "1</ActConns><InActConns>1</InActConns><Cps>1</Cps>"
+                 "</DescribePortConnsCountResponse>",
+                 "DTD");
+  /* Undeclared entities are not well-formed. */
+  EXPECT_INVALID("<DescribePortConnsCountResponse><Conns>&x;</Conns>"
+                 "</DescribePortConnsCountResponse>",
+                 "not well-formed");
+  return 0;
+}
+
+DEF_TEST(truncated_everywhere) {
+  const char *doc = "<?xml version='1.0' encoding='UTF-8'?>"
+                    "<DescribePortConnsCountResponse><Conns>46340</Conns>"
+                    "<RequestId>A</RequestId><Cps>0</Cps><ActConns>159"
+                    "</ActConns><InActConns>121</InActConns>"
+                    "</DescribePortConnsCountResponse>";
+  size_t len = strlen(doc);
+  /* Every proper prefix is refused; only the whole document parses. */
+  for (size_t n = 0; n < len; n++) {
+    api_response_status_t status =
+        api_parse_port_conns(doc, n, &conns, &error, why, sizeof(why));
+    if (status != API_RESPONSE_INVALID) {
+      printf("# prefix of %zu bytes accepted\n", n);
+      return -1;
+    }
+  }
+  EXPECT_EQ_INT(API_RESPONSE_OK, api_parse_port_conns(doc, len, &conns, &error,
+                                                      why, sizeof(why)));
+  EXPECT_EQ_UINT64(46340, conns.conns);
+  return 0;
+}
+
+DEF_TEST(classify) {
+  EXPECT_EQ_INT(API_ERROR_TRANSIENT, api_error_classify("Throttling", 400));
+  EXPECT_EQ_INT(API_ERROR_TRANSIENT,
+                api_error_classify("Throttling.User", 400));
+  EXPECT_EQ_INT(API_ERROR_TRANSIENT, api_error_classify("Throttling.Api", 503));
+  EXPECT_EQ_INT(API_ERROR_TRANSIENT,
+                api_error_classify("ServiceUnavailable", 503));
+  EXPECT_EQ_INT(API_ERROR_TRANSIENT, api_error_classify("InternalError", 500));
+  EXPECT_EQ_INT(API_ERROR_TRANSIENT, api_error_classify("SomethingNew", 502));
+  EXPECT_EQ_INT(API_ERROR_CLOCK,
+                api_error_classify("InvalidTimeStamp.Expired", 400));
+  EXPECT_EQ_INT(API_ERROR_REQUEST,
+                api_error_classify("InvalidTimeStamp.Format", 400));
+  EXPECT_EQ_INT(API_ERROR_CREDENTIALS,
+                api_error_classify("SignatureDoesNotMatch", 400));
+  EXPECT_EQ_INT(API_ERROR_CREDENTIALS,
+                api_error_classify("IncompleteSignature", 400));
+  EXPECT_EQ_INT(API_ERROR_CREDENTIALS,
+                api_error_classify("InvalidAccessKeyId.NotFound", 404));
+  EXPECT_EQ_INT(API_ERROR_CREDENTIALS,
+                api_error_classify("InvalidAccessKeyId.Inactive", 400));
+  EXPECT_EQ_INT(API_ERROR_PERMISSION, api_error_classify("Forbidden.RAM", 403));
+  EXPECT_EQ_INT(API_ERROR_PERMISSION, api_error_classify("NoPermission", 403));
+  EXPECT_EQ_INT(API_ERROR_REQUEST, api_error_classify("InvalidParameter", 400));
+  EXPECT_EQ_INT(API_ERROR_REQUEST,
+                api_error_classify("SignatureNonceUsed", 400));
+  OK(strstr(api_error_explain(API_ERROR_CLOCK), "clock") != NULL);
+  return 0;
+}
+
+int main(void) {
+  RUN_TEST(success_in_any_order);
+  RUN_TEST(api_error);
+  RUN_TEST(bad_values);
+  RUN_TEST(not_the_document);
+  RUN_TEST(entities_are_refused);
+  RUN_TEST(truncated_everywhere);
+  RUN_TEST(classify);
+  END_TEST;
+}
