@@ -496,10 +496,11 @@ static bool poll_series(account_t *a, series_t *s, time_t end) {
 
   http_response_t resp = {0};
   char err[CURL_ERROR_SIZE + 64];
-  int status = http_client_post(a->http, a->url, form, &resp, err, sizeof(err));
+  http_status_t sent =
+      http_client_post(a->http, a->url, form, &resp, err, sizeof(err));
   OPENSSL_cleanse(form, strlen(form)); /* it may hold a SecurityToken */
   sfree(form);
-  if (status != 0) {
+  if (sent == HTTP_FAILED) {
     c_complain(LOG_ERR, &a->complaint,
                PLUGIN_NAME " plugin: Account \"%s\", series %s: request to %s "
                            "failed: %s",
@@ -510,8 +511,13 @@ static bool poll_series(account_t *a, series_t *s, time_t end) {
   api_port_conns_t conns;
   api_error_t error;
   char why[256] = "";
-  switch (api_parse_port_conns(resp.body, resp.len, &conns, &error, why,
-                               sizeof(why))) {
+  api_response_status_t parsed = API_RESPONSE_INVALID;
+  if (sent == HTTP_TOO_LARGE)
+    sstrncpy(why, err, sizeof(why));
+  else
+    parsed = api_parse_port_conns(resp.body, resp.len, &conns, &error, why,
+                                  sizeof(why));
+  switch (parsed) {
   case API_RESPONSE_OK:
     break;
   case API_RESPONSE_ERROR: {
@@ -667,11 +673,11 @@ static int ddoscoo_config(oconfig_item_t *ci) {
       failed++;
   }
 
-  if (started == 0) {
+  /* Never fail: collectd 5.12 refuses to start at all when a plugin's
+   * configuration callback fails, which would stop every other plugin too. */
+  if (started == 0)
     ERROR(PLUGIN_NAME " plugin: no <Account> block %s; nothing to poll.",
           failed ? "is valid" : "configured");
-    return -1;
-  }
   return 0;
 }
 

@@ -102,8 +102,9 @@ http_client_t *http_client_create(const http_options_t *options, char *err,
   return c;
 }
 
-int http_client_post(http_client_t *client, const char *url, const char *form,
-                     http_response_t *response, char *err, size_t err_size) {
+http_status_t http_client_post(http_client_t *client, const char *url,
+                               const char *form, http_response_t *response,
+                               char *err, size_t err_size) {
   CURL *h = client->curl;
 
   client->len = 0;
@@ -117,20 +118,20 @@ int http_client_post(http_client_t *client, const char *url, const char *form,
   curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
 
   CURLcode rc = curl_easy_perform(h);
-  if (rc != CURLE_OK) {
-    if (client->too_large)
-      snprintf(err, err_size, "response larger than %zu bytes",
-               client->max_response);
-    else
-      snprintf(err, err_size, "%s",
-               client->curl_error[0] != 0 ? client->curl_error
-                                          : curl_easy_strerror(rc));
-    return -1;
-  }
-
   response->status = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response->status);
   response->body = (client->body != NULL) ? client->body : "";
   response->len = client->len;
-  return 0;
+
+  if (client->too_large) {
+    snprintf(err, err_size, "body larger than %zu bytes", client->max_response);
+    return HTTP_TOO_LARGE;
+  }
+  if (rc != CURLE_OK) {
+    snprintf(err, err_size, "%s",
+             client->curl_error[0] != 0 ? client->curl_error
+                                        : curl_easy_strerror(rc));
+    return HTTP_FAILED;
+  }
+  return HTTP_OK;
 }

@@ -35,11 +35,17 @@ http_client_t *http_client_create(const http_options_t *options, char *err,
                                   size_t err_size);
 void http_client_destroy(http_client_t *client);
 
-/* POSTs form (application/x-www-form-urlencoded) to url. Returns 0 when an
- * HTTP response arrived, whatever its status; response->body stays valid
- * until the next call. Returns -1 and writes the reason into err when none
- * did (connection, TLS, timeout, size cap). */
-int http_client_post(http_client_t *client, const char *url, const char *form,
-                     http_response_t *response, char *err, size_t err_size);
+typedef enum {
+  HTTP_OK,        /* a response arrived, whatever its HTTP status */
+  HTTP_FAILED,    /* none did: connection, TLS, timeout; see err */
+  HTTP_TOO_LARGE, /* one did, but its body was over max_response */
+} http_status_t;
+
+/* POSTs form (application/x-www-form-urlencoded) to url. On HTTP_OK,
+ * response->body stays valid until the next call; otherwise err says what
+ * went wrong. */
+http_status_t http_client_post(http_client_t *client, const char *url,
+                               const char *form, http_response_t *response,
+                               char *err, size_t err_size);
 
 #endif /* HTTP_CLIENT_H */

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Builds the plugin and runs every test: the unit tests of the pure modules
+# (make check), make distcheck, the API simulator's own tests and the
+# end-to-end tests in which the real collectd loads the plugin.
+# Installs missing Debian packages first (needs root for that).
+set -eu
+cd "$(dirname "$0")"
+
+tests/install-deps.sh
+[ -f configure ] || autoreconf -fi
+[ -f Makefile ] || ./configure --quiet
+make -j2
+make -j2 check
+if [ "${DDOSCOO_SKIP_DISTCHECK:-}" != 1 ]; then
+  make -j2 distcheck >distcheck.log 2>&1 || {
+    tail -40 distcheck.log
+    echo "run-tests: make distcheck failed (distcheck.log)" >&2
+    exit 1
+  }
+  echo "run-tests: make distcheck passed"
+fi
+exec /usr/bin/python3 -m pytest -p no:cacheprovider -q tests/simulator tests/e2e "$@"

@@ -1,0 +1,229 @@
+"""Harness for the end-to-end tests: the real collectd daemon (Debian's
+collectd-core) loads the plugin from the build tree, stock write plugins
+store what it dispatches, and the API simulator stands in for Alibaba
+Cloud on loopback."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "tests", "simulator"))
+
+import ddoscoo_sim  # noqa: E402  (the simulator, for values_for)
+
+SIMULATOR = os.path.join(REPO, "tests", "simulator", "ddoscoo_sim.py")
+COLLECTD = "/usr/sbin/collectd"
+STOCK_PLUGIN_DIR = "/usr/lib/collectd"
+TYPES_DB = "/usr/share/collectd/types.db"
+
+
+def plugin_dir():
+    """Where the built ddoscoo.so is: libtool's .libs in the build tree."""
+    d = os.environ.get("DDOSCOO_PLUGIN_DIR", os.path.join(REPO, ".libs"))
+    if not os.path.isfile(os.path.join(d, "ddoscoo.so")):
+        pytest.fail("ddoscoo.so not found in %s: build the plugin first" % d)
+    return d
+
+
+def wait_for(predicate, timeout, what, step=0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(step)
+    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+
+
+class Simulator:
+    """The API simulator as a subprocess on a free loopback port."""
+
+    def __init__(self, workdir, scenario, name="sim", tls=None):
+        self.dir = workdir
+        self.log_path = os.path.join(workdir, name + "-requests.jsonl")
+        config = os.path.join(workdir, name + "-scenario.json")
+        port_file = os.path.join(workdir, name + ".port")
+        with open(config, "w") as f:
+            json.dump(scenario, f)
+        cmd = ["/usr/bin/python3", SIMULATOR, "--config", config,
+               "--log", self.log_path, "--port", "0", "--port-file", port_file]
+        if tls:
+            cmd += ["--tls-cert", tls[0], "--tls-key", tls[1]]
+        self.stderr = open(os.path.join(workdir, name + ".stderr"), "w")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr)
+        self.port = int(wait_for(lambda: self._read(port_file), 10, "the simulator's port"))
+        self.url = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
+
+    @staticmethod
+    def _read(path):
+        try:
+            with open(path) as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            return None
+
+    def requests(self):
+        """Every logged request, oldest first."""
+        try:
+            with open(self.log_path) as f:
+                return [json.loads(line) for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.stderr.close()
+
+
+class Collectd:
+    """collectd -f with a generated configuration: logfile, csv and rrdtool
+    from the stock plugin directory, ddoscoo from the build tree."""
+
+    def __init__(self, workdir, plugin_config, interval=10, env=None, hostname="e2e-host"):
+        self.dir = workdir
+        self.log_path = os.path.join(workdir, "collectd.log")
+        self.csv_dir = os.path.join(workdir, "csv")
+        self.rrd_dir = os.path.join(workdir, "rrd")
+        self.hostname = hostname
+        conf = os.path.join(workdir, "collectd.conf")
+        with open(conf, "w") as f:
+            f.write("""Hostname "{host}"
+FQDNLookup false
+BaseDir "{dir}"
+PIDFile "{dir}/collectd.pid"
+Interval {interval}
+TypesDB "{types}"
+PluginDir "{stock}"
+LoadPlugin logfile
+<Plugin logfile>
+  LogLevel info
+  File "{log}"
+  Timestamp true
+</Plugin>
+LoadPlugin csv
+<Plugin csv>
+  DataDir "{csv}"
+</Plugin>
+LoadPlugin rrdtool
+<Plugin rrdtool>
+  DataDir "{rrd}"
+</Plugin>
+PluginDir "{build}"
+LoadPlugin ddoscoo
+PluginDir "{stock}"
+<Plugin ddoscoo>
+{blocks}
+</Plugin>
+""".format(host=hostname, dir=workdir, interval=interval, types=TYPES_DB,
+           stock=STOCK_PLUGIN_DIR, log=self.log_path, csv=self.csv_dir,
+           rrd=self.rrd_dir, build=plugin_dir(), blocks=plugin_config))
+        full_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
+        full_env.update(env or {})
+        self.stdout = open(os.path.join(workdir, "collectd.stdout"), "w")
+        self.proc = subprocess.Popen([COLLECTD, "-f", "-C", conf], env=full_env,
+                                     stdout=self.stdout, stderr=subprocess.STDOUT)
+        wait_for(lambda: "entering read-loop" in self.log() or self.proc.poll() is not None,
+                 30, "collectd to start")
+        assert self.proc.poll() is None, "collectd exited at start:\n" + self.log()
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def log_lines(self, *fragments):
+        return [l for l in self.log().splitlines() if all(f in l for f in fragments)]
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        """SIGTERM, as an init system would; returns the exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.stdout.close()
+        return self.proc.returncode
+
+    # Stored data -----------------------------------------------------------
+
+    def series_dir(self, plugin_instance, store="csv", host=None):
+        base = self.csv_dir if store == "csv" else self.rrd_dir
+        return os.path.join(base, host or self.hostname, "ddoscoo-" + plugin_instance)
+
+    def csv_points(self, plugin_instance, type_and_instance, host=None):
+        """{epoch: value} from the csv plugin's daily files of one series."""
+        d = self.series_dir(plugin_instance, "csv", host)
+        points = {}
+        if not os.path.isdir(d):
+            return points
+        for name in sorted(os.listdir(d)):
+            if not name.startswith(type_and_instance + "-"):
+                continue
+            with open(os.path.join(d, name)) as f:
+                for line in f:
+                    if line.startswith("epoch"):
+                        continue
+                    t, v = line.strip().split(",")
+                    points[int(float(t))] = float(v)
+        return points
+
+    def rrd_file(self, plugin_instance, type_and_instance, host=None):
+        return os.path.join(self.series_dir(plugin_instance, "rrd", host),
+                            type_and_instance + ".rrd")
+
+
+def rrd_fetch(path, start, end):
+    """{epoch: value or None} from `rrdtool fetch path AVERAGE`."""
+    out = subprocess.run(["rrdtool", "fetch", path, "AVERAGE", "-s", str(start), "-e", str(end)],
+                         check=True, capture_output=True, text=True).stdout
+    points = {}
+    for line in out.splitlines():
+        if ":" not in line:
+            continue
+        t, v = line.split(":", 1)
+        v = v.strip()
+        points[int(t)] = None if "nan" in v.lower() else float(v)
+    return points
+
+
+def rrd_info(path):
+    out = subprocess.run(["rrdtool", "info", path], check=True,
+                         capture_output=True, text=True).stdout
+    info = {}
+    for line in out.splitlines():
+        k, _, v = line.partition(" = ")
+        info[k] = v.strip('"')
+    return info
+
+
+# What each API field becomes: (collectd type-type_instance, API field).
+METRICS = [
+    ("current_connections-concurrent", "Conns"),
+    ("current_connections-active", "ActConns"),
+    ("current_connections-inactive", "InActConns"),
+    ("operations_per_second-new_connections", "Cps"),
+]
+
+
+def expected_values(instance_ids, port, end, window=60):
+    return ddoscoo_sim.values_for(list(instance_ids), port, end - window, end)
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    return str(tmp_path)

@@ -1,0 +1,385 @@
+"""One real collectd, many <Account> blocks, a couple of minutes of real
+time: values and timestamps in CSV and RRD, request contents as the API
+simulator saw them, and every kind of misbehaving API or bad block
+side by side with the good ones."""
+
+import calendar
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import (METRICS, Collectd, Simulator, expected_values, rrd_fetch,
+                      rrd_info, wait_for)
+
+KEY_ID, SECRET = "LTAIprodE2E", "SECRET-prod-5f3a9c"
+STS_ID, STS_SECRET, STS_TOKEN = "STS.e2e", "SECRET-sts-77b2", "TOKEN-sts-99c1e"
+
+WEB1, WEB2 = "ddoscoo-cn-web1", "ddoscoo-cn-web2"
+API1, TLS1 = "ddoscoo-cn-api1", "ddoscoo-cn-tls1"
+
+# Instances whose answers are unusable, and what the log must say of each.
+INVALID = {
+    # First: an oversized answer must not keep the block's other series
+    # from being asked.
+    "ddoscoo-cn-oversize": ("oversize", "body larger than 65536 bytes"),
+    "ddoscoo-cn-garbage": ("garbage", "not well-formed XML"),
+    "ddoscoo-cn-empty": ("empty", "empty body"),
+    "ddoscoo-cn-html": ("html", "HTTP 502"),
+    "ddoscoo-cn-json": ("json", "not well-formed XML"),
+    "ddoscoo-cn-entities": ("entities", "unusable response"),
+    "ddoscoo-cn-xxe": ("xxe", "document has a DTD"),
+    "ddoscoo-cn-xxenet": ("xxe_net", "document has a DTD"),
+    "ddoscoo-cn-wrongroot": ("wrongroot", "unexpected root element <DescribeSomethingElseResponse>"),
+    "ddoscoo-cn-missing": ("missing", "<Cps> is missing"),
+    "ddoscoo-cn-nonnumeric": ("nonnumeric", '<Conns> is not a count: "12abc"'),
+    "ddoscoo-cn-negative": ("negative", '<Conns> is not a count: "-5"'),
+    "ddoscoo-cn-huge": ("huge", '<Conns> is not a count: "99999999999999999999999"'),
+    "ddoscoo-cn-duplicate": ("duplicate", "<Conns> appears more than once"),
+    "ddoscoo-cn-forbidden": ("forbidden", "API error Forbidden.RAM (HTTP 403; permission denied"),
+}
+
+
+def make_cert(d):
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def closed_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def block(name, *lines):
+    return '<Account "%s">\n%s\n</Account>' % (name, "\n".join("  " + l for l in lines))
+
+
+class Fleet:
+    pass
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("fleet"))
+    faults = {iid: {"mode": mode} for iid, (mode, _) in INVALID.items()}
+    faults.update({
+        "ddoscoo-cn-throttled": {"mode": "throttle", "retry_after_ms": 2000},
+        "ddoscoo-cn-unavail": {"mode": "http503", "count": 3},
+        "ddoscoo-cn-flaky": {"mode": "garbage", "count": 2},
+        "ddoscoo-cn-clock": {"mode": "clock"},
+        "ddoscoo-cn-hang": {"mode": "hang", "seconds": 5},
+        "ddoscoo-cn-truncated": {"mode": "truncated"},
+        "ddoscoo-cn-reset": {"mode": "reset"},
+    })
+    scenario = {
+        "keys": {KEY_ID: {"secret": SECRET},
+                 STS_ID: {"secret": STS_SECRET, "token": STS_TOKEN}},
+        "instances": [WEB1, WEB2, API1, TLS1],
+        "faults": faults,
+    }
+    sim = Simulator(d, scenario)
+    cert, key = make_cert(d)
+    tls_sim = Simulator(d, {"keys": scenario["keys"], "instances": [TLS1]},
+                        name="tls-sim", tls=(cert, key))
+
+    key = ['AccessKeyId "%s"' % KEY_ID, 'AccessKeySecret "%s"' % SECRET]
+    at = ['Endpoint "%s"' % sim.url]
+    blocks = [
+        block("prod", *key, *at, 'InstanceId "%s"' % WEB1, 'InstanceId "%s"' % WEB2,
+              "Port 80", 'Port "443"', "Interval 2"),
+        block("allports", *key, *at, 'InstanceId "%s"' % WEB1, 'RegionId "ap-southeast-1"',
+              'ResourceGroupId "rg-acfm2pz25js"', "Interval 2"),
+        block("edge", *key, *at, 'InstanceId "%s"' % WEB1, 'InstanceId "%s"' % WEB2,
+              "Port 80", "Aggregate true", "Interval 2"),
+        block("fromenv", *at, 'InstanceId "%s"' % API1, 'Host "ddos-fleet"', "Interval 2"),
+        block("twominutes", *key, *at, 'InstanceId "%s"' % WEB2, "Port 8080", "Window 120",
+              "Delay 0", "Interval 2"),
+        block("broken", *key, *at, *['InstanceId "%s"' % i for i in INVALID],  # in order
+              'InstanceId "ddoscoo-cn-unknown"', 'InstanceId "ddoscoo-cn-flaky"', "Interval 2"),
+        block("throttled", *key, *at, 'InstanceId "ddoscoo-cn-throttled"', "Interval 1"),
+        block("unavailable", *key, *at, 'InstanceId "ddoscoo-cn-unavail"', "Interval 2"),
+        block("wrongkey", 'AccessKeyId "%s"' % KEY_ID, 'AccessKeySecret "not-the-secret"', *at,
+              'InstanceId "%s"' % WEB1, "Interval 1"),
+        block("clock", *key, *at, 'InstanceId "ddoscoo-cn-clock"', "Interval 2"),
+        block("slow", *key, *at, 'InstanceId "ddoscoo-cn-hang"', "Timeout 1", "Interval 2"),
+        block("truncated", *key, *at, 'InstanceId "ddoscoo-cn-truncated"', "Interval 2"),
+        block("reset", *key, *at, 'InstanceId "ddoscoo-cn-reset"', "Interval 2"),
+        block("refused", *key, 'Endpoint "http://127.0.0.1:%d/"' % closed_port(),
+              'InstanceId "%s"' % WEB1, "Interval 2"),
+        block("tls_ok", *key, 'Endpoint "%s"' % tls_sim.url, 'CACert "%s"' % cert,
+              'InstanceId "%s"' % TLS1, "Interval 2"),
+        block("tls_unverified", *key, 'Endpoint "%s"' % tls_sim.url,
+              'InstanceId "%s"' % TLS1, "Port 1", "Interval 2"),
+        # Bad blocks: each is refused alone; the others still run.
+        block("bad_port", *key, *at, 'InstanceId "%s"' % WEB1, 'Port "http"'),
+        block("bad_window", *key, *at, 'InstanceId "%s"' % WEB1, "Window 90"),
+        block("bad_instance", *key, *at, 'InstanceId "ddoscoo/../etc"'),
+        block("no_instance", *key, *at),
+        block("half_key", 'AccessKeyId "%s"' % KEY_ID, *at, 'InstanceId "%s"' % WEB1),
+        block("bad_option", *key, *at, 'InstanceId "%s"' % WEB1, "Colour 1"),
+        block("bad_endpoint", *key, 'Endpoint "ftp://127.0.0.1/"', 'InstanceId "%s"' % WEB1),
+        block("too_many", *key, *at, "Aggregate true",
+              *['InstanceId "ddoscoo-cn-x%03d"' % i for i in range(101)]),
+    ]
+    env = {"ALIBABA_CLOUD_ACCESS_KEY_ID": STS_ID,
+           "ALIBABA_CLOUD_ACCESS_KEY_SECRET": STS_SECRET,
+           "ALIBABA_CLOUD_SECURITY_TOKEN": STS_TOKEN}
+    cd = Collectd(d, "\n".join(blocks), interval=10, env=env)
+
+    f = Fleet()
+    f.sim, f.tls_sim, f.cd = sim, tls_sim, cd
+    prod = [(i, p) for i in (WEB1, WEB2) for p in ("80", "443")]
+    try:
+        # Three windows of the main block: up to two minute boundaries.
+        wait_for(lambda: all(len(cd.csv_points("%s_%s" % s, METRICS[0][0])) >= 3 for s in prod)
+                 or not cd.alive(), 200, "three windows of every prod series", step=1)
+        f.alive_before_stop = cd.alive()
+    finally:
+        f.exit_status = cd.stop()
+        sim.stop()
+        tls_sim.stop()
+    f.log = cd.log()
+    f.requests = sim.requests()
+    f.tls_requests = tls_sim.requests()
+    return f
+
+
+def requests_for(requests, instance_id):
+    return [r for r in requests if r["params"].get("InstanceIds.1") == instance_id]
+
+
+def epoch(timestamp):
+    return calendar.timegm(time.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+def test_collectd_survives_everything(fleet):
+    assert fleet.alive_before_stop, fleet.log
+    assert fleet.exit_status == 0
+    assert "Exiting normally" in fleet.log
+
+
+def test_values_and_timestamps_land_in_csv_and_rrd(fleet):
+    cd = fleet.cd
+    for iid in (WEB1, WEB2):
+        for port in ("80", "443"):
+            pi = "%s_%s" % (iid, port)
+            for metric, field in METRICS:
+                points = cd.csv_points(pi, metric)
+                assert len(points) >= 3, (pi, metric, points)
+                ends = sorted(points)
+                # Whole minutes, one point per minute, no gap, no repeat.
+                assert all(t % 60 == 0 for t in ends)
+                assert ends == list(range(ends[0], ends[-1] + 60, 60))
+                for t in ends:
+                    assert points[t] == expected_values([iid], port, t)[field], (pi, metric, t)
+
+                rrd = cd.rrd_file(pi, metric)
+                # One row per minute although the block reads every 2 s.
+                assert rrd_info(rrd)["step"] == "60"
+                fetched = rrd_fetch(rrd, ends[0], ends[-1])
+                # rrdtool's first update only starts a new file; every
+                # later minute reads back exactly.
+                for t in ends[1:]:
+                    assert fetched[t] == points[t], (rrd, t, fetched)
+
+
+def test_each_window_is_asked_for_once_and_signed_requests_pass(fleet):
+    for iid in (WEB1, WEB2):
+        for port in ("80", "443"):
+            reqs = [r for r in requests_for(fleet.requests, iid)
+                    if r["params"].get("Port") == port
+                    and r["params"]["AccessKeyId"] == KEY_ID
+                    and "InstanceIds.2" not in r["params"]]
+            assert reqs and all(r["status"] == 200 for r in reqs), reqs
+            ends = [int(r["params"]["EndTime"]) for r in reqs]
+            # Reads every 2 s, but one request per window.
+            assert len(ends) == len(set(ends)), ends
+            for r in reqs:
+                p = r["params"]
+                end, start = int(p["EndTime"]), int(p["StartTime"])
+                assert r["method"] == "POST"
+                assert end - start == 60
+                # Delay 60: the newest whole minute at least 60 s old.
+                assert end == (epoch(p["Timestamp"]) - 60) // 60 * 60
+                assert p["RegionId"] == "cn-hangzhou"
+                assert p["Format"] == "XML"
+
+
+def test_all_ports_region_and_resource_group(fleet):
+    reqs = [r for r in requests_for(fleet.requests, WEB1)
+            if r["params"].get("RegionId") == "ap-southeast-1"]
+    assert reqs and all(r["status"] == 200 for r in reqs)
+    assert all("Port" not in r["params"] for r in reqs)
+    assert all(r["params"]["ResourceGroupId"] == "rg-acfm2pz25js" for r in reqs)
+    points = fleet.cd.csv_points(WEB1, "current_connections-concurrent")
+    assert points
+    for t, v in points.items():
+        assert v == expected_values([WEB1], None, t)["Conns"]
+
+
+def test_aggregate_is_one_query_named_after_the_block(fleet):
+    reqs = [r for r in fleet.requests if r["params"].get("InstanceIds.2") == WEB2]
+    assert reqs and all(r["params"]["InstanceIds.1"] == WEB1 for r in reqs)
+    assert all(r["params"]["Port"] == "80" for r in reqs)
+    for metric, field in METRICS:
+        points = fleet.cd.csv_points("edge_80", metric)
+        assert len(points) >= 2
+        for t, v in points.items():
+            assert v == expected_values([WEB1, WEB2], "80", t)[field]
+
+
+def test_environment_credentials_with_token_and_host_override(fleet):
+    reqs = requests_for(fleet.requests, API1)
+    assert reqs and all(r["status"] == 200 for r in reqs)
+    assert all(r["params"]["AccessKeyId"] == STS_ID for r in reqs)
+    assert all(r["params"]["SecurityToken"] == "***" for r in reqs)  # sent, masked in the log
+    points = fleet.cd.csv_points(API1, "operations_per_second-new_connections",
+                                 host="ddos-fleet")
+    assert len(points) >= 2
+    for t, v in points.items():
+        assert v == expected_values([API1], None, t)["Cps"]
+    assert 'Account "fromenv": 1 series from %s/, credentials from the environment.' % \
+        fleet.sim.url in fleet.log
+
+
+def test_window_sets_cadence_and_rrd_step(fleet):
+    points = fleet.cd.csv_points(WEB2 + "_8080", "current_connections-active")
+    assert points
+    assert all(t % 120 == 0 for t in points)
+    for t, v in points.items():
+        assert v == expected_values([WEB2], "8080", t, window=120)["ActConns"]
+    reqs = [r for r in requests_for(fleet.requests, WEB2) if r["params"].get("Port") == "8080"]
+    for r in reqs:
+        p = r["params"]
+        assert int(p["EndTime"]) - int(p["StartTime"]) == 120
+        assert int(p["EndTime"]) == epoch(p["Timestamp"]) // 120 * 120  # Delay 0
+    rrd = fleet.cd.rrd_file(WEB2 + "_8080", "current_connections-active")
+    assert rrd_info(rrd)["step"] == "120"
+
+
+@pytest.mark.parametrize("instance_id", sorted(INVALID))
+def test_unusable_answers_are_logged_and_never_stored(fleet, instance_id):
+    mode, reason = INVALID[instance_id]
+    assert requests_for(fleet.requests, instance_id), "never asked"
+    lines = [l for l in fleet.log.splitlines()
+             if 'Account "broken", series %s:' % instance_id in l]
+    assert lines and reason in lines[0], (lines, reason)
+    assert not os.path.exists(fleet.cd.series_dir(instance_id))
+    assert not os.path.exists(fleet.cd.series_dir(instance_id, "rrd"))
+
+
+def test_external_entities_are_never_fetched(fleet):
+    assert not [r for r in fleet.requests if r.get("code") == "XXE_FETCHED"]
+    assert not [r for r in fleet.requests if r["path"] != "/"]
+
+
+def test_unknown_instance_is_named_and_not_asked_again_in_the_window(fleet):
+    lines = [l for l in fleet.log.splitlines()
+             if 'series ddoscoo-cn-unknown: API error InvalidInstance.NotFound' in l]
+    assert lines and "request rejected" in lines[0]
+    reqs = requests_for(fleet.requests, "ddoscoo-cn-unknown")
+    ends = [r["params"]["EndTime"] for r in reqs]
+    assert len(ends) == len(set(ends))
+
+
+def test_series_recovers_after_bad_answers(fleet):
+    lines = fleet.cd.log_lines('series ddoscoo-cn-flaky')
+    assert "not well-formed XML" in lines[0]
+    assert any("valid answers again" in l for l in lines)
+    assert fleet.cd.csv_points("ddoscoo-cn-flaky", "current_connections-concurrent")
+
+
+def test_transient_outage_retries_within_the_window_and_recovers(fleet):
+    reqs = requests_for(fleet.requests, "ddoscoo-cn-unavail")
+    assert [r["status"] for r in reqs[:4]] == [503, 503, 503, 200]
+    # The retries asked for the same window, which then landed.
+    first_end = int(reqs[0]["params"]["EndTime"])
+    assert {int(r["params"]["EndTime"]) for r in reqs[:4]} == {first_end}
+    points = fleet.cd.csv_points("ddoscoo-cn-unavail", "current_connections-concurrent")
+    assert points[first_end] == expected_values(["ddoscoo-cn-unavail"], None, first_end)["Conns"]
+    lines = fleet.cd.log_lines('Account "unavailable"', "API")
+    assert "API error ServiceUnavailable (HTTP 503; transient, will retry)" in lines[0]
+    assert any("the API answers again" in l for l in lines)
+
+
+def test_persistent_throttling_is_logged_rarely(fleet):
+    reqs = requests_for(fleet.requests, "ddoscoo-cn-throttled")
+    lines = fleet.cd.log_lines('Account "throttled"', "Throttling.User")
+    assert "transient, will retry" in lines[0]
+    assert "Request was denied due to user flow control." in lines[0]
+    assert "RequestId " in lines[0]
+    # Read every second for minutes; the complaint doubles its interval.
+    assert len(reqs) >= 30
+    assert len(lines) <= 10, lines
+
+
+def test_rejected_credentials_are_not_hammered(fleet):
+    reqs = [r for r in requests_for(fleet.requests, WEB1)
+            if r["code"] == "SignatureDoesNotMatch"]
+    lines = fleet.cd.log_lines('Account "wrongkey", series')
+    assert "credentials rejected" in lines[0]
+    # Read every second, but asked once per window.
+    ends = [r["params"]["EndTime"] for r in reqs]
+    assert reqs and len(ends) == len(set(ends))
+    assert len(reqs) <= 4
+
+
+def test_clock_skew_is_named(fleet):
+    lines = fleet.cd.log_lines('Account "clock", series')
+    assert "InvalidTimeStamp.Expired" in lines[0] and "host clock" in lines[0]
+    reqs = requests_for(fleet.requests, "ddoscoo-cn-clock")
+    assert len(reqs) <= 4
+
+
+@pytest.mark.parametrize("name,reason", [
+    ("slow", "Operation timed out after 10"),  # Timeout 1: 1000 ms, curl's words
+    ("truncated", "transfer closed with"),
+    ("reset", "failed: "),
+    ("refused", "Couldn't connect to server"),
+    ("tls_unverified", "SSL certificate problem"),
+])
+def test_transport_failures_are_logged(fleet, name, reason):
+    lines = fleet.cd.log_lines('Account "%s"' % name, "request to")
+    assert lines and reason in lines[0], lines
+
+
+def test_tls_with_ca_cert_verifies_and_works(fleet):
+    points = fleet.cd.csv_points(TLS1, "current_connections-inactive")
+    assert len(points) >= 2
+    for t, v in points.items():
+        assert v == expected_values([TLS1], None, t)["InActConns"]
+    assert not fleet.cd.log_lines('Account "tls_ok"', "failed")
+
+
+@pytest.mark.parametrize("name,reason", [
+    ("bad_port", 'Port needs one port number from 1 to 65535, not "http"'),
+    ("bad_window", "Window 90 is not a multiple of 60 seconds"),
+    ("bad_instance", 'InstanceId "ddoscoo/../etc" is not an instance ID'),
+    ("no_instance", "no InstanceId given"),
+    ("half_key", "AccessKeyId is set but AccessKeySecret is not"),
+    ("bad_option", 'unknown option "Colour"'),
+    ("bad_endpoint", 'Endpoint "ftp://127.0.0.1/" is not of the form'),
+    ("too_many", "Aggregate takes at most 100 InstanceIds"),
+])
+def test_bad_blocks_are_named_and_skipped(fleet, name, reason):
+    lines = fleet.cd.log_lines('Account "%s"' % name)
+    assert lines and reason in lines[0], lines
+    assert 'Account "%s" has configuration errors (above) and is not polled.' % name in lines[-1]
+    assert not [l for l in lines if "series" in l]
+
+
+def test_log_is_clean(fleet):
+    for secret in (SECRET, STS_SECRET, STS_TOKEN, "not-the-secret"):
+        assert secret not in fleet.log
+    assert "Value too old" not in fleet.log
+    assert "Dataset not found" not in fleet.log
+    assert "Will suspend" not in fleet.log

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs, from Debian's packages, what building the plugin, the demo and
+# the test suite need. Does nothing when everything is there already.
+set -eu
+
+PACKAGES="build-essential autoconf automake libtool pkg-config
+  collectd-core collectd-dev libcurl4-openssl-dev libssl-dev libxml2-dev
+  rrdtool python3 python3-pytest openssl ca-certificates"
+
+missing=""
+for p in $PACKAGES; do
+  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "ok installed" ||
+    missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+  echo "install-deps: missing packages:$missing" >&2
+  echo "install-deps: run as root, or: apt-get install$missing" >&2
+  exit 1
+fi
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# --no-install-recommends: collectd-core recommends dozens of libraries for
+# plugins we never load.
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

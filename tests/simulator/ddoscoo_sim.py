@@ -1,0 +1,1035 @@
+#!/usr/bin/python3
+"""Alibaba Cloud Anti-DDoS (ddoscoo) API simulator for end-to-end tests.
+
+It stands in for the real RPC endpoint of ``DescribePortConnsCount``
+(version 2020-01-01) and checks every request at least as strictly as the
+real service: strict URL decoding, signature version 1.0 (HMAC-SHA1),
+timestamp window, nonce reuse, STS tokens and every operation parameter.
+It can also misbehave on purpose ("faults") so the plugin's error handling
+can be exercised, and it writes one JSON line per request to a log file so
+tests can see exactly what the plugin sent.
+
+The code is deliberately written from the public API documentation only
+(the DescribePortConnsCount page and the RPC signing rules), never from the
+plugin's C code, so that a misunderstanding in the plugin is not silently
+mirrored here.
+
+Usage:
+    /usr/bin/python3 ddoscoo_sim.py --config scenario.json --log requests.jsonl \
+        [--port 0] [--port-file F] [--bind 127.0.0.1] \
+        [--tls-cert cert.pem --tls-key key.pem] [--verbose]
+
+Importable pieces (used by the tests of the plugin and of this simulator):
+    percent_encode(s)                  RFC 3986 encoding used by signing
+    canonical_query(params)            sorted, encoded "k=v&k=v" string
+    sign_v1(method, params, secret)    -> (string_to_sign, signature)
+    values_for(ids, port, start, end)  -> {"Conns", "ActConns", "InActConns", "Cps"}
+    parse_urlencoded(raw_bytes)        strict query/form decoder
+    load_config(path_or_dict)          validated scenario
+    SimState, SimServer, Handler       the server itself
+    main(argv)                         the CLI
+"""
+
+import argparse
+import base64
+import copy
+import datetime
+import hashlib
+import hmac
+import io
+import ipaddress
+import json
+import math
+import os
+import random
+import re
+import signal
+import socket
+import socketserver
+import ssl
+import struct
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote
+from xml.sax.saxutils import escape as xml_escape
+
+API_VERSION = "2020-01-01"
+ACTION = "DescribePortConnsCount"
+HOST_ID = "ddoscoo.aliyuncs.com"
+DEFAULT_REGIONS = ["cn-hangzhou", "ap-southeast-1"]
+
+MAX_CLOCK_SKEW = 15 * 60        # documented Timestamp window, either way
+MAX_RANGE = 86400               # longest [StartTime, EndTime] we accept
+MAX_INSTANCES = 100             # documented InstanceIds.N limit
+MAX_BODY = 1 << 20              # refuse absurd form bodies
+HANG_DEFAULT_SECONDS = 30
+OVERSIZE_PADDING = 2 * 1024 * 1024
+
+REQUIRED_COMMON = ("Action", "Version", "AccessKeyId", "SignatureMethod",
+                   "SignatureVersion", "SignatureNonce", "Timestamp", "Signature")
+OPTIONAL_COMMON = ("Format", "RegionId", "SecurityToken")
+OPERATION_PARAMS = ("StartTime", "EndTime", "ResourceGroupId", "Port")
+KNOWN_PARAMS = frozenset(REQUIRED_COMMON + OPTIONAL_COMMON + OPERATION_PARAMS)
+# InstanceIds.N: N is a positive decimal without leading zeros; anything else
+# ("InstanceIds.0", "InstanceIds.01", "InstanceIds") is an unknown parameter.
+INSTANCE_PARAM_RE = re.compile(r"InstanceIds\.([1-9][0-9]*)", re.ASCII)
+
+TIMESTAMP_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z", re.ASCII)
+UNSIGNED_RE = re.compile(r"0|[1-9][0-9]{0,18}", re.ASCII)
+PORT_RE = re.compile(r"[1-9][0-9]{0,4}", re.ASCII)
+
+# Error faults answer with a well-formed API error; payload faults break the
+# response itself in one particular way.
+ERROR_FAULTS = {
+    "throttle": (400, "Throttling.User", "Request was denied due to user flow control."),
+    "http500": (500, "InternalError",
+                "The request processing has failed due to some unknown error, exception or failure."),
+    "http503": (503, "ServiceUnavailable",
+                "The request has failed due to a temporary failure of the server."),
+    "auth": (404, "InvalidAccessKeyId.NotFound", "Specified access key is not found."),
+    "forbidden": (403, "Forbidden.RAM",
+                  "User not authorized to operate on the specified resource."),
+    "clock": (400, "InvalidTimeStamp.Expired",
+              "Specified time stamp or date value is expired."),
+}
+PAYLOAD_FAULTS = frozenset({
+    "hang", "garbage", "empty", "html", "json", "truncated", "reset", "oversize",
+    "entities", "xxe", "xxe_net", "wrongroot", "missing", "nonnumeric",
+    "negative", "huge", "duplicate",
+})
+FAULT_MODES = frozenset(ERROR_FAULTS) | PAYLOAD_FAULTS
+
+XML_DECL = "<?xml version='1.0' encoding='UTF-8'?>"
+XML_CTYPE = "text/xml;charset=UTF-8"
+JSON_CTYPE = "application/json;charset=utf-8"
+
+
+# ---------------------------------------------------------------------------
+# Signing (signature version 1.0), pure functions
+# ---------------------------------------------------------------------------
+
+def percent_encode(value):
+    """RFC 3986 percent-encoding of the UTF-8 bytes of ``value``.
+
+    Only A-Z a-z 0-9 - _ . ~ stay literal; hex digits are upper case, space
+    becomes %20 (never '+'), '*' becomes %2A. urllib's quote() with an empty
+    safe set does exactly this.
+    """
+    return quote(str(value), safe="")
+
+
+def canonical_query(params):
+    """The canonicalized query string: encoded pairs sorted by encoded name.
+
+    Sorting the *encoded* names compares plain ASCII, which is the byte
+    order the documentation asks for. ``Signature`` is never part of it.
+    """
+    pairs = [(percent_encode(k), percent_encode(v))
+             for k, v in params.items() if k != "Signature"]
+    pairs.sort()
+    return "&".join(k + "=" + v for k, v in pairs)
+
+
+def sign_v1(method, params, secret):
+    """Return (string_to_sign, signature) for signature version 1.0.
+
+    ``method`` is the HTTP method actually used ("GET"/"POST"; the SDK's own
+    test vector uses ""), ``params`` a dict of decoded names and values,
+    ``secret`` the AccessKeySecret (the HMAC key is secret + "&").
+    """
+    string_to_sign = method + "&" + percent_encode("/") + "&" + percent_encode(canonical_query(params))
+    mac = hmac.new((secret + "&").encode("utf-8"), string_to_sign.encode("utf-8"), hashlib.sha1)
+    return string_to_sign, base64.b64encode(mac.digest()).decode("ascii")
+
+
+# ---------------------------------------------------------------------------
+# Deterministic metric values
+# ---------------------------------------------------------------------------
+
+def values_for(instance_ids, port, start_time, end_time):
+    """Values the simulator reports for one query, as a dict.
+
+    Derived from sha256 of a canonical JSON string of the arguments, so a
+    test can predict exactly what the plugin should have stored:
+        {"end_time": int, "instance_ids": [str, ...] (request order),
+         "port": str or null, "start_time": int}
+    serialized with sorted keys and no whitespace.
+    Ranges: Conns 1000..99999, ActConns 0..Conns,
+    InActConns 0..Conns-ActConns, Cps 0..5000.
+    """
+    canonical = json.dumps({
+        "instance_ids": [str(i) for i in instance_ids],
+        "port": None if port is None else str(port),
+        "start_time": int(start_time),
+        "end_time": int(end_time),
+    }, sort_keys=True, separators=(",", ":"))
+    a, b, c, d = struct.unpack(">4Q", hashlib.sha256(canonical.encode("utf-8")).digest())
+    conns = 1000 + a % (99999 - 1000 + 1)
+    act = b % (conns + 1)
+    inact = c % (conns - act + 1)
+    cps = d % 5001
+    return {"Conns": conns, "ActConns": act, "InActConns": inact, "Cps": cps}
+
+
+# ---------------------------------------------------------------------------
+# Strict URL / form decoding
+# ---------------------------------------------------------------------------
+
+class DecodeError(ValueError):
+    pass
+
+
+# Characters RFC 3986 allows literally in a query component (plus '%' for
+# escapes). Raw non-ASCII bytes, spaces, quotes, '#', '[', ']' and friends
+# must arrive percent-encoded; a client that sends them raw is broken.
+_RAW_OK = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                    b"-._~!$'()*,;:@/?+=")
+_HEX = frozenset(b"0123456789ABCDEFabcdef")
+
+
+def _unescape(raw):
+    out = bytearray()
+    i = 0
+    n = len(raw)
+    while i < n:
+        c = raw[i]
+        if c == 0x25:  # '%'
+            h = raw[i + 1:i + 3]
+            if len(h) != 2 or h[0] not in _HEX or h[1] not in _HEX:
+                raise DecodeError("malformed percent-escape in %r" % raw.decode("latin-1"))
+            out.append(int(h, 16))
+            i += 3
+        elif c == 0x2B:  # '+': space, as in form encoding
+            out.append(0x20)
+            i += 1
+        elif c in _RAW_OK:
+            out.append(c)
+            i += 1
+        else:
+            raise DecodeError("character %r must be percent-encoded" % chr(c))
+    try:
+        return out.decode("utf-8")  # strict: invalid UTF-8 is an error
+    except UnicodeDecodeError:
+        raise DecodeError("invalid UTF-8 in %r" % raw.decode("latin-1")) from None
+
+
+def parse_urlencoded(raw):
+    """Decode a query string or form body (bytes) into a list of (name, value).
+
+    Strict: empty segments ("a=1&&b=2"), empty names, malformed escapes,
+    raw characters that need escaping and invalid UTF-8 raise DecodeError.
+    A segment without '=' yields an empty value (rejected later, by name).
+    """
+    if not raw:
+        return []
+    pairs = []
+    for piece in raw.split(b"&"):
+        if not piece:
+            raise DecodeError("empty parameter segment")
+        name, _, value = piece.partition(b"=")
+        if not name:
+            raise DecodeError("parameter with an empty name")
+        pairs.append((_unescape(name), _unescape(value)))
+    return pairs
+
+
+# ---------------------------------------------------------------------------
+# Configuration and shared state
+# ---------------------------------------------------------------------------
+
+class ConfigError(ValueError):
+    pass
+
+
+def _check_fault(iid, spec):
+    if not isinstance(iid, str) or not iid:
+        raise ConfigError("fault instance ids must be non-empty strings")
+    if not isinstance(spec, dict) or spec.get("mode") not in FAULT_MODES:
+        raise ConfigError("fault for %r: mode must be one of %s" % (iid, ", ".join(sorted(FAULT_MODES))))
+    count = spec.get("count")
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 0):
+        raise ConfigError("fault for %r: count must be a non-negative integer" % iid)
+    secs = spec.get("seconds")
+    if secs is not None and (not isinstance(secs, (int, float)) or isinstance(secs, bool) or secs < 0):
+        raise ConfigError("fault for %r: seconds must be a non-negative number" % iid)
+    ms = spec.get("retry_after_ms")
+    if ms is not None and (not isinstance(ms, int) or isinstance(ms, bool) or ms < 0):
+        raise ConfigError("fault for %r: retry_after_ms must be a non-negative integer" % iid)
+
+
+def check_faults(faults):
+    """Validate a faults map; return a private deep copy (counts get mutated)."""
+    if not isinstance(faults, dict):
+        raise ConfigError("faults must be a JSON object")
+    for iid, spec in faults.items():
+        _check_fault(iid, spec)
+    return copy.deepcopy(faults)
+
+
+def load_config(source):
+    """Load and validate a scenario from a path or an already-parsed dict.
+
+    Beyond the documented keys, an optional "clock_offset_seconds" shifts
+    the simulator's notion of "now" (to test a skewed server clock).
+    """
+    if isinstance(source, dict):
+        cfg = source
+    else:
+        with open(source, encoding="utf-8") as f:
+            cfg = json.load(f)
+    if not isinstance(cfg, dict):
+        raise ConfigError("config must be a JSON object")
+    keys = cfg.get("keys")
+    if not isinstance(keys, dict) or not keys:
+        raise ConfigError("config.keys must be a non-empty object")
+    for kid, k in keys.items():
+        if not kid or not isinstance(k, dict) or not isinstance(k.get("secret"), str) or not k["secret"]:
+            raise ConfigError("key %r needs a non-empty string secret" % kid)
+        if "token" in k and (not isinstance(k["token"], str) or not k["token"]):
+            raise ConfigError("key %r: token must be a non-empty string" % kid)
+    instances = cfg.get("instances", [])
+    regions = cfg.get("regions", DEFAULT_REGIONS)
+    for name, lst in (("instances", instances), ("regions", regions)):
+        if not isinstance(lst, list) or not all(isinstance(x, str) and x for x in lst):
+            raise ConfigError("config.%s must be a list of non-empty strings" % name)
+    offset = cfg.get("clock_offset_seconds", 0)
+    if not isinstance(offset, (int, float)) or isinstance(offset, bool):
+        raise ConfigError("clock_offset_seconds must be a number")
+    return {
+        "keys": copy.deepcopy(keys),
+        "instances": list(instances),
+        "regions": list(regions),
+        "faults": check_faults(cfg.get("faults", {})),
+        "clock_offset_seconds": offset,
+    }
+
+
+class SimState:
+    """Everything request threads share, each piece behind its own lock."""
+
+    def __init__(self, config, log_path=None):
+        cfg = load_config(config)
+        self.keys = cfg["keys"]
+        self.regions = frozenset(cfg["regions"])
+        self.clock_offset = cfg["clock_offset_seconds"]
+        self._lock = threading.Lock()
+        # Instances named in faults exist too (also ones added at run time:
+        # a fault on an instance that "does not exist" could never fire).
+        self._instances = set(cfg["instances"]) | set(cfg["faults"])
+        self._faults = cfg["faults"]
+        self._nonces = set()
+        self._log_lock = threading.Lock()
+        self._log = open(log_path, "a", encoding="utf-8") if log_path else None
+        self.stopping = threading.Event()
+
+    def now(self):
+        return time.time() + self.clock_offset
+
+    def instance_exists(self, iid):
+        with self._lock:
+            return iid in self._instances
+
+    def claim_nonce(self, nonce):
+        """Record a nonce; False if it was seen before (any key)."""
+        with self._lock:
+            if nonce in self._nonces:
+                return False
+            self._nonces.add(nonce)
+            return True
+
+    def set_faults(self, faults):
+        faults = check_faults(faults)
+        with self._lock:
+            self._faults = faults
+            self._instances.update(faults)
+
+    def get_faults(self):
+        with self._lock:
+            return copy.deepcopy(self._faults)
+
+    def take_fault(self, instance_ids):
+        """The fault for the first faulty instance in request order, or None.
+
+        A fault with a count is consumed here, so concurrent requests never
+        get more than ``count`` faulty answers between them.
+        """
+        with self._lock:
+            for iid in instance_ids:
+                spec = self._faults.get(iid)
+                if spec is None:
+                    continue
+                remaining = spec.get("count")
+                if remaining is None:
+                    return dict(spec)
+                if remaining > 0:
+                    spec["count"] = remaining - 1
+                    return dict(spec)
+        return None
+
+    def log(self, entry):
+        if self._log is None:
+            return
+        line = json.dumps(entry, ensure_ascii=False, sort_keys=False)
+        with self._log_lock:
+            self._log.write(line + "\n")
+            self._log.flush()
+
+    def close(self):
+        with self._log_lock:
+            if self._log is not None:
+                self._log.close()
+                self._log = None
+
+
+# ---------------------------------------------------------------------------
+# Request verification
+# ---------------------------------------------------------------------------
+
+class ApiError(Exception):
+    def __init__(self, status, code, message):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def _missing(name):
+    return ApiError(400, "MissingParameter",
+                    'The input parameter "%s" that is mandatory for processing this request is not supplied.' % name)
+
+
+def _invalid(name, why=""):
+    msg = 'The specified parameter "%s" is not valid.' % name
+    return ApiError(400, "InvalidParameter", msg + (" " + why if why else ""))
+
+
+def merge_params(pairs):
+    """Pairs -> dict; a name given twice (even across query and body) is an error."""
+    params = {}
+    for name, value in pairs:
+        if name in params:
+            raise _invalid(name, "The parameter is specified more than once.")
+        params[name] = value
+    return params
+
+
+def _is_known(name):
+    return name in KNOWN_PARAMS or INSTANCE_PARAM_RE.fullmatch(name) is not None
+
+
+def _parse_timestamp(ts):
+    if not TIMESTAMP_RE.fullmatch(ts):
+        return None
+    try:
+        dt = datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:  # e.g. month 13 or second 60
+        return None
+    return dt.replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+def verify_request(method, params, state):
+    """Check one API request; return (instance_ids, port, start, end).
+
+    Raises ApiError for the first failure, in the documented order (the
+    order matters: e.g. a stale request must not consume its nonce).
+    """
+    # Presence, emptiness and unknown names, before looking at any value.
+    for name in REQUIRED_COMMON:
+        if name not in params:
+            raise _missing(name)
+    for name in sorted(params):
+        if params[name] == "":
+            raise _invalid(name, "The parameter must not be empty.")
+    for name in sorted(params):
+        if not _is_known(name):
+            raise _invalid(name, "The parameter is not recognized by this API.")
+
+    if params["SignatureMethod"] != "HMAC-SHA1":
+        raise _invalid("SignatureMethod", "Only HMAC-SHA1 is supported.")
+    if params["SignatureVersion"] != "1.0":
+        raise ApiError(400, "IncompleteSignature",
+                       "The request signature does not conform to Aliyun standards. "
+                       "SignatureVersion must be 1.0.")
+
+    ts = _parse_timestamp(params["Timestamp"])
+    if ts is None:
+        raise ApiError(400, "InvalidTimeStamp.Format",
+                       "Specified time stamp or date value is not well formatted. "
+                       "Expected YYYY-MM-DDThh:mm:ssZ in UTC.")
+    if abs(ts - state.now()) > MAX_CLOCK_SKEW:
+        raise ApiError(400, "InvalidTimeStamp.Expired",
+                       "Specified time stamp or date value is expired.")
+
+    key = state.keys.get(params["AccessKeyId"])
+    if key is None:
+        raise ApiError(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
+
+    string_to_sign, expected = sign_v1(method, params, key["secret"])
+    if not hmac.compare_digest(expected.encode("utf-8"), params["Signature"].encode("utf-8")):
+        raise ApiError(400, "SignatureDoesNotMatch",
+                       "Specified signature does not match our calculation. "
+                       "server string to sign is:" + string_to_sign)
+
+    # Only a correctly signed request consumes its nonce, so a forged
+    # request cannot burn nonces of a legitimate client.
+    if not state.claim_nonce(params["SignatureNonce"]):
+        raise ApiError(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
+
+    expected_token = key.get("token")
+    sent_token = params.get("SecurityToken")
+    if expected_token is None and sent_token is not None:
+        raise ApiError(400, "InvalidSecurityToken.Malformed",
+                       "The security token is not valid for a permanent access key.")
+    if expected_token is not None and sent_token is None:
+        raise ApiError(400, "InvalidSecurityToken.Missing",
+                       "The access key is temporary (STS) and requires a SecurityToken.")
+    if expected_token is not None and not hmac.compare_digest(
+            expected_token.encode("utf-8"), sent_token.encode("utf-8")):
+        raise ApiError(400, "InvalidSecurityToken.Mismatch",
+                       "The security token does not match the access key.")
+
+    if params["Version"] != API_VERSION:
+        raise ApiError(400, "InvalidVersion", 'Specified parameter Version is not valid.')
+    if params["Action"] != ACTION:
+        raise ApiError(404, "InvalidAction.NotFound",
+                       "Specified api is not found, please check your url and method.")
+    if params.get("Format", "JSON") not in ("XML", "JSON"):
+        raise _invalid("Format", "Valid values: XML, JSON.")
+    if "RegionId" in params and params["RegionId"] not in state.regions:
+        raise ApiError(400, "InvalidRegionId", "The specified region does not exist.")
+
+    return _verify_operation(params, state)
+
+
+def _verify_operation(params, state):
+    times = {}
+    for name in ("StartTime", "EndTime"):
+        if name not in params:
+            raise _missing(name)
+    for name in ("StartTime", "EndTime"):
+        if not UNSIGNED_RE.fullmatch(params[name]):
+            raise _invalid(name, "It must be a UNIX timestamp in seconds.")
+        times[name] = int(params[name])
+    for name in ("StartTime", "EndTime"):
+        if times[name] % 60:
+            raise _invalid(name, "The timestamp must be accurate to the minute.")
+    start, end = times["StartTime"], times["EndTime"]
+    if start >= end:
+        raise _invalid("StartTime", "StartTime must be earlier than EndTime.")
+    if end > math.ceil(state.now() / 60) * 60:
+        raise _invalid("EndTime", "EndTime must not be in the future.")
+    if end - start > MAX_RANGE:
+        raise _invalid("EndTime", "The time range must not exceed %d seconds." % MAX_RANGE)
+
+    indices = {}
+    for name, value in params.items():
+        m = INSTANCE_PARAM_RE.fullmatch(name)
+        if m:
+            indices[int(m.group(1))] = value
+    if not indices:
+        raise _missing("InstanceIds.1")
+    if len(indices) > MAX_INSTANCES:
+        raise _invalid("InstanceIds", "At most %d instances are allowed." % MAX_INSTANCES)
+    for n in range(1, len(indices) + 1):
+        if n not in indices:  # a gap: the list is not 1..N
+            raise _invalid("InstanceIds.%d" % n, "InstanceIds.N must be numbered 1..N without gaps.")
+    instance_ids = [indices[n] for n in range(1, len(indices) + 1)]
+    for iid in instance_ids:
+        if not state.instance_exists(iid):
+            raise ApiError(400, "InvalidInstance.NotFound",
+                           "The specified instance does not exist: %s" % iid)
+
+    port = params.get("Port")
+    if port is not None and not (PORT_RE.fullmatch(port) and int(port) <= 65535):
+        raise _invalid("Port", "It must be a port number from 1 to 65535.")
+    return instance_ids, port, start, end
+
+
+# ---------------------------------------------------------------------------
+# Response documents
+# ---------------------------------------------------------------------------
+
+def error_body(code, message, request_id, fmt):
+    recommend = "https://next.api.aliyun.com/troubleshoot?q=" + code
+    if fmt == "JSON":
+        doc = {"RequestId": request_id, "HostId": HOST_ID, "Code": code,
+               "Message": message, "Recommend": recommend}
+        return json.dumps(doc).encode("utf-8"), JSON_CTYPE
+    xml = (XML_DECL + "<Error><RequestId>%s</RequestId><HostId>%s</HostId><Code>%s</Code>"
+           "<Message>%s</Message><Recommend><![CDATA[%s]]></Recommend></Error>") % (
+        request_id, HOST_ID, xml_escape(code), xml_escape(message), recommend)
+    return xml.encode("utf-8"), XML_CTYPE
+
+
+def success_fields(values, request_id, seed):
+    """Child elements in a per-request shuffled order (clients must not
+    depend on the order; seeding from the request keeps reruns stable)."""
+    fields = [("Conns", values["Conns"]), ("RequestId", request_id), ("Cps", values["Cps"]),
+              ("ActConns", values["ActConns"]), ("InActConns", values["InActConns"])]
+    random.Random(seed).shuffle(fields)
+    return fields
+
+
+def fields_xml(fields, root="DescribePortConnsCountResponse", prolog=XML_DECL):
+    inner = "".join("<%s>%s</%s>" % (k, v, k) for k, v in fields)
+    return prolog + "<%s>%s</%s>" % (root, inner, root)
+
+
+def fields_json(fields):
+    return json.dumps(dict(fields))
+
+
+NGINX_502 = ("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+             "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+             "</body>\r\n</html>\r\n")
+NGINX_PLAIN_ON_TLS = ("<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS port</title>"
+                      "</head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n"
+                      "<center>The plain HTTP request was sent to HTTPS port</center>\r\n"
+                      "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+
+
+def hostile_document(mode, fields, xxe_url):
+    """XML documents that a safe parser must refuse (entity expansion, XXE)."""
+    root = "DescribePortConnsCountResponse"
+    rest = [(k, v) for k, v in fields if k != "Conns"]
+    if mode == "entities":
+        # The classic "billion laughs": 10^9 copies of "lol" if expanded.
+        ents = ['<!ENTITY lol "lol">']
+        ents.append('<!ENTITY lol1 "%s">' % ("&lol;" * 10))
+        for i in range(2, 10):
+            ents.append('<!ENTITY lol%d "%s">' % (i, ("&lol%d;" % (i - 1)) * 10))
+        dtd = "<!DOCTYPE %s [\n %s\n]>\n" % (root, "\n ".join(ents))
+    elif mode == "xxe":
+        dtd = '<!DOCTYPE %s [\n <!ENTITY xxe SYSTEM "file:///etc/hostname">\n]>\n' % root
+    else:  # xxe_net
+        dtd = '<!DOCTYPE %s [\n <!ENTITY xxe SYSTEM "%s">\n]>\n' % (root, xxe_url)
+    ref = "&lol9;" if mode == "entities" else "&xxe;"
+    body = "".join("<%s>%s</%s>" % (k, v, k) for k, v in rest)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n%s<%s><Conns>%s</Conns>%s</%s>' % (
+        dtd, root, ref, body, root)
+
+
+# ---------------------------------------------------------------------------
+# HTTP layer
+# ---------------------------------------------------------------------------
+
+class SimServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(self, address, state, ssl_context=None, verbose=False):
+        host = address[0]
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.state = state
+        self.ssl_context = ssl_context
+        self.verbose = verbose
+        super().__init__(address, Handler)
+
+    def server_bind(self):
+        # HTTPServer.server_bind() would do a reverse DNS lookup (getfqdn)
+        # that can stall on hosts with odd resolver setups; we don't need it.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+    @property
+    def port(self):
+        return self.server_address[1]
+
+    @property
+    def scheme(self):
+        return "https" if self.ssl_context else "http"
+
+    def handle_error(self, request, client_address):
+        # Clients hanging up mid-response (timeouts, fault tests) are normal.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError, ssl.SSLError)) and not self.verbose:
+            return
+        super().handle_error(request, client_address)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"   # keep-alive, like the real endpoint
+    server_version = "Tengine"
+    timeout = 30                    # idle keep-alive connections are dropped
+
+    def version_string(self):
+        return self.server_version
+
+    # -- connection setup: optional TLS, sniffed per connection --------------
+
+    def setup(self):
+        """With TLS configured, look at the first byte: a TLS handshake is
+        wrapped; plain HTTP is served only for /_sim/* (so a parser that
+        fetches the xxe_net URL is still caught) and gets nginx's "plain
+        HTTP request was sent to HTTPS port" page for the API."""
+        self.is_tls = False
+        self._dead = False
+        ctx = self.server.ssl_context
+        if ctx is not None:
+            self.request.settimeout(self.timeout)
+            try:
+                first = self.request.recv(1, socket.MSG_PEEK)
+            except OSError:
+                first = b""
+            if first == b"\x16":
+                try:
+                    self.request = ctx.wrap_socket(self.request, server_side=True)
+                    self.is_tls = True
+                except (OSError, ValueError):
+                    self._dead = True
+        if self._dead:
+            self.connection = self.request
+            self.rfile, self.wfile = io.BytesIO(), io.BytesIO()
+            return
+        super().setup()
+
+    def handle(self):
+        if not self._dead:
+            super().handle()
+
+    def finish(self):
+        super().finish()
+        if self.is_tls:
+            # The server closes the original (now detached) socket only.
+            try:
+                self.connection.close()
+            except OSError:
+                pass
+
+    def log_message(self, fmt, *args):
+        if self.server.verbose:
+            super().log_message(fmt, *args)
+
+    # -- plumbing ------------------------------------------------------------
+
+    def _send(self, status, body, ctype, headers=(), close=False):
+        self.send_response(status)
+        if ctype:
+            self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in headers:
+            self.send_header(k, v)
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _read_body(self):
+        """Read the request body; None means "unusable, close the connection"."""
+        if self.headers.get("Transfer-Encoding"):
+            return None
+        cl = self.headers.get("Content-Length")
+        if cl is None:
+            return b""
+        if not re.fullmatch(r"[0-9]{1,9}", cl, re.ASCII) or int(cl) > MAX_BODY:
+            return None
+        return self.rfile.read(int(cl))
+
+    def _log(self, method, path, params, status, code=None, fault=None, values=None,
+             request_id=None, t=None):
+        # Always called *before* the response is sent: once a client has
+        # its answer, the line describing it is already in the log file.
+        shown = {k: ("***" if k == "SecurityToken" else v)
+                 for k, v in params.items() if k != "Signature"}
+        self.server.state.log({
+            "time": t if t is not None else time.time(),
+            "method": method, "path": path, "params": shown, "status": status,
+            "code": code, "fault": fault, "values": values, "request_id": request_id,
+        })
+
+    # -- methods -------------------------------------------------------------
+
+    def do_GET(self):
+        self._dispatch("GET")
+
+    def do_POST(self):
+        self._dispatch("POST")
+
+    def _unsupported(self):
+        body = self._read_body()
+        rid = str(uuid.uuid4()).upper()
+        doc, ctype = error_body("UnsupportedHTTPMethod",
+                                "Specified HTTP method is not supported.", rid, "XML")
+        self._send(405, doc, ctype, [("Allow", "GET, POST")], close=body is None)
+
+    do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _unsupported
+
+    def _dispatch(self, method):
+        t = time.time()
+        target = self.path.encode("latin-1")
+        raw_path, _, query = target.partition(b"?")
+        path = raw_path.decode("latin-1")
+        if path.startswith("/_sim/"):
+            return self._control(method, path, t)
+        body = self._read_body()
+        rid = str(uuid.uuid4()).upper()
+        if body is None:
+            doc, ctype = error_body("InvalidParameter",
+                                    "The request body must have a valid Content-Length "
+                                    "(at most %d bytes, no Transfer-Encoding)." % MAX_BODY, rid, "XML")
+            self._log(method, path, {}, 400, "InvalidParameter", request_id=rid, t=t)
+            return self._send(400, doc, ctype, close=True)
+        if self.server.ssl_context is not None and not self.is_tls:
+            self._log(method, path, {}, 400, "PlainHttpOnTlsPort", t=t)
+            return self._send(400, NGINX_PLAIN_ON_TLS.encode(), "text/html", close=True)
+        if path != "/":
+            doc, ctype = error_body("InvalidUri.NotFound", "Specified path is not found: " + path,
+                                    rid, "XML")
+            self._log(method, path, {}, 404, "InvalidUri.NotFound", request_id=rid, t=t)
+            return self._send(404, doc, ctype)
+
+        params = {}
+        fmt = "XML"
+        try:
+            pairs = parse_urlencoded(query)
+            if method == "POST" and body:
+                ctype = self.headers.get("Content-Type", "")
+                media, _, rest = ctype.partition(";")
+                charset = re.search(r"charset\s*=\s*\"?([^\";\s]+)", rest, re.I)
+                if media.strip().lower() != "application/x-www-form-urlencoded" or (
+                        charset and charset.group(1).lower() != "utf-8"):
+                    raise _invalid("Content-Type", "A request body must be "
+                                   "application/x-www-form-urlencoded in UTF-8.")
+                pairs += parse_urlencoded(body)
+            params = merge_params(pairs)
+        except DecodeError as e:
+            err = ApiError(400, "InvalidParameter", "The request could not be decoded: %s" % e)
+            return self._api_error(err, method, params, rid, fmt, t)
+        except ApiError as err:
+            return self._api_error(err, method, params, rid, fmt, t)
+
+        # Errors use the format the request asked for, as far as it is
+        # readable; an invalid Format falls back to XML.
+        fmt_param = params.get("Format")
+        fmt = "JSON" if fmt_param in (None, "JSON") else "XML"
+        try:
+            ids, port, start, end = verify_request(method, params, self.server.state)
+        except ApiError as err:
+            return self._api_error(err, method, params, rid, fmt, t)
+
+        values = values_for(ids, port, start, end)
+        seed = int.from_bytes(hashlib.sha256(params["SignatureNonce"].encode()).digest()[:8], "big")
+        fields = success_fields(values, rid, seed)
+        fault = self.server.state.take_fault(ids)
+        if fault is not None:
+            return self._fault(fault, method, params, rid, fmt, values, fields, t)
+        self._log(method, path, params, 200, values=values, request_id=rid, t=t)
+        self._success(fmt, fields, rid)
+
+    def _api_error(self, err, method, params, rid, fmt, t, fault=None, headers=()):
+        doc, ctype = error_body(err.code, err.message, rid, fmt)
+        self._log(method, "/", params, err.status, err.code, fault=fault, request_id=rid, t=t)
+        self._send(err.status, doc, ctype, [("x-acs-request-id", rid)] + list(headers))
+
+    def _success(self, fmt, fields, rid):
+        if fmt == "JSON":
+            self._send(200, fields_json(fields).encode(), JSON_CTYPE, [("x-acs-request-id", rid)])
+        else:
+            self._send(200, fields_xml(fields).encode(), XML_CTYPE, [("x-acs-request-id", rid)])
+
+    # -- faults --------------------------------------------------------------
+
+    def _fault(self, fault, method, params, rid, fmt, values, fields, t):
+        mode = fault["mode"]
+        if mode in ERROR_FAULTS:
+            status, code, message = ERROR_FAULTS[mode]
+            headers = []
+            if mode == "throttle" and fault.get("retry_after_ms") is not None:
+                headers.append(("x-acs-retry-after", str(fault["retry_after_ms"])))
+            return self._api_error(ApiError(status, code, message), method, params, rid, fmt, t,
+                                   fault=mode, headers=headers)
+
+        def log(status, vals=values):
+            self._log(method, "/", params, status, fault=mode, values=vals, request_id=rid, t=t)
+
+        hdr = [("x-acs-request-id", rid)]
+        full_xml = fields_xml(fields).encode()
+        if mode == "hang":
+            # Sleep in small steps so SIGTERM is not held up by a hung request.
+            deadline = time.monotonic() + fault.get("seconds", HANG_DEFAULT_SECONDS)
+            while time.monotonic() < deadline and not self.server.state.stopping.is_set():
+                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+            log(200)
+            return self._success(fmt, fields, rid)
+        if mode == "html":
+            log(502, None)
+            return self._send(502, NGINX_502.encode(), "text/html", close=True)
+        log(200)
+        if mode == "garbage":
+            self._send(200, b"this is not xml", "text/plain", hdr)
+        elif mode == "empty":
+            self._send(200, b"", XML_CTYPE, hdr)
+        elif mode == "json":
+            self._send(200, fields_json(fields).encode(), JSON_CTYPE, hdr)
+        elif mode == "truncated":
+            # Promise the whole document, deliver half, hang up.
+            self.send_response(200)
+            self.send_header("Content-Type", XML_CTYPE)
+            self.send_header("Content-Length", str(len(full_xml)))
+            self.end_headers()
+            self.wfile.write(full_xml[:len(full_xml) // 2])
+            self.close_connection = True
+        elif mode == "reset":
+            self.send_response(200)
+            self.send_header("Content-Type", XML_CTYPE)
+            self.send_header("Content-Length", str(len(full_xml)))
+            self.end_headers()
+            self.wfile.write(full_xml[:16])
+            time.sleep(0.05)  # let the bytes leave before the RST
+            self._reset_connection()
+        elif mode == "oversize":
+            inner = "".join("<%s>%s</%s>" % (k, v, k) for k, v in fields)
+            pad = " " * OVERSIZE_PADDING
+            doc = XML_DECL + "<DescribePortConnsCountResponse>" + pad + inner + pad[:1024] + \
+                "</DescribePortConnsCountResponse>"
+            self._send(200, doc.encode(), XML_CTYPE, hdr)
+        elif mode in ("entities", "xxe", "xxe_net"):
+            host = self.server.server_address[0]
+            host = "[%s]" % host if ":" in host else host
+            url = "%s://%s:%d/_sim/xxe" % (self.server.scheme, host, self.server.port)
+            self._send(200, hostile_document(mode, fields, url).encode(), XML_CTYPE, hdr)
+        elif mode == "wrongroot":
+            self._send(200, fields_xml(fields, root="DescribeSomethingElseResponse").encode(),
+                       XML_CTYPE, hdr)
+        elif mode == "missing":
+            self._send(200, fields_xml([f for f in fields if f[0] != "Cps"]).encode(), XML_CTYPE, hdr)
+        elif mode in ("nonnumeric", "negative", "huge"):
+            bad = {"nonnumeric": "12abc", "negative": "-5", "huge": "99999999999999999999999"}[mode]
+            doc = fields_xml([(k, bad if k == "Conns" else v) for k, v in fields])
+            self._send(200, doc.encode(), XML_CTYPE, hdr)
+        elif mode == "duplicate":
+            doc = fields_xml(fields + [("Conns", values["Conns"] + 1)])
+            self._send(200, doc.encode(), XML_CTYPE, hdr)
+
+    def _reset_connection(self):
+        """Abort the TCP connection with RST (SO_LINGER 0, then close).
+
+        The buffered reader holds a reference that would defer the real
+        close, so it goes first; dummy streams replace both so the base
+        class's later flush/close calls are harmless."""
+        sock = self.connection
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        self.rfile.close()
+        self.wfile.close()
+        sock.close()
+        self.rfile, self.wfile = io.BytesIO(), io.BytesIO()
+        self.close_connection = True
+
+    # -- control endpoints ---------------------------------------------------
+
+    def _control(self, method, path, t):
+        body = self._read_body()
+        if body is None:
+            self._send(400, b"bad body\n", "text/plain", close=True)
+            return
+        state = self.server.state
+        if path == "/_sim/health" and method == "GET":
+            # Not logged: harnesses may poll it.
+            return self._send(200, b"ok", "text/plain")
+        if path == "/_sim/xxe":
+            # Reaching this means some XML parser resolved an external
+            # entity from a response. It must never happen; log it loudly.
+            self._log(method, path, {}, 200, code="XXE_FETCHED", t=t)
+            sys.stderr.write("ddoscoo_sim: WARNING: /_sim/xxe was fetched (XXE)\n")
+            sys.stderr.flush()
+            return self._send(200, b"XXE-FETCHED", "text/plain")
+        if path == "/_sim/faults" and method == "POST":
+            try:
+                state.set_faults(json.loads(body.decode("utf-8")))
+            except (ValueError, ConfigError) as e:
+                self._log(method, path, {}, 400, code="BadFaults", t=t)
+                return self._send(400, ("bad faults: %s\n" % e).encode(), "text/plain")
+            self._log(method, path, {}, 200, t=t)
+            return self._send(200, b"ok", "text/plain")
+        if path == "/_sim/faults" and method == "GET":
+            return self._send(200, json.dumps(state.get_faults()).encode(), "application/json")
+        self._send(404, b"no such control endpoint\n", "text/plain")
+
+
+# ---------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------
+
+def _write_port_file(path, port):
+    # Write-then-rename so a waiting harness never reads a partial number.
+    d = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(d, ".%s.%d.tmp" % (os.path.basename(path), os.getpid()))
+    with open(tmp, "w") as f:
+        f.write("%d\n" % port)
+    os.replace(tmp, path)
+
+
+def _loopback(host):
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        return host if ipaddress.ip_address(host).is_loopback else None
+    except ValueError:
+        return None
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Alibaba Cloud ddoscoo API simulator")
+    ap.add_argument("--config", required=True, help="scenario JSON file")
+    ap.add_argument("--log", required=True, help="request log (JSON lines, appended)")
+    ap.add_argument("--port", type=int, default=0, help="TCP port, 0 = pick a free one")
+    ap.add_argument("--port-file", help="write the listening port here (atomically)")
+    ap.add_argument("--bind", default="127.0.0.1", help="loopback address to listen on")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
+    ap.add_argument("--verbose", action="store_true", help="access log on stderr")
+    args = ap.parse_args(argv)
+
+    host = _loopback(args.bind)
+    if host is None:
+        ap.error("refusing to bind %r: only loopback addresses are allowed" % args.bind)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        ap.error("--tls-cert and --tls-key go together")
+    try:
+        state = SimState(args.config, args.log)
+    except (OSError, ValueError) as e:
+        ap.error("bad config: %s" % e)
+
+    ctx = None
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+
+    server = SimServer((host, args.port), state, ctx, args.verbose)
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                              daemon=True)
+    thread.start()
+    if args.port_file:
+        _write_port_file(args.port_file, server.port)
+    shown = "[%s]" % host if ":" in host else host
+    print("listening on %s://%s:%d" % (server.scheme, shown, server.port), flush=True)
+
+    while not stop.wait(0.2):
+        pass
+    state.stopping.set()   # wakes "hang" faults
+    server.shutdown()
+    server.server_close()
+    state.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
