@@ -1,460 +1,176 @@
 /**
  * collectd-ddoscoo - src/ddoscoo.c
  *
- * collectd glue: <Account> blocks, one read callback per block, dispatch of
- * the connection statistics that DescribePortConnsCount reports.
+ * collectd glue: the plugin's configuration, one read callback per
+ * <Account> block, backfill of missed windows, dispatch of the connection
+ * statistics that DescribePortConnsCount reports and of the plugin's own
+ * health, and the StateFile.
  */
-#include "collectd.h"
+#include "account.h"
 
-#include "plugin.h"
 #include "utils/common/common.h"
-#include "utils_complain.h"
+#include "utils_random.h"
 
 #include "api_request.h"
 #include "api_response.h"
-#include "http_client.h"
 #include "rpc_sign.h"
+#include "state_file.h"
 
 #include <curl/curl.h>
 #include <libxml/parser.h>
 #include <openssl/crypto.h>
 
-#define PLUGIN_NAME "ddoscoo"
 #define USER_AGENT "collectd-ddoscoo/" DDOSCOO_VERSION
 /* A real answer is a few hundred bytes. */
 #define MAX_RESPONSE_SIZE (64 * 1024)
-#define MAX_ID_LEN 64
-#define MAX_WINDOW 86400
+/* Too little time left in a read for another request. */
+#define MIN_REQUEST_TIME MS_TO_CDTIME_T(100)
+#define MAX_BACKOFF TIME_T_TO_CDTIME_T(60)
+/* Requests for one window within one read, on transient failures. */
+#define MAX_ATTEMPTS 3
 
-/* One query and the series it feeds: an instance (or, aggregated, every
- * instance of the block) and a port (or all ports together). */
-typedef struct {
-  char plugin_instance[DATA_MAX_NAME_LEN];
-  size_t first_instance;
-  size_t instance_count;
-  const char *port;    /* NULL: all ports */
-  time_t last_end;     /* EndTime of the newest dispatched window */
-  time_t given_up_end; /* a window not to ask again after a permanent error */
-  c_complain_t complaint;
-} series_t;
+/* The StateFile is shared by every block: guarded by state_lock. */
+static char *state_path;
+static state_t state = STATE_INIT;
+static bool state_dirty;
+static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
+static c_complain_t state_complaint = C_COMPLAIN_INIT_STATIC;
 
-typedef struct {
-  char *name;
-  char *access_key_id;
-  char *access_key_secret;
-  char *security_token;
-  const char *credentials_source;
-  char *region_id;
-  char *endpoint;
-  char *url;
-  char *resource_group_id;
-  char **instance_ids;
-  size_t instance_count;
-  char **ports;
-  size_t port_count;
-  bool aggregate;
-  cdtime_t interval;
-  int window;
-  int delay;
-  cdtime_t timeout;
-  bool verify_peer;
-  bool verify_host;
-  char *ca_cert;
-  char *proxy;
-  char host[DATA_MAX_NAME_LEN];
+/* What one exchange with the API came to. */
+typedef enum {
+  QUERY_OK,
+  QUERY_INVALID,   /* unusable answer: this series, next read */
+  QUERY_REJECTED,  /* permanent error of this series: next window */
+  QUERY_BLOCKED,   /* permanent error of the whole block: next window */
+  QUERY_TRANSIENT, /* 5xx, network: try again soon */
+  QUERY_THROTTLED, /* flow control: wait, as the API says or longer each time */
+} query_result_t;
 
-  series_t *series;
-  size_t series_count;
-  http_client_t *http;
-  time_t given_up_end;    /* as in series_t, for errors of the whole block */
-  c_complain_t complaint; /* errors of the whole block */
-} account_t;
-
-static void free_secret(char *s) {
-  if (s != NULL)
-    OPENSSL_cleanse(s, strlen(s));
-  sfree(s);
+static void state_key(const account_t *a, const series_t *s, char *key,
+                      size_t size) {
+  ssnprintf(key, size, "%s/%s", a->name, s->plugin_instance);
 }
 
-static void free_strings(char **list, size_t count) {
-  for (size_t i = 0; i < count; i++)
-    sfree(list[i]);
-  sfree(list);
-}
-
-static void account_free(void *arg) {
-  account_t *a = arg;
-  if (a == NULL)
+/* At a block's first read: where each series stopped before the restart.
+ * A time ahead of the window now due (a clock set back, a foreign file)
+ * is ignored rather than left to block the series. */
+static void state_restore(account_t *a, time_t latest) {
+  a->state_restored = true;
+  if (state_path == NULL)
     return;
-  http_client_destroy(a->http);
-  sfree(a->name);
-  sfree(a->access_key_id);
-  free_secret(a->access_key_secret);
-  free_secret(a->security_token);
-  sfree(a->region_id);
-  sfree(a->endpoint);
-  sfree(a->url);
-  sfree(a->resource_group_id);
-  free_strings(a->instance_ids, a->instance_count);
-  free_strings(a->ports, a->port_count);
-  sfree(a->ca_cert);
-  sfree(a->proxy);
-  sfree(a->series);
-  sfree(a);
-}
 
-/* Instance IDs and block names end up in plugin_instance and file names. */
-static bool is_identifier(const char *s) {
-  size_t len = strlen(s);
-  return len > 0 && len <= MAX_ID_LEN &&
-         strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                   "0123456789._-") == len;
-}
-
-static bool contains(char *const *list, size_t count, const char *s) {
-  for (size_t i = 0; i < count; i++)
-    if (strcmp(list[i], s) == 0)
-      return true;
-  return false;
-}
-
-static int append_unique(const account_t *a, const char *option, char ***list,
-                         size_t *count, char *value) {
-  if (contains(*list, *count, value)) {
-    WARNING(PLUGIN_NAME " plugin: Account \"%s\": %s \"%s\" is listed twice; "
-                        "polling it once.",
-            a->name, option, value);
-    sfree(value);
-    return 0;
+  pthread_mutex_lock(&state_lock);
+  for (size_t i = 0; i < a->series_count; i++) {
+    series_t *s = a->series + i;
+    char key[STATE_MAX_KEY];
+    state_key(a, s, key, sizeof(key));
+    time_t end = state_get(&state, key);
+    if (end > latest || (end != 0 && end % a->window != 0))
+      WARNING(PLUGIN_NAME " plugin: Account \"%s\", series %s: ignoring the "
+                          "StateFile's EndTime %lld, not a window before now.",
+              a->name, s->plugin_instance, (long long)end);
+    else
+      s->last_end = end;
   }
-  char **grown = realloc(*list, (*count + 1) * sizeof(**list));
-  if (grown == NULL) {
-    sfree(value);
-    return ENOMEM;
-  }
-  grown[*count] = value;
-  *list = grown;
-  (*count)++;
-  return 0;
+  pthread_mutex_unlock(&state_lock);
 }
 
-static int config_instance_id(account_t *a, oconfig_item_t *ci) {
-  char *id = NULL;
-  if (cf_util_get_string(ci, &id) != 0)
-    return -1;
-  if (!is_identifier(id)) {
-    ERROR(PLUGIN_NAME " plugin: Account \"%s\": InstanceId \"%s\" is not an "
-                      "instance ID (letters, digits, '.', '_', '-'; at most "
-                      "%d characters).",
-          a->name, id, MAX_ID_LEN);
-    sfree(id);
-    return EINVAL;
-  }
-  return append_unique(a, "InstanceId", &a->instance_ids, &a->instance_count,
-                       id);
+static void state_remember(const account_t *a, const series_t *s) {
+  if (state_path == NULL)
+    return;
+  char key[STATE_MAX_KEY];
+  state_key(a, s, key, sizeof(key));
+
+  pthread_mutex_lock(&state_lock);
+  if (state_set(&state, key, s->last_end) == 0)
+    state_dirty = true;
+  pthread_mutex_unlock(&state_lock);
 }
 
-/* A port number, 1 to 65535, given as number or string; service names such
- * as "http" are not accepted: the API wants the number. */
-static int config_port(account_t *a, oconfig_item_t *ci) {
-  char buf[16] = "";
-  bool ok = false;
+static void state_write(void) {
+  char why[512];
 
-  if (ci->values_num == 1 && ci->values[0].type == OCONFIG_TYPE_NUMBER) {
-    double d = ci->values[0].value.number;
-    ok = d >= 1 && d <= 65535 && d == (int)d;
-    snprintf(buf, sizeof(buf), "%d", ok ? (int)d : 0);
-  } else if (ci->values_num == 1 && ci->values[0].type == OCONFIG_TYPE_STRING) {
-    const char *s = ci->values[0].value.string;
-    size_t len = strlen(s);
-    ok = len >= 1 && len <= 5 && strspn(s, "0123456789") == len &&
-         s[0] != '0' && atoi(s) <= 65535;
-    sstrncpy(buf, s, sizeof(buf));
-  }
-  if (!ok) {
-    ERROR(PLUGIN_NAME " plugin: Account \"%s\": Port needs one port number "
-                      "from 1 to 65535%s%s%s.",
-          a->name, buf[0] ? ", not \"" : "", buf, buf[0] ? "\"" : "");
-    return EINVAL;
-  }
-  char *port = strdup(buf);
-  if (port == NULL)
-    return ENOMEM;
-  return append_unique(a, "Port", &a->ports, &a->port_count, port);
-}
-
-/* Whole seconds from min to MAX_WINDOW. */
-static int config_seconds(account_t *a, oconfig_item_t *ci, int min, int *ret) {
-  if (ci->values_num == 1 && ci->values[0].type == OCONFIG_TYPE_NUMBER) {
-    double d = ci->values[0].value.number;
-    if (d >= min && d <= MAX_WINDOW && d == (int)d) {
-      *ret = (int)d;
-      return 0;
+  pthread_mutex_lock(&state_lock);
+  if (state_path != NULL && state_dirty) {
+    if (state_save(&state, state_path, why, sizeof(why)) == 0) {
+      state_dirty = false;
+      c_release(LOG_INFO, &state_complaint,
+                PLUGIN_NAME " plugin: StateFile \"%s\" written again.",
+                state_path);
+    } else {
+      c_complain(LOG_ERR, &state_complaint,
+                 PLUGIN_NAME " plugin: StateFile \"%s\": %s", state_path, why);
     }
   }
-  ERROR(PLUGIN_NAME " plugin: Account \"%s\": %s needs a whole number of "
-                    "seconds from %d to %d.",
-        a->name, ci->key, min, MAX_WINDOW);
-  return EINVAL;
+  pthread_mutex_unlock(&state_lock);
 }
 
-static int config_positive_time(account_t *a, oconfig_item_t *ci,
-                                cdtime_t *ret) {
-  if (cf_util_get_cdtime(ci, ret) != 0 || *ret == 0) {
-    ERROR(PLUGIN_NAME " plugin: Account \"%s\": %s needs a positive number "
-                      "of seconds.",
-          a->name, ci->key);
-    return EINVAL;
-  }
-  return 0;
-}
-
-/* Returns 0, ENOENT for an unknown option, -1 from cf_util_*(), or
- * another errno value after logging what was wrong. */
-static int option_value(account_t *a, oconfig_item_t *ci) {
-  const char *key = ci->key;
-
-  if (strcasecmp("AccessKeyId", key) == 0)
-    return cf_util_get_string(ci, &a->access_key_id);
-  if (strcasecmp("AccessKeySecret", key) == 0)
-    return cf_util_get_string(ci, &a->access_key_secret);
-  if (strcasecmp("SecurityToken", key) == 0)
-    return cf_util_get_string(ci, &a->security_token);
-  if (strcasecmp("RegionId", key) == 0)
-    return cf_util_get_string(ci, &a->region_id);
-  if (strcasecmp("Endpoint", key) == 0)
-    return cf_util_get_string(ci, &a->endpoint);
-  if (strcasecmp("ResourceGroupId", key) == 0)
-    return cf_util_get_string(ci, &a->resource_group_id);
-  if (strcasecmp("InstanceId", key) == 0)
-    return config_instance_id(a, ci);
-  if (strcasecmp("Port", key) == 0)
-    return config_port(a, ci);
-  if (strcasecmp("Aggregate", key) == 0)
-    return cf_util_get_boolean(ci, &a->aggregate);
-  if (strcasecmp("Interval", key) == 0)
-    return config_positive_time(a, ci, &a->interval);
-  if (strcasecmp("Window", key) == 0)
-    return config_seconds(a, ci, 60, &a->window);
-  if (strcasecmp("Delay", key) == 0)
-    return config_seconds(a, ci, 0, &a->delay);
-  if (strcasecmp("Timeout", key) == 0)
-    return config_positive_time(a, ci, &a->timeout);
-  if (strcasecmp("VerifyPeer", key) == 0)
-    return cf_util_get_boolean(ci, &a->verify_peer);
-  if (strcasecmp("VerifyHost", key) == 0)
-    return cf_util_get_boolean(ci, &a->verify_host);
-  if (strcasecmp("CACert", key) == 0)
-    return cf_util_get_string(ci, &a->ca_cert);
-  if (strcasecmp("Proxy", key) == 0)
-    return cf_util_get_string(ci, &a->proxy);
-  if (strcasecmp("Host", key) == 0)
-    return cf_util_get_string_buffer(ci, a->host, sizeof(a->host));
-
-  return ENOENT;
-}
-
-static int config_option(account_t *a, oconfig_item_t *ci) {
-  int status = option_value(a, ci);
-  if (status == ENOENT)
-    ERROR(PLUGIN_NAME " plugin: Account \"%s\": unknown option \"%s\".",
-          a->name, ci->key);
-  else if (status == -1) /* from cf_util_*(), which do not name the block */
-    ERROR(PLUGIN_NAME " plugin: Account \"%s\": option \"%s\" has an "
-                      "invalid value.",
-          a->name, ci->key);
-  return status;
-}
-
-/* Block options fall back to the environment for the key, as Alibaba
- * Cloud's SDKs and CLI do. */
-static int resolve_credentials(account_t *a) {
-  if (a->access_key_id == NULL && a->access_key_secret == NULL) {
-    if (a->security_token != NULL) {
-      ERROR(PLUGIN_NAME " plugin: Account \"%s\": SecurityToken is set but "
-                        "AccessKeyId and AccessKeySecret are not.",
-            a->name);
-      return EINVAL;
-    }
-    const char *id = getenv("ALIBABA_CLOUD_ACCESS_KEY_ID");
-    const char *secret = getenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET");
-    const char *token = getenv("ALIBABA_CLOUD_SECURITY_TOKEN");
-    if (id == NULL || id[0] == 0 || secret == NULL || secret[0] == 0) {
-      ERROR(PLUGIN_NAME " plugin: Account \"%s\": no credentials: set "
-                        "AccessKeyId and AccessKeySecret, or "
-                        "ALIBABA_CLOUD_ACCESS_KEY_ID and "
-                        "ALIBABA_CLOUD_ACCESS_KEY_SECRET in collectd's "
-                        "environment.",
-            a->name);
-      return EINVAL;
-    }
-    a->access_key_id = strdup(id);
-    a->access_key_secret = strdup(secret);
-    if (token != NULL && token[0] != 0)
-      a->security_token = strdup(token);
-    a->credentials_source = "environment";
-    if (a->access_key_id == NULL || a->access_key_secret == NULL)
-      return ENOMEM;
-    return 0;
-  }
-
-  if (a->access_key_id == NULL || a->access_key_secret == NULL) {
-    ERROR(PLUGIN_NAME " plugin: Account \"%s\": %s is set but %s is not.",
-          a->name, a->access_key_id ? "AccessKeyId" : "AccessKeySecret",
-          a->access_key_id ? "AccessKeySecret" : "AccessKeyId");
-    return EINVAL;
-  }
-  if (a->access_key_id[0] == 0 || a->access_key_secret[0] == 0 ||
-      (a->security_token != NULL && a->security_token[0] == 0)) {
-    ERROR(PLUGIN_NAME " plugin: Account \"%s\": empty AccessKeyId, "
-                      "AccessKeySecret or SecurityToken.",
-          a->name);
-    return EINVAL;
-  }
-  a->credentials_source = "configuration";
-  return 0;
-}
-
-/* The endpoint is scheme://host[:port] with an optional trailing '/': the
- * RPC signature covers the path "/" and nothing else. */
-static int resolve_endpoint(account_t *a) {
-  if (a->endpoint == NULL) {
-    char buf[256];
-    ssnprintf(buf, sizeof(buf), "https://ddoscoo.%s.aliyuncs.com",
-              a->region_id);
-    a->endpoint = strdup(buf);
-    if (a->endpoint == NULL)
-      return ENOMEM;
-  }
-
-  const char *host = NULL;
-  if (strncasecmp(a->endpoint, "https://", 8) == 0)
-    host = a->endpoint + 8;
-  else if (strncasecmp(a->endpoint, "http://", 7) == 0)
-    host = a->endpoint + 7;
-  size_t host_len = (host != NULL) ? strcspn(host, "/?#") : 0;
-  if (host == NULL || host_len == 0 ||
-      (host[host_len] != 0 && strcmp(host + host_len, "/") != 0)) {
-    ERROR(PLUGIN_NAME " plugin: Account \"%s\": Endpoint \"%s\" is not of the "
-                      "form https://host[:port].",
-          a->name, a->endpoint);
-    return EINVAL;
-  }
-
-  size_t len = (size_t)(host - a->endpoint) + host_len;
-  a->url = malloc(len + 2);
-  if (a->url == NULL)
-    return ENOMEM;
-  memcpy(a->url, a->endpoint, len);
-  a->url[len] = '/';
-  a->url[len + 1] = 0;
-  if (host == a->endpoint + 7)
-    NOTICE(PLUGIN_NAME " plugin: Account \"%s\": Endpoint \"%s\" is plain "
-                       "HTTP; requests (and any SecurityToken) travel "
-                       "unencrypted.",
-           a->name, a->endpoint);
-  return 0;
-}
-
-/* Per instance: a series per (instance, port). Aggregated: a series per
- * port over every instance, named after the block. */
-static int build_series(account_t *a) {
-  size_t ports = (a->port_count > 0) ? a->port_count : 1;
-  size_t groups = a->aggregate ? 1 : a->instance_count;
-
-  a->series = calloc(groups * ports, sizeof(*a->series));
-  if (a->series == NULL)
-    return ENOMEM;
-
-  for (size_t g = 0; g < groups; g++) {
-    for (size_t p = 0; p < ports; p++) {
-      series_t *s = a->series + a->series_count++;
-      const char *base = a->aggregate ? a->name : a->instance_ids[g];
-      s->first_instance = a->aggregate ? 0 : g;
-      s->instance_count = a->aggregate ? a->instance_count : 1;
-      s->port = (a->port_count > 0) ? a->ports[p] : NULL;
-      if (s->port != NULL)
-        ssnprintf(s->plugin_instance, sizeof(s->plugin_instance), "%s_%s", base,
-                  s->port);
-      else
-        sstrncpy(s->plugin_instance, base, sizeof(s->plugin_instance));
-      C_COMPLAIN_INIT(&s->complaint);
-    }
-  }
-  return 0;
-}
-
-static int account_validate(account_t *a) {
-  if (a->region_id == NULL && (a->region_id = strdup("cn-hangzhou")) == NULL)
-    return ENOMEM;
-  size_t len = strlen(a->region_id);
-  if (len == 0 || len > MAX_ID_LEN ||
-      strspn(a->region_id, "abcdefghijklmnopqrstuvwxyz0123456789-") != len) {
-    ERROR(PLUGIN_NAME " plugin: Account \"%s\": RegionId \"%s\" is not a "
-                      "region ID such as cn-hangzhou or ap-southeast-1.",
-          a->name, a->region_id);
-    return EINVAL;
-  }
-  if (a->instance_count == 0) {
-    ERROR(PLUGIN_NAME " plugin: Account \"%s\": no InstanceId given.", a->name);
-    return EINVAL;
-  }
-  if (a->aggregate && a->instance_count > API_MAX_INSTANCE_IDS) {
-    ERROR(PLUGIN_NAME " plugin: Account \"%s\": Aggregate takes at most %d "
-                      "InstanceIds, the API's limit; %zu are given.",
-          a->name, API_MAX_INSTANCE_IDS, a->instance_count);
-    return EINVAL;
-  }
-  if (a->window % 60 != 0) {
-    ERROR(PLUGIN_NAME " plugin: Account \"%s\": Window %d is not a multiple "
-                      "of 60 seconds: the API counts in whole minutes.",
-          a->name, a->window);
-    return EINVAL;
-  }
-  if (a->resource_group_id != NULL && a->resource_group_id[0] == 0) {
-    ERROR(PLUGIN_NAME " plugin: Account \"%s\": ResourceGroupId is empty.",
-          a->name);
-    return EINVAL;
-  }
-  if ((a->ca_cert != NULL && a->ca_cert[0] == 0) ||
-      (a->proxy != NULL && a->proxy[0] == 0)) {
-    ERROR(PLUGIN_NAME " plugin: Account \"%s\": CACert or Proxy is empty.",
-          a->name);
-    return EINVAL;
-  }
-
-  int status = resolve_credentials(a);
-  if (status == 0)
-    status = resolve_endpoint(a);
-  if (status == 0)
-    status = build_series(a);
-  return status;
-}
-
-static void submit(const account_t *a, const series_t *s, time_t end,
-                   const char *type, const char *type_instance,
-                   uint64_t value) {
+static void submit(const account_t *a, const char *plugin_instance,
+                   cdtime_t time, cdtime_t interval, const char *type,
+                   const char *type_instance, value_t value) {
   value_list_t vl = VALUE_LIST_INIT;
 
-  vl.values = &(value_t){.gauge = (gauge_t)value};
+  vl.values = &value;
   vl.values_len = 1;
-  /* The value covers the window ending at EndTime, and there is one per
-   * Window whatever the read interval: write plugins (rrdtool) size their
-   * files from vl.interval. */
-  vl.time = TIME_T_TO_CDTIME_T(end);
-  vl.interval = TIME_T_TO_CDTIME_T(a->window);
+  vl.time = time;
+  vl.interval = interval;
   if (a->host[0] != 0)
     sstrncpy(vl.host, a->host, sizeof(vl.host));
   sstrncpy(vl.plugin, PLUGIN_NAME, sizeof(vl.plugin));
-  sstrncpy(vl.plugin_instance, s->plugin_instance, sizeof(vl.plugin_instance));
+  sstrncpy(vl.plugin_instance, plugin_instance, sizeof(vl.plugin_instance));
   sstrncpy(vl.type, type, sizeof(vl.type));
   sstrncpy(vl.type_instance, type_instance, sizeof(vl.type_instance));
 
   plugin_dispatch_values(&vl);
 }
 
-/* Builds, signs and sends the query for one window. Returns the form body
- * to POST, or NULL. */
+/* The value covers the window ending at EndTime, and there is one per
+ * Window whatever the read interval: write plugins (rrdtool) size their
+ * files from vl.interval. */
+static void submit_window(const account_t *a, const series_t *s, time_t end,
+                          const api_port_conns_t *c) {
+  cdtime_t t = TIME_T_TO_CDTIME_T(end);
+  cdtime_t interval = TIME_T_TO_CDTIME_T(a->window);
+  const char *pi = s->plugin_instance;
+
+  submit(a, pi, t, interval, "current_connections", "concurrent",
+         (value_t){.gauge = (gauge_t)c->conns});
+  submit(a, pi, t, interval, "current_connections", "active",
+         (value_t){.gauge = (gauge_t)c->act_conns});
+  submit(a, pi, t, interval, "current_connections", "inactive",
+         (value_t){.gauge = (gauge_t)c->inact_conns});
+  submit(a, pi, t, interval, "operations_per_second", "new_connections",
+         (value_t){.gauge = (gauge_t)c->cps});
+}
+
+/* The plugin's own health, as <block>-api. Reads can follow each other
+ * closely after one that ran long; a second dispatch within the same second
+ * would be refused downstream ("Value too old", rrdtool's one-second step),
+ * and the counters lose nothing by waiting. */
+static void submit_stats(account_t *a, double latency_sum,
+                         unsigned latency_count) {
+  cdtime_t now = cdtime();
+  if (!a->self_monitoring || now < a->stats_time + TIME_T_TO_CDTIME_T(1))
+    return;
+  a->stats_time = now;
+  char pi[DATA_MAX_NAME_LEN];
+  ssnprintf(pi, sizeof(pi), "%s-api", a->name);
+  const account_stats_t *st = &a->stats;
+
+  if (latency_count > 0)
+    submit(a, pi, now, 0, "response_time", "",
+           (value_t){.gauge = latency_sum / latency_count});
+  submit(a, pi, now, 0, "total_requests", "sent",
+         (value_t){.derive = (derive_t)st->requests});
+  submit(a, pi, now, 0, "total_requests", "failed",
+         (value_t){.derive = (derive_t)st->failed});
+  submit(a, pi, now, 0, "total_requests", "throttled",
+         (value_t){.derive = (derive_t)st->throttled});
+  submit(a, pi, now, 0, "total_operations", "backfilled_windows",
+         (value_t){.derive = (derive_t)st->backfilled});
+}
+
+/* The signed form body for one window of one series, or NULL. */
 static char *signed_form(const account_t *a, const series_t *s, time_t end) {
   api_request_t req = {
       .access_key_id = a->access_key_id,
@@ -478,97 +194,199 @@ static char *signed_form(const account_t *a, const series_t *s, time_t end) {
   return form;
 }
 
-/* Errors that hit every series of the block alike end the read: asking
- * again for the other series would only add load (or throttling) and log
- * lines. Returns false for those. */
-static bool poll_series(account_t *a, series_t *s, time_t end) {
-  if (end <= s->last_end || end <= s->given_up_end)
-    return true;
+/* For InvalidTimeStamp.Expired: how far off the host clock is, by the
+ * server's Date header. */
+static void describe_clock(const http_response_t *resp, char *buf,
+                           size_t size) {
+  buf[0] = 0;
+  if (resp->date == 0)
+    return;
+  long long offset = (long long)(time(NULL) - resp->date);
+  ssnprintf(buf, size, " The host clock is %lld s %s the API's.",
+            offset < 0 ? -offset : offset, offset < 0 ? "behind" : "ahead of");
+}
 
+/* One request for one window. On QUERY_THROTTLED, *retry_after is the wait
+ * the API asked for, or 0. */
+static query_result_t query(account_t *a, series_t *s, time_t end,
+                            cdtime_t timeout, api_port_conns_t *conns,
+                            double *latency, cdtime_t *retry_after) {
   char *form = signed_form(a, s, end);
   if (form == NULL) {
     c_complain(LOG_ERR, &s->complaint,
                PLUGIN_NAME " plugin: Account \"%s\", series %s: cannot build "
                            "the signed request.",
                a->name, s->plugin_instance);
-    return true;
+    return QUERY_INVALID;
   }
 
   http_response_t resp = {0};
   char err[CURL_ERROR_SIZE + 64];
+  cdtime_t start = cdtime();
   http_status_t sent =
-      http_client_post(a->http, a->url, form, &resp, err, sizeof(err));
+      http_client_post(a->http, a->url, form, (long)CDTIME_T_TO_MS(timeout),
+                       &resp, err, sizeof(err));
+  *latency = CDTIME_T_TO_DOUBLE(cdtime() - start);
   OPENSSL_cleanse(form, strlen(form)); /* it may hold a SecurityToken */
   sfree(form);
+  a->stats.requests++;
+
   if (sent == HTTP_FAILED) {
+    a->stats.failed++;
     c_complain(LOG_ERR, &a->complaint,
                PLUGIN_NAME " plugin: Account \"%s\", series %s: request to %s "
                            "failed: %s",
                a->name, s->plugin_instance, a->url, err);
-    return false;
+    return QUERY_TRANSIENT;
   }
 
-  api_port_conns_t conns;
   api_error_t error;
   char why[256] = "";
   api_response_status_t parsed = API_RESPONSE_INVALID;
   if (sent == HTTP_TOO_LARGE)
     sstrncpy(why, err, sizeof(why));
   else
-    parsed = api_parse_port_conns(resp.body, resp.len, &conns, &error, why,
+    parsed = api_parse_port_conns(resp.body, resp.len, conns, &error, why,
                                   sizeof(why));
-  switch (parsed) {
-  case API_RESPONSE_OK:
-    break;
-  case API_RESPONSE_ERROR: {
-    api_error_class_t class = api_error_classify(error.code, resp.status);
-    bool block_wide = class == API_ERROR_TRANSIENT ||
-                      class == API_ERROR_CREDENTIALS ||
-                      class == API_ERROR_CLOCK;
-    /* Asking again within the window would fail the same way. */
-    if (class != API_ERROR_TRANSIENT) {
-      if (block_wide)
-        a->given_up_end = end;
-      else
-        s->given_up_end = end;
-    }
-    c_complain(LOG_ERR, block_wide ? &a->complaint : &s->complaint,
-               PLUGIN_NAME " plugin: Account \"%s\", series %s: API error %s "
-                           "(HTTP %ld; %s): %s (RequestId %s)",
-               a->name, s->plugin_instance, error.code, resp.status,
-               api_error_explain(class), error.message,
-               error.request_id[0] ? error.request_id : "none");
-    return !block_wide;
-  }
-  case API_RESPONSE_INVALID:
+
+  if (parsed == API_RESPONSE_OK)
+    return QUERY_OK;
+  a->stats.failed++;
+  if (parsed == API_RESPONSE_INVALID) {
     c_complain(LOG_ERR, &s->complaint,
                PLUGIN_NAME " plugin: Account \"%s\", series %s: unusable "
                            "response (HTTP %ld, %zu bytes): %s",
                a->name, s->plugin_instance, resp.status, resp.len, why);
-    return true;
+    return QUERY_INVALID;
   }
 
-  submit(a, s, end, "current_connections", "concurrent", conns.conns);
-  submit(a, s, end, "current_connections", "active", conns.act_conns);
-  submit(a, s, end, "current_connections", "inactive", conns.inact_conns);
-  submit(a, s, end, "operations_per_second", "new_connections", conns.cps);
-  s->last_end = end;
-  c_release(LOG_INFO, &a->complaint,
-            PLUGIN_NAME " plugin: Account \"%s\": the API answers again.",
-            a->name);
-  c_release(LOG_INFO, &s->complaint,
-            PLUGIN_NAME " plugin: Account \"%s\", series %s: valid answers "
-                        "again.",
-            a->name, s->plugin_instance);
+  api_error_class_t class = api_error_classify(error.code, resp.status);
+  bool block_wide = class == API_ERROR_TRANSIENT ||
+                    class == API_ERROR_CREDENTIALS || class == API_ERROR_CLOCK;
+  char clock[96] = "";
+  if (class == API_ERROR_CLOCK)
+    describe_clock(&resp, clock, sizeof(clock));
+  c_complain(LOG_ERR, block_wide ? &a->complaint : &s->complaint,
+             PLUGIN_NAME " plugin: Account \"%s\", series %s: API error %s "
+                         "(HTTP %ld; %s): %s (RequestId %s)%s",
+             a->name, s->plugin_instance, error.code, resp.status,
+             api_error_explain(class), error.message,
+             error.request_id[0] ? error.request_id : "none", clock);
+
+  if (class == API_ERROR_TRANSIENT &&
+      strncasecmp(error.code, "Throttling", strlen("Throttling")) == 0) {
+    a->stats.throttled++;
+    *retry_after =
+        (resp.retry_after_ms >= 0) ? MS_TO_CDTIME_T(resp.retry_after_ms) : 0;
+    return QUERY_THROTTLED;
+  }
+  if (class == API_ERROR_TRANSIENT)
+    return QUERY_TRANSIENT;
+  return block_wide ? QUERY_BLOCKED : QUERY_REJECTED;
+}
+
+/* Exponential, from half a second up to MAX_BACKOFF, with jitter so that
+ * many collectd hosts sharing an account do not retry in step. */
+static cdtime_t backoff(unsigned failures) {
+  cdtime_t d = MS_TO_CDTIME_T(500) << (failures > 8 ? 7 : failures - 1);
+  if (d > MAX_BACKOFF)
+    d = MAX_BACKOFF;
+  return (cdtime_t)((double)d * (0.5 + cdrand_d()));
+}
+
+typedef struct {
+  cdtime_t deadline;
+  double latency_sum;
+  unsigned latency_count;
+} read_t;
+
+/* Fetches and dispatches every window of s from the one after its last
+ * dispatched window up to latest, oldest first. Returns false when the
+ * read must end: no time left, or a failure that concerns the whole
+ * block. */
+static bool poll_series(account_t *a, series_t *s, time_t latest, read_t *r,
+                        size_t *skipped) {
+  if (latest <= s->given_up_end)
+    return true;
+  time_t first = (s->last_end == 0) ? latest : s->last_end + a->window;
+  time_t behind = (first <= latest) ? (latest - first) / a->window + 1 : 0;
+  if (behind > a->max_backfill) {
+    *skipped += (size_t)(behind - a->max_backfill);
+    first = latest - (time_t)(a->max_backfill - 1) * a->window;
+  }
+
+  int attempts = 0; /* at the current window */
+  for (time_t end = first; end <= latest;) {
+    cdtime_t now = cdtime();
+    if (now + MIN_REQUEST_TIME > r->deadline)
+      return false;
+    cdtime_t timeout = r->deadline - now;
+    if (timeout > a->timeout)
+      timeout = a->timeout;
+
+    api_port_conns_t conns;
+    double latency = 0;
+    cdtime_t retry_after = 0;
+    query_result_t result =
+        query(a, s, end, timeout, &conns, &latency, &retry_after);
+    r->latency_sum += latency;
+    r->latency_count++;
+
+    switch (result) {
+    case QUERY_OK:
+      submit_window(a, s, end, &conns);
+      if (end < latest)
+        a->stats.backfilled++;
+      s->last_end = end;
+      state_remember(a, s);
+      a->failures = 0;
+      c_release(LOG_INFO, &a->complaint,
+                PLUGIN_NAME " plugin: Account \"%s\": the API answers again.",
+                a->name);
+      c_release(LOG_INFO, &s->complaint,
+                PLUGIN_NAME " plugin: Account \"%s\", series %s: valid "
+                            "answers again.",
+                a->name, s->plugin_instance);
+      end += a->window;
+      attempts = 0;
+      break;
+    case QUERY_INVALID:
+      return true;
+    case QUERY_REJECTED:
+      s->given_up_end = latest;
+      return true;
+    case QUERY_BLOCKED:
+      a->given_up_end = latest;
+      return false;
+    case QUERY_TRANSIENT:
+    case QUERY_THROTTLED: {
+      a->failures++;
+      cdtime_t wait = (retry_after > 0) ? retry_after : backoff(a->failures);
+      now = cdtime();
+      if (++attempts < MAX_ATTEMPTS &&
+          now + wait + MIN_REQUEST_TIME <= r->deadline) {
+        /* Time enough to wait and try again within this read. */
+        struct timespec ts = CDTIME_T_TO_TIMESPEC(wait);
+        nanosleep(&ts, NULL);
+        break;
+      }
+      /* Throttling asks for quiet, possibly beyond the next read; other
+       * failures are tried again at the next read. */
+      if (result == QUERY_THROTTLED)
+        a->not_before = now + wait;
+      return false;
+    }
+    }
+  }
   return true;
 }
 
 static int ddoscoo_read(user_data_t *ud) {
   account_t *a = ud->data;
+  cdtime_t start = cdtime();
 
   if (a->http == NULL) {
     http_options_t options = {
-        .timeout_ms = (long)CDTIME_T_TO_MS(a->timeout),
         .verify_peer = a->verify_peer,
         .verify_host = a->verify_host,
         .ca_cert = a->ca_cert,
@@ -585,57 +403,36 @@ static int ddoscoo_read(user_data_t *ud) {
     }
   }
 
-  time_t end = api_window_end(time(NULL), a->window, a->delay);
-  if (end <= a->given_up_end)
-    return 0;
-  for (size_t i = 0; i < a->series_count; i++)
-    if (!poll_series(a, a->series + i, end))
-      break;
+  time_t latest = api_window_end(time(NULL), a->window, a->delay);
+  if (!a->state_restored)
+    state_restore(a, latest);
+
+  /* A read ends within its interval, and within one Timeout so that
+   * collectd's shutdown, which waits for running reads, is never held up
+   * longer. What is left is done at the next read. */
+  cdtime_t budget = plugin_get_interval();
+  if (budget > a->timeout)
+    budget = a->timeout;
+  read_t r = {.deadline = start + budget};
+  size_t skipped = 0;
+
+  if (start >= a->not_before && latest > a->given_up_end) {
+    for (size_t k = 0; k < a->series_count; k++) {
+      size_t i = (a->next_series + k) % a->series_count;
+      if (!poll_series(a, a->series + i, latest, &r, &skipped)) {
+        a->next_series = i;
+        break;
+      }
+    }
+  }
+
+  if (skipped > 0)
+    WARNING(PLUGIN_NAME " plugin: Account \"%s\": %zu windows were more than "
+                        "MaxBackfill (%d) behind and are skipped.",
+            a->name, skipped, a->max_backfill);
+  state_write();
+  submit_stats(a, r.latency_sum, r.latency_count);
   return 0;
-}
-
-static int config_account(oconfig_item_t *ci) {
-  account_t *a = calloc(1, sizeof(*a));
-  if (a == NULL)
-    return ENOMEM;
-  a->window = 60;
-  a->delay = 60;
-  a->timeout = TIME_T_TO_CDTIME_T(10);
-  a->verify_peer = true;
-  a->verify_host = true;
-  C_COMPLAIN_INIT(&a->complaint);
-
-  if (cf_util_get_string(ci, &a->name) != 0 || !is_identifier(a->name)) {
-    ERROR(PLUGIN_NAME " plugin: <Account> needs one name of letters, digits, "
-                      "'.', '_' or '-' (at most %d characters).",
-          MAX_ID_LEN);
-    account_free(a);
-    return EINVAL;
-  }
-
-  /* Every option is read, so that one start shows every mistake. */
-  int errors = 0;
-  for (int i = 0; i < ci->children_num; i++)
-    if (config_option(a, ci->children + i) != 0)
-      errors++;
-  if (errors == 0 && account_validate(a) != 0)
-    errors++;
-  if (errors != 0) {
-    ERROR(PLUGIN_NAME " plugin: Account \"%s\" has configuration errors "
-                      "(above) and is not polled.",
-          a->name);
-    account_free(a);
-    return EINVAL;
-  }
-
-  char cb_name[DATA_MAX_NAME_LEN];
-  ssnprintf(cb_name, sizeof(cb_name), PLUGIN_NAME "/%s", a->name);
-  INFO(PLUGIN_NAME " plugin: Account \"%s\": %zu series from %s, credentials "
-                   "from the %s.",
-       a->name, a->series_count, a->url, a->credentials_source);
-  return plugin_register_complex_read(
-      /* group = */ NULL, cb_name, ddoscoo_read, a->interval,
-      &(user_data_t){.data = a, .free_func = account_free});
 }
 
 static int ddoscoo_config(oconfig_item_t *ci) {
@@ -644,9 +441,17 @@ static int ddoscoo_config(oconfig_item_t *ci) {
 
   for (int i = 0; i < ci->children_num; i++) {
     oconfig_item_t *child = ci->children + i;
+    if (strcasecmp("StateFile", child->key) == 0) {
+      if (cf_util_get_string(child, &state_path) != 0 || state_path[0] == 0) {
+        ERROR(PLUGIN_NAME " plugin: StateFile needs a file name; running "
+                          "without one.");
+        sfree(state_path);
+      }
+      continue;
+    }
     if (strcasecmp("Account", child->key) != 0) {
-      ERROR(PLUGIN_NAME " plugin: unknown option \"%s\"; only <Account> "
-                        "blocks go here.",
+      ERROR(PLUGIN_NAME " plugin: unknown option \"%s\"; only StateFile and "
+                        "<Account> blocks go here.",
             child->key);
       failed++;
       continue;
@@ -667,7 +472,20 @@ static int ddoscoo_config(oconfig_item_t *ci) {
       failed++;
       continue;
     }
-    if (config_account(child) == 0)
+
+    account_t *a = account_config(child);
+    if (a == NULL) {
+      failed++;
+      continue;
+    }
+    char cb_name[DATA_MAX_NAME_LEN];
+    ssnprintf(cb_name, sizeof(cb_name), PLUGIN_NAME "/%s", a->name);
+    INFO(PLUGIN_NAME " plugin: Account \"%s\": %zu series from %s, "
+                     "credentials from the %s.",
+         a->name, a->series_count, a->url, a->credentials_source);
+    if (plugin_register_complex_read(
+            /* group = */ NULL, cb_name, ddoscoo_read, a->interval,
+            &(user_data_t){.data = a, .free_func = account_free}) == 0)
       started++;
     else
       failed++;
@@ -688,10 +506,31 @@ static int ddoscoo_init(void) {
     return -1;
   }
   xmlInitParser();
+
+  if (state_path != NULL) {
+    char why[512];
+    if (state_load(&state, state_path, why, sizeof(why)) != 0)
+      ERROR(PLUGIN_NAME " plugin: StateFile \"%s\": %s; ignoring it, and "
+                        "writing it anew.",
+            state_path, why);
+    else
+      INFO(PLUGIN_NAME " plugin: StateFile \"%s\": %zu series known.",
+           state_path, state.count);
+  }
+  return 0;
+}
+
+static int ddoscoo_shutdown(void) {
+  state_write();
+  pthread_mutex_lock(&state_lock);
+  state_clear(&state);
+  sfree(state_path);
+  pthread_mutex_unlock(&state_lock);
   return 0;
 }
 
 void module_register(void) {
   plugin_register_complex_config(PLUGIN_NAME, ddoscoo_config);
   plugin_register_init(PLUGIN_NAME, ddoscoo_init);
+  plugin_register_shutdown(PLUGIN_NAME, ddoscoo_shutdown);
 }

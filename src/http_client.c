@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
@@ -19,8 +20,54 @@ struct http_client_s {
   size_t len;
   size_t size;
   bool too_large;
+  time_t date;
+  long retry_after_ms;
   char curl_error[CURL_ERROR_SIZE];
 };
+
+/* The value of header line "Name: value\r\n" as a NUL-terminated copy in
+ * buf, or NULL if the line is another header. */
+static const char *header_value(const char *line, size_t len, const char *name,
+                                char *buf, size_t buf_size) {
+  size_t name_len = strlen(name);
+  if (len <= name_len || line[name_len] != ':' ||
+      strncasecmp(line, name, name_len) != 0)
+    return NULL;
+  const char *v = line + name_len + 1;
+  const char *end = line + len;
+  while (v < end && (*v == ' ' || *v == '\t'))
+    v++;
+  while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+    end--;
+  size_t n = (size_t)(end - v);
+  if (n >= buf_size)
+    return NULL;
+  memcpy(buf, v, n);
+  buf[n] = 0;
+  return buf;
+}
+
+static size_t read_header(char *line, size_t size, size_t nmemb, void *ud) {
+  http_client_t *c = ud;
+  size_t len = size * nmemb;
+  char buf[128];
+
+  /* A new response (after a redirect or 100-continue) starts afresh. */
+  if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+    c->date = 0;
+    c->retry_after_ms = -1;
+  } else if (header_value(line, len, "Date", buf, sizeof(buf)) != NULL) {
+    time_t t = curl_getdate(buf, NULL);
+    c->date = (t > 0) ? t : 0;
+  } else if (header_value(line, len, "x-acs-retry-after", buf, sizeof(buf)) !=
+             NULL) {
+    char *end = NULL;
+    long ms = strtol(buf, &end, 10);
+    if (end != buf && *end == 0 && ms >= 0)
+      c->retry_after_ms = ms;
+  }
+  return len;
+}
 
 static size_t write_body(char *data, size_t size, size_t nmemb, void *ud) {
   http_client_t *c = ud;
@@ -81,9 +128,10 @@ http_client_t *http_client_create(const http_options_t *options, char *err,
   rc |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->curl_error);
   rc |= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_body);
   rc |= curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+  rc |= curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, read_header);
+  rc |= curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
   rc |= curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
   rc |= curl_easy_setopt(h, CURLOPT_USERAGENT, options->user_agent);
-  rc |= curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, options->timeout_ms);
   rc |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER,
                          options->verify_peer ? 1L : 0L);
   rc |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST,
@@ -103,12 +151,15 @@ http_client_t *http_client_create(const http_options_t *options, char *err,
 }
 
 http_status_t http_client_post(http_client_t *client, const char *url,
-                               const char *form, http_response_t *response,
-                               char *err, size_t err_size) {
+                               const char *form, long timeout_ms,
+                               http_response_t *response, char *err,
+                               size_t err_size) {
   CURL *h = client->curl;
 
   client->len = 0;
   client->too_large = false;
+  client->date = 0;
+  client->retry_after_ms = -1;
   client->curl_error[0] = 0;
   if (client->body != NULL)
     client->body[0] = 0;
@@ -116,12 +167,15 @@ http_status_t http_client_post(http_client_t *client, const char *url,
   curl_easy_setopt(h, CURLOPT_URL, url);
   curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
   curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
 
   CURLcode rc = curl_easy_perform(h);
   response->status = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response->status);
   response->body = (client->body != NULL) ? client->body : "";
   response->len = client->len;
+  response->date = client->date;
+  response->retry_after_ms = client->retry_after_ms;
 
   if (client->too_large) {
     snprintf(err, err_size, "body larger than %zu bytes", client->max_response);

@@ -2,7 +2,7 @@
  * collectd-ddoscoo - src/http_client.h
  *
  * One libcurl easy handle per account block: kept-alive connections, TLS
- * verification on by default, a timeout for the whole request and a cap on
+ * verification on by default, a timeout for each whole request and a cap on
  * the response size. No collectd dependency.
  */
 #ifndef HTTP_CLIENT_H
@@ -11,8 +11,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <time.h>
+
 typedef struct {
-  long timeout_ms;     /* whole request, connect included */
   bool verify_peer;    /* check the server's certificate chain */
   bool verify_host;    /* check the certificate names the host */
   const char *ca_cert; /* CA bundle file; NULL: the system's */
@@ -25,6 +26,8 @@ typedef struct {
   long status;      /* HTTP status code */
   const char *body; /* NUL-terminated; owned by the client */
   size_t len;
+  time_t date;         /* the Date header; 0 if none or unreadable */
+  long retry_after_ms; /* the x-acs-retry-after header; -1 if none */
 } http_response_t;
 
 typedef struct http_client_s http_client_t;
@@ -41,11 +44,13 @@ typedef enum {
   HTTP_TOO_LARGE, /* one did, but its body was over max_response */
 } http_status_t;
 
-/* POSTs form (application/x-www-form-urlencoded) to url. On HTTP_OK,
+/* POSTs form (application/x-www-form-urlencoded) to url, giving up after
+ * timeout_ms for the whole exchange, connecting included. On HTTP_OK,
  * response->body stays valid until the next call; otherwise err says what
  * went wrong. */
 http_status_t http_client_post(http_client_t *client, const char *url,
-                               const char *form, http_response_t *response,
-                               char *err, size_t err_size);
+                               const char *form, long timeout_ms,
+                               http_response_t *response, char *err,
+                               size_t err_size);
 
 #endif /* HTTP_CLIENT_H */

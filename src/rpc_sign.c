@@ -90,7 +90,9 @@ static int param_compare(const void *a, const void *b) {
 }
 
 char *rpc_canonical_query(rpc_params_t *params) {
-  qsort(params->items, params->count, sizeof(*params->items), param_compare);
+  /* An empty list has items == NULL, which qsort() must not be given. */
+  if (params->count > 1)
+    qsort(params->items, params->count, sizeof(*params->items), param_compare);
 
   size_t len = 0;
   for (size_t i = 0; i < params->count; i++)

@@ -659,6 +659,11 @@ class Handler(BaseHTTPRequestHandler):
     def version_string(self):
         return self.server_version
 
+    def date_time_string(self, timestamp=None):
+        # The Date header shows the simulator's clock, offset included, as a
+        # real server's shows its own.
+        return super().date_time_string(self.server.state.now() if timestamp is None else timestamp)
+
     # -- connection setup: optional TLS, sniffed per connection --------------
 
     def setup(self):

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testing.h"
 
@@ -186,6 +187,36 @@ DEF_TEST(truncated_everywhere) {
   return 0;
 }
 
+/* Bytes that do not convert from the declared encoding: libxml2 reports
+ * those past the parser context, to stderr (collectd's journal), once per
+ * answer. Found by tests/fuzz/fuzz_api_response.c. */
+DEF_TEST(quiet_on_encoding_errors) {
+  static const char euc_jp[] = "<?xml version=\"1.0\" encoding=\"EUC-JP\"?>"
+                               "<Error><Code>\xf8\xff\xff\xff</Code></Error>";
+  static const char ucs4[] = "\x00\x00\x00<\xf8\xff\xff\xff";
+  FILE *capture = tmpfile();
+  CHECK_NOT_NULL(capture);
+  fflush(stderr);
+  int saved = dup(STDERR_FILENO);
+  OK(saved >= 0);
+  OK(dup2(fileno(capture), STDERR_FILENO) >= 0);
+  api_response_status_t first = api_parse_port_conns(
+      euc_jp, sizeof(euc_jp) - 1, &conns, &error, why, sizeof(why));
+  api_response_status_t second = api_parse_port_conns(
+      ucs4, sizeof(ucs4) - 1, &conns, &error, why, sizeof(why));
+  fflush(stderr);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+
+  EXPECT_EQ_INT(API_RESPONSE_INVALID, first);
+  EXPECT_EQ_INT(API_RESPONSE_INVALID, second);
+  OK(fseek(capture, 0, SEEK_END) == 0);
+  long written = ftell(capture);
+  fclose(capture);
+  EXPECT_EQ_INT(0, (int)written);
+  return 0;
+}
+
 DEF_TEST(classify) {
   EXPECT_EQ_INT(API_ERROR_TRANSIENT, api_error_classify("Throttling", 400));
   EXPECT_EQ_INT(API_ERROR_TRANSIENT,
@@ -223,6 +254,7 @@ int main(void) {
   RUN_TEST(not_the_document);
   RUN_TEST(entities_are_refused);
   RUN_TEST(truncated_everywhere);
+  RUN_TEST(quiet_on_encoding_errors);
   RUN_TEST(classify);
   END_TEST;
 }

@@ -144,6 +144,18 @@ DEF_TEST(no_empty_values) {
   return 0;
 }
 
+/* No parameters: an empty query (found by tests/fuzz/fuzz_rpc_sign.c, whose
+ * UndefinedBehaviorSanitizer saw the empty list's NULL array go to qsort). */
+DEF_TEST(empty_list) {
+  rpc_params_t p = RPC_PARAMS_INIT;
+  char *query = rpc_canonical_query(&p);
+  EXPECT_EQ_STR("", query);
+  free(query);
+  EXPECT_EQ_UINT64(0, p.count);
+  rpc_params_clear(&p);
+  return 0;
+}
+
 DEF_TEST(nonce) {
   char a[RPC_NONCE_SIZE], b[RPC_NONCE_SIZE];
   CHECK_ZERO(rpc_nonce(a, sizeof(a)));
@@ -172,6 +184,7 @@ int main(void) {
   RUN_TEST(percent_encoding);
   RUN_TEST(canonical_query_sorts_by_byte_order);
   RUN_TEST(no_empty_values);
+  RUN_TEST(empty_list);
   RUN_TEST(nonce);
   RUN_TEST(timestamp);
   END_TEST;

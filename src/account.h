@@ -1,0 +1,86 @@
+/**
+ * collectd-ddoscoo - src/account.h
+ *
+ * An <Account> block: its options, the series it polls and their state.
+ */
+#ifndef ACCOUNT_H
+#define ACCOUNT_H 1
+
+#include "collectd.h"
+
+#include "plugin.h"
+#include "utils_complain.h"
+
+#include "http_client.h"
+
+#define PLUGIN_NAME "ddoscoo"
+
+/* One query and the series it feeds: an instance (or, aggregated, every
+ * instance of the block) and a port (or all ports together). */
+typedef struct {
+  char plugin_instance[DATA_MAX_NAME_LEN];
+  size_t first_instance;
+  size_t instance_count;
+  const char *port;    /* NULL: all ports */
+  time_t last_end;     /* EndTime of the newest dispatched window; 0: none */
+  time_t given_up_end; /* skip windows up to this after a permanent error */
+  c_complain_t complaint;
+} series_t;
+
+/* Self-monitoring counters, since the start. */
+typedef struct {
+  uint64_t requests;
+  uint64_t failed;
+  uint64_t throttled;
+  uint64_t backfilled;
+} account_stats_t;
+
+typedef struct {
+  /* Options */
+  char *name;
+  char *access_key_id;
+  char *access_key_secret;
+  char *security_token;
+  const char *credentials_source;
+  char *region_id;
+  char *endpoint;
+  char *url;
+  char *resource_group_id;
+  char **instance_ids;
+  size_t instance_count;
+  char **ports;
+  size_t port_count;
+  bool aggregate;
+  cdtime_t interval;
+  int window;
+  int delay;
+  int max_backfill; /* windows per series and read */
+  cdtime_t timeout;
+  bool verify_peer;
+  bool verify_host;
+  char *ca_cert;
+  char *proxy;
+  char host[DATA_MAX_NAME_LEN];
+  bool self_monitoring;
+
+  /* State; only the block's read callback touches it. */
+  series_t *series;
+  size_t series_count;
+  size_t next_series;  /* where the next read starts, so none starves */
+  bool state_restored; /* from the StateFile, at the first read */
+  http_client_t *http;
+  time_t given_up_end; /* as in series_t, for errors of the whole block */
+  cdtime_t not_before; /* backing off until then */
+  unsigned failures;   /* transient failures in a row */
+  account_stats_t stats;
+  cdtime_t stats_time;    /* of the last dispatch of stats */
+  c_complain_t complaint; /* errors of the whole block */
+} account_t;
+
+/* Reads an <Account> block. Logs every mistake, naming the block and the
+ * option, and returns NULL if there was any. */
+account_t *account_config(oconfig_item_t *ci);
+
+void account_free(void *account);
+
+#endif /* ACCOUNT_H */

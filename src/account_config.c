@@ -1,0 +1,438 @@
+/**
+ * collectd-ddoscoo - src/account_config.c
+ *
+ * <Account> blocks: options, defaults, validation and the series list.
+ */
+#include "account.h"
+
+#include "utils/common/common.h"
+
+#include "api_request.h"
+
+#include <openssl/crypto.h>
+
+#define MAX_ID_LEN 64
+#define MAX_WINDOW 86400
+/* A day of minutes. */
+#define MAX_BACKFILL 1440
+
+static void free_secret(char *s) {
+  if (s != NULL)
+    OPENSSL_cleanse(s, strlen(s));
+  sfree(s);
+}
+
+static void free_strings(char **list, size_t count) {
+  for (size_t i = 0; i < count; i++)
+    sfree(list[i]);
+  sfree(list);
+}
+
+void account_free(void *arg) {
+  account_t *a = arg;
+  if (a == NULL)
+    return;
+  http_client_destroy(a->http);
+  sfree(a->name);
+  sfree(a->access_key_id);
+  free_secret(a->access_key_secret);
+  free_secret(a->security_token);
+  sfree(a->region_id);
+  sfree(a->endpoint);
+  sfree(a->url);
+  sfree(a->resource_group_id);
+  free_strings(a->instance_ids, a->instance_count);
+  free_strings(a->ports, a->port_count);
+  sfree(a->ca_cert);
+  sfree(a->proxy);
+  sfree(a->series);
+  sfree(a);
+}
+
+/* Instance IDs and block names end up in plugin_instance and file names. */
+static bool is_identifier(const char *s) {
+  size_t len = strlen(s);
+  return len > 0 && len <= MAX_ID_LEN &&
+         strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                   "0123456789._-") == len;
+}
+
+static bool contains(char *const *list, size_t count, const char *s) {
+  for (size_t i = 0; i < count; i++)
+    if (strcmp(list[i], s) == 0)
+      return true;
+  return false;
+}
+
+static int append_unique(const account_t *a, const char *option, char ***list,
+                         size_t *count, char *value) {
+  if (contains(*list, *count, value)) {
+    WARNING(PLUGIN_NAME " plugin: Account \"%s\": %s \"%s\" is listed twice; "
+                        "polling it once.",
+            a->name, option, value);
+    sfree(value);
+    return 0;
+  }
+  char **grown = realloc(*list, (*count + 1) * sizeof(**list));
+  if (grown == NULL) {
+    sfree(value);
+    return ENOMEM;
+  }
+  grown[*count] = value;
+  *list = grown;
+  (*count)++;
+  return 0;
+}
+
+static int config_instance_id(account_t *a, oconfig_item_t *ci) {
+  char *id = NULL;
+  if (cf_util_get_string(ci, &id) != 0)
+    return -1;
+  if (!is_identifier(id)) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": InstanceId \"%s\" is not an "
+                      "instance ID (letters, digits, '.', '_', '-'; at most "
+                      "%d characters).",
+          a->name, id, MAX_ID_LEN);
+    sfree(id);
+    return EINVAL;
+  }
+  return append_unique(a, "InstanceId", &a->instance_ids, &a->instance_count,
+                       id);
+}
+
+/* A port number, 1 to 65535, given as number or string; service names such
+ * as "http" are not accepted: the API wants the number. */
+static int config_port(account_t *a, oconfig_item_t *ci) {
+  char buf[16] = "";
+  bool ok = false;
+
+  if (ci->values_num == 1 && ci->values[0].type == OCONFIG_TYPE_NUMBER) {
+    double d = ci->values[0].value.number;
+    ok = d >= 1 && d <= 65535 && d == (int)d;
+    snprintf(buf, sizeof(buf), "%d", ok ? (int)d : 0);
+  } else if (ci->values_num == 1 && ci->values[0].type == OCONFIG_TYPE_STRING) {
+    const char *s = ci->values[0].value.string;
+    size_t len = strlen(s);
+    ok = len >= 1 && len <= 5 && strspn(s, "0123456789") == len &&
+         s[0] != '0' && atoi(s) <= 65535;
+    sstrncpy(buf, s, sizeof(buf));
+  }
+  if (!ok) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": Port needs one port number "
+                      "from 1 to 65535%s%s%s.",
+          a->name, buf[0] ? ", not \"" : "", buf, buf[0] ? "\"" : "");
+    return EINVAL;
+  }
+  char *port = strdup(buf);
+  if (port == NULL)
+    return ENOMEM;
+  return append_unique(a, "Port", &a->ports, &a->port_count, port);
+}
+
+/* Whole seconds from min to MAX_WINDOW. */
+static int config_seconds(account_t *a, oconfig_item_t *ci, int min, int *ret) {
+  if (ci->values_num == 1 && ci->values[0].type == OCONFIG_TYPE_NUMBER) {
+    double d = ci->values[0].value.number;
+    if (d >= min && d <= MAX_WINDOW && d == (int)d) {
+      *ret = (int)d;
+      return 0;
+    }
+  }
+  ERROR(PLUGIN_NAME " plugin: Account \"%s\": %s needs a whole number of "
+                    "seconds from %d to %d.",
+        a->name, ci->key, min, MAX_WINDOW);
+  return EINVAL;
+}
+
+/* A whole number from 1 to MAX_BACKFILL. */
+static int config_count(account_t *a, oconfig_item_t *ci, int *ret) {
+  if (ci->values_num == 1 && ci->values[0].type == OCONFIG_TYPE_NUMBER) {
+    double d = ci->values[0].value.number;
+    if (d >= 1 && d <= MAX_BACKFILL && d == (int)d) {
+      *ret = (int)d;
+      return 0;
+    }
+  }
+  ERROR(PLUGIN_NAME " plugin: Account \"%s\": %s needs a whole number from 1 "
+                    "to %d.",
+        a->name, ci->key, MAX_BACKFILL);
+  return EINVAL;
+}
+
+static int config_positive_time(account_t *a, oconfig_item_t *ci,
+                                cdtime_t *ret) {
+  if (cf_util_get_cdtime(ci, ret) != 0 || *ret == 0) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": %s needs a positive number "
+                      "of seconds.",
+          a->name, ci->key);
+    return EINVAL;
+  }
+  return 0;
+}
+
+/* Returns 0, ENOENT for an unknown option, -1 from cf_util_*(), or
+ * another errno value after logging what was wrong. */
+static int option_value(account_t *a, oconfig_item_t *ci) {
+  const char *key = ci->key;
+
+  if (strcasecmp("AccessKeyId", key) == 0)
+    return cf_util_get_string(ci, &a->access_key_id);
+  if (strcasecmp("AccessKeySecret", key) == 0)
+    return cf_util_get_string(ci, &a->access_key_secret);
+  if (strcasecmp("SecurityToken", key) == 0)
+    return cf_util_get_string(ci, &a->security_token);
+  if (strcasecmp("RegionId", key) == 0)
+    return cf_util_get_string(ci, &a->region_id);
+  if (strcasecmp("Endpoint", key) == 0)
+    return cf_util_get_string(ci, &a->endpoint);
+  if (strcasecmp("ResourceGroupId", key) == 0)
+    return cf_util_get_string(ci, &a->resource_group_id);
+  if (strcasecmp("InstanceId", key) == 0)
+    return config_instance_id(a, ci);
+  if (strcasecmp("Port", key) == 0)
+    return config_port(a, ci);
+  if (strcasecmp("Aggregate", key) == 0)
+    return cf_util_get_boolean(ci, &a->aggregate);
+  if (strcasecmp("Interval", key) == 0)
+    return config_positive_time(a, ci, &a->interval);
+  if (strcasecmp("Window", key) == 0)
+    return config_seconds(a, ci, 60, &a->window);
+  if (strcasecmp("Delay", key) == 0)
+    return config_seconds(a, ci, 0, &a->delay);
+  if (strcasecmp("MaxBackfill", key) == 0)
+    return config_count(a, ci, &a->max_backfill);
+  if (strcasecmp("SelfMonitoring", key) == 0)
+    return cf_util_get_boolean(ci, &a->self_monitoring);
+  if (strcasecmp("Timeout", key) == 0)
+    return config_positive_time(a, ci, &a->timeout);
+  if (strcasecmp("VerifyPeer", key) == 0)
+    return cf_util_get_boolean(ci, &a->verify_peer);
+  if (strcasecmp("VerifyHost", key) == 0)
+    return cf_util_get_boolean(ci, &a->verify_host);
+  if (strcasecmp("CACert", key) == 0)
+    return cf_util_get_string(ci, &a->ca_cert);
+  if (strcasecmp("Proxy", key) == 0)
+    return cf_util_get_string(ci, &a->proxy);
+  if (strcasecmp("Host", key) == 0)
+    return cf_util_get_string_buffer(ci, a->host, sizeof(a->host));
+
+  return ENOENT;
+}
+
+static int config_option(account_t *a, oconfig_item_t *ci) {
+  int status = option_value(a, ci);
+  if (status == ENOENT)
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": unknown option \"%s\".",
+          a->name, ci->key);
+  else if (status == -1) /* from cf_util_*(), which do not name the block */
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": option \"%s\" has an "
+                      "invalid value.",
+          a->name, ci->key);
+  return status;
+}
+
+/* Block options fall back to the environment for the key, as Alibaba
+ * Cloud's SDKs and CLI do. */
+static int resolve_credentials(account_t *a) {
+  if (a->access_key_id == NULL && a->access_key_secret == NULL) {
+    if (a->security_token != NULL) {
+      ERROR(PLUGIN_NAME " plugin: Account \"%s\": SecurityToken is set but "
+                        "AccessKeyId and AccessKeySecret are not.",
+            a->name);
+      return EINVAL;
+    }
+    const char *id = getenv("ALIBABA_CLOUD_ACCESS_KEY_ID");
+    const char *secret = getenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET");
+    const char *token = getenv("ALIBABA_CLOUD_SECURITY_TOKEN");
+    if (id == NULL || id[0] == 0 || secret == NULL || secret[0] == 0) {
+      ERROR(PLUGIN_NAME " plugin: Account \"%s\": no credentials: set "
+                        "AccessKeyId and AccessKeySecret, or "
+                        "ALIBABA_CLOUD_ACCESS_KEY_ID and "
+                        "ALIBABA_CLOUD_ACCESS_KEY_SECRET in collectd's "
+                        "environment.",
+            a->name);
+      return EINVAL;
+    }
+    a->access_key_id = strdup(id);
+    a->access_key_secret = strdup(secret);
+    if (token != NULL && token[0] != 0)
+      a->security_token = strdup(token);
+    a->credentials_source = "environment";
+    if (a->access_key_id == NULL || a->access_key_secret == NULL)
+      return ENOMEM;
+    return 0;
+  }
+
+  if (a->access_key_id == NULL || a->access_key_secret == NULL) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": %s is set but %s is not.",
+          a->name, a->access_key_id ? "AccessKeyId" : "AccessKeySecret",
+          a->access_key_id ? "AccessKeySecret" : "AccessKeyId");
+    return EINVAL;
+  }
+  if (a->access_key_id[0] == 0 || a->access_key_secret[0] == 0 ||
+      (a->security_token != NULL && a->security_token[0] == 0)) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": empty AccessKeyId, "
+                      "AccessKeySecret or SecurityToken.",
+          a->name);
+    return EINVAL;
+  }
+  a->credentials_source = "configuration";
+  return 0;
+}
+
+/* The endpoint is scheme://host[:port] with an optional trailing '/': the
+ * RPC signature covers the path "/" and nothing else. */
+static int resolve_endpoint(account_t *a) {
+  if (a->endpoint == NULL) {
+    char buf[256];
+    ssnprintf(buf, sizeof(buf), "https://ddoscoo.%s.aliyuncs.com",
+              a->region_id);
+    a->endpoint = strdup(buf);
+    if (a->endpoint == NULL)
+      return ENOMEM;
+  }
+
+  const char *host = NULL;
+  if (strncasecmp(a->endpoint, "https://", 8) == 0)
+    host = a->endpoint + 8;
+  else if (strncasecmp(a->endpoint, "http://", 7) == 0)
+    host = a->endpoint + 7;
+  size_t host_len = (host != NULL) ? strcspn(host, "/?#") : 0;
+  if (host == NULL || host_len == 0 ||
+      (host[host_len] != 0 && strcmp(host + host_len, "/") != 0)) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": Endpoint \"%s\" is not of the "
+                      "form https://host[:port].",
+          a->name, a->endpoint);
+    return EINVAL;
+  }
+
+  size_t len = (size_t)(host - a->endpoint) + host_len;
+  a->url = malloc(len + 2);
+  if (a->url == NULL)
+    return ENOMEM;
+  memcpy(a->url, a->endpoint, len);
+  a->url[len] = '/';
+  a->url[len + 1] = 0;
+  if (host == a->endpoint + 7)
+    NOTICE(PLUGIN_NAME " plugin: Account \"%s\": Endpoint \"%s\" is plain "
+                       "HTTP; requests (and any SecurityToken) travel "
+                       "unencrypted.",
+           a->name, a->endpoint);
+  return 0;
+}
+
+/* Per instance: a series per (instance, port). Aggregated: a series per
+ * port over every instance, named after the block. */
+static int build_series(account_t *a) {
+  size_t ports = (a->port_count > 0) ? a->port_count : 1;
+  size_t groups = a->aggregate ? 1 : a->instance_count;
+
+  a->series = calloc(groups * ports, sizeof(*a->series));
+  if (a->series == NULL)
+    return ENOMEM;
+
+  for (size_t g = 0; g < groups; g++) {
+    for (size_t p = 0; p < ports; p++) {
+      series_t *s = a->series + a->series_count++;
+      const char *base = a->aggregate ? a->name : a->instance_ids[g];
+      s->first_instance = a->aggregate ? 0 : g;
+      s->instance_count = a->aggregate ? a->instance_count : 1;
+      s->port = (a->port_count > 0) ? a->ports[p] : NULL;
+      if (s->port != NULL)
+        ssnprintf(s->plugin_instance, sizeof(s->plugin_instance), "%s_%s", base,
+                  s->port);
+      else
+        sstrncpy(s->plugin_instance, base, sizeof(s->plugin_instance));
+      C_COMPLAIN_INIT(&s->complaint);
+    }
+  }
+  return 0;
+}
+
+static int account_validate(account_t *a) {
+  if (a->region_id == NULL && (a->region_id = strdup("cn-hangzhou")) == NULL)
+    return ENOMEM;
+  size_t len = strlen(a->region_id);
+  if (len == 0 || len > MAX_ID_LEN ||
+      strspn(a->region_id, "abcdefghijklmnopqrstuvwxyz0123456789-") != len) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": RegionId \"%s\" is not a "
+                      "region ID such as cn-hangzhou or ap-southeast-1.",
+          a->name, a->region_id);
+    return EINVAL;
+  }
+  if (a->instance_count == 0) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": no InstanceId given.", a->name);
+    return EINVAL;
+  }
+  if (a->aggregate && a->instance_count > API_MAX_INSTANCE_IDS) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": Aggregate takes at most %d "
+                      "InstanceIds, the API's limit; %zu are given.",
+          a->name, API_MAX_INSTANCE_IDS, a->instance_count);
+    return EINVAL;
+  }
+  if (a->window % 60 != 0) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": Window %d is not a multiple "
+                      "of 60 seconds: the API counts in whole minutes.",
+          a->name, a->window);
+    return EINVAL;
+  }
+  if (a->resource_group_id != NULL && a->resource_group_id[0] == 0) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": ResourceGroupId is empty.",
+          a->name);
+    return EINVAL;
+  }
+  if ((a->ca_cert != NULL && a->ca_cert[0] == 0) ||
+      (a->proxy != NULL && a->proxy[0] == 0)) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": CACert or Proxy is empty.",
+          a->name);
+    return EINVAL;
+  }
+
+  if (a->max_backfill == 0)
+    a->max_backfill = (3600 + a->window - 1) / a->window; /* an hour */
+
+  int status = resolve_credentials(a);
+  if (status == 0)
+    status = resolve_endpoint(a);
+  if (status == 0)
+    status = build_series(a);
+  return status;
+}
+
+account_t *account_config(oconfig_item_t *ci) {
+  account_t *a = calloc(1, sizeof(*a));
+  if (a == NULL)
+    return NULL;
+  a->window = 60;
+  a->delay = 60;
+  a->timeout = TIME_T_TO_CDTIME_T(10);
+  a->verify_peer = true;
+  a->verify_host = true;
+  a->self_monitoring = true;
+  C_COMPLAIN_INIT(&a->complaint);
+
+  if (cf_util_get_string(ci, &a->name) != 0 || !is_identifier(a->name)) {
+    ERROR(PLUGIN_NAME " plugin: <Account> needs one name of letters, digits, "
+                      "'.', '_' or '-' (at most %d characters).",
+          MAX_ID_LEN);
+    account_free(a);
+    return NULL;
+  }
+
+  /* Every option is read, so that one start shows every mistake. */
+  int errors = 0;
+  for (int i = 0; i < ci->children_num; i++)
+    if (config_option(a, ci->children + i) != 0)
+      errors++;
+  if (errors == 0 && account_validate(a) != 0)
+    errors++;
+  if (errors != 0) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\" has configuration errors "
+                      "(above) and is not polled.",
+          a->name);
+    account_free(a);
+    return NULL;
+  }
+
+  return a;
+}
