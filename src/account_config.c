@@ -129,33 +129,19 @@ static int config_port(account_t *a, oconfig_item_t *ci) {
   return append_unique(a, "Port", &a->ports, &a->port_count, port);
 }
 
-/* Whole seconds from min to MAX_WINDOW. */
-static int config_seconds(account_t *a, oconfig_item_t *ci, int min, int *ret) {
+/* A whole number from min to max; unit, if any, names what it counts. */
+static int config_int(account_t *a, oconfig_item_t *ci, int min, int max,
+                      const char *unit, int *ret) {
   if (ci->values_num == 1 && ci->values[0].type == OCONFIG_TYPE_NUMBER) {
     double d = ci->values[0].value.number;
-    if (d >= min && d <= MAX_WINDOW && d == (int)d) {
+    if (d >= min && d <= max && d == (int)d) {
       *ret = (int)d;
       return 0;
     }
   }
-  ERROR(PLUGIN_NAME " plugin: Account \"%s\": %s needs a whole number of "
-                    "seconds from %d to %d.",
-        a->name, ci->key, min, MAX_WINDOW);
-  return EINVAL;
-}
-
-/* A whole number from 1 to MAX_BACKFILL. */
-static int config_count(account_t *a, oconfig_item_t *ci, int *ret) {
-  if (ci->values_num == 1 && ci->values[0].type == OCONFIG_TYPE_NUMBER) {
-    double d = ci->values[0].value.number;
-    if (d >= 1 && d <= MAX_BACKFILL && d == (int)d) {
-      *ret = (int)d;
-      return 0;
-    }
-  }
-  ERROR(PLUGIN_NAME " plugin: Account \"%s\": %s needs a whole number from 1 "
-                    "to %d.",
-        a->name, ci->key, MAX_BACKFILL);
+  ERROR(PLUGIN_NAME " plugin: Account \"%s\": %s needs a whole number%s%s "
+                    "from %d to %d.",
+        a->name, ci->key, unit ? " of " : "", unit ? unit : "", min, max);
   return EINVAL;
 }
 
@@ -196,11 +182,11 @@ static int option_value(account_t *a, oconfig_item_t *ci) {
   if (strcasecmp("Interval", key) == 0)
     return config_positive_time(a, ci, &a->interval);
   if (strcasecmp("Window", key) == 0)
-    return config_seconds(a, ci, 60, &a->window);
+    return config_int(a, ci, 60, MAX_WINDOW, "seconds", &a->window);
   if (strcasecmp("Delay", key) == 0)
-    return config_seconds(a, ci, 0, &a->delay);
+    return config_int(a, ci, 0, MAX_WINDOW, "seconds", &a->delay);
   if (strcasecmp("MaxBackfill", key) == 0)
-    return config_count(a, ci, &a->max_backfill);
+    return config_int(a, ci, 1, MAX_BACKFILL, NULL, &a->max_backfill);
   if (strcasecmp("SelfMonitoring", key) == 0)
     return cf_util_get_boolean(ci, &a->self_monitoring);
   if (strcasecmp("Timeout", key) == 0)

@@ -1,10 +1,11 @@
-"""Configurations that leave nothing to poll: collectd still starts (a
-failing configuration callback would stop it, and every other plugin with
-it), and the log says why."""
+"""Configurations that leave nothing to poll, and StateFiles that cannot
+be used: collectd still starts (a failing configuration callback would
+stop it, and every other plugin with it), and the log says why."""
 
+import os
 import time
 
-from conftest import Collectd
+from conftest import METRICS, Collectd, Simulator, wait_for
 
 
 def test_no_valid_block_leaves_collectd_running(workdir):
@@ -30,7 +31,7 @@ Timeout 3
             "ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET in collectd's "
             "environment.") in log
     assert "<Account> needs one name of letters, digits" in log
-    assert 'unknown option "Timeout"; only <Account> blocks go here.' in log
+    assert 'unknown option "Timeout"; only StateFile and <Account> blocks go here.' in log
     assert "no <Account> block is valid; nothing to poll." in log
     assert "series" not in log
 
@@ -43,3 +44,43 @@ def test_empty_plugin_block_says_so(workdir):
     finally:
         assert cd.stop() == 0
     assert "no <Account> block configured; nothing to poll." in cd.log()
+
+
+def test_damaged_state_files_are_reported_and_replaced(workdir):
+    sim = Simulator(workdir, {"keys": {"LTAIstate": {"secret": "SECRET-state"}},
+                              "instances": ["ddoscoo-cn-s1"]})
+    state_file = os.path.join(workdir, "ddoscoo.state")
+    block = """StateFile "%s"
+<Account "st">
+  AccessKeyId "LTAIstate"
+  AccessKeySecret "SECRET-state"
+  Endpoint "%s"
+  InstanceId "ddoscoo-cn-s1"
+  Interval 1
+</Account>""" % (state_file, sim.url)
+    try:
+        # Someone else's file: reported, ignored, written anew.
+        with open(state_file, "w") as f:
+            f.write("epoch,value\n1796205600,5\n")
+        cd = Collectd(workdir, block, interval=1)
+        wait_for(lambda: cd.csv_points("ddoscoo-cn-s1", METRICS[0][0]), 20,
+                 "a value despite the foreign StateFile")
+        assert cd.alive()
+        assert cd.stop() == 0
+        assert ('StateFile "%s": not a collectd-ddoscoo state file; ignoring it, '
+                "and writing it anew." % state_file) in cd.log()
+        with open(state_file) as f:
+            content = f.read()
+        assert content.startswith("# collectd-ddoscoo state 1\n")
+        assert "\tst/ddoscoo-cn-s1\n" in content
+
+        # An EndTime in the future (a clock set back): ignored, not obeyed.
+        with open(state_file, "w") as f:
+            f.write("# collectd-ddoscoo state 1\n4102444800\tst/ddoscoo-cn-s1\n")
+        os.remove(cd.log_path)
+        cd = Collectd(workdir, block, interval=1)
+        wait_for(lambda: cd.log_lines("ignoring the StateFile's EndTime 4102444800"), 20,
+                 "the warning")
+        assert cd.stop() == 0
+    finally:
+        sim.stop()

@@ -128,6 +128,7 @@ def fleet(tmp_path_factory):
         # Bad blocks: each is refused alone; the others still run.
         block("bad_port", *key, *at, 'InstanceId "%s"' % WEB1, 'Port "http"'),
         block("bad_window", *key, *at, 'InstanceId "%s"' % WEB1, "Window 90"),
+        block("bad_backfill", *key, *at, 'InstanceId "%s"' % WEB1, "MaxBackfill 0"),
         block("bad_instance", *key, *at, 'InstanceId "ddoscoo/../etc"'),
         block("no_instance", *key, *at),
         block("half_key", 'AccessKeyId "%s"' % KEY_ID, *at, 'InstanceId "%s"' % WEB1),
@@ -387,6 +388,7 @@ def test_tls_with_ca_cert_verifies_and_works(fleet):
 @pytest.mark.parametrize("name,reason", [
     ("bad_port", 'Port needs one port number from 1 to 65535, not "http"'),
     ("bad_window", "Window 90 is not a multiple of 60 seconds"),
+    ("bad_backfill", "MaxBackfill needs a whole number from 1 to 1440."),
     ("bad_instance", 'InstanceId "ddoscoo/../etc" is not an instance ID'),
     ("no_instance", "no InstanceId given"),
     ("half_key", "AccessKeyId is set but AccessKeySecret is not"),
