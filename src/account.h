@@ -11,6 +11,7 @@
 #include "plugin.h"
 #include "utils_complain.h"
 
+#include "credentials.h"
 #include "http_client.h"
 
 #define PLUGIN_NAME "ddoscoo"
@@ -41,10 +42,15 @@ typedef struct {
   char *access_key_id;
   char *access_key_secret;
   char *security_token;
-  const char *credentials_source;
+  char *credentials_file;
+  char *profile;
+  char *ram_role;
+  char *metadata_url;
+  int signature_version; /* 1 or 3 */
   char *region_id;
   char *endpoint;
-  char *url;
+  char *url;           /* the endpoint with the path "/" */
+  char *url_authority; /* host[:port], the Host header V3 signs */
   char *resource_group_id;
   char **instance_ids;
   size_t instance_count;
@@ -68,6 +74,8 @@ typedef struct {
   size_t series_count;
   size_t next_series;  /* where the next read starts, so none starves */
   bool state_restored; /* from the StateFile, at the first read */
+  credentials_t *credentials;
+  bool keys_rejected; /* the API refused the keys last used */
   http_client_t *http;
   time_t given_up_end; /* as in series_t, for errors of the whole block */
   cdtime_t not_before; /* backing off until then */

@@ -15,6 +15,8 @@
 #define MAX_WINDOW 86400
 /* A day of minutes. */
 #define MAX_BACKFILL 1440
+/* A host outside ECS must not wait long for the metadata service. */
+#define METADATA_TIMEOUT_MS 1000
 
 static void free_secret(char *s) {
   if (s != NULL)
@@ -34,9 +36,15 @@ void account_free(void *arg) {
     return;
   http_client_destroy(a->http);
   sfree(a->name);
+  credentials_close(a->credentials);
   sfree(a->access_key_id);
   free_secret(a->access_key_secret);
   free_secret(a->security_token);
+  sfree(a->credentials_file);
+  sfree(a->profile);
+  sfree(a->ram_role);
+  sfree(a->metadata_url);
+  sfree(a->url_authority);
   sfree(a->region_id);
   sfree(a->endpoint);
   sfree(a->url);
@@ -156,6 +164,28 @@ static int config_positive_time(account_t *a, oconfig_item_t *ci,
   return 0;
 }
 
+/* "1.0" (or 1) or "3" (or 3). */
+static int config_signature_version(account_t *a, oconfig_item_t *ci) {
+  int version = 0;
+  if (ci->values_num == 1 && ci->values[0].type == OCONFIG_TYPE_STRING) {
+    const char *v = ci->values[0].value.string;
+    version = (strcmp(v, "1.0") == 0 || strcmp(v, "1") == 0) ? 1
+              : (strcmp(v, "3") == 0)                        ? 3
+                                                             : 0;
+  } else if (ci->values_num == 1 && ci->values[0].type == OCONFIG_TYPE_NUMBER) {
+    double d = ci->values[0].value.number;
+    version = (d == 1) ? 1 : (d == 3) ? 3 : 0;
+  }
+  if (version == 0) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": SignatureVersion is \"1.0\" "
+                      "(HMAC-SHA1) or \"3\" (ACS3-HMAC-SHA256).",
+          a->name);
+    return EINVAL;
+  }
+  a->signature_version = version;
+  return 0;
+}
+
 /* Returns 0, ENOENT for an unknown option, -1 from cf_util_*(), or
  * another errno value after logging what was wrong. */
 static int option_value(account_t *a, oconfig_item_t *ci) {
@@ -167,6 +197,16 @@ static int option_value(account_t *a, oconfig_item_t *ci) {
     return cf_util_get_string(ci, &a->access_key_secret);
   if (strcasecmp("SecurityToken", key) == 0)
     return cf_util_get_string(ci, &a->security_token);
+  if (strcasecmp("CredentialsFile", key) == 0)
+    return cf_util_get_string(ci, &a->credentials_file);
+  if (strcasecmp("Profile", key) == 0)
+    return cf_util_get_string(ci, &a->profile);
+  if (strcasecmp("RamRole", key) == 0)
+    return cf_util_get_string(ci, &a->ram_role);
+  if (strcasecmp("MetadataURL", key) == 0)
+    return cf_util_get_string(ci, &a->metadata_url);
+  if (strcasecmp("SignatureVersion", key) == 0)
+    return config_signature_version(a, ci);
   if (strcasecmp("RegionId", key) == 0)
     return cf_util_get_string(ci, &a->region_id);
   if (strcasecmp("Endpoint", key) == 0)
@@ -217,52 +257,80 @@ static int config_option(account_t *a, oconfig_item_t *ci) {
   return status;
 }
 
-/* Block options fall back to the environment for the key, as Alibaba
- * Cloud's SDKs and CLI do. */
+/* The block names at most one source; without one, the machine's are
+ * looked for (see credentials.h). */
 static int resolve_credentials(account_t *a) {
-  if (a->access_key_id == NULL && a->access_key_secret == NULL) {
-    if (a->security_token != NULL) {
-      ERROR(PLUGIN_NAME " plugin: Account \"%s\": SecurityToken is set but "
-                        "AccessKeyId and AccessKeySecret are not.",
-            a->name);
-      return EINVAL;
-    }
-    const char *id = getenv("ALIBABA_CLOUD_ACCESS_KEY_ID");
-    const char *secret = getenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET");
-    const char *token = getenv("ALIBABA_CLOUD_SECURITY_TOKEN");
-    if (id == NULL || id[0] == 0 || secret == NULL || secret[0] == 0) {
-      ERROR(PLUGIN_NAME " plugin: Account \"%s\": no credentials: set "
-                        "AccessKeyId and AccessKeySecret, or "
-                        "ALIBABA_CLOUD_ACCESS_KEY_ID and "
-                        "ALIBABA_CLOUD_ACCESS_KEY_SECRET in collectd's "
-                        "environment.",
-            a->name);
-      return EINVAL;
-    }
-    a->access_key_id = strdup(id);
-    a->access_key_secret = strdup(secret);
-    if (token != NULL && token[0] != 0)
-      a->security_token = strdup(token);
-    a->credentials_source = "environment";
-    if (a->access_key_id == NULL || a->access_key_secret == NULL)
-      return ENOMEM;
-    return 0;
+  bool keys = a->access_key_id != NULL || a->access_key_secret != NULL ||
+              a->security_token != NULL;
+  bool file = a->credentials_file != NULL || a->profile != NULL;
+  bool role = a->ram_role != NULL;
+  if (keys + file + role > 1) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": name one source of "
+                      "credentials: AccessKeyId and AccessKeySecret, "
+                      "CredentialsFile (and Profile), or RamRole.",
+          a->name);
+    return EINVAL;
   }
-
-  if (a->access_key_id == NULL || a->access_key_secret == NULL) {
+  if (keys && (a->access_key_id == NULL || a->access_key_secret == NULL)) {
     ERROR(PLUGIN_NAME " plugin: Account \"%s\": %s is set but %s is not.",
           a->name, a->access_key_id ? "AccessKeyId" : "AccessKeySecret",
           a->access_key_id ? "AccessKeySecret" : "AccessKeyId");
     return EINVAL;
   }
-  if (a->access_key_id[0] == 0 || a->access_key_secret[0] == 0 ||
-      (a->security_token != NULL && a->security_token[0] == 0)) {
-    ERROR(PLUGIN_NAME " plugin: Account \"%s\": empty AccessKeyId, "
-                      "AccessKeySecret or SecurityToken.",
+  if ((keys && (a->access_key_id[0] == 0 || a->access_key_secret[0] == 0 ||
+                (a->security_token != NULL && a->security_token[0] == 0))) ||
+      (a->credentials_file != NULL && a->credentials_file[0] == 0) ||
+      (a->profile != NULL && a->profile[0] == 0) ||
+      (role && a->ram_role[0] == 0)) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": an empty AccessKeyId, "
+                      "AccessKeySecret, SecurityToken, CredentialsFile, "
+                      "Profile or RamRole.",
           a->name);
     return EINVAL;
   }
-  a->credentials_source = "configuration";
+  if (a->profile != NULL && a->credentials_file == NULL) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": Profile needs "
+                      "CredentialsFile.",
+          a->name);
+    return EINVAL;
+  }
+
+  credentials_options_t options = {
+      .access_key_id = a->access_key_id,
+      .access_key_secret = a->access_key_secret,
+      .security_token = a->security_token,
+      .credentials_file = a->credentials_file,
+      .profile = a->profile,
+      .ram_role = a->ram_role,
+      .metadata_url = a->metadata_url,
+      .metadata_timeout_ms = METADATA_TIMEOUT_MS,
+  };
+  char warning[512], why[1536];
+  a->credentials =
+      credentials_open(&options, warning, sizeof(warning), why, sizeof(why));
+  if (a->credentials == NULL) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": %s.", a->name, why);
+    return EINVAL;
+  }
+  if (warning[0] != 0)
+    WARNING(PLUGIN_NAME " plugin: Account \"%s\": %s.", a->name, warning);
+  return 0;
+}
+
+/* MetadataURL: http://host[:port], nothing after. */
+static int check_metadata_url(account_t *a) {
+  if (a->metadata_url == NULL)
+    return 0;
+  size_t len = strlen(a->metadata_url);
+  while (len > 0 && a->metadata_url[len - 1] == '/')
+    a->metadata_url[--len] = 0;
+  if (strncasecmp(a->metadata_url, "http://", 7) != 0 || len <= 7 ||
+      strchr(a->metadata_url + 7, '/') != NULL) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": MetadataURL \"%s\" is not "
+                      "of the form http://host[:port].",
+          a->name, a->metadata_url);
+    return EINVAL;
+  }
   return 0;
 }
 
@@ -299,11 +367,9 @@ static int resolve_endpoint(account_t *a) {
   memcpy(a->url, a->endpoint, len);
   a->url[len] = '/';
   a->url[len + 1] = 0;
-  if (host == a->endpoint + 7)
-    NOTICE(PLUGIN_NAME " plugin: Account \"%s\": Endpoint \"%s\" is plain "
-                       "HTTP; requests (and any SecurityToken) travel "
-                       "unencrypted.",
-           a->name, a->endpoint);
+  a->url_authority = strndup(host, host_len);
+  if (a->url_authority == NULL)
+    return ENOMEM;
   return 0;
 }
 
@@ -377,9 +443,11 @@ static int account_validate(account_t *a) {
   if (a->max_backfill == 0)
     a->max_backfill = (3600 + a->window - 1) / a->window; /* an hour */
 
-  int status = resolve_credentials(a);
+  int status = check_metadata_url(a);
   if (status == 0)
     status = resolve_endpoint(a);
+  if (status == 0)
+    status = resolve_credentials(a);
   if (status == 0)
     status = build_series(a);
   return status;
@@ -395,6 +463,7 @@ account_t *account_config(oconfig_item_t *ci) {
   a->verify_peer = true;
   a->verify_host = true;
   a->self_monitoring = true;
+  a->signature_version = 1;
   C_COMPLAIN_INIT(&a->complaint);
 
   if (cf_util_get_string(ci, &a->name) != 0 || !is_identifier(a->name)) {
@@ -420,5 +489,10 @@ account_t *account_config(oconfig_item_t *ci) {
     return NULL;
   }
 
+  if (strncasecmp(a->url, "http://", 7) == 0)
+    NOTICE(PLUGIN_NAME " plugin: Account \"%s\": Endpoint \"%s\" is plain "
+                       "HTTP; requests (and any SecurityToken) travel "
+                       "unencrypted.",
+           a->name, a->endpoint);
   return a;
 }

@@ -23,27 +23,13 @@ static int add_time(rpc_params_t *params, const char *name, time_t t) {
   return rpc_params_add(params, name, buf);
 }
 
-int api_request_params(const api_request_t *req, time_t timestamp,
-                       const char *nonce, rpc_params_t *params) {
+int api_request_params(const api_request_t *req, rpc_params_t *params) {
   if (req->instance_count < 1 || req->instance_count > API_MAX_INSTANCE_IDS ||
       req->start_time >= req->end_time)
     return -1;
 
-  char ts[RPC_TIMESTAMP_SIZE];
-  if (rpc_timestamp(timestamp, ts, sizeof(ts)) != 0)
-    return -1;
-
   int status = 0;
-  status |= rpc_params_add(params, "Action", "DescribePortConnsCount");
-  status |= rpc_params_add(params, "Version", API_VERSION);
   status |= rpc_params_add(params, "Format", "XML");
-  status |= rpc_params_add(params, "AccessKeyId", req->access_key_id);
-  status |= rpc_params_add(params, "SignatureMethod", "HMAC-SHA1");
-  status |= rpc_params_add(params, "SignatureVersion", "1.0");
-  status |= rpc_params_add(params, "SignatureNonce", nonce);
-  status |= rpc_params_add(params, "Timestamp", ts);
-  if (req->security_token != NULL)
-    status |= rpc_params_add(params, "SecurityToken", req->security_token);
   if (req->region_id != NULL)
     status |= rpc_params_add(params, "RegionId", req->region_id);
   if (req->resource_group_id != NULL)

@@ -2,7 +2,8 @@
  * collectd-ddoscoo - src/api_request.h
  *
  * What one DescribePortConnsCount query asks for: the time window and the
- * request parameters, ready for rpc_sign_v1(). Pure: no collectd, no network.
+ * operation's parameters. The signature adds its own. Pure: no collectd, no
+ * network.
  */
 #ifndef API_REQUEST_H
 #define API_REQUEST_H 1
@@ -12,12 +13,11 @@
 #include <stddef.h>
 #include <time.h>
 
+#define API_ACTION "DescribePortConnsCount"
 #define API_VERSION "2020-01-01"
 #define API_MAX_INSTANCE_IDS 100
 
 typedef struct {
-  const char *access_key_id;
-  const char *security_token;    /* NULL: long-term key */
   const char *region_id;         /* NULL: not sent */
   const char *resource_group_id; /* NULL: not sent */
   const char *const *instance_ids;
@@ -32,11 +32,10 @@ typedef struct {
  * and consecutive windows tile time. */
 time_t api_window_end(time_t now, int window, int delay);
 
-/* Fills params (which must be empty) with every parameter of the request,
- * including the common ones, except Signature. timestamp is the request's
- * time; nonce a fresh rpc_nonce(). Returns 0, or -1 for an invalid request
- * (no instance, too many, empty window, an empty value) or no memory. */
-int api_request_params(const api_request_t *req, time_t timestamp,
-                       const char *nonce, rpc_params_t *params);
+/* Adds the operation's own parameters to params: Format (XML), RegionId,
+ * ResourceGroupId, Port, StartTime, EndTime, InstanceIds.N. Returns 0, or
+ * -1 for an invalid request (no instance, too many, empty window, an empty
+ * value) or no memory; params is then cleared. */
+int api_request_params(const api_request_t *req, rpc_params_t *params);
 
 #endif /* API_REQUEST_H */

@@ -11,6 +11,7 @@
 #include "utils/common/common.h"
 #include "utils_random.h"
 
+#include "acs3_sign.h"
 #include "api_request.h"
 #include "api_response.h"
 #include "rpc_sign.h"
@@ -44,6 +45,8 @@ typedef enum {
   QUERY_BLOCKED,   /* permanent error of the whole block: next window */
   QUERY_TRANSIENT, /* 5xx, network: try again soon */
   QUERY_THROTTLED, /* flow control: wait, as the API says or longer each time */
+  QUERY_KEYS_REFUSED, /* renew the keys if they can be, else as BLOCKED */
+  QUERY_NO_KEYS,      /* no keys to sign with: next read */
 } query_result_t;
 
 static void state_key(const account_t *a, const series_t *s, char *key,
@@ -170,11 +173,27 @@ static void submit_stats(account_t *a, double latency_sum,
          (value_t){.derive = (derive_t)st->backfilled});
 }
 
-/* The signed form body for one window of one series, or NULL. */
-static char *signed_form(const account_t *a, const series_t *s, time_t end) {
+/* One window's request, signed: where to POST what, with which headers. */
+typedef struct {
+  char *url;      /* NULL: the endpoint's */
+  char *body;     /* NULL: empty */
+  char **headers; /* NULL: none */
+} signed_request_t;
+
+static void signed_request_clear(signed_request_t *r) {
+  sfree(r->url);
+  if (r->body != NULL)
+    OPENSSL_cleanse(r->body, strlen(r->body)); /* may hold a SecurityToken */
+  sfree(r->body);
+  acs3_free_headers(r->headers);
+  r->headers = NULL;
+}
+
+/* Signature 1.0: every parameter in the form body. V3: the operation's in
+ * the query string, the rest in signed headers, an empty body. */
+static int sign_request(const account_t *a, const series_t *s, time_t end,
+                        const access_key_t *key, signed_request_t *out) {
   api_request_t req = {
-      .access_key_id = a->access_key_id,
-      .security_token = a->security_token,
       .region_id = a->region_id,
       .resource_group_id = a->resource_group_id,
       .instance_ids = (const char *const *)a->instance_ids + s->first_instance,
@@ -185,13 +204,47 @@ static char *signed_form(const account_t *a, const series_t *s, time_t end) {
   };
   char nonce[RPC_NONCE_SIZE];
   rpc_params_t params = RPC_PARAMS_INIT;
+  time_t now = time(NULL);
 
+  *out = (signed_request_t){0};
   if (rpc_nonce(nonce, sizeof(nonce)) != 0 ||
-      api_request_params(&req, time(NULL), nonce, &params) != 0)
-    return NULL;
-  char *form = rpc_sign_v1(&params, "POST", a->access_key_secret);
+      api_request_params(&req, &params) != 0)
+    return -1;
+
+  if (a->signature_version == 1) {
+    if (rpc_common_params_v1(&params, API_ACTION, API_VERSION,
+                             key->access_key_id, key->security_token, now,
+                             nonce) == 0)
+      out->body = rpc_sign_v1(&params, "POST", key->access_key_secret);
+  } else {
+    char *query = rpc_canonical_query(&params);
+    size_t size = strlen(a->url) + 1 + (query ? strlen(query) : 0) + 1;
+    if (query != NULL && (out->url = malloc(size)) != NULL) {
+      ssnprintf(out->url, size, "%s?%s", a->url, query);
+      out->headers = acs3_sign_request(&(acs3_request_t){
+          .method = "POST",
+          .host = a->url_authority,
+          .canonical_query = query,
+          .body = "",
+          .body_len = 0,
+          .action = API_ACTION,
+          .version = API_VERSION,
+          .now = now,
+          .nonce = nonce,
+          .access_key_id = key->access_key_id,
+          .access_key_secret = key->access_key_secret,
+          .security_token = key->security_token,
+      });
+    }
+    sfree(query);
+  }
   rpc_params_clear(&params);
-  return form;
+
+  if ((a->signature_version == 1) ? out->body == NULL : out->headers == NULL) {
+    signed_request_clear(out);
+    return -1;
+  }
+  return 0;
 }
 
 /* For InvalidTimeStamp.Expired: how far off the host clock is, by the
@@ -211,8 +264,19 @@ static void describe_clock(const http_response_t *resp, char *buf,
 static query_result_t query(account_t *a, series_t *s, time_t end,
                             cdtime_t timeout, api_port_conns_t *conns,
                             double *latency, cdtime_t *retry_after) {
-  char *form = signed_form(a, s, end);
-  if (form == NULL) {
+  access_key_t key;
+  char why[1024];
+  if (credentials_get(a->credentials, time(NULL), a->keys_rejected, &key, why,
+                      sizeof(why)) != 0) {
+    c_complain(LOG_ERR, &a->complaint,
+               PLUGIN_NAME " plugin: Account \"%s\": no usable credentials "
+                           "from the %s: %s",
+               a->name, credentials_describe(a->credentials), why);
+    return QUERY_NO_KEYS;
+  }
+
+  signed_request_t req;
+  if (sign_request(a, s, end, &key, &req) != 0) {
     c_complain(LOG_ERR, &s->complaint,
                PLUGIN_NAME " plugin: Account \"%s\", series %s: cannot build "
                            "the signed request.",
@@ -223,12 +287,12 @@ static query_result_t query(account_t *a, series_t *s, time_t end,
   http_response_t resp = {0};
   char err[CURL_ERROR_SIZE + 64];
   cdtime_t start = cdtime();
-  http_status_t sent =
-      http_client_post(a->http, a->url, form, (long)CDTIME_T_TO_MS(timeout),
-                       &resp, err, sizeof(err));
+  http_status_t sent = http_client_post(
+      a->http, req.url ? req.url : a->url, req.body ? req.body : "",
+      (const char *const *)req.headers, (long)CDTIME_T_TO_MS(timeout), &resp,
+      err, sizeof(err));
   *latency = CDTIME_T_TO_DOUBLE(cdtime() - start);
-  OPENSSL_cleanse(form, strlen(form)); /* it may hold a SecurityToken */
-  sfree(form);
+  signed_request_clear(&req);
   a->stats.requests++;
 
   if (sent == HTTP_FAILED) {
@@ -241,7 +305,7 @@ static query_result_t query(account_t *a, series_t *s, time_t end,
   }
 
   api_error_t error;
-  char why[256] = "";
+  why[0] = 0;
   api_response_status_t parsed = API_RESPONSE_INVALID;
   if (sent == HTTP_TOO_LARGE)
     sstrncpy(why, err, sizeof(why));
@@ -249,8 +313,10 @@ static query_result_t query(account_t *a, series_t *s, time_t end,
     parsed = api_parse_port_conns(resp.body, resp.len, conns, &error, why,
                                   sizeof(why));
 
-  if (parsed == API_RESPONSE_OK)
+  if (parsed == API_RESPONSE_OK) {
+    a->keys_rejected = false;
     return QUERY_OK;
+  }
   a->stats.failed++;
   if (parsed == API_RESPONSE_INVALID) {
     c_complain(LOG_ERR, &s->complaint,
@@ -282,6 +348,8 @@ static query_result_t query(account_t *a, series_t *s, time_t end,
   }
   if (class == API_ERROR_TRANSIENT)
     return QUERY_TRANSIENT;
+  if (class == API_ERROR_CREDENTIALS)
+    return QUERY_KEYS_REFUSED;
   return block_wide ? QUERY_BLOCKED : QUERY_REJECTED;
 }
 
@@ -355,8 +423,20 @@ static bool poll_series(account_t *a, series_t *s, time_t latest, read_t *r,
     case QUERY_REJECTED:
       s->given_up_end = latest;
       return true;
+    case QUERY_KEYS_REFUSED:
+      /* Renewable keys (a RAM role, a credentials file) are renewed and
+       * tried once more at once. */
+      if (!a->keys_rejected && credentials_renewable(a->credentials)) {
+        a->keys_rejected = true;
+        break;
+      }
+      a->keys_rejected = false;
+      a->given_up_end = latest;
+      return false;
     case QUERY_BLOCKED:
       a->given_up_end = latest;
+      return false;
+    case QUERY_NO_KEYS:
       return false;
     case QUERY_TRANSIENT:
     case QUERY_THROTTLED: {
@@ -439,6 +519,15 @@ static int ddoscoo_config(oconfig_item_t *ci) {
   int started = 0;
   int failed = 0;
 
+  /* Still single-threaded here, and blocks may ask the ECS metadata service
+   * for their credentials: the place for libcurl's global set-up. */
+  static bool curl_ready;
+  if (!curl_ready && curl_global_init(CURL_GLOBAL_SSL) != CURLE_OK) {
+    ERROR(PLUGIN_NAME " plugin: curl_global_init failed; nothing to poll.");
+    return 0;
+  }
+  curl_ready = true;
+
   for (int i = 0; i < ci->children_num; i++) {
     oconfig_item_t *child = ci->children + i;
     if (strcasecmp("StateFile", child->key) == 0) {
@@ -481,8 +570,9 @@ static int ddoscoo_config(oconfig_item_t *ci) {
     char cb_name[DATA_MAX_NAME_LEN];
     ssnprintf(cb_name, sizeof(cb_name), PLUGIN_NAME "/%s", a->name);
     INFO(PLUGIN_NAME " plugin: Account \"%s\": %zu series from %s, "
-                     "credentials from the %s.",
-         a->name, a->series_count, a->url, a->credentials_source);
+                     "credentials from the %s, signature %s.",
+         a->name, a->series_count, a->url, credentials_describe(a->credentials),
+         a->signature_version == 1 ? "1.0" : "V3");
     if (plugin_register_complex_read(
             /* group = */ NULL, cb_name, ddoscoo_read, a->interval,
             &(user_data_t){.data = a, .free_func = account_free}) == 0)
@@ -500,11 +590,7 @@ static int ddoscoo_config(oconfig_item_t *ci) {
 }
 
 static int ddoscoo_init(void) {
-  /* Still single-threaded here: the place for libraries' global set-up. */
-  if (curl_global_init(CURL_GLOBAL_SSL) != CURLE_OK) {
-    ERROR(PLUGIN_NAME " plugin: curl_global_init failed.");
-    return -1;
-  }
+  /* Still single-threaded here: the place for libxml2's global set-up. */
   xmlInitParser();
 
   if (state_path != NULL) {

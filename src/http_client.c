@@ -14,7 +14,6 @@
 
 struct http_client_s {
   CURL *curl;
-  struct curl_slist *headers;
   size_t max_response;
   char *body; /* the last response body, NUL-terminated */
   size_t len;
@@ -98,7 +97,6 @@ void http_client_destroy(http_client_t *client) {
     return;
   if (client->curl != NULL)
     curl_easy_cleanup(client->curl);
-  curl_slist_free_all(client->headers);
   free(client->body);
   free(client);
 }
@@ -112,10 +110,7 @@ http_client_t *http_client_create(const http_options_t *options, char *err,
   }
   c->max_response = options->max_response;
   c->curl = curl_easy_init();
-  /* An empty Expect header: libcurl would otherwise wait for a
-   * "100 Continue" before sending larger bodies. */
-  c->headers = curl_slist_append(NULL, "Expect:");
-  if (c->curl == NULL || c->headers == NULL) {
+  if (c->curl == NULL) {
     snprintf(err, err_size, "cannot initialise libcurl");
     http_client_destroy(c);
     return NULL;
@@ -130,7 +125,6 @@ http_client_t *http_client_create(const http_options_t *options, char *err,
   rc |= curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
   rc |= curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, read_header);
   rc |= curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
-  rc |= curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
   rc |= curl_easy_setopt(h, CURLOPT_USERAGENT, options->user_agent);
   rc |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER,
                          options->verify_peer ? 1L : 0L);
@@ -151,9 +145,9 @@ http_client_t *http_client_create(const http_options_t *options, char *err,
 }
 
 http_status_t http_client_post(http_client_t *client, const char *url,
-                               const char *form, long timeout_ms,
-                               http_response_t *response, char *err,
-                               size_t err_size) {
+                               const char *body, const char *const *headers,
+                               long timeout_ms, http_response_t *response,
+                               char *err, size_t err_size) {
   CURL *h = client->curl;
 
   client->len = 0;
@@ -164,12 +158,32 @@ http_status_t http_client_post(http_client_t *client, const char *url,
   if (client->body != NULL)
     client->body[0] = 0;
 
+  /* An empty Expect header: libcurl would otherwise wait for a
+   * "100 Continue" before sending larger bodies. */
+  struct curl_slist *list = curl_slist_append(NULL, "Expect:");
+  for (size_t i = 0; list != NULL && headers != NULL && headers[i] != NULL;
+       i++) {
+    struct curl_slist *grown = curl_slist_append(list, headers[i]);
+    if (grown == NULL) {
+      curl_slist_free_all(list);
+      list = NULL;
+    }
+    list = grown;
+  }
+  if (list == NULL) {
+    snprintf(err, err_size, "out of memory");
+    return HTTP_FAILED;
+  }
+
   curl_easy_setopt(h, CURLOPT_URL, url);
-  curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
-  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+  curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
 
   CURLcode rc = curl_easy_perform(h);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+  curl_slist_free_all(list);
   response->status = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response->status);
   response->body = (client->body != NULL) ? client->body : "";

@@ -44,13 +44,14 @@ typedef enum {
   HTTP_TOO_LARGE, /* one did, but its body was over max_response */
 } http_status_t;
 
-/* POSTs form (application/x-www-form-urlencoded) to url, giving up after
- * timeout_ms for the whole exchange, connecting included. On HTTP_OK,
- * response->body stays valid until the next call; otherwise err says what
- * went wrong. */
+/* POSTs body (application/x-www-form-urlencoded; may be empty) to url, with
+ * the extra header lines in headers ("Name: value", NULL-terminated; may be
+ * NULL), giving up after timeout_ms for the whole exchange, connecting
+ * included. On HTTP_OK, response->body stays valid until the next call;
+ * otherwise err says what went wrong. */
 http_status_t http_client_post(http_client_t *client, const char *url,
-                               const char *form, long timeout_ms,
-                               http_response_t *response, char *err,
-                               size_t err_size);
+                               const char *body, const char *const *headers,
+                               long timeout_ms, http_response_t *response,
+                               char *err, size_t err_size);
 
 #endif /* HTTP_CLIENT_H */

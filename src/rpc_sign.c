@@ -189,6 +189,27 @@ char *rpc_sign_v1(rpc_params_t *params, const char *method,
   return out;
 }
 
+int rpc_common_params_v1(rpc_params_t *params, const char *action,
+                         const char *version, const char *access_key_id,
+                         const char *security_token, time_t timestamp,
+                         const char *nonce) {
+  char ts[RPC_TIMESTAMP_SIZE];
+  if (rpc_timestamp(timestamp, ts, sizeof(ts)) != 0)
+    return -1;
+
+  int status = 0;
+  status |= rpc_params_add(params, "Action", action);
+  status |= rpc_params_add(params, "Version", version);
+  status |= rpc_params_add(params, "AccessKeyId", access_key_id);
+  status |= rpc_params_add(params, "SignatureMethod", "HMAC-SHA1");
+  status |= rpc_params_add(params, "SignatureVersion", "1.0");
+  status |= rpc_params_add(params, "SignatureNonce", nonce);
+  status |= rpc_params_add(params, "Timestamp", ts);
+  if (security_token != NULL)
+    status |= rpc_params_add(params, "SecurityToken", security_token);
+  return (status == 0) ? 0 : -1;
+}
+
 int rpc_nonce(char *out, size_t out_size) {
   unsigned char bytes[16];
   if (out_size < RPC_NONCE_SIZE || RAND_bytes(bytes, sizeof(bytes)) != 1)

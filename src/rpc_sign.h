@@ -50,6 +50,14 @@ char *rpc_string_to_sign(const char *method, const char *canonical_query);
 int rpc_signature_v1(const char *secret, const char *string_to_sign, char *out,
                      size_t out_size);
 
+/* Adds the common parameters of signature version 1.0: Action, Version,
+ * AccessKeyId, SignatureMethod, SignatureVersion, SignatureNonce,
+ * Timestamp and, unless NULL, SecurityToken. Returns 0 or -1. */
+int rpc_common_params_v1(rpc_params_t *params, const char *action,
+                         const char *version, const char *access_key_id,
+                         const char *security_token, time_t timestamp,
+                         const char *nonce);
+
 /* Signs params for the given HTTP method and returns the complete encoded
  * query (canonical query + "&Signature=..."), ready to be sent as URL query
  * or form body. Malloc'ed, or NULL on failure. */

@@ -125,7 +125,8 @@ PluginDir "{stock}"
 """.format(host=hostname, dir=workdir, interval=interval, types=TYPES_DB,
            stock=STOCK_PLUGIN_DIR, log=self.log_path, csv=self.csv_dir,
            rrd=self.rrd_dir, build=plugin_dir(), blocks=plugin_config))
-        full_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
+        # HOME: no ~/.alibabacloud/credentials of the machine's user.
+        full_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C", "HOME": workdir}
         full_env.update(env or {})
         self.stdout = open(os.path.join(workdir, "collectd.stdout"), "w")
         self.proc = subprocess.Popen([COLLECTD, "-f", "-C", conf], env=full_env,

@@ -14,6 +14,7 @@ def test_no_valid_block_leaves_collectd_running(workdir):
 <Account "nokey">
   InstanceId "ddoscoo-cn-a"
   Endpoint "http://127.0.0.1:9/"
+  MetadataURL "http://127.0.0.1:9"
 </Account>
 <Account "">
   InstanceId "ddoscoo-cn-a"
@@ -27,9 +28,10 @@ Timeout 3
     finally:
         assert cd.stop() == 0
     log = cd.log()
-    assert ('Account "nokey": no credentials: set AccessKeyId and AccessKeySecret, or '
+    assert ('Account "nokey": no credentials: none in the block, no '
             "ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET in collectd's "
-            "environment.") in log
+            "environment, no credentials file, and no ECS RAM role (PUT "
+            "http://127.0.0.1:9/latest/api/token: ") in log
     assert "<Account> needs one name of letters, digits" in log
     assert 'unknown option "Timeout"; only StateFile and <Account> blocks go here.' in log
     assert "no <Account> block is valid; nothing to poll." in log

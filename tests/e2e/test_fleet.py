@@ -256,8 +256,8 @@ def test_environment_credentials_with_token_and_host_override(fleet):
     assert len(points) >= 2
     for t, v in points.items():
         assert v == expected_values([API1], None, t)["Cps"]
-    assert 'Account "fromenv": 1 series from %s/, credentials from the environment.' % \
-        fleet.sim.url in fleet.log
+    assert ('Account "fromenv": 1 series from %s/, credentials from the environment, '
+            "signature 1.0." % fleet.sim.url) in fleet.log
 
 
 def test_window_sets_cadence_and_rrd_step(fleet):

@@ -56,7 +56,6 @@ DEF_TEST(windows_tile) {
 DEF_TEST(params) {
   const char *ids[] = {"ddoscoo-cn-a", "ddoscoo-cn-b"};
   api_request_t req = {
-      .access_key_id = "LTAIkey",
       .region_id = "ap-southeast-1",
       .instance_ids = ids,
       .instance_count = 2,
@@ -65,34 +64,41 @@ DEF_TEST(params) {
       .end_time = 1796205600,
   };
   rpc_params_t p = RPC_PARAMS_INIT;
-  CHECK_ZERO(api_request_params(&req, 1796205665, "abc", &p));
-  EXPECT_EQ_STR("DescribePortConnsCount", param(&p, "Action"));
-  EXPECT_EQ_STR("2020-01-01", param(&p, "Version"));
+  CHECK_ZERO(api_request_params(&req, &p));
   EXPECT_EQ_STR("XML", param(&p, "Format"));
-  EXPECT_EQ_STR("LTAIkey", param(&p, "AccessKeyId"));
-  EXPECT_EQ_STR("HMAC-SHA1", param(&p, "SignatureMethod"));
-  EXPECT_EQ_STR("1.0", param(&p, "SignatureVersion"));
-  EXPECT_EQ_STR("abc", param(&p, "SignatureNonce"));
-  EXPECT_EQ_STR("2026-12-02T10:01:05Z", param(&p, "Timestamp"));
   EXPECT_EQ_STR("ap-southeast-1", param(&p, "RegionId"));
   EXPECT_EQ_STR("443", param(&p, "Port"));
   EXPECT_EQ_STR("1796205540", param(&p, "StartTime"));
   EXPECT_EQ_STR("1796205600", param(&p, "EndTime"));
   EXPECT_EQ_STR("ddoscoo-cn-a", param(&p, "InstanceIds.1"));
   EXPECT_EQ_STR("ddoscoo-cn-b", param(&p, "InstanceIds.2"));
-  OK(param(&p, "SecurityToken") == NULL);
   OK(param(&p, "ResourceGroupId") == NULL);
+  OK(param(&p, "Action") == NULL); /* the signature's business */
+  EXPECT_EQ_UINT64(7, p.count);
+
+  /* With the common parameters of signature 1.0. */
+  CHECK_ZERO(rpc_common_params_v1(&p, API_ACTION, API_VERSION, "LTAIkey", NULL,
+                                  1796205665, "abc"));
+  EXPECT_EQ_STR("DescribePortConnsCount", param(&p, "Action"));
+  EXPECT_EQ_STR("2020-01-01", param(&p, "Version"));
+  EXPECT_EQ_STR("LTAIkey", param(&p, "AccessKeyId"));
+  EXPECT_EQ_STR("HMAC-SHA1", param(&p, "SignatureMethod"));
+  EXPECT_EQ_STR("1.0", param(&p, "SignatureVersion"));
+  EXPECT_EQ_STR("abc", param(&p, "SignatureNonce"));
+  EXPECT_EQ_STR("2026-12-02T10:01:05Z", param(&p, "Timestamp"));
+  OK(param(&p, "SecurityToken") == NULL);
   OK(param(&p, "Signature") == NULL);
   EXPECT_EQ_UINT64(14, p.count);
   rpc_params_clear(&p);
 
   /* Optional parameters appear only when set; all ports: no Port. */
-  req.security_token = "sts-token";
   req.resource_group_id = "rg-123";
   req.region_id = NULL;
   req.port = NULL;
   req.instance_count = 1;
-  CHECK_ZERO(api_request_params(&req, 1796205665, "abc", &p));
+  CHECK_ZERO(api_request_params(&req, &p));
+  CHECK_ZERO(rpc_common_params_v1(&p, API_ACTION, API_VERSION, "STS.key",
+                                  "sts-token", 1796205665, "abc"));
   EXPECT_EQ_STR("sts-token", param(&p, "SecurityToken"));
   EXPECT_EQ_STR("rg-123", param(&p, "ResourceGroupId"));
   OK(param(&p, "RegionId") == NULL);
@@ -107,28 +113,29 @@ DEF_TEST(invalid_requests) {
   for (size_t i = 0; i <= API_MAX_INSTANCE_IDS; i++)
     ids[i] = "ddoscoo-cn-x";
   api_request_t req = {
-      .access_key_id = "LTAIkey",
       .instance_ids = ids,
       .instance_count = API_MAX_INSTANCE_IDS,
       .start_time = 0,
       .end_time = 60,
   };
   rpc_params_t p = RPC_PARAMS_INIT;
-  CHECK_ZERO(api_request_params(&req, 100, "n", &p));
+  CHECK_ZERO(api_request_params(&req, &p));
   EXPECT_EQ_STR("ddoscoo-cn-x", param(&p, "InstanceIds.100"));
   rpc_params_clear(&p);
 
   req.instance_count = API_MAX_INSTANCE_IDS + 1;
-  OK(api_request_params(&req, 100, "n", &p) != 0);
+  OK(api_request_params(&req, &p) != 0);
   req.instance_count = 0;
-  OK(api_request_params(&req, 100, "n", &p) != 0);
+  OK(api_request_params(&req, &p) != 0);
   req.instance_count = 1;
   req.start_time = 60;
-  OK(api_request_params(&req, 100, "n", &p) != 0);
+  OK(api_request_params(&req, &p) != 0);
   req.start_time = 0;
   req.port = ""; /* never sent empty */
-  OK(api_request_params(&req, 100, "n", &p) != 0);
+  OK(api_request_params(&req, &p) != 0);
   EXPECT_EQ_UINT64(0, p.count);
+  OK(rpc_common_params_v1(&p, API_ACTION, API_VERSION, "id", "", 0, "n") != 0);
+  rpc_params_clear(&p);
   return 0;
 }
 
