@@ -26,6 +26,13 @@ typedef struct {
   time_t last_end;     /* EndTime of the newest dispatched window; 0: none */
   time_t given_up_end; /* skip windows up to this after a permanent error */
   c_complain_t complaint;
+
+  /* Within a read */
+  time_t next_end;      /* the next window to fetch; 0: none in this read */
+  time_t requested_end; /* the window of the request in flight */
+  bool in_flight;
+  cdtime_t retry_at; /* after a transient failure */
+  int attempts;      /* at next_end */
 } series_t;
 
 /* Self-monitoring counters, since the start. */
@@ -61,6 +68,8 @@ typedef struct {
   int window;
   int delay;
   int max_backfill; /* windows per series and read */
+  int max_concurrent;
+  int max_rps; /* requests started per second; 0: unlimited */
   cdtime_t timeout;
   bool verify_peer;
   bool verify_host;
@@ -78,6 +87,8 @@ typedef struct {
   bool keys_rejected; /* the API refused the keys last used */
   http_client_t *http;
   time_t given_up_end; /* as in series_t, for errors of the whole block */
+  cdtime_t *starts;    /* the last max_rps request starts, a ring */
+  size_t starts_next;  /* its oldest entry */
   cdtime_t not_before; /* backing off until then */
   unsigned failures;   /* transient failures in a row */
   account_stats_t stats;

@@ -15,6 +15,8 @@
 #define MAX_WINDOW 86400
 /* A day of minutes. */
 #define MAX_BACKFILL 1440
+#define MAX_CONCURRENT 64
+#define MAX_RPS 1000
 /* A host outside ECS must not wait long for the metadata service. */
 #define METADATA_TIMEOUT_MS 1000
 
@@ -54,6 +56,7 @@ void account_free(void *arg) {
   sfree(a->ca_cert);
   sfree(a->proxy);
   sfree(a->series);
+  sfree(a->starts);
   sfree(a);
 }
 
@@ -227,6 +230,10 @@ static int option_value(account_t *a, oconfig_item_t *ci) {
     return config_int(a, ci, 0, MAX_WINDOW, "seconds", &a->delay);
   if (strcasecmp("MaxBackfill", key) == 0)
     return config_int(a, ci, 1, MAX_BACKFILL, NULL, &a->max_backfill);
+  if (strcasecmp("MaxConcurrentRequests", key) == 0)
+    return config_int(a, ci, 1, MAX_CONCURRENT, NULL, &a->max_concurrent);
+  if (strcasecmp("MaxRequestsPerSecond", key) == 0)
+    return config_int(a, ci, 0, MAX_RPS, NULL, &a->max_rps);
   if (strcasecmp("SelfMonitoring", key) == 0)
     return cf_util_get_boolean(ci, &a->self_monitoring);
   if (strcasecmp("Timeout", key) == 0)
@@ -440,6 +447,9 @@ static int account_validate(account_t *a) {
     return EINVAL;
   }
 
+  if (a->max_rps > 0 &&
+      (a->starts = calloc((size_t)a->max_rps, sizeof(*a->starts))) == NULL)
+    return ENOMEM;
   if (a->max_backfill == 0)
     a->max_backfill = (3600 + a->window - 1) / a->window; /* an hour */
 
@@ -464,6 +474,8 @@ account_t *account_config(oconfig_item_t *ci) {
   a->verify_host = true;
   a->self_monitoring = true;
   a->signature_version = 1;
+  a->max_concurrent = 4;
+  a->max_rps = 10; /* the API's documented limit for its listing calls */
   C_COMPLAIN_INIT(&a->complaint);
 
   if (cf_util_get_string(ci, &a->name) != 0 || !is_identifier(a->name)) {

@@ -1,7 +1,7 @@
 /**
  * collectd-ddoscoo - src/http_client.c
  *
- * libcurl wrapper; see http_client.h.
+ * libcurl's multi interface for a block; see http_client.h.
  */
 #include "http_client.h"
 
@@ -11,17 +11,34 @@
 #include <strings.h>
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 
-struct http_client_s {
+/* One easy handle and what belongs to its transfer. Handles are kept for
+ * the next transfer: libcurl keeps their connections alive. */
+typedef struct {
   CURL *curl;
+  bool busy;
+  void *user;
   size_t max_response;
-  char *body; /* the last response body, NUL-terminated */
+  char *url;
+  char *request_body;
+  struct curl_slist *headers;
+
+  char *body; /* the response body, NUL-terminated */
   size_t len;
   size_t size;
   bool too_large;
   time_t date;
   long retry_after_ms;
-  char curl_error[CURL_ERROR_SIZE];
+  char error[CURL_ERROR_SIZE];
+} slot_t;
+
+struct http_client_s {
+  CURLM *multi;
+  CURLSH *share; /* TLS sessions and DNS answers, across the handles */
+  slot_t *slots;
+  int count;
+  int in_flight;
 };
 
 /* The value of header line "Name: value\r\n" as a NUL-terminated copy in
@@ -47,159 +64,257 @@ static const char *header_value(const char *line, size_t len, const char *name,
 }
 
 static size_t read_header(char *line, size_t size, size_t nmemb, void *ud) {
-  http_client_t *c = ud;
+  slot_t *s = ud;
   size_t len = size * nmemb;
   char buf[128];
 
-  /* A new response (after a redirect or 100-continue) starts afresh. */
+  /* A new response (after a 100-continue) starts afresh. */
   if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
-    c->date = 0;
-    c->retry_after_ms = -1;
+    s->date = 0;
+    s->retry_after_ms = -1;
   } else if (header_value(line, len, "Date", buf, sizeof(buf)) != NULL) {
     time_t t = curl_getdate(buf, NULL);
-    c->date = (t > 0) ? t : 0;
+    s->date = (t > 0) ? t : 0;
   } else if (header_value(line, len, "x-acs-retry-after", buf, sizeof(buf)) !=
              NULL) {
     char *end = NULL;
     long ms = strtol(buf, &end, 10);
     if (end != buf && *end == 0 && ms >= 0)
-      c->retry_after_ms = ms;
+      s->retry_after_ms = ms;
   }
   return len;
 }
 
 static size_t write_body(char *data, size_t size, size_t nmemb, void *ud) {
-  http_client_t *c = ud;
+  slot_t *s = ud;
   size_t n = size * nmemb;
 
-  if (n > c->max_response - c->len) {
-    c->too_large = true;
+  if (n > s->max_response - s->len) {
+    s->too_large = true;
     return 0; /* makes libcurl fail the transfer with CURLE_WRITE_ERROR */
   }
-  if (c->len + n + 1 > c->size) {
-    size_t want = (c->size == 0) ? 4096 : c->size;
-    while (want < c->len + n + 1)
+  if (s->len + n + 1 > s->size) {
+    size_t want = (s->size == 0) ? 4096 : s->size;
+    while (want < s->len + n + 1)
       want *= 2;
-    char *body = realloc(c->body, want);
+    char *body = realloc(s->body, want);
     if (body == NULL)
       return 0;
-    c->body = body;
-    c->size = want;
+    s->body = body;
+    s->size = want;
   }
-  memcpy(c->body + c->len, data, n);
-  c->len += n;
-  c->body[c->len] = 0;
+  memcpy(s->body + s->len, data, n);
+  s->len += n;
+  s->body[s->len] = 0;
   return n;
+}
+
+/* What a finished transfer leaves behind; the request body may hold a
+ * SecurityToken, and so may the headers. */
+static void slot_release(slot_t *s) {
+  free(s->url);
+  if (s->request_body != NULL)
+    OPENSSL_cleanse(s->request_body, strlen(s->request_body));
+  free(s->request_body);
+  for (struct curl_slist *h = s->headers; h != NULL; h = h->next)
+    OPENSSL_cleanse(h->data, strlen(h->data));
+  curl_slist_free_all(s->headers);
+  s->url = s->request_body = NULL;
+  s->headers = NULL;
+  s->busy = false;
+  s->user = NULL;
 }
 
 void http_client_destroy(http_client_t *client) {
   if (client == NULL)
     return;
-  if (client->curl != NULL)
-    curl_easy_cleanup(client->curl);
-  free(client->body);
+  for (int i = 0; i < client->count; i++) {
+    slot_t *s = client->slots + i;
+    if (s->curl != NULL) {
+      if (s->busy)
+        curl_multi_remove_handle(client->multi, s->curl);
+      curl_easy_cleanup(s->curl);
+    }
+    slot_release(s);
+    free(s->body);
+  }
+  free(client->slots);
+  if (client->multi != NULL)
+    curl_multi_cleanup(client->multi);
+  if (client->share != NULL)
+    curl_share_cleanup(client->share);
   free(client);
 }
 
 http_client_t *http_client_create(const http_options_t *options, char *err,
                                   size_t err_size) {
   http_client_t *c = calloc(1, sizeof(*c));
-  if (c == NULL) {
+  int count = (options->max_parallel > 0) ? options->max_parallel : 1;
+  if (c == NULL || (c->slots = calloc((size_t)count, sizeof(slot_t))) == NULL) {
     snprintf(err, err_size, "out of memory");
+    free(c);
     return NULL;
   }
-  c->max_response = options->max_response;
-  c->curl = curl_easy_init();
-  if (c->curl == NULL) {
+  c->count = count;
+  c->multi = curl_multi_init();
+  c->share = curl_share_init();
+  if (c->multi == NULL || c->share == NULL) {
     snprintf(err, err_size, "cannot initialise libcurl");
     http_client_destroy(c);
     return NULL;
   }
+  curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  /* Connections wait in the multi handle's cache between reads. */
+  curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)count);
 
-  CURL *h = c->curl;
-  CURLcode rc = CURLE_OK;
-  /* Several threads read; libcurl must not use signals for timeouts. */
-  rc |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  rc |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->curl_error);
-  rc |= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_body);
-  rc |= curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
-  rc |= curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, read_header);
-  rc |= curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
-  rc |= curl_easy_setopt(h, CURLOPT_USERAGENT, options->user_agent);
-  rc |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER,
-                         options->verify_peer ? 1L : 0L);
-  rc |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST,
-                         options->verify_host ? 2L : 0L);
-  rc |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  rc |= curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-  if (options->ca_cert != NULL)
-    rc |= curl_easy_setopt(h, CURLOPT_CAINFO, options->ca_cert);
-  if (options->proxy != NULL)
-    rc |= curl_easy_setopt(h, CURLOPT_PROXY, options->proxy);
-  if (rc != CURLE_OK) {
-    snprintf(err, err_size, "cannot set libcurl options");
-    http_client_destroy(c);
-    return NULL;
+  for (int i = 0; i < count; i++) {
+    slot_t *s = c->slots + i;
+    CURL *h = s->curl = curl_easy_init();
+    if (h == NULL) {
+      snprintf(err, err_size, "cannot initialise libcurl");
+      http_client_destroy(c);
+      return NULL;
+    }
+    s->max_response = options->max_response;
+    s->retry_after_ms = -1;
+
+    CURLcode rc = CURLE_OK;
+    /* Several threads read; libcurl must not use signals for timeouts. */
+    rc |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    rc |= curl_easy_setopt(h, CURLOPT_PRIVATE, s);
+    rc |= curl_easy_setopt(h, CURLOPT_SHARE, c->share);
+    rc |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, s->error);
+    rc |= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_body);
+    rc |= curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
+    rc |= curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, read_header);
+    rc |= curl_easy_setopt(h, CURLOPT_HEADERDATA, s);
+    rc |= curl_easy_setopt(h, CURLOPT_USERAGENT, options->user_agent);
+    rc |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER,
+                           options->verify_peer ? 1L : 0L);
+    rc |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST,
+                           options->verify_host ? 2L : 0L);
+    rc |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    rc |= curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    if (options->ca_cert != NULL)
+      rc |= curl_easy_setopt(h, CURLOPT_CAINFO, options->ca_cert);
+    if (options->proxy != NULL)
+      rc |= curl_easy_setopt(h, CURLOPT_PROXY, options->proxy);
+    if (rc != CURLE_OK) {
+      snprintf(err, err_size, "cannot set libcurl options");
+      http_client_destroy(c);
+      return NULL;
+    }
   }
   return c;
 }
 
-http_status_t http_client_post(http_client_t *client, const char *url,
-                               const char *body, const char *const *headers,
-                               long timeout_ms, http_response_t *response,
-                               char *err, size_t err_size) {
-  CURL *h = client->curl;
+int http_client_start(http_client_t *client, const char *url, const char *body,
+                      const char *const *headers, long timeout_ms, void *user) {
+  slot_t *s = NULL;
+  for (int i = 0; i < client->count && s == NULL; i++)
+    if (!client->slots[i].busy)
+      s = client->slots + i;
+  if (s == NULL)
+    return -1;
 
-  client->len = 0;
-  client->too_large = false;
-  client->date = 0;
-  client->retry_after_ms = -1;
-  client->curl_error[0] = 0;
-  if (client->body != NULL)
-    client->body[0] = 0;
-
+  s->url = strdup(url);
+  s->request_body = strdup(body);
   /* An empty Expect header: libcurl would otherwise wait for a
    * "100 Continue" before sending larger bodies. */
-  struct curl_slist *list = curl_slist_append(NULL, "Expect:");
-  for (size_t i = 0; list != NULL && headers != NULL && headers[i] != NULL;
-       i++) {
-    struct curl_slist *grown = curl_slist_append(list, headers[i]);
-    if (grown == NULL) {
-      curl_slist_free_all(list);
-      list = NULL;
-    }
-    list = grown;
+  s->headers = curl_slist_append(NULL, "Expect:");
+  for (size_t i = 0; s->headers != NULL && headers != NULL && headers[i]; i++) {
+    struct curl_slist *grown = curl_slist_append(s->headers, headers[i]);
+    if (grown == NULL)
+      curl_slist_free_all(s->headers);
+    s->headers = grown;
   }
-  if (list == NULL) {
-    snprintf(err, err_size, "out of memory");
-    return HTTP_FAILED;
+  if (s->url == NULL || s->request_body == NULL || s->headers == NULL) {
+    slot_release(s);
+    return -1;
   }
 
-  curl_easy_setopt(h, CURLOPT_URL, url);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
-  curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+  s->len = 0;
+  s->too_large = false;
+  s->date = 0;
+  s->retry_after_ms = -1;
+  s->error[0] = 0;
+  if (s->body != NULL)
+    s->body[0] = 0;
+
+  CURL *h = s->curl;
+  curl_easy_setopt(h, CURLOPT_URL, s->url);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, s->headers);
+  curl_easy_setopt(h, CURLOPT_POSTFIELDS, s->request_body);
+  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(s->request_body));
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-
-  CURLcode rc = curl_easy_perform(h);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-  curl_slist_free_all(list);
-  response->status = 0;
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response->status);
-  response->body = (client->body != NULL) ? client->body : "";
-  response->len = client->len;
-  response->date = client->date;
-  response->retry_after_ms = client->retry_after_ms;
-
-  if (client->too_large) {
-    snprintf(err, err_size, "body larger than %zu bytes", client->max_response);
-    return HTTP_TOO_LARGE;
+  if (curl_multi_add_handle(client->multi, h) != CURLM_OK) {
+    slot_release(s);
+    return -1;
   }
-  if (rc != CURLE_OK) {
-    snprintf(err, err_size, "%s",
-             client->curl_error[0] != 0 ? client->curl_error
-                                        : curl_easy_strerror(rc));
-    return HTTP_FAILED;
+  s->busy = true;
+  s->user = user;
+  client->in_flight++;
+  return 0;
+}
+
+/* Hands every finished transfer to done. */
+static void collect_finished(http_client_t *client, http_done_t done,
+                             void *ctx) {
+  CURLMsg *msg;
+  int left;
+  while ((msg = curl_multi_info_read(client->multi, &left)) != NULL) {
+    if (msg->msg != CURLMSG_DONE)
+      continue;
+    CURL *h = msg->easy_handle;
+    CURLcode rc = msg->data.result;
+    slot_t *s = NULL;
+    curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&s);
+    curl_multi_remove_handle(client->multi, h);
+    client->in_flight--;
+
+    http_result_t r = {
+        .user = s->user,
+        .status = HTTP_OK,
+        .error = "",
+        .body = (s->body != NULL) ? s->body : "",
+        .len = s->len,
+        .date = s->date,
+        .retry_after_ms = s->retry_after_ms,
+    };
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.http_status);
+    curl_easy_getinfo(h, CURLINFO_TOTAL_TIME, &r.seconds);
+    char error[CURL_ERROR_SIZE + 64];
+    if (s->too_large) {
+      snprintf(error, sizeof(error), "body larger than %zu bytes",
+               s->max_response);
+      r.status = HTTP_TOO_LARGE;
+      r.error = error;
+    } else if (rc != CURLE_OK) {
+      snprintf(error, sizeof(error), "%s",
+               s->error[0] ? s->error : curl_easy_strerror(rc));
+      r.status = HTTP_FAILED;
+      r.error = error;
+    }
+    done(&r, ctx);
+    slot_release(s);
   }
-  return HTTP_OK;
+}
+
+int http_client_run(http_client_t *client, long wait_ms, http_done_t done,
+                    void *ctx) {
+  int running;
+  int before = client->in_flight;
+  curl_multi_perform(client->multi, &running);
+  collect_finished(client, done, ctx);
+  if (client->in_flight > 0 && client->in_flight == before && wait_ms > 0) {
+    curl_multi_poll(client->multi, NULL, 0, (int)wait_ms, NULL);
+    curl_multi_perform(client->multi, &running);
+    collect_finished(client, done, ctx);
+  }
+  return client->in_flight;
+}
+
+int http_client_in_flight(const http_client_t *client) {
+  return client->in_flight;
 }

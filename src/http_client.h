@@ -1,16 +1,17 @@
 /**
  * collectd-ddoscoo - src/http_client.h
  *
- * One libcurl easy handle per account block: kept-alive connections, TLS
- * verification on by default, a timeout for each whole request and a cap on
- * the response size. No collectd dependency.
+ * A block's HTTP client: up to max_parallel POSTs in flight at once over
+ * libcurl's multi interface, kept-alive connections and TLS sessions shared
+ * between them, TLS verification on by default, a timeout for each whole
+ * request and a cap on the response size. Used by one thread at a time (a
+ * block's read callback). No collectd dependency.
  */
 #ifndef HTTP_CLIENT_H
 #define HTTP_CLIENT_H 1
 
 #include <stdbool.h>
 #include <stddef.h>
-
 #include <time.h>
 
 typedef struct {
@@ -20,15 +21,26 @@ typedef struct {
   const char *proxy;   /* NULL: libcurl's default (environment) */
   const char *user_agent;
   size_t max_response; /* larger bodies fail the request */
+  int max_parallel;    /* requests in flight at most */
 } http_options_t;
 
+typedef enum {
+  HTTP_OK,        /* a response arrived, whatever its HTTP status */
+  HTTP_FAILED,    /* none did: connection, TLS, timeout; see error */
+  HTTP_TOO_LARGE, /* one did, but its body was over max_response */
+} http_status_t;
+
 typedef struct {
-  long status;      /* HTTP status code */
-  const char *body; /* NUL-terminated; owned by the client */
+  void *user; /* as given to http_client_start() */
+  http_status_t status;
+  const char *error; /* what went wrong, unless HTTP_OK */
+  long http_status;  /* HTTP status code; 0 if none */
+  const char *body;  /* NUL-terminated */
   size_t len;
   time_t date;         /* the Date header; 0 if none or unreadable */
   long retry_after_ms; /* the x-acs-retry-after header; -1 if none */
-} http_response_t;
+  double seconds;      /* the whole exchange */
+} http_result_t;
 
 typedef struct http_client_s http_client_t;
 
@@ -38,20 +50,22 @@ http_client_t *http_client_create(const http_options_t *options, char *err,
                                   size_t err_size);
 void http_client_destroy(http_client_t *client);
 
-typedef enum {
-  HTTP_OK,        /* a response arrived, whatever its HTTP status */
-  HTTP_FAILED,    /* none did: connection, TLS, timeout; see err */
-  HTTP_TOO_LARGE, /* one did, but its body was over max_response */
-} http_status_t;
+/* Starts POSTing body (application/x-www-form-urlencoded; may be empty) to
+ * url, with the extra header lines in headers ("Name: value", NULL-
+ * terminated; may be NULL), giving up after timeout_ms for the whole
+ * exchange, connecting included. Everything is copied. Returns 0, or -1
+ * when max_parallel requests are in flight already or memory ran out. */
+int http_client_start(http_client_t *client, const char *url, const char *body,
+                      const char *const *headers, long timeout_ms, void *user);
 
-/* POSTs body (application/x-www-form-urlencoded; may be empty) to url, with
- * the extra header lines in headers ("Name: value", NULL-terminated; may be
- * NULL), giving up after timeout_ms for the whole exchange, connecting
- * included. On HTTP_OK, response->body stays valid until the next call;
- * otherwise err says what went wrong. */
-http_status_t http_client_post(http_client_t *client, const char *url,
-                               const char *body, const char *const *headers,
-                               long timeout_ms, http_response_t *response,
-                               char *err, size_t err_size);
+typedef void (*http_done_t)(const http_result_t *result, void *ctx);
+
+/* Moves the transfers on, waiting up to wait_ms for one to finish, and hands
+ * each finished one to done (the result is valid during the call only).
+ * Returns the number still in flight. */
+int http_client_run(http_client_t *client, long wait_ms, http_done_t done,
+                    void *ctx);
+
+int http_client_in_flight(const http_client_t *client);
 
 #endif /* HTTP_CLIENT_H */

@@ -1,0 +1,73 @@
+/**
+ * collectd-ddoscoo - src/dispatch.c
+ *
+ * What the plugin hands to collectd: a window's connection values, and a
+ * block's own health.
+ */
+#include "dispatch.h"
+
+#include "utils/common/common.h"
+
+static void submit(const account_t *a, const char *plugin_instance,
+                   cdtime_t time, cdtime_t interval, const char *type,
+                   const char *type_instance, value_t value) {
+  value_list_t vl = VALUE_LIST_INIT;
+
+  vl.values = &value;
+  vl.values_len = 1;
+  vl.time = time;
+  vl.interval = interval;
+  if (a->host[0] != 0)
+    sstrncpy(vl.host, a->host, sizeof(vl.host));
+  sstrncpy(vl.plugin, PLUGIN_NAME, sizeof(vl.plugin));
+  sstrncpy(vl.plugin_instance, plugin_instance, sizeof(vl.plugin_instance));
+  sstrncpy(vl.type, type, sizeof(vl.type));
+  sstrncpy(vl.type_instance, type_instance, sizeof(vl.type_instance));
+
+  plugin_dispatch_values(&vl);
+}
+
+/* The value covers the window ending at EndTime, and there is one per
+ * Window whatever the read interval: write plugins (rrdtool) size their
+ * files from vl.interval. */
+void dispatch_window(const account_t *a, const series_t *s, time_t end,
+                     const api_port_conns_t *c) {
+  cdtime_t t = TIME_T_TO_CDTIME_T(end);
+  cdtime_t interval = TIME_T_TO_CDTIME_T(a->window);
+  const char *pi = s->plugin_instance;
+
+  submit(a, pi, t, interval, "current_connections", "concurrent",
+         (value_t){.gauge = (gauge_t)c->conns});
+  submit(a, pi, t, interval, "current_connections", "active",
+         (value_t){.gauge = (gauge_t)c->act_conns});
+  submit(a, pi, t, interval, "current_connections", "inactive",
+         (value_t){.gauge = (gauge_t)c->inact_conns});
+  submit(a, pi, t, interval, "operations_per_second", "new_connections",
+         (value_t){.gauge = (gauge_t)c->cps});
+}
+
+/* The plugin's own health, as <block>-api. Reads can follow each other
+ * closely after one that ran long; a second dispatch within the same second
+ * would be refused downstream ("Value too old", rrdtool's one-second step),
+ * and the counters lose nothing by waiting. */
+void dispatch_stats(account_t *a, double latency_sum, unsigned latency_count) {
+  cdtime_t now = cdtime();
+  if (!a->self_monitoring || now < a->stats_time + TIME_T_TO_CDTIME_T(1))
+    return;
+  a->stats_time = now;
+  char pi[DATA_MAX_NAME_LEN];
+  ssnprintf(pi, sizeof(pi), "%s-api", a->name);
+  const account_stats_t *st = &a->stats;
+
+  if (latency_count > 0)
+    submit(a, pi, now, 0, "response_time", "",
+           (value_t){.gauge = latency_sum / latency_count});
+  submit(a, pi, now, 0, "total_requests", "sent",
+         (value_t){.derive = (derive_t)st->requests});
+  submit(a, pi, now, 0, "total_requests", "failed",
+         (value_t){.derive = (derive_t)st->failed});
+  submit(a, pi, now, 0, "total_requests", "throttled",
+         (value_t){.derive = (derive_t)st->throttled});
+  submit(a, pi, now, 0, "total_operations", "backfilled_windows",
+         (value_t){.derive = (derive_t)st->backfilled});
+}

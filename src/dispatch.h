@@ -1,0 +1,21 @@
+/**
+ * collectd-ddoscoo - src/dispatch.h
+ *
+ * What the plugin dispatches; the metric names users build dashboards on.
+ */
+#ifndef DISPATCH_H
+#define DISPATCH_H 1
+
+#include "account.h"
+#include "api_response.h"
+
+/* The four values of the window ending at end, time-stamped end, with the
+ * block's Window as their interval. */
+void dispatch_window(const account_t *a, const series_t *s, time_t end,
+                     const api_port_conns_t *conns);
+
+/* The block's self-monitoring (<block>-api): the mean latency of this
+ * read's requests (if any) and the counters. */
+void dispatch_stats(account_t *a, double latency_sum, unsigned latency_count);
+
+#endif /* DISPATCH_H */

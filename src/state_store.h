@@ -1,0 +1,30 @@
+/**
+ * collectd-ddoscoo - src/state_store.h
+ *
+ * The plugin-wide StateFile (see state_file.h for the file itself).
+ */
+#ifndef STATE_STORE_H
+#define STATE_STORE_H 1
+
+#include "account.h"
+
+/* StateFile: where to keep the state. Without it, nothing is kept. */
+int state_store_configure(const char *path);
+
+/* Reads the file, at init; a file that cannot be used is reported. */
+void state_store_load(void);
+
+/* At a block's first read: each series carries on from its stored EndTime,
+ * unless that is not a window before latest. */
+void state_store_restore(account_t *a, time_t latest);
+
+/* Notes the series' newest dispatched window. */
+void state_store_remember(const account_t *a, const series_t *s);
+
+/* Rewrites the file if anything changed. */
+void state_store_write(void);
+
+/* Writes and forgets everything. */
+void state_store_shutdown(void);
+
+#endif /* STATE_STORE_H */
