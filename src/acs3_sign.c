@@ -128,16 +128,19 @@ char **acs3_sign_request(const acs3_request_t *req) {
     return NULL;
   acs3_hex_sha256(req->body, req->body_len, hashed_body);
 
-  acs3_header_t signed_list[] = {
+  acs3_header_t signed_list[8] = {
       {"host", req->host},
+      {"content-type", req->content_type},
       {"x-acs-action", req->action},
       {"x-acs-version", req->version},
       {"x-acs-date", date},
       {"x-acs-signature-nonce", req->nonce},
       {"x-acs-content-sha256", hashed_body},
-      {"x-acs-security-token", req->security_token},
   };
-  size_t count = (req->security_token != NULL) ? 7 : 6;
+  size_t count = 7;
+  if (req->security_token != NULL)
+    signed_list[count++] =
+        (acs3_header_t){"x-acs-security-token", req->security_token};
 
   char *signed_headers = NULL;
   char *canonical =

@@ -36,6 +36,7 @@ typedef struct {
   const char *method;
   const char *host; /* exactly as in the Host header */
   const char *canonical_query;
+  const char *content_type; /* signed; libcurl sends one with every POST */
   const char *body;
   size_t body_len;
   const char *action;

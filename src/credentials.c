@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Failed renewals are retried no more often than this; a refusal by the
- * API is answered sooner. */
+/* Renewals are tried no more often than this (less when the keys are about
+ * to expire); a refusal by the API is answered sooner. */
 #define RETRY_REFRESH 60
 #define RETRY_REJECTED 10
 
@@ -39,7 +39,8 @@ struct credentials_s {
   char *metadata_url;
   long metadata_timeout_ms;
   time_t expiration;
-  time_t last_attempt; /* to renew the keys */
+  time_t last_attempt;  /* to renew the keys */
+  char last_error[512]; /* of the last attempt */
 };
 
 void credentials_close(credentials_t *c) {
@@ -262,16 +263,20 @@ int credentials_get(credentials_t *c, time_t now, bool rejected,
   } else if (c->source == SOURCE_RAM_ROLE) {
     bool due = !c->have_keys || rejected ||
                now >= c->expiration - CREDENTIALS_REFRESH_AHEAD;
+    /* Keys close to expiry are asked for more often: the service hands
+     * out new ones only some time before the old ones expire. */
     time_t gap = rejected ? RETRY_REJECTED : RETRY_REFRESH;
-    char error[512] = "";
+    if (c->have_keys && c->expiration - now < 4 * gap)
+      gap = (c->expiration - now > 4) ? (c->expiration - now) / 4 : 1;
     if (due && (c->last_attempt == 0 || now >= c->last_attempt + gap)) {
       c->last_attempt = now;
-      renew_ram_role(c, error, sizeof(error));
+      if (renew_ram_role(c, c->last_error, sizeof(c->last_error)) == 0)
+        c->last_error[0] = 0;
     }
     /* Keys that are still valid serve until they expire. */
     if (!c->have_keys || now >= c->expiration) {
       snprintf(why, why_size, "no valid keys for the RAM role: %s",
-               error[0] ? error : "renewal failed, tried again shortly");
+               c->last_error[0] ? c->last_error : "they expired");
       return -1;
     }
   }

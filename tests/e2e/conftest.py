@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 
@@ -42,7 +43,9 @@ def wait_for(predicate, timeout, what, step=0.2):
 
 
 class Simulator:
-    """The API simulator as a subprocess on a free loopback port."""
+    """The API simulator as a subprocess on a free loopback port; with a
+    "metadata" section in the scenario, also the ECS metadata service, on
+    another (metadata_url)."""
 
     def __init__(self, workdir, scenario, name="sim", tls=None):
         self.dir = workdir
@@ -55,10 +58,16 @@ class Simulator:
                "--log", self.log_path, "--port", "0", "--port-file", port_file]
         if tls:
             cmd += ["--tls-cert", tls[0], "--tls-key", tls[1]]
+        metadata_port_file = os.path.join(workdir, name + ".metadata-port")
+        if "metadata" in scenario:
+            cmd += ["--metadata-port-file", metadata_port_file]
         self.stderr = open(os.path.join(workdir, name + ".stderr"), "w")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr)
         self.port = int(wait_for(lambda: self._read(port_file), 10, "the simulator's port"))
         self.url = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
+        # Written before the API's port file.
+        self.metadata_url = ("http://127.0.0.1:%s" % self._read(metadata_port_file)
+                             if "metadata" in scenario else None)
 
     @staticmethod
     def _read(path):
@@ -76,6 +85,14 @@ class Simulator:
         except FileNotFoundError:
             return []
 
+    def control(self, what, body):
+        """POST /_sim/<what> with a JSON body: faults, keys, metadata."""
+        req = urllib.request.Request("%s/_sim/%s" % (self.url, what),
+                                     data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            assert resp.status == 200
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -85,9 +102,15 @@ class Simulator:
 
 class Collectd:
     """collectd -f with a generated configuration: logfile, csv and rrdtool
-    from the stock plugin directory, ddoscoo from the build tree."""
+    from the stock plugin directory, ddoscoo from the build tree.
 
-    def __init__(self, workdir, plugin_config, interval=10, env=None, hostname="e2e-host"):
+    extra_config is appended to the configuration as it is (more stock
+    plugins, e.g. write_graphite or network, with their <Plugin> blocks);
+    ddoscoo_dir loads ddoscoo.so from that directory instead of the build
+    tree (an installed copy)."""
+
+    def __init__(self, workdir, plugin_config, interval=10, env=None, hostname="e2e-host",
+                 extra_config="", ddoscoo_dir=None):
         self.dir = workdir
         self.log_path = os.path.join(workdir, "collectd.log")
         self.csv_dir = os.path.join(workdir, "csv")
@@ -122,9 +145,11 @@ PluginDir "{stock}"
 <Plugin ddoscoo>
 {blocks}
 </Plugin>
+{extra}
 """.format(host=hostname, dir=workdir, interval=interval, types=TYPES_DB,
            stock=STOCK_PLUGIN_DIR, log=self.log_path, csv=self.csv_dir,
-           rrd=self.rrd_dir, build=plugin_dir(), blocks=plugin_config))
+           rrd=self.rrd_dir, build=ddoscoo_dir or plugin_dir(), blocks=plugin_config,
+           extra=extra_config))
         # HOME: no ~/.alibabacloud/credentials of the machine's user.
         full_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C", "HOME": workdir}
         full_env.update(env or {})

@@ -3,15 +3,11 @@ restart, both followed by backfill of every missed window, in real time
 (collectd's own clock stamps the values, so the minutes must really
 pass). Both scenarios share the same two minutes of waiting."""
 
-import json
-import os
 import time
-import urllib.request
 
 import pytest
 
 from conftest import METRICS, Collectd, Simulator, expected_values, rrd_fetch, wait_for
-import ddoscoo_sim  # noqa: F401  (values through expected_values)
 
 KEY = ['AccessKeyId "LTAIbackfill"', 'AccessKeySecret "SECRET-backfill"']
 OUT1, OUT2, RST1 = "ddoscoo-cn-out1", "ddoscoo-cn-out2", "ddoscoo-cn-rst1"
@@ -21,13 +17,6 @@ def latest_window(now=None):
     """The window the plugin asks for with the default Delay and Window."""
     now = time.time() if now is None else now
     return int((now - 60) // 60 * 60)
-
-
-def set_faults(sim, faults):
-    req = urllib.request.Request(sim.url + "/_sim/faults", data=json.dumps(faults).encode(),
-                                 method="POST", headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=5) as resp:
-        assert resp.status == 200
 
 
 class Timeline:
@@ -68,11 +57,11 @@ def timeline(tmp_path_factory):
         with open(state_file) as f:
             t.state_after_first = f.read()
 
-        set_faults(sim, {OUT1: {"mode": "http503"}, OUT2: {"mode": "http503"}})
+        sim.control("faults", {OUT1: {"mode": "http503"}, OUT2: {"mode": "http503"}})
         t.outage_start = time.time()
         # Two windows lost to the outage and to the stopped collectd.
         wait_for(lambda: latest_window() >= t.w0 + 120, 200, "two more windows", step=1)
-        set_faults(sim, {})
+        sim.control("faults", {})
         t.outage_end = time.time()
 
         second = Collectd(str(restart_dir), restart_config)

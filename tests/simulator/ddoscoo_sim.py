@@ -3,11 +3,17 @@
 
 It stands in for the real RPC endpoint of ``DescribePortConnsCount``
 (version 2020-01-01) and checks every request at least as strictly as the
-real service: strict URL decoding, signature version 1.0 (HMAC-SHA1),
-timestamp window, nonce reuse, STS tokens and every operation parameter.
+real service: strict URL decoding, signature version 1.0 (HMAC-SHA1) and
+V3 (ACS3-HMAC-SHA256, in the Authorization header), timestamp window, nonce
+reuse, STS tokens, key expiry and every operation parameter.
 It can also misbehave on purpose ("faults") so the plugin's error handling
 can be exercised, and it writes one JSON line per request to a log file so
 tests can see exactly what the plugin sent.
+
+With --metadata-port-file it also runs an ECS instance metadata service
+(the RAM role credential endpoints, optionally with session tokens) on a
+second loopback port; every credential set it hands out is registered as a
+temporary API key that expires at its Expiration.
 
 The code is deliberately written from the public API documentation only
 (the DescribePortConnsCount page and the RPC signing rules), never from the
@@ -17,12 +23,22 @@ mirrored here.
 Usage:
     /usr/bin/python3 ddoscoo_sim.py --config scenario.json --log requests.jsonl \
         [--port 0] [--port-file F] [--bind 127.0.0.1] \
-        [--tls-cert cert.pem --tls-key key.pem] [--verbose]
+        [--tls-cert cert.pem --tls-key key.pem] [--verbose] \
+        [--metadata-port-file F] [--metadata-port 0]
+
+Control endpoints on the API port (plain JSON, never logged with secrets):
+    GET  /_sim/health                  "ok"
+    GET/POST /_sim/faults              replace the faults map
+    GET/POST /_sim/keys                add/replace keys {"id": {"secret", "token", "expires"}}
+                                       (GET lists ids, token presence, expiry; no secrets)
+    GET/POST /_sim/metadata            change the metadata section (mode, role, ...)
 
 Importable pieces (used by the tests of the plugin and of this simulator):
     percent_encode(s)                  RFC 3986 encoding used by signing
     canonical_query(params)            sorted, encoded "k=v&k=v" string
     sign_v1(method, params, secret)    -> (string_to_sign, signature)
+    sign_v3(method, query_params, headers, body, secret[, signed_headers])
+                                       -> (canonical_request, string_to_sign, signature)
     values_for(ids, port, start, end)  -> {"Conns", "ActConns", "InActConns", "Cps"}
     parse_urlencoded(raw_bytes)        strict query/form decoder
     load_config(path_or_dict)          validated scenario
@@ -43,6 +59,8 @@ import math
 import os
 import random
 import re
+import secrets
+import string
 import signal
 import socket
 import socketserver
@@ -102,6 +120,34 @@ PAYLOAD_FAULTS = frozenset({
 })
 FAULT_MODES = frozenset(ERROR_FAULTS) | PAYLOAD_FAULTS
 
+# Signature V3 (ACS3-HMAC-SHA256).
+V3_ALGORITHM = "ACS3-HMAC-SHA256"
+# Exactly what the SDKs send: no spaces around ',' or '='; the signature is
+# lower-case hex. Anything else is refused rather than guessed at.
+V3_AUTH_RE = re.compile(r"ACS3-HMAC-SHA256 Credential=([^,;=\s]+),SignedHeaders=([^,=\s]+),"
+                        r"Signature=([0-9a-f]{64})", re.ASCII)
+V3_REQUIRED_HEADERS = ("host", "x-acs-action", "x-acs-version", "x-acs-date",
+                       "x-acs-signature-nonce", "x-acs-content-sha256")
+# V1 common parameters; in a V3 request they travel as headers (or not at
+# all) and must not appear as parameters.
+V1_ONLY_PARAMS = frozenset(("Action", "Version", "AccessKeyId", "SignatureMethod",
+                            "SignatureVersion", "SignatureNonce", "Timestamp", "Signature",
+                            "SecurityToken"))
+V3_KNOWN_PARAMS = frozenset(("Format", "RegionId") + OPERATION_PARAMS)
+HEADER_TOKEN_RE = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]+", re.ASCII)
+SHA256_HEX_RE = re.compile(r"[0-9a-f]{64}", re.ASCII)
+
+# ECS instance metadata service.
+MD_TOKEN_PATH = "/latest/api/token"
+MD_CRED_PREFIX = "/latest/meta-data/ram/security-credentials/"
+MD_TOKEN_HEADER = "X-aliyun-ecs-metadata-token"
+MD_TTL_HEADER = "X-aliyun-ecs-metadata-token-ttl-seconds"
+MD_MAX_TTL = 21600
+MD_MODES = frozenset({"ok", "down", "garbage", "no_token_api", "bad_code", "hang"})
+MD_DEFAULTS = {"role": "ddoscoo-reader", "lifetime_seconds": 3600, "require_token": False,
+               "mode": "ok", "hang_seconds": 5}
+MD_ROLE_RE = re.compile(r"[A-Za-z0-9._-]{1,64}", re.ASCII)
+
 XML_DECL = "<?xml version='1.0' encoding='UTF-8'?>"
 XML_CTYPE = "text/xml;charset=UTF-8"
 JSON_CTYPE = "application/json;charset=utf-8"
@@ -143,6 +189,48 @@ def sign_v1(method, params, secret):
     string_to_sign = method + "&" + percent_encode("/") + "&" + percent_encode(canonical_query(params))
     mac = hmac.new((secret + "&").encode("utf-8"), string_to_sign.encode("utf-8"), hashlib.sha1)
     return string_to_sign, base64.b64encode(mac.digest()).decode("ascii")
+
+
+# ---------------------------------------------------------------------------
+# Signing (signature V3, ACS3-HMAC-SHA256), pure functions
+# ---------------------------------------------------------------------------
+
+def hex_sha256(data):
+    """Lower-case hex SHA-256 of bytes (str is taken as UTF-8)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return hashlib.sha256(data).hexdigest()
+
+
+def canonical_query_v3(query_params):
+    """V3 canonical query string: decoded names and values (a dict or a
+    list of pairs) encoded as in version 1.0, sorted, "name=value" joined
+    with '&'; a parameter without value is "name="; nothing is left out."""
+    items = query_params.items() if isinstance(query_params, dict) else query_params
+    pairs = sorted((percent_encode(k), percent_encode(v)) for k, v in items)
+    return "&".join(k + "=" + v for k, v in pairs)
+
+
+def sign_v3(method, query_params, headers, body, secret, signed_headers=None):
+    """Return (canonical_request, string_to_sign, signature) for V3.
+
+    ``headers`` maps header names (any case) to values; all of them are
+    signed unless ``signed_headers`` (lower-case names, in the order they
+    are to appear) says otherwise. ``body`` is the request body as sent
+    (bytes; str is taken as UTF-8). The signature is lower-case hex of
+    HMAC-SHA256 keyed with the AccessKeySecret itself.
+    """
+    lower = {}
+    for name, value in headers.items():
+        lower[name.lower()] = str(value).strip()
+    names = sorted(lower) if signed_headers is None else list(signed_headers)
+    canonical_headers = "".join("%s:%s\n" % (n, lower[n]) for n in names)
+    canonical_request = "\n".join([method, "/", canonical_query_v3(query_params),
+                                   canonical_headers, ";".join(names), hex_sha256(body)])
+    string_to_sign = V3_ALGORITHM + "\n" + hex_sha256(canonical_request)
+    signature = hmac.new(secret.encode("utf-8"), string_to_sign.encode("utf-8"),
+                         hashlib.sha256).hexdigest()
+    return canonical_request, string_to_sign, signature
 
 
 # ---------------------------------------------------------------------------
@@ -269,11 +357,65 @@ def check_faults(faults):
     return copy.deepcopy(faults)
 
 
+def _is_number(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def check_keys(keys):
+    """Validate a keys map {id: {"secret", "token"?, "expires"?}}; return a copy.
+
+    "expires" is epoch seconds (simulator clock); from then on the key is
+    refused (InvalidSecurityToken.Expired with a token, else
+    InvalidAccessKeyId.Inactive). null or absent: never expires."""
+    if not isinstance(keys, dict):
+        raise ConfigError("keys must be a JSON object")
+    for kid, k in keys.items():
+        if not kid or not isinstance(k, dict) or not isinstance(k.get("secret"), str) or not k["secret"]:
+            raise ConfigError("key %r needs a non-empty string secret" % kid)
+        if "token" in k and (not isinstance(k["token"], str) or not k["token"]):
+            raise ConfigError("key %r: token must be a non-empty string" % kid)
+        if k.get("expires") is not None and not _is_number(k["expires"]):
+            raise ConfigError("key %r: expires must be a number (epoch seconds)" % kid)
+    return copy.deepcopy(keys)
+
+
+def check_metadata(spec, base=None):
+    """Validate (part of) a metadata section; return it merged over ``base``
+    (the defaults when None)."""
+    if not isinstance(spec, dict):
+        raise ConfigError("metadata must be a JSON object")
+    out = dict(MD_DEFAULTS if base is None else base)
+    for name, value in spec.items():
+        if name == "role":
+            if not isinstance(value, str) or not MD_ROLE_RE.fullmatch(value):
+                raise ConfigError("metadata.role must be 1-64 of A-Z a-z 0-9 . _ -")
+        elif name == "lifetime_seconds":
+            if not _is_number(value) or value < 3:
+                raise ConfigError("metadata.lifetime_seconds must be a number >= 3")
+        elif name == "require_token":
+            if not isinstance(value, bool):
+                raise ConfigError("metadata.require_token must be true or false")
+        elif name == "mode":
+            if value not in MD_MODES:
+                raise ConfigError("metadata.mode must be one of %s" % ", ".join(sorted(MD_MODES)))
+        elif name == "hang_seconds":
+            if not _is_number(value) or value < 0:
+                raise ConfigError("metadata.hang_seconds must be a non-negative number")
+        else:
+            raise ConfigError("metadata: unknown key %r" % name)
+        out[name] = value
+    return out
+
+
 def load_config(source):
     """Load and validate a scenario from a path or an already-parsed dict.
 
     Beyond the documented keys, an optional "clock_offset_seconds" shifts
-    the simulator's notion of "now" (to test a skewed server clock).
+    the simulator's notion of "now" (to test a skewed server clock), and an
+    optional "metadata" section configures the ECS metadata service (with
+    it, "keys" may be empty: the metadata service issues them), and an
+    optional "latency_ms" delays every verified API answer (a distant
+    service, for tests of concurrency).
     """
     if isinstance(source, dict):
         cfg = source
@@ -283,27 +425,29 @@ def load_config(source):
     if not isinstance(cfg, dict):
         raise ConfigError("config must be a JSON object")
     keys = cfg.get("keys")
-    if not isinstance(keys, dict) or not keys:
+    if not isinstance(keys, dict) or (not keys and "metadata" not in cfg):
         raise ConfigError("config.keys must be a non-empty object")
-    for kid, k in keys.items():
-        if not kid or not isinstance(k, dict) or not isinstance(k.get("secret"), str) or not k["secret"]:
-            raise ConfigError("key %r needs a non-empty string secret" % kid)
-        if "token" in k and (not isinstance(k["token"], str) or not k["token"]):
-            raise ConfigError("key %r: token must be a non-empty string" % kid)
+    keys = check_keys(keys)
+    metadata = check_metadata(cfg.get("metadata", {}))
     instances = cfg.get("instances", [])
     regions = cfg.get("regions", DEFAULT_REGIONS)
     for name, lst in (("instances", instances), ("regions", regions)):
         if not isinstance(lst, list) or not all(isinstance(x, str) and x for x in lst):
             raise ConfigError("config.%s must be a list of non-empty strings" % name)
+    latency = cfg.get("latency_ms", 0)
+    if not isinstance(latency, (int, float)) or isinstance(latency, bool) or latency < 0:
+        raise ConfigError("latency_ms must be a non-negative number")
     offset = cfg.get("clock_offset_seconds", 0)
     if not isinstance(offset, (int, float)) or isinstance(offset, bool):
         raise ConfigError("clock_offset_seconds must be a number")
     return {
-        "keys": copy.deepcopy(keys),
+        "metadata": metadata,
+        "keys": keys,
         "instances": list(instances),
         "regions": list(regions),
         "faults": check_faults(cfg.get("faults", {})),
         "clock_offset_seconds": offset,
+        "latency_ms": latency,
     }
 
 
@@ -315,6 +459,7 @@ class SimState:
         self.keys = cfg["keys"]
         self.regions = frozenset(cfg["regions"])
         self.clock_offset = cfg["clock_offset_seconds"]
+        self.latency = cfg["latency_ms"] / 1000.0
         self._lock = threading.Lock()
         # Instances named in faults exist too (also ones added at run time:
         # a fault on an instance that "does not exist" could never fire).
@@ -324,9 +469,94 @@ class SimState:
         self._log_lock = threading.Lock()
         self._log = open(log_path, "a", encoding="utf-8") if log_path else None
         self.stopping = threading.Event()
+        # Metadata service: its own lock (a "hang" must not block the API).
+        self._md_lock = threading.Lock()
+        self._md_cfg = cfg["metadata"]
+        self._md_tokens = {}      # session token -> expiry (simulator clock)
+        self._md_creds = None     # the credential set currently handed out
 
     def now(self):
         return time.time() + self.clock_offset
+
+    # -- keys ----------------------------------------------------------------
+
+    def get_key(self, kid):
+        """A copy of key ``kid`` ({"secret", "token"?, "expires"?}) or None."""
+        with self._lock:
+            k = self.keys.get(kid)
+            return dict(k) if k is not None else None
+
+    def add_keys(self, keys):
+        """Add or replace keys at run time (validated like the scenario's)."""
+        keys = check_keys(keys)
+        with self._lock:
+            self.keys.update(keys)
+
+    def list_keys(self):
+        """Ids with token presence and expiry; never secrets or tokens."""
+        with self._lock:
+            return {kid: {"token": "token" in k, "expires": k.get("expires")}
+                    for kid, k in self.keys.items()}
+
+    # -- metadata service ----------------------------------------------------
+
+    def md_config(self):
+        with self._md_lock:
+            return dict(self._md_cfg)
+
+    def md_update(self, spec):
+        with self._md_lock:
+            self._md_cfg = check_metadata(spec, self._md_cfg)
+            return dict(self._md_cfg)
+
+    def md_new_token(self, ttl):
+        token = secrets.token_urlsafe(32)
+        now = self.now()
+        with self._md_lock:
+            for old in [k for k, exp in self._md_tokens.items() if exp <= now]:
+                del self._md_tokens[old]
+            self._md_tokens[token] = now + ttl
+        return token
+
+    def md_token_live(self, token):
+        with self._md_lock:
+            exp = self._md_tokens.get(token)
+        return exp is not None and self.now() < exp
+
+    def md_credentials(self):
+        """The credential set to hand out now, issuing (and registering as
+        an API key) a new one when there is none or the current one is
+        within lifetime/3 of its Expiration. Returns (creds, issued_new)."""
+        with self._md_lock:
+            now = self.now()
+            cur = self._md_creds
+            lifetime = self._md_cfg["lifetime_seconds"]
+            if cur is not None and now < cur["expires"] - cur["lifetime"] / 3.0:
+                return dict(cur), False
+            alnum = string.ascii_letters + string.digits
+            cur = {
+                "AccessKeyId": "STS." + "".join(secrets.choice(alnum) for _ in range(28)),
+                "AccessKeySecret": "".join(secrets.choice(alnum) for _ in range(44)),
+                # Real STS tokens are long base64 text, '+', '/' and '=' included.
+                "SecurityToken": "CAIS" + base64.b64encode(os.urandom(240)).decode("ascii"),
+                "expires": int(now) + int(math.ceil(lifetime)),
+                "updated": int(now),
+                "lifetime": lifetime,
+            }
+            self._md_creds = cur
+            self.add_keys({cur["AccessKeyId"]: {"secret": cur["AccessKeySecret"],
+                                                "token": cur["SecurityToken"],
+                                                "expires": cur["expires"]}})
+            return dict(cur), True
+
+    def md_status(self):
+        """Config plus the current set's id and expiry (no secrets)."""
+        with self._md_lock:
+            out = dict(self._md_cfg)
+            cur = self._md_creds
+            out["current_access_key_id"] = cur["AccessKeyId"] if cur else None
+            out["current_expires"] = cur["expires"] if cur else None
+            return out
 
     def instance_exists(self, iid):
         with self._lock:
@@ -454,18 +684,8 @@ def verify_request(method, params, state):
                        "The request signature does not conform to Aliyun standards. "
                        "SignatureVersion must be 1.0.")
 
-    ts = _parse_timestamp(params["Timestamp"])
-    if ts is None:
-        raise ApiError(400, "InvalidTimeStamp.Format",
-                       "Specified time stamp or date value is not well formatted. "
-                       "Expected YYYY-MM-DDThh:mm:ssZ in UTC.")
-    if abs(ts - state.now()) > MAX_CLOCK_SKEW:
-        raise ApiError(400, "InvalidTimeStamp.Expired",
-                       "Specified time stamp or date value is expired.")
-
-    key = state.keys.get(params["AccessKeyId"])
-    if key is None:
-        raise ApiError(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
+    _check_timestamp(params["Timestamp"], state)
+    key = _live_key(params["AccessKeyId"], state)
 
     string_to_sign, expected = sign_v1(method, params, key["secret"])
     if not hmac.compare_digest(expected.encode("utf-8"), params["Signature"].encode("utf-8")):
@@ -475,11 +695,44 @@ def verify_request(method, params, state):
 
     # Only a correctly signed request consumes its nonce, so a forged
     # request cannot burn nonces of a legitimate client.
-    if not state.claim_nonce(params["SignatureNonce"]):
+    _claim_nonce(params["SignatureNonce"], state)
+    _check_token(key, params.get("SecurityToken"))
+    _check_api(params["Action"], params["Version"], params, state)
+    return _verify_operation(params, state)
+
+
+def _check_timestamp(ts_text, state):
+    ts = _parse_timestamp(ts_text)
+    if ts is None:
+        raise ApiError(400, "InvalidTimeStamp.Format",
+                       "Specified time stamp or date value is not well formatted. "
+                       "Expected YYYY-MM-DDThh:mm:ssZ in UTC.")
+    if abs(ts - state.now()) > MAX_CLOCK_SKEW:
+        raise ApiError(400, "InvalidTimeStamp.Expired",
+                       "Specified time stamp or date value is expired.")
+
+
+def _live_key(kid, state):
+    """The key record, or NotFound; an expired key is refused here."""
+    key = state.get_key(kid)
+    if key is None:
+        raise ApiError(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
+    expires = key.get("expires")
+    if expires is not None and state.now() >= expires:
+        if "token" in key:
+            raise ApiError(400, "InvalidSecurityToken.Expired",
+                           "Specified SecurityToken is expired.")
+        raise ApiError(400, "InvalidAccessKeyId.Inactive", "Specified access key is disabled.")
+    return key
+
+
+def _claim_nonce(nonce, state):
+    if not state.claim_nonce(nonce):
         raise ApiError(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
 
+
+def _check_token(key, sent_token):
     expected_token = key.get("token")
-    sent_token = params.get("SecurityToken")
     if expected_token is None and sent_token is not None:
         raise ApiError(400, "InvalidSecurityToken.Malformed",
                        "The security token is not valid for a permanent access key.")
@@ -491,9 +744,11 @@ def verify_request(method, params, state):
         raise ApiError(400, "InvalidSecurityToken.Mismatch",
                        "The security token does not match the access key.")
 
-    if params["Version"] != API_VERSION:
+
+def _check_api(action, version, params, state):
+    if version != API_VERSION:
         raise ApiError(400, "InvalidVersion", 'Specified parameter Version is not valid.')
-    if params["Action"] != ACTION:
+    if action != ACTION:
         raise ApiError(404, "InvalidAction.NotFound",
                        "Specified api is not found, please check your url and method.")
     if params.get("Format", "JSON") not in ("XML", "JSON"):
@@ -501,6 +756,106 @@ def verify_request(method, params, state):
     if "RegionId" in params and params["RegionId"] not in state.regions:
         raise ApiError(400, "InvalidRegionId", "The specified region does not exist.")
 
+
+def _incomplete_v3(why):
+    return ApiError(400, "IncompleteSignature",
+                    "The request signature does not conform to Aliyun standards. " + why)
+
+
+def _escape_v3(text):
+    """CanonicalRequest/StringToSign shown on one line: '\\' and newlines escaped."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def parse_v3_authorization(value):
+    """Authorization header -> (access_key_id, [signed header names], signature)."""
+    m = V3_AUTH_RE.fullmatch(value)
+    if m is None:
+        raise _incomplete_v3("Expected exactly 'ACS3-HMAC-SHA256 Credential=<AccessKeyId>,"
+                             "SignedHeaders=<h1;h2;...>,Signature=<64 lower-case hex digits>'.")
+    return m.group(1), m.group(2).split(";"), m.group(3)
+
+
+def verify_request_v3(method, query_params, params, headers, body, state, info=None):
+    """Check one V3 (ACS3-HMAC-SHA256) request; return (ids, port, start, end).
+
+    ``query_params`` are the decoded query-string parameters alone (what is
+    signed), ``params`` those merged with a form body's (what the operation
+    reads), ``headers`` maps lower-case names to lists of values, ``body``
+    is the body as received. ``info`` (a dict) receives "access_key_id"
+    once the Authorization header is parsed. Same order idea as V1:
+    syntax, clock, key, signature, nonce, token, then the operation.
+    """
+    if info is None:
+        info = {}
+    auths = headers.get("authorization", [])
+    if len(auths) != 1:
+        raise _incomplete_v3("Exactly one Authorization header is required.")
+    kid, signed, signature = parse_v3_authorization(auths[0])
+    info["access_key_id"] = kid
+
+    for name in sorted(params):
+        if name in V1_ONLY_PARAMS:
+            raise _invalid(name, "A signature V3 request carries no %s parameter "
+                           "(Action, Version, the token and the signature travel in headers)." % name)
+    for name in sorted(params):
+        if params[name] == "":
+            raise _invalid(name, "The parameter must not be empty.")
+    for name in sorted(params):
+        if name not in V3_KNOWN_PARAMS and INSTANCE_PARAM_RE.fullmatch(name) is None:
+            raise _invalid(name, "The parameter is not recognized by this API.")
+
+    for name in sorted(headers):
+        if name != "authorization" and len(headers[name]) > 1 and (
+                name.startswith("x-acs-") or name in ("host", "content-type")):
+            raise _invalid(name, "The header is sent more than once.")
+    for name in V3_REQUIRED_HEADERS:
+        if name not in headers:
+            raise _missing(name)
+    for name in sorted(headers):
+        if (name.startswith("x-acs-") or name in V3_REQUIRED_HEADERS) and not headers[name][0].strip():
+            raise _invalid(name, "The header must not be empty.")
+
+    # SignedHeaders: lower-case tokens, strictly sorted, covering host,
+    # content-type (if sent) and every x-acs-* header; each one present.
+    for name in signed:
+        if not HEADER_TOKEN_RE.fullmatch(name):
+            raise _incomplete_v3("SignedHeaders must be lower-case header names separated by "
+                                 "';' (got %r)." % name)
+    if signed != sorted(set(signed)):
+        raise _incomplete_v3("SignedHeaders must be sorted, without duplicates.")
+    if "authorization" in signed:
+        raise _incomplete_v3("The Authorization header cannot be signed.")
+    must_sign = {"host"} | {n for n in headers if n.startswith("x-acs-") or n == "content-type"}
+    for name in sorted(must_sign):
+        if name not in signed:
+            raise _incomplete_v3("Header %s must be in SignedHeaders." % name)
+    for name in signed:
+        if name not in headers:
+            raise _incomplete_v3("Signed header %s is not in the request." % name)
+
+    _check_timestamp(headers["x-acs-date"][0].strip(), state)
+
+    sent_hash = headers["x-acs-content-sha256"][0].strip()
+    real_hash = hex_sha256(body)
+    if not SHA256_HEX_RE.fullmatch(sent_hash) or sent_hash != real_hash:
+        raise _invalid("x-acs-content-sha256", "ContentSha256Mismatch: it must be the lower-case "
+                       "hex SHA-256 of the request body as sent; the server computed %s." % real_hash)
+
+    key = _live_key(kid, state)
+    canonical, string_to_sign, expected = sign_v3(
+        method, query_params, {n: headers[n][0] for n in signed}, body, key["secret"], signed)
+    if not hmac.compare_digest(expected.encode("ascii"), signature.encode("ascii")):
+        raise ApiError(400, "SignatureDoesNotMatch",
+                       "Specified signature does not match our calculation. "
+                       "server canonical request is:" + _escape_v3(canonical) +
+                       " server string to sign is:" + _escape_v3(string_to_sign))
+
+    _claim_nonce(headers["x-acs-signature-nonce"][0].strip(), state)
+    token = headers.get("x-acs-security-token")
+    _check_token(key, None if token is None else token[0].strip())
+    _check_api(headers["x-acs-action"][0].strip(), headers["x-acs-version"][0].strip(),
+               params, state)
     return _verify_operation(params, state)
 
 
@@ -621,13 +976,13 @@ class SimServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, address, state, ssl_context=None, verbose=False):
+    def __init__(self, address, state, ssl_context=None, verbose=False, handler=None):
         host = address[0]
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.state = state
         self.ssl_context = ssl_context
         self.verbose = verbose
-        super().__init__(address, Handler)
+        super().__init__(address, handler or Handler)
 
     def server_bind(self):
         # HTTPServer.server_bind() would do a reverse DNS lookup (getfqdn)
@@ -742,11 +1097,29 @@ class Handler(BaseHTTPRequestHandler):
         # its answer, the line describing it is already in the log file.
         shown = {k: ("***" if k == "SecurityToken" else v)
                  for k, v in params.items() if k != "Signature"}
-        self.server.state.log({
+        sigver = getattr(self, "_sigver", None)
+        v3 = getattr(self, "_v3_info", None) or {}
+        if sigver == "3" and "access_key_id" in v3:
+            shown["AccessKeyId"] = v3["access_key_id"]
+        entry = {
             "time": t if t is not None else time.time(),
             "method": method, "path": path, "params": shown, "status": status,
             "code": code, "fault": fault, "values": values, "request_id": request_id,
-        })
+            "service": "api", "signature_version": sigver,
+        }
+        if sigver == "3":
+            if v3.get("token_sent"):
+                entry["security_token"] = "***"
+            # The x-acs-* headers as sent (token masked): what was signed.
+            entry["headers"] = v3.get("headers", {})
+        self.server.state.log(entry)
+
+    def _header_map(self):
+        """Request headers as {lower-case name: [values in order]}."""
+        out = {}
+        for name, value in self.headers.items():
+            out.setdefault(name.lower(), []).append(value)
+        return out
 
     # -- methods -------------------------------------------------------------
 
@@ -767,11 +1140,28 @@ class Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method):
         t = time.time()
+        self._sigver, self._v3_info = None, None
         target = self.path.encode("latin-1")
         raw_path, _, query = target.partition(b"?")
         path = raw_path.decode("latin-1")
         if path.startswith("/_sim/"):
             return self._control(method, path, t)
+        # A request whose Authorization header names the V3 algorithm is a
+        # V3 request; anything else is checked as signature version 1.0.
+        auth = self.headers.get_all("Authorization") or []
+        v3 = any(a.startswith(V3_ALGORITHM) for a in auth)
+        self._sigver = "3" if v3 else "1.0"
+        if v3:
+            hdrs = self._header_map()
+            self._v3_info = {
+                "token_sent": "x-acs-security-token" in hdrs,
+                "headers": {n: ("***" if n == "x-acs-security-token" else vals[0])
+                            for n, vals in sorted(hdrs.items()) if n.startswith("x-acs-")},
+            }
+            try:   # the key id for the log, even if the request fails early
+                self._v3_info["access_key_id"] = parse_v3_authorization(auth[0])[0]
+            except ApiError:
+                pass
         body = self._read_body()
         rid = str(uuid.uuid4()).upper()
         if body is None:
@@ -790,9 +1180,11 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(404, doc, ctype)
 
         params = {}
+        query_params = {}
         fmt = "XML"
         try:
             pairs = parse_urlencoded(query)
+            query_params = merge_params(pairs)
             if method == "POST" and body:
                 ctype = self.headers.get("Content-Type", "")
                 media, _, rest = ctype.partition(";")
@@ -814,12 +1206,22 @@ class Handler(BaseHTTPRequestHandler):
         fmt_param = params.get("Format")
         fmt = "JSON" if fmt_param in (None, "JSON") else "XML"
         try:
-            ids, port, start, end = verify_request(method, params, self.server.state)
+            if v3:
+                ids, port, start, end = verify_request_v3(
+                    method, query_params, params, self._header_map(), body,
+                    self.server.state, self._v3_info)
+                nonce = self.headers["x-acs-signature-nonce"].strip()
+            else:
+                ids, port, start, end = verify_request(method, params, self.server.state)
+                nonce = params["SignatureNonce"]
         except ApiError as err:
             return self._api_error(err, method, params, rid, fmt, t)
 
+        if self.server.state.latency > 0:
+            # A verified request takes as long as a distant service would.
+            self.server.state.stopping.wait(self.server.state.latency)
         values = values_for(ids, port, start, end)
-        seed = int.from_bytes(hashlib.sha256(params["SignatureNonce"].encode()).digest()[:8], "big")
+        seed = int.from_bytes(hashlib.sha256(nonce.encode()).digest()[:8], "big")
         fields = success_fields(values, rid, seed)
         fault = self.server.state.take_fault(ids)
         if fault is not None:
@@ -957,7 +1359,167 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, b"ok", "text/plain")
         if path == "/_sim/faults" and method == "GET":
             return self._send(200, json.dumps(state.get_faults()).encode(), "application/json")
+        if path == "/_sim/keys" and method == "POST":
+            # The body holds secrets: it is never logged, nor echoed back.
+            try:
+                state.add_keys(json.loads(body.decode("utf-8")))
+            except (ValueError, ConfigError) as e:
+                self._log(method, path, {}, 400, code="BadKeys", t=t)
+                return self._send(400, ("bad keys: %s\n" % e).encode(), "text/plain")
+            self._log(method, path, {}, 200, t=t)
+            return self._send(200, b"ok", "text/plain")
+        if path == "/_sim/keys" and method == "GET":
+            return self._send(200, json.dumps(state.list_keys()).encode(), "application/json")
+        if path == "/_sim/metadata" and method == "POST":
+            try:
+                spec = json.loads(body.decode("utf-8"))
+                state.md_update(spec)
+            except (ValueError, ConfigError) as e:
+                self._log(method, path, {}, 400, code="BadMetadata", t=t)
+                return self._send(400, ("bad metadata: %s\n" % e).encode(), "text/plain")
+            self._log(method, path, {}, 200, t=t)
+            return self._send(200, b"ok", "text/plain")
+        if path == "/_sim/metadata" and method == "GET":
+            return self._send(200, json.dumps(state.md_status()).encode(), "application/json")
         self._send(404, b"no such control endpoint\n", "text/plain")
+
+
+# ---------------------------------------------------------------------------
+# ECS instance metadata service (RAM role credentials)
+# ---------------------------------------------------------------------------
+
+def _utc(epoch):
+    return datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+class MetadataHandler(BaseHTTPRequestHandler):
+    """http://100.100.100.200 as far as RAM role credentials go:
+
+        PUT /latest/api/token  (X-aliyun-ecs-metadata-token-ttl-seconds: 1..21600)
+        GET /latest/meta-data/ram/security-credentials/        -> role name
+        GET /latest/meta-data/ram/security-credentials/<role>  -> JSON credentials
+
+    A session token, when sent (X-aliyun-ecs-metadata-token), must be live;
+    with require_token it must be sent. Misbehaviour is chosen by "mode".
+    """
+    protocol_version = "HTTP/1.1"
+    server_version = "Tengine"
+    timeout = 30
+
+    def version_string(self):
+        return self.server_version
+
+    def date_time_string(self, timestamp=None):
+        return super().date_time_string(self.server.state.now() if timestamp is None else timestamp)
+
+    def log_message(self, fmt, *args):
+        if self.server.verbose:
+            super().log_message(fmt, *args)
+
+    def _read_body(self):
+        if self.headers.get("Transfer-Encoding"):
+            return None
+        cl = self.headers.get("Content-Length")
+        if cl is None:
+            return b""
+        if not re.fullmatch(r"[0-9]{1,9}", cl, re.ASCII) or int(cl) > MAX_BODY:
+            return None
+        return self.rfile.read(int(cl))
+
+    def _answer(self, status, body, ctype="text/plain", headers=(), close=False, **log):
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        # Log first (as the API side does); never a token or a secret.
+        entry = {
+            "time": self._t, "service": "metadata", "method": self.command,
+            "path": self._path, "status": status, "token_header": self._token_sent,
+            "mode": self._mode, "params": {}, "code": None, "fault": None, "values": None,
+            "request_id": None, "signature_version": None,
+        }
+        entry.update(log)
+        self.server.state.log(entry)
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in headers:
+            self.send_header(k, v)
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _handle(self):
+        state = self.server.state
+        self._t = time.time()
+        self._path = self.path.partition("?")[0]
+        token_hdrs = self.headers.get_all(MD_TOKEN_HEADER) or []
+        self._token_sent = bool(token_hdrs)
+        cfg = state.md_config()
+        self._mode = mode = cfg["mode"]
+        body = self._read_body()
+        if body is None:
+            return self._answer(400, "Bad Request\n", close=True, code="BadBody")
+        if mode == "down":
+            return self._answer(500, "Internal Server Error\n", fault="down")
+        if mode == "hang":
+            # Small steps, so SIGTERM is not held up by a hung request.
+            deadline = time.monotonic() + cfg["hang_seconds"]
+            while time.monotonic() < deadline and not state.stopping.is_set():
+                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+        fault = "hang" if mode == "hang" else None
+
+        if self._path == MD_TOKEN_PATH:
+            if self.command != "PUT":
+                return self._answer(405, "Method Not Allowed\n", headers=[("Allow", "PUT")],
+                                    fault=fault)
+            if mode == "no_token_api":
+                return self._answer(404, "Not Found\n", fault="no_token_api")
+            ttls = self.headers.get_all(MD_TTL_HEADER) or []
+            ttl = ttls[0].strip() if len(ttls) == 1 else ""
+            if not re.fullmatch(r"[1-9][0-9]{0,4}", ttl, re.ASCII) or int(ttl) > MD_MAX_TTL:
+                return self._answer(400, "Bad Request: %s must be 1..%d\n" % (MD_TTL_HEADER, MD_MAX_TTL),
+                                    code="BadTtl", fault=fault)
+            token = state.md_new_token(int(ttl))
+            return self._answer(200, token, ttl=int(ttl), fault=fault)
+
+        if self.command != "GET":
+            return self._answer(405, "Method Not Allowed\n", headers=[("Allow", "GET")],
+                                fault=fault)
+        if token_hdrs:
+            if len(token_hdrs) != 1 or not state.md_token_live(token_hdrs[0].strip()):
+                return self._answer(401, "Unauthorized\n", code="InvalidToken", fault=fault)
+        elif cfg["require_token"]:
+            return self._answer(401, "Unauthorized\n", code="TokenRequired", fault=fault)
+
+        if self._path == MD_CRED_PREFIX:
+            return self._answer(200, cfg["role"], fault=fault)
+        if self._path.startswith(MD_CRED_PREFIX):
+            role = self._path[len(MD_CRED_PREFIX):]
+            if role != cfg["role"]:
+                return self._answer(404, "Not Found\n", code="NoSuchRole", fault=fault)
+            if mode == "garbage":
+                return self._answer(200, "this is not json", fault="garbage")
+            if mode == "bad_code":
+                doc = {"Code": "Failed", "Message": "The role is not attached or is being "
+                       "updated.", "LastUpdated": _utc(state.now())}
+                return self._answer(200, json.dumps(doc), fault="bad_code")
+            creds, new = state.md_credentials()
+            doc = {
+                "AccessKeyId": creds["AccessKeyId"],
+                "AccessKeySecret": creds["AccessKeySecret"],
+                "Expiration": _utc(creds["expires"]),
+                "SecurityToken": creds["SecurityToken"],
+                "LastUpdated": _utc(creds["updated"]),
+                "Code": "Success",
+            }
+            return self._answer(200, json.dumps(doc, indent=2), fault=fault,
+                                access_key_id=creds["AccessKeyId"], issued=new)
+        return self._answer(404, "Not Found\n", fault=fault)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
 
 
 # ---------------------------------------------------------------------------
@@ -992,6 +1554,11 @@ def main(argv=None):
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
     ap.add_argument("--verbose", action="store_true", help="access log on stderr")
+    ap.add_argument("--metadata-port-file",
+                    help="also run the ECS metadata service; write its port here (atomically)")
+    ap.add_argument("--metadata-port", type=int, default=None,
+                    help="metadata service TCP port (default 0 = pick a free one); "
+                         "enables it like --metadata-port-file")
     args = ap.parse_args(argv)
 
     host = _loopback(args.bind)
@@ -1011,6 +1578,10 @@ def main(argv=None):
         ctx.load_cert_chain(args.tls_cert, args.tls_key)
 
     server = SimServer((host, args.port), state, ctx, args.verbose)
+    md_server = None
+    if args.metadata_port_file or args.metadata_port is not None:
+        md_server = SimServer((host, args.metadata_port or 0), state, None, args.verbose,
+                              handler=MetadataHandler)
     stop = threading.Event()
 
     def on_signal(signum, frame):
@@ -1022,16 +1593,28 @@ def main(argv=None):
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                               daemon=True)
     thread.start()
+    if md_server is not None:
+        threading.Thread(target=md_server.serve_forever, kwargs={"poll_interval": 0.1},
+                         daemon=True).start()
+        # Before the API's port file: a harness waiting for that one finds
+        # this one in place too.
+        if args.metadata_port_file:
+            _write_port_file(args.metadata_port_file, md_server.port)
     if args.port_file:
         _write_port_file(args.port_file, server.port)
     shown = "[%s]" % host if ":" in host else host
     print("listening on %s://%s:%d" % (server.scheme, shown, server.port), flush=True)
+    if md_server is not None:
+        print("metadata listening on http://%s:%d" % (shown, md_server.port), flush=True)
 
     while not stop.wait(0.2):
         pass
     state.stopping.set()   # wakes "hang" faults
     server.shutdown()
     server.server_close()
+    if md_server is not None:
+        md_server.shutdown()
+        md_server.server_close()
     state.close()
     return 0
 

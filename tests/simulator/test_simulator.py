@@ -50,12 +50,15 @@ SECRETS = {"testid": "testsecret", "stsid": "s2"}
 # ---------------------------------------------------------------------------
 
 class RunningSim:
-    def __init__(self, workdir, config, extra_args=()):
+    def __init__(self, workdir, config, extra_args=(), metadata=False):
         workdir.mkdir(parents=True, exist_ok=True)
         self.config_path = workdir / "scenario.json"
         self.config_path.write_text(json.dumps(config))
         self.log_path = workdir / "requests.jsonl"
         self.port_file = workdir / "port"
+        self.md_port_file = workdir / "md-port"
+        if metadata:
+            extra_args = tuple(extra_args) + ("--metadata-port-file", str(self.md_port_file))
         # stderr goes to a file: a pipe nobody drains could fill and block it.
         self.stderr_path = workdir / "stderr.txt"
         self._stderr = open(self.stderr_path, "w")
@@ -72,6 +75,7 @@ class RunningSim:
             time.sleep(0.02)
         self.port = int(self.port_file.read_text())
         self.banner = self.proc.stdout.readline().strip()
+        self.md_port = int(self.md_port_file.read_text()) if metadata else None
         scheme = "https" if "--tls-cert" in extra_args else "http"
         self.base = "%s://127.0.0.1:%d" % (scheme, self.port)
 
@@ -107,8 +111,8 @@ def start_sim(tmp_path):
     """Factory for simulators private to one test (runtime state changes)."""
     started = []
 
-    def start(config=BASE_CONFIG, extra_args=()):
-        s = RunningSim(tmp_path / ("sim%d" % len(started)), config, extra_args)
+    def start(config=BASE_CONFIG, extra_args=(), metadata=False):
+        s = RunningSim(tmp_path / ("sim%d" % len(started)), config, extra_args, metadata)
         started.append(s)
         return s
 
@@ -613,3 +617,571 @@ def test_tls(start_sim, tmp_path):
     # Plain HTTP on the TLS port gets nginx's answer, not the API.
     r = raw(s, "GET", "/?" + encode(make_params()))
     assert r.status == 400 and b"plain HTTP request" in r.body
+
+
+# ---------------------------------------------------------------------------
+# Signature V3 (ACS3-HMAC-SHA256)
+# ---------------------------------------------------------------------------
+
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+def test_v3_official_signature_example():
+    headers = {
+        "host": "ecs.cn-shanghai.aliyuncs.com",
+        "x-acs-action": "RunInstances",
+        "x-acs-content-sha256": EMPTY_SHA256,
+        "x-acs-date": "2023-10-26T10:22:32Z",
+        "x-acs-signature-nonce": "3156853299f313e23d1673dc12e1703d",
+        "x-acs-version": "2014-05-26",
+    }
+    query = {"ImageId": "win2019_1809_x64_dtc_zh-cn_40G_alibase_20230811.vhd",
+             "RegionId": "cn-shanghai"}
+    cr, sts, sig = sim.sign_v3("POST", query, headers, b"", "YourAccessKeySecret")
+    assert cr.split("\n")[:3] == ["POST", "/", "ImageId=win2019_1809_x64_dtc_zh-cn_40G_alibase_"
+                                  "20230811.vhd&RegionId=cn-shanghai"]
+    assert cr.endswith("\nx-acs-version:2014-05-26\n\nhost;x-acs-action;x-acs-content-sha256;"
+                       "x-acs-date;x-acs-signature-nonce;x-acs-version\n" + EMPTY_SHA256)
+    assert hashlib.sha256(cr.encode()).hexdigest() == \
+        "7ea06492da5221eba5297e897ce16e55f964061054b7695beedaac1145b1e259"
+    assert sts == "ACS3-HMAC-SHA256\n7ea06492da5221eba5297e897ce16e55f964061054b7695beedaac1145b1e259"
+    assert sig == "06563a9e1b43f5dfe96b81484da74bceab24a1d853912eee15083a6f0f3283c0"
+    # Header name case, value padding, dict order and a list of pairs
+    # for the query do not change anything.
+    shuffled = {k.upper(): "  %s " % v for k, v in reversed(list(headers.items()))}
+    assert sim.sign_v3("POST", list(reversed(list(query.items()))), shuffled, "",
+                       "YourAccessKeySecret") == (cr, sts, sig)
+
+
+def test_v3_canonical_query_rules():
+    assert sim.canonical_query_v3({}) == ""
+    assert sim.canonical_query_v3([("b", "x y*~"), ("a", ""), ("é", "/")]) == \
+        "%C3%A9=%2F&a=&b=x%20y%2A~"  # sorted by *encoded* name, as in V1
+    cr = sim.sign_v3("GET", {}, {"host": "h"}, b"", "k")[0]
+    assert cr == "GET\n/\n\nhost:h\n\nhost\n" + EMPTY_SHA256
+
+
+def v3_params(**overrides):
+    """The operation's parameters of a valid V3 request (no common ones)."""
+    end = int(time.time()) // 60 * 60
+    params = {"Format": "XML", "StartTime": str(end - 300), "EndTime": str(end),
+              "InstanceIds.1": INST1}
+    for k, v in overrides.items():
+        k = k.replace("__", ".")
+        if v is None:
+            params.pop(k, None)
+        else:
+            params[k] = v
+    return params
+
+
+def v3_headers(server, key="testid", body=b"", **overrides):
+    """The headers of a valid V3 request; x_acs_date=... overrides, None drops."""
+    headers = {
+        "host": "127.0.0.1:%d" % server.port,
+        "x-acs-action": "DescribePortConnsCount",
+        "x-acs-version": "2020-01-01",
+        "x-acs-date": utc_timestamp(),
+        "x-acs-signature-nonce": uuid.uuid4().hex,
+        "x-acs-content-sha256": hashlib.sha256(body).hexdigest(),
+    }
+    if key == "stsid":
+        headers["x-acs-security-token"] = "tok123"
+    for k, v in overrides.items():
+        k = k.replace("_", "-")
+        if v is None:
+            headers.pop(k, None)
+        else:
+            headers[k] = v
+    return headers
+
+
+def v3_call(server, params, headers, method="POST", body=b"", key="testid", secret=None,
+            signed=None, unsigned=None, auth=None, query=None):
+    """Sign ``headers`` (all, or the names listed in ``signed``, which is
+    sent as SignedHeaders as given) and send; ``unsigned`` headers are added
+    after signing; ``auth`` replaces the whole Authorization header."""
+    secret = secret if secret is not None else SECRETS.get(key, "whatever")
+    names = sorted(h.lower() for h in headers) if signed is None else list(signed)
+    present = {k.lower(): v for k, v in headers.items()}
+    usable = [n for n in names if n in present]
+    sig = sim.sign_v3(method, params, present, body, secret, usable)[2]
+    send_headers = dict(headers)
+    send_headers.update(unsigned or {})
+    send_headers["Authorization"] = auth if auth is not None else (
+        "ACS3-HMAC-SHA256 Credential=%s,SignedHeaders=%s,Signature=%s" % (key, ";".join(names), sig))
+    target = "/" + ("?" + encode(params) if params else "") if query is None else query
+    return raw(server, method, target, body=body, headers=send_headers)
+
+
+def test_v3_signed_request_succeeds(server):
+    p = v3_params()
+    r = v3_call(server, p, v3_headers(server))
+    got = check_success(r, [INST1])
+    assert got == sim.values_for([INST1], None, int(p["StartTime"]), int(p["EndTime"]))
+    assert r.headers["x-acs-request-id"] == r.xml().findtext("RequestId")
+
+
+def test_v3_get_json_sts_and_encoding(server):
+    # GET, Format absent (JSON), an STS key, values needing encoding.
+    p = v3_params(Format=None, InstanceIds__2=INST2, Port="443",
+                  ResourceGroupId="rg test*~é", RegionId="ap-southeast-1")
+    r = v3_call(server, p, v3_headers(server, key="stsid"), method="GET", key="stsid")
+    assert r.status == 200 and r.headers["Content-Type"].startswith("application/json"), r.body
+    doc = json.loads(r.body)
+    assert {k: doc[k] for k in ("Conns", "ActConns", "InActConns", "Cps")} == \
+        sim.values_for([INST1, INST2], "443", int(p["StartTime"]), int(p["EndTime"]))
+
+
+def test_v3_form_body_succeeds(server):
+    p = v3_params(InstanceIds__2=INST2, Port="80")
+    body = urllib.parse.urlencode(p).encode()
+    h = v3_headers(server, body=body, content_type="application/x-www-form-urlencoded")
+    got = check_success(v3_call(server, {}, h, body=body), [INST1, INST2])
+    assert got == sim.values_for([INST1, INST2], "80", int(p["StartTime"]), int(p["EndTime"]))
+
+
+def test_v3_bad_signature(server):
+    p, h = v3_params(), v3_headers(server)
+    r = v3_call(server, p, h, secret="wrongsecret")
+    assert_error(r, 400, "SignatureDoesNotMatch")
+    cr, sts, _ = sim.sign_v3("POST", p, h, b"", "x")
+    msg = r.message()
+    assert "\n" not in msg
+    assert cr.replace("\n", "\\n") in msg and sts.replace("\n", "\\n") in msg
+    # A tampered query (signed values differ from the ones sent) fails too.
+    q = v3_params()
+    r = v3_call(server, q, v3_headers(server), query="/?" + encode(dict(q, Port="80")))
+    assert_error(r, 400, "SignatureDoesNotMatch")
+    # So does the right signature for another method.
+    h = v3_headers(server)
+    sig = sim.sign_v3("GET", p, h, b"", "testsecret")[2]
+    auth = "ACS3-HMAC-SHA256 Credential=testid,SignedHeaders=%s,Signature=%s" % (
+        ";".join(sorted(h)), sig)
+    assert_error(v3_call(server, p, h, auth=auth), 400, "SignatureDoesNotMatch")
+
+
+def test_v3_forged_request_does_not_burn_nonce(server):
+    p, h = v3_params(), v3_headers(server)
+    assert_error(v3_call(server, p, h, secret="nope"), 400, "SignatureDoesNotMatch")
+    check_success(v3_call(server, p, h), [INST1])
+
+
+SIGNED_ALL = ["host", "x-acs-action", "x-acs-content-sha256", "x-acs-date",
+              "x-acs-signature-nonce", "x-acs-version"]
+
+
+@pytest.mark.parametrize("signed,extra,mentions", [
+    ([n for n in SIGNED_ALL if n != "x-acs-date"], {}, "x-acs-date"),        # left out
+    ([n for n in SIGNED_ALL if n != "host"], {}, "host"),
+    (SIGNED_ALL, {"x-acs-foo": "bar"}, "x-acs-foo"),                        # extra x-acs unsigned
+    (SIGNED_ALL, {"Content-Type": "text/plain"}, "content-type"),           # content-type unsigned
+    (sorted(SIGNED_ALL + ["x-acs-missing"]), {}, "x-acs-missing"),          # signed, not sent
+    (list(reversed(SIGNED_ALL)), {}, "sorted"),
+    (SIGNED_ALL + ["x-acs-version"], {}, "sorted"),                          # duplicate
+    (["Host"] + SIGNED_ALL[1:], {}, "lower-case"),
+    (sorted(SIGNED_ALL + ["authorization"]), {}, "Authorization"),
+])
+def test_v3_signed_headers_rules(server, signed, extra, mentions):
+    r = v3_call(server, v3_params(), v3_headers(server), signed=signed, unsigned=extra)
+    assert_error(r, 400, "IncompleteSignature", mentions)
+
+
+@pytest.mark.parametrize("name", ["x-acs-date", "x-acs-signature-nonce", "x-acs-content-sha256",
+                                  "x-acs-action", "x-acs-version"])
+def test_v3_missing_required_header(server, name):
+    h = v3_headers(server, **{name.replace("-", "_"): None})
+    assert_error(v3_call(server, v3_params(), h), 400, "MissingParameter", name)
+
+
+@pytest.mark.parametrize("auth", [
+    "ACS3-HMAC-SHA256 Credential=testid, SignedHeaders=host,Signature=" + "a" * 64,
+    "ACS3-HMAC-SHA256 Credential=testid,SignedHeaders=host,Signature=" + "A" * 64,
+    "ACS3-HMAC-SHA256 Credential=testid,SignedHeaders=host,Signature=" + "a" * 63,
+    "ACS3-HMAC-SHA256 Credential=testid,SignedHeaders=host",
+    "ACS3-HMAC-SHA256  Credential=testid,SignedHeaders=host,Signature=" + "a" * 64,
+    "ACS3-HMAC-SHA256 SignedHeaders=host,Credential=testid,Signature=" + "a" * 64,
+    "ACS3-HMAC-SHA256",
+])
+def test_v3_malformed_authorization(server, auth):
+    assert_error(v3_call(server, v3_params(), v3_headers(server), auth=auth), 400,
+                 "IncompleteSignature")
+
+
+@pytest.mark.parametrize("date,code", [
+    (utc_timestamp(-16 * 60), "InvalidTimeStamp.Expired"),
+    (utc_timestamp(16 * 60), "InvalidTimeStamp.Expired"),
+    ("2024-01-01T00:00:00.000Z", "InvalidTimeStamp.Format"),
+    ("Mon, 01 Jan 2024 00:00:00 GMT", "InvalidTimeStamp.Format"),
+])
+def test_v3_bad_date(server, date, code):
+    assert_error(v3_call(server, v3_params(), v3_headers(server, x_acs_date=date)), 400, code)
+
+
+def test_v3_reused_nonce_shared_with_v1(server):
+    h = v3_headers(server)
+    check_success(v3_call(server, v3_params(), h), [INST1])
+    h2 = v3_headers(server, x_acs_signature_nonce=h["x-acs-signature-nonce"])
+    assert_error(v3_call(server, v3_params(), h2), 400, "SignatureNonceUsed")
+    # A nonce used by a V1 request is used for V3 too, and the other way round.
+    p = make_params()
+    assert call(server, p).status == 200
+    h3 = v3_headers(server, x_acs_signature_nonce=p["SignatureNonce"])
+    assert_error(v3_call(server, v3_params(), h3), 400, "SignatureNonceUsed")
+    h4 = v3_headers(server)
+    check_success(v3_call(server, v3_params(), h4), [INST1])
+    assert_error(call(server, make_params(SignatureNonce=h4["x-acs-signature-nonce"])), 400,
+                 "SignatureNonceUsed")
+
+
+def test_v3_body_hash_mismatch(server):
+    p = v3_params()
+    body = urllib.parse.urlencode(p).encode()
+    form = "application/x-www-form-urlencoded"
+    # Hash of an empty body, non-empty body sent.
+    h = v3_headers(server, body=b"", content_type=form)
+    assert_error(v3_call(server, {}, h, body=body), 400, "InvalidParameter", "x-acs-content-sha256")
+    # Upper-case hex is not the lower-case hex asked for.
+    h = v3_headers(server, body=body, content_type=form)
+    h["x-acs-content-sha256"] = h["x-acs-content-sha256"].upper()
+    assert_error(v3_call(server, {}, h, body=body), 400, "InvalidParameter", "x-acs-content-sha256")
+
+
+@pytest.mark.parametrize("name", ["AccessKeyId", "Signature", "SignatureMethod", "SignatureVersion",
+                                  "SignatureNonce", "Timestamp", "Version", "Action",
+                                  "SecurityToken"])
+def test_v3_rejects_v1_parameters(server, name):
+    p = v3_params()
+    p[name] = make_params(key="stsid")[name] if name != "Signature" else "abc="
+    assert_error(v3_call(server, p, v3_headers(server)), 400, "InvalidParameter", name)
+
+
+@pytest.mark.parametrize("overrides,code", [
+    ({"Foo": "x"}, "InvalidParameter"),
+    ({"ResourceGroupId": ""}, "InvalidParameter"),
+    ({"Port": "0"}, "InvalidParameter"),
+    ({"InstanceIds__1": None}, "MissingParameter"),
+    ({"Format": "xml"}, "InvalidParameter"),
+    ({"RegionId": "cn-beijing"}, "InvalidRegionId"),
+])
+def test_v3_operation_checks(server, overrides, code):
+    assert_error(v3_call(server, v3_params(**overrides), v3_headers(server)), 400, code)
+
+
+@pytest.mark.parametrize("overrides,status,code", [
+    ({"x_acs_action": "DescribeInstanceIds"}, 404, "InvalidAction.NotFound"),
+    ({"x_acs_version": "2014-05-26"}, 400, "InvalidVersion"),
+])
+def test_v3_action_and_version_headers(server, overrides, status, code):
+    assert_error(v3_call(server, v3_params(), v3_headers(server, **overrides)), status, code)
+
+
+def test_v3_unknown_key(server):
+    assert_error(v3_call(server, v3_params(), v3_headers(server), key="nosuchkey"), 404,
+                 "InvalidAccessKeyId.NotFound")
+
+
+@pytest.mark.parametrize("key,token,code", [
+    ("stsid", "wrong", "InvalidSecurityToken.Mismatch"),
+    ("stsid", None, "InvalidSecurityToken.Missing"),
+    ("testid", "tok123", "InvalidSecurityToken.Malformed"),
+])
+def test_v3_wrong_token(server, key, token, code):
+    h = v3_headers(server, key=key, x_acs_security_token=token)
+    assert_error(v3_call(server, v3_params(), h, key=key), 400, code)
+
+
+def test_v3_token_must_be_signed(server):
+    h = v3_headers(server, key="stsid")
+    signed = [n for n in sorted(h) if n != "x-acs-security-token"]
+    assert_error(v3_call(server, v3_params(), h, key="stsid", signed=signed), 400,
+                 "IncompleteSignature", "x-acs-security-token")
+
+
+def test_v3_log_lines(start_sim):
+    s = start_sim()
+    p = v3_params(InstanceIds__2=INST2)
+    v3_call(s, p, v3_headers(s, key="stsid"), key="stsid")
+    v3_call(s, v3_params(), v3_headers(s), secret="bad")
+    call(s, make_params())
+    v3_call(s, v3_params(), v3_headers(s), query="/?Port=%ZZ")
+    ok, bad, v1, undecodable = s.log_entries()
+    assert (undecodable["code"], undecodable["params"]) == ("InvalidParameter",
+                                                            {"AccessKeyId": "testid"})
+    assert ok["signature_version"] == "3" and v1["signature_version"] == "1.0"
+    assert ok["status"] == 200 and ok["code"] is None and ok["service"] == "api"
+    assert ok["params"]["AccessKeyId"] == "stsid" and ok["params"]["InstanceIds.2"] == INST2
+    assert ok["security_token"] == "***"
+    assert ok["headers"]["x-acs-security-token"] == "***"
+    assert ok["headers"]["x-acs-action"] == "DescribePortConnsCount"
+    assert ok["values"] == sim.values_for([INST1, INST2], None, int(p["StartTime"]),
+                                          int(p["EndTime"]))
+    assert bad["code"] == "SignatureDoesNotMatch" and bad["params"]["AccessKeyId"] == "testid"
+    assert "security_token" not in bad
+    assert set(v1) >= {"time", "method", "path", "params", "status", "code", "fault", "values",
+                       "request_id"}
+    text = s.log_path.read_text()
+    assert "tok123" not in text and "testsecret" not in text and '"s2"' not in text
+
+
+# ---------------------------------------------------------------------------
+# Expiring keys, keys added at run time
+# ---------------------------------------------------------------------------
+
+def test_expired_keys(start_sim):
+    now = int(time.time())
+    cfg = dict(BASE_CONFIG, keys={
+        "oldsts": {"secret": "s", "token": "t", "expires": now - 10},
+        "oldak": {"secret": "s", "expires": now - 10},
+        "liveak": {"secret": "s", "expires": now + 3600},
+    })
+    s = start_sim(cfg)
+    SECRETS.update({"oldsts": "s", "oldak": "s", "liveak": "s"})
+    p = make_params(key="oldsts", SecurityToken="t")
+    assert_error(call(s, p), 400, "InvalidSecurityToken.Expired")
+    assert_error(call(s, make_params(key="oldak")), 400, "InvalidAccessKeyId.Inactive")
+    check_success(call(s, make_params(key="liveak")), [INST1])
+    h = v3_headers(s, x_acs_security_token="t")
+    assert_error(v3_call(s, v3_params(), h, key="oldsts"), 400, "InvalidSecurityToken.Expired")
+    assert_error(v3_call(s, v3_params(), v3_headers(s), key="oldak"), 400,
+                 "InvalidAccessKeyId.Inactive")
+    check_success(v3_call(s, v3_params(), v3_headers(s), key="liveak"), [INST1])
+
+
+def test_post_sim_keys(start_sim):
+    s = start_sim()
+    SECRETS.update({"newak": "n-secret", "newsts": "ns-secret"})
+    assert_error(call(s, make_params(key="newak")), 404, "InvalidAccessKeyId.NotFound")
+    keys = {"newak": {"secret": "n-secret"},
+            "newsts": {"secret": "ns-secret", "token": "ns-token", "expires": time.time() + 60},
+            "testid": {"secret": "rotated"}}
+    r = send(s.base + "/_sim/keys", "POST", json.dumps(keys).encode())
+    assert (r.status, r.body) == (200, b"ok")
+    check_success(call(s, make_params(key="newak")), [INST1])
+    check_success(call(s, make_params(key="newsts", SecurityToken="ns-token")), [INST1])
+    check_success(v3_call(s, v3_params(), v3_headers(s, x_acs_security_token="ns-token"),
+                          key="newsts"), [INST1])
+    # Replaced: the old secret no longer works, the new one does.
+    assert_error(call(s, make_params()), 400, "SignatureDoesNotMatch")
+    check_success(call(s, make_params(), secret="rotated"), [INST1])
+    listed = json.loads(send(s.base + "/_sim/keys").body)
+    assert listed["newsts"]["token"] is True and listed["newak"] == {"token": False, "expires": None}
+    for bad in (b"[]", b'{"x": {}}', b'{"x": {"secret": "a", "expires": "soon"}}', b"nope"):
+        assert send(s.base + "/_sim/keys", "POST", bad).status == 400
+    text = s.log_path.read_text() + json.dumps(listed)
+    assert "n-secret" not in text and "ns-token" not in text and "rotated" not in text
+
+
+# ---------------------------------------------------------------------------
+# ECS metadata service
+# ---------------------------------------------------------------------------
+
+CRED_PATH = "/latest/meta-data/ram/security-credentials/"
+MD_CONFIG = dict(BASE_CONFIG, metadata={"role": "ddoscoo-reader", "lifetime_seconds": 3600,
+                                        "require_token": False, "mode": "ok"})
+
+
+def md(s, method, path, headers=None, timeout=10):
+    conn = http.client.HTTPConnection("127.0.0.1", s.md_port, timeout=timeout)
+    try:
+        conn.request(method, path, headers=headers or {})
+        r = conn.getresponse()
+        return Response(r.status, r.headers, r.read())
+    finally:
+        conn.close()
+
+
+def md_token(s, ttl="60"):
+    r = md(s, "PUT", "/latest/api/token", {"X-aliyun-ecs-metadata-token-ttl-seconds": ttl})
+    assert r.status == 200, r.body
+    return r.body.decode()
+
+
+def md_set(s, **spec):
+    r = send(s.base + "/_sim/metadata", "POST", json.dumps(spec).encode())
+    assert r.status == 200, r.body
+
+
+def utc_epoch(text):
+    assert re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z", text), text
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
+def use_creds(s, creds, v3=False):
+    """Call the API with metadata credentials (V1 or V3)."""
+    SECRETS[creds["AccessKeyId"]] = creds["AccessKeySecret"]
+    if v3:
+        h = v3_headers(s, x_acs_security_token=creds["SecurityToken"])
+        return v3_call(s, v3_params(), h, key=creds["AccessKeyId"])
+    return call(s, make_params(key=creds["AccessKeyId"], SecurityToken=creds["SecurityToken"]))
+
+
+def test_metadata_token_flow_and_credentials(start_sim):
+    s = start_sim(MD_CONFIG, metadata=True)
+    assert s.md_port and s.md_port != s.port
+    token = md_token(s, "21600")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{20,}", token)
+    hdr = {"X-aliyun-ecs-metadata-token": token}
+    r = md(s, "GET", CRED_PATH, hdr)
+    assert (r.status, r.body) == (200, b"ddoscoo-reader")
+    r = md(s, "GET", CRED_PATH + "ddoscoo-reader", hdr)
+    assert r.status == 200
+    creds = json.loads(r.body)
+    assert creds["Code"] == "Success"
+    assert re.fullmatch(r"STS\.[A-Za-z0-9]+", creds["AccessKeyId"])
+    assert creds["AccessKeySecret"] and creds["SecurityToken"]
+    exp, upd = utc_epoch(creds["Expiration"]), utc_epoch(creds["LastUpdated"])
+    assert exp - upd == 3600 and abs(upd - time.time()) < 5
+    # The same set until rotation is due; plain GETs work (require_token false).
+    assert json.loads(md(s, "GET", CRED_PATH + "ddoscoo-reader").body) == creds
+    # The API accepts it, V1 and V3, with its token only.
+    check_success(use_creds(s, creds), [INST1])
+    check_success(use_creds(s, creds, v3=True), [INST1])
+    assert_error(call(s, make_params(key=creds["AccessKeyId"])), 400,
+                 "InvalidSecurityToken.Missing")
+    keys = json.loads(send(s.base + "/_sim/keys").body)
+    assert keys[creds["AccessKeyId"]] == {"token": True, "expires": exp}
+
+    # Rejections.
+    for ttl in (None, "0", "21601", "abc", "-5", "060", ""):
+        h = {} if ttl is None else {"X-aliyun-ecs-metadata-token-ttl-seconds": ttl}
+        assert md(s, "PUT", "/latest/api/token", h).status == 400, ttl
+    assert md(s, "GET", "/latest/api/token").status == 405
+    assert md(s, "GET", CRED_PATH, {"X-aliyun-ecs-metadata-token": "bogus"}).status == 401
+    assert md(s, "GET", CRED_PATH + "other-role", hdr).status == 404
+    assert md(s, "GET", CRED_PATH.rstrip("/"), hdr).status == 404
+    assert md(s, "GET", CRED_PATH + "ddoscoo-reader/", hdr).status == 404
+    assert md(s, "GET", "/latest/meta-data/instance-id", hdr).status == 404
+    assert md(s, "POST", CRED_PATH, hdr).status == 405
+
+    # require_token: plain requests refused, tokened ones served.
+    md_set(s, require_token=True)
+    assert md(s, "GET", CRED_PATH).status == 401
+    assert md(s, "GET", CRED_PATH + "ddoscoo-reader").status == 401
+    assert md(s, "GET", CRED_PATH, hdr).status == 200
+    # A short-lived session token dies.
+    short = md_token(s, "1")
+    time.sleep(1.1)
+    assert md(s, "GET", CRED_PATH, {"X-aliyun-ecs-metadata-token": short}).status == 401
+    assert md(s, "GET", CRED_PATH, hdr).status == 200
+
+    # Log: every metadata request, flagged, without tokens or secrets.
+    entries = [e for e in s.log_entries() if e.get("service") == "metadata"]
+    assert len(entries) == 24
+    assert all({"path", "method", "status", "token_header", "params"} <= set(e) for e in entries)
+    first = entries[0]
+    assert (first["method"], first["path"], first["status"], first["token_header"]) == \
+        ("PUT", "/latest/api/token", 200, False)
+    assert entries[1]["token_header"] is True and entries[1]["path"] == CRED_PATH
+    assert entries[2]["access_key_id"] == creds["AccessKeyId"] and entries[2]["issued"] is True
+    text = s.log_path.read_text()
+    for secret in (token, short, creds["AccessKeySecret"], creds["SecurityToken"]):
+        assert secret not in text
+
+
+def test_metadata_modes(start_sim):
+    s = start_sim(dict(BASE_CONFIG, metadata={"require_token": False}), metadata=True)
+    role_path = CRED_PATH + "ddoscoo-reader"   # the default role
+    assert md(s, "GET", CRED_PATH).body == b"ddoscoo-reader"
+
+    md_set(s, mode="down")
+    assert md(s, "PUT", "/latest/api/token", {"X-aliyun-ecs-metadata-token-ttl-seconds": "60"}
+              ).status == 500
+    assert md(s, "GET", CRED_PATH).status == 500
+    assert md(s, "GET", role_path).status == 500
+
+    md_set(s, mode="garbage")
+    r = md(s, "GET", role_path)
+    assert (r.status, r.body) == (200, b"this is not json")
+    assert md(s, "GET", CRED_PATH).body == b"ddoscoo-reader"
+
+    md_set(s, mode="no_token_api")
+    assert md(s, "PUT", "/latest/api/token", {"X-aliyun-ecs-metadata-token-ttl-seconds": "60"}
+              ).status == 404
+    assert json.loads(md(s, "GET", role_path).body)["Code"] == "Success"
+
+    md_set(s, mode="bad_code")
+    doc = json.loads(md(s, "GET", role_path).body)
+    assert doc["Code"] == "Failed" and "AccessKeyId" not in doc and "SecurityToken" not in doc
+
+    md_set(s, mode="hang", hang_seconds=0.4)
+    t0 = time.monotonic()
+    r = md(s, "GET", role_path)
+    assert r.status == 200 and time.monotonic() - t0 >= 0.4
+    md_set(s, hang_seconds=5)
+    with pytest.raises(OSError):   # socket.timeout is an OSError
+        md(s, "GET", role_path, timeout=0.3)
+
+    md_set(s, mode="ok", role="other-role")
+    assert md(s, "GET", CRED_PATH).body == b"other-role"
+    assert md(s, "GET", role_path).status == 404
+    assert json.loads(md(s, "GET", CRED_PATH + "other-role").body)["Code"] == "Success"
+    status = json.loads(send(s.base + "/_sim/metadata").body)
+    assert status["mode"] == "ok" and status["role"] == "other-role"
+    assert status["current_access_key_id"].startswith("STS.")
+
+    for bad in ({"mode": "nope"}, {"lifetime_seconds": 0}, {"require_token": "yes"},
+                {"role": "a/b"}, {"colour": "blue"}):
+        r = send(s.base + "/_sim/metadata", "POST", json.dumps(bad).encode())
+        assert r.status == 400, bad
+    faults = [e.get("fault") for e in s.log_entries() if e.get("service") == "metadata"]
+    assert {"down", "garbage", "no_token_api", "bad_code", "hang"} <= set(faults)
+
+
+def test_metadata_config_validation(tmp_path):
+    for bad in ({"mode": "sometimes"}, {"lifetime_seconds": "90"}, {"extra": 1}):
+        with pytest.raises(sim.ConfigError):
+            sim.load_config(dict(BASE_CONFIG, metadata=bad))
+    # With a metadata section the static keys may be empty.
+    assert sim.load_config({"keys": {}, "metadata": {}})["metadata"]["role"] == "ddoscoo-reader"
+    with pytest.raises(sim.ConfigError):
+        sim.load_config({"keys": {}})
+
+
+def test_metadata_rotation_and_expiry(start_sim):
+    lifetime = 6
+    s = start_sim(dict(BASE_CONFIG, metadata={"lifetime_seconds": lifetime}), metadata=True)
+    role_path = CRED_PATH + "ddoscoo-reader"
+    first = json.loads(md(s, "GET", role_path).body)
+    exp1 = utc_epoch(first["Expiration"])
+    assert exp1 - utc_epoch(first["LastUpdated"]) == lifetime
+    check_success(use_creds(s, first), [INST1])
+
+    # Poll: the same set until it is within lifetime/3 of its Expiration.
+    deadline = time.time() + lifetime + 2
+    while True:
+        before = time.time()
+        cur = json.loads(md(s, "GET", role_path).body)
+        if cur["AccessKeyId"] != first["AccessKeyId"]:
+            break
+        assert cur == first
+        assert before < exp1 - lifetime / 3 + 0.5
+        assert time.time() < deadline, "credentials never rotated"
+        time.sleep(0.2)
+    second = cur
+    assert time.time() >= exp1 - lifetime / 3 - 0.5
+    assert second["SecurityToken"] != first["SecurityToken"]
+    assert utc_epoch(second["Expiration"]) > exp1
+    # Both live now: the old set stays valid until its own Expiration.
+    check_success(use_creds(s, first, v3=True), [INST1])
+    check_success(use_creds(s, second), [INST1])
+
+    time.sleep(max(0.0, exp1 + 0.1 - time.time()))
+    assert_error(use_creds(s, first), 400, "InvalidSecurityToken.Expired")
+    assert_error(use_creds(s, first, v3=True), 400, "InvalidSecurityToken.Expired")
+    check_success(use_creds(s, second, v3=True), [INST1])
+    assert json.loads(md(s, "GET", role_path).body) == second
+
+
+
+def test_latency_delays_verified_answers_only(start_sim):
+    server = start_sim(dict(BASE_CONFIG, latency_ms=400))
+    started = time.monotonic()
+    assert call(server, make_params()).status == 200
+    assert time.monotonic() - started >= 0.4
+    started = time.monotonic()
+    assert call(server, make_params(Signature="forged"), sign=False).status == 400
+    assert time.monotonic() - started < 0.4
+    with pytest.raises(sim.ConfigError):
+        sim.load_config(dict(BASE_CONFIG, latency_ms=-1))

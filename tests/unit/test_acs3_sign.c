@@ -73,6 +73,7 @@ DEF_TEST(signed_request) {
       .method = "POST",
       .host = "127.0.0.1:8080",
       .canonical_query = "EndTime=1796205600&Format=XML",
+      .content_type = "application/x-www-form-urlencoded",
       .body = "",
       .body_len = 0,
       .action = "DescribePortConnsCount",
@@ -86,12 +87,15 @@ DEF_TEST(signed_request) {
   char **headers = acs3_sign_request(&req);
   CHECK_NOT_NULL(headers);
   EXPECT_EQ_STR("127.0.0.1:8080", header(headers, "host: "));
+  EXPECT_EQ_STR("application/x-www-form-urlencoded",
+                header(headers, "content-type: "));
   EXPECT_EQ_STR("2026-12-02T10:01:05Z", header(headers, "x-acs-date: "));
   EXPECT_EQ_STR(EMPTY_SHA256, header(headers, "x-acs-content-sha256: "));
   EXPECT_EQ_STR("token-value", header(headers, "x-acs-security-token: "));
 
   acs3_header_t by_hand[] = {
       {"host", "127.0.0.1:8080"},
+      {"content-type", "application/x-www-form-urlencoded"},
       {"x-acs-action", "DescribePortConnsCount"},
       {"x-acs-version", "2020-01-01"},
       {"x-acs-date", "2026-12-02T10:01:05Z"},
@@ -101,7 +105,7 @@ DEF_TEST(signed_request) {
   };
   char *names = NULL;
   char *canonical = acs3_canonical_request("POST", req.canonical_query, by_hand,
-                                           7, EMPTY_SHA256, &names);
+                                           8, EMPTY_SHA256, &names);
   char signature[ACS3_HEX_SIZE];
   CHECK_ZERO(acs3_signature("secret", canonical, signature));
   char want[512];

@@ -1,0 +1,151 @@
+"""ECS RAM role keys from a metadata service that rotates them every ten
+seconds, and signature V3, with the real collectd. The simulator accepts
+only keys the metadata service has issued and not yet expired, so a
+window that lands was signed with fresh keys."""
+
+import socket
+
+import pytest
+
+from conftest import METRICS, Collectd, Simulator, expected_values, wait_for
+
+ROLE = "ddoscoo-reader"
+ROLE_SERIES = ["ddoscoo-cn-role1", "ddoscoo-cn-role2"]
+V3_ROLE, DETECTED, V3_STS, FALLBACK = (
+    "ddoscoo-cn-v3role", "ddoscoo-cn-detected", "ddoscoo-cn-v3sts", "ddoscoo-cn-fallback")
+STS = {"STS.static": {"secret": "SECRET-v3-5e", "token": "TOKEN+v3/6f=="}}
+GOOD = ROLE_SERIES + [V3_ROLE, DETECTED, V3_STS, FALLBACK]
+
+
+def closed_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("ramrole"))
+    instances = GOOD + ["ddoscoo-cn-garbage", "ddoscoo-cn-down"]
+    # Token-protected only, keys living ten seconds.
+    sim = Simulator(d, {"keys": STS, "instances": instances,
+                        "metadata": {"role": ROLE, "lifetime_seconds": 10,
+                                     "require_token": True}})
+    # An older metadata service: no token API, plain requests only.
+    plain = Simulator(d, {"keys": {}, "instances": instances,
+                          "metadata": {"role": ROLE, "mode": "no_token_api"}}, name="plain")
+    garbage = Simulator(d, {"keys": {}, "instances": instances,
+                            "metadata": {"role": ROLE, "mode": "garbage"}}, name="garbage")
+
+    def block(name, instance, *lines, at=sim):
+        return '<Account "%s">\n  %s\n</Account>' % (name, "\n  ".join(
+            ['Endpoint "%s"' % at.url, 'InstanceId "%s"' % instance, "Interval 1"]
+            + list(lines)))
+
+    role = ['RamRole "%s"' % ROLE, 'MetadataURL "%s"' % sim.metadata_url]
+    blocks = [
+        block("role", ROLE_SERIES[0], 'InstanceId "%s"' % ROLE_SERIES[1], *role),
+        block("role_v3", V3_ROLE, *role, 'SignatureVersion "3"'),
+        block("detected", DETECTED, 'MetadataURL "%s"' % sim.metadata_url),
+        block("v3_sts", V3_STS, 'AccessKeyId "STS.static"', 'AccessKeySecret "SECRET-v3-5e"',
+              'SecurityToken "TOKEN+v3/6f=="', "SignatureVersion 3"),
+        block("fallback", FALLBACK, 'RamRole "%s"' % ROLE,
+              'MetadataURL "%s"' % plain.metadata_url, at=plain),
+        block("md_garbage", "ddoscoo-cn-garbage", 'RamRole "%s"' % ROLE,
+              'MetadataURL "%s"' % garbage.metadata_url, at=garbage),
+        block("md_down", "ddoscoo-cn-down", 'RamRole "%s"' % ROLE,
+              'MetadataURL "http://127.0.0.1:%d"' % closed_port()),
+    ]
+    cd = Collectd(d, "\n".join(blocks), interval=1)
+    try:
+        # Two windows: the second is asked for with keys renewed meanwhile.
+        wait_for(lambda: all(len(cd.csv_points(i, METRICS[0][0])) >= 2 for i in GOOD),
+                 130, "two windows of every good series", step=1)
+        alive = cd.alive()
+    finally:
+        status = cd.stop()
+        for s in (sim, plain, garbage):
+            s.stop()
+    return {"cd": cd, "alive": alive, "status": status, "log": cd.log(),
+            "requests": sim.requests(), "plain": plain.requests(),
+            "garbage": garbage.requests()}
+
+
+def api_requests(requests, instance):
+    return [r for r in requests if r.get("service") == "api"
+            and r["params"].get("InstanceIds.1") == instance]
+
+
+def assert_every_window(cd, instance):
+    for metric, field in METRICS:
+        points = cd.csv_points(instance, metric)
+        ends = sorted(points)
+        assert ends == list(range(ends[0], ends[-1] + 60, 60)), (instance, metric)
+        for t in ends:
+            assert points[t] == expected_values([instance], None, t)[field]
+
+
+def test_role_keys_are_renewed_without_a_gap(run):
+    keys = set()
+    for instance in ROLE_SERIES + [V3_ROLE]:
+        reqs = api_requests(run["requests"], instance)
+        # Never refused: every request was signed with live keys.
+        assert reqs and all(r["status"] == 200 for r in reqs), reqs
+        keys |= {r["params"]["AccessKeyId"] for r in reqs}
+        assert_every_window(run["cd"], instance)
+    assert len(keys) >= 2 and all(k.startswith("STS.") for k in keys), keys
+    fetched = [r for r in run["requests"] if r.get("service") == "metadata"
+               and r["path"].endswith("/" + ROLE) and r["status"] == 200]
+    assert len(fetched) >= 2
+
+
+def test_token_protected_metadata_requests(run):
+    md = [r for r in run["requests"] if r.get("service") == "metadata"]
+    assert md and all(r["status"] == 200 for r in md), [r for r in md if r["status"] != 200]
+    assert all(r["token_header"] for r in md if r["method"] == "GET")
+
+
+def test_plain_metadata_requests_where_no_token_is_offered(run):
+    md = [r for r in run["plain"] if r.get("service") == "metadata"]
+    assert any(r["method"] == "PUT" and r["status"] == 404 for r in md)
+    gets = [r for r in md if r["method"] == "GET"]
+    assert gets and all(r["status"] == 200 and not r["token_header"] for r in gets)
+    assert_every_window(run["cd"], FALLBACK)
+
+
+def test_a_block_without_credentials_finds_the_role(run):
+    assert run["cd"].log_lines('Account "detected": 1 series from',
+                               "credentials from the ECS RAM role %s, signature 1.0." % ROLE)
+    assert_every_window(run["cd"], DETECTED)
+
+
+def test_signature_v3_with_a_token(run):
+    reqs = api_requests(run["requests"], V3_STS) + api_requests(run["requests"], V3_ROLE)
+    assert reqs and all(r["signature_version"] == "3" and r["status"] == 200 for r in reqs)
+    assert all(r.get("security_token") == "***" for r in reqs)
+    assert all("AccessKeyId" in r["params"] and "Signature" not in r["params"] for r in reqs)
+    assert_every_window(run["cd"], V3_STS)
+    assert 'Account "v3_sts": 1 series from' in run["log"]
+    assert "credentials from the configuration, signature V3." in run["log"]
+
+
+@pytest.mark.parametrize("name,reason", [
+    ("md_garbage", "the credentials are not a flat JSON object"),
+    ("md_down", "Couldn't connect to server"),
+])
+def test_metadata_trouble_is_logged_and_nothing_made_up(run, name, reason):
+    lines = run["cd"].log_lines('Account "%s": no usable credentials from the ECS RAM role %s'
+                                % (name, ROLE))
+    assert lines and reason in lines[0], lines
+    # Rate-limited: a read every second, far fewer lines.
+    assert len(lines) <= 10
+    instance = "ddoscoo-cn-garbage" if name == "md_garbage" else "ddoscoo-cn-down"
+    assert not run["cd"].csv_points(instance, METRICS[0][0])
+
+
+def test_collectd_ran_and_kept_secrets(run):
+    assert run["alive"] and run["status"] == 0
+    for secret in ("SECRET-v3-5e", "TOKEN+v3/6f=="):
+        assert secret not in run["log"]
