@@ -1349,6 +1349,19 @@ class Handler(BaseHTTPRequestHandler):
             sys.stderr.write("ddoscoo_sim: WARNING: /_sim/xxe was fetched (XXE)\n")
             sys.stderr.flush()
             return self._send(200, b"XXE-FETCHED", "text/plain")
+        m = re.fullmatch(r"/_sim/static/([A-Za-z0-9._-]{1,64})\.xml", path)
+        if m and method == "GET":
+            # Unauthenticated, for benchmarks against collectd's curl_xml,
+            # which cannot sign: the success document of the newest whole
+            # minute, as large as a signed answer, after the same latency.
+            if state.latency > 0:
+                state.stopping.wait(state.latency)
+            end = int(state.now()) // 60 * 60
+            values = values_for([m.group(1)], None, end - 60, end)
+            rid = str(uuid.uuid4()).upper()
+            self._log(method, path, {}, 200, values=values, request_id=rid, t=t)
+            return self._send(200, fields_xml(success_fields(values, rid, end)).encode(),
+                              XML_CTYPE)
         if path == "/_sim/faults" and method == "POST":
             try:
                 state.set_faults(json.loads(body.decode("utf-8")))

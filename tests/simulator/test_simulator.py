@@ -1185,3 +1185,15 @@ def test_latency_delays_verified_answers_only(start_sim):
     assert time.monotonic() - started < 0.4
     with pytest.raises(sim.ConfigError):
         sim.load_config(dict(BASE_CONFIG, latency_ms=-1))
+
+
+def test_static_document_for_benchmarks(start_sim):
+    server = start_sim()
+    with urllib.request.urlopen(server.base + "/_sim/static/%s.xml" % INST1, timeout=5) as r:
+        doc = ET.fromstring(r.read())
+    end = int(time.time()) // 60 * 60
+    want = sim.values_for([INST1], None, end - 60, end)
+    assert doc.tag == "DescribePortConnsCountResponse"
+    assert {k: int(doc.findtext(k)) for k in want} == want
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(server.base + "/_sim/static/x%2F.xml", timeout=5)
