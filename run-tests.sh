@@ -1,7 +1,8 @@
 #!/bin/sh
 # Builds the plugin and runs every test: the unit tests of the pure modules
-# (make check), make distcheck, the API simulator's own tests and the
-# end-to-end tests in which the real collectd loads the plugin.
+# (make check), make distcheck, the API simulator's own tests, the
+# end-to-end tests in which the real collectd loads the plugin and short
+# fuzzing runs of the parser and the signing code (tests/fuzz).
 # Installs missing Debian packages first (needs root for that).
 set -eu
 cd "$(dirname "$0")"
@@ -19,4 +20,4 @@ if [ "${DDOSCOO_SKIP_DISTCHECK:-}" != 1 ]; then
   }
   echo "run-tests: make distcheck passed"
 fi
-exec /usr/bin/python3 -m pytest -p no:cacheprovider -q tests/simulator tests/e2e "$@"
+exec /usr/bin/python3 -m pytest -p no:cacheprovider -q tests/simulator tests/e2e tests/fuzz "$@"

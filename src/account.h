@@ -16,15 +16,25 @@
 
 #define PLUGIN_NAME "ddoscoo"
 
+/* What an HTTP request in flight is for: the first member of the struct its
+ * user pointer points to. */
+typedef enum {
+  REQUEST_WINDOW,    /* a series_t: DescribePortConnsCount */
+  REQUEST_INSTANCES, /* discovery: DescribeInstanceIds */
+  REQUEST_RULES,     /* discovery: DescribeNetworkRules of an instance */
+} request_kind_t;
+
 /* One query and the series it feeds: an instance (or, aggregated, every
  * instance of the block) and a port (or all ports together). */
 typedef struct {
+  request_kind_t kind; /* REQUEST_WINDOW */
   char plugin_instance[DATA_MAX_NAME_LEN];
-  size_t first_instance;
+  size_t first_instance; /* into the block's instance_ids */
   size_t instance_count;
-  const char *port;    /* NULL: all ports */
+  char port[8];        /* "": all ports */
   time_t last_end;     /* EndTime of the newest dispatched window; 0: none */
   time_t given_up_end; /* skip windows up to this after a permanent error */
+  bool restored;       /* from the StateFile, once */
   c_complain_t complaint;
 
   /* Within a read */
@@ -59,10 +69,16 @@ typedef struct {
   char *url;           /* the endpoint with the path "/" */
   char *url_authority; /* host[:port], the Host header V3 signs */
   char *resource_group_id;
-  char **instance_ids;
+  char **instance_ids; /* configured, or the last discovered */
   size_t instance_count;
-  char **ports;
+  char **instance_names; /* for plugin_instance (InstanceNames), or NULL */
+  char **ports;          /* configured port numbers */
   size_t port_count;
+  bool ports_auto;         /* Port "auto": and the forwarded ones */
+  bool discover_instances; /* no InstanceId: the account's */
+  bool instance_names_option;
+  cdtime_t discovery_interval;
+  struct discovery_s *discovery; /* NULL: nothing to discover */
   bool aggregate;
   cdtime_t interval;
   int window;
@@ -81,8 +97,7 @@ typedef struct {
   /* State; only the block's read callback touches it. */
   series_t *series;
   size_t series_count;
-  size_t next_series;  /* where the next read starts, so none starves */
-  bool state_restored; /* from the StateFile, at the first read */
+  size_t next_series; /* where the next read starts, so none starves */
   credentials_t *credentials;
   bool keys_rejected; /* the API refused the keys last used */
   http_client_t *http;
@@ -95,6 +110,10 @@ typedef struct {
   cdtime_t stats_time;    /* of the last dispatch of stats */
   c_complain_t complaint; /* errors of the whole block */
 } account_t;
+
+/* Instance IDs and block names end up in plugin_instance and file names:
+ * letters, digits, '.', '_', '-'. */
+bool account_is_identifier(const char *s);
 
 /* Reads an <Account> block. Logs every mistake, naming the block and the
  * option, and returns NULL if there was any. */

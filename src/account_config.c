@@ -7,7 +7,9 @@
 
 #include "utils/common/common.h"
 
+#include "account_series.h"
 #include "api_request.h"
+#include "discovery.h"
 
 #include <openssl/crypto.h>
 
@@ -27,7 +29,7 @@ static void free_secret(char *s) {
 }
 
 static void free_strings(char **list, size_t count) {
-  for (size_t i = 0; i < count; i++)
+  for (size_t i = 0; list != NULL && i < count; i++)
     sfree(list[i]);
   sfree(list);
 }
@@ -52,7 +54,9 @@ void account_free(void *arg) {
   sfree(a->url);
   sfree(a->resource_group_id);
   free_strings(a->instance_ids, a->instance_count);
+  free_strings(a->instance_names, a->instance_count);
   free_strings(a->ports, a->port_count);
+  discovery_destroy(a->discovery);
   sfree(a->ca_cert);
   sfree(a->proxy);
   sfree(a->series);
@@ -60,8 +64,7 @@ void account_free(void *arg) {
   sfree(a);
 }
 
-/* Instance IDs and block names end up in plugin_instance and file names. */
-static bool is_identifier(const char *s) {
+bool account_is_identifier(const char *s) {
   size_t len = strlen(s);
   return len > 0 && len <= MAX_ID_LEN &&
          strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -99,7 +102,7 @@ static int config_instance_id(account_t *a, oconfig_item_t *ci) {
   char *id = NULL;
   if (cf_util_get_string(ci, &id) != 0)
     return -1;
-  if (!is_identifier(id)) {
+  if (!account_is_identifier(id)) {
     ERROR(PLUGIN_NAME " plugin: Account \"%s\": InstanceId \"%s\" is not an "
                       "instance ID (letters, digits, '.', '_', '-'; at most "
                       "%d characters).",
@@ -111,12 +114,18 @@ static int config_instance_id(account_t *a, oconfig_item_t *ci) {
                        id);
 }
 
-/* A port number, 1 to 65535, given as number or string; service names such
- * as "http" are not accepted: the API wants the number. */
+/* A port number, 1 to 65535, given as number or string, or "auto": the
+ * instances' forwarded ports. Service names such as "http" are not
+ * accepted: the API wants the number. */
 static int config_port(account_t *a, oconfig_item_t *ci) {
   char buf[16] = "";
   bool ok = false;
 
+  if (ci->values_num == 1 && ci->values[0].type == OCONFIG_TYPE_STRING &&
+      strcasecmp(ci->values[0].value.string, "auto") == 0) {
+    a->ports_auto = true;
+    return 0;
+  }
   if (ci->values_num == 1 && ci->values[0].type == OCONFIG_TYPE_NUMBER) {
     double d = ci->values[0].value.number;
     ok = d >= 1 && d <= 65535 && d == (int)d;
@@ -130,7 +139,7 @@ static int config_port(account_t *a, oconfig_item_t *ci) {
   }
   if (!ok) {
     ERROR(PLUGIN_NAME " plugin: Account \"%s\": Port needs one port number "
-                      "from 1 to 65535%s%s%s.",
+                      "from 1 to 65535, or \"auto\"%s%s%s.",
           a->name, buf[0] ? ", not \"" : "", buf, buf[0] ? "\"" : "");
     return EINVAL;
   }
@@ -234,6 +243,10 @@ static int option_value(account_t *a, oconfig_item_t *ci) {
     return config_int(a, ci, 1, MAX_CONCURRENT, NULL, &a->max_concurrent);
   if (strcasecmp("MaxRequestsPerSecond", key) == 0)
     return config_int(a, ci, 0, MAX_RPS, NULL, &a->max_rps);
+  if (strcasecmp("DiscoveryInterval", key) == 0)
+    return config_positive_time(a, ci, &a->discovery_interval);
+  if (strcasecmp("InstanceNames", key) == 0)
+    return cf_util_get_boolean(ci, &a->instance_names_option);
   if (strcasecmp("SelfMonitoring", key) == 0)
     return cf_util_get_boolean(ci, &a->self_monitoring);
   if (strcasecmp("Timeout", key) == 0)
@@ -380,32 +393,22 @@ static int resolve_endpoint(account_t *a) {
   return 0;
 }
 
-/* Per instance: a series per (instance, port). Aggregated: a series per
- * port over every instance, named after the block. */
+/* The series of listed instances and ports now; anything to discover is
+ * found at the first reads. */
 static int build_series(account_t *a) {
-  size_t ports = (a->port_count > 0) ? a->port_count : 1;
-  size_t groups = a->aggregate ? 1 : a->instance_count;
-
-  a->series = calloc(groups * ports, sizeof(*a->series));
-  if (a->series == NULL)
-    return ENOMEM;
-
-  for (size_t g = 0; g < groups; g++) {
-    for (size_t p = 0; p < ports; p++) {
-      series_t *s = a->series + a->series_count++;
-      const char *base = a->aggregate ? a->name : a->instance_ids[g];
-      s->first_instance = a->aggregate ? 0 : g;
-      s->instance_count = a->aggregate ? a->instance_count : 1;
-      s->port = (a->port_count > 0) ? a->ports[p] : NULL;
-      if (s->port != NULL)
-        ssnprintf(s->plugin_instance, sizeof(s->plugin_instance), "%s_%s", base,
-                  s->port);
-      else
-        sstrncpy(s->plugin_instance, base, sizeof(s->plugin_instance));
-      C_COMPLAIN_INIT(&s->complaint);
-    }
+  if (a->discover_instances || a->ports_auto) {
+    a->discovery = discovery_create();
+    if (a->discovery == NULL)
+      return ENOMEM;
   }
-  return 0;
+  if (a->discover_instances)
+    return 0;
+  /* account_set_instances() takes the list over. */
+  char **ids = a->instance_ids;
+  size_t count = a->instance_count;
+  a->instance_ids = NULL;
+  a->instance_count = 0;
+  return account_set_instances(a, ids, NULL, count, NULL, NULL, false);
 }
 
 static int account_validate(account_t *a) {
@@ -419,10 +422,7 @@ static int account_validate(account_t *a) {
           a->name, a->region_id);
     return EINVAL;
   }
-  if (a->instance_count == 0) {
-    ERROR(PLUGIN_NAME " plugin: Account \"%s\": no InstanceId given.", a->name);
-    return EINVAL;
-  }
+  a->discover_instances = a->instance_count == 0;
   if (a->aggregate && a->instance_count > API_MAX_INSTANCE_IDS) {
     ERROR(PLUGIN_NAME " plugin: Account \"%s\": Aggregate takes at most %d "
                       "InstanceIds, the API's limit; %zu are given.",
@@ -476,9 +476,11 @@ account_t *account_config(oconfig_item_t *ci) {
   a->signature_version = 1;
   a->max_concurrent = 4;
   a->max_rps = 10; /* the API's documented limit for its listing calls */
+  a->discovery_interval = TIME_T_TO_CDTIME_T(600);
   C_COMPLAIN_INIT(&a->complaint);
 
-  if (cf_util_get_string(ci, &a->name) != 0 || !is_identifier(a->name)) {
+  if (cf_util_get_string(ci, &a->name) != 0 ||
+      !account_is_identifier(a->name)) {
     ERROR(PLUGIN_NAME " plugin: <Account> needs one name of letters, digits, "
                       "'.', '_' or '-' (at most %d characters).",
           MAX_ID_LEN);

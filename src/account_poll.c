@@ -11,11 +11,11 @@
 #include "utils/common/common.h"
 #include "utils_random.h"
 
-#include "acs3_sign.h"
+#include "account_request.h"
 #include "api_request.h"
 #include "api_response.h"
+#include "discovery.h"
 #include "dispatch.h"
-#include "rpc_sign.h"
 #include "state_store.h"
 
 #include <curl/curl.h>
@@ -26,10 +26,6 @@
 #define MAX_BACKOFF TIME_T_TO_CDTIME_T(60)
 /* Requests for one window within one read, on transient failures. */
 #define MAX_ATTEMPTS 3
-/* MaxRequestsPerSecond counts starts within this long: a little over a
- * second, so that the API, whose clock starts when a request arrives, never
- * sees more. */
-#define RATE_WINDOW MS_TO_CDTIME_T(1050)
 
 typedef struct {
   account_t *a;
@@ -39,81 +35,6 @@ typedef struct {
   size_t cursor;
   poll_result_t *result;
 } poll_t;
-
-/* One window's request, signed: where to POST what, with which headers. */
-typedef struct {
-  char *url;      /* NULL: the endpoint's */
-  char *body;     /* NULL: empty */
-  char **headers; /* NULL: none */
-} signed_request_t;
-
-static void signed_request_clear(signed_request_t *r) {
-  sfree(r->url);
-  if (r->body != NULL)
-    OPENSSL_cleanse(r->body, strlen(r->body)); /* may hold a SecurityToken */
-  sfree(r->body);
-  acs3_free_headers(r->headers);
-  r->headers = NULL;
-}
-
-/* Signature 1.0: every parameter in the form body. V3: the operation's in
- * the query string, the rest in signed headers, an empty body. */
-static int sign_request(const account_t *a, const series_t *s, time_t end,
-                        const access_key_t *key, signed_request_t *out) {
-  api_request_t req = {
-      .region_id = a->region_id,
-      .resource_group_id = a->resource_group_id,
-      .instance_ids = (const char *const *)a->instance_ids + s->first_instance,
-      .instance_count = s->instance_count,
-      .port = s->port,
-      .start_time = end - a->window,
-      .end_time = end,
-  };
-  char nonce[RPC_NONCE_SIZE];
-  rpc_params_t params = RPC_PARAMS_INIT;
-  time_t now = time(NULL);
-
-  *out = (signed_request_t){0};
-  if (rpc_nonce(nonce, sizeof(nonce)) != 0 ||
-      api_request_params(&req, &params) != 0)
-    return -1;
-
-  if (a->signature_version == 1) {
-    if (rpc_common_params_v1(&params, API_ACTION, API_VERSION,
-                             key->access_key_id, key->security_token, now,
-                             nonce) == 0)
-      out->body = rpc_sign_v1(&params, "POST", key->access_key_secret);
-  } else {
-    char *query = rpc_canonical_query(&params);
-    size_t size = strlen(a->url) + 1 + (query ? strlen(query) : 0) + 1;
-    if (query != NULL && (out->url = malloc(size)) != NULL) {
-      ssnprintf(out->url, size, "%s?%s", a->url, query);
-      out->headers = acs3_sign_request(&(acs3_request_t){
-          .method = "POST",
-          .host = a->url_authority,
-          .canonical_query = query,
-          .content_type = "application/x-www-form-urlencoded",
-          .body = "",
-          .body_len = 0,
-          .action = API_ACTION,
-          .version = API_VERSION,
-          .now = now,
-          .nonce = nonce,
-          .access_key_id = key->access_key_id,
-          .access_key_secret = key->access_key_secret,
-          .security_token = key->security_token,
-      });
-    }
-    sfree(query);
-  }
-  rpc_params_clear(&params);
-
-  if ((a->signature_version == 1) ? out->body == NULL : out->headers == NULL) {
-    signed_request_clear(out);
-    return -1;
-  }
-  return 0;
-}
 
 /* For InvalidTimeStamp.Expired: how far off the host clock is, by the
  * server's Date header. */
@@ -135,32 +56,17 @@ static cdtime_t backoff(unsigned failures) {
   return (cdtime_t)((double)d * (0.5 + cdrand_d()));
 }
 
-/* Whether MaxRequestsPerSecond lets a request start now; if not, *until
- * says when one may. The ring holds the last starts, oldest next. */
-static bool rate_allows(const account_t *a, cdtime_t now, cdtime_t *until) {
-  if (a->max_rps == 0)
-    return true;
-  cdtime_t oldest = a->starts[a->starts_next];
-  if (oldest == 0 || now >= oldest + RATE_WINDOW)
-    return true;
-  if (oldest + RATE_WINDOW < *until)
-    *until = oldest + RATE_WINDOW;
-  return false;
-}
-
-static void rate_record(account_t *a, cdtime_t now) {
-  if (a->max_rps == 0)
-    return;
-  a->starts[a->starts_next] = now;
-  a->starts_next = (a->starts_next + 1) % (size_t)a->max_rps;
-}
-
 /* Which windows each series needs in this read: from the one after its
  * last dispatched window to latest, at most MaxBackfill of them. */
 static void plan(poll_t *p) {
   account_t *a = p->a;
+  p->result->skipped = 0; /* counted anew for a new plan */
   for (size_t i = 0; i < a->series_count; i++) {
     series_t *s = a->series + i;
+    if (!s->restored) {
+      state_store_restore(a, s, p->latest);
+      s->restored = true;
+    }
     s->in_flight = false;
     s->retry_at = 0;
     s->attempts = 0;
@@ -209,44 +115,31 @@ static series_t *next_ready(poll_t *p, cdtime_t now, cdtime_t *wake) {
 
 static void start(poll_t *p, series_t *s, cdtime_t now) {
   account_t *a = p->a;
-  access_key_t key;
-  char why[1024];
-  if (credentials_get(a->credentials, CDTIME_T_TO_TIME_T(now), a->keys_rejected,
-                      &key, why, sizeof(why)) != 0) {
-    c_complain(LOG_ERR, &a->complaint,
-               PLUGIN_NAME " plugin: Account \"%s\": no usable credentials "
-                           "from the %s: %s",
-               a->name, credentials_describe(a->credentials), why);
+  api_request_t req = {
+      .region_id = a->region_id,
+      .resource_group_id = a->resource_group_id,
+      .instance_ids = (const char *const *)a->instance_ids + s->first_instance,
+      .instance_count = s->instance_count,
+      .port = s->port[0] ? s->port : NULL,
+      .start_time = s->next_end - a->window,
+      .end_time = s->next_end,
+  };
+  rpc_params_t params = RPC_PARAMS_INIT;
+  int status = (api_request_params(&req, &params) == 0)
+                   ? account_start(a, API_ACTION, &params, now, p->deadline, s)
+                   : -2;
+  if (status == -1) {
     p->stop = true;
-    return;
-  }
-
-  signed_request_t req;
-  if (sign_request(a, s, s->next_end, &key, &req) != 0) {
+  } else if (status == -2) {
     c_complain(LOG_ERR, &s->complaint,
                PLUGIN_NAME " plugin: Account \"%s\", series %s: cannot build "
                            "the signed request.",
                a->name, s->plugin_instance);
     s->next_end = 0;
-    return;
+  } else {
+    s->in_flight = true;
+    s->requested_end = s->next_end;
   }
-
-  cdtime_t timeout = p->deadline - now;
-  if (timeout > a->timeout)
-    timeout = a->timeout;
-  int status = http_client_start(
-      a->http, req.url ? req.url : a->url, req.body ? req.body : "",
-      (const char *const *)req.headers, (long)CDTIME_T_TO_MS(timeout), s);
-  signed_request_clear(&req);
-  if (status != 0) {
-    /* Only if memory ran out: the slots are counted by the caller. */
-    p->stop = true;
-    return;
-  }
-  s->in_flight = true;
-  s->requested_end = s->next_end;
-  rate_record(a, now);
-  a->stats.requests++;
 }
 
 /* An API error: logged, and what it means for the series or the block. */
@@ -314,11 +207,16 @@ static void api_failed(poll_t *p, series_t *s, const http_result_t *r,
 static void finished(const http_result_t *r, void *ctx) {
   poll_t *p = ctx;
   account_t *a = p->a;
+  p->result->latency_sum += r->seconds;
+  p->result->latency_count++;
+  if (*(request_kind_t *)r->user != REQUEST_WINDOW) {
+    discovery_finished(a, r->user, r);
+    return;
+  }
+
   series_t *s = r->user;
   time_t end = s->requested_end;
   s->in_flight = false;
-  p->result->latency_sum += r->seconds;
-  p->result->latency_count++;
 
   if (r->status == HTTP_FAILED) {
     /* Nothing answered: most likely nothing will in this read. */
@@ -382,11 +280,10 @@ void account_poll(account_t *a, time_t latest, cdtime_t deadline,
               .deadline = deadline,
               .cursor = a->next_series,
               .result = result};
-  if (latest <= a->given_up_end)
-    return;
+  discovery_begin(a, cdtime());
   plan(&p);
 
-  for (;;) {
+  for (unsigned turn = 0;; turn++) {
     cdtime_t now = cdtime();
     cdtime_t wake = deadline; /* when something may start */
     if (now < a->not_before)
@@ -394,16 +291,36 @@ void account_poll(account_t *a, time_t latest, cdtime_t deadline,
     while (!p.stop && now >= a->not_before &&
            now + MIN_REQUEST_TIME <= deadline &&
            http_client_in_flight(a->http) < a->max_concurrent &&
-           rate_allows(a, now, &wake)) {
-      series_t *s = next_ready(&p, now, &wake);
-      if (s == NULL)
+           account_rate_allows(a, now, &wake)) {
+      /* Discovery and polls take turns, so that neither waits long. */
+      bool started = false;
+      for (int k = 0; k < 2 && !started && !p.stop; k++) {
+        if ((turn + k) % 2 == 0) {
+          int status = discovery_start_next(a, now, deadline);
+          p.stop = status < 0;
+          started = status > 0;
+        } else {
+          series_t *s = next_ready(&p, now, &wake);
+          if (s != NULL) {
+            start(&p, s, now);
+            started = true;
+          }
+        }
+      }
+      if (!started)
         break;
-      start(&p, s, now);
+      turn++;
     }
 
     int in_flight = http_client_in_flight(a->http);
     if (in_flight == 0) {
-      if (p.stop || !pending(&p) || wake + MIN_REQUEST_TIME > deadline)
+      /* New instances or ports: polled in this very read. */
+      if (discovery_apply(a)) {
+        plan(&p);
+        continue;
+      }
+      if (p.stop || (!pending(&p) && !discovery_has_work(a)) ||
+          wake + MIN_REQUEST_TIME > deadline)
         break;
       struct timespec ts = CDTIME_T_TO_TIMESPEC(wake - now);
       nanosleep(&ts, NULL);

@@ -51,3 +51,37 @@ int api_request_params(const api_request_t *req, rpc_params_t *params) {
   }
   return 0;
 }
+
+int api_instance_ids_params(const char *region_id,
+                            const char *resource_group_id,
+                            rpc_params_t *params) {
+  int status = rpc_params_add(params, "Format", "XML");
+  if (region_id != NULL)
+    status |= rpc_params_add(params, "RegionId", region_id);
+  if (resource_group_id != NULL)
+    status |= rpc_params_add(params, "ResourceGroupId", resource_group_id);
+  if (status != 0) {
+    rpc_params_clear(params);
+    return -1;
+  }
+  return 0;
+}
+
+int api_network_rules_params(const char *region_id, const char *instance_id,
+                             int page_number, int page_size,
+                             rpc_params_t *params) {
+  char page[16], size[16];
+  snprintf(page, sizeof(page), "%d", page_number);
+  snprintf(size, sizeof(size), "%d", page_size);
+  int status = rpc_params_add(params, "Format", "XML");
+  if (region_id != NULL)
+    status |= rpc_params_add(params, "RegionId", region_id);
+  status |= rpc_params_add(params, "InstanceId", instance_id);
+  status |= rpc_params_add(params, "PageNumber", page);
+  status |= rpc_params_add(params, "PageSize", size);
+  if (status != 0 || page_number < 1 || page_size < 1) {
+    rpc_params_clear(params);
+    return -1;
+  }
+  return 0;
+}

@@ -38,4 +38,19 @@ time_t api_window_end(time_t now, int window, int delay);
  * value) or no memory; params is then cleared. */
 int api_request_params(const api_request_t *req, rpc_params_t *params);
 
+/* DescribeInstanceIds: Format, RegionId and ResourceGroupId (each NULL: not
+ * sent). Returns 0 or -1. */
+#define API_ACTION_INSTANCES "DescribeInstanceIds"
+int api_instance_ids_params(const char *region_id,
+                            const char *resource_group_id,
+                            rpc_params_t *params);
+
+/* DescribeNetworkRules of one instance, page page_number (from 1) of
+ * page_size rules. Returns 0 or -1. */
+#define API_ACTION_RULES "DescribeNetworkRules"
+#define API_RULES_PAGE_SIZE 50
+int api_network_rules_params(const char *region_id, const char *instance_id,
+                             int page_number, int page_size,
+                             rpc_params_t *params);
+
 #endif /* API_REQUEST_H */

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -159,10 +160,16 @@ static api_response_status_t read_error(xmlNodePtr root, api_error_t *error,
   return API_RESPONSE_ERROR;
 }
 
-api_response_status_t api_parse_port_conns(const char *body, size_t len,
-                                           api_port_conns_t *conns,
-                                           api_error_t *error, char *why,
-                                           size_t why_size) {
+typedef api_response_status_t (*read_root_t)(xmlNodePtr root, void *out,
+                                             char *why, size_t why_size);
+
+/* Parses body; a root named root_name goes to read, an <Error> to
+ * read_error. */
+static api_response_status_t parse_response(const char *body, size_t len,
+                                            const char *root_name,
+                                            read_root_t read, void *out,
+                                            api_error_t *error, char *why,
+                                            size_t why_size) {
   if (len == 0) {
     snprintf(why, why_size, "empty body");
     return API_RESPONSE_INVALID;
@@ -205,10 +212,8 @@ api_response_status_t api_parse_port_conns(const char *body, size_t len,
     snprintf(why, why_size, "document has a DTD");
   } else if (root == NULL) {
     snprintf(why, why_size, "document has no root element");
-  } else if (xmlStrcmp(root->name,
-                       (const xmlChar *)"DescribePortConnsCountResponse") ==
-             0) {
-    status = read_success(root, conns, why, why_size);
+  } else if (xmlStrcmp(root->name, (const xmlChar *)root_name) == 0) {
+    status = read(root, out, why, why_size);
   } else if (xmlStrcmp(root->name, (const xmlChar *)"Error") == 0) {
     status = read_error(root, error, why, why_size);
   } else {
@@ -220,6 +225,171 @@ api_response_status_t api_parse_port_conns(const char *body, size_t len,
   xmlFreeDoc(doc);
   xmlFreeParserCtxt(ctxt);
   return status;
+}
+
+static api_response_status_t read_port_conns(xmlNodePtr root, void *out,
+                                             char *why, size_t why_size) {
+  return read_success(root, out, why, why_size);
+}
+
+api_response_status_t api_parse_port_conns(const char *body, size_t len,
+                                           api_port_conns_t *conns,
+                                           api_error_t *error, char *why,
+                                           size_t why_size) {
+  return parse_response(body, len, "DescribePortConnsCountResponse",
+                        read_port_conns, conns, error, why, why_size);
+}
+
+/* Lists ------------------------------------------------------------------
+ * How lists nest in the XML answers is not documented: items come as
+ * repeated elements named after the list, or inside a wrapper. An item is
+ * therefore any element, down to a few levels, with a child named
+ * `marker`; items are not searched further. */
+
+#define MAX_LIST_DEPTH 3
+
+typedef api_response_status_t (*read_item_t)(xmlNodePtr item, void *out,
+                                             char *why, size_t why_size);
+
+static bool has_child(xmlNodePtr e, const char *name) {
+  for (xmlNodePtr n = e->children; n != NULL; n = n->next)
+    if (n->type == XML_ELEMENT_NODE &&
+        xmlStrcmp(n->name, (const xmlChar *)name) == 0)
+      return true;
+  return false;
+}
+
+static api_response_status_t read_items(xmlNodePtr parent, int depth,
+                                        const char *marker, read_item_t read,
+                                        void *out, char *why, size_t why_size) {
+  for (xmlNodePtr n = parent->children; n != NULL; n = n->next) {
+    if (n->type != XML_ELEMENT_NODE)
+      continue;
+    api_response_status_t status = API_RESPONSE_OK;
+    if (has_child(n, marker))
+      status = read(n, out, why, why_size);
+    else if (depth < MAX_LIST_DEPTH)
+      status = read_items(n, depth + 1, marker, read, out, why, why_size);
+    if (status != API_RESPONSE_OK)
+      return status;
+  }
+  return API_RESPONSE_OK;
+}
+
+/* Grows a list by one zeroed item. */
+static void *list_append(void **items, size_t *count, size_t item_size,
+                         char *why, size_t why_size) {
+  if (*count >= API_MAX_LIST) {
+    snprintf(why, why_size, "more than %d items", API_MAX_LIST);
+    return NULL;
+  }
+  char *grown = realloc(*items, (*count + 1) * item_size);
+  if (grown == NULL) {
+    snprintf(why, why_size, "out of memory");
+    return NULL;
+  }
+  *items = grown;
+  memset(grown + *count * item_size, 0, item_size);
+  return grown + (*count)++ * item_size;
+}
+
+static api_response_status_t read_instance(xmlNodePtr item, void *out,
+                                           char *why, size_t why_size) {
+  api_instance_list_t *list = out;
+  api_instance_t *inst = list_append((void **)&list->items, &list->count,
+                                     sizeof(*inst), why, why_size);
+  if (inst == NULL)
+    return API_RESPONSE_INVALID;
+  field_t fields[] = {
+      {"InstanceId", NULL, inst->id, false},
+      {"Remark", NULL, inst->remark, false},
+  };
+  if (read_fields(item, fields, 2, why, why_size) != API_RESPONSE_OK)
+    return API_RESPONSE_INVALID;
+  if (inst->id[0] == 0) {
+    snprintf(why, why_size, "an instance without <InstanceId>");
+    return API_RESPONSE_INVALID;
+  }
+  return API_RESPONSE_OK;
+}
+
+static api_response_status_t read_instance_list(xmlNodePtr root, void *out,
+                                                char *why, size_t why_size) {
+  return read_items(root, 1, "InstanceId", read_instance, out, why, why_size);
+}
+
+api_response_status_t api_parse_instance_ids(const char *body, size_t len,
+                                             api_instance_list_t *list,
+                                             api_error_t *error, char *why,
+                                             size_t why_size) {
+  *list = (api_instance_list_t){0};
+  api_response_status_t status =
+      parse_response(body, len, "DescribeInstanceIdsResponse",
+                     read_instance_list, list, error, why, why_size);
+  if (status != API_RESPONSE_OK)
+    api_instance_list_clear(list);
+  return status;
+}
+
+void api_instance_list_clear(api_instance_list_t *list) {
+  free(list->items);
+  *list = (api_instance_list_t){0};
+}
+
+static api_response_status_t read_rule(xmlNodePtr item, void *out, char *why,
+                                       size_t why_size) {
+  api_rule_list_t *list = out;
+  api_rule_t *rule = list_append((void **)&list->items, &list->count,
+                                 sizeof(*rule), why, why_size);
+  if (rule == NULL)
+    return API_RESPONSE_INVALID;
+  uint64_t port = 0;
+  field_t fields[] = {
+      {"FrontendPort", &port, NULL, false},
+      {"Protocol", NULL, rule->protocol, false},
+  };
+  if (read_fields(item, fields, 2, why, why_size) != API_RESPONSE_OK)
+    return API_RESPONSE_INVALID;
+  if (port < 1 || port > 65535) {
+    snprintf(why, why_size, "<FrontendPort> %llu is not a port",
+             (unsigned long long)port);
+    return API_RESPONSE_INVALID;
+  }
+  rule->frontend_port = (int)port;
+  return API_RESPONSE_OK;
+}
+
+static api_response_status_t read_rule_list(xmlNodePtr root, void *out,
+                                            char *why, size_t why_size) {
+  api_rule_list_t *list = out;
+  uint64_t total = 0;
+  field_t fields[] = {{"TotalCount", &total, NULL, false}};
+  if (read_fields(root, fields, 1, why, why_size) != API_RESPONSE_OK)
+    return API_RESPONSE_INVALID;
+  if (!fields[0].seen) {
+    snprintf(why, why_size, "<TotalCount> is missing");
+    return API_RESPONSE_INVALID;
+  }
+  list->total_count = total;
+  return read_items(root, 1, "FrontendPort", read_rule, out, why, why_size);
+}
+
+api_response_status_t api_parse_network_rules(const char *body, size_t len,
+                                              api_rule_list_t *list,
+                                              api_error_t *error, char *why,
+                                              size_t why_size) {
+  *list = (api_rule_list_t){0};
+  api_response_status_t status =
+      parse_response(body, len, "DescribeNetworkRulesResponse", read_rule_list,
+                     list, error, why, why_size);
+  if (status != API_RESPONSE_OK)
+    api_rule_list_clear(list);
+  return status;
+}
+
+void api_rule_list_clear(api_rule_list_t *list) {
+  free(list->items);
+  *list = (api_rule_list_t){0};
 }
 
 static bool has_prefix(const char *s, const char *prefix) {

@@ -1,8 +1,9 @@
 /**
  * collectd-ddoscoo - src/api_response.h
  *
- * Reads DescribePortConnsCount response documents (XML, libxml2) into
- * numbers or an API error, and classifies API error codes. Pure: no
+ * Reads response documents (XML, libxml2) of DescribePortConnsCount and of
+ * the listing operations DescribeInstanceIds and DescribeNetworkRules into
+ * structs or an API error, and classifies API error codes. Pure: no
  * collectd, no network.
  */
 #ifndef API_RESPONSE_H
@@ -41,6 +42,46 @@ api_response_status_t api_parse_port_conns(const char *body, size_t len,
                                            api_port_conns_t *conns,
                                            api_error_t *error, char *why,
                                            size_t why_size);
+
+/* DescribeInstanceIds: the account's instances. */
+typedef struct {
+  char id[API_TEXT_SIZE];
+  char remark[API_TEXT_SIZE];
+} api_instance_t;
+
+typedef struct {
+  api_instance_t *items;
+  size_t count;
+} api_instance_list_t;
+
+/* DescribeNetworkRules: one page of an instance's forwarding rules. */
+typedef struct {
+  char protocol[API_TEXT_SIZE];
+  int frontend_port;
+} api_rule_t;
+
+typedef struct {
+  api_rule_t *items;
+  size_t count;
+  uint64_t total_count; /* rules on all pages */
+} api_rule_list_t;
+
+#define API_MAX_LIST 10000
+
+/* The same for the listing operations; list items come as repeated
+ * elements or in a wrapper element (the nesting is not documented). On
+ * anything but API_RESPONSE_OK the list is empty. Free with *_clear(). */
+api_response_status_t api_parse_instance_ids(const char *body, size_t len,
+                                             api_instance_list_t *list,
+                                             api_error_t *error, char *why,
+                                             size_t why_size);
+void api_instance_list_clear(api_instance_list_t *list);
+
+api_response_status_t api_parse_network_rules(const char *body, size_t len,
+                                              api_rule_list_t *list,
+                                              api_error_t *error, char *why,
+                                              size_t why_size);
+void api_rule_list_clear(api_rule_list_t *list);
 
 typedef enum {
   API_ERROR_TRANSIENT,   /* throttling, server side trouble: try again */

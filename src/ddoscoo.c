@@ -44,10 +44,6 @@ static int ddoscoo_read(user_data_t *ud) {
   }
 
   time_t latest = api_window_end(time(NULL), a->window, a->delay);
-  if (!a->state_restored) {
-    state_store_restore(a, latest);
-    a->state_restored = true;
-  }
 
   /* A read ends within its interval, and within one Timeout so that
    * collectd's shutdown, which waits for running reads, is never held up

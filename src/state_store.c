@@ -44,24 +44,21 @@ static void state_key(const account_t *a, const series_t *s, char *key,
 /* At a block's first read: where each series stopped before the restart.
  * A time ahead of the window now due (a clock set back, a foreign file)
  * is ignored rather than left to block the series. */
-void state_store_restore(account_t *a, time_t latest) {
+void state_store_restore(const account_t *a, series_t *s, time_t latest) {
   if (state_path == NULL)
     return;
+  char key[STATE_MAX_KEY];
+  state_key(a, s, key, sizeof(key));
 
   pthread_mutex_lock(&state_lock);
-  for (size_t i = 0; i < a->series_count; i++) {
-    series_t *s = a->series + i;
-    char key[STATE_MAX_KEY];
-    state_key(a, s, key, sizeof(key));
-    time_t end = state_get(&state, key);
-    if (end > latest || (end != 0 && end % a->window != 0))
-      WARNING(PLUGIN_NAME " plugin: Account \"%s\", series %s: ignoring the "
-                          "StateFile's EndTime %lld, not a window before now.",
-              a->name, s->plugin_instance, (long long)end);
-    else
-      s->last_end = end;
-  }
+  time_t end = state_get(&state, key);
   pthread_mutex_unlock(&state_lock);
+  if (end > latest || (end != 0 && end % a->window != 0))
+    WARNING(PLUGIN_NAME " plugin: Account \"%s\", series %s: ignoring the "
+                        "StateFile's EndTime %lld, not a window before now.",
+            a->name, s->plugin_instance, (long long)end);
+  else
+    s->last_end = end;
 }
 
 void state_store_remember(const account_t *a, const series_t *s) {

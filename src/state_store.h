@@ -14,9 +14,9 @@ int state_store_configure(const char *path);
 /* Reads the file, at init; a file that cannot be used is reported. */
 void state_store_load(void);
 
-/* At a block's first read: each series carries on from its stored EndTime,
+/* Before a series' first window: it carries on from its stored EndTime,
  * unless that is not a window before latest. */
-void state_store_restore(account_t *a, time_t latest);
+void state_store_restore(const account_t *a, series_t *s, time_t latest);
 
 /* Notes the series' newest dispatched window. */
 void state_store_remember(const account_t *a, const series_t *s);

@@ -5,7 +5,8 @@ set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config
   collectd-core collectd-dev libcurl4-openssl-dev libssl-dev libxml2-dev
-  rrdtool python3 python3-pytest openssl ca-certificates"
+  rrdtool python3 python3-pytest openssl ca-certificates
+  clang libclang-rt-14-dev valgrind"
 
 missing=""
 for p in $PACKAGES; do

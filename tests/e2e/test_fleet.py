@@ -130,7 +130,6 @@ def fleet(tmp_path_factory):
         block("bad_window", *key, *at, 'InstanceId "%s"' % WEB1, "Window 90"),
         block("bad_backfill", *key, *at, 'InstanceId "%s"' % WEB1, "MaxBackfill 0"),
         block("bad_instance", *key, *at, 'InstanceId "ddoscoo/../etc"'),
-        block("no_instance", *key, *at),
         block("half_key", 'AccessKeyId "%s"' % KEY_ID, *at, 'InstanceId "%s"' % WEB1),
         block("bad_option", *key, *at, 'InstanceId "%s"' % WEB1, "Colour 1"),
         block("bad_endpoint", *key, 'Endpoint "ftp://127.0.0.1/"', 'InstanceId "%s"' % WEB1),
@@ -386,11 +385,10 @@ def test_tls_with_ca_cert_verifies_and_works(fleet):
 
 
 @pytest.mark.parametrize("name,reason", [
-    ("bad_port", 'Port needs one port number from 1 to 65535, not "http"'),
+    ("bad_port", 'Port needs one port number from 1 to 65535, or "auto", not "http"'),
     ("bad_window", "Window 90 is not a multiple of 60 seconds"),
     ("bad_backfill", "MaxBackfill needs a whole number from 1 to 1440."),
     ("bad_instance", 'InstanceId "ddoscoo/../etc" is not an instance ID'),
-    ("no_instance", "no InstanceId given"),
     ("half_key", "AccessKeyId is set but AccessKeySecret is not"),
     ("bad_option", 'unknown option "Colour"'),
     ("bad_endpoint", 'Endpoint "ftp://127.0.0.1/" is not of the form'),

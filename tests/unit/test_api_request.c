@@ -139,10 +139,34 @@ DEF_TEST(invalid_requests) {
   return 0;
 }
 
+DEF_TEST(list_params) {
+  rpc_params_t p = RPC_PARAMS_INIT;
+  CHECK_ZERO(api_instance_ids_params("ap-southeast-1", NULL, &p));
+  EXPECT_EQ_STR("XML", param(&p, "Format"));
+  EXPECT_EQ_STR("ap-southeast-1", param(&p, "RegionId"));
+  OK(param(&p, "ResourceGroupId") == NULL);
+  rpc_params_clear(&p);
+  CHECK_ZERO(api_instance_ids_params(NULL, "rg-1", &p));
+  EXPECT_EQ_STR("rg-1", param(&p, "ResourceGroupId"));
+  rpc_params_clear(&p);
+
+  CHECK_ZERO(api_network_rules_params("cn-hangzhou", "ddoscoo-cn-a", 3,
+                                      API_RULES_PAGE_SIZE, &p));
+  EXPECT_EQ_STR("ddoscoo-cn-a", param(&p, "InstanceId"));
+  EXPECT_EQ_STR("3", param(&p, "PageNumber"));
+  EXPECT_EQ_STR("50", param(&p, "PageSize"));
+  rpc_params_clear(&p);
+  OK(api_network_rules_params(NULL, "i", 0, 50, &p) != 0);
+  OK(api_network_rules_params(NULL, "", 1, 50, &p) != 0);
+  EXPECT_EQ_UINT64(0, p.count);
+  return 0;
+}
+
 int main(void) {
   RUN_TEST(window_end);
   RUN_TEST(windows_tile);
   RUN_TEST(params);
   RUN_TEST(invalid_requests);
+  RUN_TEST(list_params);
   END_TEST;
 }

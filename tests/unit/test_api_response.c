@@ -217,6 +217,122 @@ DEF_TEST(quiet_on_encoding_errors) {
   return 0;
 }
 
+DEF_TEST(instance_lists_in_both_shapes) {
+  const char *repeated =
+      "<DescribeInstanceIdsResponse><RequestId>R</RequestId>"
+      "<InstanceIds><InstanceId>ddoscoo-cn-a</InstanceId><Edition>9</Edition>"
+      "<Remark>web front</Remark></InstanceIds>"
+      "<InstanceIds><InstanceId>ddoscoo-cn-b</InstanceId><Remark/>"
+      "</InstanceIds></DescribeInstanceIdsResponse>";
+  const char *wrapped =
+      "<DescribeInstanceIdsResponse><RequestId>R</RequestId><InstanceIds>"
+      "<item><InstanceId>ddoscoo-cn-a</InstanceId><Remark>web front</Remark>"
+      "</item><item><Edition>9</Edition><InstanceId>ddoscoo-cn-b</InstanceId>"
+      "</item></InstanceIds></DescribeInstanceIdsResponse>";
+  const char *docs[] = {repeated, wrapped};
+  for (size_t i = 0; i < 2; i++) {
+    api_instance_list_t list;
+    EXPECT_EQ_INT(API_RESPONSE_OK,
+                  api_parse_instance_ids(docs[i], strlen(docs[i]), &list,
+                                         &error, why, sizeof(why)));
+    EXPECT_EQ_UINT64(2, list.count);
+    EXPECT_EQ_STR("ddoscoo-cn-a", list.items[0].id);
+    EXPECT_EQ_STR("web front", list.items[0].remark);
+    EXPECT_EQ_STR("ddoscoo-cn-b", list.items[1].id);
+    EXPECT_EQ_STR("", list.items[1].remark);
+    api_instance_list_clear(&list);
+  }
+
+  api_instance_list_t list;
+  const char *empty = "<DescribeInstanceIdsResponse><RequestId>R</RequestId>"
+                      "</DescribeInstanceIdsResponse>";
+  EXPECT_EQ_INT(API_RESPONSE_OK,
+                api_parse_instance_ids(empty, strlen(empty), &list, &error, why,
+                                       sizeof(why)));
+  EXPECT_EQ_UINT64(0, list.count);
+
+  const char *bad = "<DescribeInstanceIdsResponse><InstanceIds><InstanceId>"
+                    "<b>x</b></InstanceId></InstanceIds>"
+                    "</DescribeInstanceIdsResponse>";
+  EXPECT_EQ_INT(API_RESPONSE_INVALID,
+                api_parse_instance_ids(bad, strlen(bad), &list, &error, why,
+                                       sizeof(why)));
+  OK(list.count == 0 && list.items == NULL);
+  const char *err = "<Error><Code>Throttling.User</Code></Error>";
+  EXPECT_EQ_INT(API_RESPONSE_ERROR,
+                api_parse_instance_ids(err, strlen(err), &list, &error, why,
+                                       sizeof(why)));
+  EXPECT_EQ_STR("Throttling.User", error.code);
+  /* Another operation's answer is not a list of instances. */
+  const char *other = "<DescribeNetworkRulesResponse><TotalCount>0"
+                      "</TotalCount></DescribeNetworkRulesResponse>";
+  EXPECT_EQ_INT(API_RESPONSE_INVALID,
+                api_parse_instance_ids(other, strlen(other), &list, &error, why,
+                                       sizeof(why)));
+  return 0;
+}
+
+DEF_TEST(rule_lists) {
+  const char *repeated =
+      "<DescribeNetworkRulesResponse><TotalCount>7</TotalCount>"
+      "<NetworkRules><InstanceId>i</InstanceId><Protocol>tcp</Protocol>"
+      "<FrontendPort>80</FrontendPort><BackendPort>8080</BackendPort>"
+      "<RealServers>1.1.1.1</RealServers><RealServers>2.2.2.2</RealServers>"
+      "</NetworkRules><NetworkRules><InstanceId>i</InstanceId><Protocol>udp"
+      "</Protocol><FrontendPort>53</FrontendPort></NetworkRules>"
+      "</DescribeNetworkRulesResponse>";
+  const char *wrapped =
+      "<DescribeNetworkRulesResponse><NetworkRules><item><FrontendPort>80"
+      "</FrontendPort><Protocol>tcp</Protocol><RealServers><item>1.1.1.1"
+      "</item></RealServers></item><item><Protocol>udp</Protocol>"
+      "<FrontendPort>53</FrontendPort></item></NetworkRules><TotalCount>7"
+      "</TotalCount></DescribeNetworkRulesResponse>";
+  const char *docs[] = {repeated, wrapped};
+  for (size_t i = 0; i < 2; i++) {
+    api_rule_list_t list;
+    EXPECT_EQ_INT(API_RESPONSE_OK,
+                  api_parse_network_rules(docs[i], strlen(docs[i]), &list,
+                                          &error, why, sizeof(why)));
+    EXPECT_EQ_UINT64(7, list.total_count);
+    EXPECT_EQ_UINT64(2, list.count);
+    EXPECT_EQ_INT(80, list.items[0].frontend_port);
+    EXPECT_EQ_STR("tcp", list.items[0].protocol);
+    EXPECT_EQ_INT(53, list.items[1].frontend_port);
+    EXPECT_EQ_STR("udp", list.items[1].protocol);
+    api_rule_list_clear(&list);
+  }
+
+  struct {
+    const char *doc;
+    const char *why;
+  } bad[] = {
+      {"<DescribeNetworkRulesResponse><NetworkRules><FrontendPort>80"
+       "</FrontendPort></NetworkRules></DescribeNetworkRulesResponse>",
+       "<TotalCount> is missing"},
+      {"<DescribeNetworkRulesResponse><TotalCount>1</TotalCount><NetworkRules>"
+       "<FrontendPort>70000</FrontendPort></NetworkRules>"
+       "</DescribeNetworkRulesResponse>",
+       "not a port"},
+      {"<DescribeNetworkRulesResponse><TotalCount>1</TotalCount><NetworkRules>"
+       "<FrontendPort>http</FrontendPort></NetworkRules>"
+       "</DescribeNetworkRulesResponse>",
+       "<FrontendPort> is not a count"},
+      {"<DescribeNetworkRulesResponse><TotalCount>x</TotalCount>"
+       "</DescribeNetworkRulesResponse>",
+       "<TotalCount> is not a count"},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    api_rule_list_t list;
+    EXPECT_EQ_INT(API_RESPONSE_INVALID,
+                  api_parse_network_rules(bad[i].doc, strlen(bad[i].doc), &list,
+                                          &error, why, sizeof(why)));
+    printf("# why: %s\n", why);
+    OK(strstr(why, bad[i].why) != NULL);
+    OK(list.items == NULL);
+  }
+  return 0;
+}
+
 DEF_TEST(classify) {
   EXPECT_EQ_INT(API_ERROR_TRANSIENT, api_error_classify("Throttling", 400));
   EXPECT_EQ_INT(API_ERROR_TRANSIENT,
@@ -255,6 +371,8 @@ int main(void) {
   RUN_TEST(entities_are_refused);
   RUN_TEST(truncated_everywhere);
   RUN_TEST(quiet_on_encoding_errors);
+  RUN_TEST(instance_lists_in_both_shapes);
+  RUN_TEST(rule_lists);
   RUN_TEST(classify);
   END_TEST;
 }

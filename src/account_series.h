@@ -1,0 +1,30 @@
+/**
+ * collectd-ddoscoo - src/account_series.h
+ *
+ * A block's series, from its instances and ports: at configuration and
+ * after each discovery.
+ */
+#ifndef ACCOUNT_SERIES_H
+#define ACCOUNT_SERIES_H 1
+
+#include "account.h"
+
+/* Sets the block's instances (taking ownership of ids and, if not NULL,
+ * names: arrays of count strings, a name NULL or "" where there is none)
+ * and rebuilds its series: per instance, or with Aggregate over all of
+ * them, one series per port (the configured ones and, with Port "auto",
+ * those in found[i], found_count[i]), or one for all ports when no port is
+ * configured or auto. Series that stay keep their state; with log_changes
+ * those that come and go are logged. Returns 0, or ENOMEM with nothing
+ * changed (ids and names freed). */
+int account_set_instances(account_t *a, char **ids, char **names, size_t count,
+                          int *const *found, const size_t *found_count,
+                          bool log_changes);
+
+/* A Remark as a plugin_instance: ASCII letters, digits, '_' and '-' kept,
+ * other ASCII (dots, spaces, slashes...) made '_', UTF-8 kept, cut at a
+ * character boundary to fit size (with room for "_<port>"). "" if nothing
+ * is left. */
+void account_series_name(const char *remark, char *out, size_t size);
+
+#endif /* ACCOUNT_SERIES_H */

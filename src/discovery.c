@@ -1,0 +1,354 @@
+/**
+ * collectd-ddoscoo - src/discovery.c
+ *
+ * Instances and forwarded ports; see discovery.h.
+ */
+#include "discovery.h"
+
+#include "utils/common/common.h"
+#include "utils_random.h"
+
+#include "account_request.h"
+#include "account_series.h"
+#include "api_request.h"
+#include "api_response.h"
+
+/* A failed refresh is tried again after this long (or DiscoveryInterval,
+ * if shorter). */
+#define RETRY_FAILED TIME_T_TO_CDTIME_T(60)
+/* Pages of forwarding rules per instance, at most. */
+#define MAX_PAGES 100
+
+typedef struct {
+  request_kind_t kind; /* REQUEST_RULES */
+  char *id;
+  char *remark;
+  int *ports;
+  size_t port_count;
+  int next_page; /* 0: all read */
+  bool in_flight;
+} found_t;
+
+struct discovery_s {
+  request_kind_t kind; /* REQUEST_INSTANCES, for that request */
+  bool running;        /* a refresh is under way */
+  bool ready;          /* a refresh is complete, not yet applied */
+  bool applied;        /* some refresh was */
+  bool failed;         /* this refresh: it ends once nothing is in flight */
+  bool instances_pending;
+  bool instances_in_flight;
+  found_t *found;
+  size_t found_count;
+  size_t cursor;
+  cdtime_t next_run;
+  c_complain_t complaint;
+};
+
+static void forget(discovery_t *d) {
+  for (size_t i = 0; i < d->found_count; i++) {
+    sfree(d->found[i].id);
+    sfree(d->found[i].remark);
+    sfree(d->found[i].ports);
+  }
+  sfree(d->found);
+  d->found_count = 0;
+  d->cursor = 0;
+}
+
+discovery_t *discovery_create(void) {
+  discovery_t *d = calloc(1, sizeof(*d));
+  if (d != NULL) {
+    d->kind = REQUEST_INSTANCES;
+    C_COMPLAIN_INIT(&d->complaint);
+  }
+  return d;
+}
+
+void discovery_destroy(discovery_t *d) {
+  if (d == NULL)
+    return;
+  forget(d);
+  sfree(d);
+}
+
+static int add_found(discovery_t *d, const char *id, const char *remark,
+                     bool rules) {
+  for (size_t i = 0; i < d->found_count; i++)
+    if (strcmp(d->found[i].id, id) == 0)
+      return 0;
+  found_t *grown = realloc(d->found, (d->found_count + 1) * sizeof(*grown));
+  if (grown == NULL)
+    return ENOMEM;
+  d->found = grown;
+  found_t *f = d->found + d->found_count;
+  *f = (found_t){.kind = REQUEST_RULES, .next_page = rules ? 1 : 0};
+  f->id = strdup(id);
+  f->remark = (remark != NULL && remark[0] != 0) ? strdup(remark) : NULL;
+  if (f->id == NULL) {
+    sfree(f->remark);
+    return ENOMEM;
+  }
+  d->found_count++;
+  return 0;
+}
+
+void discovery_begin(account_t *a, cdtime_t now) {
+  discovery_t *d = a->discovery;
+  if (d == NULL || d->running || d->ready || now < d->next_run)
+    return;
+  d->running = true;
+  d->failed = false;
+  forget(d);
+  d->instances_pending = a->discover_instances;
+  /* Listed instances (then instance_ids never changes): only their ports
+   * are discovered. */
+  for (size_t i = 0; !a->discover_instances && i < a->instance_count; i++)
+    if (add_found(d, a->instance_ids[i], NULL, true) != 0)
+      d->running = false;
+}
+
+bool discovery_has_work(const account_t *a) {
+  const discovery_t *d = a->discovery;
+  if (d == NULL || !d->running || d->failed)
+    return false;
+  if (d->instances_pending)
+    return !d->instances_in_flight;
+  for (size_t i = 0; i < d->found_count; i++)
+    if (d->found[i].next_page > 0 && !d->found[i].in_flight)
+      return true;
+  return false;
+}
+
+int discovery_start_next(account_t *a, cdtime_t now, cdtime_t deadline) {
+  discovery_t *d = a->discovery;
+  if (!discovery_has_work(a))
+    return 0;
+
+  rpc_params_t params = RPC_PARAMS_INIT;
+  if (d->instances_pending) {
+    if (api_instance_ids_params(a->region_id, a->resource_group_id, &params) !=
+        0)
+      return 0;
+    int status =
+        account_start(a, API_ACTION_INSTANCES, &params, now, deadline, d);
+    if (status == 0)
+      d->instances_in_flight = true;
+    return (status == -1) ? -1 : (status == 0);
+  }
+
+  for (size_t k = 0; k < d->found_count; k++) {
+    found_t *f = d->found + (d->cursor + k) % d->found_count;
+    if (f->next_page == 0 || f->in_flight)
+      continue;
+    d->cursor = (d->cursor + k + 1) % d->found_count;
+    if (api_network_rules_params(a->region_id, f->id, f->next_page,
+                                 API_RULES_PAGE_SIZE, &params) != 0)
+      return 0;
+    int status = account_start(a, API_ACTION_RULES, &params, now, deadline, f);
+    if (status == 0)
+      f->in_flight = true;
+    return (status == -1) ? -1 : (status == 0);
+  }
+  return 0;
+}
+
+/* The refresh ends: complete (ready to apply) or failed (the last list
+ * stays). */
+static void finish(account_t *a, bool ok) {
+  discovery_t *d = a->discovery;
+  cdtime_t now = cdtime();
+  d->running = false;
+  d->ready = ok;
+  if (ok) {
+    d->next_run = now + a->discovery_interval;
+  } else {
+    forget(d);
+    d->next_run =
+        now + ((a->discovery_interval < RETRY_FAILED) ? a->discovery_interval
+                                                      : RETRY_FAILED);
+  }
+}
+
+/* Ends the refresh once nothing of it is in flight and, unless it failed,
+ * nothing is left to ask. */
+static void check_complete(account_t *a) {
+  discovery_t *d = a->discovery;
+  if (!d->running || d->instances_in_flight)
+    return;
+  for (size_t i = 0; i < d->found_count; i++)
+    if (d->found[i].in_flight || (!d->failed && d->found[i].next_page > 0))
+      return;
+  if (d->failed || !d->instances_pending)
+    finish(a, !d->failed);
+}
+
+static int add_port(found_t *f, int port) {
+  for (size_t i = 0; i < f->port_count; i++)
+    if (f->ports[i] == port)
+      return 0; /* tcp and udp on one port: one series */
+  int *grown = realloc(f->ports, (f->port_count + 1) * sizeof(*grown));
+  if (grown == NULL)
+    return ENOMEM;
+  f->ports = grown;
+  f->ports[f->port_count++] = port;
+  return 0;
+}
+
+/* What went wrong, for the log; true if the request may simply be asked
+ * again (throttling). */
+static bool describe_failure(account_t *a, const http_result_t *r,
+                             api_response_status_t parsed,
+                             const api_error_t *error, const char *why,
+                             char *out, size_t size) {
+  if (r->status == HTTP_FAILED) {
+    ssnprintf(out, size, "request failed: %s", r->error);
+    return false;
+  }
+  if (parsed == API_RESPONSE_INVALID) {
+    ssnprintf(out, size, "unusable response (HTTP %ld, %zu bytes): %s",
+              r->http_status, r->len, why);
+    return false;
+  }
+  api_error_class_t class = api_error_classify(error->code, r->http_status);
+  ssnprintf(out, size, "API error %s (HTTP %ld; %s): %s (RequestId %s)",
+            error->code, r->http_status, api_error_explain(class),
+            error->message, error->request_id[0] ? error->request_id : "none");
+  if (strncasecmp(error->code, "Throttling", strlen("Throttling")) == 0) {
+    a->stats.throttled++;
+    cdtime_t wait =
+        (r->retry_after_ms >= 0)
+            ? MS_TO_CDTIME_T(r->retry_after_ms)
+            : (cdtime_t)(TIME_T_TO_CDTIME_T(1) * (0.5 + cdrand_d()));
+    a->not_before = cdtime() + wait;
+    return true;
+  }
+  return false;
+}
+
+void discovery_finished(account_t *a, void *user, const http_result_t *r) {
+  discovery_t *d = a->discovery;
+  bool instances = *(request_kind_t *)user == REQUEST_INSTANCES;
+  found_t *f = instances ? NULL : user;
+  if (instances)
+    d->instances_in_flight = false;
+  else
+    f->in_flight = false;
+
+  api_error_t error;
+  char why[256] = "";
+  api_response_status_t parsed = API_RESPONSE_INVALID;
+  api_instance_list_t list = {0};
+  api_rule_list_t rules = {0};
+  if (r->status == HTTP_TOO_LARGE)
+    sstrncpy(why, r->error, sizeof(why));
+  else if (r->status == HTTP_OK && instances)
+    parsed = api_parse_instance_ids(r->body, r->len, &list, &error, why,
+                                    sizeof(why));
+  else if (r->status == HTTP_OK)
+    parsed = api_parse_network_rules(r->body, r->len, &rules, &error, why,
+                                     sizeof(why));
+
+  int status = 0;
+  if (parsed == API_RESPONSE_OK && instances) {
+    for (size_t i = 0; i < list.count && status == 0; i++) {
+      if (!account_is_identifier(list.items[i].id)) {
+        WARNING(PLUGIN_NAME " plugin: Account \"%s\": ignoring the listed "
+                            "instance \"%s\": not an instance ID.",
+                a->name, list.items[i].id);
+        continue;
+      }
+      status =
+          add_found(d, list.items[i].id, list.items[i].remark, a->ports_auto);
+    }
+    d->instances_pending = false;
+  } else if (parsed == API_RESPONSE_OK) {
+    for (size_t i = 0; i < rules.count && status == 0; i++)
+      status = add_port(f, rules.items[i].frontend_port);
+    bool more =
+        rules.count > 0 &&
+        (uint64_t)f->next_page * API_RULES_PAGE_SIZE < rules.total_count &&
+        f->next_page < MAX_PAGES;
+    f->next_page = more ? f->next_page + 1 : 0;
+  }
+  api_instance_list_clear(&list);
+  api_rule_list_clear(&rules);
+
+  if (d->failed) {
+    /* The refresh failed already: this answer comes to nothing. */
+    check_complete(a);
+    return;
+  }
+  if (parsed == API_RESPONSE_OK && status == 0) {
+    c_release(LOG_INFO, &d->complaint,
+              PLUGIN_NAME " plugin: Account \"%s\": discovery works again.",
+              a->name);
+    check_complete(a);
+    return;
+  }
+
+  a->stats.failed++;
+  char what[768];
+  if (status != 0)
+    ssnprintf(what, sizeof(what), "out of memory");
+  else if (describe_failure(a, r, parsed, &error, why, what, sizeof(what)))
+    return; /* throttled: the same request again, after the pause */
+  c_complain(LOG_ERR, &d->complaint,
+             PLUGIN_NAME " plugin: Account \"%s\": discovery failed at %s%s%s: "
+                         "%s; keeping the last known list (%zu series).",
+             a->name, instances ? API_ACTION_INSTANCES : API_ACTION_RULES,
+             instances ? "" : " of ", instances ? "" : f->id, what,
+             a->series_count);
+  d->failed = true;
+  check_complete(a);
+}
+
+static int compare_found(const void *x, const void *y) {
+  return strcmp(((const found_t *)x)->id, ((const found_t *)y)->id);
+}
+
+bool discovery_apply(account_t *a) {
+  discovery_t *d = a->discovery;
+  if (d == NULL || !d->ready)
+    return false;
+  d->ready = false;
+
+  size_t n = d->found_count;
+  qsort(d->found, n, sizeof(*d->found), compare_found);
+  char **ids = calloc(n + 1, sizeof(*ids));
+  char **names = calloc(n + 1, sizeof(*names));
+  int **ports = calloc(n + 1, sizeof(*ports));
+  size_t *counts = calloc(n + 1, sizeof(*counts));
+  if (ids == NULL || names == NULL || ports == NULL || counts == NULL) {
+    sfree(ids);
+    sfree(names);
+    sfree(ports);
+    sfree(counts);
+    forget(d);
+    return false;
+  }
+  for (size_t i = 0; i < n; i++) {
+    ids[i] = d->found[i].id;
+    names[i] = d->found[i].remark;
+    d->found[i].id = d->found[i].remark = NULL;
+    ports[i] = d->found[i].ports;
+    counts[i] = d->found[i].port_count;
+  }
+
+  size_t before = a->series_count;
+  int status = account_set_instances(a, ids, names, n, ports, counts,
+                                     /* log_changes = */ d->applied);
+  if (status == 0 && !d->applied)
+    INFO(PLUGIN_NAME " plugin: Account \"%s\": discovered %zu instances, "
+                     "%zu series.",
+         a->name, n, a->series_count);
+  if (status == 0)
+    d->applied = true;
+  else
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": out of memory applying "
+                      "discovery; keeping %zu series.",
+          a->name, before);
+  sfree(ports);
+  sfree(counts);
+  forget(d);
+  return status == 0;
+}

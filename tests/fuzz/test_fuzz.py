@@ -1,0 +1,25 @@
+"""A short libFuzzer run of both targets (tests/fuzz/run.sh) as part of the
+suite: the response parser and the signing encoder under AddressSanitizer,
+LeakSanitizer and UndefinedBehaviorSanitizer, starting from the seed corpus.
+FUZZ_SECONDS (default 30) is the time per target; both run side by side."""
+
+import os
+import re
+import subprocess
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SECONDS = int(os.environ.get("FUZZ_SECONDS", "30"))
+
+
+def test_fuzz_targets_survive():
+    proc = subprocess.run([os.path.join(HERE, "run.sh"), str(SECONDS)],
+                          capture_output=True, text=True, timeout=SECONDS + 600)
+    out = proc.stdout + proc.stderr
+    print(out)
+    assert proc.returncode == 0, "fuzzing found a failure:\n" + out
+    for target in ("fuzz_api_response", "fuzz_rpc_sign"):
+        m = re.search(r"fuzz: %s: (\d+) executions" % target, out)
+        assert m, "no result line for %s:\n%s" % (target, out)
+        # Thousands per second are normal; a handful means the target did
+        # not really run (or something made every input pathologically slow).
+        assert int(m.group(1)) >= 100 * SECONDS, out
