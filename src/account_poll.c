@@ -18,9 +18,6 @@
 #include "dispatch.h"
 #include "state_store.h"
 
-#include <curl/curl.h>
-#include <openssl/crypto.h>
-
 /* Too little time left in a read for another request. */
 #define MIN_REQUEST_TIME MS_TO_CDTIME_T(100)
 #define MAX_BACKOFF TIME_T_TO_CDTIME_T(60)

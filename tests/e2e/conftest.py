@@ -6,6 +6,7 @@ Cloud on loopback."""
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -107,10 +108,11 @@ class Collectd:
     extra_config is appended to the configuration as it is (more stock
     plugins, e.g. write_graphite or network, with their <Plugin> blocks);
     ddoscoo_dir loads ddoscoo.so from that directory instead of the build
-    tree (an installed copy)."""
+    tree (an installed copy); prefix runs collectd behind a command (such
+    as valgrind); rrd=False leaves rrdtool out."""
 
     def __init__(self, workdir, plugin_config, interval=10, env=None, hostname="e2e-host",
-                 extra_config="", ddoscoo_dir=None):
+                 extra_config="", ddoscoo_dir=None, prefix=(), rrd=True):
         self.dir = workdir
         self.log_path = os.path.join(workdir, "collectd.log")
         self.csv_dir = os.path.join(workdir, "csv")
@@ -135,11 +137,7 @@ LoadPlugin csv
 <Plugin csv>
   DataDir "{csv}"
 </Plugin>
-LoadPlugin rrdtool
-<Plugin rrdtool>
-  DataDir "{rrd}"
-</Plugin>
-PluginDir "{build}"
+{rrdtool}PluginDir "{build}"
 LoadPlugin ddoscoo
 PluginDir "{stock}"
 <Plugin ddoscoo>
@@ -148,16 +146,18 @@ PluginDir "{stock}"
 {extra}
 """.format(host=hostname, dir=workdir, interval=interval, types=TYPES_DB,
            stock=STOCK_PLUGIN_DIR, log=self.log_path, csv=self.csv_dir,
-           rrd=self.rrd_dir, build=ddoscoo_dir or plugin_dir(), blocks=plugin_config,
-           extra=extra_config))
+           build=ddoscoo_dir or plugin_dir(), blocks=plugin_config, extra=extra_config,
+           rrdtool=('LoadPlugin rrdtool\n<Plugin rrdtool>\n  DataDir "%s"\n</Plugin>\n'
+                    % self.rrd_dir) if rrd else ""))
         # HOME: no ~/.alibabacloud/credentials of the machine's user.
         full_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C", "HOME": workdir}
         full_env.update(env or {})
         self.stdout = open(os.path.join(workdir, "collectd.stdout"), "w")
-        self.proc = subprocess.Popen([COLLECTD, "-f", "-C", conf], env=full_env,
-                                     stdout=self.stdout, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(list(prefix) + [COLLECTD, "-f", "-C", conf],
+                                     env=full_env, stdout=self.stdout,
+                                     stderr=subprocess.STDOUT)
         wait_for(lambda: "entering read-loop" in self.log() or self.proc.poll() is not None,
-                 30, "collectd to start")
+                 120 if prefix else 30, "collectd to start")
         assert self.proc.poll() is None, "collectd exited at start:\n" + self.log()
 
     def log(self):
@@ -173,12 +173,19 @@ PluginDir "{stock}"
     def alive(self):
         return self.proc.poll() is None
 
-    def stop(self):
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmRSS")
+
+    def stop(self, timeout=30):
         """SIGTERM, as an init system would; returns the exit status."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(30)
+                self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -248,6 +255,31 @@ METRICS = [
 
 def expected_values(instance_ids, port, end, window=60):
     return ddoscoo_sim.values_for(list(instance_ids), port, end - window, end)
+
+
+def block(name, *lines):
+    """An <Account> block."""
+    return '<Account "%s">\n%s\n</Account>' % (name, "\n".join("  " + l for l in lines))
+
+
+def make_cert(d):
+    """A self-signed certificate for 127.0.0.1: (cert, key) paths."""
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def closed_port():
+    """A loopback port nothing listens on."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 @pytest.fixture

@@ -6,14 +6,12 @@ side by side with the good ones."""
 import calendar
 import os
 import re
-import socket
-import subprocess
 import time
 
 import pytest
 
-from conftest import (METRICS, Collectd, Simulator, expected_values, rrd_fetch,
-                      rrd_info, wait_for)
+from conftest import (METRICS, Collectd, Simulator, block, closed_port, expected_values,
+                      make_cert, rrd_fetch, rrd_info, wait_for)
 
 KEY_ID, SECRET = "LTAIprodE2E", "SECRET-prod-5f3a9c"
 STS_ID, STS_SECRET, STS_TOKEN = "STS.e2e", "SECRET-sts-77b2", "TOKEN-sts-99c1e"
@@ -41,27 +39,6 @@ INVALID = {
     "ddoscoo-cn-duplicate": ("duplicate", "<Conns> appears more than once"),
     "ddoscoo-cn-forbidden": ("forbidden", "API error Forbidden.RAM (HTTP 403; permission denied"),
 }
-
-
-def make_cert(d):
-    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                    "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True)
-    return cert, key
-
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def block(name, *lines):
-    return '<Account "%s">\n%s\n</Account>' % (name, "\n".join("  " + l for l in lines))
 
 
 class Fleet:

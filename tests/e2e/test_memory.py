@@ -12,15 +12,13 @@ Both daemons run side by side (valgrind keeps one core busy, the plain
 collectd hardly any). DDOSCOO_MEMORY_SECONDS (default 150) is how long."""
 
 import os
-import signal
-import subprocess
 import time
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import (COLLECTD, METRICS, REPO, STOCK_PLUGIN_DIR, TYPES_DB,
-                      Simulator, plugin_dir, wait_for)
+from conftest import (METRICS, REPO, Collectd, Simulator, block, closed_port,
+                      make_cert)
 
 SECONDS = int(os.environ.get("DDOSCOO_MEMORY_SECONDS", "150"))
 VALGRIND = "/usr/bin/valgrind"
@@ -54,29 +52,6 @@ def scenario():
     return {"keys": {KEY_ID: {"secret": SECRET}}, "instances": GOOD, "faults": faults}
 
 
-def make_cert(d):
-    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
-                    "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True)
-    return cert, key
-
-
-def closed_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def block(name, *lines):
-    return '<Account "%s">\n%s\n</Account>' % (name, "\n".join("  " + l for l in lines))
-
-
 def blocks(sim, tls_sim, cert, copies=1):
     key = ['AccessKeyId "%s"' % KEY_ID, 'AccessKeySecret "%s"' % SECRET]
     at = key + ['Endpoint "%s"' % sim.url]
@@ -107,88 +82,6 @@ def blocks(sim, tls_sim, cert, copies=1):
     ]
     out += [block(m, *at, 'InstanceId "%s"' % instance(m), "Interval 1") for m in TRANSIENT]
     return "\n".join(out)
-
-
-class Daemon:
-    """collectd -f -C with logfile, csv and ddoscoo, started behind a
-    command prefix (valgrind and its options, or nothing)."""
-
-    def __init__(self, workdir, plugin_config, prefix=()):
-        self.dir = workdir
-        self.log_path = os.path.join(workdir, "collectd.log")
-        self.csv_dir = os.path.join(workdir, "csv")
-        conf = os.path.join(workdir, "collectd.conf")
-        with open(conf, "w") as f:
-            f.write("""Hostname "mem-host"
-FQDNLookup false
-BaseDir "{dir}"
-PIDFile "{dir}/collectd.pid"
-Interval 10
-TypesDB "{types}"
-PluginDir "{stock}"
-LoadPlugin logfile
-<Plugin logfile>
-  LogLevel info
-  File "{log}"
-  Timestamp true
-</Plugin>
-LoadPlugin csv
-<Plugin csv>
-  DataDir "{csv}"
-</Plugin>
-PluginDir "{build}"
-LoadPlugin ddoscoo
-<Plugin ddoscoo>
-{blocks}
-</Plugin>
-""".format(dir=workdir, types=TYPES_DB, stock=STOCK_PLUGIN_DIR, log=self.log_path,
-           csv=self.csv_dir, build=plugin_dir(), blocks=plugin_config))
-        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
-        self.stdout = open(os.path.join(workdir, "collectd.stdout"), "w")
-        self.proc = subprocess.Popen(list(prefix) + [COLLECTD, "-f", "-C", conf], env=env,
-                                     stdout=self.stdout, stderr=subprocess.STDOUT)
-        wait_for(lambda: "entering read-loop" in self.log() or self.proc.poll() is not None,
-                 120, "collectd to start")
-        assert self.proc.poll() is None, "collectd exited at start:\n" + self.log()
-
-    def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def rss_kib(self):
-        with open("/proc/%d/status" % self.proc.pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        raise AssertionError("no VmRSS")
-
-    def stop(self, timeout=120):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.stdout.close()
-        return self.proc.returncode
-
-    def csv_point_count(self, plugin_instance):
-        d = os.path.join(self.csv_dir, "mem-host", "ddoscoo-" + plugin_instance)
-        if not os.path.isdir(d):
-            return 0
-        n = 0
-        for name in os.listdir(d):
-            if name.startswith(METRICS[0][0] + "-"):
-                with open(os.path.join(d, name)) as f:
-                    n += sum(1 for line in f if not line.startswith("epoch"))
-        return n
 
 
 # Valgrind's XML report ---------------------------------------------------
@@ -255,7 +148,8 @@ def runs(tmp_path_factory):
                           "--log-file=" + r.vg_log_path)
             # The plain collectd is fast: more exchanges make a small leak
             # show in its RSS.
-            cd = Daemon(d, blocks(sim, tls_sim, cert, 1 if prefix else 4), prefix)
+            cd = Collectd(d, blocks(sim, tls_sim, cert, 1 if prefix else 4),
+                          hostname="mem-host", prefix=prefix, rrd=False)
             started.append((name, cd, sim, tls_sim))
 
         plain = started[1][1]
@@ -268,7 +162,7 @@ def runs(tmp_path_factory):
     finally:
         r.exit = {}
         for name, cd, sim, tls_sim in started:
-            r.exit[name] = cd.stop()
+            r.exit[name] = cd.stop(timeout=120)
             sim.stop()
             tls_sim.stop()
     for name, cd, sim, tls_sim in started:
@@ -290,7 +184,7 @@ def test_both_daemons_ran_through_many_failing_polls(runs):
         cd = getattr(runs, name)
         for series in ("ddoscoo-cn-good1_80", "ddoscoo-cn-good2_443", "good_aggregate",
                        "ddoscoo-cn-good1"):
-            assert cd.csv_point_count(series) >= 1, "%s: no value for %s" % (name, series)
+            assert cd.csv_points(series, METRICS[0][0]), "%s: no value for %s" % (name, series)
         assert "body larger than" in cd.log() and "document has a DTD" in cd.log()
     assert runs.exit["plain"] == 0
 

@@ -3,11 +3,9 @@ seconds, and signature V3, with the real collectd. The simulator accepts
 only keys the metadata service has issued and not yet expired, so a
 window that lands was signed with fresh keys."""
 
-import socket
-
 import pytest
 
-from conftest import METRICS, Collectd, Simulator, expected_values, wait_for
+from conftest import METRICS, Collectd, Simulator, closed_port, expected_values, wait_for
 
 ROLE = "ddoscoo-reader"
 ROLE_SERIES = ["ddoscoo-cn-role1", "ddoscoo-cn-role2"]
@@ -15,14 +13,6 @@ V3_ROLE, DETECTED, V3_STS, FALLBACK = (
     "ddoscoo-cn-v3role", "ddoscoo-cn-detected", "ddoscoo-cn-v3sts", "ddoscoo-cn-fallback")
 STS = {"STS.static": {"secret": "SECRET-v3-5e", "token": "TOKEN+v3/6f=="}}
 GOOD = ROLE_SERIES + [V3_ROLE, DETECTED, V3_STS, FALLBACK]
-
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @pytest.fixture(scope="module")

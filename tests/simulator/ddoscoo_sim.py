@@ -2,8 +2,9 @@
 """Alibaba Cloud Anti-DDoS (ddoscoo) API simulator for end-to-end tests.
 
 It stands in for the real RPC endpoint of ``DescribePortConnsCount``
-(version 2020-01-01) and checks every request at least as strictly as the
-real service: strict URL decoding, signature version 1.0 (HMAC-SHA1) and
+(version 2020-01-01), and of the listing operations ``DescribeInstanceIds``
+and ``DescribeNetworkRules`` (for instance and port discovery), and checks
+every request at least as strictly as the real service: strict URL decoding, signature version 1.0 (HMAC-SHA1) and
 V3 (ACS3-HMAC-SHA256, in the Authorization header), timestamp window, nonce
 reuse, STS tokens, key expiry and every operation parameter.
 It can also misbehave on purpose ("faults") so the plugin's error handling
@@ -32,6 +33,34 @@ Control endpoints on the API port (plain JSON, never logged with secrets):
     GET/POST /_sim/keys                add/replace keys {"id": {"secret", "token", "expires"}}
                                        (GET lists ids, token presence, expiry; no secrets)
     GET/POST /_sim/metadata            change the metadata section (mode, role, ...)
+    GET/POST /_sim/instances           change what the listing operations see, atomically:
+                                       {"add": [id, ...], "remove": [id, ...],
+                                        "remarks"|"editions"|"resource_groups"|
+                                        "instance_regions": {id: value},
+                                        "rules": {id: [rule, ...]}}  (a rules list replaces
+                                       that instance's rules; a removed instance is gone for
+                                       every operation). GET shows the current inventory.
+    GET/POST /_sim/list_faults         replace the list faults map
+                                       {"DescribeInstanceIds"|"DescribeNetworkRules": fault}
+
+Listing operations:
+    DescribeInstanceIds   optional ResourceGroupId, Edition, InstanceIds.N (filters);
+                          lists the instances of the request's RegionId (default
+                          cn-hangzhou): RequestId and InstanceIds items {InstanceId,
+                          Edition, Remark, IpMode "fnat", IpVersion "Ipv4"}.
+    DescribeNetworkRules  InstanceId, PageNumber >= 1, PageSize 1..50, optional
+                          ForwardProtocol tcp|udp, FrontendPort: RequestId, TotalCount and
+                          NetworkRules items {InstanceId, Protocol, FrontendPort,
+                          BackendPort, RealServers [ip, ...], Remark, IsAutoCreate false}.
+    In XML a list is rendered per the scenario's "list_style":
+      "repeated" (default)  <InstanceIds>..fields..</InstanceIds><InstanceIds>..</InstanceIds>
+                            directly under the root (nothing when the list is empty);
+      "wrapper"             <InstanceIds><item>..fields..</item><item>..</item></InstanceIds>
+                            (<InstanceIds></InstanceIds> when empty).
+    RealServers inside a rule follows the same style. Child order is shuffled per
+    request at every level except the order of the items.
+    With "list_rate_limit": N, more than N accepted listing calls (both operations
+    together) per AccessKeyId in any 1 s window: Throttling.User (400) for the excess.
 
 Importable pieces (used by the tests of the plugin and of this simulator):
     percent_encode(s)                  RFC 3986 encoding used by signing
@@ -134,6 +163,32 @@ V1_ONLY_PARAMS = frozenset(("Action", "Version", "AccessKeyId", "SignatureMethod
                             "SignatureVersion", "SignatureNonce", "Timestamp", "Signature",
                             "SecurityToken"))
 V3_KNOWN_PARAMS = frozenset(("Format", "RegionId") + OPERATION_PARAMS)
+
+# The listing operations of the same product and version. Each operation's
+# own parameters (beyond the common ones) and whether it takes InstanceIds.N.
+LIST_INSTANCES = "DescribeInstanceIds"
+LIST_RULES = "DescribeNetworkRules"
+LIST_ACTIONS = (LIST_INSTANCES, LIST_RULES)
+OPERATIONS = {
+    ACTION: OPERATION_PARAMS,
+    LIST_INSTANCES: ("ResourceGroupId", "Edition"),
+    LIST_RULES: ("InstanceId", "PageNumber", "PageSize", "ForwardProtocol", "FrontendPort"),
+}
+INSTANCE_LIST_ACTIONS = frozenset((ACTION, LIST_INSTANCES))
+ALL_OPERATION_PARAMS = frozenset(n for names in OPERATIONS.values() for n in names)
+DEFAULT_REGION = "cn-hangzhou"          # a request without RegionId
+DEFAULT_RESOURCE_GROUP = "rg-default"   # instances not in "resource_groups"
+DEFAULT_EDITION = 9
+MAX_PAGE_SIZE = 50
+LIST_STYLES = ("repeated", "wrapper")
+WRAPPER_ITEM = "item"
+THROTTLE_MESSAGE = "Request was denied due to user flow control."
+# Faults a listing operation can be given ("list_faults"): the API errors
+# and the payload faults that do not depend on DescribePortConnsCount's fields.
+LIST_FAULT_MODES = frozenset(ERROR_FAULTS) | frozenset({
+    "hang", "garbage", "empty", "html", "json", "truncated", "reset", "oversize",
+    "entities", "xxe", "xxe_net", "wrongroot",
+})
 HEADER_TOKEN_RE = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]+", re.ASCII)
 SHA256_HEX_RE = re.compile(r"[0-9a-f]{64}", re.ASCII)
 
@@ -407,6 +462,143 @@ def check_metadata(spec, base=None):
     return out
 
 
+_XML_BAD_CHARS_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _check_text(what, value, empty_ok=True):
+    """A string that can be put in an XML document."""
+    if not isinstance(value, str) or (not value and not empty_ok):
+        raise ConfigError("%s must be a%s string" % (what, "" if empty_ok else " non-empty"))
+    if _XML_BAD_CHARS_RE.search(value):
+        raise ConfigError("%s holds a character XML 1.0 cannot carry" % what)
+
+
+def _check_id_map(name, spec, check_value):
+    """{instance id: value}; returns a copy."""
+    if not isinstance(spec, dict):
+        raise ConfigError("%s must be a JSON object {instance id: ...}" % name)
+    for iid, value in spec.items():
+        if not iid:
+            raise ConfigError("%s: instance ids must be non-empty strings" % name)
+        check_value("%s[%r]" % (name, iid), value)
+    return copy.deepcopy(spec)
+
+
+def _check_edition(what, value):
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ConfigError("%s must be a non-negative integer" % what)
+
+
+def _port_number(x):
+    return isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= 65535
+
+
+RULE_KEYS = frozenset({"protocol", "frontend_port", "backend_port", "real_servers", "remark"})
+
+
+def check_rules(rules):
+    """Validate {instance id: [rule, ...]}; return it normalized: every rule
+    as {"protocol", "frontend_port", "backend_port", "real_servers", "remark"}
+    ("real_servers" defaults to ["192.0.2.1"], "remark" to "")."""
+    if not isinstance(rules, dict):
+        raise ConfigError("rules must be a JSON object {instance id: [rule, ...]}")
+    out = {}
+    for iid, lst in rules.items():
+        if not iid or not isinstance(lst, list):
+            raise ConfigError("rules[%r] must be a list of rules" % iid)
+        seen = set()
+        norm = []
+        for i, r in enumerate(lst):
+            what = "rules[%r][%d]" % (iid, i)
+            if not isinstance(r, dict) or set(r) - RULE_KEYS:
+                raise ConfigError("%s must be an object with keys among %s" %
+                                  (what, ", ".join(sorted(RULE_KEYS))))
+            if r.get("protocol") not in ("tcp", "udp"):
+                raise ConfigError("%s.protocol must be \"tcp\" or \"udp\"" % what)
+            for k in ("frontend_port", "backend_port"):
+                if not _port_number(r.get(k)):
+                    raise ConfigError("%s.%s must be an integer 1..65535" % (what, k))
+            servers = r.get("real_servers", ["192.0.2.1"])
+            if not isinstance(servers, list) or not servers:
+                raise ConfigError("%s.real_servers must be a non-empty list" % what)
+            for srv in servers:
+                _check_text(what + ".real_servers[]", srv, empty_ok=False)
+            remark = r.get("remark", "")
+            _check_text(what + ".remark", remark)
+            key = (r["protocol"], r["frontend_port"])
+            if key in seen:
+                raise ConfigError("%s: a second %s rule for frontend port %d" % (what, key[0], key[1]))
+            seen.add(key)
+            norm.append({"protocol": r["protocol"], "frontend_port": r["frontend_port"],
+                         "backend_port": r["backend_port"], "real_servers": list(servers),
+                         "remark": remark})
+        out[iid] = norm
+    return out
+
+
+def check_list_faults(spec):
+    """Validate {"DescribeInstanceIds"|"DescribeNetworkRules": fault}; a copy."""
+    if not isinstance(spec, dict):
+        raise ConfigError("list_faults must be a JSON object {action: fault}")
+    for action, fault in spec.items():
+        if action not in LIST_ACTIONS:
+            raise ConfigError("list_faults: %r is not one of %s" % (action, ", ".join(LIST_ACTIONS)))
+        _check_fault(action, fault)
+        if fault["mode"] not in LIST_FAULT_MODES:
+            raise ConfigError("list_faults[%r]: mode must be one of %s" %
+                              (action, ", ".join(sorted(LIST_FAULT_MODES))))
+    return copy.deepcopy(spec)
+
+
+def check_inventory(spec, regions):
+    """The instance attributes used by the listing operations, as given in a
+    scenario or in a POST /_sim/instances body: "remarks", "editions",
+    "resource_groups", "instance_regions" (maps by instance id) and "rules".
+    Returns the validated copies of the keys that are present."""
+    out = {}
+    if "remarks" in spec:
+        out["remarks"] = _check_id_map("remarks", spec["remarks"], _check_text)
+    if "editions" in spec:
+        out["editions"] = _check_id_map("editions", spec["editions"], _check_edition)
+    if "resource_groups" in spec:
+        out["resource_groups"] = _check_id_map(
+            "resource_groups", spec["resource_groups"],
+            lambda what, v: _check_text(what, v, empty_ok=False))
+
+    def region(what, v):
+        if v not in regions:
+            raise ConfigError("%s must be one of the regions %s" % (what, sorted(regions)))
+    if "instance_regions" in spec:
+        out["instance_regions"] = _check_id_map("instance_regions", spec["instance_regions"], region)
+    if "rules" in spec:
+        out["rules"] = check_rules(spec["rules"])
+    return out
+
+
+INSTANCE_CHANGE_KEYS = frozenset({"add", "remove", "remarks", "editions", "resource_groups",
+                                  "instance_regions", "rules"})
+
+
+def check_instance_changes(spec, regions):
+    """Validate a POST /_sim/instances body; return it normalized."""
+    if not isinstance(spec, dict):
+        raise ConfigError("the body must be a JSON object")
+    unknown = set(spec) - INSTANCE_CHANGE_KEYS
+    if unknown:
+        raise ConfigError("unknown keys %s (known: %s)" % (sorted(unknown),
+                                                          ", ".join(sorted(INSTANCE_CHANGE_KEYS))))
+    out = check_inventory(spec, regions)
+    for name in ("add", "remove"):
+        lst = spec.get(name, [])
+        if not isinstance(lst, list) or not all(isinstance(x, str) and x for x in lst):
+            raise ConfigError("%s must be a list of non-empty strings" % name)
+        out[name] = list(lst)
+    both = set(out["add"]) & set(out["remove"])
+    if both:
+        raise ConfigError("instances both added and removed: %s" % sorted(both))
+    return out
+
+
 def load_config(source):
     """Load and validate a scenario from a path or an already-parsed dict.
 
@@ -416,6 +608,15 @@ def load_config(source):
     it, "keys" may be empty: the metadata service issues them), and an
     optional "latency_ms" delays every verified API answer (a distant
     service, for tests of concurrency).
+
+    For the listing operations: "list_style" ("repeated" or "wrapper"),
+    "list_rate_limit" (positive integer or null), "list_faults"
+    ({action: fault}), and per instance id "remarks" (string, default ""),
+    "editions" (integer, default 9), "resource_groups" (string, default
+    "rg-default"), "instance_regions" (one of "regions", default
+    cn-hangzhou) and "rules" ([{"protocol": "tcp"|"udp", "frontend_port",
+    "backend_port", "real_servers"?: [ip, ...] (default ["192.0.2.1"]),
+    "remark"?: ""}, ...], default none).
     """
     if isinstance(source, dict):
         cfg = source
@@ -440,6 +641,13 @@ def load_config(source):
     offset = cfg.get("clock_offset_seconds", 0)
     if not isinstance(offset, (int, float)) or isinstance(offset, bool):
         raise ConfigError("clock_offset_seconds must be a number")
+    list_style = cfg.get("list_style", "repeated")
+    if list_style not in LIST_STYLES:
+        raise ConfigError("list_style must be one of %s" % ", ".join(LIST_STYLES))
+    rate = cfg.get("list_rate_limit")
+    if rate is not None and (not isinstance(rate, int) or isinstance(rate, bool) or rate < 1):
+        raise ConfigError("list_rate_limit must be a positive integer or null")
+    inventory = check_inventory(cfg, regions)
     return {
         "metadata": metadata,
         "keys": keys,
@@ -448,6 +656,14 @@ def load_config(source):
         "faults": check_faults(cfg.get("faults", {})),
         "clock_offset_seconds": offset,
         "latency_ms": latency,
+        "list_style": list_style,
+        "list_faults": check_list_faults(cfg.get("list_faults", {})),
+        "list_rate_limit": rate,
+        "remarks": inventory.get("remarks", {}),
+        "editions": inventory.get("editions", {}),
+        "resource_groups": inventory.get("resource_groups", {}),
+        "instance_regions": inventory.get("instance_regions", {}),
+        "rules": inventory.get("rules", {}),
     }
 
 
@@ -465,6 +681,15 @@ class SimState:
         # a fault on an instance that "does not exist" could never fire).
         self._instances = set(cfg["instances"]) | set(cfg["faults"])
         self._faults = cfg["faults"]
+        # What DescribeInstanceIds lists (in this order): the scenario's
+        # instances and those added at run time, never fault-only ones.
+        self._listed = dict.fromkeys(cfg["instances"])
+        self._inventory = {name: cfg[name] for name in
+                           ("remarks", "editions", "resource_groups", "instance_regions", "rules")}
+        self.list_style = cfg["list_style"]
+        self._list_faults = cfg["list_faults"]
+        self.list_rate_limit = cfg["list_rate_limit"]
+        self._list_calls = {}     # AccessKeyId -> monotonic times of accepted list calls
         self._nonces = set()
         self._log_lock = threading.Lock()
         self._log = open(log_path, "a", encoding="utf-8") if log_path else None
@@ -599,6 +824,105 @@ class SimState:
                     return dict(spec)
         return None
 
+    # -- listing operations --------------------------------------------------
+
+    def _region_of(self, iid):
+        return self._inventory["instance_regions"].get(iid, DEFAULT_REGION)
+
+    def list_instances(self, region, resource_group=None, edition=None, ids=None):
+        """DescribeInstanceIds' items, in listing order, filtered."""
+        inv = self._inventory
+        out = []
+        with self._lock:
+            for iid in self._listed:
+                ed = inv["editions"].get(iid, DEFAULT_EDITION)
+                if (self._region_of(iid) != region
+                        or (resource_group is not None and
+                            inv["resource_groups"].get(iid, DEFAULT_RESOURCE_GROUP) != resource_group)
+                        or (edition is not None and ed != edition)
+                        or (ids is not None and iid not in ids)):
+                    continue
+                out.append({"InstanceId": iid, "Edition": ed,
+                            "Remark": inv["remarks"].get(iid, ""),
+                            "IpMode": "fnat", "IpVersion": "Ipv4"})
+        return out
+
+    def network_rules(self, iid, region, protocol=None, frontend_port=None):
+        """The rules of instance ``iid`` (copies, filtered), or None when
+        there is no such instance in ``region``."""
+        with self._lock:
+            if iid not in self._instances or self._region_of(iid) != region:
+                return None
+            return [copy.deepcopy(r) for r in self._inventory["rules"].get(iid, [])
+                    if (protocol is None or r["protocol"] == protocol)
+                    and (frontend_port is None or r["frontend_port"] == frontend_port)]
+
+    def change_instances(self, spec):
+        """Apply a POST /_sim/instances body atomically (all or nothing)."""
+        spec = check_instance_changes(spec, self.regions)
+        with self._lock:
+            gone = [iid for iid in spec["remove"] if iid not in self._instances]
+            if gone:
+                raise ConfigError("cannot remove unknown instances %s" % sorted(gone))
+            for iid in spec["remove"]:
+                self._instances.discard(iid)
+                self._listed.pop(iid, None)
+            for iid in spec["add"]:
+                self._instances.add(iid)
+                self._listed.setdefault(iid)
+            for name in ("remarks", "editions", "resource_groups", "instance_regions", "rules"):
+                # Merged per instance; a rules list replaces that instance's rules.
+                self._inventory[name].update(spec.get(name, {}))
+
+    def inventory(self):
+        """What the listing operations work from (GET /_sim/instances)."""
+        with self._lock:
+            out = copy.deepcopy(self._inventory)
+            out["instances"] = list(self._listed)
+            out["existing"] = sorted(self._instances)
+            out["list_style"] = self.list_style
+            out["list_rate_limit"] = self.list_rate_limit
+            return out
+
+    def set_list_faults(self, spec):
+        spec = check_list_faults(spec)
+        with self._lock:
+            self._list_faults = spec
+
+    def get_list_faults(self):
+        with self._lock:
+            return copy.deepcopy(self._list_faults)
+
+    def take_list_fault(self, action):
+        """The fault for a listing action, or None; a count is consumed."""
+        with self._lock:
+            spec = self._list_faults.get(action)
+            if spec is None:
+                return None
+            remaining = spec.get("count")
+            if remaining is None:
+                return dict(spec)
+            if remaining > 0:
+                spec["count"] = remaining - 1
+                return dict(spec)
+        return None
+
+    def take_list_slot(self, kid):
+        """Flow control of the listing operations: False if ``kid`` already
+        had list_rate_limit accepted list calls in the last second (this
+        one is then refused and not counted)."""
+        limit = self.list_rate_limit
+        if limit is None:
+            return True
+        now = time.monotonic()
+        with self._lock:
+            calls = [c for c in self._list_calls.get(kid, ()) if c > now - 1.0]
+            ok = len(calls) < limit
+            if ok:
+                calls.append(now)
+            self._list_calls[kid] = calls
+            return ok
+
     def log(self, entry):
         if self._log is None:
             return
@@ -646,8 +970,19 @@ def merge_params(pairs):
     return params
 
 
-def _is_known(name):
-    return name in KNOWN_PARAMS or INSTANCE_PARAM_RE.fullmatch(name) is not None
+def _is_operation_param(name, action):
+    """Is ``name`` a parameter of ``action`` (beyond the common ones)? For
+    an action this API does not have, any operation's parameter is, so the
+    request gets as far as InvalidAction.NotFound."""
+    if action in OPERATIONS:
+        names, takes_list = OPERATIONS[action], action in INSTANCE_LIST_ACTIONS
+    else:
+        names, takes_list = ALL_OPERATION_PARAMS, True
+    return name in names or (takes_list and INSTANCE_PARAM_RE.fullmatch(name) is not None)
+
+
+def _is_known(name, action=ACTION):
+    return name in REQUIRED_COMMON or name in OPTIONAL_COMMON or _is_operation_param(name, action)
 
 
 def _parse_timestamp(ts):
@@ -674,7 +1009,7 @@ def verify_request(method, params, state):
         if params[name] == "":
             raise _invalid(name, "The parameter must not be empty.")
     for name in sorted(params):
-        if not _is_known(name):
+        if not _is_known(name, params["Action"]):
             raise _invalid(name, "The parameter is not recognized by this API.")
 
     if params["SignatureMethod"] != "HMAC-SHA1":
@@ -698,7 +1033,7 @@ def verify_request(method, params, state):
     _claim_nonce(params["SignatureNonce"], state)
     _check_token(key, params.get("SecurityToken"))
     _check_api(params["Action"], params["Version"], params, state)
-    return _verify_operation(params, state)
+    return _verify_operation(params, state, params["Action"])
 
 
 def _check_timestamp(ts_text, state):
@@ -748,7 +1083,7 @@ def _check_token(key, sent_token):
 def _check_api(action, version, params, state):
     if version != API_VERSION:
         raise ApiError(400, "InvalidVersion", 'Specified parameter Version is not valid.')
-    if action != ACTION:
+    if action not in OPERATIONS:
         raise ApiError(404, "InvalidAction.NotFound",
                        "Specified api is not found, please check your url and method.")
     if params.get("Format", "JSON") not in ("XML", "JSON"):
@@ -801,8 +1136,9 @@ def verify_request_v3(method, query_params, params, headers, body, state, info=N
     for name in sorted(params):
         if params[name] == "":
             raise _invalid(name, "The parameter must not be empty.")
+    sent_action = headers.get("x-acs-action", [""])[0].strip()
     for name in sorted(params):
-        if name not in V3_KNOWN_PARAMS and INSTANCE_PARAM_RE.fullmatch(name) is None:
+        if name not in ("Format", "RegionId") and not _is_operation_param(name, sent_action):
             raise _invalid(name, "The parameter is not recognized by this API.")
 
     for name in sorted(headers):
@@ -854,12 +1190,88 @@ def verify_request_v3(method, query_params, params, headers, body, state, info=N
     _claim_nonce(headers["x-acs-signature-nonce"][0].strip(), state)
     token = headers.get("x-acs-security-token")
     _check_token(key, None if token is None else token[0].strip())
-    _check_api(headers["x-acs-action"][0].strip(), headers["x-acs-version"][0].strip(),
-               params, state)
-    return _verify_operation(params, state)
+    action = headers["x-acs-action"][0].strip()
+    _check_api(action, headers["x-acs-version"][0].strip(), params, state)
+    return _verify_operation(params, state, action)
 
 
-def _verify_operation(params, state):
+def _verify_operation(params, state, action=ACTION):
+    """The operation's own checks, once the request is authentic. For
+    DescribePortConnsCount: (instance_ids, port, start, end); for the
+    listing operations a dict (see _verify_instance_ids and
+    _verify_network_rules)."""
+    if action == LIST_INSTANCES:
+        return _verify_instance_ids(params, state)
+    if action == LIST_RULES:
+        return _verify_network_rules(params, state)
+    return _verify_port_conns(params, state)
+
+
+def _instance_id_list(params, required):
+    """InstanceIds.1..N in order, or None when absent and not required."""
+    indices = {}
+    for name, value in params.items():
+        m = INSTANCE_PARAM_RE.fullmatch(name)
+        if m:
+            indices[int(m.group(1))] = value
+    if not indices:
+        if required:
+            raise _missing("InstanceIds.1")
+        return None
+    if len(indices) > MAX_INSTANCES:
+        raise _invalid("InstanceIds", "At most %d instances are allowed." % MAX_INSTANCES)
+    for n in range(1, len(indices) + 1):
+        if n not in indices:  # a gap: the list is not 1..N
+            raise _invalid("InstanceIds.%d" % n, "InstanceIds.N must be numbered 1..N without gaps.")
+    return [indices[n] for n in range(1, len(indices) + 1)]
+
+
+def _verify_instance_ids(params, state):
+    """DescribeInstanceIds: optional ResourceGroupId, Edition, InstanceIds.N.
+    Returns {"region", "instances": [item dicts]}."""
+    edition = params.get("Edition")
+    if edition is not None:
+        if not UNSIGNED_RE.fullmatch(edition):
+            raise _invalid("Edition", "It must be a non-negative integer.")
+        edition = int(edition)
+    ids = _instance_id_list(params, required=False)
+    region = params.get("RegionId", DEFAULT_REGION)
+    items = state.list_instances(region, params.get("ResourceGroupId"), edition,
+                                 None if ids is None else set(ids))
+    return {"region": region, "instances": items}
+
+
+def _verify_network_rules(params, state):
+    """DescribeNetworkRules: InstanceId, PageNumber (>= 1), PageSize
+    (1..50), optional ForwardProtocol (tcp|udp) and FrontendPort.
+    Returns {"instance_id", "total_count", "rules": [the page's rule dicts]}."""
+    for name in ("InstanceId", "PageNumber", "PageSize"):
+        if name not in params:
+            raise _missing(name)
+    number, size = params["PageNumber"], params["PageSize"]
+    if not UNSIGNED_RE.fullmatch(number) or int(number) < 1:
+        raise _invalid("PageNumber", "It must be an integer from 1.")
+    if not UNSIGNED_RE.fullmatch(size) or not 1 <= int(size) <= MAX_PAGE_SIZE:
+        raise _invalid("PageSize", "It must be an integer from 1 to %d." % MAX_PAGE_SIZE)
+    protocol = params.get("ForwardProtocol")
+    if protocol is not None and protocol not in ("tcp", "udp"):
+        raise _invalid("ForwardProtocol", "Valid values: tcp, udp.")
+    port = params.get("FrontendPort")
+    if port is not None:
+        if not (PORT_RE.fullmatch(port) and int(port) <= 65535):
+            raise _invalid("FrontendPort", "It must be a port number from 1 to 65535.")
+        port = int(port)
+    iid = params["InstanceId"]
+    rules = state.network_rules(iid, params.get("RegionId", DEFAULT_REGION), protocol, port)
+    if rules is None:
+        raise ApiError(400, "InvalidInstance.NotFound",
+                       "The specified instance does not exist: %s" % iid)
+    first = (int(number) - 1) * int(size)
+    return {"instance_id": iid, "total_count": len(rules),
+            "rules": rules[first:first + int(size)]}
+
+
+def _verify_port_conns(params, state):
     times = {}
     for name in ("StartTime", "EndTime"):
         if name not in params:
@@ -879,19 +1291,7 @@ def _verify_operation(params, state):
     if end - start > MAX_RANGE:
         raise _invalid("EndTime", "The time range must not exceed %d seconds." % MAX_RANGE)
 
-    indices = {}
-    for name, value in params.items():
-        m = INSTANCE_PARAM_RE.fullmatch(name)
-        if m:
-            indices[int(m.group(1))] = value
-    if not indices:
-        raise _missing("InstanceIds.1")
-    if len(indices) > MAX_INSTANCES:
-        raise _invalid("InstanceIds", "At most %d instances are allowed." % MAX_INSTANCES)
-    for n in range(1, len(indices) + 1):
-        if n not in indices:  # a gap: the list is not 1..N
-            raise _invalid("InstanceIds.%d" % n, "InstanceIds.N must be numbered 1..N without gaps.")
-    instance_ids = [indices[n] for n in range(1, len(indices) + 1)]
+    instance_ids = _instance_id_list(params, required=True)
     for iid in instance_ids:
         if not state.instance_exists(iid):
             raise ApiError(400, "InvalidInstance.NotFound",
@@ -937,6 +1337,87 @@ def fields_json(fields):
     return json.dumps(dict(fields))
 
 
+# Listing responses. A document is described as a list of (name, value)
+# pairs; a value is a str/int/bool scalar, or a list (of scalars, or of
+# items, each a list of pairs). How a list becomes XML is the list style:
+#   repeated:  <Name>item 1</Name><Name>item 2</Name>   (no element when empty)
+#   wrapper:   <Name><item>item 1</item><item>item 2</item></Name>
+# where "item n" is the text of a scalar or the item's fields as elements.
+
+def _xml_scalar(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return xml_escape(str(value))
+
+
+def _xml_value(value, style):
+    if isinstance(value, list):   # an item: its fields
+        return "".join(_xml_field(k, v, style) for k, v in value)
+    return _xml_scalar(value)
+
+
+def _xml_field(name, value, style):
+    if isinstance(value, ListValue):
+        if style == "wrapper":
+            inner = "".join("<%s>%s</%s>" % (WRAPPER_ITEM, _xml_value(v, style), WRAPPER_ITEM)
+                            for v in value)
+            return "<%s>%s</%s>" % (name, inner, name)
+        return "".join("<%s>%s</%s>" % (name, _xml_value(v, style), name) for v in value)
+    return "<%s>%s</%s>" % (name, _xml_value(value, style), name)
+
+
+class ListValue(list):
+    """A list field (as opposed to an item, which is a plain list of pairs)."""
+
+
+def list_xml(fields, root, style, prolog=XML_DECL):
+    """The XML document of a listing response in list style ``style``."""
+    return prolog + "<%s>%s</%s>" % (root, "".join(_xml_field(k, v, style) for k, v in fields),
+                                     root)
+
+
+def _json_value(value):
+    if isinstance(value, ListValue):
+        return [_json_value(v) for v in value]
+    if isinstance(value, list):
+        return {k: _json_value(v) for k, v in value}
+    return value
+
+
+def list_json(fields):
+    return json.dumps({k: _json_value(v) for k, v in fields})
+
+
+def list_fields(action, result, request_id, seed):
+    """The (name, value) pairs of a listing response. The order of the
+    top-level fields and of each item's fields is shuffled per request
+    (seeded, as for DescribePortConnsCount); items keep listing order."""
+    rng = random.Random(seed)
+
+    def shuffled(pairs):
+        pairs = list(pairs)
+        rng.shuffle(pairs)
+        return pairs
+    if action == LIST_INSTANCES:
+        items = ListValue(shuffled(i.items()) for i in result["instances"])
+        return shuffled([("RequestId", request_id), ("InstanceIds", items)])
+    items = ListValue(shuffled([
+        ("InstanceId", result["instance_id"]), ("Protocol", r["protocol"]),
+        ("FrontendPort", r["frontend_port"]), ("BackendPort", r["backend_port"]),
+        ("RealServers", ListValue(r["real_servers"])), ("Remark", r["remark"]),
+        ("IsAutoCreate", False)]) for r in result["rules"])
+    return shuffled([("RequestId", request_id), ("TotalCount", result["total_count"]),
+                     ("NetworkRules", items)])
+
+
+def list_summary(action, result):
+    """What the log line of a listing answer records of it."""
+    if action == LIST_INSTANCES:
+        return {"listed": [i["InstanceId"] for i in result["instances"]]}
+    return {"listed": ["%s:%d" % (r["protocol"], r["frontend_port"]) for r in result["rules"]],
+            "total_count": result["total_count"]}
+
+
 NGINX_502 = ("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
              "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
              "</body>\r\n</html>\r\n")
@@ -946,10 +1427,7 @@ NGINX_PLAIN_ON_TLS = ("<html>\r\n<head><title>400 The plain HTTP request was sen
                       "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
 
 
-def hostile_document(mode, fields, xxe_url):
-    """XML documents that a safe parser must refuse (entity expansion, XXE)."""
-    root = "DescribePortConnsCountResponse"
-    rest = [(k, v) for k, v in fields if k != "Conns"]
+def _hostile_dtd(mode, root, xxe_url):
     if mode == "entities":
         # The classic "billion laughs": 10^9 copies of "lol" if expanded.
         ents = ['<!ENTITY lol "lol">']
@@ -961,6 +1439,14 @@ def hostile_document(mode, fields, xxe_url):
         dtd = '<!DOCTYPE %s [\n <!ENTITY xxe SYSTEM "file:///etc/hostname">\n]>\n' % root
     else:  # xxe_net
         dtd = '<!DOCTYPE %s [\n <!ENTITY xxe SYSTEM "%s">\n]>\n' % (root, xxe_url)
+    return dtd
+
+
+def hostile_document(mode, fields, xxe_url):
+    """XML documents that a safe parser must refuse (entity expansion, XXE)."""
+    root = "DescribePortConnsCountResponse"
+    rest = [(k, v) for k, v in fields if k != "Conns"]
+    dtd = _hostile_dtd(mode, root, xxe_url)
     ref = "&lol9;" if mode == "entities" else "&xxe;"
     body = "".join("<%s>%s</%s>" % (k, v, k) for k, v in rest)
     return '<?xml version="1.0" encoding="UTF-8"?>\n%s<%s><Conns>%s</Conns>%s</%s>' % (
@@ -1092,7 +1578,7 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(int(cl))
 
     def _log(self, method, path, params, status, code=None, fault=None, values=None,
-             request_id=None, t=None):
+             request_id=None, t=None, extra=None):
         # Always called *before* the response is sent: once a client has
         # its answer, the line describing it is already in the log file.
         shown = {k: ("***" if k == "SecurityToken" else v)
@@ -1106,7 +1592,12 @@ class Handler(BaseHTTPRequestHandler):
             "method": method, "path": path, "params": shown, "status": status,
             "code": code, "fault": fault, "values": values, "request_id": request_id,
             "service": "api", "signature_version": sigver,
+            # V1: the Action parameter; V3: the x-acs-action header; None
+            # for control endpoints and requests not decoded that far.
+            "action": getattr(self, "_action", None),
         }
+        if extra:
+            entry.update(extra)
         if sigver == "3":
             if v3.get("token_sent"):
                 entry["security_token"] = "***"
@@ -1140,7 +1631,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method):
         t = time.time()
-        self._sigver, self._v3_info = None, None
+        self._sigver, self._v3_info, self._action = None, None, None
         target = self.path.encode("latin-1")
         raw_path, _, query = target.partition(b"?")
         path = raw_path.decode("latin-1")
@@ -1153,6 +1644,8 @@ class Handler(BaseHTTPRequestHandler):
         self._sigver = "3" if v3 else "1.0"
         if v3:
             hdrs = self._header_map()
+            if hdrs.get("x-acs-action"):
+                self._action = hdrs["x-acs-action"][0].strip()
             self._v3_info = {
                 "token_sent": "x-acs-security-token" in hdrs,
                 "headers": {n: ("***" if n == "x-acs-security-token" else vals[0])
@@ -1195,6 +1688,8 @@ class Handler(BaseHTTPRequestHandler):
                                    "application/x-www-form-urlencoded in UTF-8.")
                 pairs += parse_urlencoded(body)
             params = merge_params(pairs)
+            if not v3:
+                self._action = params.get("Action")
         except DecodeError as e:
             err = ApiError(400, "InvalidParameter", "The request could not be decoded: %s" % e)
             return self._api_error(err, method, params, rid, fmt, t)
@@ -1207,15 +1702,21 @@ class Handler(BaseHTTPRequestHandler):
         fmt = "JSON" if fmt_param in (None, "JSON") else "XML"
         try:
             if v3:
-                ids, port, start, end = verify_request_v3(
+                result = verify_request_v3(
                     method, query_params, params, self._header_map(), body,
                     self.server.state, self._v3_info)
                 nonce = self.headers["x-acs-signature-nonce"].strip()
+                kid = self._v3_info["access_key_id"]
             else:
-                ids, port, start, end = verify_request(method, params, self.server.state)
+                result = verify_request(method, params, self.server.state)
                 nonce = params["SignatureNonce"]
+                kid = params["AccessKeyId"]
         except ApiError as err:
             return self._api_error(err, method, params, rid, fmt, t)
+        if self._action in LIST_ACTIONS:
+            return self._list_operation(self._action, result, kid, nonce, method, params,
+                                        rid, fmt, t)
+        ids, port, start, end = result
 
         if self.server.state.latency > 0:
             # A verified request takes as long as a distant service would.
@@ -1314,6 +1815,100 @@ class Handler(BaseHTTPRequestHandler):
             doc = fields_xml(fields + [("Conns", values["Conns"] + 1)])
             self._send(200, doc.encode(), XML_CTYPE, hdr)
 
+    # -- listing operations ----------------------------------------------------
+
+    def _list_operation(self, action, result, kid, nonce, method, params, rid, fmt, t):
+        """Answer a verified DescribeInstanceIds / DescribeNetworkRules:
+        flow control first, then latency, a list fault if one is due, else
+        the list in the simulator's list style."""
+        state = self.server.state
+        if not state.take_list_slot(kid):
+            return self._api_error(ApiError(400, "Throttling.User", THROTTLE_MESSAGE),
+                                   method, params, rid, fmt, t, fault="rate_limit")
+        if state.latency > 0:
+            state.stopping.wait(state.latency)
+        seed = int.from_bytes(hashlib.sha256(nonce.encode()).digest()[:8], "big")
+        fields = list_fields(action, result, rid, seed)
+        summary = list_summary(action, result)
+        root = action + "Response"
+        fault = state.take_list_fault(action)
+        if fault is not None:
+            return self._list_fault(fault, root, fields, summary, method, params, rid, fmt, t)
+        self._log(method, "/", params, 200, request_id=rid, t=t, extra=summary)
+        self._list_success(fmt, root, fields, rid)
+
+    def _list_success(self, fmt, root, fields, rid):
+        hdr = [("x-acs-request-id", rid)]
+        if fmt == "JSON":
+            return self._send(200, list_json(fields).encode(), JSON_CTYPE, hdr)
+        doc = list_xml(fields, root, self.server.state.list_style)
+        self._send(200, doc.encode("utf-8"), XML_CTYPE, hdr)
+
+    def _list_fault(self, fault, root, fields, summary, method, params, rid, fmt, t):
+        mode = fault["mode"]
+        if mode in ERROR_FAULTS:
+            status, code, message = ERROR_FAULTS[mode]
+            headers = []
+            if mode == "throttle" and fault.get("retry_after_ms") is not None:
+                headers.append(("x-acs-retry-after", str(fault["retry_after_ms"])))
+            return self._api_error(ApiError(status, code, message), method, params, rid, fmt, t,
+                                   fault=mode, headers=headers)
+        style = self.server.state.list_style
+        hdr = [("x-acs-request-id", rid)]
+        full_xml = list_xml(fields, root, style).encode("utf-8")
+
+        def log(status, listed=True):
+            self._log(method, "/", params, status, fault=mode, request_id=rid, t=t,
+                      extra=summary if listed else None)
+        if mode == "hang":
+            deadline = time.monotonic() + fault.get("seconds", HANG_DEFAULT_SECONDS)
+            while time.monotonic() < deadline and not self.server.state.stopping.is_set():
+                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+            log(200)
+            return self._list_success(fmt, root, fields, rid)
+        if mode == "html":
+            log(502, listed=False)
+            return self._send(502, NGINX_502.encode(), "text/html", close=True)
+        log(200)
+        if mode == "garbage":
+            self._send(200, b"this is not xml", "text/plain", hdr)
+        elif mode == "empty":
+            self._send(200, b"", XML_CTYPE, hdr)
+        elif mode == "json":
+            self._send(200, list_json(fields).encode(), JSON_CTYPE, hdr)
+        elif mode in ("truncated", "reset"):
+            # Promise the whole document, deliver part of it, hang up.
+            self.send_response(200)
+            self.send_header("Content-Type", XML_CTYPE)
+            self.send_header("Content-Length", str(len(full_xml)))
+            self.end_headers()
+            if mode == "truncated":
+                self.wfile.write(full_xml[:len(full_xml) // 2])
+                self.close_connection = True
+            else:
+                self.wfile.write(full_xml[:16])
+                time.sleep(0.05)  # let the bytes leave before the RST
+                self._reset_connection()
+        elif mode == "oversize":
+            pad = " " * OVERSIZE_PADDING
+            inner = list_xml(fields, root, style, prolog="")[len(root) + 2:-(len(root) + 3)]
+            doc = XML_DECL + "<%s>%s%s%s</%s>" % (root, pad, inner, pad[:1024], root)
+            self._send(200, doc.encode("utf-8"), XML_CTYPE, hdr)
+        elif mode in ("entities", "xxe", "xxe_net"):
+            host = self.server.server_address[0]
+            host = "[%s]" % host if ":" in host else host
+            url = "%s://%s:%d/_sim/xxe" % (self.server.scheme, host, self.server.port)
+            # The entity stands where the RequestId's text would be.
+            ref = "&lol9;" if mode == "entities" else "&xxe;"
+            body = list_xml([(k, ref if k == "RequestId" else v) for k, v in fields], root, style,
+                            prolog="")
+            body = body.replace(xml_escape(ref), ref)
+            doc = '<?xml version="1.0" encoding="UTF-8"?>\n' + _hostile_dtd(mode, root, url) + body
+            self._send(200, doc.encode("utf-8"), XML_CTYPE, hdr)
+        elif mode == "wrongroot":
+            self._send(200, list_xml(fields, "DescribeSomethingElseResponse", style).encode("utf-8"),
+                       XML_CTYPE, hdr)
+
     def _reset_connection(self):
         """Abort the TCP connection with RST (SO_LINGER 0, then close).
 
@@ -1362,36 +1957,28 @@ class Handler(BaseHTTPRequestHandler):
             self._log(method, path, {}, 200, values=values, request_id=rid, t=t)
             return self._send(200, fields_xml(success_fields(values, rid, end)).encode(),
                               XML_CTYPE)
-        if path == "/_sim/faults" and method == "POST":
+        # Run-time changes: POST replaces or merges (bodies may hold
+        # secrets, so they are never logged or echoed), GET shows.
+        setters = {"/_sim/faults": (state.set_faults, "faults"),
+                   "/_sim/keys": (state.add_keys, "keys"),
+                   "/_sim/metadata": (state.md_update, "metadata"),
+                   "/_sim/instances": (state.change_instances, "instances"),
+                   "/_sim/list_faults": (state.set_list_faults, "list faults")}
+        getters = {"/_sim/faults": state.get_faults, "/_sim/keys": state.list_keys,
+                   "/_sim/instances": state.inventory,
+                   "/_sim/list_faults": state.get_list_faults}
+        if path in setters and method == "POST":
+            setter, what = setters[path]
             try:
-                state.set_faults(json.loads(body.decode("utf-8")))
+                setter(json.loads(body.decode("utf-8")))
             except (ValueError, ConfigError) as e:
-                self._log(method, path, {}, 400, code="BadFaults", t=t)
-                return self._send(400, ("bad faults: %s\n" % e).encode(), "text/plain")
+                code = "Bad" + "".join(w.capitalize() for w in what.split())
+                self._log(method, path, {}, 400, code=code, t=t)
+                return self._send(400, ("bad %s: %s\n" % (what, e)).encode(), "text/plain")
             self._log(method, path, {}, 200, t=t)
             return self._send(200, b"ok", "text/plain")
-        if path == "/_sim/faults" and method == "GET":
-            return self._send(200, json.dumps(state.get_faults()).encode(), "application/json")
-        if path == "/_sim/keys" and method == "POST":
-            # The body holds secrets: it is never logged, nor echoed back.
-            try:
-                state.add_keys(json.loads(body.decode("utf-8")))
-            except (ValueError, ConfigError) as e:
-                self._log(method, path, {}, 400, code="BadKeys", t=t)
-                return self._send(400, ("bad keys: %s\n" % e).encode(), "text/plain")
-            self._log(method, path, {}, 200, t=t)
-            return self._send(200, b"ok", "text/plain")
-        if path == "/_sim/keys" and method == "GET":
-            return self._send(200, json.dumps(state.list_keys()).encode(), "application/json")
-        if path == "/_sim/metadata" and method == "POST":
-            try:
-                spec = json.loads(body.decode("utf-8"))
-                state.md_update(spec)
-            except (ValueError, ConfigError) as e:
-                self._log(method, path, {}, 400, code="BadMetadata", t=t)
-                return self._send(400, ("bad metadata: %s\n" % e).encode(), "text/plain")
-            self._log(method, path, {}, 200, t=t)
-            return self._send(200, b"ok", "text/plain")
+        if path in getters and method == "GET":
+            return self._send(200, json.dumps(getters[path]()).encode(), "application/json")
         if path == "/_sim/metadata" and method == "GET":
             return self._send(200, json.dumps(state.md_status()).encode(), "application/json")
         self._send(404, b"no such control endpoint\n", "text/plain")
@@ -1448,7 +2035,7 @@ class MetadataHandler(BaseHTTPRequestHandler):
             "time": self._t, "service": "metadata", "method": self.command,
             "path": self._path, "status": status, "token_header": self._token_sent,
             "mode": self._mode, "params": {}, "code": None, "fault": None, "values": None,
-            "request_id": None, "signature_version": None,
+            "request_id": None, "signature_version": None, "action": None,
         }
         entry.update(log)
         self.server.state.log(entry)

@@ -452,7 +452,7 @@ def test_wrong_token(server, key, token, code):
     ({"SignatureMethod": "HMAC-SHA256"}, 400, "InvalidParameter"),
     ({"SignatureVersion": "2.0"}, 400, "IncompleteSignature"),
     ({"Version": "2014-05-26"}, 400, "InvalidVersion"),
-    ({"Action": "DescribeInstanceIds"}, 404, "InvalidAction.NotFound"),
+    ({"Action": "DescribePortConnsList"}, 404, "InvalidAction.NotFound"),
     ({"Format": "xml"}, 400, "InvalidParameter"),
     ({"RegionId": "cn-beijing"}, 400, "InvalidRegionId"),
 ])
@@ -869,7 +869,7 @@ def test_v3_operation_checks(server, overrides, code):
 
 
 @pytest.mark.parametrize("overrides,status,code", [
-    ({"x_acs_action": "DescribeInstanceIds"}, 404, "InvalidAction.NotFound"),
+    ({"x_acs_action": "DescribePortConnsList"}, 404, "InvalidAction.NotFound"),
     ({"x_acs_version": "2014-05-26"}, 400, "InvalidVersion"),
 ])
 def test_v3_action_and_version_headers(server, overrides, status, code):
@@ -1197,3 +1197,451 @@ def test_static_document_for_benchmarks(start_sim):
     assert {k: int(doc.findtext(k)) for k in want} == want
     with pytest.raises(urllib.error.HTTPError):
         urllib.request.urlopen(server.base + "/_sim/static/x%2F.xml", timeout=5)
+
+
+# ---------------------------------------------------------------------------
+# Listing operations: DescribeInstanceIds, DescribeNetworkRules
+# ---------------------------------------------------------------------------
+
+INST3 = "ddoscoo-cn-sim0003"        # in resource group rg-aek2
+INST_AP = "ddoscoo-intl-sim0004"    # in ap-southeast-1
+RULES1 = [
+    {"protocol": "tcp", "frontend_port": 80, "backend_port": 8080},
+    {"protocol": "tcp", "frontend_port": 443, "backend_port": 8443,
+     "real_servers": ["10.0.0.1", "10.0.0.2"], "remark": "tls <&>"},
+    {"protocol": "udp", "frontend_port": 53, "backend_port": 53},
+    {"protocol": "tcp", "frontend_port": 22, "backend_port": 2222},
+    {"protocol": "udp", "frontend_port": 123, "backend_port": 123},
+    {"protocol": "tcp", "frontend_port": 8080, "backend_port": 80},
+    {"protocol": "udp", "frontend_port": 80, "backend_port": 8080},
+]
+LIST_CONFIG = dict(
+    BASE_CONFIG, instances=[INST1, INST2, INST3, INST_AP],
+    remarks={INST1: 'web <&> "1"', INST2: "api"}, editions={INST2: 1},
+    resource_groups={INST3: "rg-aek2"}, instance_regions={INST_AP: "ap-southeast-1"},
+    rules={INST1: RULES1, INST_AP: [{"protocol": "tcp", "frontend_port": 9000,
+                                     "backend_port": 9000}]})
+DEFAULT_ITEM = {"Edition": "9", "Remark": "", "IpMode": "fnat", "IpVersion": "Ipv4"}
+
+
+@pytest.fixture(scope="module")
+def list_servers(tmp_path_factory):
+    """One simulator per list style, sharing LIST_CONFIG."""
+    sims = {style: RunningSim(tmp_path_factory.mktemp("list-" + style),
+                              dict(LIST_CONFIG, list_style=style))
+            for style in ("repeated", "wrapper")}
+    yield sims
+    for s in sims.values():
+        assert s.stop() == 0
+
+
+def list_params(action, key="testid", **overrides):
+    """A valid V1 request of a listing operation (no DescribePortConnsCount
+    parameters); overrides as for make_params."""
+    base = {"Action": action, "StartTime": None, "EndTime": None, "InstanceIds__1": None}
+    base.update(overrides)
+    return make_params(key=key, **base)
+
+
+def rules_params(page, size, iid=INST1, **overrides):
+    base = {"InstanceId": iid, "PageNumber": str(page), "PageSize": str(size)}
+    base.update(overrides)
+    return list_params("DescribeNetworkRules", **base)
+
+
+def parse_list(resp, action, list_name, style):
+    """(root element, [item as {tag: text}, RealServers as a list]) of an
+    XML listing answer, checking the list style's shape strictly."""
+    assert resp.status == 200, resp.body
+    assert resp.headers["Content-Type"] == "text/xml;charset=UTF-8"
+    root = resp.xml()
+    assert root.tag == action + "Response"
+    assert root.findtext("RequestId") == resp.headers["x-acs-request-id"]
+    lists = root.findall(list_name)
+    if style == "wrapper":
+        assert len(lists) == 1 and not lists[0].text
+        elems = list(lists[0])
+        assert all(e.tag == "item" for e in elems)
+    else:
+        elems = lists
+        assert not any(e.tag == "item" for e in root.iter())
+    items = []
+    for el in elems:
+        item = {}
+        for c in el:
+            if c.tag == "RealServers":
+                vals = [x.text for x in c] if style == "wrapper" else [c.text]
+                if style == "wrapper":
+                    assert all(x.tag == "item" for x in c) and "RealServers" not in item
+                item.setdefault("RealServers", []).extend(vals)
+            else:
+                assert c.tag not in item and len(c) == 0
+                item[c.tag] = c.text or ""
+        items.append(item)
+    return root, items
+
+
+def listed_ids(server, style, **overrides):
+    r = call(server, list_params("DescribeInstanceIds", **overrides))
+    return [i["InstanceId"] for i in parse_list(r, "DescribeInstanceIds", "InstanceIds", style)[1]]
+
+
+@pytest.mark.parametrize("style", ["repeated", "wrapper"])
+def test_describe_instance_ids_styles(list_servers, style):
+    s = list_servers[style]
+    r = call(s, list_params("DescribeInstanceIds"))
+    root, items = parse_list(r, "DescribeInstanceIds", "InstanceIds", style)
+    assert sorted(c.tag for c in root) == (["InstanceIds"] * 3 if style == "repeated"
+                                           else ["InstanceIds"]) + ["RequestId"]
+    assert items == [dict(DEFAULT_ITEM, InstanceId=INST1, Remark='web <&> "1"'),
+                     dict(DEFAULT_ITEM, InstanceId=INST2, Edition="1", Remark="api"),
+                     dict(DEFAULT_ITEM, InstanceId=INST3)]
+    if style == "repeated":
+        assert b"</InstanceIds><InstanceIds>" in r.body and b"<item>" not in r.body
+    else:
+        assert b"<InstanceIds><item>" in r.body and b"</item></InstanceIds>" in r.body
+    # An empty list: no element at all, or an empty wrapper.
+    r = call(s, list_params("DescribeInstanceIds", ResourceGroupId="rg-none"))
+    root, items = parse_list(r, "DescribeInstanceIds", "InstanceIds", style)
+    assert items == [] and len(root.findall("InstanceIds")) == (style == "wrapper")
+    # JSON does not depend on the style.
+    r = call(s, list_params("DescribeInstanceIds", Format=None, RegionId="ap-southeast-1"))
+    assert r.headers["Content-Type"].startswith("application/json")
+    doc = json.loads(r.body)
+    assert doc["InstanceIds"] == [{"InstanceId": INST_AP, "Edition": 9, "Remark": "",
+                                   "IpMode": "fnat", "IpVersion": "Ipv4"}]
+    assert doc["RequestId"] == r.headers["x-acs-request-id"]
+
+
+def test_describe_instance_ids_filters(list_servers):
+    s = list_servers["repeated"]
+    ids = lambda **kw: listed_ids(s, "repeated", **kw)
+    assert ids(RegionId="cn-hangzhou") == [INST1, INST2, INST3]
+    assert ids(RegionId="ap-southeast-1") == [INST_AP]
+    assert ids(ResourceGroupId="rg-aek2") == [INST3]
+    assert ids(ResourceGroupId="rg-default") == [INST1, INST2]
+    assert ids(Edition="1") == [INST2]
+    assert ids(Edition="9", ResourceGroupId="rg-aek2") == [INST3]
+    assert ids(InstanceIds__1=INST3, InstanceIds__2=INST1) == [INST1, INST3]  # listing order
+    assert ids(InstanceIds__1="ddoscoo-cn-nope", InstanceIds__2=INST_AP) == []
+    # Fault-only instances exist for DescribePortConnsCount but are not listed.
+    assert "ddoscoo-cn-bad" not in ids()
+
+
+@pytest.mark.parametrize("overrides,status,code,mentions", [
+    ({"Edition": "x"}, 400, "InvalidParameter", "Edition"),
+    ({"Edition": "-1"}, 400, "InvalidParameter", "Edition"),
+    ({"ResourceGroupId": ""}, 400, "InvalidParameter", "ResourceGroupId"),
+    ({"InstanceIds__2": INST1}, 400, "InvalidParameter", "InstanceIds.1"),    # gap
+    ({"StartTime": "60"}, 400, "InvalidParameter", "StartTime"),        # not its parameter
+    ({"InstanceId": INST1}, 400, "InvalidParameter", "InstanceId"),
+    ({"PageSize": "10"}, 400, "InvalidParameter", "PageSize"),
+    ({"RegionId": "cn-beijing"}, 400, "InvalidRegionId", None),
+    ({"Format": "xml"}, 400, "InvalidParameter", "Format"),
+    ({"Version": "2014-05-26"}, 400, "InvalidVersion", None),
+    ({"AccessKeyId": "nosuchkey"}, 404, "InvalidAccessKeyId.NotFound", None),
+    ({"Timestamp": utc_timestamp(-16 * 60)}, 400, "InvalidTimeStamp.Expired", None),
+])
+def test_describe_instance_ids_rejections(list_servers, overrides, status, code, mentions):
+    p = list_params("DescribeInstanceIds", **overrides)
+    assert_error(call(list_servers["repeated"], p, secret="testsecret"), status, code, mentions)
+
+
+def test_list_operations_signature_nonce_token(list_servers):
+    s = list_servers["repeated"]
+    p = list_params("DescribeInstanceIds")
+    assert_error(call(s, p, secret="wrong"), 400, "SignatureDoesNotMatch")
+    assert call(s, p, "POST", form=True).status == 200
+    assert_error(call(s, rules_params(1, 10, SignatureNonce=p["SignatureNonce"])), 400,
+                 "SignatureNonceUsed")
+    assert call(s, rules_params(1, 10, key="stsid")).status == 200
+    assert_error(call(s, rules_params(1, 10, key="stsid", SecurityToken="bad")), 400,
+                 "InvalidSecurityToken.Mismatch")
+    assert_error(call(s, rules_params(1, 10, SecurityToken="tok123")), 400,
+                 "InvalidSecurityToken.Malformed")
+
+
+RULE_ITEM_KEYS = ["BackendPort", "FrontendPort", "InstanceId", "IsAutoCreate", "Protocol",
+                  "RealServers", "Remark"]
+
+
+def expected_rule(iid, r):
+    return {"InstanceId": iid, "Protocol": r["protocol"], "FrontendPort": str(r["frontend_port"]),
+            "BackendPort": str(r["backend_port"]),
+            "RealServers": r.get("real_servers", ["192.0.2.1"]), "Remark": r.get("remark", ""),
+            "IsAutoCreate": "false"}
+
+
+@pytest.mark.parametrize("style", ["repeated", "wrapper"])
+def test_describe_network_rules_paging(list_servers, style):
+    s = list_servers[style]
+    pages = []
+    for page in (1, 2, 3, 4):
+        r = call(s, rules_params(page, 3))
+        root, items = parse_list(r, "DescribeNetworkRules", "NetworkRules", style)
+        assert root.findtext("TotalCount") == "7"
+        assert all(sorted(i) == RULE_ITEM_KEYS for i in items)
+        pages.append(items)
+    assert [len(p) for p in pages] == [3, 3, 1, 0]
+    assert sum(pages, []) == [expected_rule(INST1, r) for r in RULES1]
+    assert pages[0][1]["RealServers"] == ["10.0.0.1", "10.0.0.2"]
+    if style == "repeated":
+        assert b"<RealServers>10.0.0.1</RealServers><RealServers>10.0.0.2</RealServers>" in \
+            call(s, rules_params(1, 3)).body
+    else:
+        assert b"<RealServers><item>10.0.0.1</item><item>10.0.0.2</item></RealServers>" in \
+            call(s, rules_params(1, 3)).body
+    # Beyond the end: an empty list (an empty wrapper, or nothing).
+    root = call(s, rules_params(1000000, 50)).xml()
+    assert root.findtext("TotalCount") == "7"
+    assert len(root.findall("NetworkRules")) == (style == "wrapper")
+
+
+def test_describe_network_rules_filters_and_json(list_servers):
+    s = list_servers["wrapper"]
+
+    def got(**kw):
+        r = call(s, rules_params(1, 50, **kw))
+        root, items = parse_list(r, "DescribeNetworkRules", "NetworkRules", "wrapper")
+        return int(root.findtext("TotalCount")), [(i["Protocol"], int(i["FrontendPort"]))
+                                                  for i in items]
+    assert got(ForwardProtocol="udp") == (3, [("udp", 53), ("udp", 123), ("udp", 80)])
+    assert got(FrontendPort="80") == (2, [("tcp", 80), ("udp", 80)])
+    assert got(ForwardProtocol="tcp", FrontendPort="80") == (1, [("tcp", 80)])
+    assert got(FrontendPort="81") == (0, [])
+    assert got(iid=INST3) == (0, [])                                  # an instance without rules
+    assert got(iid=INST_AP, RegionId="ap-southeast-1") == (1, [("tcp", 9000)])
+    r = call(s, rules_params(1, 2, Format=None))
+    doc = json.loads(r.body)
+    assert doc["TotalCount"] == 7 and doc["RequestId"] == r.headers["x-acs-request-id"]
+    assert doc["NetworkRules"] == [
+        {"InstanceId": INST1, "Protocol": "tcp", "FrontendPort": 80, "BackendPort": 8080,
+         "RealServers": ["192.0.2.1"], "Remark": "", "IsAutoCreate": False},
+        {"InstanceId": INST1, "Protocol": "tcp", "FrontendPort": 443, "BackendPort": 8443,
+         "RealServers": ["10.0.0.1", "10.0.0.2"], "Remark": "tls <&>", "IsAutoCreate": False}]
+
+
+@pytest.mark.parametrize("overrides,code,mentions", [
+    ({"PageSize": "0"}, "InvalidParameter", "PageSize"),
+    ({"PageSize": "51"}, "InvalidParameter", "PageSize"),
+    ({"PageSize": "05"}, "InvalidParameter", "PageSize"),
+    ({"PageSize": "ten"}, "InvalidParameter", "PageSize"),
+    ({"PageSize": ""}, "InvalidParameter", "PageSize"),
+    ({"PageNumber": "0"}, "InvalidParameter", "PageNumber"),
+    ({"PageNumber": "-1"}, "InvalidParameter", "PageNumber"),
+    ({"PageNumber": None}, "MissingParameter", "PageNumber"),
+    ({"PageSize": None}, "MissingParameter", "PageSize"),
+    ({"InstanceId": None}, "MissingParameter", "InstanceId"),
+    ({"ForwardProtocol": "TCP"}, "InvalidParameter", "ForwardProtocol"),
+    ({"ForwardProtocol": "http"}, "InvalidParameter", "ForwardProtocol"),
+    ({"FrontendPort": "0"}, "InvalidParameter", "FrontendPort"),
+    ({"FrontendPort": "65536"}, "InvalidParameter", "FrontendPort"),
+    ({"InstanceIds__1": INST1}, "InvalidParameter", "InstanceIds.1"),  # not its parameter
+    ({"Port": "80"}, "InvalidParameter", "Port"),
+    ({"InstanceId": "ddoscoo-cn-nope"}, "InvalidInstance.NotFound", "ddoscoo-cn-nope"),
+    ({"InstanceId": INST_AP}, "InvalidInstance.NotFound", INST_AP),     # other region
+    ({"RegionId": "ap-southeast-1"}, "InvalidInstance.NotFound", INST1),
+])
+def test_describe_network_rules_rejections(list_servers, overrides, code, mentions):
+    assert_error(call(list_servers["repeated"], rules_params(1, 10, **overrides)), 400, code,
+                 mentions)
+
+
+def test_list_operations_v3(list_servers):
+    s = list_servers["wrapper"]
+    h = v3_headers(s, x_acs_action="DescribeInstanceIds")
+    r = v3_call(s, {"Format": "XML", "Edition": "1"}, h)
+    assert [i["InstanceId"] for i in parse_list(r, "DescribeInstanceIds", "InstanceIds",
+                                                "wrapper")[1]] == [INST2]
+    # GET, STS key, form body, JSON.
+    p = {"InstanceId": INST1, "PageNumber": "3", "PageSize": "3"}
+    body = urllib.parse.urlencode(p).encode()
+    h = v3_headers(s, key="stsid", body=body, x_acs_action="DescribeNetworkRules",
+                   content_type="application/x-www-form-urlencoded")
+    r = v3_call(s, {}, h, method="POST", body=body, key="stsid")
+    doc = json.loads(r.body)
+    assert r.status == 200 and doc["TotalCount"] == 7 and len(doc["NetworkRules"]) == 1
+    # Rejections as for V1.
+    h = v3_headers(s, x_acs_action="DescribeNetworkRules")
+    assert_error(v3_call(s, dict(p, PageSize="100"), h), 400, "InvalidParameter", "PageSize")
+    h = v3_headers(s, x_acs_action="DescribeNetworkRules")
+    assert_error(v3_call(s, v3_params(), h), 400, "InvalidParameter", "EndTime")
+    h = v3_headers(s, x_acs_action="DescribeInstanceIds")
+    assert_error(v3_call(s, {"Edition": "1"}, h, secret="bad"), 400, "SignatureDoesNotMatch")
+
+
+def test_list_log_lines(start_sim):
+    s = start_sim(LIST_CONFIG)
+    call(s, rules_params(2, 3, key="stsid"))
+    call(s, list_params("DescribeInstanceIds", RegionId="ap-southeast-1"))
+    v3_call(s, {"Edition": "1"}, v3_headers(s, x_acs_action="DescribeInstanceIds"))
+    call(s, rules_params(1, 99))
+    call(s, make_params())
+    send(s.base + "/_sim/health")
+    rules, ids, v3, bad, conns = s.log_entries()
+    assert rules["action"] == "DescribeNetworkRules" and rules["status"] == 200
+    assert {k: rules["params"][k] for k in ("InstanceId", "PageNumber", "PageSize")} == \
+        {"InstanceId": INST1, "PageNumber": "2", "PageSize": "3"}
+    assert rules["params"]["SecurityToken"] == "***" and "Signature" not in rules["params"]
+    assert rules["listed"] == ["tcp:22", "udp:123", "tcp:8080"] and rules["total_count"] == 7
+    assert ids["action"] == "DescribeInstanceIds" and ids["listed"] == [INST_AP]
+    assert (v3["action"], v3["signature_version"], v3["listed"]) == \
+        ("DescribeInstanceIds", "3", [INST2])
+    assert (bad["action"], bad["code"], bad["params"]["PageSize"]) == \
+        ("DescribeNetworkRules", "InvalidParameter", "99")
+    assert conns["action"] == "DescribePortConnsCount" and conns["values"]
+    assert "tok123" not in s.log_path.read_text()
+
+
+def post_json(s, what, doc):
+    return send(s.base + "/_sim/" + what, "POST", json.dumps(doc).encode())
+
+
+def test_runtime_instance_changes(start_sim):
+    s = start_sim(LIST_CONFIG)
+    new = "ddoscoo-cn-new0005"
+    assert_error(call(s, make_params(InstanceIds__1=new)), 400, "InvalidInstance.NotFound")
+    change = {"add": [new], "remove": [INST2], "remarks": {new: "fresh"},
+              "rules": {new: [{"protocol": "udp", "frontend_port": 5000, "backend_port": 5001}],
+                        INST1: []}}
+    r = post_json(s, "instances", change)
+    assert (r.status, r.body) == (200, b"ok")
+    r = call(s, list_params("DescribeInstanceIds"))
+    items = parse_list(r, "DescribeInstanceIds", "InstanceIds", "repeated")[1]
+    assert items == [dict(DEFAULT_ITEM, InstanceId=INST1, Remark='web <&> "1"'),
+                     dict(DEFAULT_ITEM, InstanceId=INST3),
+                     dict(DEFAULT_ITEM, InstanceId=new, Remark="fresh")]
+    assert_error(call(s, make_params(InstanceIds__1=INST2)), 400, "InvalidInstance.NotFound")
+    assert_error(call(s, rules_params(1, 10, iid=INST2)), 400, "InvalidInstance.NotFound")
+    check_success(call(s, make_params(InstanceIds__1=new)), [new])
+    assert call(s, rules_params(1, 10)).xml().findtext("TotalCount") == "0"
+    root, rules = parse_list(call(s, rules_params(1, 10, iid=new)), "DescribeNetworkRules",
+                             "NetworkRules", "repeated")
+    assert rules == [expected_rule(new, {"protocol": "udp", "frontend_port": 5000,
+                                         "backend_port": 5001})]
+    # Fault-only instances can be removed too; adding again is harmless.
+    assert post_json(s, "instances", {"remove": ["ddoscoo-cn-bad"], "add": [new]}).status == 200
+    assert_error(call(s, make_params(InstanceIds__1="ddoscoo-cn-bad")), 400,
+                 "InvalidInstance.NotFound")
+    # Bad bodies are refused whole: nothing of them is applied.
+    for bad in ({"remove": ["ddoscoo-cn-nope"], "add": ["x-1"]}, {"add": ["x-1"], "remove": ["x-1"]},
+                {"add": ["x-1"], "colour": 1}, {"add": "x-1"},
+                {"add": ["x-1"], "rules": {"x-1": [{"protocol": "icmp", "frontend_port": 1,
+                                                    "backend_port": 1}]}},
+                {"add": ["x-1"], "rules": {"x-1": [{"protocol": "tcp", "frontend_port": 1,
+                                                    "backend_port": 1}] * 2}},
+                {"add": ["x-1"], "remarks": {"x-1": 5}},
+                {"add": ["x-1"], "instance_regions": {"x-1": "cn-beijing"}}):
+        assert post_json(s, "instances", bad).status == 400, bad
+    assert send(s.base + "/_sim/instances", "POST", b"nope").status == 400
+    inv = json.loads(send(s.base + "/_sim/instances").body)
+    assert inv["instances"] == [INST1, INST3, INST_AP, new] and "x-1" not in inv["existing"]
+    assert inv["rules"][INST1] == [] and inv["remarks"][new] == "fresh"
+
+
+LIST_PAYLOAD_MODES = ["garbage", "empty", "html", "json", "truncated", "reset", "wrongroot",
+                      "xxe", "entities", "oversize"]
+
+
+def test_list_faults(start_sim):
+    s = start_sim(dict(LIST_CONFIG, list_faults={
+        "DescribeInstanceIds": {"mode": "http503", "count": 2}}))
+    ids = lambda: call(s, list_params("DescribeInstanceIds"))
+    assert_error(ids(), 503, "ServiceUnavailable")
+    assert call(s, rules_params(1, 5)).status == 200        # the other operation: no fault
+    check_success(call(s, make_params()), [INST1])          # nor DescribePortConnsCount
+    assert_error(ids(), 503, "ServiceUnavailable")
+    assert ids().status == 200
+    assert json.loads(send(s.base + "/_sim/list_faults").body) == {
+        "DescribeInstanceIds": {"mode": "http503", "count": 0}}
+
+    r = post_json(s, "list_faults", {"DescribeNetworkRules": {"mode": "throttle", "count": 1,
+                                                              "retry_after_ms": 700}})
+    assert (r.status, r.body) == (200, b"ok")
+    r = call(s, rules_params(1, 5))
+    assert_error(r, 400, "Throttling.User")
+    assert r.headers["x-acs-retry-after"] == "700"
+    assert call(s, rules_params(1, 5)).status == 200
+
+    results = {}
+    for mode in LIST_PAYLOAD_MODES:
+        assert post_json(s, "list_faults", {"DescribeNetworkRules": {"mode": mode,
+                                                                     "count": 1}}).status == 200
+        p = rules_params(1, 5)
+        p["Signature"] = sim.sign_v1("GET", p, "testsecret")[1]
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=5)
+        try:
+            conn.request("GET", "/?" + encode(p))
+            resp = conn.getresponse()
+            results[mode] = (resp.status, resp.read())
+        except (http.client.HTTPException, OSError) as e:
+            results[mode] = e
+        finally:
+            conn.close()
+        assert call(s, rules_params(1, 5)).status == 200, mode   # count 1: used up
+    assert results["garbage"] == (200, b"this is not xml")
+    assert results["empty"] == (200, b"")
+    assert results["html"][0] == 502 and b"nginx" in results["html"][1]
+    assert json.loads(results["json"][1])["TotalCount"] == 7
+    assert isinstance(results["truncated"], http.client.IncompleteRead)
+    assert isinstance(results["reset"], (ConnectionResetError, http.client.IncompleteRead))
+    assert ET.fromstring(results["wrongroot"][1]).tag == "DescribeSomethingElseResponse"
+    assert b'SYSTEM "file:///etc/hostname"' in results["xxe"][1]
+    assert b"<RequestId>&xxe;</RequestId>" in results["xxe"][1]
+    assert b"<RequestId>&lol9;</RequestId>" in results["entities"][1]
+    big = results["oversize"][1]
+    assert len(big) > 2 * 1024 * 1024 and ET.fromstring(big).findtext("TotalCount") == "7"
+
+    assert post_json(s, "list_faults", {"DescribeInstanceIds": {"mode": "hang", "seconds": 0.3,
+                                                                "count": 1}}).status == 200
+    t0 = time.monotonic()
+    assert ids().status == 200 and time.monotonic() - t0 >= 0.3
+    for bad in ({"DescribePortConnsCount": {"mode": "garbage"}},
+                {"DescribeInstanceIds": {"mode": "missing"}},
+                {"DescribeInstanceIds": {"mode": "garbage", "count": -1}}, []):
+        assert post_json(s, "list_faults", bad).status == 400, bad
+    faults = [e["fault"] for e in s.log_entries() if e["action"] == "DescribeNetworkRules"]
+    assert set(LIST_PAYLOAD_MODES) | {"throttle"} <= set(faults)
+
+
+def test_list_rate_limit(start_sim):
+    s = start_sim(dict(LIST_CONFIG, list_rate_limit=10))
+    params = [list_params("DescribeInstanceIds") if i % 2 else rules_params(1, 5)
+              for i in range(11)]
+    for p in params:   # signed beforehand: only the sending is timed
+        p["Signature"] = sim.sign_v1("GET", p, "testsecret")[1]
+    t0 = time.monotonic()
+    statuses = [call(s, p, sign=False).status for p in params]
+    elapsed = time.monotonic() - t0
+    if elapsed >= 0.5:   # the checks below must still fall in the same 1 s window
+        pytest.skip("11 requests took %.2fs: too slow a machine to test a 1 s window" % elapsed)
+    assert statuses == [200] * 10 + [400]
+    # Per AccessKeyId; DescribePortConnsCount is not counted.
+    assert call(s, list_params("DescribeInstanceIds", key="stsid")).status == 200
+    check_success(call(s, make_params()), [INST1])
+    r = call(s, rules_params(1, 5))
+    assert_error(r, 400, "Throttling.User", "flow control")
+    throttled = [e for e in s.log_entries() if e["code"] == "Throttling.User"]
+    assert len(throttled) == 2 and all(e["fault"] == "rate_limit" for e in throttled)
+    assert throttled[0]["action"] == "DescribeNetworkRules"
+    time.sleep(max(0.0, t0 + 1.05 - time.monotonic()))
+    # Throttled calls do not count: the window is free again.
+    assert call(s, rules_params(1, 5)).status == 200
+
+
+def test_list_config_validation():
+    for bad in ({"list_style": "nested"}, {"list_rate_limit": 0}, {"list_rate_limit": True},
+                {"rules": {INST1: [{"protocol": "tcp", "frontend_port": 80}]}},
+                {"rules": {INST1: [{"protocol": "tcp", "frontend_port": 80, "backend_port": 80,
+                                    "real_servers": []}]}},
+                {"rules": {INST1: [{"protocol": "tcp", "frontend_port": 80, "backend_port": 80,
+                                    "weight": 1}]}},
+                {"remarks": {INST1: "bell\x07"}}, {"editions": {INST1: "9"}},
+                {"resource_groups": {INST1: ""}}, {"instance_regions": {INST1: "eu-west-1"}},
+                {"list_faults": {"DescribeInstanceIds": {"mode": "nonnumeric"}}}):
+        with pytest.raises(sim.ConfigError):
+            sim.load_config(dict(BASE_CONFIG, **bad))
+    cfg = sim.load_config(LIST_CONFIG)
+    assert cfg["list_style"] == "repeated" and cfg["list_rate_limit"] is None
+    assert cfg["rules"][INST1][0] == {"protocol": "tcp", "frontend_port": 80, "backend_port": 8080,
+                                      "real_servers": ["192.0.2.1"], "remark": ""}
