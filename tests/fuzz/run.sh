@@ -28,11 +28,18 @@ cc=${CLANG:-clang}
 work=$(mktemp -d "${TMPDIR:-/tmp}/ddoscoo-fuzz.XXXXXX")
 
 # Each target fuzz_T.c tests src/T.c; what it links and how it runs:
-targets="api_response rpc_sign"
+targets="api_response rpc_sign credentials_file"
 packages() {
   case $1 in
   api_response) echo libxml-2.0 ;;
   rpc_sign) echo libcrypto ;;
+  credentials_file) echo libcrypto libcurl ;;
+  esac
+}
+# Modules a target tests besides src/T.c.
+more_sources() {
+  case $1 in
+  credentials_file) echo "$src/ecs_metadata.c" ;;
   esac
 }
 options() {
@@ -50,7 +57,7 @@ for target in $targets; do
   if ! "$cc" -g -O1 -fsanitize=fuzzer,address,undefined \
     -fno-sanitize-recover=undefined -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra \
     -I"$src" $(pkg-config --cflags "$(packages "$target")") \
-    "$here/fuzz_$target.c" "$src/$target.c" \
+    "$here/fuzz_$target.c" "$src/$target.c" $(more_sources "$target") \
     $(pkg-config --libs "$(packages "$target")") -o "$work/fuzz_$target" \
     >"$work/build-$target.log" 2>&1; then
     cat "$work/build-$target.log" >&2

@@ -1,7 +1,8 @@
-"""A short libFuzzer run of both targets (tests/fuzz/run.sh) as part of the
-suite: the response parser and the signing encoder under AddressSanitizer,
+"""A short libFuzzer run of every target (tests/fuzz/run.sh) as part of the
+suite: the response parser, the signing encoder and the credentials parsers
+(INI file, metadata JSON) under AddressSanitizer,
 LeakSanitizer and UndefinedBehaviorSanitizer, starting from the seed corpus.
-FUZZ_SECONDS (default 30) is the time per target; both run side by side."""
+FUZZ_SECONDS (default 30) is the time per target; they run side by side."""
 
 import os
 import re
@@ -17,7 +18,7 @@ def test_fuzz_targets_survive():
     out = proc.stdout + proc.stderr
     print(out)
     assert proc.returncode == 0, "fuzzing found a failure:\n" + out
-    for target in ("fuzz_api_response", "fuzz_rpc_sign"):
+    for target in ("fuzz_api_response", "fuzz_rpc_sign", "fuzz_credentials_file"):
         m = re.search(r"fuzz: %s: (\d+) executions" % target, out)
         assert m, "no result line for %s:\n%s" % (target, out)
         # Thousands per second are normal; a handful means the target did
