@@ -80,7 +80,8 @@ static const series_t *find(const series_t *list, size_t count,
 }
 
 /* The name of instance i: its Remark, if InstanceNames asks for it and
- * the Remark is usable and no other instance's name. */
+ * the Remark is usable, not like a block's self-monitoring and no other
+ * instance's name. */
 static void display_name(const account_t *a, char **ids, char **names,
                          size_t count, size_t i, char *out, size_t size) {
   sstrncpy(out, ids[i], size);
@@ -88,7 +89,9 @@ static void display_name(const account_t *a, char **ids, char **names,
     return;
   char mine[NAME_SIZE];
   account_series_name(names[i], mine, sizeof(mine));
-  if (mine[0] == 0)
+  size_t len = strlen(mine);
+  /* "...-api" is how blocks name their own health. */
+  if (len == 0 || (len >= 4 && strcmp(mine + len - 4, "-api") == 0))
     return;
   for (size_t j = 0; j < count; j++) {
     char other[NAME_SIZE];

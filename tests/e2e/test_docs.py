@@ -1,0 +1,135 @@
+"""The documentation against the code: the man page collectd-ddoscoo(5)
+is clean POD and renders, the built one too, and every option that the
+plugin accepts is documented in the man page and in the README, with the
+README's default."""
+
+import glob
+import os
+import re
+import subprocess
+
+import pytest
+
+from conftest import REPO
+
+POD = os.path.join(REPO, "doc", "collectd-ddoscoo.pod")
+BUILT_MAN = os.path.join(REPO, "doc", "collectd-ddoscoo.5")
+README = os.path.join(REPO, "README.md")
+
+
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def source_options():
+    """(block options, plugin options) as the C code compares them: the
+    keys of option_value() (an <Account> block's options) and every other
+    key the configuration callback accepts."""
+    block, plugin = set(), set()
+    for path in glob.glob(os.path.join(REPO, "src", "*.c")):
+        text = read(path)
+        m = re.search(r"^static int option_value\(.*?^}", text, re.M | re.S)
+        if m:
+            block |= set(re.findall(r'strcasecmp\("(\w+)", key\)', m.group(0)))
+        plugin |= set(re.findall(r'strcasecmp\("(\w+)",\s*(?:child|ci)->key\)', text))
+    assert len(block) >= 18, block  # option_value() was found
+    return sorted(block), sorted(plugin - block)
+
+
+def pod_items():
+    """{option: its text} for every =item B<Option> of the man page, POD
+    formatting removed."""
+    items = {}
+    for m in re.finditer(r"^=item (?:E<lt>)?B<(\w+)>.*?\n(.*?)(?=^=)", read(POD), re.M | re.S):
+        items[m.group(1)] = plain(m.group(2))
+    return items
+
+
+def plain(pod):
+    text = re.sub(r"E<lt>", "<", pod)
+    text = re.sub(r"E<gt>", ">", text)
+    for _ in range(3):
+        text = re.sub(r"[BCIFL]<([^<>]*)>", r"\1", text)
+    return " ".join(text.split())
+
+
+def readme_table():
+    """{option: default cell} of the README's option table."""
+    rows = {}
+    for m in re.finditer(r"^\| `(\w+)` \| (.*?) \| .* \|$", read(README), re.M):
+        rows[m.group(1)] = m.group(2)
+    return rows
+
+
+def render(path):
+    r = subprocess.run(["man", "--warnings", "-l", path], capture_output=True, text=True,
+                       env={"PATH": "/usr/bin:/bin", "MANWIDTH": "80", "LANG": "C.UTF-8"})
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == "", r.stderr  # groff's warnings
+    return re.sub(".\b", "", r.stdout)  # no overstriking
+
+
+def test_pod_is_clean():
+    r = subprocess.run(["podchecker", "-warnings", "-warnings", POD],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "WARNING" not in r.stderr and "ERROR" not in r.stderr, r.stderr
+
+
+def test_man_page_renders(tmp_path):
+    page = str(tmp_path / "collectd-ddoscoo.5")
+    subprocess.run(["pod2man", "--section=5", "--center=collectd-ddoscoo", "--errors=die",
+                    "--name=COLLECTD-DDOSCOO", POD, page], check=True)
+    text = render(page)
+    for heading in ("NAME", "SYNOPSIS", "DESCRIPTION", "CONFIGURATION", "CREDENTIALS",
+                    "DISPATCHED VALUES", "SERIES NAMES", "LOG MESSAGES AND ERROR HANDLING",
+                    "EXAMPLES", "SEE ALSO"):
+        assert re.search(r"^%s$" % heading, text, re.M), heading
+    assert "collectd.conf(5)" in text and "collectd(1)" in text
+
+
+def test_built_man_page_is_installed_by_make():
+    # Built by `make` (doc/collectd-ddoscoo.5); `make install` puts it in man5.
+    assert os.path.isfile(BUILT_MAN), "doc/collectd-ddoscoo.5 not built: run make first"
+    assert os.path.getmtime(BUILT_MAN) >= os.path.getmtime(POD), "stale: run make"
+    text = render(BUILT_MAN)
+    assert text.startswith("COLLECTD-DDOSCOO(5)")
+    version = re.search(r"AC_INIT\(\[collectd-ddoscoo\], \[([^\]]+)\]",
+                        read(os.path.join(REPO, "configure.ac"))).group(1)
+    assert "collectd-ddoscoo %s" % version in text
+    makefile = read(os.path.join(REPO, "Makefile.am"))
+    assert re.search(r"^dist_man5_MANS = doc/collectd-ddoscoo\.5$", makefile, re.M)
+
+
+@pytest.mark.parametrize("option", source_options()[0])
+def test_block_option_is_documented_with_the_readme_default(option):
+    items, table = pod_items(), readme_table()
+    assert option in table, "%s: no row in the README's option table" % option
+    assert option in items, "%s: no =item in the man page" % option
+    text = items[option]
+    default = table[option]
+    tokens = re.findall(r"`([^`]+)`", default)
+    if tokens:
+        for token in tokens:
+            # <RegionId> in the README is I<RegionId> in the man page.
+            assert token.replace("<", "").replace(">", "") in text, (option, token, text)
+    else:
+        assert default.lower() in text.lower(), (option, default, text)
+    if default != "required":
+        assert "Default:" in text, (option, text)
+
+
+@pytest.mark.parametrize("option", source_options()[1])
+def test_plugin_option_is_documented(option):
+    assert option in pod_items(), "%s: no =item in the man page" % option
+    readme = read(README)
+    assert "`%s" % option in readme or "`<%s" % option in readme, option
+
+
+def test_man_page_metric_table_matches_the_readme():
+    readme_rows = re.findall(r"^\| `(\w+)` \| `(\w+)` \| `(\w+)` \|", read(README), re.M)
+    assert len(readme_rows) == 4
+    pod = read(POD)
+    for field, type_, type_instance in readme_rows:
+        assert re.search(r"^  %s +%s +%s " % (field, type_, type_instance), pod, re.M), field

@@ -1,0 +1,496 @@
+"""The series as a collectd fleet stores them: one real collectd run feeds,
+next to csv, the stock write_graphite plugin (two <Node>s: the default
+naming and SeparateInstances true, each into its own real carbon-cache
+writing whisper files) and the stock network plugin (into a real influxd
+1.x with its collectd input). The data is read back with the servers' own
+tools (whisper-fetch, InfluxQL over influxd's HTTP API) and compared with
+what the API simulator served; the README's names and queries and the
+Grafana dashboards in conf/ are checked against what the servers hold."""
+
+import json
+import os
+import re
+import subprocess
+
+import pytest
+
+from conftest import METRICS, REPO, Collectd, Simulator, expected_values, wait_for
+from servers import (CarbonCache, InfluxDB, graphite_find, graphite_matches,
+                     series_expression)
+
+KEY_ID, SECRET = "LTAIfleetE2E", "SECRET-fleet-0c1d"
+# The README's examples use this host, instance and port, so that its lines
+# can be checked against what the servers hold.
+HOST = "web01"
+WEB1, WEB2 = "ddoscoo-cn-mp91j1ao0001", "ddoscoo-cn-mp91j1ao0002"
+FLEET_HOST = "ddos.fleet.example"  # dots: Graphite escapes them
+
+# (host, plugin_instance, instance IDs queried, port) of every series.
+SERIES = [
+    (HOST, WEB1 + "_80", [WEB1], "80"),
+    (HOST, WEB1 + "_443", [WEB1], "443"),
+    (FLEET_HOST, WEB2, [WEB2], None),
+]
+POINTS = 2  # windows per series: the one due at start, then the next minute
+# The plugin's own health (SelfMonitoring, on by default): per block, as
+# plugin_instance <block>-api, type[-type_instance].
+BLOCKS = [("prod", HOST), ("fleet", FLEET_HOST)]
+SELF_METRICS = ["response_time", "total_requests-sent", "total_requests-failed",
+                "total_requests-throttled", "total_operations-backfilled_windows"]
+
+GRAFANA_GRAPHITE = os.path.join(REPO, "conf", "grafana-ddoscoo-graphite.json")
+GRAFANA_INFLUXDB = os.path.join(REPO, "conf", "grafana-ddoscoo-influxdb.json")
+
+
+def graphite_name(host, plugin_instance, metric, separate=False):
+    """What write_graphite makes of an identifier with its default
+    EscapeCharacter "_"."""
+    host = host.replace(".", "_")
+    if separate:
+        return "%s.ddoscoo.%s.%s" % (host, plugin_instance, metric.replace("-", ".", 1))
+    return "%s.ddoscoo-%s.%s" % (host, plugin_instance, metric)
+
+
+def expected_graphite_names(separate=False):
+    names = {graphite_name(h, pi, m, separate) for h, pi, _, _ in SERIES for m, _ in METRICS}
+    self_names = {graphite_name(h, block + "-api", m, separate)
+                  for block, h in BLOCKS for m in SELF_METRICS}
+    return names, self_names
+
+
+class Run:
+    pass
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("backends"))
+    r = Run()
+    sim = Simulator(d, {"keys": {KEY_ID: {"secret": SECRET}}, "instances": [WEB1, WEB2]})
+    servers = []
+    cd = None
+    try:
+        r.carbon = CarbonCache(d, "carbon-default")
+        servers.append(r.carbon)
+        r.carbon_sep = CarbonCache(d, "carbon-separate")
+        servers.append(r.carbon_sep)
+        r.influx = InfluxDB(d)
+        servers.append(r.influx)
+
+        key = 'AccessKeyId "%s"\n  AccessKeySecret "%s"\n  Endpoint "%s"' % (KEY_ID, SECRET,
+                                                                            sim.url)
+        blocks = """<Account "prod">
+  {key}
+  InstanceId "{web1}"
+  Port "80"
+  Port "443"
+  Interval 2
+</Account>
+<Account "fleet">
+  {key}
+  InstanceId "{web2}"
+  Host "{fleet}"
+  Interval 2
+</Account>""".format(key=key, web1=WEB1, web2=WEB2, fleet=FLEET_HOST)
+        # FlushInterval: both plugins otherwise hold a few values a minute
+        # until their send buffer fills (or collectd stops).
+        extra = """<LoadPlugin write_graphite>
+  FlushInterval 1
+</LoadPlugin>
+<Plugin write_graphite>
+  <Node "default">
+    Host "127.0.0.1"
+    Port "{default}"
+  </Node>
+  <Node "separate">
+    Host "127.0.0.1"
+    Port "{separate}"
+    SeparateInstances true
+  </Node>
+</Plugin>
+<LoadPlugin network>
+  FlushInterval 1
+</LoadPlugin>
+<Plugin network>
+  Server "127.0.0.1" "{influx}"
+</Plugin>
+""".format(default=r.carbon.port, separate=r.carbon_sep.port, influx=r.influx.collectd_port)
+        cd = Collectd(d, blocks, interval=10, hostname=HOST, extra_config=extra)
+        r.cd = cd
+
+        def csv_complete():
+            return all(len(cd.csv_points(pi, m, host=h)) >= POINTS
+                       for h, pi, _, _ in SERIES for m, _ in METRICS)
+        wait_for(lambda: csv_complete() or not cd.alive(), 150,
+                 "%d windows of every series in csv" % POINTS, step=1)
+        assert cd.alive(), cd.log()
+        r.ends = {}
+        for h, pi, _, _ in SERIES:
+            r.ends[pi] = sorted(cd.csv_points(pi, METRICS[0][0], host=h))
+
+        # With FlushInterval set, both backends have every point while
+        # collectd still runs; stopping collectd flushes whatever is left.
+        r.graphite_live = arrives(lambda: graphite_complete(r), 30)
+        r.influx_live = arrives(lambda: influx_complete(r), 30)
+        r.exit_status = cd.stop()
+        wait_for(lambda: graphite_complete(r), 30, "every point in whisper")
+        wait_for(lambda: influx_complete(r), 30, "every point in influxd")
+        r.log = cd.log()
+        r.workdir = d
+        record_observations(r)
+        # influxd answers the tests' queries; whisper files are read directly.
+        yield r
+    finally:
+        if cd is not None:
+            cd.stop()
+        sim.stop()
+        for s in servers:
+            s.stop()
+
+
+def arrives(predicate, timeout):
+    try:
+        return bool(wait_for(predicate, timeout, "data", step=0.5))
+    except AssertionError:
+        return False
+
+
+def graphite_complete(r):
+    for h, pi, _, _ in SERIES:
+        for m, _ in METRICS:
+            for carbon, sep in ((r.carbon, False), (r.carbon_sep, True)):
+                name = graphite_name(h, pi, m, sep)
+                if not os.path.exists(carbon.path(name)):
+                    return False
+                got = carbon.fetch(name, r.ends[pi][0] - 1, r.ends[pi][-1])
+                if not all(t in got for t in r.ends[pi]):
+                    return False
+    return True
+
+
+def influx_complete(r):
+    try:
+        rows = r.influx.rows('SELECT "value" FROM "ddoscoo_value" GROUP BY *')
+    except (OSError, AssertionError):  # the database appears with the first write
+        return False
+    seen = {(tags.get("instance"), cols["time"]) for tags, cols in rows}
+    return all((pi, t) in seen for _, pi, _, _ in SERIES for t in r.ends[pi])
+
+
+def record_observations(r):
+    """What the servers hold, for the README, the dashboards and people."""
+    r.graphite_default = sorted(r.carbon.metrics())
+    r.graphite_separate = sorted(r.carbon_sep.metrics())
+    r.influx_measurements = sorted(v[0] for s in r.influx.query("SHOW MEASUREMENTS")["series"]
+                                   for v in s["values"])
+    r.influx_tag_keys = sorted(v[0] for s in r.influx.query(
+        'SHOW TAG KEYS FROM "ddoscoo_value"')["series"] for v in s["values"])
+    r.influx_series = sorted(v[0] for s in r.influx.query(
+        'SHOW SERIES FROM "ddoscoo_value"')["series"] for v in s["values"])
+    with open(os.path.join(r.workdir, "observed.json"), "w") as f:
+        json.dump({"graphite_default": r.graphite_default,
+                   "graphite_separate_instances": r.graphite_separate,
+                   "influx_measurements": r.influx_measurements,
+                   "influx_tag_keys": r.influx_tag_keys,
+                   "influx_series": r.influx_series}, f, indent=1)
+
+
+def self_monitoring(name):
+    """One of the plugin's own health series (<block>-api)."""
+    return re.search(r"ddoscoo[-.](prod|fleet)-api[.]", name) is not None
+
+
+# collectd ------------------------------------------------------------------
+
+def test_collectd_ran_cleanly(run):
+    assert run.exit_status == 0
+    for fragment in ("Value too old", "Dataset not found", "write_graphite plugin: ",
+                     "network plugin: ", "Will suspend"):
+        # write_graphite and network log only when something goes wrong.
+        bad = [line for line in run.log.splitlines() if fragment in line]
+        assert not bad, bad
+    assert SECRET not in run.log
+
+
+def test_one_point_per_minute_at_whole_minutes(run):
+    for pi, ends in run.ends.items():
+        assert len(ends) >= POINTS
+        assert all(t % 60 == 0 for t in ends), (pi, ends)
+        assert ends == list(range(ends[0], ends[-1] + 60, 60)), (pi, ends)
+
+
+# Graphite --------------------------------------------------------------------
+
+@pytest.mark.parametrize("separate", [False, True], ids=["default", "SeparateInstances"])
+def test_graphite_metric_paths(run, separate):
+    names = run.graphite_separate if separate else run.graphite_default
+    series, self_series = expected_graphite_names(separate)
+    assert {n for n in names if not self_monitoring(n)} == series
+    assert {n for n in names if self_monitoring(n)} == self_series
+
+
+@pytest.mark.parametrize("separate", [False, True], ids=["default", "SeparateInstances"])
+def test_graphite_values_and_timestamps(run, separate):
+    carbon = run.carbon_sep if separate else run.carbon
+    for h, pi, ids, port in SERIES:
+        ends = run.ends[pi]
+        for metric, field in METRICS:
+            name = graphite_name(h, pi, metric, separate)
+            info = carbon.info(name)
+            assert [a["secondsPerPoint"] for a in info["archives"]] == [60], info
+            # A day around the run: nothing but the minutes the API counted.
+            got = carbon.fetch(name, ends[0] - 43200, ends[-1] + 600)
+            assert got == {t: float(expected_values(ids, port, t)[field]) for t in ends}, \
+                (name, got)
+
+
+def test_graphite_live_delivery(run):
+    # Every minute reached whisper while collectd was still running.
+    assert run.graphite_live
+
+
+# InfluxDB --------------------------------------------------------------------
+
+def test_influxdb_measurement_and_tags(run):
+    assert "ddoscoo_value" in run.influx_measurements
+    assert [m for m in run.influx_measurements if m.startswith("ddoscoo")] == ["ddoscoo_value"]
+    assert run.influx_tag_keys == ["host", "instance", "type", "type_instance"]
+    rows = run.influx.rows('SELECT "value" FROM "ddoscoo_value" GROUP BY *')
+    seen = {(t["host"], t["instance"], t["type"], t["type_instance"]) for t, _ in rows}
+    expected = {(h, pi) + tuple(m.split("-", 1)) for h, pi, _, _ in SERIES for m, _ in METRICS}
+    # An empty type_instance is no tag at all (response_time).
+    expected |= {(h, block + "-api") + tuple((m.split("-", 1) + [""])[:2])
+                 for block, h in BLOCKS for m in SELF_METRICS}
+    assert seen == expected
+
+
+def test_influxdb_values_and_timestamps(run):
+    for h, pi, ids, port in SERIES:
+        for metric, field in METRICS:
+            type_, type_instance = metric.split("-", 1)
+            rows = run.influx.rows(
+                "SELECT \"value\" FROM \"ddoscoo_value\" WHERE \"host\" = '%s' AND "
+                "\"instance\" = '%s' AND \"type\" = '%s' AND \"type_instance\" = '%s'"
+                % (h, pi, type_, type_instance))
+            got = {cols["time"]: cols["value"] for _, cols in rows}
+            assert got == {t: expected_values(ids, port, t)[field] for t in run.ends[pi]}, \
+                (h, pi, metric, got)
+
+
+def test_influxdb_live_delivery(run):
+    assert run.influx_live
+
+
+# The README ------------------------------------------------------------------
+
+def readme_section(title):
+    with open(os.path.join(REPO, "README.md")) as f:
+        text = f.read()
+    start = text.index(title)
+    end = text.find("\n**", start + len(title))
+    return text[start:end if end > 0 else None]
+
+
+def test_readme_rrd_files_and_graph_command(run, tmp_path):
+    rrd = readme_section("**RRD**")
+    first = re.search(r"^ {4}/var/lib/collectd/rrd/(\S+)/([^/\s]+\.rrd)$", rrd, re.M)
+    series_dir = os.path.join(run.cd.rrd_dir, first.group(1))
+    assert os.path.isdir(series_dir), first.group(0)
+    for name in [first.group(2)] + re.findall(r"^ {4}\.\.\./(\S+\.rrd)$", rrd, re.M):
+        assert os.path.isfile(os.path.join(series_dir, name)), name
+    # The graph command as printed, with "..." for the series' directory.
+    command = re.search(r"^ {4}(rrdtool graph .*?)(?=\n\n)", rrd, re.M | re.S).group(1)
+    argv = command.replace("\\\n", " ").replace("...", series_dir).split()
+    subprocess.run(argv, cwd=str(tmp_path), check=True, capture_output=True)
+    with open(os.path.join(str(tmp_path), argv[2]), "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_readme_graphite_names_are_the_observed_ones(run):
+    graphite = readme_section("**Graphite**")
+    listed = re.findall(r"^ {4}(%s\.\S+)$" % HOST, graphite, re.M)
+    assert len(listed) == len(METRICS)
+    for name in listed:
+        assert name in run.graphite_default, name
+    separate = re.findall(r"`(%s\.ddoscoo\.\S+)`" % HOST, graphite)
+    assert separate
+    for name in separate:
+        assert name in run.graphite_separate, name
+    escaped = re.findall(r"`(ddos_fleet_example\.\S+)`", graphite)
+    assert escaped
+    for name in escaped:
+        assert name in run.graphite_default, name
+    # The storage schema's pattern takes every ddoscoo metric, either naming.
+    pattern = re.compile(re.search(r"^ {4}pattern = (\S+)$", graphite, re.M).group(1))
+    for name in run.graphite_default + run.graphite_separate:
+        assert pattern.search(name), name
+
+
+def test_readme_self_monitoring_names(run):
+    with open(os.path.join(REPO, "README.md")) as f:
+        text = f.read()
+    section = text[text.index("**Self-monitoring**"):text.index("## Reading the series")]
+    graphite = re.findall(r"in Graphite: `([^`]+)`", section)
+    assert graphite
+    for name in graphite:
+        assert name in run.graphite_default, name
+    for path in re.findall(r"In RRD: `\.\.\./([^`]+)`", section):
+        assert os.path.isfile(os.path.join(run.cd.rrd_dir, HOST, path)), path
+
+
+def test_readme_graphite_targets_match_the_series(run):
+    targets = re.findall(r"^ {4}(\w+\(.*\))$", readme_section("**Graphite**"), re.M)
+    targets += re.findall(r"[?&]target=([^&\s']+)", readme_section("**Graphite**"))
+    assert targets
+    for target in targets:
+        found = graphite_matches(series_expression(target), run.graphite_default)
+        # Every instance and port of the host, of the one metric named.
+        metric = target.split(".")[2].split(",")[0].rstrip(")")
+        assert found == sorted(graphite_name(HOST, pi, metric) for h, pi, _, _ in SERIES
+                               if h == HOST), (target, found)
+
+
+def test_readme_influxql_query_plots_the_series(run):
+    section = readme_section("**InfluxDB 1.x**")
+    listed = re.findall(r"^ {4}(ddoscoo_value,\S+)$", section, re.M)
+    assert len(listed) == len(METRICS)
+    for line in listed:
+        assert line in run.influx_series, line
+    queries = re.findall(r"^ {4}(SELECT .*?)(?=\n\n|\n$|\Z)", section, re.M | re.S)
+    assert queries
+    for q in queries:
+        q = " ".join(q.split())
+        result = run.influx.query(q)
+        series = result.get("series", [])
+        assert series, q
+        # One line per host and instance, each minute at its value.
+        tags = {(s["tags"]["host"], s["tags"]["instance"]) for s in series}
+        assert tags == {(h, pi) for h, pi, _, _ in SERIES}, (q, tags)
+        for s in series:
+            h, pi = s["tags"]["host"], s["tags"]["instance"]
+            ids, port = [(i, p) for hh, ppi, i, p in SERIES if (hh, ppi) == (h, pi)][0]
+            values = {t: v for t, v in s["values"] if v is not None}
+            assert values == {t: expected_values(ids, port, t)["Conns"] for t in run.ends[pi]}
+
+
+# Grafana dashboards ----------------------------------------------------------
+
+def load_dashboard(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def panels(dashboard):
+    for p in dashboard["panels"]:
+        yield p
+        for q in p.get("panels", []):
+            yield q
+
+
+def template_variables(dashboard):
+    return {v["name"]: v for v in dashboard["templating"]["list"]}
+
+
+@pytest.mark.parametrize("path", [GRAFANA_GRAPHITE, GRAFANA_INFLUXDB])
+def test_dashboard_is_valid_json_for_its_data_source(path):
+    dash = load_dashboard(path)
+    assert dash["title"] and dash["uid"] and isinstance(dash["schemaVersion"], int)
+    variables = template_variables(dash)
+    assert {"host", "instance"} <= set(variables)
+    kind = "graphite" if path == GRAFANA_GRAPHITE else "influxdb"
+    assert [i["pluginId"] for i in dash["__inputs"]] == [kind]
+    uid = "${%s}" % dash["__inputs"][0]["name"]
+    graphs = [p for p in panels(dash) if p.get("targets")]
+    assert len(graphs) >= 2
+    for p in graphs:
+        assert p["type"] == "timeseries" and set(p["gridPos"]) == {"h", "w", "x", "y"}
+        assert p["datasource"] == {"type": kind, "uid": uid}, p["title"]
+        refs = [t["refId"] for t in p["targets"]]
+        assert len(refs) == len(set(refs)), p["title"]
+        assert all(t["datasource"] == p["datasource"] for t in p["targets"])
+    for v in variables.values():
+        assert v["type"] == "query" and v["datasource"] == {"type": kind, "uid": uid}
+        assert v["multi"] and v["includeAll"]
+    # One row per selected instance.
+    rows = [p for p in dash["panels"] if p["type"] == "row"]
+    assert [r.get("repeat") for r in rows] == ["instance"]
+    ids = [p["id"] for p in panels(dash)]
+    assert len(ids) == len(set(ids))
+
+
+def graphite_substitute(expr, values):
+    for name, options in values.items():
+        expr = expr.replace("$" + name, "{%s}" % ",".join(options)
+                            if len(options) > 1 else options[0])
+    return expr
+
+
+def test_graphite_dashboard_targets_find_the_series(run):
+    dash = load_dashboard(GRAFANA_GRAPHITE)
+    variables = template_variables(dash)
+    metrics = run.graphite_default
+    # The variables as Grafana lists them (metrics/find): the hosts, then
+    # the selected hosts' instances, "ddoscoo-" cut off by the regex.
+    hosts = graphite_find(variables["host"]["query"], metrics)
+    assert hosts == sorted({h.replace(".", "_") for h, _, _, _ in SERIES})
+    regex = re.compile(variables["instance"]["regex"].strip("/"))
+    nodes = graphite_find(graphite_substitute(variables["instance"]["query"], {"host": hosts}),
+                          metrics)
+    instances = sorted(regex.match(n).group(1) for n in nodes if regex.match(n))
+    # The regex leaves the plugin's own <block>-api series out.
+    assert instances == sorted(pi for _, pi, _, _ in SERIES)
+    assert len(nodes) == len(SERIES) + len(BLOCKS)
+
+    # Every target, with every host and instance selected, finds the
+    # series of the metric it names; together they show every series.
+    values = {"host": hosts, "instance": instances}
+    seen = set()
+    for p in panels(dash):
+        for t in p.get("targets", []):
+            found = graphite_matches(series_expression(graphite_substitute(t["target"], values)),
+                                     metrics)
+            assert found, (p["title"], t["target"])
+            assert len({f.split(".")[2] for f in found}) == 1, (p["title"], found)
+            assert not [f for f in found if self_monitoring(f)]
+            seen.update(found)
+    assert seen == {m for m in metrics if not self_monitoring(m)}
+
+
+def influx_substitute(query, values):
+    query = query.replace("$timeFilter", "time > now() - 12h")
+    query = query.replace("$__interval", "1m")
+    for name, options in values.items():
+        query = query.replace("$" + name, "(%s)" % "|".join(re.escape(o) for o in options))
+    return query
+
+
+def test_influxdb_dashboard_queries_plot_the_series(run):
+    dash = load_dashboard(GRAFANA_INFLUXDB)
+    variables = template_variables(dash)
+    hosts = sorted(v[1] for s in run.influx.query(variables["host"]["query"])["series"]
+                   for v in s["values"])
+    assert hosts == sorted({h for h, _, _, _ in SERIES})
+    q = influx_substitute(variables["instance"]["query"], {"host": hosts})
+    instances = sorted(v[1] for s in run.influx.query(q)["series"] for v in s["values"])
+    # Only instances with connection series: no <block>-api.
+    assert instances == sorted(pi for _, pi, _, _ in SERIES)
+
+    values = {"host": hosts, "instance": instances}
+    by_metric = {m.split("-", 1)[1]: (m, f) for m, f in METRICS}
+    seen = set()
+    for p in panels(dash):
+        for t in p.get("targets", []):
+            assert t["rawQuery"] is True
+            query = influx_substitute(t["query"], values)
+            series = run.influx.query(query).get("series", [])
+            assert series, (p["title"], query)
+            ti = re.search(r"\"type_instance\" = '(\w+)'", t["query"]).group(1)
+            metric, field = by_metric[ti]
+            for s in series:
+                h, pi = s["tags"]["host"], s["tags"]["instance"]
+                ids, port = [(i, po) for hh, ppi, i, po in SERIES if (hh, ppi) == (h, pi)][0]
+                got = {tm: v for tm, v in s["values"] if v is not None}
+                assert got == {tm: expected_values(ids, port, tm)[field]
+                               for tm in run.ends[pi]}, (p["title"], query)
+                seen.add((h, pi, metric))
+    assert seen == {(h, pi, m) for h, pi, _, _ in SERIES for m, _ in METRICS}
