@@ -51,6 +51,7 @@ def fleet(tmp_path_factory):
     faults = {iid: {"mode": mode} for iid, (mode, _) in INVALID.items()}
     faults.update({
         "ddoscoo-cn-throttled": {"mode": "throttle", "retry_after_ms": 2000},
+        "ddoscoo-cn-backoff": {"mode": "throttle"},
         "ddoscoo-cn-unavail": {"mode": "http503", "count": 3},
         "ddoscoo-cn-flaky": {"mode": "garbage", "count": 2},
         "ddoscoo-cn-clock": {"mode": "clock"},
@@ -87,6 +88,7 @@ def fleet(tmp_path_factory):
         block("broken", *key, *at, *['InstanceId "%s"' % i for i in INVALID],  # in order
               'InstanceId "ddoscoo-cn-unknown"', 'InstanceId "ddoscoo-cn-flaky"', "Interval 2"),
         block("throttled", *key, *at, 'InstanceId "ddoscoo-cn-throttled"', "Interval 1"),
+        block("backoff", *key, *at, 'InstanceId "ddoscoo-cn-backoff"', "Interval 1"),
         block("unavailable", *key, *at, 'InstanceId "ddoscoo-cn-unavail"', "Interval 2"),
         block("wrongkey", 'AccessKeyId "%s"' % KEY_ID, 'AccessKeySecret "not-the-secret"', *at,
               'InstanceId "%s"' % WEB1, "Interval 1"),
@@ -312,6 +314,18 @@ def test_persistent_throttling_is_logged_rarely(fleet):
     assert len(lines) <= 10, lines
     throttled = fleet.cd.csv_points("throttled-api", "total_requests-throttled")
     assert len(reqs) - 3 <= throttled[max(throttled)] <= len(reqs)
+
+
+def test_throttling_without_retry_after_backs_off_exponentially(fleet):
+    reqs = requests_for(fleet.requests, "ddoscoo-cn-backoff")
+    times = [r["time"] for r in reqs]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    # Read every second, but the waits grow (0.5 s doubling, jittered):
+    # far fewer requests than reads, and the late waits the longest.
+    assert 4 <= len(reqs) <= 20, len(reqs)
+    assert max(gaps[-3:]) > 2 * min(gaps[:3]), gaps
+    lines = fleet.cd.log_lines('Account "backoff"', "Throttling.User")
+    assert lines and len(lines) <= 10
 
 
 def test_rejected_credentials_are_not_hammered(fleet):
