@@ -28,7 +28,7 @@ typedef struct {
   size_t len;
   size_t size;
   bool too_large;
-  time_t date;
+  char date[128]; /* the Date header's value */
   long retry_after_ms;
   char error[CURL_ERROR_SIZE];
 } slot_t;
@@ -68,19 +68,30 @@ static size_t read_header(char *line, size_t size, size_t nmemb, void *ud) {
   size_t len = size * nmemb;
   char buf[128];
 
-  /* A new response (after a 100-continue) starts afresh. */
-  if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
-    s->date = 0;
-    s->retry_after_ms = -1;
-  } else if (header_value(line, len, "Date", buf, sizeof(buf)) != NULL) {
-    time_t t = curl_getdate(buf, NULL);
-    s->date = (t > 0) ? t : 0;
-  } else if (header_value(line, len, "x-acs-retry-after", buf, sizeof(buf)) !=
-             NULL) {
-    char *end = NULL;
-    long ms = strtol(buf, &end, 10);
-    if (end != buf && *end == 0 && ms >= 0)
-      s->retry_after_ms = ms;
+  /* Only two headers matter; most lines are passed over at the first
+   * byte. The Date is kept as text: only error answers need it. */
+  switch (line[0]) {
+  case 'H': /* a new response (after a 100-continue) starts afresh */
+    if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+      s->date[0] = 0;
+      s->retry_after_ms = -1;
+    }
+    break;
+  case 'D':
+  case 'd':
+    if (header_value(line, len, "Date", buf, sizeof(buf)) != NULL)
+      memcpy(s->date, buf, sizeof(s->date));
+    break;
+  case 'X':
+  case 'x':
+    if (header_value(line, len, "x-acs-retry-after", buf, sizeof(buf)) !=
+        NULL) {
+      char *end = NULL;
+      long ms = strtol(buf, &end, 10);
+      if (end != buf && *end == 0 && ms >= 0)
+        s->retry_after_ms = ms;
+    }
+    break;
   }
   return len;
 }
@@ -236,7 +247,7 @@ int http_client_start(http_client_t *client, const char *url, const char *body,
 
   s->len = 0;
   s->too_large = false;
-  s->date = 0;
+  s->date[0] = 0;
   s->retry_after_ms = -1;
   s->error[0] = 0;
   if (s->body != NULL)
@@ -279,10 +290,13 @@ static void collect_finished(http_client_t *client, http_done_t done,
         .error = "",
         .body = (s->body != NULL) ? s->body : "",
         .len = s->len,
-        .date = s->date,
         .retry_after_ms = s->retry_after_ms,
     };
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.http_status);
+    if (r.http_status >= 400 && s->date[0] != 0) {
+      time_t t = curl_getdate(s->date, NULL);
+      r.date = (t > 0) ? t : 0;
+    }
     curl_easy_getinfo(h, CURLINFO_TOTAL_TIME, &r.seconds);
     char error[CURL_ERROR_SIZE + 64];
     if (s->too_large) {
