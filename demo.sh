@@ -140,7 +140,8 @@ set --
 colours="1f77b4 ff7f0e 2ca02c d62728 9467bd 8c564b 17becf bcbd22 e377c2"
 n=0
 for d in "$out"/rrd/demo/ddoscoo-*; do
-  [ -d "$d" ] || continue
+  # Not the block's own health (ddoscoo-<block>-api).
+  [ -f "$d/current_connections-concurrent.rrd" ] || continue
   series=${d##*/ddoscoo-}
   for kind in concurrent active inactive; do
     n=$((n + 1))
