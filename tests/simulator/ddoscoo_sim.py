@@ -1496,6 +1496,10 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"   # keep-alive, like the real endpoint
     server_version = "Tengine"
     timeout = 30                    # idle keep-alive connections are dropped
+    # http.server sends an answer's head and body in two writes; with
+    # Nagle's algorithm the body then waits ~40 ms for the client's delayed
+    # ACK on every kept-alive request, which no real endpoint does.
+    disable_nagle_algorithm = True
 
     def version_string(self):
         return self.server_version
@@ -2003,6 +2007,8 @@ class MetadataHandler(BaseHTTPRequestHandler):
     A session token, when sent (X-aliyun-ecs-metadata-token), must be live;
     with require_token it must be sent. Misbehaviour is chosen by "mode".
     """
+
+    disable_nagle_algorithm = True  # as Handler's
     protocol_version = "HTTP/1.1"
     server_version = "Tengine"
     timeout = 30
