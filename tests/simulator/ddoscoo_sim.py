@@ -1492,7 +1492,25 @@ class SimServer(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-class Handler(BaseHTTPRequestHandler):
+class Sender:
+    """One complete answer, with Content-Length (kept-alive connections)."""
+
+    def _send(self, status, body, ctype, headers=(), close=False):
+        self.send_response(status)
+        if ctype:
+            self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in headers:
+            self.send_header(k, v)
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+
+class Handler(Sender, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"   # keep-alive, like the real endpoint
     server_version = "Tengine"
     timeout = 30                    # idle keep-alive connections are dropped
@@ -1555,20 +1573,6 @@ class Handler(BaseHTTPRequestHandler):
             super().log_message(fmt, *args)
 
     # -- plumbing ------------------------------------------------------------
-
-    def _send(self, status, body, ctype, headers=(), close=False):
-        self.send_response(status)
-        if ctype:
-            self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in headers:
-            self.send_header(k, v)
-        if close:
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
 
     def _read_body(self):
         """Read the request body; None means "unusable, close the connection"."""
@@ -1997,7 +2001,7 @@ def _utc(epoch):
         "%Y-%m-%dT%H:%M:%SZ")
 
 
-class MetadataHandler(BaseHTTPRequestHandler):
+class MetadataHandler(Sender, BaseHTTPRequestHandler):
     """http://100.100.100.200 as far as RAM role credentials go:
 
         PUT /latest/api/token  (X-aliyun-ecs-metadata-token-ttl-seconds: 1..21600)
@@ -2045,17 +2049,7 @@ class MetadataHandler(BaseHTTPRequestHandler):
         }
         entry.update(log)
         self.server.state.log(entry)
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in headers:
-            self.send_header(k, v)
-        if close:
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        self._send(status, body, ctype, headers, close)
 
     def _handle(self):
         state = self.server.state
