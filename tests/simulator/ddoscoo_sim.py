@@ -1493,7 +1493,24 @@ class SimServer(ThreadingHTTPServer):
 
 
 class Sender:
-    """One complete answer, with Content-Length (kept-alive connections)."""
+    """What both listeners share: reading a request's body, one complete
+    answer with Content-Length (kept-alive connections), quiet logs."""
+
+    def log_message(self, fmt, *args):
+        if self.server.verbose:
+            super().log_message(fmt, *args)
+
+    def _read_body(self):
+        """Read the request body; None means "unusable, close the connection"."""
+        if self.headers.get("Transfer-Encoding"):
+            return None
+        cl = self.headers.get("Content-Length")
+        if cl is None:
+            return b""
+        if not re.fullmatch(r"[0-9]{1,9}", cl, re.ASCII) or int(cl) > MAX_BODY:
+            return None
+        return self.rfile.read(int(cl))
+
 
     def _send(self, status, body, ctype, headers=(), close=False):
         self.send_response(status)
@@ -1568,22 +1585,8 @@ class Handler(Sender, BaseHTTPRequestHandler):
             except OSError:
                 pass
 
-    def log_message(self, fmt, *args):
-        if self.server.verbose:
-            super().log_message(fmt, *args)
-
     # -- plumbing ------------------------------------------------------------
 
-    def _read_body(self):
-        """Read the request body; None means "unusable, close the connection"."""
-        if self.headers.get("Transfer-Encoding"):
-            return None
-        cl = self.headers.get("Content-Length")
-        if cl is None:
-            return b""
-        if not re.fullmatch(r"[0-9]{1,9}", cl, re.ASCII) or int(cl) > MAX_BODY:
-            return None
-        return self.rfile.read(int(cl))
 
     def _log(self, method, path, params, status, code=None, fault=None, values=None,
              request_id=None, t=None, extra=None):
@@ -2023,19 +2026,6 @@ class MetadataHandler(Sender, BaseHTTPRequestHandler):
     def date_time_string(self, timestamp=None):
         return super().date_time_string(self.server.state.now() if timestamp is None else timestamp)
 
-    def log_message(self, fmt, *args):
-        if self.server.verbose:
-            super().log_message(fmt, *args)
-
-    def _read_body(self):
-        if self.headers.get("Transfer-Encoding"):
-            return None
-        cl = self.headers.get("Content-Length")
-        if cl is None:
-            return b""
-        if not re.fullmatch(r"[0-9]{1,9}", cl, re.ASCII) or int(cl) > MAX_BODY:
-            return None
-        return self.rfile.read(int(cl))
 
     def _answer(self, status, body, ctype="text/plain", headers=(), close=False, **log):
         if isinstance(body, str):
