@@ -50,9 +50,16 @@ def run(tmp_path_factory):
     ]
     cd = Collectd(d, "\n".join(blocks), interval=1)
     try:
-        # Two windows: the second is asked for with keys renewed meanwhile.
-        wait_for(lambda: all(len(cd.csv_points(i, METRICS[0][0])) >= 2 for i in GOOD),
-                 130, "two windows of every good series", step=1)
+        # Two windows, and requests signed with two sets of role keys (a
+        # minute boundary right after the start would give two windows with
+        # the first keys only).
+        def role_keys():
+            return {r["params"].get("AccessKeyId") for r in sim.requests()
+                    if r.get("service") == "api" and r["status"] == 200
+                    and r["params"].get("InstanceIds.1") in ROLE_SERIES}
+        wait_for(lambda: all(len(cd.csv_points(i, METRICS[0][0])) >= 2 for i in GOOD)
+                 and len(role_keys()) >= 2,
+                 130, "two windows of every good series, and renewed keys", step=1)
         alive = cd.alive()
     finally:
         status = cd.stop()
