@@ -195,7 +195,7 @@ static int open_machine(credentials_t *c, const credentials_options_t *o,
   char *role = NULL;
   profile_t keys;
   time_t expiration;
-  if (ecs_metadata_fetch(o->metadata_url, NULL, o->metadata_timeout_ms, &role,
+  if (ecs_metadata_fetch(c->metadata_url, NULL, c->metadata_timeout_ms, &role,
                          &keys, &expiration, metadata_error,
                          sizeof(metadata_error)) == 0) {
     int status = set_ram_role(c, role);
@@ -222,12 +222,15 @@ credentials_t *credentials_open(const credentials_options_t *o, char *warning,
   credentials_t *c = calloc(1, sizeof(*c));
   if (warning != NULL && warning_size > 0)
     warning[0] = 0;
-  if (c == NULL) {
+  /* Every source below may lead to the metadata service: the machine's
+   * search as well as a profile of type ecs_ram_role. */
+  if (c == NULL || (c->metadata_url = strdup(o->metadata_url != NULL
+                                                 ? o->metadata_url
+                                                 : ECS_METADATA_URL)) == NULL) {
     snprintf(why, why_size, "out of memory");
+    free(c);
     return NULL;
   }
-  c->metadata_url =
-      strdup(o->metadata_url != NULL ? o->metadata_url : ECS_METADATA_URL);
   c->metadata_timeout_ms = o->metadata_timeout_ms;
 
   int status;
@@ -243,9 +246,7 @@ credentials_t *credentials_open(const credentials_options_t *o, char *warning,
   } else {
     status = open_machine(c, o, warning, warning_size, why, why_size);
   }
-  if (status != 0 || c->metadata_url == NULL) {
-    if (status == 0)
-      snprintf(why, why_size, "out of memory");
+  if (status != 0) {
     credentials_close(c);
     return NULL;
   }

@@ -46,9 +46,10 @@ def wait_for(predicate, timeout, what, step=0.2):
 class Simulator:
     """The API simulator as a subprocess on a free loopback port; with a
     "metadata" section in the scenario, also the ECS metadata service, on
-    another (metadata_url)."""
+    another (metadata_url). prefix runs it behind a command (nsenter into a
+    test's network namespace), args are more simulator options."""
 
-    def __init__(self, workdir, scenario, name="sim", tls=None):
+    def __init__(self, workdir, scenario, name="sim", tls=None, prefix=(), args=()):
         self.dir = workdir
         self.log_path = os.path.join(workdir, name + "-requests.jsonl")
         config = os.path.join(workdir, name + "-scenario.json")
@@ -62,8 +63,10 @@ class Simulator:
         metadata_port_file = os.path.join(workdir, name + ".metadata-port")
         if "metadata" in scenario:
             cmd += ["--metadata-port-file", metadata_port_file]
+        cmd += list(args)
         self.stderr = open(os.path.join(workdir, name + ".stderr"), "w")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr)
+        self.proc = subprocess.Popen(list(prefix) + cmd, stdout=subprocess.DEVNULL,
+                                     stderr=self.stderr)
         self.port = int(wait_for(lambda: self._read(port_file), 10, "the simulator's port"))
         self.url = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
         # Written before the API's port file.

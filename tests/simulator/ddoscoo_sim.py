@@ -95,6 +95,7 @@ import socket
 import socketserver
 import ssl
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -2125,11 +2126,23 @@ def _write_port_file(path, port):
     os.replace(tmp, path)
 
 
+def _on_lo(host):
+    """Whether host is an address of the loopback interface: 100.100.100.200
+    put there inside a test's own network namespace (unshare -n) is."""
+    try:
+        out = subprocess.run(["ip", "-o", "addr", "show", "dev", "lo"],
+                             capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return any(f.split("/")[0] == host for line in out.splitlines()
+               for f in line.split()[3:4])
+
+
 def _loopback(host):
     if host == "localhost":
         return "127.0.0.1"
     try:
-        return host if ipaddress.ip_address(host).is_loopback else None
+        return host if ipaddress.ip_address(host).is_loopback or _on_lo(host) else None
     except ValueError:
         return None
 
@@ -2149,11 +2162,15 @@ def main(argv=None):
     ap.add_argument("--metadata-port", type=int, default=None,
                     help="metadata service TCP port (default 0 = pick a free one); "
                          "enables it like --metadata-port-file")
+    ap.add_argument("--metadata-bind", help="its address (default: --bind), e.g. "
+                    "100.100.100.200 on lo in a network namespace")
     args = ap.parse_args(argv)
 
     host = _loopback(args.bind)
-    if host is None:
-        ap.error("refusing to bind %r: only loopback addresses are allowed" % args.bind)
+    md_host = _loopback(args.metadata_bind or args.bind)
+    if host is None or md_host is None:
+        ap.error("refusing to bind %r: only loopback addresses are allowed"
+                 % (args.bind if host is None else args.metadata_bind))
     if bool(args.tls_cert) != bool(args.tls_key):
         ap.error("--tls-cert and --tls-key go together")
     try:
@@ -2170,7 +2187,7 @@ def main(argv=None):
     server = SimServer((host, args.port), state, ctx, args.verbose)
     md_server = None
     if args.metadata_port_file or args.metadata_port is not None:
-        md_server = SimServer((host, args.metadata_port or 0), state, None, args.verbose,
+        md_server = SimServer((md_host, args.metadata_port or 0), state, None, args.verbose,
                               handler=MetadataHandler)
     stop = threading.Event()
 
@@ -2195,7 +2212,8 @@ def main(argv=None):
     shown = "[%s]" % host if ":" in host else host
     print("listening on %s://%s:%d" % (server.scheme, shown, server.port), flush=True)
     if md_server is not None:
-        print("metadata listening on http://%s:%d" % (shown, md_server.port), flush=True)
+        md_shown = "[%s]" % md_host if ":" in md_host else md_host
+        print("metadata listening on http://%s:%d" % (md_shown, md_server.port), flush=True)
 
     while not stop.wait(0.2):
         pass
