@@ -13,6 +13,7 @@
 
 #include "credentials.h"
 #include "http_client.h"
+#include "scheduler.h"
 
 #define PLUGIN_NAME "ddoscoo"
 
@@ -31,18 +32,10 @@ typedef struct {
   char plugin_instance[DATA_MAX_NAME_LEN];
   size_t first_instance; /* into the block's instance_ids */
   size_t instance_count;
-  char port[8];        /* "": all ports */
-  time_t last_end;     /* EndTime of the newest dispatched window; 0: none */
-  time_t given_up_end; /* skip windows up to this after a permanent error */
-  bool restored;       /* from the StateFile, once */
+  char port[8];     /* "": all ports */
+  sched_series_t w; /* its windows, for the scheduler */
+  bool restored;    /* from the StateFile, once */
   c_complain_t complaint;
-
-  /* Within a read */
-  time_t next_end;      /* the next window to fetch; 0: none in this read */
-  time_t requested_end; /* the window of the request in flight */
-  bool in_flight;
-  cdtime_t retry_at; /* after a transient failure */
-  int attempts;      /* at next_end */
 } series_t;
 
 /* Self-monitoring counters, since the start. */
@@ -97,15 +90,10 @@ typedef struct {
   /* State; only the block's read callback touches it. */
   series_t *series;
   size_t series_count;
-  size_t next_series; /* where the next read starts, so none starves */
   credentials_t *credentials;
-  bool keys_rejected; /* the API refused the keys last used */
   http_client_t *http;
-  time_t given_up_end; /* as in series_t, for errors of the whole block */
-  cdtime_t *starts;    /* the last max_rps request starts, a ring */
-  size_t starts_next;  /* its oldest entry */
-  cdtime_t not_before; /* backing off until then */
-  unsigned failures;   /* transient failures in a row */
+  sched_t sched;      /* windows, limits, backoff, keys refused */
+  bool over_capacity; /* said so, for this number of series */
   account_stats_t stats;
   cdtime_t stats_time;    /* of the last dispatch of stats */
   c_complain_t complaint; /* errors of the whole block */

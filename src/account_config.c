@@ -60,7 +60,7 @@ void account_free(void *arg) {
   sfree(a->ca_cert);
   sfree(a->proxy);
   sfree(a->series);
-  sfree(a->starts);
+  sched_free(&a->sched);
   sfree(a);
 }
 
@@ -447,11 +447,11 @@ static int account_validate(account_t *a) {
     return EINVAL;
   }
 
-  if (a->max_rps > 0 &&
-      (a->starts = calloc((size_t)a->max_rps, sizeof(*a->starts))) == NULL)
-    return ENOMEM;
   if (a->max_backfill == 0)
     a->max_backfill = (3600 + a->window - 1) / a->window; /* an hour */
+  if (sched_init(&a->sched, a->window, a->max_backfill, a->max_concurrent,
+                 a->max_rps) != 0)
+    return ENOMEM;
 
   int status = check_metadata_url(a);
   if (status == 0)

@@ -1,10 +1,9 @@
 /**
  * collectd-ddoscoo - src/account_poll.c
  *
- * One read of a block: which windows each series still needs, requests
- * for them (at most MaxConcurrentRequests in flight, at most
- * MaxRequestsPerSecond started, each series' windows in order), what each
- * answer means, retries and backoff, and dispatch.
+ * One read of a block, the glue around the scheduler (scheduler.c): the
+ * requests it asks for, what each answer means, the log lines, dispatch
+ * and the StateFile.
  */
 #include "account_poll.h"
 
@@ -18,18 +17,9 @@
 #include "dispatch.h"
 #include "state_store.h"
 
-/* Too little time left in a read for another request. */
-#define MIN_REQUEST_TIME MS_TO_CDTIME_T(100)
-#define MAX_BACKOFF TIME_T_TO_CDTIME_T(60)
-/* Requests for one window within one read, on transient failures. */
-#define MAX_ATTEMPTS 3
-
 typedef struct {
   account_t *a;
   time_t latest;
-  cdtime_t deadline;
-  bool stop; /* start nothing more in this read */
-  size_t cursor;
   poll_result_t *result;
 } poll_t;
 
@@ -44,104 +34,130 @@ static void describe_clock(const http_result_t *resp, char *buf, size_t size) {
             offset < 0 ? -offset : offset, offset < 0 ? "behind" : "ahead of");
 }
 
-/* Exponential, from half a second up to MAX_BACKOFF, with jitter so that
- * many collectd hosts sharing an account do not retry in step. */
-static cdtime_t backoff(unsigned failures) {
-  cdtime_t d = MS_TO_CDTIME_T(500) << (failures > 8 ? 7 : failures - 1);
-  if (d > MAX_BACKOFF)
-    d = MAX_BACKOFF;
-  return (cdtime_t)((double)d * (0.5 + cdrand_d()));
-}
-
-/* Which windows each series needs in this read: from the one after its
- * last dispatched window to latest, at most MaxBackfill of them. */
-static void plan(poll_t *p) {
-  account_t *a = p->a;
-  p->result->skipped = 0; /* counted anew for a new plan */
+/* Series new to the block carry on where the StateFile says they stopped. */
+static void restore_new(account_t *a, time_t latest) {
   for (size_t i = 0; i < a->series_count; i++) {
     series_t *s = a->series + i;
     if (!s->restored) {
-      state_store_restore(a, s, p->latest);
+      state_store_restore(a, s, latest);
       s->restored = true;
     }
-    s->in_flight = false;
-    s->retry_at = 0;
-    s->attempts = 0;
-    s->next_end = 0;
-    if (p->latest <= s->given_up_end || p->latest <= a->given_up_end)
-      continue;
-    time_t first = (s->last_end == 0) ? p->latest : s->last_end + a->window;
-    if (first > p->latest)
-      continue;
-    time_t behind = (p->latest - first) / a->window + 1;
-    if (behind > a->max_backfill) {
-      p->result->skipped += (size_t)(behind - a->max_backfill);
-      first = p->latest - (time_t)(a->max_backfill - 1) * a->window;
-    }
-    s->next_end = first;
   }
 }
 
-/* Whether any series still has a window to fetch in this read. */
-static bool pending(const poll_t *p) {
-  for (size_t i = 0; i < p->a->series_count; i++)
-    if (p->a->series[i].next_end != 0 && !p->a->series[i].in_flight)
-      return true;
-  return false;
+/* More series than MaxRequestsPerSecond lets the block poll once per
+ * Window: said once, with what helps, rather than silently falling
+ * behind. */
+static void check_capacity(account_t *a) {
+  double interval =
+      CDTIME_T_TO_DOUBLE(a->interval ? a->interval : plugin_get_interval());
+  size_t capacity = sched_capacity(a->window, interval,
+                                   CDTIME_T_TO_DOUBLE(a->timeout), a->max_rps);
+  bool over = a->series_count > capacity;
+  if (over && !a->over_capacity)
+    WARNING(PLUGIN_NAME " plugin: Account \"%s\": %zu series, but at "
+                        "MaxRequestsPerSecond %d, with reads of %.0f s every "
+                        "%.0f s, at most %zu requests fit in a Window of %d s: "
+                        "the series fall behind. A longer Window, Aggregate, "
+                        "or a higher API quota (and MaxRequestsPerSecond) "
+                        "help; a second block on the same account does not, "
+                        "the quota is per account.",
+            a->name, a->series_count, a->max_rps,
+            interval < CDTIME_T_TO_DOUBLE(a->timeout)
+                ? interval
+                : CDTIME_T_TO_DOUBLE(a->timeout),
+            interval, capacity, a->window);
+  a->over_capacity = over;
 }
 
-/* The next series, round robin from the cursor, with a window to fetch and
- * nothing in flight; NULL if none can start now (*wake: when one can). */
-static series_t *next_ready(poll_t *p, cdtime_t now, cdtime_t *wake) {
-  account_t *a = p->a;
-  for (size_t k = 0; k < a->series_count; k++) {
-    size_t i = (p->cursor + k) % a->series_count;
-    series_t *s = a->series + i;
-    if (s->in_flight || s->next_end == 0)
-      continue;
-    if (s->retry_at > now) {
-      if (s->retry_at < *wake)
-        *wake = s->retry_at;
-      continue;
-    }
-    p->cursor = (i + 1) % a->series_count;
-    return s;
-  }
-  return NULL;
+static sched_time_t io_now(void *ctx) {
+  (void)ctx;
+  return cdtime();
 }
 
-static void start(poll_t *p, series_t *s, cdtime_t now) {
-  account_t *a = p->a;
+static double io_random(void *ctx) {
+  (void)ctx;
+  return cdrand_d();
+}
+
+static size_t io_series_count(void *ctx) {
+  return ((poll_t *)ctx)->a->series_count;
+}
+
+static sched_series_t *io_series(void *ctx, size_t i) {
+  return &((poll_t *)ctx)->a->series[i].w;
+}
+
+static sched_start_t io_start_window(void *ctx, size_t i, time_t end,
+                                     sched_time_t deadline,
+                                     unsigned *generation) {
+  account_t *a = ((poll_t *)ctx)->a;
+  series_t *s = a->series + i;
   api_request_t req = {
       .region_id = a->region_id,
       .resource_group_id = a->resource_group_id,
       .instance_ids = (const char *const *)a->instance_ids + s->first_instance,
       .instance_count = s->instance_count,
       .port = s->port[0] ? s->port : NULL,
-      .start_time = s->next_end - a->window,
-      .end_time = s->next_end,
+      .start_time = end - a->window,
+      .end_time = end,
   };
   rpc_params_t params = RPC_PARAMS_INIT;
   int status = (api_request_params(&req, &params) == 0)
-                   ? account_start(a, API_ACTION, &params, now, p->deadline, s)
+                   ? account_start(a, API_ACTION, &params, cdtime(), deadline,
+                                   s, generation)
                    : -2;
-  if (status == -1) {
-    p->stop = true;
-  } else if (status == -2) {
-    c_complain(LOG_ERR, &s->complaint,
-               PLUGIN_NAME " plugin: Account \"%s\", series %s: cannot build "
-                           "the signed request.",
-               a->name, s->plugin_instance);
-    s->next_end = 0;
-  } else {
-    s->in_flight = true;
-    s->requested_end = s->next_end;
+  if (status == 0)
+    return SCHED_STARTED;
+  if (status == -1)
+    return SCHED_NO_KEYS;
+  c_complain(LOG_ERR, &s->complaint,
+             PLUGIN_NAME " plugin: Account \"%s\", series %s: cannot build "
+                         "the signed request.",
+             a->name, s->plugin_instance);
+  return SCHED_FAILED;
+}
+
+static bool io_other_pending(void *ctx) {
+  return discovery_has_work(((poll_t *)ctx)->a);
+}
+
+static int io_start_other(void *ctx, sched_time_t deadline) {
+  return discovery_start_next(((poll_t *)ctx)->a, cdtime(), deadline);
+}
+
+static bool io_apply(void *ctx) {
+  poll_t *p = ctx;
+  if (!discovery_apply(p->a))
+    return false;
+  restore_new(p->a, p->latest);
+  return true;
+}
+
+static int io_in_flight(void *ctx) {
+  return http_client_in_flight(((poll_t *)ctx)->a->http);
+}
+
+static void finished(const http_result_t *r, void *ctx);
+
+static void io_wait(void *ctx, sched_time_t until) {
+  poll_t *p = ctx;
+  cdtime_t now = cdtime();
+  if (http_client_in_flight(p->a->http) == 0) {
+    if (until > now) {
+      struct timespec ts = CDTIME_T_TO_TIMESPEC(until - now);
+      nanosleep(&ts, NULL);
+    }
+    return;
   }
+  long wait_ms = (until > now) ? (long)CDTIME_T_TO_MS(until - now) : 0;
+  http_client_run(p->a->http, (wait_ms > 10) ? wait_ms : 10, finished, p);
 }
 
 /* An API error: logged, and what it means for the series or the block. */
-static void api_failed(poll_t *p, series_t *s, const http_result_t *r,
-                       const api_error_t *error) {
+static sched_outcome_t api_failed(poll_t *p, series_t *s,
+                                  const http_result_t *r,
+                                  const api_error_t *error) {
   account_t *a = p->a;
   api_error_class_t class = api_error_classify(error->code, r->http_status);
   bool block_wide = class == API_ERROR_TRANSIENT ||
@@ -149,56 +165,41 @@ static void api_failed(poll_t *p, series_t *s, const http_result_t *r,
   char clock[96] = "";
   if (class == API_ERROR_CLOCK)
     describe_clock(r, clock, sizeof(clock));
+  char explain[256];
+  if (class == API_ERROR_PERMISSION)
+    ssnprintf(explain, sizeof(explain),
+              "permission denied: the key's RAM policy must allow "
+              "yundun-ddoscoo:%s",
+              API_ACTION);
+  else
+    sstrncpy(explain, api_error_explain(class), sizeof(explain));
   c_complain(LOG_ERR, block_wide ? &a->complaint : &s->complaint,
-             PLUGIN_NAME " plugin: Account \"%s\", series %s: API error %s "
-                         "(HTTP %ld; %s): %s (RequestId %s)%s",
-             a->name, s->plugin_instance, error->code, r->http_status,
-             api_error_explain(class), error->message,
+             PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: API error "
+                         "%s (HTTP %ld; %s): %s (RequestId %s)%s",
+             a->name, s->plugin_instance, API_ACTION, error->code,
+             r->http_status, explain, error->message,
              error->request_id[0] ? error->request_id : "none", clock);
 
-  cdtime_t now = cdtime();
   switch (class) {
-  case API_ERROR_TRANSIENT: {
-    a->failures++;
-    bool throttled =
-        strncasecmp(error->code, "Throttling", strlen("Throttling")) == 0;
-    cdtime_t wait = (throttled && r->retry_after_ms >= 0)
-                        ? MS_TO_CDTIME_T(r->retry_after_ms)
-                        : backoff(a->failures);
-    if (throttled) {
-      /* Flow control is per account: the whole block holds back, if need
-       * be beyond this read. */
-      a->stats.throttled++;
-      a->not_before = now + wait;
-    }
-    if (++s->attempts >= MAX_ATTEMPTS)
-      s->next_end = 0;
-    else
-      s->retry_at = now + wait;
-    break;
-  }
+  case API_ERROR_TRANSIENT:
+    if (strncasecmp(error->code, "Throttling", strlen("Throttling")) != 0)
+      return SCHED_TRANSIENT;
+    a->stats.throttled++;
+    return SCHED_THROTTLED;
   case API_ERROR_CREDENTIALS:
-    /* Renewable keys (a RAM role, a credentials file) are renewed and
-     * tried once more at once. */
-    if (!a->keys_rejected && credentials_renewable(a->credentials)) {
-      a->keys_rejected = true;
-      break;
-    }
-    a->keys_rejected = false;
-    a->given_up_end = p->latest;
-    p->stop = true;
-    break;
+    return SCHED_CREDENTIALS;
   case API_ERROR_CLOCK:
-    a->given_up_end = p->latest;
-    p->stop = true;
-    break;
+    return SCHED_CLOCK;
+  case API_ERROR_GONE:
+    /* The list of instances is out of date: asked again now, and the
+     * instance's other ports are not asked in this read. */
+    discovery_refresh_now(a);
+    return SCHED_GONE;
   case API_ERROR_PERMISSION:
   case API_ERROR_REQUEST:
-    /* Asking again within the window would fail the same way. */
-    s->given_up_end = p->latest;
-    s->next_end = 0;
     break;
   }
+  return SCHED_REFUSED;
 }
 
 static void finished(const http_result_t *r, void *ctx) {
@@ -212,18 +213,15 @@ static void finished(const http_result_t *r, void *ctx) {
   }
 
   series_t *s = r->user;
-  time_t end = s->requested_end;
-  s->in_flight = false;
+  time_t end = s->w.requested_end;
 
   if (r->status == HTTP_FAILED) {
-    /* Nothing answered: most likely nothing will in this read. */
     a->stats.failed++;
-    a->failures++;
     c_complain(LOG_ERR, &a->complaint,
                PLUGIN_NAME " plugin: Account \"%s\", series %s: request to %s "
                            "failed: %s",
                a->name, s->plugin_instance, a->url, r->error);
-    p->stop = true;
+    sched_window_done(&a->sched, &s->w, SCHED_NETWORK, -1);
     return;
   }
 
@@ -243,24 +241,21 @@ static void finished(const http_result_t *r, void *ctx) {
                PLUGIN_NAME " plugin: Account \"%s\", series %s: unusable "
                            "response (HTTP %ld, %zu bytes): %s",
                a->name, s->plugin_instance, r->http_status, r->len, why);
-    s->next_end = 0; /* the next read asks again */
+    sched_window_done(&a->sched, &s->w, SCHED_INVALID, -1);
     return;
   }
   if (parsed == API_RESPONSE_ERROR) {
     a->stats.failed++;
-    api_failed(p, s, r, &error);
+    sched_window_done(&a->sched, &s->w, api_failed(p, s, r, &error),
+                      r->retry_after_ms);
     return;
   }
 
   dispatch_window(a, s, end, &conns);
   if (end < p->latest)
     a->stats.backfilled++;
-  s->last_end = end;
-  s->next_end = (end + a->window <= p->latest) ? end + a->window : 0;
-  s->attempts = 0;
+  sched_window_done(&a->sched, &s->w, SCHED_DONE, -1);
   state_store_remember(a, s);
-  a->failures = 0;
-  a->keys_rejected = false;
   c_release(LOG_INFO, &a->complaint,
             PLUGIN_NAME " plugin: Account \"%s\": the API answers again.",
             a->name);
@@ -272,65 +267,24 @@ static void finished(const http_result_t *r, void *ctx) {
 
 void account_poll(account_t *a, time_t latest, cdtime_t deadline,
                   poll_result_t *result) {
-  poll_t p = {.a = a,
-              .latest = latest,
-              .deadline = deadline,
-              .cursor = a->next_series,
-              .result = result};
+  poll_t p = {.a = a, .latest = latest, .result = result};
+  sched_io_t io = {
+      .ctx = &p,
+      .now = io_now,
+      .random = io_random,
+      .series_count = io_series_count,
+      .series = io_series,
+      .start_window = io_start_window,
+      .other_pending = io_other_pending,
+      .start_other = io_start_other,
+      .apply = io_apply,
+      .in_flight = io_in_flight,
+      .wait = io_wait,
+  };
+  a->sched.renewable = credentials_renewable(a->credentials);
   discovery_begin(a, cdtime());
-  plan(&p);
-
-  for (unsigned turn = 0;; turn++) {
-    cdtime_t now = cdtime();
-    cdtime_t wake = deadline; /* when something may start */
-    if (now < a->not_before)
-      wake = a->not_before;
-    while (!p.stop && now >= a->not_before &&
-           now + MIN_REQUEST_TIME <= deadline &&
-           http_client_in_flight(a->http) < a->max_concurrent &&
-           account_rate_allows(a, now, &wake)) {
-      /* Discovery and polls take turns, so that neither waits long. */
-      bool started = false;
-      for (int k = 0; k < 2 && !started && !p.stop; k++) {
-        if ((turn + k) % 2 == 0) {
-          int status = discovery_start_next(a, now, deadline);
-          p.stop = status < 0;
-          started = status > 0;
-        } else {
-          series_t *s = next_ready(&p, now, &wake);
-          if (s != NULL) {
-            start(&p, s, now);
-            started = true;
-          }
-        }
-      }
-      if (!started)
-        break;
-      turn++;
-    }
-
-    int in_flight = http_client_in_flight(a->http);
-    if (in_flight == 0) {
-      /* New instances or ports: polled in this very read. */
-      if (discovery_apply(a)) {
-        plan(&p);
-        continue;
-      }
-      if (p.stop || (!pending(&p) && !discovery_has_work(a)) ||
-          wake + MIN_REQUEST_TIME > deadline)
-        break;
-      struct timespec ts = CDTIME_T_TO_TIMESPEC(wake - now);
-      nanosleep(&ts, NULL);
-      continue;
-    }
-    /* Wait for an answer, or until something else may start. */
-    cdtime_t until =
-        (!p.stop && in_flight < a->max_concurrent && wake < deadline)
-            ? wake
-            : deadline;
-    long wait_ms = (until > now) ? (long)CDTIME_T_TO_MS(until - now) : 0;
-    /* Past the deadline, requests still end by their own timeouts. */
-    http_client_run(a->http, (wait_ms > 10) ? wait_ms : 10, finished, &p);
-  }
-  a->next_series = p.cursor;
+  restore_new(a, latest);
+  check_capacity(a);
+  sched_read(&a->sched, &io, latest, deadline);
+  result->skipped = a->sched.skipped;
 }

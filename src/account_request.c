@@ -12,11 +12,6 @@
 
 #include <openssl/crypto.h>
 
-/* MaxRequestsPerSecond counts starts within this long: a little over a
- * second, so that the API, whose clock starts when a request arrives, never
- * sees more. */
-#define RATE_WINDOW MS_TO_CDTIME_T(1050)
-
 void signed_request_clear(signed_request_t *r) {
   sfree(r->url);
   if (r->body != NULL)
@@ -73,30 +68,10 @@ int account_sign(const account_t *a, const char *action, rpc_params_t *params,
   return 0;
 }
 
-/* Whether MaxRequestsPerSecond lets a request start now; if not, *until
- * says when one may. The ring holds the last starts, oldest next. */
-bool account_rate_allows(const account_t *a, cdtime_t now, cdtime_t *until) {
-  if (a->max_rps == 0)
-    return true;
-  cdtime_t oldest = a->starts[a->starts_next];
-  if (oldest == 0 || now >= oldest + RATE_WINDOW)
-    return true;
-  if (oldest + RATE_WINDOW < *until)
-    *until = oldest + RATE_WINDOW;
-  return false;
-}
-
-static void rate_record(account_t *a, cdtime_t now) {
-  if (a->max_rps == 0)
-    return;
-  a->starts[a->starts_next] = now;
-  a->starts_next = (a->starts_next + 1) % (size_t)a->max_rps;
-}
-
 int account_keys(account_t *a, cdtime_t now, access_key_t *key) {
   char why[1024];
-  if (credentials_get(a->credentials, CDTIME_T_TO_TIME_T(now), a->keys_rejected,
-                      key, why, sizeof(why)) == 0)
+  if (credentials_get(a->credentials, CDTIME_T_TO_TIME_T(now),
+                      a->sched.keys_rejected, key, why, sizeof(why)) == 0)
     return 0;
   c_complain(LOG_ERR, &a->complaint,
              PLUGIN_NAME " plugin: Account \"%s\": no usable credentials from "
@@ -106,7 +81,8 @@ int account_keys(account_t *a, cdtime_t now, access_key_t *key) {
 }
 
 int account_start(account_t *a, const char *action, rpc_params_t *params,
-                  cdtime_t now, cdtime_t deadline, void *user) {
+                  cdtime_t now, cdtime_t deadline, void *user,
+                  unsigned *generation) {
   access_key_t key;
   if (account_keys(a, now, &key) != 0) {
     rpc_params_clear(params);
@@ -130,7 +106,8 @@ int account_start(account_t *a, const char *action, rpc_params_t *params,
   signed_request_clear(&req);
   if (status != 0)
     return -1; /* memory ran out: the slots are counted by the caller */
-  rate_record(a, now);
+  if (generation != NULL)
+    *generation = key.generation;
   a->stats.requests++;
   return 0;
 }

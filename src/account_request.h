@@ -19,10 +19,6 @@ typedef struct {
 
 void signed_request_clear(signed_request_t *r);
 
-/* Whether MaxRequestsPerSecond lets a request start now; if not, *until
- * is brought forward to when one may. */
-bool account_rate_allows(const account_t *a, cdtime_t now, cdtime_t *until);
-
 /* The keys to sign with; logs (rate-limited) and returns -1 if there are
  * none. */
 int account_keys(account_t *a, cdtime_t now, access_key_t *key);
@@ -35,10 +31,11 @@ int account_sign(const account_t *a, const char *action, rpc_params_t *params,
 
 /* Starts a signed request for action on the block's HTTP client, with a
  * timeout that ends no later than deadline; user is handed back with the
- * result, and the start counted against MaxRequestsPerSecond. Logs what
- * keeps it from starting. Returns 0, or -1 (no keys:
- * the read should start nothing more) or -2 (this request only). */
+ * result, *generation (may be NULL) says which keys signed it. Logs what
+ * keeps it from starting. Returns 0, or -1 (no keys: the read should start
+ * nothing more) or -2 (this request only). */
 int account_start(account_t *a, const char *action, rpc_params_t *params,
-                  cdtime_t now, cdtime_t deadline, void *user);
+                  cdtime_t now, cdtime_t deadline, void *user,
+                  unsigned *generation);
 
 #endif /* ACCOUNT_REQUEST_H */

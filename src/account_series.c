@@ -151,6 +151,7 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
       s->kind = REQUEST_WINDOW;
       s->first_instance = first;
       s->instance_count = n;
+      s->w.group = g;
       if (!all_ports) {
         ssnprintf(s->port, sizeof(s->port), "%d", ports[p]);
         ssnprintf(s->plugin_instance, sizeof(s->plugin_instance), "%s_%s", base,
@@ -162,8 +163,8 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
       const series_t *old =
           find(a->series, a->series_count, s->plugin_instance);
       if (old != NULL) {
-        s->last_end = old->last_end;
-        s->given_up_end = old->given_up_end;
+        s->w.last_end = old->w.last_end;
+        s->w.given_up_end = old->w.given_up_end;
         s->complaint = old->complaint;
         s->restored = old->restored;
       } else if (log_changes) {
@@ -194,6 +195,6 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
   a->instance_count = count;
   a->series = series;
   a->series_count = series_count;
-  a->next_series = 0;
+  a->sched.cursor = 0;
   return 0;
 }

@@ -396,6 +396,14 @@ static bool has_prefix(const char *s, const char *prefix) {
   return strncasecmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* Whether s contains word, ignoring case. */
+static bool contains(const char *s, const char *word) {
+  for (; *s != 0; s++)
+    if (has_prefix(s, word))
+      return true;
+  return false;
+}
+
 api_error_class_t api_error_classify(const char *code, long http_status) {
   if (has_prefix(code, "Throttling") ||
       has_prefix(code, "ServiceUnavailable") ||
@@ -410,6 +418,13 @@ api_error_class_t api_error_classify(const char *code, long http_status) {
     return API_ERROR_CREDENTIALS;
   if (has_prefix(code, "Forbidden") || has_prefix(code, "NoPermission"))
     return API_ERROR_PERMISSION;
+  /* The reference lists no code for a deleted instance; the product's
+   * sibling APIs say InvalidInstance.NotFound, InstanceNotFound or
+   * Instance.NotExist: any code naming an instance not found or not
+   * existing. */
+  if (contains(code, "Instance") &&
+      (contains(code, "NotFound") || contains(code, "NotExist")))
+    return API_ERROR_GONE;
   if (http_status >= 500)
     return API_ERROR_TRANSIENT;
   return API_ERROR_REQUEST;
@@ -426,6 +441,8 @@ const char *api_error_explain(api_error_class_t error_class) {
            "SecurityToken";
   case API_ERROR_PERMISSION:
     return "permission denied, the key needs ddoscoo:DescribePortConnsCount";
+  case API_ERROR_GONE:
+    return "the instance does not exist (any more)";
   case API_ERROR_REQUEST:
     break;
   }

@@ -89,6 +89,7 @@ typedef enum {
   API_ERROR_CREDENTIALS, /* key unknown or disabled, signature rejected */
   API_ERROR_PERMISSION,  /* the key may not call this action */
   API_ERROR_REQUEST,     /* the request itself was rejected */
+  API_ERROR_GONE,        /* an instance of the request does not exist */
 } api_error_class_t;
 
 /* Classifies an error by its Code; http_status only decides for codes

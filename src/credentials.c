@@ -28,6 +28,7 @@ struct credentials_s {
   char description[512];
   profile_t keys; /* current keys (a PROFILE_STS or PROFILE_ACCESS_KEY) */
   bool have_keys;
+  unsigned generation; /* of keys */
 
   /* SOURCE_FILE */
   char *path;
@@ -70,6 +71,7 @@ static int set_static(credentials_t *c, const char *id, const char *secret,
   c->keys.access_key_secret = strdup(secret);
   c->keys.security_token = (token != NULL) ? strdup(token) : NULL;
   c->have_keys = true;
+  c->generation++;
   return (c->keys.access_key_id == NULL || c->keys.access_key_secret == NULL ||
           (token != NULL && c->keys.security_token == NULL))
              ? -1
@@ -105,6 +107,7 @@ static int load_file(credentials_t *c, char *why, size_t why_size) {
   profile_clear(&c->keys);
   c->keys = p;
   c->have_keys = true;
+  c->generation++;
   c->seen = st;
   return 0;
 }
@@ -162,14 +165,14 @@ static int renew_ram_role(credentials_t *c, char *why, size_t why_size) {
   profile_clear(&c->keys);
   c->keys = keys;
   c->have_keys = true;
+  c->generation++;
   c->expiration = expiration;
   return 0;
 }
 
 /* The machine's credentials, in the SDKs' order. */
-static int open_machine(credentials_t *c, const credentials_options_t *o,
-                        char *warning, size_t warning_size, char *why,
-                        size_t why_size) {
+static int open_machine(credentials_t *c, char *warning, size_t warning_size,
+                        char *why, size_t why_size) {
   const char *id = getenv("ALIBABA_CLOUD_ACCESS_KEY_ID");
   const char *secret = getenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET");
   const char *token = getenv("ALIBABA_CLOUD_SECURITY_TOKEN");
@@ -202,6 +205,7 @@ static int open_machine(credentials_t *c, const credentials_options_t *o,
     free(role);
     c->keys = keys;
     c->have_keys = true;
+    c->generation++;
     c->expiration = expiration;
     c->last_attempt = time(NULL);
     return status;
@@ -244,7 +248,7 @@ credentials_t *credentials_open(const credentials_options_t *o, char *warning,
   } else if (o->ram_role != NULL) {
     status = set_ram_role(c, o->ram_role); /* keys at the first read */
   } else {
-    status = open_machine(c, o, warning, warning_size, why, why_size);
+    status = open_machine(c, warning, warning_size, why, why_size);
   }
   if (status != 0) {
     credentials_close(c);
@@ -259,8 +263,14 @@ int credentials_get(credentials_t *c, time_t now, bool rejected,
     struct stat st;
     bool changed = stat(c->path, &st) != 0 || st.st_mtime != c->seen.st_mtime ||
                    st.st_size != c->seen.st_size || st.st_ino != c->seen.st_ino;
-    if (changed && load_file(c, why, why_size) != 0)
-      return -1;
+    /* Refused keys: the file may have been rewritten within the second
+     * (same size, same mtime), so it is read again, now and then. */
+    bool recheck = rejected && now >= c->last_attempt + RETRY_REJECTED;
+    if (changed || recheck) {
+      c->last_attempt = now;
+      if (load_file(c, why, why_size) != 0)
+        return -1;
+    }
   } else if (c->source == SOURCE_RAM_ROLE) {
     bool due = !c->have_keys || rejected ||
                now >= c->expiration - CREDENTIALS_REFRESH_AHEAD;
@@ -285,5 +295,6 @@ int credentials_get(credentials_t *c, time_t now, bool rejected,
   key->access_key_id = c->keys.access_key_id;
   key->access_key_secret = c->keys.access_key_secret;
   key->security_token = c->keys.security_token;
+  key->generation = c->generation;
   return 0;
 }

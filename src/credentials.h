@@ -34,6 +34,7 @@ typedef struct {
   const char *access_key_id;
   const char *access_key_secret;
   const char *security_token; /* NULL for long-term keys */
+  unsigned generation;        /* grows whenever the keys change */
 } access_key_t;
 
 typedef struct credentials_s credentials_t;
@@ -52,8 +53,9 @@ const char *credentials_describe(const credentials_t *c);
 /* The keys to sign with at `now` (valid until the next call). Keys of a RAM
  * role are renewed CREDENTIALS_REFRESH_AHEAD before they expire, those of a
  * credentials file when the file changes. `rejected`: the API refused the
- * keys last handed out, renew them if they can be renewed. Returns 0, or -1
- * with the reason in why. */
+ * keys last handed out: a RAM role asks for new ones, a credentials file is
+ * read again (each at most every few seconds). Returns 0, or -1 with the
+ * reason in why. */
 int credentials_get(credentials_t *c, time_t now, bool rejected,
                     access_key_t *key, char *why, size_t why_size);
 

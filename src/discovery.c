@@ -6,7 +6,6 @@
 #include "discovery.h"
 
 #include "utils/common/common.h"
-#include "utils_random.h"
 
 #include "account_request.h"
 #include "account_series.h"
@@ -107,6 +106,11 @@ void discovery_begin(account_t *a, cdtime_t now) {
       d->running = false;
 }
 
+void discovery_refresh_now(account_t *a) {
+  if (a->discovery != NULL && a->discover_instances)
+    a->discovery->next_run = 0;
+}
+
 bool discovery_has_work(const account_t *a) {
   const discovery_t *d = a->discovery;
   if (d == NULL || !d->running || d->failed)
@@ -130,7 +134,7 @@ int discovery_start_next(account_t *a, cdtime_t now, cdtime_t deadline) {
         0)
       return 0;
     int status =
-        account_start(a, API_ACTION_INSTANCES, &params, now, deadline, d);
+        account_start(a, API_ACTION_INSTANCES, &params, now, deadline, d, NULL);
     if (status == 0)
       d->instances_in_flight = true;
     return (status == -1) ? -1 : (status == 0);
@@ -144,7 +148,8 @@ int discovery_start_next(account_t *a, cdtime_t now, cdtime_t deadline) {
     if (api_network_rules_params(a->region_id, f->id, f->next_page,
                                  API_RULES_PAGE_SIZE, &params) != 0)
       return 0;
-    int status = account_start(a, API_ACTION_RULES, &params, now, deadline, f);
+    int status =
+        account_start(a, API_ACTION_RULES, &params, now, deadline, f, NULL);
     if (status == 0)
       f->in_flight = true;
     return (status == -1) ? -1 : (status == 0);
@@ -215,11 +220,7 @@ static bool describe_failure(account_t *a, const http_result_t *r,
             error->message, error->request_id[0] ? error->request_id : "none");
   if (strncasecmp(error->code, "Throttling", strlen("Throttling")) == 0) {
     a->stats.throttled++;
-    cdtime_t wait =
-        (r->retry_after_ms >= 0)
-            ? MS_TO_CDTIME_T(r->retry_after_ms)
-            : (cdtime_t)(TIME_T_TO_CDTIME_T(1) * (0.5 + cdrand_d()));
-    a->not_before = cdtime() + wait;
+    sched_throttled(&a->sched, r->retry_after_ms);
     return true;
   }
   return false;

@@ -20,6 +20,10 @@ void discovery_destroy(discovery_t *d);
 /* At the start of a read: begins a refresh if one is due. */
 void discovery_begin(account_t *a, cdtime_t now);
 
+/* An instance was not found: the next read refreshes the list (unless a
+ * refresh is under way), whatever DiscoveryInterval says. */
+void discovery_refresh_now(account_t *a);
+
 /* Whether a request of the refresh waits to be started. */
 bool discovery_has_work(const account_t *a);
 

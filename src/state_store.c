@@ -58,7 +58,7 @@ void state_store_restore(const account_t *a, series_t *s, time_t latest) {
                         "StateFile's EndTime %lld, not a window before now.",
             a->name, s->plugin_instance, (long long)end);
   else
-    s->last_end = end;
+    s->w.last_end = end;
 }
 
 void state_store_remember(const account_t *a, const series_t *s) {
@@ -68,7 +68,7 @@ void state_store_remember(const account_t *a, const series_t *s) {
   state_key(a, s, key, sizeof(key));
 
   pthread_mutex_lock(&state_lock);
-  if (state_set(&state, key, s->last_end) == 0)
+  if (state_set(&state, key, s->w.last_end) == 0)
     state_dirty = true;
   pthread_mutex_unlock(&state_lock);
 }

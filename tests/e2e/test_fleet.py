@@ -271,8 +271,9 @@ def test_external_entities_are_never_fetched(fleet):
 
 def test_unknown_instance_is_named_and_not_asked_again_in_the_window(fleet):
     lines = [l for l in fleet.log.splitlines()
-             if 'series ddoscoo-cn-unknown: API error InvalidInstance.NotFound' in l]
-    assert lines and "request rejected" in lines[0]
+             if 'series ddoscoo-cn-unknown: DescribePortConnsCount: API error '
+             'InvalidInstance.NotFound' in l]
+    assert lines and "the instance does not exist (any more)" in lines[0]
     reqs = requests_for(fleet.requests, "ddoscoo-cn-unknown")
     ends = [r["params"]["EndTime"] for r in reqs]
     assert len(ends) == len(set(ends))

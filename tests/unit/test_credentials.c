@@ -8,6 +8,7 @@
 #include "credentials_file.h"
 #include "ecs_metadata.h"
 
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,6 +281,47 @@ DEF_TEST(precedence) {
   return 0;
 }
 
+/* Keys refused: a credentials file rewritten in place within the same
+ * second, to the same size, looks unchanged; it is read again all the same
+ * (not more often than every 10 s), and the keys' generation grows. */
+DEF_TEST(refused_keys_reread_the_file) {
+  char file[256];
+  snprintf(file, sizeof(file), "%s/refused", dir);
+  write_file(file,
+             "[default]\ntype = access_key\naccess_key_id = LTAIold1\n"
+             "access_key_secret = secret-1\n",
+             0600);
+  struct stat st;
+  CHECK_ZERO(stat(file, &st));
+  credentials_t *c =
+      open_with((credentials_options_t){.credentials_file = file}, NULL);
+  CHECK_NOT_NULL(c);
+  access_key_t key;
+  CHECK_ZERO(credentials_get(c, 1000, false, &key, why, sizeof(why)));
+  EXPECT_EQ_STR("LTAIold1", key.access_key_id);
+  unsigned first = key.generation;
+
+  FILE *fh = fopen(file, "r+"); /* in place: the same inode */
+  fputs("[default]\ntype = access_key\naccess_key_id = LTAInew2\n"
+        "access_key_secret = secret-2\n",
+        fh);
+  fclose(fh);
+  struct timespec times[2] = {st.st_atim, st.st_mtim};
+  CHECK_ZERO(utimensat(AT_FDCWD, file, times, 0));
+
+  CHECK_ZERO(credentials_get(c, 1001, false, &key, why, sizeof(why)));
+  EXPECT_EQ_STR("LTAIold1", key.access_key_id); /* looks unchanged */
+  CHECK_ZERO(credentials_get(c, 1002, true, &key, why, sizeof(why)));
+  EXPECT_EQ_STR("LTAInew2", key.access_key_id);
+  OK(key.generation > first);
+  unsigned second = key.generation;
+  CHECK_ZERO(credentials_get(c, 1003, true, &key, why, sizeof(why)));
+  EXPECT_EQ_INT(second, key.generation); /* not again within 10 s */
+  credentials_close(c);
+  unlink(file);
+  return 0;
+}
+
 int main(void) {
   if (mkdtemp(dir) == NULL)
     return 1;
@@ -287,6 +329,7 @@ int main(void) {
   RUN_TEST(ini_errors);
   RUN_TEST(metadata_document);
   RUN_TEST(precedence);
+  RUN_TEST(refused_keys_reread_the_file);
   rmdir(dir);
   END_TEST;
 }

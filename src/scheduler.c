@@ -1,0 +1,305 @@
+/**
+ * collectd-ddoscoo - src/scheduler.c
+ *
+ * A block's read, as decisions over time; see scheduler.h.
+ */
+#include "scheduler.h"
+
+#include <stdlib.h>
+
+int sched_init(sched_t *s, int window, int max_backfill, int max_concurrent,
+               int max_rps) {
+  *s = (sched_t){.window = window,
+                 .max_backfill = max_backfill,
+                 .max_concurrent = max_concurrent,
+                 .max_rps = max_rps};
+  if (max_rps > 0 &&
+      (s->starts = calloc((size_t)max_rps, sizeof(*s->starts))) == NULL)
+    return -1;
+  return 0;
+}
+
+void sched_free(sched_t *s) {
+  free(s->starts);
+  s->starts = NULL;
+}
+
+sched_time_t sched_backoff(unsigned failures, double jitter) {
+  if (failures == 0)
+    failures = 1;
+  sched_time_t d = SCHED_MS(500) << (failures > 8 ? 7 : failures - 1);
+  if (d > SCHED_MAX_BACKOFF)
+    d = SCHED_MAX_BACKOFF;
+  return (sched_time_t)((double)d * (0.5 + jitter));
+}
+
+size_t sched_capacity(int window, double interval, double timeout,
+                      int max_rps) {
+  if (max_rps <= 0)
+    return SIZE_MAX;
+  double busy = (timeout < interval) ? timeout : interval; /* per read */
+  double seconds = busy * (double)window / interval;       /* per window */
+  double rate = 1050.0 / 1000.0; /* SCHED_RATE_WINDOW in seconds */
+  return (size_t)(seconds / rate * max_rps);
+}
+
+/* Whether MaxRequestsPerSecond lets a request start now; if not, *wake is
+ * brought forward to when one may. The ring holds the last starts, oldest
+ * next. */
+static bool rate_allows(const sched_t *s, sched_time_t now,
+                        sched_time_t *wake) {
+  if (s->max_rps == 0)
+    return true;
+  sched_time_t oldest = s->starts[s->starts_next];
+  if (oldest == 0 || now >= oldest + SCHED_RATE_WINDOW)
+    return true;
+  if (oldest + SCHED_RATE_WINDOW < *wake)
+    *wake = oldest + SCHED_RATE_WINDOW;
+  return false;
+}
+
+static void rate_record(sched_t *s, sched_time_t now) {
+  if (s->max_rps == 0)
+    return;
+  s->starts[s->starts_next] = now;
+  s->starts_next = (s->starts_next + 1) % (size_t)s->max_rps;
+}
+
+/* Which windows each series needs in this read: from the one after its
+ * last dispatched window to latest, at most MaxBackfill of them. */
+static void plan(sched_t *s) {
+  const sched_io_t *io = s->io;
+  size_t n = io->series_count(io->ctx);
+  s->skipped = 0; /* counted anew for a new plan */
+  for (size_t i = 0; i < n; i++) {
+    sched_series_t *w = io->series(io->ctx, i);
+    w->in_flight = false;
+    w->retry_at = 0;
+    w->attempts = 0;
+    w->next_end = 0;
+    if (s->latest <= w->given_up_end || s->latest <= s->given_up_end)
+      continue;
+    time_t first = (w->last_end == 0) ? s->latest : w->last_end + s->window;
+    if (first > s->latest)
+      continue;
+    time_t behind = (s->latest - first) / s->window + 1;
+    if (behind > s->max_backfill) {
+      s->skipped += (size_t)(behind - s->max_backfill);
+      first = s->latest - (time_t)(s->max_backfill - 1) * s->window;
+    }
+    w->next_end = first;
+  }
+}
+
+/* Whether any series still has a window to fetch in this read. */
+static bool pending(const sched_t *s) {
+  const sched_io_t *io = s->io;
+  size_t n = io->series_count(io->ctx);
+  for (size_t i = 0; i < n; i++) {
+    const sched_series_t *w = io->series(io->ctx, i);
+    if (w->next_end != 0 && !w->in_flight)
+      return true;
+  }
+  return false;
+}
+
+/* Starts the next series, round robin from the cursor, with a window to
+ * fetch and nothing in flight. Returns whether it started one; if none can
+ * start yet, *wake is brought forward to when one can. */
+static bool start_next_window(sched_t *s, sched_time_t now,
+                              sched_time_t deadline, sched_time_t *wake) {
+  const sched_io_t *io = s->io;
+  size_t n = io->series_count(io->ctx);
+  for (size_t k = 0; k < n; k++) {
+    size_t i = (s->cursor + k) % n;
+    sched_series_t *w = io->series(io->ctx, i);
+    if (w->in_flight || w->next_end == 0)
+      continue;
+    if (w->retry_at > now) {
+      if (w->retry_at < *wake)
+        *wake = w->retry_at;
+      continue;
+    }
+    s->cursor = (i + 1) % n;
+    switch (
+        io->start_window(io->ctx, i, w->next_end, deadline, &w->generation)) {
+    case SCHED_STARTED:
+      w->in_flight = true;
+      w->requested_end = w->next_end;
+      w->after_rejection = s->keys_rejected;
+      if (w->generation > s->generation)
+        s->generation = w->generation;
+      return true;
+    case SCHED_NO_KEYS:
+      s->stop = true;
+      return false;
+    case SCHED_FAILED:
+      w->next_end = 0;
+      return true; /* a turn taken: the loop looks again */
+    }
+  }
+  return false;
+}
+
+/* Discovery's next request, if it has one. */
+static bool start_next_other(sched_t *s, sched_time_t deadline) {
+  const sched_io_t *io = s->io;
+  if (io->start_other == NULL || !io->other_pending(io->ctx))
+    return false;
+  int status = io->start_other(io->ctx, deadline);
+  s->stop = s->stop || status < 0;
+  return status > 0;
+}
+
+/* Starts what may start now; returns when, if anything is left, something
+ * may start next. */
+static sched_time_t start_what_may(sched_t *s, sched_time_t now,
+                                   sched_time_t deadline, unsigned *turn) {
+  const sched_io_t *io = s->io;
+  sched_time_t wake = deadline;
+  if (now < s->not_before)
+    return s->not_before;
+  while (!s->stop && now + SCHED_MIN_REQUEST_TIME <= deadline &&
+         io->in_flight(io->ctx) < s->max_concurrent &&
+         rate_allows(s, now, &wake)) {
+    /* Discovery and polls take turns, so that neither waits long. */
+    bool started = false;
+    for (int k = 0; k < 2 && !started && !s->stop; k++) {
+      int in_flight = io->in_flight(io->ctx);
+      started = ((*turn + k) % 2 == 0)
+                    ? start_next_other(s, deadline)
+                    : start_next_window(s, now, deadline, &wake);
+      if (started && io->in_flight(io->ctx) > in_flight)
+        rate_record(s, now);
+    }
+    if (!started)
+      break;
+    (*turn)++;
+  }
+  return wake;
+}
+
+void sched_read(sched_t *s, const sched_io_t *io, time_t latest,
+                sched_time_t deadline) {
+  s->io = io;
+  s->latest = latest;
+  s->stop = false;
+  s->gone = 0;
+  plan(s);
+
+  for (unsigned turn = 0;;) {
+    sched_time_t now = io->now(io->ctx);
+    sched_time_t wake = start_what_may(s, now, deadline, &turn);
+    int in_flight = io->in_flight(io->ctx);
+    if (in_flight == 0) {
+      /* New instances or ports: polled in this very read. */
+      if (io->apply != NULL && io->apply(io->ctx)) {
+        plan(s);
+        continue;
+      }
+      bool other = io->other_pending != NULL && io->other_pending(io->ctx);
+      if (s->stop || (!pending(s) && !other) ||
+          wake + SCHED_MIN_REQUEST_TIME > deadline)
+        break;
+      io->wait(io->ctx, wake);
+      continue;
+    }
+    /* Wait for an answer, or until something else may start. Past the
+     * deadline, requests still end by their own timeouts. */
+    bool may_start = !s->stop && in_flight < s->max_concurrent;
+    io->wait(io->ctx, (may_start && wake < deadline) ? wake : deadline);
+  }
+  s->io = NULL;
+}
+
+/* Every series of w's group skips its windows up to latest. */
+static void skip_group(sched_t *s, const sched_series_t *w) {
+  const sched_io_t *io = s->io;
+  size_t n = io->series_count(io->ctx);
+  for (size_t i = 0; i < n; i++) {
+    sched_series_t *o = io->series(io->ctx, i);
+    if (o->group == w->group) {
+      o->given_up_end = s->latest;
+      o->next_end = 0;
+    }
+  }
+}
+
+void sched_throttled(sched_t *s, long retry_hint_ms) {
+  const sched_io_t *io = s->io;
+  s->failures++;
+  sched_time_t wait = (retry_hint_ms >= 0)
+                          ? SCHED_MS(retry_hint_ms)
+                          : sched_backoff(s->failures, io->random(io->ctx));
+  s->not_before = io->now(io->ctx) + wait;
+}
+
+void sched_window_done(sched_t *s, sched_series_t *w, sched_outcome_t outcome,
+                       long retry_hint_ms) {
+  const sched_io_t *io = s->io;
+  time_t end = w->requested_end;
+  w->in_flight = false;
+
+  switch (outcome) {
+  case SCHED_DONE:
+    w->last_end = end;
+    w->next_end = (end + s->window <= s->latest) ? end + s->window : 0;
+    w->attempts = 0;
+    s->failures = 0;
+    s->keys_rejected = false;
+    return;
+  case SCHED_INVALID:
+    w->next_end = 0; /* the next read asks again */
+    return;
+  case SCHED_NETWORK:
+    /* Nothing answered: most likely nothing will in this read. */
+    s->failures++;
+    s->stop = true;
+    return;
+  case SCHED_TRANSIENT:
+  case SCHED_THROTTLED: {
+    sched_time_t now = io->now(io->ctx);
+    s->failures++;
+    sched_time_t wait = (outcome == SCHED_THROTTLED && retry_hint_ms >= 0)
+                            ? SCHED_MS(retry_hint_ms)
+                            : sched_backoff(s->failures, io->random(io->ctx));
+    /* Flow control is per account: the whole block holds back, if need be
+     * beyond this read. */
+    if (outcome == SCHED_THROTTLED)
+      s->not_before = now + wait;
+    if (++w->attempts >= SCHED_MAX_ATTEMPTS)
+      w->next_end = 0;
+    else
+      w->retry_at = now + wait;
+    return;
+  }
+  case SCHED_CREDENTIALS:
+    /* Signed before the refusal was known, with keys that may have been
+     * replaced since (requests side by side): asked again. */
+    if (w->generation < s->generation ||
+        (s->keys_rejected && !w->after_rejection))
+      return;
+    /* Renewable keys (a RAM role, a credentials file) are renewed (the glue
+     * does while keys_rejected) and tried once more at once. */
+    bool first = !s->keys_rejected;
+    s->keys_rejected = true;
+    if (first && s->renewable)
+      return;
+    s->given_up_end = s->latest;
+    s->stop = true;
+    return;
+  case SCHED_CLOCK:
+    s->given_up_end = s->latest;
+    s->stop = true;
+    return;
+  case SCHED_REFUSED:
+    /* Asking again within the window would fail the same way. */
+    w->given_up_end = s->latest;
+    w->next_end = 0;
+    return;
+  case SCHED_GONE:
+    s->gone++;
+    skip_group(s, w);
+    return;
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * collectd-ddoscoo - src/scheduler.h
+ *
+ * The decisions of a block's read, over time: which window each series
+ * needs next (backfill up to MaxBackfill, in order), when a request may
+ * start (MaxConcurrentRequests, MaxRequestsPerSecond, the read's deadline,
+ * backoff after failures and throttling), whose turn it is (series round
+ * robin, taking turns with discovery), and what each answer means for the
+ * series and the block (retries, keys refused, instances gone). Pure: no
+ * collectd, no libcurl; time, randomness and requests come through
+ * sched_io_t, so tests drive it with a simulated clock.
+ */
+#ifndef SCHEDULER_H
+#define SCHEDULER_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* collectd's cdtime_t unit, 2^-30 s, so the glue passes cdtime() as is. */
+typedef uint64_t sched_time_t;
+#define SCHED_SECONDS(s) ((sched_time_t)(s) << 30)
+#define SCHED_MS(ms) ((((sched_time_t)(ms)) << 30) / 1000)
+
+/* MaxRequestsPerSecond counts starts within this long: a little over a
+ * second, so that the API, whose clock starts when a request arrives, never
+ * sees more. */
+#define SCHED_RATE_WINDOW SCHED_MS(1050)
+/* Too little time left in a read for another request. */
+#define SCHED_MIN_REQUEST_TIME SCHED_MS(100)
+#define SCHED_MAX_BACKOFF SCHED_SECONDS(60)
+/* Requests for one window within one read, on transient failures. */
+#define SCHED_MAX_ATTEMPTS 3
+
+/* One series' windows. The glue keeps one in each of its series. */
+typedef struct {
+  time_t last_end;     /* EndTime of the newest dispatched window; 0: none */
+  time_t given_up_end; /* skip windows up to this after a permanent error */
+  size_t group;        /* the instance: series of one share it */
+
+  /* Within a read */
+  time_t next_end;      /* the next window to fetch; 0: none in this read */
+  time_t requested_end; /* the window of the request in flight */
+  bool in_flight;
+  unsigned generation;  /* of the keys that signed the request in flight */
+  bool after_rejection; /* started once keys had been refused */
+  sched_time_t retry_at;
+  int attempts; /* at next_end */
+} sched_series_t;
+
+/* What an answer to a window's request was. */
+typedef enum {
+  SCHED_DONE,        /* the window's values, dispatched */
+  SCHED_INVALID,     /* an unusable answer: the next read asks again */
+  SCHED_NETWORK,     /* no answer at all: nothing more in this read */
+  SCHED_TRANSIENT,   /* the service's trouble: again, after a backoff */
+  SCHED_THROTTLED,   /* flow control: the whole block holds back */
+  SCHED_CREDENTIALS, /* the keys were refused */
+  SCHED_CLOCK,       /* the host clock is off: the block skips the window */
+  SCHED_REFUSED,     /* this request (permission, parameters): skip it */
+  SCHED_GONE,        /* the instance no longer exists */
+} sched_outcome_t;
+
+typedef enum {
+  SCHED_STARTED,
+  SCHED_NO_KEYS, /* nothing can be signed: start nothing more this read */
+  SCHED_FAILED,  /* this request could not be built: skip the series */
+} sched_start_t;
+
+/* The glue's side of a read. Answers arrive inside wait(), which hands
+ * each to sched_window_done() (or to discovery). */
+typedef struct {
+  void *ctx;
+  sched_time_t (*now)(void *ctx);
+  double (*random)(void *ctx); /* uniform in [0, 1): backoff jitter */
+  size_t (*series_count)(void *ctx);
+  sched_series_t *(*series)(void *ctx, size_t i);
+  /* Starts the request for series i's window ending at end; *generation:
+   * which keys signed it (a number that grows when the keys change). */
+  sched_start_t (*start_window)(void *ctx, size_t i, time_t end,
+                                sched_time_t deadline, unsigned *generation);
+  /* Discovery: whether it has a request to start, and starting it (1:
+   * started, 0: none can start, -1: no keys). NULL: no discovery. */
+  bool (*other_pending)(void *ctx);
+  int (*start_other)(void *ctx, sched_time_t deadline);
+  /* With nothing in flight: applies news (a completed discovery). Returns
+   * true if the series changed, so the read plans again. */
+  bool (*apply)(void *ctx);
+  int (*in_flight)(void *ctx);
+  /* Waits until `until`, or less if an answer arrives (with nothing in
+   * flight, it just sleeps). */
+  void (*wait)(void *ctx, sched_time_t until);
+} sched_io_t;
+
+typedef struct {
+  int window;       /* seconds */
+  int max_backfill; /* windows per series and read */
+  int max_concurrent;
+  int max_rps;    /* 0: unlimited */
+  bool renewable; /* the keys can be renewed (not the block's own) */
+
+  time_t given_up_end;     /* as in sched_series_t, for the whole block */
+  sched_time_t not_before; /* backing off until then */
+  unsigned failures;       /* transient failures in a row */
+  bool keys_rejected;      /* the keys last used were refused: renew them */
+  unsigned generation;     /* the newest keys that signed a request */
+  size_t cursor;           /* where the next read starts, so none starves */
+  sched_time_t *starts;    /* the last max_rps starts, a ring */
+  size_t starts_next;      /* its oldest entry */
+
+  /* The read in progress */
+  const sched_io_t *io;
+  time_t latest;
+  bool stop;
+  size_t skipped; /* windows more than MaxBackfill behind */
+  size_t gone;    /* groups whose instance answered "gone" */
+} sched_t;
+
+/* Returns 0, or -1 when memory ran out. */
+int sched_init(sched_t *s, int window, int max_backfill, int max_concurrent,
+               int max_rps);
+void sched_free(sched_t *s);
+
+/* One read: fetches, for every series, the windows after its last
+ * dispatched one up to latest (the newest complete window), oldest first.
+ * Starts no request that could not end by deadline. */
+void sched_read(sched_t *s, const sched_io_t *io, time_t latest,
+                sched_time_t deadline);
+
+/* An answer to series w's request (within sched_read's wait()). */
+void sched_window_done(sched_t *s, sched_series_t *w, sched_outcome_t outcome,
+                       long retry_hint_ms);
+
+/* Flow control met by another request (discovery): the block holds back as
+ * the hint says (ms; -1: none) or backs off. */
+void sched_throttled(sched_t *s, long retry_hint_ms);
+
+/* The backoff after `failures` transient failures in a row, jitter in
+ * [0, 1): exponential from half a second up to SCHED_MAX_BACKOFF, spread
+ * from half to one and a half times that. */
+sched_time_t sched_backoff(unsigned failures, double jitter);
+
+/* How many requests a block can start per window: reads of min(interval,
+ * timeout) seconds every interval seconds, max_rps per rate window.
+ * SIZE_MAX when max_rps is 0. */
+size_t sched_capacity(int window, double interval, double timeout, int max_rps);
+
+#endif /* SCHEDULER_H */

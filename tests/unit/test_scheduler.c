@@ -1,0 +1,501 @@
+/**
+ * collectd-ddoscoo - tests/unit/test_scheduler.c
+ *
+ * The scheduler against a simulated world: a clock that only moves when
+ * the scheduler waits, an API that answers after a fixed latency with
+ * scripted outcomes, and keys that change generation. Days of reads run
+ * in milliseconds.
+ */
+#include "scheduler.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testing.h"
+
+#define MAX_SERIES 1200
+#define MAX_FLIGHT 64
+#define MAX_STARTS 400000
+#define WINDOW 60
+#define T0 1796205600 /* a whole minute */
+
+typedef struct world_s world_t;
+typedef sched_outcome_t (*answer_t)(world_t *w, size_t i, time_t end,
+                                    unsigned generation, int nth);
+
+typedef struct {
+  size_t i; /* series; (size_t)-1: discovery */
+  time_t end;
+  unsigned generation;
+  sched_time_t done_at;
+} flight_t;
+
+struct world_s {
+  sched_t s;
+  sched_series_t series[MAX_SERIES];
+  size_t count;
+  sched_time_t now;
+  sched_time_t latency;
+  flight_t flight[MAX_FLIGHT];
+  int in_flight;
+  answer_t answer;
+  long hint_ms;
+  unsigned generation; /* of the keys now */
+  bool renew_on_reject;
+  sched_time_t deadline;
+
+  /* What happened */
+  sched_time_t starts[MAX_STARTS];
+  char start_kind[MAX_STARTS]; /* 'w' window, 'o' other */
+  size_t start_count;
+  unsigned requests[MAX_SERIES]; /* per series, this read or overall */
+  time_t dispatched[MAX_SERIES]; /* newest */
+  unsigned dispatch_count[MAX_SERIES];
+  int errors;     /* out of order, twice, late starts */
+  int gaps;       /* windows never dispatched */
+  int other_left; /* discovery requests to make */
+  unsigned long rng;
+};
+
+static world_t *world_new(size_t count, int max_backfill, int concurrent,
+                          int rps, answer_t answer) {
+  world_t *w = calloc(1, sizeof(*w));
+  sched_init(&w->s, WINDOW, max_backfill, concurrent, rps);
+  w->s.renewable = true;
+  w->count = count;
+  w->latency = SCHED_MS(50);
+  w->answer = answer;
+  w->hint_ms = -1;
+  w->generation = 1;
+  w->now = SCHED_SECONDS(T0);
+  w->rng = 12345;
+  for (size_t i = 0; i < count; i++)
+    w->series[i].group = i;
+  return w;
+}
+
+static void world_free(world_t *w) {
+  sched_free(&w->s);
+  free(w);
+}
+
+static sched_time_t io_now(void *ctx) { return ((world_t *)ctx)->now; }
+
+static double io_random(void *ctx) {
+  world_t *w = ctx;
+  w->rng = w->rng * 6364136223846793005UL + 1442695040888963407UL;
+  return (double)(w->rng >> 11) / (double)(1UL << 53);
+}
+
+static size_t io_count(void *ctx) { return ((world_t *)ctx)->count; }
+
+static sched_series_t *io_series(void *ctx, size_t i) {
+  return ((world_t *)ctx)->series + i;
+}
+
+static void record_start(world_t *w, char kind) {
+  if (w->now + SCHED_MIN_REQUEST_TIME > w->deadline)
+    w->errors++; /* could not end in time */
+  if (w->start_count < MAX_STARTS) {
+    w->start_kind[w->start_count] = kind;
+    w->starts[w->start_count++] = w->now;
+  }
+}
+
+static sched_start_t io_start_window(void *ctx, size_t i, time_t end,
+                                     sched_time_t deadline,
+                                     unsigned *generation) {
+  world_t *w = ctx;
+  if (w->in_flight >= MAX_FLIGHT || deadline != w->deadline)
+    w->errors++;
+  /* Keys refused: a renewable source hands out new ones. */
+  if (w->s.keys_rejected && w->renew_on_reject)
+    w->generation++;
+  w->flight[w->in_flight++] = (flight_t){.i = i,
+                                         .end = end,
+                                         .generation = w->generation,
+                                         .done_at = w->now + w->latency};
+  *generation = w->generation;
+  w->requests[i]++;
+  record_start(w, 'w');
+  return SCHED_STARTED;
+}
+
+static bool io_other_pending(void *ctx) {
+  return ((world_t *)ctx)->other_left > 0;
+}
+
+static int io_start_other(void *ctx, sched_time_t deadline) {
+  world_t *w = ctx;
+  (void)deadline;
+  w->other_left--;
+  w->flight[w->in_flight++] =
+      (flight_t){.i = (size_t)-1, .done_at = w->now + w->latency};
+  record_start(w, 'o');
+  return 1;
+}
+
+static int io_in_flight(void *ctx) { return ((world_t *)ctx)->in_flight; }
+
+static void answer(world_t *w, flight_t f) {
+  if (f.i == (size_t)-1)
+    return;
+  sched_series_t *s = w->series + f.i;
+  int nth = (int)w->requests[f.i];
+  sched_outcome_t o = w->answer(w, f.i, f.end, f.generation, nth);
+  if (o == SCHED_DONE) {
+    time_t last = w->dispatched[f.i];
+    if (f.end <= last)
+      w->errors++; /* twice, or backwards */
+    else if (last != 0 && f.end != last + WINDOW)
+      w->gaps++;
+    w->dispatched[f.i] = f.end;
+    w->dispatch_count[f.i]++;
+  }
+  sched_window_done(&w->s, s, o, w->hint_ms);
+}
+
+/* Like libcurl's multi: every answer due by `until` arrives in one call. */
+static void io_wait(void *ctx, sched_time_t until) {
+  world_t *w = ctx;
+  if (w->in_flight == 0) {
+    if (until > w->now)
+      w->now = until;
+    return;
+  }
+  if (until < w->now + SCHED_MS(10))
+    until = w->now + SCHED_MS(10);
+  sched_time_t first = until;
+  for (int k = 0; k < w->in_flight; k++)
+    if (w->flight[k].done_at < first)
+      first = w->flight[k].done_at;
+  if (first > w->now)
+    w->now = first;
+  for (int k = 0; k < w->in_flight;) {
+    if (w->flight[k].done_at <= w->now) {
+      flight_t f = w->flight[k];
+      w->flight[k] = w->flight[--w->in_flight];
+      answer(w, f);
+    } else {
+      k++;
+    }
+  }
+}
+
+static const sched_io_t world_io = {
+    .now = io_now,
+    .random = io_random,
+    .series_count = io_count,
+    .series = io_series,
+    .start_window = io_start_window,
+    .other_pending = io_other_pending,
+    .start_other = io_start_other,
+    .in_flight = io_in_flight,
+    .wait = io_wait,
+};
+
+/* One read at `at` (seconds), as the glue does: the newest window a delay
+ * of 60 s makes complete, a budget of min(interval, timeout). */
+static void read_at(world_t *w, time_t at, double budget) {
+  sched_io_t io = world_io;
+  io.ctx = w;
+  if (w->now < SCHED_SECONDS(at))
+    w->now = SCHED_SECONDS(at);
+  time_t latest = (at - 60) / WINDOW * WINDOW;
+  w->deadline = w->now + (sched_time_t)(budget * (double)SCHED_SECONDS(1));
+  sched_read(&w->s, &io, latest, w->deadline);
+}
+
+static void run_reads(world_t *w, time_t from, time_t to, int interval,
+                      double budget) {
+  for (time_t t = from; t < to; t += interval)
+    read_at(w, t, budget);
+}
+
+/* The most starts within any SCHED_RATE_WINDOW. */
+static size_t max_rate(const world_t *w) {
+  size_t most = 0;
+  for (size_t a = 0, b = 0; b < w->start_count; b++) {
+    while (w->starts[b] >= w->starts[a] + SCHED_RATE_WINDOW)
+      a++;
+    if (b - a + 1 > most)
+      most = b - a + 1;
+  }
+  return most;
+}
+
+static sched_outcome_t always_done(world_t *w, size_t i, time_t end,
+                                   unsigned generation, int nth) {
+  (void)w, (void)i, (void)end, (void)generation, (void)nth;
+  return SCHED_DONE;
+}
+
+DEF_TEST(a_day_of_reads_fetches_every_window_once) {
+  world_t *w = world_new(5, 60, 4, 10, always_done);
+  run_reads(w, T0, T0 + 86400, 10, 10);
+  EXPECT_EQ_INT(0, w->errors);
+  EXPECT_EQ_INT(0, w->gaps);
+  /* The first window is the one due at the start; then one a minute. */
+  for (size_t i = 0; i < w->count; i++) {
+    EXPECT_EQ_INT(1440, w->dispatch_count[i]);
+    EXPECT_EQ_INT(1440, w->requests[i]); /* one request per window */
+    EXPECT_EQ_INT(T0 + 86400 - 60 - WINDOW, w->dispatched[i]);
+  }
+  world_free(w);
+  return 0;
+}
+
+DEF_TEST(the_rate_limit_holds_and_series_take_turns) {
+  world_t *w = world_new(300, 60, 4, 10, always_done);
+  w->latency = SCHED_MS(5);
+  run_reads(w, T0, T0 + 3600, 60, 60);
+  EXPECT_EQ_INT(0, w->errors);
+  OK(max_rate(w) <= 10);
+  OK(max_rate(w) >= 9); /* and it is used */
+  for (size_t i = 0; i < w->count; i++)
+    EXPECT_EQ_INT(60, w->dispatch_count[i]);
+  world_free(w);
+  return 0;
+}
+
+DEF_TEST(too_many_series_fall_behind_as_capacity_says) {
+  /* Reads of 10 s each minute, 10 per rate window of 1.05 s. */
+  EXPECT_EQ_INT(95, sched_capacity(60, 60, 10, 10));
+  EXPECT_EQ_INT(571, sched_capacity(60, 10, 10, 10));
+  EXPECT_EQ_INT(571, sched_capacity(60, 1, 10, 10));
+  EXPECT_EQ_INT(1142, sched_capacity(120, 10, 10, 10));
+  OK(sched_capacity(60, 10, 10, 0) == SIZE_MAX);
+
+  world_t *w = world_new(200, 60, 4, 10, always_done);
+  w->latency = SCHED_MS(5);
+  read_at(w, T0, 10);
+  size_t started = w->start_count;
+  OK(started <= 95 + 10); /* the first rate window may hold a full ring */
+  OK(started < 200);
+  world_free(w);
+  return 0;
+}
+
+DEF_TEST(backfill_after_an_outage_stops_at_max_backfill) {
+  world_t *w = world_new(2, 60, 4, 0, always_done);
+  time_t latest = (T0 - 60) / WINDOW * WINDOW;
+  for (size_t i = 0; i < w->count; i++)
+    w->series[i].last_end = latest - 100 * WINDOW;
+  read_at(w, T0, 10);
+  EXPECT_EQ_INT(80, w->s.skipped); /* two series, 40 windows each */
+  for (size_t i = 0; i < w->count; i++) {
+    EXPECT_EQ_INT(60, w->dispatch_count[i]);
+    EXPECT_EQ_INT(latest, w->dispatched[i]);
+  }
+  EXPECT_EQ_INT(0, w->errors); /* in order */
+  world_free(w);
+  return 0;
+}
+
+static sched_outcome_t fails_twice(world_t *w, size_t i, time_t end,
+                                   unsigned generation, int nth) {
+  (void)w, (void)i, (void)end, (void)generation;
+  return (nth <= 2) ? SCHED_TRANSIENT : SCHED_DONE;
+}
+
+DEF_TEST(transient_errors_are_retried_with_growing_backoff) {
+  world_t *w = world_new(1, 60, 1, 10, fails_twice);
+  read_at(w, T0, 10);
+  EXPECT_EQ_INT(3, w->start_count);
+  EXPECT_EQ_INT(1, w->dispatch_count[0]);
+  /* Gaps: latency plus backoff(1), then latency plus backoff(2); jitter
+   * spreads each from half to one and a half times 0.5 s and 1 s. */
+  sched_time_t g1 = w->starts[1] - w->starts[0] - w->latency;
+  sched_time_t g2 = w->starts[2] - w->starts[1] - w->latency;
+  OK(g1 >= SCHED_MS(250) && g1 <= SCHED_MS(750));
+  OK(g2 >= SCHED_MS(500) && g2 <= SCHED_MS(1500));
+  EXPECT_EQ_INT(0, w->s.failures); /* reset by the success */
+  world_free(w);
+  return 0;
+}
+
+static sched_outcome_t down_first_read(world_t *w, size_t i, time_t end,
+                                       unsigned generation, int nth) {
+  (void)w, (void)i, (void)end, (void)generation;
+  return (nth <= 3) ? SCHED_TRANSIENT : SCHED_DONE;
+}
+
+DEF_TEST(three_failures_leave_the_window_to_the_next_read) {
+  world_t *w = world_new(1, 60, 1, 10, down_first_read);
+  read_at(w, T0, 10);
+  EXPECT_EQ_INT(SCHED_MAX_ATTEMPTS, w->start_count);
+  EXPECT_EQ_INT(0, w->dispatch_count[0]);
+  read_at(w, T0 + 10, 10);
+  EXPECT_EQ_INT(1, w->dispatch_count[0]); /* not lost */
+  world_free(w);
+  return 0;
+}
+
+static sched_outcome_t throttled_once(world_t *w, size_t i, time_t end,
+                                      unsigned generation, int nth) {
+  (void)w, (void)end, (void)generation;
+  return (i == 0 && nth == 1) ? SCHED_THROTTLED : SCHED_DONE;
+}
+
+DEF_TEST(throttling_holds_the_whole_block_as_the_hint_says) {
+  world_t *w = world_new(3, 60, 1, 0, throttled_once);
+  w->hint_ms = 2000;
+  read_at(w, T0, 10);
+  /* After the throttled answer (first start + latency), nothing starts
+   * for 2 s, whichever series. */
+  sched_time_t answered = w->starts[0] + w->latency;
+  for (size_t k = 1; k < w->start_count; k++)
+    OK(w->starts[k] >= answered + SCHED_MS(2000));
+  for (size_t i = 0; i < w->count; i++)
+    EXPECT_EQ_INT(1, w->dispatch_count[i]);
+  world_free(w);
+  return 0;
+}
+
+static sched_outcome_t old_keys_refused(world_t *w, size_t i, time_t end,
+                                        unsigned generation, int nth) {
+  (void)w, (void)i, (void)end, (void)nth;
+  return (generation == 1) ? SCHED_CREDENTIALS : SCHED_DONE;
+}
+
+DEF_TEST(late_refusals_of_old_keys_do_not_skip_the_window) {
+  /* Four requests in flight, signed with keys the API has just stopped
+   * accepting; all four refusals arrive together. */
+  world_t *w = world_new(4, 60, 4, 0, old_keys_refused);
+  w->renew_on_reject = true;
+  read_at(w, T0, 10);
+  EXPECT_EQ_INT(0, w->s.given_up_end);
+  for (size_t i = 0; i < w->count; i++)
+    EXPECT_EQ_INT(1, w->dispatch_count[i]);
+  OK(w->generation >= 2);
+  EXPECT_EQ_INT(0, w->s.keys_rejected);
+  world_free(w);
+  return 0;
+}
+
+static sched_outcome_t always_refused(world_t *w, size_t i, time_t end,
+                                      unsigned generation, int nth) {
+  (void)w, (void)i, (void)end, (void)generation, (void)nth;
+  return SCHED_CREDENTIALS;
+}
+
+DEF_TEST(a_wrong_key_costs_one_request_per_window) {
+  world_t *w = world_new(1, 60, 4, 10, always_refused);
+  w->s.renewable = false; /* the block's own keys */
+  run_reads(w, T0, T0 + 600, 10, 10);
+  EXPECT_EQ_INT(10, w->start_count);
+  EXPECT_EQ_INT(0, w->dispatch_count[0]);
+  world_free(w);
+  return 0;
+}
+
+DEF_TEST(refused_renewable_keys_are_renewed_once_per_window) {
+  world_t *w = world_new(1, 60, 4, 10, always_refused);
+  w->renew_on_reject = true;
+  run_reads(w, T0, T0 + 600, 10, 10);
+  /* The first window: the keys, then renewed ones; after that, while the
+   * keys stay refused, one request a window. */
+  EXPECT_EQ_INT(11, w->start_count);
+  EXPECT_EQ_INT(0, w->dispatch_count[0]);
+  world_free(w);
+  return 0;
+}
+
+static sched_outcome_t first_instance_gone(world_t *w, size_t i, time_t end,
+                                           unsigned generation, int nth) {
+  (void)end, (void)generation, (void)nth;
+  return (w->series[i].group == 0) ? SCHED_GONE : SCHED_DONE;
+}
+
+DEF_TEST(a_gone_instance_skips_its_other_ports) {
+  /* Instance 0 with three ports, instance 1 with two. */
+  world_t *w = world_new(5, 60, 1, 0, first_instance_gone);
+  size_t groups[] = {0, 0, 0, 1, 1};
+  for (size_t i = 0; i < 5; i++)
+    w->series[i].group = groups[i];
+  read_at(w, T0, 10);
+  EXPECT_EQ_INT(1, w->requests[0] + w->requests[1] + w->requests[2]);
+  EXPECT_EQ_INT(1, w->s.gone);
+  EXPECT_EQ_INT(1, w->dispatch_count[3]);
+  EXPECT_EQ_INT(1, w->dispatch_count[4]);
+  world_free(w);
+  return 0;
+}
+
+DEF_TEST(discovery_and_polls_take_turns) {
+  world_t *w = world_new(6, 60, 1, 0, always_done);
+  w->other_left = 6;
+  read_at(w, T0, 10);
+  EXPECT_EQ_INT(12, w->start_count);
+  /* Neither waits for the other to finish. */
+  for (size_t k = 0; k + 1 < w->start_count; k++)
+    OK(w->start_kind[k] != w->start_kind[k + 1]);
+  world_free(w);
+  return 0;
+}
+
+DEF_TEST(nothing_starts_that_could_not_end_by_the_deadline) {
+  world_t *w = world_new(50, 60, 1, 0, always_done);
+  w->latency = SCHED_MS(300);
+  read_at(w, T0, 2);
+  OK(w->start_count < 50);
+  EXPECT_EQ_INT(0, w->errors); /* record_start checks each start */
+  read_at(w, T0 + 10, 2);      /* the rest in later reads */
+  OK(w->start_count > 7);
+  world_free(w);
+  return 0;
+}
+
+/* Faults at random, as a bad day brings them: the service's errors,
+ * throttling, garbage, no answer at all. */
+static sched_outcome_t bad_day(world_t *w, size_t i, time_t end,
+                               unsigned generation, int nth) {
+  (void)i, (void)end, (void)generation, (void)nth;
+  double r = io_random(w);
+  if (r < 0.05)
+    return SCHED_TRANSIENT;
+  if (r < 0.07)
+    return SCHED_THROTTLED;
+  if (r < 0.08)
+    return SCHED_INVALID;
+  if (r < 0.085)
+    return SCHED_NETWORK;
+  return SCHED_DONE;
+}
+
+DEF_TEST(two_hundred_hours_of_faults_lose_no_window) {
+  world_t *w = world_new(20, 60, 4, 10, bad_day);
+  time_t end = T0 + 200 * 3600;
+  run_reads(w, T0, end, 10, 10);
+  w->answer = always_done; /* a calm last hour catches up */
+  run_reads(w, end, end + 3600, 10, 10);
+  EXPECT_EQ_INT(0, w->errors); /* in order, once each, in time */
+  EXPECT_EQ_INT(0, w->gaps);
+  OK(max_rate(w) <= 10);
+  unsigned windows = (200 + 1) * 60;
+  for (size_t i = 0; i < w->count; i++) {
+    EXPECT_EQ_INT(windows, w->dispatch_count[i]);
+    EXPECT_EQ_INT(end + 3600 - 60 - WINDOW, w->dispatched[i]);
+  }
+  world_free(w);
+  return 0;
+}
+
+int main(void) {
+  RUN_TEST(a_day_of_reads_fetches_every_window_once);
+  RUN_TEST(the_rate_limit_holds_and_series_take_turns);
+  RUN_TEST(too_many_series_fall_behind_as_capacity_says);
+  RUN_TEST(backfill_after_an_outage_stops_at_max_backfill);
+  RUN_TEST(transient_errors_are_retried_with_growing_backoff);
+  RUN_TEST(three_failures_leave_the_window_to_the_next_read);
+  RUN_TEST(throttling_holds_the_whole_block_as_the_hint_says);
+  RUN_TEST(late_refusals_of_old_keys_do_not_skip_the_window);
+  RUN_TEST(a_wrong_key_costs_one_request_per_window);
+  RUN_TEST(refused_renewable_keys_are_renewed_once_per_window);
+  RUN_TEST(a_gone_instance_skips_its_other_ports);
+  RUN_TEST(discovery_and_polls_take_turns);
+  RUN_TEST(nothing_starts_that_could_not_end_by_the_deadline);
+  RUN_TEST(two_hundred_hours_of_faults_lose_no_window);
+  END_TEST;
+}
