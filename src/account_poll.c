@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/account_poll.c
+ * SPDX-License-Identifier: MIT
  *
  * One read of a block: which windows each series still needs, requests
  * for them (at most MaxConcurrentRequests in flight, at most

@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/acs3_sign.c
+ * SPDX-License-Identifier: MIT
  *
  * Signature V3; see acs3_sign.h.
  */

@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/api_response.c
+ * SPDX-License-Identifier: MIT
  *
  * DescribePortConnsCount response documents; see api_response.h.
  */

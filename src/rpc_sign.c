@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/rpc_sign.c
+ * SPDX-License-Identifier: MIT
  *
  * Alibaba Cloud RPC signature version 1.0; see rpc_sign.h.
  */

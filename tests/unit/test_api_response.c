@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - tests/unit/test_api_response.c
+ * SPDX-License-Identifier: MIT
  *
  * Response documents: success, API errors, and everything that must be
  * refused rather than turned into numbers.
