@@ -110,6 +110,7 @@ def test_package_contents(build):
         "/usr/share/doc/collectd-ddoscoo/copyright",
         "/usr/share/doc/collectd-ddoscoo/changelog.gz",
         "/usr/share/doc/collectd-ddoscoo/examples/ddoscoo.conf",
+        "/usr/share/doc/collectd-ddoscoo/examples/ram-policy.json",
         "/usr/share/doc/collectd-ddoscoo/examples/grafana-ddoscoo-graphite.json",
         "/usr/share/doc/collectd-ddoscoo/examples/grafana-ddoscoo-influxdb.json",
     }
