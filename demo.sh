@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The plugin at work: builds it, runs the real collectd with it for a few
 # minutes, prints the values as they arrive and draws them from the RRD
 # files into demo-out/connections.png.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Builds the plugin and runs every test: the unit tests of the pure modules
 # (make check), make distcheck, the API simulator's own tests, the
 # end-to-end tests in which the real collectd loads the plugin and short

@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/account.h
+ * SPDX-License-Identifier: MIT
  *
  * An <Account> block: its options, the series it polls and their state.
  */

@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/account_config.c
+ * SPDX-License-Identifier: MIT
  *
  * <Account> blocks: options, defaults, validation and the series list.
  */

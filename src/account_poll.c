@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/account_poll.c
+ * SPDX-License-Identifier: MIT
  *
  * One read of a block, the glue around the scheduler (scheduler.c): the
  * requests it asks for, what each answer means, the log lines, dispatch

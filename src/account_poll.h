@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/account_poll.h
+ * SPDX-License-Identifier: MIT
  *
  * One read of a block: fetch and dispatch every window its series need.
  */

@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/account_request.c
+ * SPDX-License-Identifier: MIT
  *
  * A block's signed requests; see account_request.h.
  */

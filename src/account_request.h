@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/account_request.h
+ * SPDX-License-Identifier: MIT
  *
  * A block's signed requests: the keys to sign with now, and a request for
  * any action signed as the block's SignatureVersion says.

@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/account_series.c
+ * SPDX-License-Identifier: MIT
  *
  * A block's series; see account_series.h.
  */

@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/account_series.h
+ * SPDX-License-Identifier: MIT
  *
  * A block's series, from its instances and ports: at configuration and
  * after each discovery.

@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/acs3_sign.c
+ * SPDX-License-Identifier: MIT
  *
  * Signature V3; see acs3_sign.h.
  */
@@ -87,6 +88,7 @@ char *acs3_canonical_request(const char *method, const char *canonical_query,
   }
   snprintf(out, size, "%s\n/\n%s\n%s\n%s\n%s", method, canonical_query, lines,
            names, hashed_payload);
+  OPENSSL_cleanse(lines, lines_size); /* the token's header line */
   free(lines);
   *signed_headers = names;
   return out;
@@ -150,6 +152,8 @@ char **acs3_sign_request(const acs3_request_t *req) {
   int status = (canonical == NULL) ? -1
                                    : acs3_signature(req->access_key_secret,
                                                     canonical, signature);
+  if (canonical != NULL)
+    OPENSSL_cleanse(canonical, strlen(canonical)); /* holds the token */
   free(canonical);
 
   char **headers = (status == 0) ? calloc(count + 2, sizeof(char *)) : NULL;

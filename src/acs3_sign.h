@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/acs3_sign.h
+ * SPDX-License-Identifier: MIT
  *
  * Alibaba Cloud signature V3 (ACS3-HMAC-SHA256): canonical request, the
  * signature, and the signed headers of a request. Pure: no collectd, no

@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/api_request.c
+ * SPDX-License-Identifier: MIT
  *
  * DescribePortConnsCount request parameters; see api_request.h.
  */

@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/api_request.h
+ * SPDX-License-Identifier: MIT
  *
  * What one DescribePortConnsCount query asks for: the time window and the
  * operation's parameters. The signature adds its own. Pure: no collectd, no

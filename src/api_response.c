@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/api_response.c
+ * SPDX-License-Identifier: MIT
  *
  * DescribePortConnsCount response documents; see api_response.h.
  */
@@ -440,7 +441,8 @@ const char *api_error_explain(api_error_class_t error_class) {
     return "credentials rejected, check AccessKeyId, AccessKeySecret and "
            "SecurityToken";
   case API_ERROR_PERMISSION:
-    return "permission denied, the key needs ddoscoo:DescribePortConnsCount";
+    return "permission denied: the key's RAM policy does not allow this "
+           "yundun-ddoscoo action (see ram-policy.json)";
   case API_ERROR_GONE:
     return "the instance does not exist (any more)";
   case API_ERROR_REQUEST:

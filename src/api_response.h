@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/api_response.h
+ * SPDX-License-Identifier: MIT
  *
  * Reads response documents (XML, libxml2) of DescribePortConnsCount and of
  * the listing operations DescribeInstanceIds and DescribeNetworkRules into

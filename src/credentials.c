@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/credentials.c
+ * SPDX-License-Identifier: MIT
  *
  * Credential sources and renewal; see credentials.h.
  */

@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/credentials.h
+ * SPDX-License-Identifier: MIT
  *
  * Where a block's keys come from, and keeping them fresh: the block's own
  * options (keys, a credentials file profile or an ECS RAM role), else the

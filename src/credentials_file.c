@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/credentials_file.c
+ * SPDX-License-Identifier: MIT
  *
  * The INI credentials file; see credentials_file.h.
  */

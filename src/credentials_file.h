@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/credentials_file.h
+ * SPDX-License-Identifier: MIT
  *
  * The Alibaba Cloud SDKs' INI credentials file (~/.alibabacloud/credentials):
  * one profile of type access_key, sts or ecs_ram_role. Pure: no collectd,

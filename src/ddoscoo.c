@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/ddoscoo.c
+ * SPDX-License-Identifier: MIT
  *
  * collectd glue: the plugin's configuration, set-up and shutdown, and the
  * read callback each <Account> block registers.

@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/discovery.c
+ * SPDX-License-Identifier: MIT
  *
  * Instances and forwarded ports; see discovery.h.
  */

@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/discovery.h
+ * SPDX-License-Identifier: MIT
  *
  * A block's instances (DescribeInstanceIds, when it lists none) and their
  * forwarded ports (DescribeNetworkRules, with Port "auto"), refreshed every

@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/dispatch.c
+ * SPDX-License-Identifier: MIT
  *
  * What the plugin hands to collectd: a window's connection values, and a
  * block's own health.

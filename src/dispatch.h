@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/dispatch.h
+ * SPDX-License-Identifier: MIT
  *
  * What the plugin dispatches; the metric names users build dashboards on.
  */

@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/ecs_metadata.c
+ * SPDX-License-Identifier: MIT
  *
  * The ECS instance metadata service; see ecs_metadata.h.
  */

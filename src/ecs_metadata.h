@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/ecs_metadata.h
+ * SPDX-License-Identifier: MIT
  *
  * Temporary keys of an ECS instance's RAM role, from the instance metadata
  * service (token-protected requests first, plain ones as the fallback).

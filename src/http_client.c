@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/http_client.c
+ * SPDX-License-Identifier: MIT
  *
  * libcurl's multi interface for a block; see http_client.h.
  */

@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/http_client.h
+ * SPDX-License-Identifier: MIT
  *
  * A block's HTTP client: up to max_parallel POSTs in flight at once over
  * libcurl's multi interface, kept-alive connections and TLS sessions shared

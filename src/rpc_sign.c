@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/rpc_sign.c
+ * SPDX-License-Identifier: MIT
  *
  * Alibaba Cloud RPC signature version 1.0; see rpc_sign.h.
  */
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
@@ -40,10 +42,17 @@ int rpc_params_add(rpc_params_t *params, const char *name, const char *value) {
   return 0;
 }
 
+/* Text that may hold a SecurityToken is overwritten before it is freed. */
+static void free_wiped(char *s) {
+  if (s != NULL)
+    OPENSSL_cleanse(s, strlen(s));
+  free(s);
+}
+
 void rpc_params_clear(rpc_params_t *params) {
   for (size_t i = 0; i < params->count; i++) {
     free(params->items[i].name);
-    free(params->items[i].value);
+    free_wiped(params->items[i].value);
   }
   free(params->items);
   *params = (rpc_params_t)RPC_PARAMS_INIT;
@@ -184,22 +193,23 @@ char *rpc_sign_v1(rpc_params_t *params, const char *method,
                    ? -1
                    : rpc_signature_v1(secret, string_to_sign, signature,
                                       sizeof(signature));
-  free(string_to_sign);
+  free_wiped(string_to_sign);
   if (status != 0) {
-    free(query);
+    free_wiped(query);
     return NULL;
   }
 
+  /* A new buffer rather than realloc(), which could free a copy unwiped. */
   static const char name[] = "&Signature=";
   size_t query_len = strlen(query);
-  char *out = realloc(query, query_len + sizeof(name) - 1 +
-                                 encoded_length(signature) + 1);
-  if (out == NULL) {
-    free(query);
-    return NULL;
+  char *out =
+      malloc(query_len + sizeof(name) - 1 + encoded_length(signature) + 1);
+  if (out != NULL) {
+    memcpy(out, query, query_len);
+    memcpy(out + query_len, name, sizeof(name) - 1);
+    *encode_into(out + query_len + sizeof(name) - 1, signature) = 0;
   }
-  memcpy(out + query_len, name, sizeof(name) - 1);
-  *encode_into(out + query_len + sizeof(name) - 1, signature) = 0;
+  free_wiped(query);
   return out;
 }
 

@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/rpc_sign.h
+ * SPDX-License-Identifier: MIT
  *
  * Alibaba Cloud RPC request signing, signature version 1.0 (HMAC-SHA1):
  * parameter lists, RFC 3986 encoding, the canonical query and the signature.

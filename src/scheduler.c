@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/scheduler.c
+ * SPDX-License-Identifier: MIT
  *
  * A block's read, as decisions over time; see scheduler.h.
  */

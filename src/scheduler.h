@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/scheduler.h
+ * SPDX-License-Identifier: MIT
  *
  * The decisions of a block's read, over time: which window each series
  * needs next (backfill up to MaxBackfill, in order), when a request may

@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/state_file.c
+ * SPDX-License-Identifier: MIT
  *
  * The StateFile; see state_file.h. Format, one entry a line after a header:
  *

@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/state_file.h
+ * SPDX-License-Identifier: MIT
  *
  * The StateFile: the EndTime of the newest dispatched window of each
  * series, kept across restarts so that a restarted collectd fills the gap.

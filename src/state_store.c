@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/state_store.c
+ * SPDX-License-Identifier: MIT
  *
  * The plugin-wide StateFile, shared by every block: loaded at init, each
  * block's series carry on from it at their first read, rewritten after

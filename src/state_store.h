@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - src/state_store.h
+ * SPDX-License-Identifier: MIT
  *
  * The plugin-wide StateFile (see state_file.h for the file itself).
  */

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Installs, from Debian's packages, what building the plugin, the demo and
 # the test suite need. Does nothing when everything is there already.
 set -eu

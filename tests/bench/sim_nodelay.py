@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The API simulator (tests/simulator/ddoscoo_sim.py) with TCP_NODELAY on
 its accepted connections, for the benchmark only.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Harness for the end-to-end tests: the real collectd daemon (Debian's
 collectd-core) loads the plugin from the build tree, stock write plugins
 store what it dispatches, and the API simulator stands in for Alibaba

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Real write backends for the end-to-end tests, each run privately from
 Debian's packages: carbon-cache (graphite-carbon) writing whisper files,
 and influxd 1.x (influxdb) with its collectd input. Everything listens on

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Never lose a minute: an API outage of a few minutes and a collectd
 restart, both followed by backfill of every missed window, in real time
 (collectd's own clock stamps the values, so the minutes must really

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Many series at once: MaxConcurrentRequests and MaxRequestsPerSecond hold,
 measured from the simulator's log (the time each request arrived), and every
 window still lands."""

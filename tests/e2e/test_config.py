@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Configurations that leave nothing to poll, and StateFiles that cannot
 be used: collectd still starts (a failing configuration callback would
 stop it, and every other plugin with it), and the log says why."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Credential sources with the real collectd: a credentials file named in
 the block (each profile type), the default file found through the
 environment, and the mistakes that keep a block from starting. Every

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The Debian package as a user gets it: dpkg-buildpackage builds it from a
 copy of the source tree (the checkout stays clean), lintian finds no
 error, and the real collectd loads the plugin from the package's files
@@ -31,7 +32,7 @@ def configure_version():
 def source_files():
     """The checkout's files as git sees them: tracked, plus new files that
     are not ignored; no build products."""
-    if not os.path.isdir(os.path.join(REPO, ".git")):
+    if not os.path.exists(os.path.join(REPO, ".git")):  # a worktree has a .git file
         pytest.fail("%s is not a git checkout; the package test copies its files" % REPO)
     out = subprocess.run(["git", "-C", REPO, "ls-files", "-z", "--cached", "--others",
                           "--exclude-standard"], check=True, capture_output=True).stdout
@@ -109,6 +110,7 @@ def test_package_contents(build):
         "/usr/share/doc/collectd-ddoscoo/copyright",
         "/usr/share/doc/collectd-ddoscoo/changelog.gz",
         "/usr/share/doc/collectd-ddoscoo/examples/ddoscoo.conf",
+        "/usr/share/doc/collectd-ddoscoo/examples/ram-policy.json",
         "/usr/share/doc/collectd-ddoscoo/examples/grafana-ddoscoo-graphite.json",
         "/usr/share/doc/collectd-ddoscoo/examples/grafana-ddoscoo-influxdb.json",
     }

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The README's recommended set-up on ECS, exactly as a user gets it: no
 keys, no credentials file, no MetadataURL. The metadata service's real
 address, 100.100.100.200 port 80, is made reachable in a network namespace

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Discovery with the real collectd: every instance of the account and
 every forwarded port, both XML list shapes, paging, instances named by
 their remarks, changes followed within a DiscoveryInterval, a failed

@@ -1,9 +1,13 @@
+# SPDX-License-Identifier: MIT
 """The documentation against the code: the man page collectd-ddoscoo(5)
-is clean POD and renders, the built one too, and every option that the
+is clean POD and renders, the built one too, every option that the
 plugin accepts is documented in the man page and in the README, with the
-README's default."""
+README's default, the RAM policy allows exactly the operations the plugin
+calls, and the MIT license is said in LICENSE, debian/copyright and every
+source file."""
 
 import glob
+import json
 import os
 import re
 import subprocess
@@ -133,3 +137,148 @@ def test_man_page_metric_table_matches_the_readme():
     pod = read(POD)
     for field, type_, type_instance in readme_rows:
         assert re.search(r"^  %s +%s +%s " % (field, type_, type_instance), pod, re.M), field
+
+
+# The RAM policy: exactly the operations the C code calls.
+
+POLICY = os.path.join(REPO, "conf", "ram-policy.json")
+RAM_PREFIX = "yundun-ddoscoo:"
+
+
+def called_operations():
+    """The API operations the plugin calls: the API_ACTION* macros of
+    src/api_request.h that the C code hands to account_start(). Any other
+    argument there fails, so that a new operation cannot bypass the check."""
+    defines = dict(re.findall(r'^#define (API_ACTION\w*) "(\w+)"$',
+                              read(os.path.join(REPO, "src", "api_request.h")), re.M))
+    called = set()
+    for path in glob.glob(os.path.join(REPO, "src", "*.c")):
+        for arg in re.findall(r"\baccount_start\(\s*\w+,\s*([^,()]+),", read(path)):
+            arg = arg.strip()
+            assert arg in defines, "%s: account_start() is given %r, not an API_ACTION* " \
+                "of src/api_request.h" % (os.path.basename(path), arg)
+            called.add(defines[arg])
+    assert "DescribePortConnsCount" in called, called
+    return called
+
+
+def test_ram_policy_allows_exactly_the_called_operations():
+    with open(POLICY, encoding="utf-8") as f:
+        policy = json.load(f)
+    assert policy["Version"] == "1", policy
+    actions = []
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow", statement
+        assert statement["Resource"] == "*", statement  # no resource-level authorization
+        assert set(statement) == {"Effect", "Action", "Resource"}, statement
+        actions += statement["Action"]
+    assert len(actions) == len(set(actions)), actions
+    assert sorted(actions) == sorted(RAM_PREFIX + op for op in called_operations())
+
+
+def doc_files():
+    return [README, POD, os.path.join(REPO, "conf", "ddoscoo.conf"),
+            os.path.join(REPO, "debian", "control")] + \
+        sorted(glob.glob(os.path.join(REPO, "src", "*.[ch]")))
+
+
+def test_ram_actions_carry_the_service_prefix():
+    # The RAM code of ddoscoo is yundun-ddoscoo; "ddoscoo:Describe..." is
+    # no action at all, and a policy that names it allows nothing.
+    for path in doc_files():
+        for m in re.finditer(r"(\S*)ddoscoo:([A-Z]\w*)", read(path)):
+            assert m.group(1).endswith("yundun-"), (os.path.basename(path), m.group(0))
+    for path in (README, POD):
+        text = read(path)
+        for op in called_operations():
+            assert RAM_PREFIX + op in text, (os.path.basename(path), op)
+        assert "ram-policy.json" in text, path
+        # The system policy that also grants them (yundun-ddoscoo:Describ*).
+        assert "AliyunYundunAntiDDoSPremiumReadOnlyAccess" in text, path
+
+
+def test_man_page_shows_the_shipped_policy():
+    pod = read(POD).split("=head2 RAM permissions", 1)[1]
+    block = re.search(r"^(  \{\n.*?^  \}\n)", pod, re.M | re.S).group(1)
+    with open(POLICY, encoding="utf-8") as f:
+        assert json.loads(block) == json.load(f)
+
+
+def test_ram_policy_is_shipped():
+    examples = read(os.path.join(REPO, "debian", "collectd-ddoscoo.examples")).split()
+    assert "conf/ram-policy.json" in examples
+    assert re.search(r"^EXTRA_DIST\b[^\n]*(\\\n[^\n]*)*\bconf/ram-policy\.json\b",
+                     read(os.path.join(REPO, "Makefile.am")), re.M)
+
+
+# The license: MIT, said once in LICENSE and in every source file.
+
+SPDX = "SPDX-License-Identifier: MIT"
+
+
+def project_files():
+    """The checkout's files as git sees them (tracked, and new ones not
+    ignored): no build products."""
+    out = subprocess.run(["git", "-C", REPO, "ls-files", "-z", "--cached", "--others",
+                          "--exclude-standard"], check=True, capture_output=True).stdout
+    return sorted(p for p in set(out.decode().split("\0"))
+                  if p and os.path.isfile(os.path.join(REPO, p)))
+
+
+def source_files():
+    """C sources and headers, Python files, and scripts (a #! line)."""
+    files = []
+    for path in project_files():
+        if path.startswith("tests/fuzz/corpus/"):
+            continue
+        if path.endswith((".c", ".h", ".py", ".sh")):
+            files.append(path)
+            continue
+        with open(os.path.join(REPO, path), "rb") as f:
+            if f.read(2) == b"#!":
+                files.append(path)
+    return files
+
+
+def test_every_source_file_has_the_spdx_line():
+    files = source_files()
+    assert "src/rpc_sign.c" in files and "tests/e2e/conftest.py" in files \
+        and "run-tests.sh" in files, files
+    missing = []
+    for path in files:
+        lines = read(os.path.join(REPO, path)).split("\n")
+        if path.endswith((".c", ".h")):
+            # In the header comment.
+            header = lines[:lines.index(" */")] if " */" in lines else []
+            ok = header[:1] == ["/**"] and " * " + SPDX in header
+        else:
+            # The first line, or the second after a #! line.
+            first = 1 if lines[0].startswith("#!") else 0
+            ok = lines[first] == "# " + SPDX
+        if not ok:
+            missing.append(path)
+    assert not missing, "no '%s' line in the header of: %s" % (SPDX, ", ".join(missing))
+
+
+def test_license_is_mit_everywhere():
+    license_text = read(os.path.join(REPO, "LICENSE"))
+    assert license_text.startswith("MIT License\n\nCopyright (c) 2026 The collectd-ddoscoo "
+                                   "authors\n\n"), license_text[:80]
+    body = license_text.split("\n\n", 2)[2].strip()
+    assert body.startswith("Permission is hereby granted, free of charge")
+    # debian/copyright, machine-readable: every file MIT, with the full text.
+    copyright = read(os.path.join(REPO, "debian", "copyright"))
+    assert copyright.startswith(
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n")
+    assert re.search(r"^Files: \*\nCopyright: 2026 The collectd-ddoscoo authors\n"
+                     r"License: MIT$", copyright, re.M), copyright
+    m = re.search(r"^License: MIT\n((?: .*\n?)+)", copyright.split("\n\n", 2)[2], re.M)
+    assert m, copyright
+    text = "\n".join("" if l == " ." else l[1:] for l in m.group(1).rstrip("\n").split("\n"))
+    assert text == body
+    assert "Permission is hereby granted" not in read(os.path.join(
+        REPO, "debian", "collectd-ddoscoo.docs"))
+    assert re.search(r"^EXTRA_DIST = [^\n]*\bLICENSE\b",
+                     read(os.path.join(REPO, "Makefile.am")), re.M)
+    assert "MIT" in read(README).split("## License", 1)[-1]
+    assert re.search(r"^=head1 LICENSE\n\n[^=]*\bMIT\b", read(POD), re.M)

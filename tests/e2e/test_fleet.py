@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """One real collectd, many <Account> blocks, a couple of minutes of real
 time: values and timestamps in CSV and RRD, request contents as the API
 simulator saw them, and every kind of misbehaving API or bad block

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Memory: the real collectd with the plugin under valgrind's memcheck, and
 a plain collectd whose resident size is watched, each polling its own API
 simulator for two and a half minutes with blocks that fail on every read.

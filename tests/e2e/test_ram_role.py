@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """ECS RAM role keys from a metadata service that rotates them every ten
 seconds, and signature V3, with the real collectd. The simulator accepts
 only keys the metadata service has issued and not yet expired, so a

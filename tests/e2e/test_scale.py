@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Blocks that grow: an instance removed between two discoveries, and more
 series than the rate limit lets a block poll once per Window."""
 

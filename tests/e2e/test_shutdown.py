@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A read never outlasts its interval or one Timeout, so a slow API cannot
 hold up collectd's shutdown, which waits for running reads."""
 

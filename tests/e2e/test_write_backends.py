@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The series as a collectd fleet stores them: one real collectd run feeds,
 next to csv, the stock write_graphite plugin (two <Node>s: the default
 naming and SeparateInstances true, each into its own real carbon-cache

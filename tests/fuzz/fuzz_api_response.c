@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - tests/fuzz/fuzz_api_response.c
+ * SPDX-License-Identifier: MIT
  *
  * libFuzzer target: arbitrary bytes as a DescribePortConnsCount response
  * body. Besides what AddressSanitizer, UndefinedBehaviorSanitizer and

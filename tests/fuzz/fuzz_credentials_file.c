@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - tests/fuzz/fuzz_credentials_file.c
+ * SPDX-License-Identifier: MIT
  *
  * libFuzzer target for what the plugin reads of its credentials: the INI
  * credentials file (src/credentials_file.c) and the metadata service's

@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - tests/fuzz/fuzz_rpc_sign.c
+ * SPDX-License-Identifier: MIT
  *
  * libFuzzer target for the RFC 3986 encoder and the canonical query. The
  * input is split at NUL bytes into name, value, name, value, ... (an odd

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Fuzzes the pure modules with libFuzzer: builds every tests/fuzz/fuzz_*.c
 # with clang against the src/*.c module it tests (no collectd), with
 # AddressSanitizer (LeakSanitizer included) and UndefinedBehaviorSanitizer,

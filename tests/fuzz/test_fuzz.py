@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A short libFuzzer run of every target (tests/fuzz/run.sh) as part of the
 suite: the response parser, the signing encoder and the credentials parsers
 (INI file, metadata JSON) under AddressSanitizer,

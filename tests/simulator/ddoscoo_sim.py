@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Alibaba Cloud Anti-DDoS (ddoscoo) API simulator for end-to-end tests.
 
 It stands in for the real RPC endpoint of ``DescribePortConnsCount``

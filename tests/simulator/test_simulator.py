@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Tests of the ddoscoo API simulator itself.
 
 Run: /usr/bin/python3 -m pytest tests/simulator -q

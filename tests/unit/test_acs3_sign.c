@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - tests/unit/test_acs3_sign.c
+ * SPDX-License-Identifier: MIT
  *
  * Signature V3 against Alibaba Cloud's published example.
  */

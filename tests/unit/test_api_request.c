@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - tests/unit/test_api_request.c
+ * SPDX-License-Identifier: MIT
  *
  * Time windows and DescribePortConnsCount parameters.
  */

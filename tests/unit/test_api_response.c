@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - tests/unit/test_api_response.c
+ * SPDX-License-Identifier: MIT
  *
  * Response documents: success, API errors, and everything that must be
  * refused rather than turned into numbers.
@@ -360,6 +361,11 @@ DEF_TEST(classify) {
   EXPECT_EQ_INT(API_ERROR_REQUEST,
                 api_error_classify("SignatureNonceUsed", 400));
   OK(strstr(api_error_explain(API_ERROR_CLOCK), "clock") != NULL);
+  /* RAM actions are named yundun-ddoscoo:<Operation>; the policy to grant
+   * them comes with the plugin. */
+  OK(strstr(api_error_explain(API_ERROR_PERMISSION), "yundun-ddoscoo") != NULL);
+  OK(strstr(api_error_explain(API_ERROR_PERMISSION), "ram-policy.json") !=
+     NULL);
   return 0;
 }
 

@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - tests/unit/test_credentials.c
+ * SPDX-License-Identifier: MIT
  *
  * Credentials: the INI file, the metadata service's JSON document, and
  * which source wins.

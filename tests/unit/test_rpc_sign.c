@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - tests/unit/test_rpc_sign.c
+ * SPDX-License-Identifier: MIT
  *
  * Signature version 1.0 against Alibaba Cloud's published examples.
  */

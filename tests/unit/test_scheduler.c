@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - tests/unit/test_scheduler.c
+ * SPDX-License-Identifier: MIT
  *
  * The scheduler against a simulated world: a clock that only moves when
  * the scheduler waits, an API that answers after a fixed latency with

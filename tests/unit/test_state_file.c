@@ -1,5 +1,6 @@
 /**
  * collectd-ddoscoo - tests/unit/test_state_file.c
+ * SPDX-License-Identifier: MIT
  *
  * The StateFile: round trip, first start, and files that must be ignored.
  */
