@@ -78,10 +78,10 @@ def test_too_many_series_for_the_rate_limit_are_reported_once(tmp_path):
     try:
         # Reads of min(Interval 10, Timeout 10) seconds every 10 s, at the
         # default MaxRequestsPerSecond 10: 571 requests per 60 s Window.
-        lines = wait_for(lambda: cd.log_lines('Account "big": 700 series'), 30,
+        lines = wait_for(lambda: cd.log_lines('Account "big": 700 series, but'), 30,
                          "the warning")
         time.sleep(12)  # another read: said once only
-        lines = cd.log_lines('Account "big": 700 series')
+        lines = cd.log_lines('Account "big": 700 series, but')
     finally:
         cd.stop()
         sim.stop()
