@@ -103,7 +103,8 @@ int account_start(account_t *a, const char *action, rpc_params_t *params,
     timeout = a->timeout;
   int status = http_client_start(
       a->http, req.url ? req.url : a->url, req.body ? req.body : "",
-      (const char *const *)req.headers, (long)CDTIME_T_TO_MS(timeout), user);
+      (const char *const *)req.headers, api_max_response(action),
+      (long)CDTIME_T_TO_MS(timeout), user);
   signed_request_clear(&req);
   if (status != 0)
     return -1; /* memory ran out: the slots are counted by the caller */

@@ -8,6 +8,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 time_t api_window_end(time_t now, int window, int delay) {
   time_t t = now - delay;
@@ -85,4 +86,26 @@ int api_network_rules_params(const char *region_id, const char *instance_id,
     return -1;
   }
   return 0;
+}
+
+/* One row per operation: how large an answer may be. */
+static const struct {
+  const char *action;
+  size_t max_response;
+} response_caps[] = {
+    /* Four numbers and a RequestId: a few hundred bytes. */
+    {API_ACTION, 64 * 1024},
+    /* Every instance of the account on one page, a few hundred bytes each:
+     * room for far more than an account has, and for API_MAX_LIST. */
+    {API_ACTION_INSTANCES, 4 * 1024 * 1024},
+    /* API_RULES_PAGE_SIZE rules, each with its list of real servers. */
+    {API_ACTION_RULES, 1024 * 1024},
+};
+
+size_t api_max_response(const char *action) {
+  size_t n = sizeof(response_caps) / sizeof(response_caps[0]);
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(action, response_caps[i].action) == 0)
+      return response_caps[i].max_response;
+  return response_caps[0].max_response;
 }

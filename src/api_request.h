@@ -54,4 +54,9 @@ int api_network_rules_params(const char *region_id, const char *instance_id,
                              int page_number, int page_size,
                              rpc_params_t *params);
 
+/* The largest answer accepted to action, in bytes: the cap grows with what
+ * an answer can list (API_MAX_LIST items of a listing operation); an
+ * unknown action gets the smallest. */
+size_t api_max_response(const char *action);
+
 #endif /* API_REQUEST_H */

@@ -18,8 +18,6 @@
 #include <libxml/parser.h>
 
 #define USER_AGENT "collectd-ddoscoo/" DDOSCOO_VERSION
-/* A real answer is a few hundred bytes. */
-#define MAX_RESPONSE_SIZE (64 * 1024)
 
 static int ddoscoo_read(user_data_t *ud) {
   account_t *a = ud->data;
@@ -32,7 +30,6 @@ static int ddoscoo_read(user_data_t *ud) {
         .ca_cert = a->ca_cert,
         .proxy = a->proxy,
         .user_agent = USER_AGENT,
-        .max_response = MAX_RESPONSE_SIZE,
         .max_parallel = a->max_concurrent,
     };
     char err[256];

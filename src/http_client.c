@@ -6,6 +6,7 @@
  */
 #include "http_client.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@ typedef struct {
   size_t size;
   bool too_large;
   char date[128]; /* the Date header's value */
-  long retry_after_ms;
+  http_hints_t hints;
   char error[CURL_ERROR_SIZE];
 } slot_t;
 
@@ -43,7 +44,7 @@ struct http_client_s {
 };
 
 /* The value of header line "Name: value\r\n" as a NUL-terminated copy in
- * buf, or NULL if the line is another header. */
+ * buf, or NULL if the line is another header or the value does not fit. */
 static const char *header_value(const char *line, size_t len, const char *name,
                                 char *buf, size_t buf_size) {
   size_t name_len = strlen(name);
@@ -54,7 +55,8 @@ static const char *header_value(const char *line, size_t len, const char *name,
   const char *end = line + len;
   while (v < end && (*v == ' ' || *v == '\t'))
     v++;
-  while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+  while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' ||
+                     end[-1] == '\t'))
     end--;
   size_t n = (size_t)(end - v);
   if (n >= buf_size)
@@ -64,18 +66,104 @@ static const char *header_value(const char *line, size_t len, const char *name,
   return buf;
 }
 
+/* A count of ms: decimal digits between optional blanks, over [s, end).
+ * Saturates far above any cap; -1 for anything else (a sign, a fraction,
+ * a unit, nothing). */
+static long parse_ms(const char *s, const char *end) {
+  while (s < end && (*s == ' ' || *s == '\t'))
+    s++;
+  while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+    end--;
+  if (s == end)
+    return -1;
+  long v = 0;
+  for (; s < end; s++) {
+    if (*s < '0' || *s > '9')
+      return -1;
+    if (v < LONG_MAX / 10)
+      v = 10 * v + (*s - '0');
+  }
+  return (v < LONG_MAX / 10) ? v : LONG_MAX / 10;
+}
+
+/* "Limit:<n>,Remain:<n>,TimeLeft:<ms>,Reset:<time>": pairs in any order,
+ * keys in any case; unknown keys and pairs without ':' are passed over. */
+static void parse_rate_limit(const char *value, http_rate_limit_t *rl) {
+  rl->remain = rl->time_left_ms = -1;
+  const char *p = value;
+  while (*p != 0) {
+    const char *pair_end = p + strcspn(p, ",");
+    const char *colon = memchr(p, ':', (size_t)(pair_end - p));
+    if (colon != NULL) {
+      const char *key = p;
+      const char *key_end = colon;
+      while (key < key_end && (*key == ' ' || *key == '\t'))
+        key++;
+      while (key_end > key && (key_end[-1] == ' ' || key_end[-1] == '\t'))
+        key_end--;
+      size_t key_len = (size_t)(key_end - key);
+      if (key_len == 6 && strncasecmp(key, "Remain", 6) == 0)
+        rl->remain = parse_ms(colon + 1, pair_end);
+      else if (key_len == 8 && strncasecmp(key, "TimeLeft", 8) == 0)
+        rl->time_left_ms = parse_ms(colon + 1, pair_end);
+    }
+    p = (*pair_end == ',') ? pair_end + 1 : pair_end;
+  }
+}
+
+void http_hints_reset(http_hints_t *hints) {
+  *hints = (http_hints_t){
+      .retry_after_ms = -1,
+      .user_api = {-1, -1},
+      .user = {-1, -1},
+  };
+}
+
+void http_hints_header(http_hints_t *hints, const char *line, size_t len) {
+  char buf[256];
+  if (len == 0 || (line[0] != 'x' && line[0] != 'X'))
+    return;
+  if (header_value(line, len, "x-acs-retry-after", buf, sizeof(buf)) != NULL)
+    hints->retry_after_ms = parse_ms(buf, buf + strlen(buf));
+  else if (header_value(line, len, "x-ratelimit-user-api", buf, sizeof(buf)) !=
+           NULL)
+    parse_rate_limit(buf, &hints->user_api);
+  else if (header_value(line, len, "x-ratelimit-user", buf, sizeof(buf)) !=
+           NULL)
+    parse_rate_limit(buf, &hints->user);
+}
+
+long http_hints_retry_ms(const http_hints_t *hints) {
+  long ms = hints->retry_after_ms;
+  if (ms < 0) {
+    /* The exhausted limit is the one that throttled; without one, the
+     * longer wait is the safe one (as the SDKs do). */
+    const http_rate_limit_t *limits[] = {&hints->user_api, &hints->user};
+    long exhausted = -1, any = -1;
+    for (size_t i = 0; i < 2; i++) {
+      long t = limits[i]->time_left_ms;
+      if (t > any)
+        any = t;
+      if (limits[i]->remain == 0 && t > exhausted)
+        exhausted = t;
+    }
+    ms = (exhausted >= 0) ? exhausted : any;
+  }
+  return (ms > HTTP_MAX_RETRY_HINT_MS) ? HTTP_MAX_RETRY_HINT_MS : ms;
+}
+
 static size_t read_header(char *line, size_t size, size_t nmemb, void *ud) {
   slot_t *s = ud;
   size_t len = size * nmemb;
   char buf[128];
 
-  /* Only two headers matter; most lines are passed over at the first
+  /* Only a few headers matter; most lines are passed over at the first
    * byte. The Date is kept as text: only error answers need it. */
   switch (line[0]) {
   case 'H': /* a new response (after a 100-continue) starts afresh */
     if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
       s->date[0] = 0;
-      s->retry_after_ms = -1;
+      http_hints_reset(&s->hints);
     }
     break;
   case 'D':
@@ -85,13 +173,7 @@ static size_t read_header(char *line, size_t size, size_t nmemb, void *ud) {
     break;
   case 'X':
   case 'x':
-    if (header_value(line, len, "x-acs-retry-after", buf, sizeof(buf)) !=
-        NULL) {
-      char *end = NULL;
-      long ms = strtol(buf, &end, 10);
-      if (end != buf && *end == 0 && ms >= 0)
-        s->retry_after_ms = ms;
-    }
+    http_hints_header(&s->hints, line, len);
     break;
   }
   return len;
@@ -188,8 +270,7 @@ http_client_t *http_client_create(const http_options_t *options, char *err,
       http_client_destroy(c);
       return NULL;
     }
-    s->max_response = options->max_response;
-    s->retry_after_ms = -1;
+    http_hints_reset(&s->hints);
 
     CURLcode rc = CURLE_OK;
     /* Several threads read; libcurl must not use signals for timeouts. */
@@ -222,7 +303,8 @@ http_client_t *http_client_create(const http_options_t *options, char *err,
 }
 
 int http_client_start(http_client_t *client, const char *url, const char *body,
-                      const char *const *headers, long timeout_ms, void *user) {
+                      const char *const *headers, size_t max_response,
+                      long timeout_ms, void *user) {
   slot_t *s = NULL;
   for (int i = 0; i < client->count && s == NULL; i++)
     if (!client->slots[i].busy)
@@ -247,9 +329,10 @@ int http_client_start(http_client_t *client, const char *url, const char *body,
   }
 
   s->len = 0;
+  s->max_response = max_response;
   s->too_large = false;
   s->date[0] = 0;
-  s->retry_after_ms = -1;
+  http_hints_reset(&s->hints);
   s->error[0] = 0;
   if (s->body != NULL)
     s->body[0] = 0;
@@ -291,9 +374,10 @@ static void collect_finished(http_client_t *client, http_done_t done,
         .error = "",
         .body = (s->body != NULL) ? s->body : "",
         .len = s->len,
-        .retry_after_ms = s->retry_after_ms,
+        .retry_after_ms = http_hints_retry_ms(&s->hints),
     };
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.http_status);
+    curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &r.content_type);
     if (r.http_status >= 400 && s->date[0] != 0) {
       time_t t = curl_getdate(s->date, NULL);
       r.date = (t > 0) ? t : 0;
