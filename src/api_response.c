@@ -393,6 +393,30 @@ void api_rule_list_clear(api_rule_list_t *list) {
   *list = (api_rule_list_t){0};
 }
 
+api_response_status_t api_server_failure(api_response_status_t parsed,
+                                         long http_status,
+                                         const char *content_type, size_t len,
+                                         api_error_t *error) {
+  if (parsed != API_RESPONSE_INVALID || http_status < 500 || http_status > 599)
+    return parsed;
+  char type[64];
+  copy_printable(type, sizeof(type),
+                 (content_type != NULL && content_type[0] != 0)
+                     ? content_type
+                     : "no Content-Type");
+  snprintf(error->code, sizeof(error->code), "HTTP%ld", http_status);
+  if (len == 0)
+    snprintf(error->message, sizeof(error->message),
+             "HTTP %ld answered with an empty body (%s), no API document",
+             http_status, type);
+  else
+    snprintf(error->message, sizeof(error->message),
+             "HTTP %ld answered with %zu bytes of %s, no API document",
+             http_status, len, type);
+  error->request_id[0] = 0;
+  return API_RESPONSE_ERROR;
+}
+
 static bool has_prefix(const char *s, const char *prefix) {
   return strncasecmp(s, prefix, strlen(prefix)) == 0;
 }

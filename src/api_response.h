@@ -84,6 +84,28 @@ api_response_status_t api_parse_network_rules(const char *body, size_t len,
                                               size_t why_size);
 void api_rule_list_clear(api_rule_list_t *list);
 
+/* An answer that holds no API document, sent with an HTTP 5xx status: what
+ * a gateway or load balancer in front of the API serves when the service
+ * behind it is down or overloaded (an HTML "502 Bad Gateway" page, plain
+ * text, an empty 503). That is as transient as ServiceUnavailable, not a
+ * broken answer. Callers pass what api_parse_*() returned, with the
+ * answer's HTTP status, Content-Type (NULL: none) and body length:
+ *
+ *   parsed = api_parse_port_conns(body, len, &conns, &error, why, size);
+ *   parsed = api_server_failure(parsed, http_status, content_type, len,
+ *                               &error);
+ *
+ * API_RESPONSE_INVALID with a status of 500 to 599 becomes
+ * API_RESPONSE_ERROR with an error made up from the HTTP status:
+ * error->code "HTTP<status>" (e.g. "HTTP502"; never a code of the API,
+ * which are words), which api_error_classify() calls API_ERROR_TRANSIENT;
+ * error->message naming the status, the content type and the size; and
+ * an empty error->request_id. Anything else is returned as it was. */
+api_response_status_t api_server_failure(api_response_status_t parsed,
+                                         long http_status,
+                                         const char *content_type, size_t len,
+                                         api_error_t *error);
+
 typedef enum {
   API_ERROR_TRANSIENT,   /* throttling, server side trouble: try again */
   API_ERROR_CLOCK,       /* the host clock is too far off */
@@ -94,7 +116,8 @@ typedef enum {
 } api_error_class_t;
 
 /* Classifies an error by its Code; http_status only decides for codes
- * this function does not know. */
+ * this function does not know (5xx: transient, as are the codes made up by
+ * api_server_failure()). */
 api_error_class_t api_error_classify(const char *code, long http_status);
 
 /* What the class means for the user, for the log line. */

@@ -7,6 +7,8 @@
  */
 #include "api_response.h"
 
+#include "api_request.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -369,6 +371,121 @@ DEF_TEST(classify) {
   return 0;
 }
 
+/* A gateway's page in place of the API's answer: a transient API error
+ * named after the HTTP status, not an unusable answer. */
+DEF_TEST(gateway_pages_are_transient) {
+  const char *html = "<html>\r\n<head><title>502 Bad Gateway</title></head>"
+                     "\r\n<body>\r\n<center><h1>502 Bad Gateway</h1>"
+                     "</center>\r\n</body>\r\n</html>\r\n";
+  api_response_status_t parsed = parse(html);
+  EXPECT_EQ_INT(API_RESPONSE_INVALID, parsed);
+  EXPECT_EQ_INT(API_RESPONSE_ERROR, api_server_failure(parsed, 502, "text/html",
+                                                       strlen(html), &error));
+  EXPECT_EQ_STR("HTTP502", error.code);
+  printf("# message: %s\n", error.message);
+  OK(strstr(error.message, "HTTP 502") != NULL);
+  OK(strstr(error.message, "text/html") != NULL);
+  EXPECT_EQ_STR("", error.request_id);
+  EXPECT_EQ_INT(API_ERROR_TRANSIENT, api_error_classify(error.code, 502));
+
+  /* An empty 503 without a Content-Type. */
+  parsed = parse("");
+  EXPECT_EQ_INT(API_RESPONSE_ERROR,
+                api_server_failure(parsed, 503, NULL, 0, &error));
+  EXPECT_EQ_STR("HTTP503", error.code);
+  printf("# message: %s\n", error.message);
+  OK(strstr(error.message, "HTTP 503") != NULL);
+  OK(strstr(error.message, "empty") != NULL);
+  OK(strstr(error.message, "no Content-Type") != NULL);
+  EXPECT_EQ_INT(API_ERROR_TRANSIENT, api_error_classify(error.code, 503));
+
+  /* Broken XML from a failing server, and a Content-Type that would break
+   * the log line. */
+  parsed = parse("<DescribePortConnsCountResponse><Conns>1");
+  EXPECT_EQ_INT(API_RESPONSE_ERROR,
+                api_server_failure(parsed, 500, "text/xml\nX: y", 40, &error));
+  EXPECT_EQ_STR("HTTP500", error.code);
+  OK(strchr(error.message, '\n') == NULL);
+
+  /* The listing operations alike. */
+  api_instance_list_t list;
+  parsed = api_parse_instance_ids(html, strlen(html), &list, &error, why,
+                                  sizeof(why));
+  EXPECT_EQ_INT(API_RESPONSE_ERROR, api_server_failure(parsed, 504, "text/html",
+                                                       strlen(html), &error));
+  EXPECT_EQ_STR("HTTP504", error.code);
+  EXPECT_EQ_INT(0, (int)list.count);
+
+  /* Anything but a 5xx is no server failure: still unusable. */
+  long statuses[] = {200, 404, 499, 600, 0};
+  for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+    parsed = parse(html);
+    snprintf(error.code, sizeof(error.code), "unchanged");
+    EXPECT_EQ_INT(API_RESPONSE_INVALID,
+                  api_server_failure(parsed, statuses[i], "text/html",
+                                     strlen(html), &error));
+    EXPECT_EQ_STR("unchanged", error.code);
+  }
+
+  /* The API's own documents keep their meaning, whatever the status. */
+  const char *unavailable = "<Error><Code>ServiceUnavailable</Code><Message>"
+                            "later</Message><RequestId>R1</RequestId></Error>";
+  EXPECT_EQ_INT(API_RESPONSE_ERROR,
+                api_server_failure(parse(unavailable), 503, "text/xml",
+                                   strlen(unavailable), &error));
+  EXPECT_EQ_STR("ServiceUnavailable", error.code);
+  EXPECT_EQ_STR("R1", error.request_id);
+  const char *ok = "<DescribePortConnsCountResponse><Conns>1</Conns><ActConns>"
+                   "1</ActConns><InActConns>1</InActConns><Cps>1</Cps>"
+                   "</DescribePortConnsCountResponse>";
+  EXPECT_EQ_INT(API_RESPONSE_OK, api_server_failure(parse(ok), 500, "text/xml",
+                                                    strlen(ok), &error));
+  return 0;
+}
+
+/* The longest instance list the parser takes fits the size cap of
+ * DescribeInstanceIds, and a thousand instances do not fit the cap of
+ * DescribePortConnsCount. */
+DEF_TEST(longest_instance_list_fits_its_cap) {
+  const char *item = "<InstanceIds><Edition>9</Edition><IpVersion>Ipv4"
+                     "</IpVersion><InstanceId>ddoscoo-cn-%06zu</InstanceId>"
+                     "<Remark>shop front %zu (production)</Remark><IpMode>fnat"
+                     "</IpMode></InstanceIds>";
+  size_t size = 256 + API_MAX_LIST * (strlen(item) + 16);
+  char *doc = malloc(size);
+  OK(doc != NULL);
+  size_t len = (size_t)snprintf(doc, size,
+                                "<?xml version='1.0' encoding="
+                                "'UTF-8'?><DescribeInstanceIds"
+                                "Response><RequestId>R</RequestId>");
+  size_t thousand = 0;
+  for (size_t i = 0; i < API_MAX_LIST; i++) {
+    len += (size_t)snprintf(doc + len, size - len, item, i, i);
+    if (i + 1 == 1000)
+      thousand = len;
+  }
+  len +=
+      (size_t)snprintf(doc + len, size - len, "</DescribeInstanceIdsResponse>");
+  printf("# %d instances: %zu bytes; 1000: %zu bytes\n", API_MAX_LIST, len,
+         thousand);
+  OK(len <= api_max_response(API_ACTION_INSTANCES));
+  OK(thousand > api_max_response(API_ACTION));
+
+  api_instance_list_t list;
+  EXPECT_EQ_INT(API_RESPONSE_OK, api_parse_instance_ids(doc, len, &list, &error,
+                                                        why, sizeof(why)));
+  EXPECT_EQ_INT(API_MAX_LIST, (int)list.count);
+  EXPECT_EQ_STR("ddoscoo-cn-001234", list.items[1234].id);
+  api_instance_list_clear(&list);
+  free(doc);
+
+  /* Unknown operations get the smallest cap. */
+  EXPECT_EQ_INT((int)api_max_response(API_ACTION),
+                (int)api_max_response("DescribeSomethingElse"));
+  OK(api_max_response(API_ACTION_RULES) > api_max_response(API_ACTION));
+  return 0;
+}
+
 int main(void) {
   RUN_TEST(success_in_any_order);
   RUN_TEST(api_error);
@@ -380,5 +497,7 @@ int main(void) {
   RUN_TEST(instance_lists_in_both_shapes);
   RUN_TEST(rule_lists);
   RUN_TEST(classify);
+  RUN_TEST(gateway_pages_are_transient);
+  RUN_TEST(longest_instance_list_fits_its_cap);
   END_TEST;
 }
