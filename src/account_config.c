@@ -22,6 +22,12 @@
 #define MAX_RPS 1000
 /* A host outside ECS must not wait long for the metadata service. */
 #define METADATA_TIMEOUT_MS 1000
+/* A read stops starting requests when less than 100 ms of it are left, and
+ * a request over TLS to a far region takes a good part of a second: below
+ * these a block would time out or never ask at all, and say nothing. A
+ * read lasts at most Interval and at most Timeout. */
+#define MIN_TIMEOUT 1.0  /* seconds */
+#define MIN_INTERVAL 1.0 /* seconds */
 
 static void free_secret(char *s) {
   if (s != NULL)
@@ -177,6 +183,20 @@ static int config_positive_time(account_t *a, oconfig_item_t *ci,
   return 0;
 }
 
+/* A time of at least min seconds. */
+static int config_time_at_least(account_t *a, oconfig_item_t *ci, double min,
+                                cdtime_t *ret) {
+  if (config_positive_time(a, ci, ret) != 0)
+    return EINVAL;
+  if (CDTIME_T_TO_DOUBLE(*ret) < min) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": %s %g is too short; the "
+                      "minimum is %g s, below which no request can complete.",
+          a->name, ci->key, CDTIME_T_TO_DOUBLE(*ret), min);
+    return EINVAL;
+  }
+  return 0;
+}
+
 /* "1.0" (or 1) or "3" (or 3). */
 static int config_signature_version(account_t *a, oconfig_item_t *ci) {
   int version = 0;
@@ -233,7 +253,7 @@ static int option_value(account_t *a, oconfig_item_t *ci) {
   if (strcasecmp("Aggregate", key) == 0)
     return cf_util_get_boolean(ci, &a->aggregate);
   if (strcasecmp("Interval", key) == 0)
-    return config_positive_time(a, ci, &a->interval);
+    return config_time_at_least(a, ci, MIN_INTERVAL, &a->interval);
   if (strcasecmp("Window", key) == 0)
     return config_int(a, ci, 60, MAX_WINDOW, "seconds", &a->window);
   if (strcasecmp("Delay", key) == 0)
@@ -251,7 +271,7 @@ static int option_value(account_t *a, oconfig_item_t *ci) {
   if (strcasecmp("SelfMonitoring", key) == 0)
     return cf_util_get_boolean(ci, &a->self_monitoring);
   if (strcasecmp("Timeout", key) == 0)
-    return config_positive_time(a, ci, &a->timeout);
+    return config_time_at_least(a, ci, MIN_TIMEOUT, &a->timeout);
   if (strcasecmp("VerifyPeer", key) == 0)
     return cf_util_get_boolean(ci, &a->verify_peer);
   if (strcasecmp("VerifyHost", key) == 0)
@@ -428,6 +448,16 @@ static int account_validate(account_t *a) {
     ERROR(PLUGIN_NAME " plugin: Account \"%s\": Aggregate takes at most %d "
                       "InstanceIds, the API's limit; %zu are given.",
           a->name, API_MAX_INSTANCE_IDS, a->instance_count);
+    return EINVAL;
+  }
+  /* Without its own Interval the block reads at collectd's. */
+  if (a->interval == 0 &&
+      CDTIME_T_TO_DOUBLE(plugin_get_interval()) < MIN_INTERVAL) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": collectd's Interval %g is "
+                      "too short for the block; the minimum is %g s, below "
+                      "which no request can complete. Set Interval in the "
+                      "block.",
+          a->name, CDTIME_T_TO_DOUBLE(plugin_get_interval()), MIN_INTERVAL);
     return EINVAL;
   }
   if (a->window % 60 != 0) {

@@ -87,3 +87,44 @@ def test_damaged_state_files_are_reported_and_replaced(workdir):
         assert cd.stop() == 0
     finally:
         sim.stop()
+
+
+def test_times_too_short_to_poll_are_refused(workdir):
+    sim = Simulator(workdir, {"keys": {"LTAItimes": {"secret": "SECRET-times"}},
+                              "instances": ["ddoscoo-cn-t1", "ddoscoo-cn-t2", "ddoscoo-cn-t3",
+                                            "ddoscoo-cn-ok"]})
+
+    def account(name, instance, *lines):
+        return "\n".join(['<Account "%s">' % name, '  AccessKeyId "LTAItimes"',
+                          '  AccessKeySecret "SECRET-times"', '  Endpoint "%s"' % sim.url,
+                          '  InstanceId "%s"' % instance] + ["  " + l for l in lines] +
+                         ["</Account>"])
+    # collectd reads every half second: too often for a block without its
+    # own Interval.
+    cd = Collectd(workdir, "\n".join([
+        account("short_timeout", "ddoscoo-cn-t1", "Timeout 0.5", "Interval 1"),
+        account("short_interval", "ddoscoo-cn-t2", "Interval 0.2"),
+        account("global_interval", "ddoscoo-cn-t3"),
+        # The minimums themselves are fine.
+        account("minimums", "ddoscoo-cn-ok", "Timeout 1", "Interval 1"),
+    ]), interval=0.5)
+    try:
+        wait_for(lambda: cd.csv_points("ddoscoo-cn-ok", METRICS[0][0]), 20,
+                 "a value of the block at the minimums")
+        assert cd.alive()
+    finally:
+        assert cd.stop() == 0
+        sim.stop()
+    for name, words in [
+            ("short_timeout", "Timeout 0.5 is too short; the minimum is 1 s"),
+            ("short_interval", "Interval 0.2 is too short; the minimum is 1 s"),
+            ("global_interval", "collectd's Interval 0.5 is too short for the block; "
+                                "the minimum is 1 s"),
+    ]:
+        lines = cd.log_lines('Account "%s"' % name)
+        assert lines and words in lines[0], lines
+        assert ('Account "%s" has configuration errors (above) and is not polled.' % name
+                in lines[-1])
+    asked = {r["params"].get("InstanceIds.1") for r in sim.requests()}
+    assert asked == {"ddoscoo-cn-ok"}
+    assert not cd.log_lines('Account "minimums"', "too short")
