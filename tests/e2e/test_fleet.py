@@ -13,6 +13,7 @@ import pytest
 
 from conftest import (METRICS, Collectd, Simulator, block, closed_port, expected_values,
                       make_cert, rrd_fetch, rrd_info, wait_for)
+from ddoscoo_sim import GATEWAY_STATUS, NGINX_502
 
 KEY_ID, SECRET = "LTAIprodE2E", "SECRET-prod-5f3a9c"
 STS_ID, STS_SECRET, STS_TOKEN = "STS.e2e", "SECRET-sts-77b2", "TOKEN-sts-99c1e"
@@ -27,7 +28,6 @@ INVALID = {
     "ddoscoo-cn-oversize": ("oversize", "body larger than 65536 bytes"),
     "ddoscoo-cn-garbage": ("garbage", "not well-formed XML"),
     "ddoscoo-cn-empty": ("empty", "empty body"),
-    "ddoscoo-cn-html": ("html", "HTTP 502"),
     "ddoscoo-cn-json": ("json", "not well-formed XML"),
     "ddoscoo-cn-entities": ("entities", "unusable response"),
     "ddoscoo-cn-xxe": ("xxe", "document has a DTD"),
@@ -40,6 +40,27 @@ INVALID = {
     "ddoscoo-cn-duplicate": ("duplicate", "<Conns> appears more than once"),
     "ddoscoo-cn-forbidden": ("forbidden", "API error Forbidden.RAM (HTTP 403; permission denied"),
 }
+
+
+# A gateway in front of the API answers for it, twice, then the API does:
+# (block, fault mode, the log's words for it).
+GATEWAY = {
+    "ddoscoo-cn-gateway": ("gateway", "html",
+                           "API error HTTP502 (HTTP 502; transient, will retry): HTTP 502 "
+                           "answered with %d bytes of text/html, no API document"
+                           % len(NGINX_502)),
+    "ddoscoo-cn-gw503": ("gateway_empty", "empty503",
+                         "API error HTTP503 (HTTP 503; transient, will retry): HTTP 503 "
+                         "answered with an empty body (no Content-Type), no API document"),
+}
+# Throttled, with x-acs-retry-after garbage, the per-API rate limit exhausted
+# and the account's not: the exhausted limit's TimeLeft is the wait.
+RATE_LIMITED = "ddoscoo-cn-ratelimited"
+RATE_LIMIT_HEADERS = {"x-acs-retry-after": "soon",
+                      "X-RateLimit-User-API": "Limit:5,Remain:0,TimeLeft:2000,Reset:1700000000000",
+                      "X-RateLimit-User": "Limit:100,Remain:42,TimeLeft:300,Reset:1700000000000"}
+# Throttled with x-acs-retry-after of an hour: obeyed for a minute at most.
+LONG_WAIT = "ddoscoo-cn-longwait"
 
 
 class Fleet:
@@ -59,7 +80,10 @@ def fleet(tmp_path_factory):
         "ddoscoo-cn-hang": {"mode": "hang", "seconds": 5},
         "ddoscoo-cn-truncated": {"mode": "truncated"},
         "ddoscoo-cn-reset": {"mode": "reset"},
+        RATE_LIMITED: {"mode": "throttle", "headers": RATE_LIMIT_HEADERS},
+        LONG_WAIT: {"mode": "throttle", "retry_after_ms": 3600 * 1000},
     })
+    faults.update({iid: {"mode": mode, "count": 2} for iid, (_, mode, _) in GATEWAY.items()})
     scenario = {
         "keys": {KEY_ID: {"secret": SECRET},
                  STS_ID: {"secret": STS_SECRET, "token": STS_TOKEN}},
@@ -91,6 +115,10 @@ def fleet(tmp_path_factory):
         block("throttled", *key, *at, 'InstanceId "ddoscoo-cn-throttled"', "Interval 1"),
         block("backoff", *key, *at, 'InstanceId "ddoscoo-cn-backoff"', "Interval 1"),
         block("unavailable", *key, *at, 'InstanceId "ddoscoo-cn-unavail"', "Interval 2"),
+        *[block(name, *key, *at, 'InstanceId "%s"' % iid, "Interval 2")
+          for iid, (name, _, _) in GATEWAY.items()],
+        block("ratelimited", *key, *at, 'InstanceId "%s"' % RATE_LIMITED, "Interval 1"),
+        block("longwait", *key, *at, 'InstanceId "%s"' % LONG_WAIT, "Interval 1"),
         block("wrongkey", 'AccessKeyId "%s"' % KEY_ID, 'AccessKeySecret "not-the-secret"', *at,
               'InstanceId "%s"' % WEB1, "Interval 1"),
         block("clock", *key, *at, 'InstanceId "ddoscoo-cn-clock"', "Interval 2"),
@@ -128,6 +156,12 @@ def fleet(tmp_path_factory):
         # Three windows of the main block: up to two minute boundaries.
         wait_for(lambda: all(len(cd.csv_points("%s_%s" % s, METRICS[0][0])) >= 3 for s in prod)
                  or not cd.alive(), 200, "three windows of every prod series", step=1)
+        # The long wait's second request is due a minute after its first
+        # (most runs are that long already); the test says if it never came.
+        first = requests_for(sim.requests(), LONG_WAIT)[:1]
+        while (first and cd.alive() and time.time() < first[0]["time"] + 75
+               and len(requests_for(sim.requests(), LONG_WAIT)) < 2):
+            time.sleep(1)
         f.alive_before_stop = cd.alive()
     finally:
         f.exit_status = cd.stop()
@@ -302,6 +336,45 @@ def test_transient_outage_retries_and_recovers_every_window(fleet):
     assert any("the API answers again" in l for l in lines)
 
 
+@pytest.mark.parametrize("instance_id", sorted(GATEWAY))
+def test_gateway_pages_are_transient_and_the_minute_is_kept(fleet, instance_id):
+    name, mode, words = GATEWAY[instance_id]
+    reqs = requests_for(fleet.requests, instance_id)
+    assert [r["status"] for r in reqs[:3]] == [GATEWAY_STATUS[mode]] * 2 + [200], reqs[:3]
+    # Retried, not skipped: every window since the first request is stored.
+    first = int(reqs[0]["params"]["EndTime"])
+    points = fleet.cd.csv_points(instance_id, "current_connections-concurrent")
+    assert points and sorted(points) == list(range(first, max(points) + 60, 60))
+    for t, v in points.items():
+        assert v == expected_values([instance_id], None, t)["Conns"]
+    lines = fleet.cd.log_lines('Account "%s", series %s:' % (name, instance_id))
+    assert lines and words in lines[0], lines
+    assert not [l for l in lines if "unusable response" in l]
+    assert any("the API answers again" in l for l in fleet.cd.log_lines('Account "%s"' % name))
+
+
+def test_rate_limit_headers_set_the_wait(fleet):
+    reqs = requests_for(fleet.requests, RATE_LIMITED)
+    times = [r["time"] for r in reqs]
+    # Read every second; x-acs-retry-after is garbage and ignored, and the
+    # exhausted x-ratelimit-user-api's TimeLeft (2000 ms) is honoured, not
+    # the other limit's 300 ms nor a backoff starting at half a second.
+    assert len(reqs) >= 15
+    assert min(b - a for a, b in zip(times, times[1:])) >= 1.9
+    lines = fleet.cd.log_lines('Account "ratelimited"', "Throttling.User")
+    assert lines and "transient, will retry" in lines[0]
+
+
+def test_retry_after_is_capped_at_a_minute(fleet):
+    reqs = requests_for(fleet.requests, LONG_WAIT)
+    # x-acs-retry-after asks for an hour; the block asks again after a
+    # minute, and not before.
+    assert len(reqs) >= 2, reqs
+    gaps = [b["time"] - a["time"] for a, b in zip(reqs, reqs[1:])]
+    assert min(gaps) >= 59, gaps
+    assert all(r["code"] == "Throttling.User" for r in reqs)
+
+
 def test_persistent_throttling_is_logged_rarely(fleet):
     reqs = requests_for(fleet.requests, "ddoscoo-cn-throttled")
     lines = fleet.cd.log_lines('Account "throttled"', "Throttling.User")
@@ -400,3 +473,26 @@ def test_log_is_clean(fleet):
     assert "Value too old" not in fleet.log
     assert "Dataset not found" not in fleet.log
     assert "Will suspend" not in fleet.log
+
+
+def test_a_thousand_instances_are_discovered(workdir):
+    # DescribeInstanceIds lists them all in one answer, far larger than
+    # DescribePortConnsCount's.
+    many = ["ddoscoo-cn-m%04d" % i for i in range(1000)]
+    sim = Simulator(workdir, {"keys": {KEY_ID: {"secret": SECRET}}, "instances": many,
+                              "remarks": {i: "shop front %s (production)" % i for i in many}})
+    try:
+        cd = Collectd(workdir, block("many", 'AccessKeyId "%s"' % KEY_ID,
+                                     'AccessKeySecret "%s"' % SECRET,
+                                     'Endpoint "%s"' % sim.url, "Interval 2"))
+        try:
+            wait_for(lambda: cd.log_lines('Account "many": discovered') or
+                     cd.log_lines('Account "many": discovery failed'), 30, "discovery")
+        finally:
+            assert cd.stop() == 0
+    finally:
+        sim.stop()
+    listed = [r for r in sim.requests() if r["action"] == "DescribeInstanceIds"]
+    assert listed and listed[0]["status"] == 200
+    assert not cd.log_lines("discovery failed"), cd.log_lines("discovery failed")
+    assert cd.log_lines('Account "many": discovered 1000 instances, 1000 series.')

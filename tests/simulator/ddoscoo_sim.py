@@ -44,6 +44,12 @@ Control endpoints on the API port (plain JSON, never logged with secrets):
     GET/POST /_sim/list_faults         replace the list faults map
                                        {"DescribeInstanceIds"|"DescribeNetworkRules": fault}
 
+A fault is {"mode": m, "count"?: n (answers, then it clears), "seconds"?: s (hang),
+"retry_after_ms"?: ms (throttle: x-acs-retry-after), "headers"?: {name: value}} with
+headers, for API error modes and the gateway modes "html" (nginx's 502 page) and
+"empty503" (a 503 with no body), among x-acs-retry-after, x-ratelimit-user-api and
+x-ratelimit-user ("Limit:n,Remain:n,TimeLeft:ms,Reset:ms"), sent as given.
+
 Listing operations:
     DescribeInstanceIds   optional ResourceGroupId, Edition, InstanceIds.N (filters);
                           lists the instances of the request's RegionId (default
@@ -145,10 +151,17 @@ ERROR_FAULTS = {
               "Specified time stamp or date value is expired."),
 }
 PAYLOAD_FAULTS = frozenset({
-    "hang", "garbage", "empty", "html", "json", "truncated", "reset", "oversize",
+    "hang", "garbage", "empty", "html", "empty503", "json", "truncated", "reset", "oversize",
     "entities", "xxe", "xxe_net", "wrongroot", "missing", "nonnumeric",
     "negative", "huge", "duplicate",
 })
+# Answers of a gateway in front of the API rather than of the API itself:
+# "html" is nginx's 502 page, "empty503" a 503 with no body and no type.
+GATEWAY_FAULTS = frozenset({"html", "empty503"})
+# Headers a fault may add to an error or gateway answer ("headers"): the
+# API's throttling hints, in whatever spelling and with whatever value the
+# test wants, garbage included.
+FAULT_HEADERS = frozenset({"x-acs-retry-after", "x-ratelimit-user-api", "x-ratelimit-user"})
 FAULT_MODES = frozenset(ERROR_FAULTS) | PAYLOAD_FAULTS
 
 # Signature V3 (ACS3-HMAC-SHA256).
@@ -188,7 +201,7 @@ THROTTLE_MESSAGE = "Request was denied due to user flow control."
 # Faults a listing operation can be given ("list_faults"): the API errors
 # and the payload faults that do not depend on DescribePortConnsCount's fields.
 LIST_FAULT_MODES = frozenset(ERROR_FAULTS) | frozenset({
-    "hang", "garbage", "empty", "html", "json", "truncated", "reset", "oversize",
+    "hang", "garbage", "empty", "html", "empty503", "json", "truncated", "reset", "oversize",
     "entities", "xxe", "xxe_net", "wrongroot",
 })
 HEADER_TOKEN_RE = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]+", re.ASCII)
@@ -403,6 +416,17 @@ def _check_fault(iid, spec):
     ms = spec.get("retry_after_ms")
     if ms is not None and (not isinstance(ms, int) or isinstance(ms, bool) or ms < 0):
         raise ConfigError("fault for %r: retry_after_ms must be a non-negative integer" % iid)
+    headers = spec.get("headers")
+    if headers is not None:
+        if (not isinstance(headers, dict) or
+                spec["mode"] not in set(ERROR_FAULTS) | GATEWAY_FAULTS):
+            raise ConfigError("fault for %r: headers is an object, for API error and gateway "
+                              "faults" % iid)
+        for name, value in headers.items():
+            if name.lower() not in FAULT_HEADERS or not isinstance(value, str) or \
+                    any(c in value for c in "\r\n"):
+                raise ConfigError("fault for %r: headers are %s, with one-line string values"
+                                  % (iid, ", ".join(sorted(FAULT_HEADERS))))
 
 
 def check_faults(faults):
@@ -1423,10 +1447,21 @@ def list_summary(action, result):
 NGINX_502 = ("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
              "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
              "</body>\r\n</html>\r\n")
+GATEWAY_STATUS = {"html": 502, "empty503": 503}
 NGINX_PLAIN_ON_TLS = ("<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS port</title>"
                       "</head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n"
                       "<center>The plain HTTP request was sent to HTTPS port</center>\r\n"
                       "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+
+
+def fault_headers(fault):
+    """The extra response headers of a fault: "retry_after_ms" as
+    x-acs-retry-after (throttle only), then "headers" as given."""
+    out = []
+    if fault["mode"] == "throttle" and fault.get("retry_after_ms") is not None:
+        out.append(("x-acs-retry-after", str(fault["retry_after_ms"])))
+    out.extend((fault.get("headers") or {}).items())
+    return out
 
 
 def _hostile_dtd(mode, root, xxe_url):
@@ -1748,6 +1783,13 @@ class Handler(Sender, BaseHTTPRequestHandler):
         self._log(method, "/", params, err.status, err.code, fault=fault, request_id=rid, t=t)
         self._send(err.status, doc, ctype, [("x-acs-request-id", rid)] + list(headers))
 
+    def _gateway(self, fault):
+        """What a gateway in front of the API answers for it: no API
+        document, no x-acs-request-id; the connection is closed."""
+        if fault["mode"] == "html":
+            return self._send(502, NGINX_502.encode(), "text/html", fault_headers(fault), close=True)
+        return self._send(503, b"", None, fault_headers(fault), close=True)
+
     def _success(self, fmt, fields, rid):
         if fmt == "JSON":
             self._send(200, fields_json(fields).encode(), JSON_CTYPE, [("x-acs-request-id", rid)])
@@ -1760,11 +1802,8 @@ class Handler(Sender, BaseHTTPRequestHandler):
         mode = fault["mode"]
         if mode in ERROR_FAULTS:
             status, code, message = ERROR_FAULTS[mode]
-            headers = []
-            if mode == "throttle" and fault.get("retry_after_ms") is not None:
-                headers.append(("x-acs-retry-after", str(fault["retry_after_ms"])))
             return self._api_error(ApiError(status, code, message), method, params, rid, fmt, t,
-                                   fault=mode, headers=headers)
+                                   fault=mode, headers=fault_headers(fault))
 
         def log(status, vals=values):
             self._log(method, "/", params, status, fault=mode, values=vals, request_id=rid, t=t)
@@ -1778,9 +1817,9 @@ class Handler(Sender, BaseHTTPRequestHandler):
                 time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
             log(200)
             return self._success(fmt, fields, rid)
-        if mode == "html":
-            log(502, None)
-            return self._send(502, NGINX_502.encode(), "text/html", close=True)
+        if mode in GATEWAY_FAULTS:
+            log(GATEWAY_STATUS[mode], None)
+            return self._gateway(fault)
         log(200)
         if mode == "garbage":
             self._send(200, b"this is not xml", "text/plain", hdr)
@@ -1861,11 +1900,8 @@ class Handler(Sender, BaseHTTPRequestHandler):
         mode = fault["mode"]
         if mode in ERROR_FAULTS:
             status, code, message = ERROR_FAULTS[mode]
-            headers = []
-            if mode == "throttle" and fault.get("retry_after_ms") is not None:
-                headers.append(("x-acs-retry-after", str(fault["retry_after_ms"])))
             return self._api_error(ApiError(status, code, message), method, params, rid, fmt, t,
-                                   fault=mode, headers=headers)
+                                   fault=mode, headers=fault_headers(fault))
         style = self.server.state.list_style
         hdr = [("x-acs-request-id", rid)]
         full_xml = list_xml(fields, root, style).encode("utf-8")
@@ -1879,9 +1915,9 @@ class Handler(Sender, BaseHTTPRequestHandler):
                 time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
             log(200)
             return self._list_success(fmt, root, fields, rid)
-        if mode == "html":
-            log(502, listed=False)
-            return self._send(502, NGINX_502.encode(), "text/html", close=True)
+        if mode in GATEWAY_FAULTS:
+            log(GATEWAY_STATUS[mode], listed=False)
+            return self._gateway(fault)
         log(200)
         if mode == "garbage":
             self._send(200, b"this is not xml", "text/plain", hdr)

@@ -506,6 +506,30 @@ def test_post_sim_faults_changes_behaviour(start_sim):
     assert send(s.base + "/_sim/health").body == b"ok"
 
 
+def test_fault_headers(start_sim):
+    limit = "Limit:10,Remain:0,TimeLeft:1800,Reset:1700000000000"
+    cfg = dict(BASE_CONFIG, faults={
+        INST1: {"mode": "throttle", "retry_after_ms": 1500,
+                "headers": {"X-RateLimit-User-API": limit, "x-ratelimit-user": "garbage"}},
+        INST2: {"mode": "html", "headers": {"x-acs-retry-after": "soon"}},
+    })
+    s = start_sim(cfg)
+    r = call(s, make_params(InstanceIds__1=INST1))
+    assert_error(r, 400, "Throttling.User")
+    assert r.headers["x-acs-retry-after"] == "1500"
+    assert r.headers["x-ratelimit-user-api"] == limit
+    assert r.headers["x-ratelimit-user"] == "garbage"
+    r = call(s, make_params(InstanceIds__1=INST2))
+    assert r.status == 502 and r.headers["x-acs-retry-after"] == "soon"
+    for bad in ({"mode": "garbage", "headers": {"x-acs-retry-after": "1"}},
+                {"mode": "throttle", "headers": {"Set-Cookie": "x"}},
+                {"mode": "throttle", "headers": {"x-acs-retry-after": 100}},
+                {"mode": "throttle", "headers": {"x-acs-retry-after": "1\r\nX: y"}},
+                {"mode": "throttle", "headers": ["x-acs-retry-after"]}):
+        assert send(s.base + "/_sim/faults", "POST", json.dumps({INST1: bad}).encode()).status \
+            == 400, bad
+
+
 def _fault_get(s, mode):
     """Send one request to the instance carrying ``mode``; return the raw
     response pieces or the exception the client met."""
@@ -523,7 +547,7 @@ def _fault_get(s, mode):
 
 
 def test_payload_faults(start_sim):
-    modes = ["garbage", "empty", "html", "json", "truncated", "reset", "oversize", "entities",
+    modes = ["garbage", "empty", "html", "empty503", "json", "truncated", "reset", "oversize", "entities",
              "xxe", "xxe_net", "wrongroot", "missing", "nonnumeric", "negative", "huge",
              "duplicate", "forbidden", "auth", "clock", "http500"]
     cfg = dict(BASE_CONFIG, faults={"f-" + m: {"mode": m} for m in modes})
@@ -534,6 +558,10 @@ def test_payload_faults(start_sim):
     assert res["garbage"][0] == 200 and res["garbage"][2] == b"this is not xml"
     assert res["empty"][0] == 200 and res["empty"][2] == b""
     assert res["html"][0] == 502 and b"nginx" in res["html"][2]
+    assert res["html"][1]["Content-Type"] == "text/html"
+    assert res["empty503"][0] == 503 and res["empty503"][2] == b""
+    assert "Content-Type" not in res["empty503"][1]
+    assert "x-acs-request-id" not in res["empty503"][1]
     assert json.loads(res["json"][2])["Conns"] >= 1000
     assert isinstance(res["truncated"], http.client.IncompleteRead)
     assert isinstance(res["reset"], (ConnectionResetError, http.client.IncompleteRead))
@@ -1540,7 +1568,7 @@ def test_runtime_instance_changes(start_sim):
     assert inv["rules"][INST1] == [] and inv["remarks"][new] == "fresh"
 
 
-LIST_PAYLOAD_MODES = ["garbage", "empty", "html", "json", "truncated", "reset", "wrongroot",
+LIST_PAYLOAD_MODES = ["garbage", "empty", "html", "empty503", "json", "truncated", "reset", "wrongroot",
                       "xxe", "entities", "oversize"]
 
 
@@ -1583,6 +1611,7 @@ def test_list_faults(start_sim):
     assert results["garbage"] == (200, b"this is not xml")
     assert results["empty"] == (200, b"")
     assert results["html"][0] == 502 and b"nginx" in results["html"][1]
+    assert results["empty503"] == (503, b"")
     assert json.loads(results["json"][1])["TotalCount"] == 7
     assert isinstance(results["truncated"], http.client.IncompleteRead)
     assert isinstance(results["reset"], (ConnectionResetError, http.client.IncompleteRead))
