@@ -233,8 +233,9 @@ static void finished(const http_result_t *r, void *ctx) {
   if (r->status == HTTP_TOO_LARGE)
     sstrncpy(why, r->error, sizeof(why));
   else
-    parsed =
-        api_parse_port_conns(r->body, r->len, &conns, &error, why, sizeof(why));
+    parsed = api_server_failure(
+        api_parse_port_conns(r->body, r->len, &conns, &error, why, sizeof(why)),
+        r->http_status, r->content_type, r->len, &error);
 
   if (parsed == API_RESPONSE_INVALID) {
     a->stats.failed++;

@@ -249,6 +249,9 @@ void discovery_finished(account_t *a, void *user, const http_result_t *r) {
   else if (r->status == HTTP_OK)
     parsed = api_parse_network_rules(r->body, r->len, &rules, &error, why,
                                      sizeof(why));
+  if (r->status == HTTP_OK)
+    parsed = api_server_failure(parsed, r->http_status, r->content_type, r->len,
+                                &error);
 
   int status = 0;
   if (parsed == API_RESPONSE_OK && instances) {
