@@ -3,8 +3,10 @@
 """Alibaba Cloud Anti-DDoS (ddoscoo) API simulator for end-to-end tests.
 
 It stands in for the real RPC endpoint of ``DescribePortConnsCount``
-(version 2020-01-01), and of the listing operations ``DescribeInstanceIds``
-and ``DescribeNetworkRules`` (for instance and port discovery), and checks
+(version 2020-01-01), of the listing operations ``DescribeInstanceIds``
+and ``DescribeNetworkRules`` (for instance and port discovery), and of the
+attack statistics ``DescribePortFlowList``, ``DescribeBlackholeStatus`` and
+``DescribeDDoSEvents`` (doc/api-operations.md has their facts), and checks
 every request at least as strictly as the real service: strict URL decoding, signature version 1.0 (HMAC-SHA1) and
 V3 (ACS3-HMAC-SHA256, in the Authorization header), timestamp window, nonce
 reuse, STS tokens, key expiry and every operation parameter.
@@ -17,10 +19,10 @@ With --metadata-port-file it also runs an ECS instance metadata service
 second loopback port; every credential set it hands out is registered as a
 temporary API key that expires at its Expiration.
 
-The code is deliberately written from the public API documentation only
-(the DescribePortConnsCount page and the RPC signing rules), never from the
-plugin's C code, so that a misunderstanding in the plugin is not silently
-mirrored here.
+The code is deliberately written from the vendor's public sources only (the
+operations' API reference pages, the official Go SDK's models and the RPC
+signing rules), never from the plugin's C code, so that a misunderstanding
+in the plugin is not silently mirrored here.
 
 Usage:
     /usr/bin/python3 ddoscoo_sim.py --config scenario.json --log requests.jsonl \
@@ -41,8 +43,12 @@ Control endpoints on the API port (plain JSON, never logged with secrets):
                                         "rules": {id: [rule, ...]}}  (a rules list replaces
                                        that instance's rules; a removed instance is gone for
                                        every operation). GET shows the current inventory.
-    GET/POST /_sim/list_faults         replace the list faults map
-                                       {"DescribeInstanceIds"|"DescribeNetworkRules": fault}
+    GET/POST /_sim/list_faults         replace the list faults map {action: fault}, action
+                                       one of the listing operations or the three attack
+                                       statistics operations
+    GET/POST /_sim/attack              replace the "attack" section (see below); "now+N"
+                                       counts from the simulator's clock at the POST.
+                                       GET shows it with absolute times, and "now".
 
 A fault is {"mode": m, "count"?: n (answers, then it clears), "seconds"?: s (hang),
 "retry_after_ms"?: ms (throttle: x-acs-retry-after), "headers"?: {name: value}} with
@@ -69,6 +75,32 @@ Listing operations:
     With "list_rate_limit": N, more than N accepted listing calls (both operations
     together) per AccessKeyId in any 1 s window: Throttling.User (400) for the excess.
 
+Attack statistics (answered like the listing operations: list styles, shuffled
+fields, latency, "list_faults"; instances must exist in the request's RegionId,
+default cn-hangzhou):
+    DescribePortFlowList     InstanceIds.N (1..100), StartTime, EndTime (whole minutes,
+                             EndTime not in the future, range at most 31 days),
+                             Interval (a multiple of 60, at most the range, at least the
+                             docs' recommended minimum for the range: 60 up to 1 h, 600 up
+                             to 6 h, 1800 up to 24 h, 3600 up to 7 d, 14400 up to 15 d,
+                             then 43200), optional ResourceGroupId: RequestId and
+                             PortFlowList items {Index, Time, Region, InBps, OutBps, InPps,
+                             OutPps, AttackBps, AttackPps, Sla*Drop* (0)} as flow_for gives.
+    DescribeBlackholeStatus  InstanceIds.N (1..20), nothing else: RequestId and
+                             BlackholeStatus items {Ip, BlackStatus, StartTime, EndTime}.
+    DescribeDDoSEvents       InstanceIds.N (1..100), StartTime, PageNumber >= 1, PageSize
+                             1..50, optional EndTime (default now), ResourceGroupId:
+                             RequestId, Total and the page's DDoSEvents items {EventType,
+                             Ip, Port, Region, StartTime, EndTime, Bps, Pps}.
+    The scenario's "attack" section scripts what they report (check_attack has the
+    keys): e.g. {"attacks": [{"instance": id, "ip": "203.0.113.10", "port": 80,
+    "start": "now-600", "end": "now+600", "peak_bps": 40000000000, "peak_pps": 5000000,
+    "blackhole_from": "now-60", "blackhole_to": "now+300"}]}: traffic ramps up to the
+    peak from start, a "defense" event runs from start to end, the IP is blackholed
+    (its traffic gone, a "blackhole" event) in between. Times are epoch seconds or
+    "now", "now+N", "now-N". Without attacks every instance shows only its smooth
+    legitimate traffic (baseline_for), deterministic for every past minute.
+
 Importable pieces (used by the tests of the plugin and of this simulator):
     percent_encode(s)                  RFC 3986 encoding used by signing
     canonical_query(params)            sorted, encoded "k=v&k=v" string
@@ -76,6 +108,13 @@ Importable pieces (used by the tests of the plugin and of this simulator):
     sign_v3(method, query_params, headers, body, secret[, signed_headers])
                                        -> (canonical_request, string_to_sign, signature)
     values_for(ids, port, start, end)  -> {"Conns", "ActConns", "InActConns", "Cps"}
+    check_attack(section, now)         validated "attack" section, times resolved
+    flow_for(ids, start, end[, interval, section, region_id, now])
+                                       -> PortFlowList rows (dicts), as answered
+    blackhole_for(ids, now[, section]) -> BlackholeStatus items
+    events_for(ids, start, end, now[, section, region_id])
+                                       -> every selected DDoSEvents item, newest first
+    baseline_for(id, minute), minute_flow(id, minute, section), default_ip(id)
     parse_urlencoded(raw_bytes)        strict query/form decoder
     load_config(path_or_dict)          validated scenario
     SimState, SimServer, Handler       the server itself
@@ -184,12 +223,20 @@ V3_KNOWN_PARAMS = frozenset(("Format", "RegionId") + OPERATION_PARAMS)
 LIST_INSTANCES = "DescribeInstanceIds"
 LIST_RULES = "DescribeNetworkRules"
 LIST_ACTIONS = (LIST_INSTANCES, LIST_RULES)
+# The statistics of an attack (see the section "Attack statistics").
+FLOW_ACTION = "DescribePortFlowList"
+BLACKHOLE_ACTION = "DescribeBlackholeStatus"
+EVENTS_ACTION = "DescribeDDoSEvents"
+STAT_ACTIONS = (FLOW_ACTION, BLACKHOLE_ACTION, EVENTS_ACTION)
 OPERATIONS = {
     ACTION: OPERATION_PARAMS,
     LIST_INSTANCES: ("ResourceGroupId", "Edition"),
     LIST_RULES: ("InstanceId", "PageNumber", "PageSize", "ForwardProtocol", "FrontendPort"),
+    FLOW_ACTION: ("StartTime", "EndTime", "Interval", "ResourceGroupId"),
+    BLACKHOLE_ACTION: (),
+    EVENTS_ACTION: ("StartTime", "EndTime", "PageNumber", "PageSize", "ResourceGroupId"),
 }
-INSTANCE_LIST_ACTIONS = frozenset((ACTION, LIST_INSTANCES))
+INSTANCE_LIST_ACTIONS = frozenset((ACTION, LIST_INSTANCES) + STAT_ACTIONS)
 ALL_OPERATION_PARAMS = frozenset(n for names in OPERATIONS.values() for n in names)
 DEFAULT_REGION = "cn-hangzhou"          # a request without RegionId
 DEFAULT_RESOURCE_GROUP = "rg-default"   # instances not in "resource_groups"
@@ -567,8 +614,9 @@ def check_list_faults(spec):
     if not isinstance(spec, dict):
         raise ConfigError("list_faults must be a JSON object {action: fault}")
     for action, fault in spec.items():
-        if action not in LIST_ACTIONS:
-            raise ConfigError("list_faults: %r is not one of %s" % (action, ", ".join(LIST_ACTIONS)))
+        if action not in LIST_ACTIONS + STAT_ACTIONS:
+            raise ConfigError("list_faults: %r is not one of %s" %
+                              (action, ", ".join(LIST_ACTIONS + STAT_ACTIONS)))
         _check_fault(action, fault)
         if fault["mode"] not in LIST_FAULT_MODES:
             raise ConfigError("list_faults[%r]: mode must be one of %s" %
@@ -643,6 +691,9 @@ def load_config(source):
     cn-hangzhou) and "rules" ([{"protocol": "tcp"|"udp", "frontend_port",
     "backend_port", "real_servers"?: [ip, ...] (default ["192.0.2.1"]),
     "remark"?: ""}, ...], default none).
+
+    For the attack statistics: "attack" (see check_attack); its relative
+    times ("now+N") count from the simulator's clock at loading.
     """
     if isinstance(source, dict):
         cfg = source
@@ -674,6 +725,7 @@ def load_config(source):
     if rate is not None and (not isinstance(rate, int) or isinstance(rate, bool) or rate < 1):
         raise ConfigError("list_rate_limit must be a positive integer or null")
     inventory = check_inventory(cfg, regions)
+    attack = check_attack(cfg.get("attack", {}), time.time() + offset)
     return {
         "metadata": metadata,
         "keys": keys,
@@ -690,6 +742,7 @@ def load_config(source):
         "resource_groups": inventory.get("resource_groups", {}),
         "instance_regions": inventory.get("instance_regions", {}),
         "rules": inventory.get("rules", {}),
+        "attack": attack,
     }
 
 
@@ -725,6 +778,9 @@ class SimState:
         self._md_cfg = cfg["metadata"]
         self._md_tokens = {}      # session token -> expiry (simulator clock)
         self._md_creds = None     # the credential set currently handed out
+        # The attack statistics: the resolved "attack" section.
+        self._attack_lock = threading.Lock()
+        self._attack = cfg["attack"]
 
     def now(self):
         return time.time() + self.clock_offset
@@ -948,6 +1004,30 @@ class SimState:
                 calls.append(now)
             self._list_calls[kid] = calls
             return ok
+
+    # -- attack statistics ---------------------------------------------------
+
+    def instance_in_region(self, iid, region):
+        with self._lock:
+            return iid in self._instances and self._region_of(iid) == region
+
+    def set_attack(self, spec):
+        """Replace the "attack" section (POST /_sim/attack); relative times
+        ("now+N") count from the simulator's clock now."""
+        spec = check_attack(spec, self.now())
+        with self._attack_lock:
+            self._attack = spec
+
+    def get_attack(self):
+        """The section as in force, times absolute (GET /_sim/attack)."""
+        with self._attack_lock:
+            out = copy.deepcopy(self._attack)
+        out["now"] = self.now()
+        return out
+
+    def attack_section(self):
+        with self._attack_lock:
+            return copy.deepcopy(self._attack)
 
     def log(self, entry):
         if self._log is None:
@@ -1230,6 +1310,8 @@ def _verify_operation(params, state, action=ACTION):
         return _verify_instance_ids(params, state)
     if action == LIST_RULES:
         return _verify_network_rules(params, state)
+    if action in STAT_ACTIONS:
+        return _verify_stat_operation(params, state, action)
     return _verify_port_conns(params, state)
 
 
@@ -1488,6 +1570,465 @@ def hostile_document(mode, fields, xxe_url):
     body = "".join("<%s>%s</%s>" % (k, v, k) for k, v in rest)
     return '<?xml version="1.0" encoding="UTF-8"?>\n%s<%s><Conns>%s</Conns>%s</%s>' % (
         dtd, root, ref, body, root)
+
+
+# ---------------------------------------------------------------------------
+# Attack statistics: DescribePortFlowList, DescribeBlackholeStatus and
+# DescribeDDoSEvents. What the vendor's sources say, and what this
+# simulator chose where they are silent: doc/api-operations.md.
+# ---------------------------------------------------------------------------
+
+MAX_STAT_RANGE = 31 * 86400     # longest DescribePortFlowList range (sources silent)
+MAX_BLACKHOLE_INSTANCES = 20    # DescribeBlackholeStatus InstanceIds: maxItems 20
+MAX_EVENT_PAGE_SIZE = 50        # sources silent; sibling operations document 50
+# The smallest Interval the docs recommend for a range of at most so many
+# seconds (None: longer ranges).
+INTERVAL_MINIMUMS = ((3600, 60), (6 * 3600, 600), (86400, 1800), (7 * 86400, 3600),
+                     (15 * 86400, 14400), (None, 43200))
+PREMIUM_REGION = "ap-southeast-1"  # only its answers name regions other than "cn"
+FLOW_FIELDS = ("InBps", "OutBps", "InPps", "OutPps", "AttackBps", "AttackPps")
+SLA_FIELDS = ("SlaBpsDropBps", "SlaBpsDropPps", "SlaPpsDropBps", "SlaPpsDropPps",
+              "SlaCpsDropBps", "SlaCpsDropPps", "SlaConnDropBps", "SlaConnDropPps")
+STAT_LIST_NAMES = {FLOW_ACTION: "PortFlowList", BLACKHOLE_ACTION: "BlackholeStatus",
+                   EVENTS_ACTION: "DDoSEvents"}
+ONGOING_END_TIMES = ("zero", "absent", "future")
+EVENT_SELECTIONS = ("overlap", "start")
+ATTACK_DEFAULTS = {"attacks": [], "ongoing_end_time": "zero", "event_selection": "overlap",
+                   "flow_regions": ["cn"], "instance_ips": {}, "flow_delay_seconds": 0}
+ATTACK_KEYS = frozenset({"instance", "ip", "port", "start", "end", "peak_bps", "peak_pps",
+                         "ramp_seconds", "blackhole_from", "blackhole_to", "region"})
+MAX_PEAK = 10 ** 15             # 1 Pbit/s: sums of many attacks stay far below 2^63
+FUTURE_END_SECONDS = 3600       # "future": an open-ended event's EndTime, past now
+TIME_SPEC_RE = re.compile(r"now(?:([+-])([0-9]{1,10}))?", re.ASCII)
+
+
+def _time_spec(what, value, now, null_ok=False):
+    """Epoch seconds from an integer, or from "now", "now+N", "now-N"
+    (N seconds from ``now``, the simulator's clock when the section is
+    loaded)."""
+    if value is None and null_ok:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 40:
+        return value
+    if isinstance(value, str):
+        m = TIME_SPEC_RE.fullmatch(value)
+        if m:
+            offset = int(m.group(2) or 0)
+            return int(now) + (-offset if m.group(1) == "-" else offset)
+    raise ConfigError('%s must be epoch seconds or "now", "now+N", "now-N"%s' %
+                      (what, " or null" if null_ok else ""))
+
+
+def _check_ip(what, value):
+    if not isinstance(value, str):
+        raise ConfigError("%s must be an IP address (a string)" % what)
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ConfigError("%s: %r is not an IP address" % (what, value)) from None
+
+
+def _count(what, value, low, high):
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ConfigError("%s must be an integer from %d to %d" % (what, low, high))
+    return value
+
+
+def default_ip(iid):
+    """The address of an instance without "instance_ips": a stable pick
+    from 198.18.0.0/15 (RFC 2544), so instances are told apart by IP."""
+    n = int.from_bytes(hashlib.sha256(("ip:" + iid).encode("utf-8")).digest()[:4], "big")
+    x = n % 512
+    return "198.%d.%d.%d" % (18 + x // 256, x % 256, 1 + (n >> 9) % 254)
+
+
+def instance_ips(iid, section):
+    """The IPs of an instance: its "instance_ips" (or default_ip), then
+    any attack's IP on it that is not among them."""
+    ips = list(section["instance_ips"].get(iid) or [default_ip(iid)])
+    for a in section["attacks"]:
+        if a["instance"] == iid and a["ip"] not in ips:
+            ips.append(a["ip"])
+    return ips
+
+
+def _check_one_attack(what, a, now, section):
+    if not isinstance(a, dict) or set(a) - ATTACK_KEYS:
+        raise ConfigError("%s must be an object with keys among %s" %
+                          (what, ", ".join(sorted(ATTACK_KEYS))))
+    for name in ("instance", "start", "peak_bps", "peak_pps"):
+        if name not in a:
+            raise ConfigError("%s.%s is required" % (what, name))
+    _check_text(what + ".instance", a["instance"], empty_ok=False)
+    out = {"instance": a["instance"]}
+    if a.get("ip") is not None:
+        _check_ip(what + ".ip", a["ip"])
+    port = a.get("port", 80)
+    if not _port_number(port):
+        raise ConfigError("%s.port must be an integer 1..65535" % what)
+    out["port"] = port
+    out["start"] = _time_spec(what + ".start", a["start"], now)
+    out["end"] = _time_spec(what + ".end", a.get("end"), now, null_ok=True)
+    if out["end"] is not None and out["end"] <= out["start"]:
+        raise ConfigError("%s: end must be later than start" % what)
+    for name in ("peak_bps", "peak_pps"):
+        out[name] = _count("%s.%s" % (what, name), a[name], 1, MAX_PEAK)
+    out["ramp_seconds"] = _count(what + ".ramp_seconds", a.get("ramp_seconds", 120), 0, 86400)
+    has_from, has_to = a.get("blackhole_from") is not None, a.get("blackhole_to") is not None
+    if has_from != has_to:
+        raise ConfigError("%s: blackhole_from and blackhole_to go together" % what)
+    out["blackhole_from"] = out["blackhole_to"] = None
+    if has_from:
+        out["blackhole_from"] = _time_spec(what + ".blackhole_from", a["blackhole_from"], now)
+        out["blackhole_to"] = _time_spec(what + ".blackhole_to", a["blackhole_to"], now)
+        if out["blackhole_from"] < out["start"] or out["blackhole_to"] <= out["blackhole_from"]:
+            raise ConfigError("%s: the blackhole must begin at or after start and end after "
+                              "it begins" % what)
+    region = a.get("region", "cn")
+    _check_text(what + ".region", region, empty_ok=False)
+    out["region"] = region
+    # Without an ip the attack hits the instance's first IP.
+    out["ip"] = a["ip"] if a.get("ip") is not None else instance_ips(a["instance"], section)[0]
+    return out
+
+
+def check_attack(spec, now):
+    """Validate the scenario's "attack" section (or a POST /_sim/attack
+    body); return it complete, every time resolved to epoch seconds:
+
+        {"attacks": [{"instance", "ip"?, "port"? (80), "start", "end"? (null:
+                      open-ended), "peak_bps", "peak_pps", "ramp_seconds"? (120),
+                      "blackhole_from"?, "blackhole_to"?, "region"? ("cn")}, ...],
+         "ongoing_end_time": "zero" | "absent" | "future",
+         "event_selection": "overlap" | "start",
+         "flow_regions": ["cn", ...]   (rows per Time for RegionId ap-southeast-1),
+         "instance_ips": {instance id: [ip, ...]},
+         "flow_delay_seconds": N}      (a bucket is answered N s after it ends)
+    """
+    if not isinstance(spec, dict):
+        raise ConfigError("attack must be a JSON object")
+    unknown = set(spec) - set(ATTACK_DEFAULTS)
+    if unknown:
+        raise ConfigError("attack: unknown keys %s (known: %s)" %
+                          (sorted(unknown), ", ".join(sorted(ATTACK_DEFAULTS))))
+    out = copy.deepcopy(ATTACK_DEFAULTS)
+    for name, choices in (("ongoing_end_time", ONGOING_END_TIMES),
+                          ("event_selection", EVENT_SELECTIONS)):
+        if name in spec:
+            if spec[name] not in choices:
+                raise ConfigError("attack.%s must be one of %s" % (name, ", ".join(choices)))
+            out[name] = spec[name]
+    if "flow_regions" in spec:
+        regions = spec["flow_regions"]
+        if (not isinstance(regions, list) or not regions
+                or len(set(map(str, regions))) != len(regions)):
+            raise ConfigError("attack.flow_regions must be a non-empty list of distinct names")
+        for r in regions:
+            _check_text("attack.flow_regions[]", r, empty_ok=False)
+        out["flow_regions"] = list(regions)
+    if "instance_ips" in spec:
+        def ip_list(what, lst):
+            if not isinstance(lst, list) or not lst or len(set(map(str, lst))) != len(lst):
+                raise ConfigError("%s must be a non-empty list of distinct IP addresses" % what)
+            for ip in lst:
+                _check_ip(what + "[]", ip)
+        out["instance_ips"] = _check_id_map("attack.instance_ips", spec["instance_ips"], ip_list)
+    if "flow_delay_seconds" in spec:
+        out["flow_delay_seconds"] = _count("attack.flow_delay_seconds",
+                                           spec["flow_delay_seconds"], 0, 86400)
+    attacks = spec.get("attacks", [])
+    if not isinstance(attacks, list):
+        raise ConfigError("attack.attacks must be a list")
+    for i, a in enumerate(attacks):
+        out["attacks"].append(_check_one_attack("attack.attacks[%d]" % i, a, now, out))
+    return out
+
+
+# Traffic: pure functions of (instance, minute) and the section.
+
+def _fractions(label, iid, n):
+    """n stable numbers in [0, 1) for an instance."""
+    d = hashlib.sha256(("%s:%s" % (label, iid)).encode("utf-8")).digest()
+    return [int.from_bytes(d[4 * i:4 * i + 4], "big") / 2.0 ** 32 for i in range(n)]
+
+
+def baseline_for(iid, minute):
+    """Legitimate traffic of an instance in one minute (epoch seconds):
+    a daily swell, an hourly one and a slight ripple around a per-instance
+    mean of 50..800 Mbit/s inbound; neighbouring minutes differ little."""
+    f = _fractions("baseline", iid, 6)
+    mean_bps = 50e6 + f[0] * 750e6
+    packet_bits = 8 * (400 + f[3] * 800)
+    out_ratio = 0.3 + f[4] * 0.6
+    t = float(minute)
+    level = (1.0 + 0.35 * math.sin(2 * math.pi * (t / 86400 + f[1]))
+             + 0.05 * math.sin(2 * math.pi * (t / 3600 + f[2]))
+             + 0.01 * math.sin(2 * math.pi * (t / 900 + f[5])))
+    in_bps = mean_bps * level
+    in_pps = in_bps / packet_bits
+    return {"InBps": int(in_bps), "OutBps": int(in_bps * out_ratio),
+            "InPps": int(in_pps), "OutPps": int(in_pps * out_ratio * 1.1)}
+
+
+def attack_level(attack, t):
+    """How much of its peak an attack sends at time t, 0..1: a smooth ramp
+    over ramp_seconds after start and before end, a plateau that wavers
+    between 96 and 100 % in between."""
+    start, end, ramp = attack["start"], attack["end"], attack["ramp_seconds"]
+    if t < start or (end is not None and t >= end):
+        return 0.0
+    up = 1.0 if ramp == 0 else min(1.0, (t - start) / ramp)
+    down = 1.0 if end is None or ramp == 0 else min(1.0, (end - t) / ramp)
+    x = min(up, down)
+    return x * x * (3 - 2 * x) * (0.98 + 0.02 * math.sin(2 * math.pi * t / 300))
+
+
+def minute_flow(iid, minute, section):
+    """The six traffic values of one instance in one minute. Attack
+    traffic is part of the inbound traffic; while an IP is blackholed its
+    traffic (its share of the legitimate traffic and any attack on it)
+    never reaches the instance."""
+    ips = instance_ips(iid, section)
+    mine = [a for a in section["attacks"] if a["instance"] == iid]
+    dark = {a["ip"] for a in mine if a["blackhole_from"] is not None
+            and a["blackhole_from"] <= minute < a["blackhole_to"]}
+    lit = len(ips) - len(dark)
+    vals = {k: v * lit // len(ips) for k, v in baseline_for(iid, minute).items()}
+    bps = pps = 0
+    for a in mine:
+        if a["ip"] not in dark:
+            level = attack_level(a, minute)
+            bps += int(a["peak_bps"] * level)
+            pps += int(a["peak_pps"] * level)
+    vals["AttackBps"], vals["AttackPps"] = bps, pps
+    vals["InBps"] += bps
+    vals["InPps"] += pps
+    return vals
+
+
+def _split(total, n):
+    """Split integer values over n regions by weights n, n-1, .., 1; the
+    parts add up exactly to the total."""
+    weight_sum = n * (n + 1) // 2
+    parts = [{k: v * (n - j) // weight_sum for k, v in total.items()} for j in range(n)]
+    for k, v in total.items():
+        parts[0][k] += v - sum(p[k] for p in parts)
+    return parts
+
+
+def flow_for(instance_ids, start, end, interval=60, attack=None, region_id=DEFAULT_REGION,
+             now=None):
+    """The PortFlowList rows of a DescribePortFlowList query, in order.
+
+    ``attack`` is a section as check_attack returns it (None: no attack).
+    A bucket starts every ``interval`` seconds from ``start`` (the last
+    one may be cut short by ``end``); each field is the maximum of its
+    per-minute values in the bucket, summed over the instances. With
+    ``now``, buckets that end after now - flow_delay_seconds are left out.
+    For RegionId ap-southeast-1 each bucket is one row per region of
+    "flow_regions" (the values split between them), else one "cn" row.
+    Rows: {"Index", "Time", "Region", the six FLOW_FIELDS, the Sla* fields (0)}.
+    """
+    section = attack if attack is not None else check_attack({}, 0)
+    regions = section["flow_regions"] if region_id == PREMIUM_REGION else ["cn"]
+    rows = []
+    for index, bucket in enumerate(range(start, end, interval)):
+        bucket_end = min(bucket + interval, end)
+        if now is not None and bucket_end > now - section["flow_delay_seconds"]:
+            break
+        total = dict.fromkeys(FLOW_FIELDS, 0)
+        for iid in instance_ids:
+            minutes = [minute_flow(iid, m, section) for m in range(bucket, bucket_end, 60)]
+            for k in FLOW_FIELDS:
+                total[k] += max(v[k] for v in minutes)
+        for region, part in zip(regions, _split(total, len(regions))):
+            row = {"Index": index, "Time": bucket, "Region": region}
+            row.update(part)
+            row.update(dict.fromkeys(SLA_FIELDS, 0))
+            rows.append(row)
+    return rows
+
+
+def events_for(instance_ids, start, end, now, attack=None, region_id=DEFAULT_REGION):
+    """Every DDoSEvents item a DescribeDDoSEvents query selects, newest
+    first (StartTime descending). Each attack that has begun by ``now``
+    is a "defense" event over [start, end); its blackhole, once begun, a
+    "blackhole" event (Port empty, as in the docs' XML example). Bps/Pps
+    are the attack's peaks. Selection ("event_selection"): "overlap" takes
+    events overlapping [start, end) (a running event lasts until now),
+    "start" those that begin in it. A running event's EndTime follows
+    "ongoing_end_time": 0, absent, or its planned end ("future"; the
+    minute after now plus FUTURE_END_SECONDS when open-ended)."""
+    section = attack if attack is not None else check_attack({}, 0)
+    wanted = set(instance_ids)
+    events = []
+    for a in section["attacks"]:
+        if a["instance"] not in wanted:
+            continue
+        spans = [("defense", a["start"], a["end"], str(a["port"]))]
+        if a["blackhole_from"] is not None:
+            spans.append(("blackhole", a["blackhole_from"], a["blackhole_to"], ""))
+        for kind, begin, finish, port in spans:
+            if begin > now:
+                continue
+            running = finish is None or finish > now
+            seen_until = now if running else finish
+            if section["event_selection"] == "overlap":
+                selected = begin < end and seen_until > start
+            else:
+                selected = start <= begin < end
+            if not selected:
+                continue
+            ev = {"EventType": kind, "Ip": a["ip"], "Port": port,
+                  "Region": a["region"] if region_id == PREMIUM_REGION else "cn",
+                  "StartTime": begin, "Bps": a["peak_bps"], "Pps": a["peak_pps"]}
+            if not running:
+                ev["EndTime"] = finish
+            elif section["ongoing_end_time"] == "zero":
+                ev["EndTime"] = 0
+            elif section["ongoing_end_time"] == "future":
+                ev["EndTime"] = finish if finish is not None else \
+                    int(now) // 60 * 60 + 60 + FUTURE_END_SECONDS
+            events.append(ev)
+    events.sort(key=lambda ev: (-ev["StartTime"], ev["EventType"], ev["Ip"]))
+    return events
+
+
+def blackhole_for(instance_ids, now, attack=None):
+    """The BlackholeStatus items: one per IP of each instance, in request
+    order. "blackhole" with the window's StartTime/EndTime while a
+    blackhole is on; afterwards "normal" with the latest window's times;
+    "normal" with 0 and 0 for an IP never blackholed."""
+    section = attack if attack is not None else check_attack({}, 0)
+    rows = []
+    for iid in instance_ids:
+        for ip in instance_ips(iid, section):
+            windows = [(a["blackhole_from"], a["blackhole_to"]) for a in section["attacks"]
+                       if a["instance"] == iid and a["ip"] == ip
+                       and a["blackhole_from"] is not None and a["blackhole_from"] <= now]
+            active = [w for w in windows if now < w[1]]
+            if active:
+                status, (begin, finish) = "blackhole", max(active)
+            elif windows:
+                status, (begin, finish) = "normal", max(windows, key=lambda w: w[1])
+            else:
+                status, begin, finish = "normal", 0, 0
+            rows.append({"Ip": ip, "BlackStatus": status, "StartTime": begin,
+                         "EndTime": finish})
+    return rows
+
+
+def _stat_time(params, name):
+    value = params[name]
+    if not UNSIGNED_RE.fullmatch(value):
+        raise _invalid(name, "It must be a UNIX timestamp in seconds.")
+    if int(value) % 60:
+        raise _invalid(name, "The timestamp must be accurate to the minute.")
+    return int(value)
+
+
+def _check_interval(text, span):
+    """Interval: a positive multiple of 60, at most the range, at least
+    the minimum the docs recommend for the range."""
+    if not UNSIGNED_RE.fullmatch(text) or int(text) == 0 or int(text) % 60:
+        raise _invalid("Interval", "It must be a positive multiple of 60 seconds.")
+    interval = int(text)
+    if interval > span:
+        raise _invalid("Interval", "It must not exceed the time range (EndTime - StartTime).")
+    minimum = next(low for top, low in INTERVAL_MINIMUMS if top is None or span <= top)
+    if interval < minimum:
+        raise _invalid("Interval", "For a time range of %d seconds it must be at least %d."
+                       % (span, minimum))
+    return interval
+
+
+def _verify_stat_operation(params, state, action):
+    """The checks of the three operations, in the order DescribePortConnsCount
+    makes them: presence, times, the operation's own numbers, instances.
+    Returns {"action", "region", "instance_ids", and per operation "start",
+    "end" (None: DescribeDDoSEvents without EndTime), "interval",
+    "page_number", "page_size"}."""
+    required = {FLOW_ACTION: ("StartTime", "EndTime", "Interval"), BLACKHOLE_ACTION: (),
+                EVENTS_ACTION: ("StartTime", "PageNumber", "PageSize")}[action]
+    for name in required:
+        if name not in params:
+            raise _missing(name)
+    out = {"action": action, "region": params.get("RegionId", DEFAULT_REGION)}
+    if action != BLACKHOLE_ACTION:
+        now = state.now()
+        start = _stat_time(params, "StartTime")
+        end = _stat_time(params, "EndTime") if "EndTime" in params else None
+        if end is None and start >= now:
+            raise _invalid("StartTime", "StartTime must be earlier than the current time.")
+        if end is not None and start >= end:
+            raise _invalid("StartTime", "StartTime must be earlier than EndTime.")
+        if end is not None and end > math.ceil(now / 60) * 60:
+            raise _invalid("EndTime", "EndTime must not be in the future.")
+        out["start"], out["end"] = start, end
+    if action == FLOW_ACTION:
+        if end - start > MAX_STAT_RANGE:
+            raise _invalid("EndTime", "The time range must not exceed %d seconds." % MAX_STAT_RANGE)
+        out["interval"] = _check_interval(params["Interval"], end - start)
+    if action == EVENTS_ACTION:
+        number, size = params["PageNumber"], params["PageSize"]
+        if not UNSIGNED_RE.fullmatch(number) or int(number) < 1:
+            raise _invalid("PageNumber", "It must be an integer from 1.")
+        if not UNSIGNED_RE.fullmatch(size) or not 1 <= int(size) <= MAX_EVENT_PAGE_SIZE:
+            raise _invalid("PageSize", "It must be an integer from 1 to %d." % MAX_EVENT_PAGE_SIZE)
+        out["page_number"], out["page_size"] = int(number), int(size)
+    ids = _instance_id_list(params, required=True)
+    limit = MAX_BLACKHOLE_INSTANCES if action == BLACKHOLE_ACTION else MAX_INSTANCES
+    if len(ids) > limit:
+        raise _invalid("InstanceIds", "At most %d instances are allowed." % limit)
+    for iid in ids:
+        if not state.instance_in_region(iid, out["region"]):
+            raise ApiError(400, "InvalidInstance.NotFound",
+                           "The specified instance does not exist: %s" % iid)
+    out["instance_ids"] = ids
+    return out
+
+
+def stat_answer(query, section, now):
+    """What a verified query (from _verify_stat_operation) is answered at
+    ``now``: {"rows": [item dicts]} and, for DescribeDDoSEvents, "total"."""
+    action, ids, region = query["action"], query["instance_ids"], query["region"]
+    if action == FLOW_ACTION:
+        return {"rows": flow_for(ids, query["start"], query["end"], query["interval"], section,
+                                 region, now)}
+    if action == BLACKHOLE_ACTION:
+        return {"rows": blackhole_for(ids, now, section)}
+    end = query["end"] if query["end"] is not None else now
+    events = events_for(ids, query["start"], end, now, section, region)
+    first = (query["page_number"] - 1) * query["page_size"]
+    return {"rows": events[first:first + query["page_size"]], "total": len(events)}
+
+
+def stat_fields(action, answer, request_id, seed):
+    """The (name, value) pairs of the answer: the list, RequestId and, for
+    DescribeDDoSEvents, Total; every level's order shuffled per request,
+    items in order."""
+    rng = random.Random(seed)
+
+    def shuffled(pairs):
+        pairs = list(pairs)
+        rng.shuffle(pairs)
+        return pairs
+    items = ListValue(shuffled(row.items()) for row in answer["rows"])
+    top = [("RequestId", request_id), (STAT_LIST_NAMES[action], items)]
+    if action == EVENTS_ACTION:
+        top.append(("Total", answer["total"]))
+    return shuffled(top)
+
+
+def stat_summary(action, answer):
+    """What the log line of an answer records of it."""
+    rows = answer["rows"]
+    if action == FLOW_ACTION:
+        return {"listed": ["%d/%s" % (r["Time"], r["Region"]) for r in rows]}
+    if action == BLACKHOLE_ACTION:
+        return {"listed": ["%s:%s" % (r["Ip"], r["BlackStatus"]) for r in rows]}
+    return {"listed": ["%s:%s:%d" % (r["EventType"], r["Ip"], r["StartTime"]) for r in rows],
+            "total_count": answer["total"]}
 
 
 # ---------------------------------------------------------------------------
@@ -1761,6 +2302,8 @@ class Handler(Sender, BaseHTTPRequestHandler):
                 kid = params["AccessKeyId"]
         except ApiError as err:
             return self._api_error(err, method, params, rid, fmt, t)
+        if self._action in STAT_ACTIONS:
+            return self._stat_operation(self._action, result, nonce, method, params, rid, fmt, t)
         if self._action in LIST_ACTIONS:
             return self._list_operation(self._action, result, kid, nonce, method, params,
                                         rid, fmt, t)
@@ -1958,6 +2501,26 @@ class Handler(Sender, BaseHTTPRequestHandler):
             self._send(200, list_xml(fields, "DescribeSomethingElseResponse", style).encode("utf-8"),
                        XML_CTYPE, hdr)
 
+    # -- attack statistics -----------------------------------------------------
+
+    def _stat_operation(self, action, query, nonce, method, params, rid, fmt, t):
+        """Answer a verified DescribePortFlowList / DescribeBlackholeStatus /
+        DescribeDDoSEvents: latency, then a list fault if one is due (the
+        "list_faults" map), else the list in the simulator's list style."""
+        state = self.server.state
+        if state.latency > 0:
+            state.stopping.wait(state.latency)
+        answer = stat_answer(query, state.attack_section(), state.now())
+        seed = int.from_bytes(hashlib.sha256(nonce.encode()).digest()[:8], "big")
+        fields = stat_fields(action, answer, rid, seed)
+        summary = stat_summary(action, answer)
+        root = action + "Response"
+        fault = state.take_list_fault(action)
+        if fault is not None:
+            return self._list_fault(fault, root, fields, summary, method, params, rid, fmt, t)
+        self._log(method, "/", params, 200, request_id=rid, t=t, extra=summary)
+        self._list_success(fmt, root, fields, rid)
+
     def _reset_connection(self):
         """Abort the TCP connection with RST (SO_LINGER 0, then close).
 
@@ -2012,10 +2575,12 @@ class Handler(Sender, BaseHTTPRequestHandler):
                    "/_sim/keys": (state.add_keys, "keys"),
                    "/_sim/metadata": (state.md_update, "metadata"),
                    "/_sim/instances": (state.change_instances, "instances"),
-                   "/_sim/list_faults": (state.set_list_faults, "list faults")}
+                   "/_sim/list_faults": (state.set_list_faults, "list faults"),
+                   "/_sim/attack": (state.set_attack, "attack")}
         getters = {"/_sim/faults": state.get_faults, "/_sim/keys": state.list_keys,
                    "/_sim/instances": state.inventory,
-                   "/_sim/list_faults": state.get_list_faults}
+                   "/_sim/list_faults": state.get_list_faults,
+                   "/_sim/attack": state.get_attack}
         if path in setters and method == "POST":
             setter, what = setters[path]
             try:

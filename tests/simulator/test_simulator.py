@@ -1675,3 +1675,421 @@ def test_list_config_validation():
     assert cfg["list_style"] == "repeated" and cfg["list_rate_limit"] is None
     assert cfg["rules"][INST1][0] == {"protocol": "tcp", "frontend_port": 80, "backend_port": 8080,
                                       "real_servers": ["192.0.2.1"], "remark": ""}
+
+
+# ---------------------------------------------------------------------------
+# Attack statistics: DescribePortFlowList, DescribeBlackholeStatus,
+# DescribeDDoSEvents
+# ---------------------------------------------------------------------------
+
+FLOW, BLACKHOLE, EVENTS = "DescribePortFlowList", "DescribeBlackholeStatus", "DescribeDDoSEvents"
+LIST_NAME = {FLOW: "PortFlowList", BLACKHOLE: "BlackholeStatus", EVENTS: "DDoSEvents"}
+IP_A, IP_B1, IP_B2 = "203.0.113.10", "203.0.113.20", "203.0.113.21"
+ATTACK_SECTION = {
+    "instance_ips": {INST2: [IP_B1, IP_B2]},
+    "flow_regions": ["cn", "alb-ap-northeast-1-gf-x"],
+    "attacks": [
+        # Over an hour ago, 40 Gbit/s, blackholed for ten minutes.
+        {"instance": INST1, "ip": IP_A, "start": "now-5400", "end": "now-3600",
+         "peak_bps": 40000000000, "peak_pps": 5000000,
+         "blackhole_from": "now-4800", "blackhole_to": "now-4200"},
+        # Running, open-ended, on the same IP.
+        {"instance": INST1, "ip": IP_A, "port": 443, "start": "now-600",
+         "peak_bps": 2000000000, "peak_pps": 300000, "ramp_seconds": 60},
+        # Running and blackholed right now.
+        {"instance": INST2, "ip": IP_B2, "start": "now-1200", "end": "now+7200",
+         "peak_bps": 8000000000, "peak_pps": 900000,
+         "blackhole_from": "now-300", "blackhole_to": "now+3000"},
+        # A Premium instance's attack from abroad, over.
+        {"instance": INST_AP, "start": "now-1800", "end": "now-900", "ramp_seconds": 0,
+         "peak_bps": 6000000000, "peak_pps": 700000, "region": "alb-ap-northeast-1-gf-x"},
+    ],
+}
+STAT_CONFIG = dict(BASE_CONFIG, instances=[INST1, INST2, INST_AP],
+                   instance_regions={INST_AP: "ap-southeast-1"}, attack=ATTACK_SECTION)
+
+
+@pytest.fixture(scope="module")
+def stat_servers(tmp_path_factory):
+    """One simulator per list style, sharing STAT_CONFIG."""
+    sims = {style: RunningSim(tmp_path_factory.mktemp("stat-" + style),
+                              dict(STAT_CONFIG, list_style=style))
+            for style in ("repeated", "wrapper")}
+    yield sims
+    for s in sims.values():
+        assert s.stop() == 0
+
+
+def attack_of(s):
+    """The simulator's attack section, times resolved (GET /_sim/attack)."""
+    doc = json.loads(send(s.base + "/_sim/attack").body)
+    doc.pop("now")
+    return doc
+
+
+def minute(offset=0):
+    return int(time.time()) // 60 * 60 + offset
+
+
+def stat_params(action, key="testid", **overrides):
+    """A valid V1 request of one of the three operations; overrides as
+    for make_params."""
+    base = {"Action": action}
+    if action == FLOW:
+        base.update(StartTime=str(minute(-3600)), EndTime=str(minute()), Interval="60")
+    elif action == BLACKHOLE:
+        base.update(StartTime=None, EndTime=None)
+    else:
+        base.update(StartTime=str(minute(-7200)), EndTime=str(minute()), PageNumber="1",
+                    PageSize="10")
+    base.update(overrides)
+    return make_params(key=key, **base)
+
+
+def stat_items(resp, action, style="repeated"):
+    return parse_list(resp, action, LIST_NAME[action], style)[1]
+
+
+def as_text(rows):
+    return [{k: str(v) for k, v in r.items()} for r in rows]
+
+
+@pytest.mark.parametrize("style", ["repeated", "wrapper"])
+def test_port_flow_list_values_and_styles(stat_servers, style):
+    s = stat_servers[style]
+    section = attack_of(s)
+    start = section["attacks"][0]["start"] // 60 * 60 - 600
+    r = call(s, stat_params(FLOW, StartTime=str(start), EndTime=str(start + 3600)))
+    items = stat_items(r, FLOW, style)
+    expected = sim.flow_for([INST1], start, start + 3600, 60, section)
+    assert len(expected) == 60 and items == as_text(expected)
+    assert [i["Index"] for i in items] == [str(n) for n in range(60)]
+    assert [int(i["Time"]) for i in items] == list(range(start, start + 3600, 60))
+    assert {i["Region"] for i in items} == {"cn"}
+    # The 40 Gbit/s attack as plain 64-bit integers; blackholed minutes
+    # carry no traffic at all (one IP of two is dark: half the baseline).
+    attack = [int(i["AttackBps"]) for i in items]
+    assert 39_000_000_000 < max(attack) <= 40_000_000_000
+    assert re.search(rb"<AttackBps>3[0-9]{10}</AttackBps>", r.body)
+    dark = [i for i in items if section["attacks"][0]["blackhole_from"] <= int(i["Time"])
+            < section["attacks"][0]["blackhole_to"]]
+    assert dark and all(i["AttackBps"] == "0" for i in dark)
+    assert all(int(i["InBps"]) == sim.baseline_for(INST1, int(i["Time"]))["InBps"] // 2
+               for i in dark)
+    # A smooth shape: the attack ramps up, it does not jump from nothing.
+    rising = [a for a in attack[:25] if a > 0]    # the ramp takes 120 s
+    assert rising[0] <= 20_000_000_000 and rising[-1] > 38_000_000_000
+
+
+def test_port_flow_list_sums_instances_and_buckets(stat_servers):
+    s = stat_servers["repeated"]
+    section = attack_of(s)
+    start, end = minute(-3600), minute()
+    both = stat_items(call(s, stat_params(FLOW, StartTime=str(start), EndTime=str(end),
+                                          InstanceIds__2=INST2)), FLOW)
+    one = sim.flow_for([INST1], start, end, 60, section)
+    two = sim.flow_for([INST2], start, end, 60, section)
+    assert both == as_text(sim.flow_for([INST1, INST2], start, end, 60, section))
+    for row, a, b in zip(both, one, two):
+        assert int(row["InBps"]) == a["InBps"] + b["InBps"]
+        assert int(row["AttackPps"]) == a["AttackPps"] + b["AttackPps"]
+    # A 6-hour range in 10-minute buckets: each the maximum of its minutes.
+    start = minute(-6 * 3600)
+    items = stat_items(call(s, stat_params(FLOW, StartTime=str(start), EndTime=str(end),
+                                           Interval="600")), FLOW)
+    assert len(items) == 36 and items == as_text(sim.flow_for([INST1], start, end, 600, section))
+    minutes = sim.flow_for([INST1], start, start + 600, 60, section)
+    assert int(items[0]["InBps"]) == max(m["InBps"] for m in minutes)
+
+
+def test_port_flow_list_premium_regions(stat_servers):
+    s = stat_servers["wrapper"]
+    section = attack_of(s)
+    start, end = minute(-3600), minute()
+    p = stat_params(FLOW, StartTime=str(start), EndTime=str(end), InstanceIds__1=INST_AP,
+                    RegionId="ap-southeast-1")
+    items = stat_items(call(s, p), FLOW, "wrapper")
+    assert items == as_text(sim.flow_for([INST_AP], start, end, 60, section, "ap-southeast-1"))
+    assert [i["Region"] for i in items[:2]] == ["cn", "alb-ap-northeast-1-gf-x"]
+    total = sim.flow_for([INST_AP], start, end, 60, section)   # one row per Time
+    assert len(items) == 2 * len(total)
+    for n, row in enumerate(total):
+        pair = items[2 * n:2 * n + 2]
+        assert {i["Time"] for i in pair} == {str(row["Time"])}
+        for k in sim.FLOW_FIELDS:
+            assert sum(int(i[k]) for i in pair) == row[k]
+    assert max(int(i["AttackBps"]) for i in items) > 0
+    # A mainland request sees the mainland instance only, in "cn" rows.
+    assert_error(call(s, dict(p, RegionId="cn-hangzhou", SignatureNonce=uuid.uuid4().hex)),
+                 400, "InvalidInstance.NotFound", INST_AP)
+
+
+def test_port_flow_list_leaves_out_unfinished_buckets(start_sim):
+    s = start_sim(dict(STAT_CONFIG, attack={"flow_delay_seconds": 300}))
+    start, end = minute(-3000), minute(60)   # EndTime may name the current minute's end
+    items = stat_items(call(s, stat_params(FLOW, StartTime=str(start), EndTime=str(end))), FLOW)
+    last = int(items[-1]["Time"])
+    assert time.time() - 300 - 60 - 120 < last + 60 <= time.time() - 300
+    assert items == as_text(sim.flow_for([INST1], start, end, 60, attack_of(s),
+                                         now=last + 60 + 300))
+
+
+@pytest.mark.parametrize("overrides,code,mentions", [
+    ({"Interval": None}, "MissingParameter", "Interval"),
+    ({"StartTime": None}, "MissingParameter", "StartTime"),
+    ({"EndTime": None}, "MissingParameter", "EndTime"),
+    ({"InstanceIds__1": None}, "MissingParameter", "InstanceIds.1"),
+    ({"Interval": "90"}, "InvalidParameter", "Interval"),
+    ({"Interval": "0"}, "InvalidParameter", "Interval"),
+    ({"Interval": "-60"}, "InvalidParameter", "Interval"),
+    ({"Interval": "7200"}, "InvalidParameter", "Interval"),             # longer than the range
+    ({"StartTime": str(minute(-7200))}, "InvalidParameter", "Interval"),  # 2 h: at least 600
+    ({"StartTime": str(minute(-32 * 86400)), "Interval": "43200"}, "InvalidParameter", "EndTime"),
+    ({"StartTime": str(minute(-3600) + 30)}, "InvalidParameter", "StartTime"),
+    ({"StartTime": str(minute(600))}, "InvalidParameter", "StartTime"),
+    ({"EndTime": str(minute(3600))}, "InvalidParameter", "EndTime"),
+    ({"Port": "80"}, "InvalidParameter", "Port"),
+    ({"PageSize": "10"}, "InvalidParameter", "PageSize"),
+    ({"InstanceIds__1": "ddoscoo-cn-nope"}, "InvalidInstance.NotFound", "ddoscoo-cn-nope"),
+    ({"InstanceIds__1": INST_AP}, "InvalidInstance.NotFound", INST_AP),  # another region
+    (dict(("InstanceIds__%d" % n, INST1) for n in range(1, 102)), "InvalidParameter",
+     "InstanceIds"),
+])
+def test_port_flow_list_rejections(stat_servers, overrides, code, mentions):
+    assert_error(call(stat_servers["repeated"], stat_params(FLOW, **overrides)), 400, code,
+                 mentions)
+
+
+@pytest.mark.parametrize("style", ["repeated", "wrapper"])
+def test_blackhole_status(stat_servers, style):
+    s = stat_servers[style]
+    section = attack_of(s)
+    items = stat_items(call(s, stat_params(BLACKHOLE, InstanceIds__2=INST2)), BLACKHOLE, style)
+    assert items == as_text(sim.blackhole_for([INST1, INST2], time.time(), section))
+    by_ip = {i["Ip"]: i for i in items}
+    first = section["attacks"][0]
+    assert list(by_ip) == [sim.default_ip(INST1), IP_A, IP_B1, IP_B2]
+    assert by_ip[sim.default_ip(INST1)] == {"Ip": sim.default_ip(INST1), "BlackStatus": "normal",
+                                            "StartTime": "0", "EndTime": "0"}
+    assert by_ip[IP_A] == {"Ip": IP_A, "BlackStatus": "normal",
+                           "StartTime": str(first["blackhole_from"]),
+                           "EndTime": str(first["blackhole_to"])}
+    assert by_ip[IP_B1]["BlackStatus"] == "normal"
+    assert by_ip[IP_B2]["BlackStatus"] == "blackhole"
+    assert int(by_ip[IP_B2]["StartTime"]) < time.time() < int(by_ip[IP_B2]["EndTime"])
+
+
+@pytest.mark.parametrize("overrides,code,mentions", [
+    ({"InstanceIds__1": None}, "MissingParameter", "InstanceIds.1"),
+    ({"ResourceGroupId": "rg-default"}, "InvalidParameter", "ResourceGroupId"),
+    ({"StartTime": str(minute(-60))}, "InvalidParameter", "StartTime"),
+    ({"InstanceIds__1": "ddoscoo-cn-nope"}, "InvalidInstance.NotFound", "ddoscoo-cn-nope"),
+    (dict(("InstanceIds__%d" % n, INST1) for n in range(1, 22)), "InvalidParameter",
+     "At most 20"),
+])
+def test_blackhole_status_rejections(stat_servers, overrides, code, mentions):
+    assert_error(call(stat_servers["repeated"], stat_params(BLACKHOLE, **overrides)), 400, code,
+                 mentions)
+
+
+@pytest.mark.parametrize("style", ["repeated", "wrapper"])
+def test_ddos_events_and_paging(stat_servers, style):
+    s = stat_servers[style]
+    section = attack_of(s)
+    start = minute(-7200)
+    r = call(s, stat_params(EVENTS, StartTime=str(start), InstanceIds__2=INST2, EndTime=None))
+    root, items = parse_list(r, EVENTS, "DDoSEvents", style)
+    expected = sim.events_for([INST1, INST2], start, time.time(), time.time(), section)
+    assert root.findtext("Total") == "5" and items == as_text(expected)
+    assert [(i["EventType"], i["Ip"]) for i in items] == [
+        ("blackhole", IP_B2), ("defense", IP_A), ("defense", IP_B2), ("blackhole", IP_A),
+        ("defense", IP_A)]
+    # Running events end at 0 (the default); ended ones when they ended;
+    # a blackhole event has no port.
+    assert [i["EndTime"] for i in items[:3]] == ["0", "0", "0"]
+    assert items[3]["EndTime"] == str(section["attacks"][0]["blackhole_to"])
+    assert (items[3]["Port"], items[1]["Port"], items[4]["Port"]) == ("", "443", "80")
+    assert items[4]["Bps"] == "40000000000" and items[4]["Region"] == "cn"
+    # Pages of two, then a page past the end: the same events, Total all along.
+    paged = []
+    for page in (1, 2, 3, 4):
+        r = call(s, stat_params(EVENTS, StartTime=str(start), InstanceIds__2=INST2,
+                                PageNumber=str(page), PageSize="2"))
+        root, got = parse_list(r, EVENTS, "DDoSEvents", style)
+        assert root.findtext("Total") == "5"
+        paged += got
+    assert paged == items
+    # Only what overlaps the range: the last half hour misses the old attack.
+    r = call(s, stat_params(EVENTS, StartTime=str(minute(-1800))))
+    assert [(i["EventType"], i["Port"]) for i in stat_items(r, EVENTS, style)] == \
+        [("defense", "443")]
+
+
+def test_ddos_events_premium_region(stat_servers):
+    s = stat_servers["repeated"]
+    p = stat_params(EVENTS, InstanceIds__1=INST_AP, RegionId="ap-southeast-1")
+    items = stat_items(call(s, p), EVENTS)
+    assert [(i["EventType"], i["Region"], i["Bps"]) for i in items] == \
+        [("defense", "alb-ap-northeast-1-gf-x", "6000000000")]
+    assert int(items[0]["EndTime"]) == attack_of(s)["attacks"][3]["end"]
+
+
+def test_ddos_events_running_end_time_and_selection(start_sim):
+    s = start_sim(dict(STAT_CONFIG, attack={}))
+    running = {"instance": INST1, "start": "now-900", "peak_bps": 10 ** 9, "peak_pps": 10 ** 5}
+    since = str(minute(-600))   # after the event began
+
+    def event(**section):
+        assert post_json(s, "attack", dict(section, attacks=[running])).status == 200
+        r = call(s, stat_params(EVENTS, StartTime=since))
+        return stat_items(r, EVENTS)
+    assert event() == event(ongoing_end_time="zero", event_selection="overlap")
+    assert event()[0]["EndTime"] == "0"
+    assert "EndTime" not in event(ongoing_end_time="absent")[0]
+    assert int(event(ongoing_end_time="future")[0]["EndTime"]) > time.time() + 3000
+    planned = dict(running, end="now+1200")
+    doc = {"ongoing_end_time": "future", "attacks": [planned]}
+    assert post_json(s, "attack", doc).status == 200
+    assert int(stat_items(call(s, stat_params(EVENTS, StartTime=since)), EVENTS)[0]["EndTime"]) \
+        == attack_of(s)["attacks"][0]["end"]
+    # "start": only events that begin in the range.
+    assert event(event_selection="start") == []
+    r = call(s, stat_params(EVENTS, StartTime=str(minute(-1800))))
+    assert len(stat_items(r, EVENTS)) == 1
+
+
+@pytest.mark.parametrize("overrides,code,mentions", [
+    ({"StartTime": None}, "MissingParameter", "StartTime"),
+    ({"PageNumber": None}, "MissingParameter", "PageNumber"),
+    ({"PageSize": None}, "MissingParameter", "PageSize"),
+    ({"InstanceIds__1": None}, "MissingParameter", "InstanceIds.1"),
+    ({"PageNumber": "0"}, "InvalidParameter", "PageNumber"),
+    ({"PageSize": "0"}, "InvalidParameter", "PageSize"),
+    ({"PageSize": "51"}, "InvalidParameter", "PageSize"),
+    ({"PageSize": "ten"}, "InvalidParameter", "PageSize"),
+    ({"StartTime": str(minute(-7200) + 1)}, "InvalidParameter", "StartTime"),
+    ({"EndTime": str(minute(-7200))}, "InvalidParameter", "StartTime"),
+    ({"EndTime": str(minute(3600))}, "InvalidParameter", "EndTime"),
+    ({"StartTime": str(minute(3600)), "EndTime": None}, "InvalidParameter", "StartTime"),
+    ({"Interval": "60"}, "InvalidParameter", "Interval"),
+    ({"InstanceId": INST1}, "InvalidParameter", "InstanceId"),
+    ({"InstanceIds__2": "ddoscoo-cn-nope"}, "InvalidInstance.NotFound", "ddoscoo-cn-nope"),
+])
+def test_ddos_events_rejections(stat_servers, overrides, code, mentions):
+    assert_error(call(stat_servers["repeated"], stat_params(EVENTS, **overrides)), 400, code,
+                 mentions)
+
+
+def test_stat_operations_v3_json_and_shuffle(stat_servers):
+    s = stat_servers["wrapper"]
+    section = attack_of(s)
+    start, end = minute(-600), minute()
+    p = {"Format": "XML", "StartTime": str(start), "EndTime": str(end), "Interval": "60",
+         "InstanceIds.1": INST1}
+    r = v3_call(s, p, v3_headers(s, x_acs_action=FLOW))
+    assert stat_items(r, FLOW, "wrapper") == as_text(sim.flow_for([INST1], start, end, 60, section))
+    h = v3_headers(s, key="stsid", x_acs_action=BLACKHOLE)
+    r = v3_call(s, {"InstanceIds.1": INST2}, h, method="GET", key="stsid")   # JSON
+    assert json.loads(r.body)["BlackholeStatus"] == sim.blackhole_for([INST2], time.time(), section)
+    h = v3_headers(s, x_acs_action=EVENTS)
+    r = v3_call(s, {"Format": "XML", "StartTime": str(minute(-7200)), "PageNumber": "1",
+                    "PageSize": "10", "InstanceIds.1": INST1}, h)
+    assert len(stat_items(r, EVENTS, "wrapper")) == 3
+    h = v3_headers(s, x_acs_action=EVENTS)
+    assert_error(v3_call(s, {"Format": "XML", "StartTime": str(start), "PageNumber": "1",
+                             "PageSize": "10"}, h), 400, "MissingParameter", "InstanceIds.1")
+    h = v3_headers(s, x_acs_action=FLOW)
+    assert_error(v3_call(s, p, h, secret="bad"), 400, "SignatureDoesNotMatch")
+    # V1, JSON (no Format), POST form body.
+    r = call(s, stat_params(EVENTS, Format=None, StartTime=str(minute(-7200))), "POST", form=True)
+    doc = json.loads(r.body)
+    assert doc["Total"] == 3 and doc["DDoSEvents"] == sim.events_for(
+        [INST1], minute(-7200), time.time(), time.time(), section)
+    # Field order varies between requests; items keep their order.
+    orders = set()
+    for _ in range(8):
+        root = call(s, stat_params(FLOW, StartTime=str(start), EndTime=str(end))).xml()
+        orders.add(tuple(c.tag for c in root.find("PortFlowList")[0]))
+    assert len(orders) > 1
+
+
+def test_runtime_attack_and_faults(start_sim):
+    s = start_sim(dict(BASE_CONFIG, list_faults={FLOW: {"mode": "throttle", "count": 1}}))
+    p = stat_params(FLOW, StartTime=str(minute(-600)), EndTime=str(minute()))
+    assert_error(call(s, p), 400, "Throttling.User")
+    quiet = stat_items(call(s, dict(p, SignatureNonce=uuid.uuid4().hex)), FLOW)
+    assert {i["AttackBps"] for i in quiet} == {"0"} and int(quiet[0]["InBps"]) > 0
+    assert stat_items(call(s, stat_params(EVENTS)), EVENTS) == []
+    # An attack from five minutes ago, blackholed from two minutes ago.
+    doc = {"attacks": [{"instance": INST1, "ip": IP_A, "start": "now-300", "end": "now+600",
+                        "peak_bps": 20000000000, "peak_pps": 2000000,
+                        "blackhole_from": "now-120", "blackhole_to": "now+300"}]}
+    assert post_json(s, "attack", doc).status == 200
+    shown = json.loads(send(s.base + "/_sim/attack").body)
+    assert abs(shown["attacks"][0]["start"] - (shown["now"] - 300)) < 30
+    loud = stat_items(call(s, dict(p, SignatureNonce=uuid.uuid4().hex)), FLOW)
+    assert loud == as_text(sim.flow_for([INST1], minute(-600), minute(), 60, attack_of(s)))
+    assert max(int(i["AttackBps"]) for i in loud) > 10 ** 9
+    assert [i["EventType"] for i in stat_items(call(s, stat_params(EVENTS)), EVENTS)] == \
+        ["blackhole", "defense"]
+    status = stat_items(call(s, stat_params(BLACKHOLE)), BLACKHOLE)
+    assert [(i["Ip"], i["BlackStatus"]) for i in status] == \
+        [(sim.default_ip(INST1), "normal"), (IP_A, "blackhole")]
+    # A bad body changes nothing.
+    r = post_json(s, "attack", {"attacks": [dict(doc["attacks"][0], peak_bps=0)]})
+    assert r.status == 400 and b"peak_bps" in r.body
+    assert attack_of(s)["attacks"][0]["peak_bps"] == 20000000000
+    entries = [e for e in s.log_entries() if e.get("action") in (FLOW, EVENTS, BLACKHOLE)]
+    assert entries[0]["fault"] == "throttle" and entries[1]["listed"][0].endswith("/cn")
+    assert entries[-1]["listed"] == ["%s:normal" % sim.default_ip(INST1), IP_A + ":blackhole"]
+    assert [e["code"] for e in s.log_entries() if e["path"] == "/_sim/attack"] == \
+        [None, "BadAttack"]
+
+
+def test_flow_values_are_pure_and_smooth():
+    section = sim.check_attack({"attacks": [
+        {"instance": INST1, "start": 1_700_000_000, "end": 1_700_003_600,
+         "peak_bps": 40_000_000_000, "peak_pps": 5_000_000}]}, 0)
+    start = 1_700_000_000 // 60 * 60 - 3600
+    rows = sim.flow_for([INST1], start, start + 3 * 3600, 60, section)
+    assert rows == sim.flow_for([INST1], start, start + 3 * 3600, 60, section,
+                                now=start + 10 ** 6)
+    assert rows[:60] == sim.flow_for([INST1], start, start + 3600, 60)   # before the attack
+    assert rows[60]["AttackBps"] == 0 < rows[61]["AttackBps"] < rows[62]["AttackBps"]
+    assert max(r["AttackBps"] for r in rows) <= 40_000_000_000
+    assert rows[-1]["AttackBps"] == 0
+    # A longer bucket holds the maximum of its minutes: the ramp's top.
+    ten = sim.flow_for([INST1], start + 3600, start + 7200, 600, section)[0]
+    assert ten["AttackBps"] == max(r["AttackBps"] for r in rows[60:70]) > rows[61]["AttackBps"]
+    base = [sim.baseline_for(INST1, start + 60 * n) for n in range(1440)]
+    for a, b in zip(base, base[1:]):
+        assert abs(a["InBps"] - b["InBps"]) < 0.03 * a["InBps"]
+    assert min(b["InBps"] for b in base) > 20_000_000
+    assert sim.baseline_for(INST1, start) != sim.baseline_for(INST2, start)
+
+
+def test_attack_config_validation():
+    good = {"instance": INST1, "start": "now", "peak_bps": 1, "peak_pps": 1}
+    for bad in ({"attacks": [dict(good, start="yesterday")]},
+                {"attacks": [dict(good, end="now-60")]},
+                {"attacks": [dict(good, peak_bps=0)]},
+                {"attacks": [dict(good, peak_pps=1.5)]},
+                {"attacks": [dict(good, port=0)]},
+                {"attacks": [dict(good, ip="203.0.113.300")]},
+                {"attacks": [dict(good, blackhole_from="now+60")]},
+                {"attacks": [dict(good, blackhole_from="now-60", blackhole_to="now+60")]},
+                {"attacks": [dict(good, colour="red")]},
+                {"attacks": [{"start": "now", "peak_bps": 1, "peak_pps": 1}]},
+                {"attacks": good}, {"ongoing_end_time": "never"}, {"event_selection": "any"},
+                {"flow_regions": []}, {"flow_regions": ["cn", "cn"]},
+                {"instance_ips": {INST1: []}}, {"flow_delay_seconds": -1}, {"colour": 1}):
+        with pytest.raises(sim.ConfigError):
+            sim.load_config(dict(BASE_CONFIG, attack=bad))
+    cfg = sim.load_config(dict(BASE_CONFIG, attack={"attacks": [dict(good, start=1000)]}))
+    a = cfg["attack"]["attacks"][0]
+    assert a == {"instance": INST1, "ip": sim.default_ip(INST1), "port": 80, "start": 1000,
+                 "end": None, "peak_bps": 1, "peak_pps": 1, "ramp_seconds": 120,
+                 "blackhole_from": None, "blackhole_to": None, "region": "cn"}
+    assert sim.load_config(BASE_CONFIG)["attack"] == sim.ATTACK_DEFAULTS
+    with pytest.raises(sim.ConfigError):
+        sim.load_config(dict(BASE_CONFIG, list_faults={"DescribeDomains": {"mode": "throttle"}}))
