@@ -6,7 +6,11 @@
  *
  *   # collectd-ddoscoo state 1
  *   <EndTime>\t<block>/<plugin_instance>
+ *
+ * Keys are UTF-8: remarks name series (InstanceNames) in any language.
  */
+#define _GNU_SOURCE /* mkostemp */
+
 #include "state_file.h"
 
 #include <errno.h>
@@ -16,51 +20,139 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define STATE_HEADER "# collectd-ddoscoo state 1\n"
 
+/* The smallest code point that needs 1, 2, 3 or 4 bytes: anything below is
+ * an overlong encoding. */
+static const uint32_t utf8_min[] = {0, 0x80, 0x800, 0x10000};
+
+/* Non-empty, shorter than STATE_MAX_KEY, well-formed UTF-8 (RFC 3629) and
+ * no control characters: a tab or a newline would break the file's lines. */
 static bool valid_key(const char *key) {
-  size_t len = strlen(key);
-  return len > 0 && len < STATE_MAX_KEY &&
-         strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                     "0123456789._-/") == len;
+  const unsigned char *s = (const unsigned char *)key;
+  size_t i = 0;
+  while (s[i] != 0) {
+    unsigned char c = s[i];
+    uint32_t cp;
+    size_t more;
+    if (c < 0x80) {
+      cp = c, more = 0;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      cp = c & 0x1F, more = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      cp = c & 0x0F, more = 2;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      cp = c & 0x07, more = 3;
+    } else {
+      return false;
+    }
+    for (size_t k = 1; k <= more; k++) {
+      if ((s[i + k] & 0xC0) != 0x80) /* a NUL ends here too */
+        return false;
+      cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    if (cp < utf8_min[more] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) /* C0, DEL and C1 */
+      return false;
+    i += more + 1;
+    if (i >= STATE_MAX_KEY)
+      return false;
+  }
+  return i > 0;
+}
+
+/* FNV-1a, 32 bits. */
+static uint32_t key_hash(const char *key) {
+  uint32_t h = 2166136261u;
+  for (const unsigned char *p = (const unsigned char *)key; *p != 0; p++)
+    h = (h ^ *p) * 16777619u;
+  return h;
 }
 
 void state_clear(state_t *st) {
+  for (size_t i = 0; i < st->count; i++)
+    free(st->entries[i].key);
   free(st->entries);
+  free(st->slots);
   *st = (state_t)STATE_INIT;
 }
 
+/* Open addressing with linear probing: the slot holding key, or the free
+ * slot where it would go. Entries are never removed, so a free slot ends
+ * every probe. */
+static size_t find_slot(const state_t *st, const char *key, uint32_t hash) {
+  size_t mask = st->slot_count - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    uint32_t slot = st->slots[i];
+    if (slot == 0)
+      return i;
+    const state_entry_t *e = st->entries + slot - 1;
+    if (e->hash == hash && strcmp(e->key, key) == 0)
+      return i;
+  }
+}
+
 time_t state_get(const state_t *st, const char *key) {
-  for (size_t i = 0; i < st->count; i++)
-    if (strcmp(st->entries[i].key, key) == 0)
-      return st->entries[i].end;
+  if (st->slot_count == 0)
+    return 0;
+  uint32_t slot = st->slots[find_slot(st, key, key_hash(key))];
+  return (slot == 0) ? 0 : st->entries[slot - 1].end;
+}
+
+/* Room for one more entry at most 70 % load, so probes stay short. */
+static int reserve(state_t *st) {
+  if ((st->count + 1) * 10 > st->slot_count * 7) {
+    size_t slot_count = (st->slot_count == 0) ? 64 : 2 * st->slot_count;
+    uint32_t *slots = calloc(slot_count, sizeof(*slots));
+    if (slots == NULL)
+      return ENOMEM;
+    free(st->slots);
+    st->slots = slots;
+    st->slot_count = slot_count;
+    for (size_t i = 0; i < st->count; i++) {
+      size_t mask = slot_count - 1;
+      size_t j = st->entries[i].hash & mask;
+      while (slots[j] != 0)
+        j = (j + 1) & mask;
+      slots[j] = (uint32_t)(i + 1);
+    }
+  }
+  if (st->count == st->size) {
+    size_t size = (st->size == 0) ? 64 : 2 * st->size;
+    state_entry_t *entries = realloc(st->entries, size * sizeof(*entries));
+    if (entries == NULL)
+      return ENOMEM;
+    st->entries = entries;
+    st->size = size;
+  }
   return 0;
 }
 
 int state_set(state_t *st, const char *key, time_t end) {
   if (!valid_key(key))
-    return -1;
-  for (size_t i = 0; i < st->count; i++) {
-    if (strcmp(st->entries[i].key, key) == 0) {
-      st->entries[i].end = end;
+    return EINVAL;
+  uint32_t hash = key_hash(key);
+  if (st->slot_count > 0) {
+    uint32_t slot = st->slots[find_slot(st, key, hash)];
+    if (slot != 0) {
+      st->entries[slot - 1].end = end;
       return 0;
     }
   }
   if (st->count >= STATE_MAX_ENTRIES)
-    return -1;
-  if (st->count == st->size) {
-    size_t size = (st->size == 0) ? 64 : 2 * st->size;
-    state_entry_t *entries = realloc(st->entries, size * sizeof(*entries));
-    if (entries == NULL)
-      return -1;
-    st->entries = entries;
-    st->size = size;
+    return ENOSPC;
+  char *copy = strdup(key);
+  if (copy == NULL || reserve(st) != 0) {
+    free(copy);
+    return ENOMEM;
   }
-  state_entry_t *e = st->entries + st->count++;
-  memcpy(e->key, key, strlen(key) + 1);
-  e->end = end;
+  st->entries[st->count] =
+      (state_entry_t){.key = copy, .end = end, .hash = hash};
+  st->slots[find_slot(st, key, hash)] = (uint32_t)(++st->count);
   return 0;
 }
 
@@ -82,7 +174,7 @@ static int parse_line(char *line, time_t *end, char **key) {
 
 int state_load(state_t *st, const char *path, char *why, size_t why_size) {
   state_clear(st);
-  FILE *fh = fopen(path, "r");
+  FILE *fh = fopen(path, "re");
   if (fh == NULL) {
     if (errno == ENOENT)
       return 0;
@@ -102,8 +194,9 @@ int state_load(state_t *st, const char *path, char *why, size_t why_size) {
     if (parse_line(line, &end, &key) != 0) {
       snprintf(why, why_size, "line %u is malformed", n);
       status = -1;
-    } else if (state_set(st, key, end) != 0) {
-      snprintf(why, why_size, "too many entries");
+    } else if ((status = state_set(st, key, end)) != 0) {
+      snprintf(why, why_size, "%s",
+               status == ENOSPC ? "too many entries" : "out of memory");
       status = -1;
     }
   }
@@ -117,37 +210,105 @@ int state_load(state_t *st, const char *path, char *why, size_t why_size) {
   return status;
 }
 
-int state_save(const state_t *st, const char *path, char *why,
-               size_t why_size) {
+int state_format(const state_t *st, char **text, size_t *len) {
+  /* A line: at most 20 digits, a tab, the key, a newline. */
+  size_t size = sizeof(STATE_HEADER);
+  for (size_t i = 0; i < st->count; i++)
+    size += 22 + strlen(st->entries[i].key);
+  char *buf = malloc(size);
+  if (buf == NULL)
+    return ENOMEM;
+
+  size_t n = (size_t)snprintf(buf, size, "%s", STATE_HEADER);
+  for (size_t i = 0; i < st->count; i++)
+    n += (size_t)snprintf(buf + n, size - n, "%" PRIdMAX "\t%s\n",
+                          (intmax_t)st->entries[i].end, st->entries[i].key);
+  *text = buf;
+  *len = n;
+  return 0;
+}
+
+/* The directory entry of a rename is only durable once the directory is
+ * synced. A file system that cannot sync directories (EINVAL) has to do. */
+static int sync_dir(const char *path) {
+  char dir[4096];
+  const char *slash = strrchr(path, '/');
+  if (slash == NULL)
+    snprintf(dir, sizeof(dir), ".");
+  else
+    snprintf(dir, sizeof(dir), "%.*s", (int)(slash == path ? 1 : slash - path),
+             path);
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  int status = (fsync(fd) != 0 && errno != EINVAL) ? -1 : 0;
+  int err = errno;
+  close(fd);
+  errno = err;
+  return status;
+}
+
+int state_write(const char *path, const char *text, size_t len, char *why,
+                size_t why_size) {
+  /* A name of mkstemp's choosing, created O_EXCL: a link planted beside
+   * the file cannot redirect the write, and two writers never share one. */
   char tmp[4096];
-  if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+  if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp)) {
     snprintf(why, why_size, "path too long");
     return -1;
   }
-
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  FILE *fh = (fd < 0) ? NULL : fdopen(fd, "w");
-  if (fh == NULL) {
-    snprintf(why, why_size, "cannot create %s: %s", tmp, strerror(errno));
-    if (fd >= 0)
-      close(fd);
+  int fd = mkostemp(tmp, O_CLOEXEC);
+  if (fd < 0) {
+    snprintf(why, why_size, "cannot create a file beside %s: %s", path,
+             strerror(errno));
     return -1;
   }
 
-  fputs(STATE_HEADER, fh);
-  for (size_t i = 0; i < st->count; i++)
-    fprintf(fh, "%" PRIdMAX "\t%s\n", (intmax_t)st->entries[i].end,
-            st->entries[i].key);
-
-  /* Data on disk before the rename, or a crash could leave an empty file. */
-  int status = (fflush(fh) != 0 || fsync(fileno(fh)) != 0) ? -1 : 0;
-  if (fclose(fh) != 0)
-    status = -1;
-  if (status == 0 && rename(tmp, path) != 0)
-    status = -1;
-  if (status != 0) {
-    snprintf(why, why_size, "cannot write %s: %s", path, strerror(errno));
-    unlink(tmp);
+  const char *failed = NULL;
+  int err = 0;
+  /* mkstemp's mode is 0600 less the umask; exactly 0600, whatever it is. */
+  if (fchmod(fd, 0600) != 0)
+    failed = "cannot set the mode of", err = errno;
+  for (size_t done = 0; failed == NULL && done < len;) {
+    ssize_t n = write(fd, text + done, len - done);
+    if (n > 0)
+      done += (size_t)n;
+    else if (n == 0 || errno != EINTR)
+      failed = "cannot write", err = (n == 0) ? EIO : errno;
   }
+  /* Data on disk before the rename, or a crash could leave an empty file. */
+  if (failed == NULL && fsync(fd) != 0)
+    failed = "cannot sync", err = errno;
+  if (close(fd) != 0 && failed == NULL)
+    failed = "cannot close", err = errno;
+  if (failed != NULL) {
+    snprintf(why, why_size, "%s %s: %s", failed, tmp, strerror(err));
+    unlink(tmp);
+    return -1;
+  }
+  if (rename(tmp, path) != 0) {
+    snprintf(why, why_size, "cannot rename %s to %s: %s", tmp, path,
+             strerror(errno));
+    unlink(tmp);
+    return -1;
+  }
+  if (sync_dir(path) != 0) {
+    snprintf(why, why_size, "cannot sync the directory of %s: %s", path,
+             strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+int state_save(const state_t *st, const char *path, char *why,
+               size_t why_size) {
+  char *text;
+  size_t len;
+  if (state_format(st, &text, &len) != 0) {
+    snprintf(why, why_size, "out of memory");
+    return -1;
+  }
+  int status = state_write(path, text, len, why, why_size);
+  free(text);
   return status;
 }

@@ -10,24 +10,30 @@
 #define STATE_FILE_H 1
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #define STATE_MAX_ENTRIES 100000
-#define STATE_MAX_KEY 256
+#define STATE_MAX_KEY 256 /* bytes, with the terminating NUL */
 
 typedef struct {
-  char key[STATE_MAX_KEY]; /* "<block>/<plugin_instance>" */
+  char *key; /* "<block>/<plugin_instance>", UTF-8 */
   time_t end;
+  uint32_t hash;
 } state_entry_t;
 
+/* The entries in the order they were first set (the file's order), and a
+ * hash table over them for lookups in constant time. */
 typedef struct {
   state_entry_t *entries;
   size_t count;
   size_t size;
+  uint32_t *slots;   /* index into entries + 1; 0: free */
+  size_t slot_count; /* a power of two, or 0 */
 } state_t;
 
 #define STATE_INIT                                                             \
-  { NULL, 0, 0 }
+  { NULL, 0, 0, NULL, 0 }
 
 /* Replaces st's entries with path's. A missing file is an empty state
  * (returns 0). A file that is not ours, or has any malformed line, leaves
@@ -35,15 +41,25 @@ typedef struct {
  * than none. */
 int state_load(state_t *st, const char *path, char *why, size_t why_size);
 
-/* Writes st to path atomically (a temporary file beside it, fsync, rename).
- * Returns 0, or -1 with the reason in why. */
+/* st in the file's format, in a buffer the caller frees: a snapshot that
+ * can be written without st. Returns 0, or ENOMEM. */
+int state_format(const state_t *st, char **text, size_t *len);
+
+/* Replaces path with text: a new file beside it (mkstemp, mode 0600),
+ * written, synced and renamed over path, and the directory synced. Nothing
+ * is left behind on failure. Returns 0, or -1 with the reason in why. */
+int state_write(const char *path, const char *text, size_t len, char *why,
+                size_t why_size);
+
+/* state_format and state_write. */
 int state_save(const state_t *st, const char *path, char *why, size_t why_size);
 
 /* The EndTime stored for key, or 0. */
 time_t state_get(const state_t *st, const char *key);
 
-/* Stores end for key. Returns 0, or -1 if the key is too long or empty, or
- * memory or STATE_MAX_ENTRIES ran out. */
+/* Stores end for key. Returns 0; EINVAL if the key is empty, longer than
+ * STATE_MAX_KEY - 1 bytes, not UTF-8 or holds a control character; ENOSPC
+ * if STATE_MAX_ENTRIES are stored already; ENOMEM. */
 int state_set(state_t *st, const char *key, time_t end);
 
 void state_clear(state_t *st);

@@ -4,7 +4,14 @@
  *
  * The plugin-wide StateFile, shared by every block: loaded at init, each
  * block's series carry on from it at their first read, rewritten after
- * reads that dispatched something. Guarded by one lock.
+ * reads that dispatched something.
+ *
+ * Two locks. state_lock guards the entries and is only held for memory
+ * work, so no read waits for the disk. write_lock is held by the one
+ * writer at a time, from its snapshot to its rename: snapshots are taken
+ * in the order they reach the file, so an older one never replaces a newer
+ * one. A writer that finds another at work does not wait: what it would
+ * have written is still marked dirty, and goes with the next write.
  */
 #include "state_store.h"
 
@@ -16,7 +23,9 @@ static char *state_path;
 static state_t state = STATE_INIT;
 static bool state_dirty;
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
-static c_complain_t state_complaint = C_COMPLAIN_INIT_STATIC;
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+static c_complain_t write_complaint = C_COMPLAIN_INIT_STATIC;
+static c_complain_t key_complaint = C_COMPLAIN_INIT_STATIC;
 
 int state_store_configure(const char *path) {
   sfree(state_path);
@@ -37,9 +46,12 @@ void state_store_load(void) {
          state.count);
 }
 
-static void state_key(const account_t *a, const series_t *s, char *key,
-                      size_t size) {
-  ssnprintf(key, size, "%s/%s", a->name, s->plugin_instance);
+/* Room for the longest block name and plugin_instance: a key too long for
+ * the file is refused by state_set, not cut short into another's. */
+#define KEY_SIZE (STATE_MAX_KEY + DATA_MAX_NAME_LEN)
+
+static void state_key(const account_t *a, const series_t *s, char *key) {
+  ssnprintf(key, KEY_SIZE, "%s/%s", a->name, s->plugin_instance);
 }
 
 /* At a block's first read: where each series stopped before the restart.
@@ -48,8 +60,8 @@ static void state_key(const account_t *a, const series_t *s, char *key,
 void state_store_restore(const account_t *a, series_t *s, time_t latest) {
   if (state_path == NULL)
     return;
-  char key[STATE_MAX_KEY];
-  state_key(a, s, key, sizeof(key));
+  char key[KEY_SIZE];
+  state_key(a, s, key);
 
   pthread_mutex_lock(&state_lock);
   time_t end = state_get(&state, key);
@@ -62,38 +74,101 @@ void state_store_restore(const account_t *a, series_t *s, time_t latest) {
     s->w.last_end = end;
 }
 
+/* A name the file refused, fit for a log line: bytes other than printable
+ * ASCII as \xHH. */
+static void escape_key(const char *key, char *out, size_t size) {
+  size_t n = 0;
+  for (const unsigned char *k = (const unsigned char *)key;
+       *k != 0 && n + 5 <= size; k++) {
+    if (*k >= 0x20 && *k < 0x7F && *k != '\\')
+      out[n++] = (char)*k;
+    else
+      n += (size_t)ssnprintf(out + n, size - n, "\\x%02x", *k);
+  }
+  out[n] = 0;
+}
+
 void state_store_remember(const account_t *a, const series_t *s) {
   if (state_path == NULL)
     return;
-  char key[STATE_MAX_KEY];
-  state_key(a, s, key, sizeof(key));
+  char key[KEY_SIZE];
+  state_key(a, s, key);
 
   pthread_mutex_lock(&state_lock);
-  if (state_set(&state, key, s->w.last_end) == 0)
+  int status = state_set(&state, key, s->w.last_end);
+  if (status == 0) {
     state_dirty = true;
-  pthread_mutex_unlock(&state_lock);
-}
-
-void state_store_write(void) {
-  char why[512];
-
-  pthread_mutex_lock(&state_lock);
-  if (state_path != NULL && state_dirty) {
-    if (state_save(&state, state_path, why, sizeof(why)) == 0) {
-      state_dirty = false;
-      c_release(LOG_INFO, &state_complaint,
-                PLUGIN_NAME " plugin: StateFile \"%s\" written again.",
-                state_path);
-    } else {
-      c_complain(LOG_ERR, &state_complaint,
-                 PLUGIN_NAME " plugin: StateFile \"%s\": %s", state_path, why);
-    }
+  } else {
+    char shown[4 * KEY_SIZE];
+    if (status == EINVAL)
+      escape_key(key, shown, sizeof(shown));
+    else
+      sstrncpy(shown, key, sizeof(shown));
+    /* Under the lock: one complaint for every block's thread, which names
+     * the series it is about and keeps the log to a line an interval. */
+    c_complain(LOG_ERR, &key_complaint,
+               PLUGIN_NAME " plugin: StateFile \"%s\": series \"%s\" cannot "
+                           "be kept (%s); after a restart it starts afresh.",
+               state_path, shown,
+               status == EINVAL   ? "not UTF-8 text of 1 to 255 bytes without "
+                                    "control characters"
+               : status == ENOSPC ? "the file is full"
+                                  : "out of memory");
   }
   pthread_mutex_unlock(&state_lock);
 }
 
+/* With write_lock held. */
+static void write_snapshot(void) {
+  char *text = NULL;
+  size_t len = 0;
+  size_t count = 0;
+  bool dirty;
+
+  pthread_mutex_lock(&state_lock);
+  dirty = state_path != NULL && state_dirty;
+  count = state.count;
+  if (dirty && state_format(&state, &text, &len) == 0)
+    state_dirty = false;
+  pthread_mutex_unlock(&state_lock);
+  if (!dirty)
+    return;
+
+  char why[512];
+  if (text == NULL) {
+    sstrncpy(why, "out of memory", sizeof(why));
+  } else if (state_write(state_path, text, len, why, sizeof(why)) == 0) {
+    c_release(LOG_INFO, &write_complaint,
+              PLUGIN_NAME " plugin: StateFile \"%s\" written again.",
+              state_path);
+    sfree(text);
+    return;
+  }
+  sfree(text);
+
+  /* Changes since the snapshot are dirty anyway; the snapshot's are again. */
+  pthread_mutex_lock(&state_lock);
+  state_dirty = true;
+  pthread_mutex_unlock(&state_lock);
+  c_complain(LOG_ERR, &write_complaint,
+             PLUGIN_NAME " plugin: StateFile \"%s\" not saved (%zu series): "
+                         "%s; trying again after the next read.",
+             state_path, count, why);
+}
+
+void state_store_write(void) {
+  if (pthread_mutex_trylock(&write_lock) != 0)
+    return; /* another block is writing; see the top of this file */
+  write_snapshot();
+  pthread_mutex_unlock(&write_lock);
+}
+
 void state_store_shutdown(void) {
-  state_store_write();
+  /* Reads have stopped: wait for a write in progress, then the last. */
+  pthread_mutex_lock(&write_lock);
+  write_snapshot();
+  pthread_mutex_unlock(&write_lock);
+
   pthread_mutex_lock(&state_lock);
   state_clear(&state);
   sfree(state_path);

@@ -1,0 +1,251 @@
+/**
+ * collectd-ddoscoo - tests/unit/test_state_store.c
+ * SPDX-License-Identifier: MIT
+ *
+ * The plugin-wide StateFile as the collectd glue uses it: series named in
+ * UTF-8 are kept, a series that cannot be kept and a failed save are
+ * logged, and no read waits for the disk. The glue is included, with a
+ * mock of the few daemon functions it calls; fsync is swapped for one
+ * that holds a writer in the middle of its file I/O.
+ */
+#include "state_store.c"
+
+#include <pthread.h>
+#include <sys/stat.h>
+
+#include "testing.h"
+
+/* The daemon, mocked: every log line and complaint goes to one buffer. */
+static char logged[8192];
+static pthread_mutex_t logged_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void log_v(const char *format, va_list ap) {
+  pthread_mutex_lock(&logged_lock);
+  size_t n = strlen(logged);
+  vsnprintf(logged + n, sizeof(logged) - n, format, ap);
+  n = strlen(logged);
+  snprintf(logged + n, sizeof(logged) - n, "\n");
+  pthread_mutex_unlock(&logged_lock);
+}
+
+void plugin_log(int level, const char *format, ...) {
+  (void)level;
+  va_list ap;
+  va_start(ap, format);
+  log_v(format, ap);
+  va_end(ap);
+}
+
+void c_complain(int level, c_complain_t *c, const char *format, ...) {
+  (void)level;
+  c->interval = 1;
+  va_list ap;
+  va_start(ap, format);
+  log_v(format, ap);
+  va_end(ap);
+}
+
+void c_do_release(int level, c_complain_t *c, const char *format, ...) {
+  (void)level;
+  c->interval = 0;
+  va_list ap;
+  va_start(ap, format);
+  log_v(format, ap);
+  va_end(ap);
+}
+
+int ssnprintf(char *str, size_t size, const char *format, ...) {
+  va_list ap;
+  va_start(ap, format);
+  int n = vsnprintf(str, size, format, ap);
+  va_end(ap);
+  return n;
+}
+
+char *sstrncpy(char *dest, const char *src, size_t n) {
+  snprintf(dest, n, "%s", src);
+  return dest;
+}
+
+/* fsync, swapped: once armed, the first call (a writer's, in the middle of
+ * its file I/O) waits up to five seconds for the other thread's turn. */
+static pthread_mutex_t io_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t io_cond = PTHREAD_COND_INITIALIZER;
+static bool io_armed, io_entered, other_done, other_done_in_time;
+
+int fsync(int fd) {
+  (void)fd;
+  pthread_mutex_lock(&io_lock);
+  if (io_armed) {
+    io_armed = false;
+    io_entered = true;
+    pthread_cond_broadcast(&io_cond);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 5;
+    while (!other_done &&
+           pthread_cond_timedwait(&io_cond, &io_lock, &deadline) == 0)
+      ;
+    other_done_in_time = other_done;
+  }
+  pthread_mutex_unlock(&io_lock);
+  return 0;
+}
+
+static char dir[] = "/tmp/ddoscoo-store-XXXXXX";
+static char path[256];
+
+static char *read_file(const char *name) {
+  static char buf[4096];
+  buf[0] = 0;
+  FILE *fh = fopen(name, "r");
+  if (fh != NULL) {
+    buf[fread(buf, 1, sizeof(buf) - 1, fh)] = 0;
+    fclose(fh);
+  }
+  return buf;
+}
+
+static account_t account = {.name = "prod", .window = 60};
+
+static series_t series(const char *plugin_instance, time_t last_end) {
+  series_t s = {.w.last_end = last_end};
+  snprintf(s.plugin_instance, sizeof(s.plugin_instance), "%s", plugin_instance);
+  return s;
+}
+
+/* As at collectd's start with StateFile dir/name; fresh: without a file
+ * from before. */
+static int start(const char *name, bool fresh) {
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  if (fresh)
+    unlink(path);
+  logged[0] = 0;
+  if (state_store_configure(path) != 0)
+    return -1;
+  state_store_load();
+  return 0;
+}
+
+DEF_TEST(utf8_series_are_kept) {
+  CHECK_ZERO(start("state", true));
+  series_t s = series("网站_80", 1796205600);
+  state_store_remember(&account, &s);
+  state_store_write();
+  EXPECT_EQ_STR("# collectd-ddoscoo state 1\n1796205600\tprod/网站_80\n",
+                read_file(path));
+  struct stat sb;
+  CHECK_ZERO(stat(path, &sb));
+  EXPECT_EQ_INT(0600, sb.st_mode & 07777);
+  state_store_shutdown();
+
+  /* After a restart, the series carries on from there. */
+  CHECK_ZERO(start("state", false));
+  OK(strstr(logged, "1 series known") != NULL);
+  series_t again = series("网站_80", 0);
+  state_store_restore(&account, &again, 1796205720);
+  EXPECT_EQ_UINT64(1796205600, again.w.last_end);
+  state_store_shutdown();
+  return 0;
+}
+
+DEF_TEST(a_series_not_kept_is_logged) {
+  CHECK_ZERO(start("state", true));
+  series_t s = series("web\xC2\x85", 1796205600); /* a C1 control */
+  state_store_remember(&account, &s);
+  printf("# %s", logged);
+  OK(strstr(logged, path) != NULL);
+  OK(strstr(logged, "series \"prod/web\\xc2\\x85\"") != NULL);
+  OK(strstr(logged, "cannot be kept") != NULL);
+  state_store_shutdown();
+  return 0;
+}
+
+DEF_TEST(a_failed_save_is_logged_and_retried) {
+  char sub[300];
+  snprintf(sub, sizeof(sub), "%s/sub", dir);
+  CHECK_ZERO(start("sub/state", true));
+  series_t s = series("a_80", 1796205600);
+  state_store_remember(&account, &s);
+  state_store_write();
+  printf("# %s", logged);
+  OK(strstr(logged, "StateFile \"") != NULL);
+  OK(strstr(logged, sub) != NULL);
+  OK(strstr(logged, "not saved (1 series)") != NULL);
+
+  /* Still to be saved: the next write, once it can, does. */
+  CHECK_ZERO(mkdir(sub, 0700));
+  logged[0] = 0;
+  state_store_write();
+  EXPECT_EQ_STR("# collectd-ddoscoo state 1\n1796205600\tprod/a_80\n",
+                read_file(path));
+  OK(strstr(logged, "written again") != NULL);
+  state_store_shutdown();
+  unlink(path);
+  rmdir(sub);
+  return 0;
+}
+
+/* While a writer is in its file I/O, another block's read notes its
+ * window and asks for a write of its own. */
+static void *other_block(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&io_lock);
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += 5;
+  while (!io_entered &&
+         pthread_cond_timedwait(&io_cond, &io_lock, &deadline) == 0)
+    ;
+  pthread_mutex_unlock(&io_lock);
+
+  series_t s = series("b_80", 1796205660);
+  state_store_remember(&account, &s);
+  state_store_write();
+
+  pthread_mutex_lock(&io_lock);
+  other_done = true;
+  pthread_cond_broadcast(&io_cond);
+  pthread_mutex_unlock(&io_lock);
+  return NULL;
+}
+
+DEF_TEST(reads_do_not_wait_for_the_disk) {
+  CHECK_ZERO(start("state", true));
+  series_t a = series("a_80", 1796205600);
+  state_store_remember(&account, &a);
+  io_armed = true;
+  pthread_t t;
+  CHECK_ZERO(pthread_create(&t, NULL, other_block, NULL));
+  state_store_write();
+  pthread_join(t, NULL);
+  OK(io_entered);
+  OK(other_done_in_time);
+
+  /* What was written is one whole snapshot; the newer one is next, and
+   * nothing older takes its place. */
+  const char *first = read_file(path);
+  OK(strcmp(first, "# collectd-ddoscoo state 1\n1796205600\tprod/a_80\n") ==
+         0 ||
+     strcmp(first, "# collectd-ddoscoo state 1\n1796205600\tprod/a_80\n"
+                   "1796205660\tprod/b_80\n") == 0);
+  state_store_write();
+  EXPECT_EQ_STR("# collectd-ddoscoo state 1\n1796205600\tprod/a_80\n"
+                "1796205660\tprod/b_80\n",
+                read_file(path));
+  state_store_shutdown();
+  return 0;
+}
+
+int main(void) {
+  if (mkdtemp(dir) == NULL)
+    return 1;
+  RUN_TEST(utf8_series_are_kept);
+  RUN_TEST(a_series_not_kept_is_logged);
+  RUN_TEST(a_failed_save_is_logged_and_retried);
+  RUN_TEST(reads_do_not_wait_for_the_disk);
+  snprintf(path, sizeof(path), "%s/state", dir);
+  unlink(path);
+  rmdir(dir);
+  END_TEST;
+}
