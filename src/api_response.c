@@ -2,12 +2,14 @@
  * collectd-ddoscoo - src/api_response.c
  * SPDX-License-Identifier: MIT
  *
- * DescribePortConnsCount response documents; see api_response.h.
+ * Response documents of the API as rows of typed fields; see
+ * api_response.h.
  */
 #include "api_response.h"
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,117 +68,285 @@ static void ignore_error(void *ctx, const char *msg, ...) {
   (void)msg;
 }
 
-typedef struct {
-  const char *name;
-  uint64_t *value; /* NULL: a string field */
-  char *text;
-  bool seen;
-} field_t;
-
-/* Reads the children of root named in fields (every field at most once; other
- * elements are ignored, the API may add some). */
-static api_response_status_t read_fields(xmlNodePtr root, field_t *fields,
-                                         size_t count, char *why,
-                                         size_t why_size) {
-  for (xmlNodePtr n = root->children; n != NULL; n = n->next) {
+/* Reads the children of parent named in fields into values (zeroed by the
+ * caller), every field at most once; other elements are ignored (the API
+ * may add some). */
+static api_response_status_t read_values(xmlNodePtr parent,
+                                         const api_field_t *fields,
+                                         size_t count, api_value_t *values,
+                                         char *why, size_t why_size) {
+  for (xmlNodePtr n = parent->children; n != NULL; n = n->next) {
     if (n->type != XML_ELEMENT_NODE)
       continue;
 
-    field_t *f = NULL;
-    for (size_t i = 0; i < count && f == NULL; i++)
-      if (xmlStrcmp(n->name, (const xmlChar *)fields[i].name) == 0)
-        f = fields + i;
-    if (f == NULL)
+    size_t i = 0;
+    while (i < count && xmlStrcmp(n->name, (const xmlChar *)fields[i].name))
+      i++;
+    if (i == count)
       continue;
-    if (f->seen) {
-      snprintf(why, why_size, "<%s> appears more than once", f->name);
-      return API_RESPONSE_INVALID;
-    }
-    f->seen = true;
+    const api_field_t *f = fields + i;
+    api_value_t *v = values + i;
+    /* Looking ahead, not at what was read: an empty optional count is
+     * read as absent. */
+    for (xmlNodePtr m = n->next; m != NULL; m = m->next)
+      if (m->type == XML_ELEMENT_NODE && !xmlStrcmp(m->name, n->name)) {
+        snprintf(why, why_size, "<%s> appears more than once", f->name);
+        return API_RESPONSE_INVALID;
+      }
 
     xmlChar *text = element_text(n);
     if (text == NULL) {
       snprintf(why, why_size, "<%s> holds more than text", f->name);
       return API_RESPONSE_INVALID;
     }
+    const char *t = (const char *)text;
     bool ok = true;
-    if (f->value != NULL)
-      ok = parse_count((const char *)text, f->value);
-    else
-      copy_printable(f->text, API_TEXT_SIZE, (const char *)text);
+    if (f->kind == API_FIELD_TEXT) {
+      copy_printable(v->text, sizeof(v->text), t);
+      v->present = true;
+    } else if (f->required || t[strspn(t, " \t\r\n")] != 0) {
+      ok = parse_count(t, &v->count);
+      v->present = ok;
+    }
     if (!ok) {
       char shown[40];
-      copy_printable(shown, sizeof(shown), (const char *)text);
+      copy_printable(shown, sizeof(shown), t);
       snprintf(why, why_size, "<%s> is not a count: \"%s\"", f->name, shown);
     }
     xmlFree(text);
     if (!ok)
       return API_RESPONSE_INVALID;
   }
-  return API_RESPONSE_OK;
-}
 
-static api_response_status_t read_success(xmlNodePtr root,
-                                          api_port_conns_t *conns, char *why,
-                                          size_t why_size) {
-  field_t fields[] = {
-      {"Conns", &conns->conns, NULL, false},
-      {"ActConns", &conns->act_conns, NULL, false},
-      {"InActConns", &conns->inact_conns, NULL, false},
-      {"Cps", &conns->cps, NULL, false},
-      {"RequestId", NULL, conns->request_id, false},
-  };
-  size_t count = sizeof(fields) / sizeof(fields[0]);
-
-  conns->request_id[0] = 0;
-  api_response_status_t status =
-      read_fields(root, fields, count, why, why_size);
-  if (status != API_RESPONSE_OK)
-    return status;
-  /* RequestId only names the request; every number must be there. */
   for (size_t i = 0; i < count; i++) {
-    if (fields[i].value != NULL && !fields[i].seen) {
+    if (!fields[i].required)
+      continue;
+    if (!values[i].present) {
       snprintf(why, why_size, "<%s> is missing", fields[i].name);
+      return API_RESPONSE_INVALID;
+    }
+    if (fields[i].kind == API_FIELD_TEXT && values[i].text[0] == 0) {
+      snprintf(why, why_size, "<%s> is empty", fields[i].name);
       return API_RESPONSE_INVALID;
     }
   }
   return API_RESPONSE_OK;
 }
 
+static void set_why_name(char *why, size_t why_size, const char *format,
+                         const xmlChar *name) {
+  char shown[64];
+  copy_printable(shown, sizeof(shown), (const char *)name);
+  snprintf(why, why_size, format, shown);
+}
+
 static api_response_status_t read_error(xmlNodePtr root, api_error_t *error,
                                         char *why, size_t why_size) {
-  field_t fields[] = {
-      {"Code", NULL, error->code, false},
-      {"Message", NULL, error->message, false},
-      {"RequestId", NULL, error->request_id, false},
+  static const api_field_t fields[] = {
+      {"Code", API_FIELD_TEXT, false},
+      {"Message", API_FIELD_TEXT, false},
+      {"RequestId", API_FIELD_TEXT, false},
   };
+  api_value_t values[3] = {0};
 
   error->code[0] = error->message[0] = error->request_id[0] = 0;
-  if (read_fields(root, fields, 3, why, why_size) != API_RESPONSE_OK)
+  if (read_values(root, fields, 3, values, why, why_size) != API_RESPONSE_OK)
     return API_RESPONSE_INVALID;
-  if (error->code[0] == 0) {
+  if (values[0].text[0] == 0) {
     snprintf(why, why_size, "error document without <Code>");
     return API_RESPONSE_INVALID;
   }
+  memcpy(error->code, values[0].text, sizeof(error->code));
+  memcpy(error->message, values[1].text, sizeof(error->message));
+  memcpy(error->request_id, values[2].text, sizeof(error->request_id));
   return API_RESPONSE_ERROR;
 }
 
-typedef api_response_status_t (*read_root_t)(xmlNodePtr root, void *out,
-                                             char *why, size_t why_size);
+/* What to read from an answer: a table, as api_parse_rows() takes it. */
+typedef struct {
+  const char *list; /* NULL: a flat answer */
+  const api_field_t *fields;
+  size_t field_count;
+  const api_field_t *root_fields;
+  size_t root_field_count;
+} schema_t;
 
-/* Parses body; a root named root_name goes to read, an <Error> to
- * read_error. */
-static api_response_status_t parse_response(const char *body, size_t len,
-                                            const char *root_name,
-                                            read_root_t read, void *out,
-                                            api_error_t *error, char *why,
-                                            size_t why_size) {
+typedef struct {
+  api_rows_t *rows;
+  size_t capacity; /* rows values has room for */
+} rows_builder_t;
+
+/* Appends a zeroed row to the rows (*row: its values). Doubles the room,
+ * so a long list costs a few reallocations, not one per row. */
+static api_response_status_t add_row(rows_builder_t *b, const char *list,
+                                     api_value_t **row, char *why,
+                                     size_t why_size) {
+  api_rows_t *rows = b->rows;
+  size_t width = rows->field_count;
+  if (rows->count >= API_MAX_LIST) {
+    snprintf(why, why_size, "more than %d <%s> items", API_MAX_LIST,
+             list != NULL ? list : "?");
+    return API_RESPONSE_INVALID;
+  }
+  if (rows->count == b->capacity && width > 0) {
+    size_t capacity = (b->capacity == 0) ? 8 : 2 * b->capacity;
+    if (capacity > API_MAX_LIST)
+      capacity = API_MAX_LIST;
+    api_value_t *grown =
+        realloc(rows->values, capacity * width * sizeof(*grown));
+    if (grown == NULL) {
+      snprintf(why, why_size, "out of memory");
+      return API_RESPONSE_INVALID;
+    }
+    rows->values = grown;
+    b->capacity = capacity;
+  }
+  /* Rows without fields are only counted. */
+  *row = (width > 0) ? rows->values + rows->count * width : NULL;
+  if (width > 0)
+    memset(*row, 0, width * sizeof(**row));
+  rows->count++;
+  return API_RESPONSE_OK;
+}
+
+/* Whether e holds text other than white space between its elements. */
+static bool holds_text(xmlNodePtr e) {
+  for (xmlNodePtr n = e->children; n != NULL; n = n->next)
+    if ((n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) &&
+        n->content != NULL &&
+        n->content[strspn((const char *)n->content, " \t\r\n")] != 0)
+      return true;
+  return false;
+}
+
+/* Whether e holds one of the fields as a child. */
+static bool holds_field(xmlNodePtr e, const schema_t *schema) {
+  for (xmlNodePtr n = e->children; n != NULL; n = n->next) {
+    if (n->type != XML_ELEMENT_NODE)
+      continue;
+    for (size_t i = 0; i < schema->field_count; i++)
+      if (xmlStrcmp(n->name, (const xmlChar *)schema->fields[i].name) == 0)
+        return true;
+  }
+  return false;
+}
+
+static api_response_status_t read_row(rows_builder_t *b, xmlNodePtr e,
+                                      const schema_t *schema, char *why,
+                                      size_t why_size) {
+  if (holds_text(e)) {
+    set_why_name(why, why_size, "<%s> holds text where a row is expected",
+                 e->name);
+    return API_RESPONSE_INVALID;
+  }
+  api_value_t *row;
+  if (add_row(b, schema->list, &row, why, why_size) != API_RESPONSE_OK)
+    return API_RESPONSE_INVALID;
+  return read_values(e, schema->fields, schema->field_count, row, why,
+                     why_size);
+}
+
+static bool is_element(xmlNodePtr n, const char *name) {
+  return n->type == XML_ELEMENT_NODE &&
+         xmlStrcmp(n->name, (const xmlChar *)name) == 0;
+}
+
+/* The rows of the list: the one wrapper's items when there is a single
+ * <list> that holds none of the fields itself, else every <list>. */
+static api_response_status_t read_list(rows_builder_t *b, xmlNodePtr root,
+                                       const schema_t *schema, char *why,
+                                       size_t why_size) {
+  xmlNodePtr first = NULL;
+  size_t lists = 0;
+  for (xmlNodePtr n = root->children; n != NULL; n = n->next)
+    if (is_element(n, schema->list) && lists++ == 0)
+      first = n;
+
+  xmlNodePtr parent = root;
+  const char *row_name = schema->list;
+  if (lists == 1 && !holds_field(first, schema)) {
+    if (holds_text(first)) {
+      set_why_name(why, why_size, "<%s> holds text where rows are expected",
+                   first->name);
+      return API_RESPONSE_INVALID;
+    }
+    parent = first;
+    row_name = NULL; /* items of any name */
+  }
+  for (xmlNodePtr n = parent->children; n != NULL; n = n->next) {
+    if (n->type != XML_ELEMENT_NODE ||
+        (row_name != NULL && !is_element(n, row_name)))
+      continue;
+    api_response_status_t status = read_row(b, n, schema, why, why_size);
+    if (status != API_RESPONSE_OK)
+      return status;
+  }
+  return API_RESPONSE_OK;
+}
+
+static api_response_status_t read_answer(xmlNodePtr root,
+                                         const schema_t *schema,
+                                         api_rows_t *rows, char *why,
+                                         size_t why_size) {
+  static const api_field_t request_id = {"RequestId", API_FIELD_TEXT, false};
+  api_value_t id = {0};
+  api_response_status_t status =
+      read_values(root, &request_id, 1, &id, why, why_size);
+  if (status != API_RESPONSE_OK)
+    return status;
+  memcpy(rows->request_id, id.text, sizeof(rows->request_id));
+
+  if (schema->root_field_count > 0) {
+    rows->root = calloc(schema->root_field_count, sizeof(*rows->root));
+    if (rows->root == NULL) {
+      snprintf(why, why_size, "out of memory");
+      return API_RESPONSE_INVALID;
+    }
+    status = read_values(root, schema->root_fields, schema->root_field_count,
+                         rows->root, why, why_size);
+    if (status != API_RESPONSE_OK)
+      return status;
+  }
+
+  rows_builder_t b = {.rows = rows};
+  if (schema->list == NULL) {
+    api_value_t *row;
+    if (add_row(&b, NULL, &row, why, why_size) != API_RESPONSE_OK)
+      return API_RESPONSE_INVALID;
+    return read_values(root, schema->fields, schema->field_count, row, why,
+                       why_size);
+  }
+  return read_list(&b, root, schema, why, why_size);
+}
+
+static bool is_answer_root(const xmlChar *name, const char *root_name) {
+  if (root_name != NULL)
+    return xmlStrcmp(name, (const xmlChar *)root_name) == 0;
+  /* Every RPC operation answers <OperationResponse>. */
+  static const char suffix[] = "Response";
+  size_t len = strlen((const char *)name);
+  return len > sizeof(suffix) - 1 &&
+         strcmp((const char *)name + len - (sizeof(suffix) - 1), suffix) == 0;
+}
+
+/* Parses body; a root named root_name (NULL: any *Response) is read per
+ * schema into rows, an <Error> into error. */
+static api_response_status_t parse_answer(const char *body, size_t len,
+                                          const char *root_name,
+                                          const schema_t *schema,
+                                          api_rows_t *rows, api_error_t *error,
+                                          char *why, size_t why_size) {
+  *rows = (api_rows_t){.field_count = schema->field_count};
   if (len == 0) {
     snprintf(why, why_size, "empty body");
     return API_RESPONSE_INVALID;
   }
   if (len > INT_MAX) {
     snprintf(why, why_size, "body too large");
+    return API_RESPONSE_INVALID;
+  }
+  if (schema->field_count > SIZE_MAX / sizeof(api_value_t) / API_MAX_LIST) {
+    snprintf(why, why_size, "too many fields");
     return API_RESPONSE_INVALID;
   }
 
@@ -213,123 +383,98 @@ static api_response_status_t parse_response(const char *body, size_t len,
     snprintf(why, why_size, "document has a DTD");
   } else if (root == NULL) {
     snprintf(why, why_size, "document has no root element");
-  } else if (xmlStrcmp(root->name, (const xmlChar *)root_name) == 0) {
-    status = read(root, out, why, why_size);
   } else if (xmlStrcmp(root->name, (const xmlChar *)"Error") == 0) {
     status = read_error(root, error, why, why_size);
+  } else if (is_answer_root(root->name, root_name)) {
+    status = read_answer(root, schema, rows, why, why_size);
   } else {
-    char name[64];
-    copy_printable(name, sizeof(name), (const char *)root->name);
-    snprintf(why, why_size, "unexpected root element <%s>", name);
+    set_why_name(why, why_size, "unexpected root element <%s>", root->name);
   }
 
   xmlFreeDoc(doc);
   xmlFreeParserCtxt(ctxt);
+  if (status != API_RESPONSE_OK)
+    api_rows_clear(rows);
   return status;
 }
 
-static api_response_status_t read_port_conns(xmlNodePtr root, void *out,
-                                             char *why, size_t why_size) {
-  return read_success(root, out, why, why_size);
+api_response_status_t api_parse_rows(
+    const char *body, size_t len, const char *list, const api_field_t *fields,
+    size_t field_count, const api_field_t *root_fields, size_t root_field_count,
+    api_rows_t *rows, api_error_t *error, char *why, size_t why_size) {
+  schema_t schema = {list, fields, field_count, root_fields, root_field_count};
+  return parse_answer(body, len, NULL, &schema, rows, error, why, why_size);
 }
+
+void api_rows_clear(api_rows_t *rows) {
+  free(rows->values);
+  free(rows->root);
+  *rows = (api_rows_t){0};
+}
+
+/* The per-operation parsers: a table each, and a copy into their structs.
+ */
+
+static const api_field_t port_conns_fields[] = {
+    {"Conns", API_FIELD_COUNT, true},
+    {"ActConns", API_FIELD_COUNT, true},
+    {"InActConns", API_FIELD_COUNT, true},
+    {"Cps", API_FIELD_COUNT, true},
+};
 
 api_response_status_t api_parse_port_conns(const char *body, size_t len,
                                            api_port_conns_t *conns,
                                            api_error_t *error, char *why,
                                            size_t why_size) {
-  return parse_response(body, len, "DescribePortConnsCountResponse",
-                        read_port_conns, conns, error, why, why_size);
-}
-
-/* Lists ------------------------------------------------------------------
- * How lists nest in the XML answers is not documented: items come as
- * repeated elements named after the list, or inside a wrapper. An item is
- * therefore any element, down to a few levels, with a child named
- * `marker`; items are not searched further. */
-
-#define MAX_LIST_DEPTH 3
-
-typedef api_response_status_t (*read_item_t)(xmlNodePtr item, void *out,
-                                             char *why, size_t why_size);
-
-static bool has_child(xmlNodePtr e, const char *name) {
-  for (xmlNodePtr n = e->children; n != NULL; n = n->next)
-    if (n->type == XML_ELEMENT_NODE &&
-        xmlStrcmp(n->name, (const xmlChar *)name) == 0)
-      return true;
-  return false;
-}
-
-static api_response_status_t read_items(xmlNodePtr parent, int depth,
-                                        const char *marker, read_item_t read,
-                                        void *out, char *why, size_t why_size) {
-  for (xmlNodePtr n = parent->children; n != NULL; n = n->next) {
-    if (n->type != XML_ELEMENT_NODE)
-      continue;
-    api_response_status_t status = API_RESPONSE_OK;
-    if (has_child(n, marker))
-      status = read(n, out, why, why_size);
-    else if (depth < MAX_LIST_DEPTH)
-      status = read_items(n, depth + 1, marker, read, out, why, why_size);
-    if (status != API_RESPONSE_OK)
-      return status;
-  }
+  schema_t schema = {NULL, port_conns_fields, 4, NULL, 0};
+  api_rows_t rows;
+  api_response_status_t status =
+      parse_answer(body, len, "DescribePortConnsCountResponse", &schema, &rows,
+                   error, why, why_size);
+  if (status != API_RESPONSE_OK)
+    return status;
+  conns->conns = rows.values[0].count;
+  conns->act_conns = rows.values[1].count;
+  conns->inact_conns = rows.values[2].count;
+  conns->cps = rows.values[3].count;
+  memcpy(conns->request_id, rows.request_id, sizeof(conns->request_id));
+  api_rows_clear(&rows);
   return API_RESPONSE_OK;
 }
 
-/* Grows a list by one zeroed item. */
-static void *list_append(void **items, size_t *count, size_t item_size,
-                         char *why, size_t why_size) {
-  if (*count >= API_MAX_LIST) {
-    snprintf(why, why_size, "more than %d items", API_MAX_LIST);
-    return NULL;
-  }
-  char *grown = realloc(*items, (*count + 1) * item_size);
-  if (grown == NULL) {
-    snprintf(why, why_size, "out of memory");
-    return NULL;
-  }
-  *items = grown;
-  memset(grown + *count * item_size, 0, item_size);
-  return grown + (*count)++ * item_size;
-}
-
-static api_response_status_t read_instance(xmlNodePtr item, void *out,
-                                           char *why, size_t why_size) {
-  api_instance_list_t *list = out;
-  api_instance_t *inst = list_append((void **)&list->items, &list->count,
-                                     sizeof(*inst), why, why_size);
-  if (inst == NULL)
-    return API_RESPONSE_INVALID;
-  field_t fields[] = {
-      {"InstanceId", NULL, inst->id, false},
-      {"Remark", NULL, inst->remark, false},
-  };
-  if (read_fields(item, fields, 2, why, why_size) != API_RESPONSE_OK)
-    return API_RESPONSE_INVALID;
-  if (inst->id[0] == 0) {
-    snprintf(why, why_size, "an instance without <InstanceId>");
-    return API_RESPONSE_INVALID;
-  }
-  return API_RESPONSE_OK;
-}
-
-static api_response_status_t read_instance_list(xmlNodePtr root, void *out,
-                                                char *why, size_t why_size) {
-  return read_items(root, 1, "InstanceId", read_instance, out, why, why_size);
-}
+static const api_field_t instance_fields[] = {
+    {"InstanceId", API_FIELD_TEXT, true},
+    {"Remark", API_FIELD_TEXT, false},
+};
 
 api_response_status_t api_parse_instance_ids(const char *body, size_t len,
                                              api_instance_list_t *list,
                                              api_error_t *error, char *why,
                                              size_t why_size) {
+  schema_t schema = {"InstanceIds", instance_fields, 2, NULL, 0};
+  api_rows_t rows;
   *list = (api_instance_list_t){0};
   api_response_status_t status =
-      parse_response(body, len, "DescribeInstanceIdsResponse",
-                     read_instance_list, list, error, why, why_size);
+      parse_answer(body, len, "DescribeInstanceIdsResponse", &schema, &rows,
+                   error, why, why_size);
   if (status != API_RESPONSE_OK)
-    api_instance_list_clear(list);
-  return status;
+    return status;
+  if (rows.count > 0) {
+    list->items = calloc(rows.count, sizeof(*list->items));
+    if (list->items == NULL) {
+      snprintf(why, why_size, "out of memory");
+      api_rows_clear(&rows);
+      return API_RESPONSE_INVALID;
+    }
+  }
+  for (size_t r = 0; r < rows.count; r++) {
+    const api_value_t *row = rows.values + r * rows.field_count;
+    memcpy(list->items[r].id, row[0].text, sizeof(list->items[r].id));
+    memcpy(list->items[r].remark, row[1].text, sizeof(list->items[r].remark));
+  }
+  list->count = rows.count;
+  api_rows_clear(&rows);
+  return API_RESPONSE_OK;
 }
 
 void api_instance_list_clear(api_instance_list_t *list) {
@@ -337,55 +482,53 @@ void api_instance_list_clear(api_instance_list_t *list) {
   *list = (api_instance_list_t){0};
 }
 
-static api_response_status_t read_rule(xmlNodePtr item, void *out, char *why,
-                                       size_t why_size) {
-  api_rule_list_t *list = out;
-  api_rule_t *rule = list_append((void **)&list->items, &list->count,
-                                 sizeof(*rule), why, why_size);
-  if (rule == NULL)
-    return API_RESPONSE_INVALID;
-  uint64_t port = 0;
-  field_t fields[] = {
-      {"FrontendPort", &port, NULL, false},
-      {"Protocol", NULL, rule->protocol, false},
-  };
-  if (read_fields(item, fields, 2, why, why_size) != API_RESPONSE_OK)
-    return API_RESPONSE_INVALID;
-  if (port < 1 || port > 65535) {
-    snprintf(why, why_size, "<FrontendPort> %llu is not a port",
-             (unsigned long long)port);
-    return API_RESPONSE_INVALID;
-  }
-  rule->frontend_port = (int)port;
-  return API_RESPONSE_OK;
-}
-
-static api_response_status_t read_rule_list(xmlNodePtr root, void *out,
-                                            char *why, size_t why_size) {
-  api_rule_list_t *list = out;
-  uint64_t total = 0;
-  field_t fields[] = {{"TotalCount", &total, NULL, false}};
-  if (read_fields(root, fields, 1, why, why_size) != API_RESPONSE_OK)
-    return API_RESPONSE_INVALID;
-  if (!fields[0].seen) {
-    snprintf(why, why_size, "<TotalCount> is missing");
-    return API_RESPONSE_INVALID;
-  }
-  list->total_count = total;
-  return read_items(root, 1, "FrontendPort", read_rule, out, why, why_size);
-}
+static const api_field_t rule_fields[] = {
+    {"FrontendPort", API_FIELD_COUNT, true},
+    {"Protocol", API_FIELD_TEXT, false},
+};
+static const api_field_t rule_root_fields[] = {
+    {"TotalCount", API_FIELD_COUNT, true},
+};
 
 api_response_status_t api_parse_network_rules(const char *body, size_t len,
                                               api_rule_list_t *list,
                                               api_error_t *error, char *why,
                                               size_t why_size) {
+  schema_t schema = {"NetworkRules", rule_fields, 2, rule_root_fields, 1};
+  api_rows_t rows;
   *list = (api_rule_list_t){0};
   api_response_status_t status =
-      parse_response(body, len, "DescribeNetworkRulesResponse", read_rule_list,
-                     list, error, why, why_size);
+      parse_answer(body, len, "DescribeNetworkRulesResponse", &schema, &rows,
+                   error, why, why_size);
   if (status != API_RESPONSE_OK)
-    api_rule_list_clear(list);
-  return status;
+    return status;
+  for (size_t r = 0; r < rows.count; r++) {
+    uint64_t port = rows.values[r * rows.field_count].count;
+    if (port < 1 || port > 65535) {
+      snprintf(why, why_size, "<FrontendPort> %llu is not a port",
+               (unsigned long long)port);
+      api_rows_clear(&rows);
+      return API_RESPONSE_INVALID;
+    }
+  }
+  if (rows.count > 0) {
+    list->items = calloc(rows.count, sizeof(*list->items));
+    if (list->items == NULL) {
+      snprintf(why, why_size, "out of memory");
+      api_rows_clear(&rows);
+      return API_RESPONSE_INVALID;
+    }
+  }
+  for (size_t r = 0; r < rows.count; r++) {
+    const api_value_t *row = rows.values + r * rows.field_count;
+    list->items[r].frontend_port = (int)row[0].count;
+    memcpy(list->items[r].protocol, row[1].text,
+           sizeof(list->items[r].protocol));
+  }
+  list->count = rows.count;
+  list->total_count = rows.root[0].count;
+  api_rows_clear(&rows);
+  return API_RESPONSE_OK;
 }
 
 void api_rule_list_clear(api_rule_list_t *list) {

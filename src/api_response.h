@@ -2,14 +2,15 @@
  * collectd-ddoscoo - src/api_response.h
  * SPDX-License-Identifier: MIT
  *
- * Reads response documents (XML, libxml2) of DescribePortConnsCount and of
- * the listing operations DescribeInstanceIds and DescribeNetworkRules into
- * structs or an API error, and classifies API error codes. Pure: no
- * collectd, no network.
+ * Reads response documents (XML, libxml2) into rows of typed fields or an
+ * API error, and classifies API error codes. One parser serves every
+ * operation: the caller names the fields it wants (a table), the parser
+ * never names an operation. Pure: no collectd, no network.
  */
 #ifndef API_RESPONSE_H
 #define API_RESPONSE_H 1
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,15 +31,69 @@ typedef struct {
 } api_error_t;
 
 typedef enum {
-  API_RESPONSE_OK,      /* *conns is filled in */
+  API_RESPONSE_OK,      /* the rows (or struct) are filled in */
   API_RESPONSE_ERROR,   /* the service answered an <Error>: *error */
   API_RESPONSE_INVALID, /* anything else; why says what was wrong */
 } api_response_status_t;
 
-/* Parses a response body. Text copied into the structs is cut to fit and
- * has control characters replaced, so it is safe for one log line. Never
- * touches the network or expands entities; a document with a DTD is
- * refused. Call xmlInitParser() once before using it from several threads. */
+#define API_MAX_LIST 10000
+
+typedef enum { API_FIELD_COUNT, API_FIELD_TEXT } api_field_kind_t;
+
+/* A field of a row: its element name, what it holds, whether an answer
+ * without it is unusable. */
+typedef struct {
+  const char *name;
+  api_field_kind_t kind;
+  bool required;
+} api_field_t;
+
+typedef struct {
+  bool present;
+  uint64_t count;           /* API_FIELD_COUNT */
+  char text[API_TEXT_SIZE]; /* API_FIELD_TEXT: printable, cut to fit */
+} api_value_t;
+
+typedef struct {
+  size_t field_count;
+  api_value_t *values; /* row r, field f: values[r * field_count + f] */
+  size_t count;        /* rows */
+  api_value_t *root;   /* the root's own fields (root_fields), in order */
+  char request_id[API_TEXT_SIZE];
+} api_rows_t;
+
+/* Parses an answer into rows. list names the row element: rows repeated
+ * directly under the root (<List>..fields..</List><List>..</List>) or one
+ * wrapper holding item elements of any name (<List><item>..</item></List>);
+ * NULL: the root itself is the one row (a flat answer). root_fields are
+ * read from the root (e.g. Total, TotalCount). An <Error> document is
+ * API_RESPONSE_ERROR with *error filled in. Counts are decimal digits up to
+ * 2^53; a required field missing, any field twice in one row, a count that
+ * is not one, more than API_MAX_LIST rows: API_RESPONSE_INVALID with why.
+ * An optional field may be absent (present false) or empty (a text "", but
+ * an empty count is absent). On anything but API_RESPONSE_OK rows is
+ * empty. Free with api_rows_clear().
+ *
+ * Also API_RESPONSE_INVALID: a root not named *Response (a gateway's HTML
+ * page), a required text that is empty, a field holding elements, a row
+ * holding text. A single <List> holding one of the fields directly is one
+ * row, else a wrapper; zero <List> elements are zero rows (the API's XML
+ * examples omit empty lists). Unknown elements are ignored (the API adds
+ * fields). Texts are cut to fit and have control characters replaced, so
+ * they are safe for one log line; RequestId of the root goes to
+ * request_id. Never touches the network or expands entities; a document
+ * with a DTD is refused. Call xmlInitParser() once before using it from
+ * several threads. */
+api_response_status_t api_parse_rows(
+    const char *body, size_t len, const char *list, const api_field_t *fields,
+    size_t field_count, const api_field_t *root_fields, size_t root_field_count,
+    api_rows_t *rows, api_error_t *error, char *why, size_t why_size);
+void api_rows_clear(api_rows_t *rows);
+
+/* The per-operation parsers below are api_parse_rows() with the
+ * operation's table, checking the root's name too. */
+
+/* DescribePortConnsCount: a flat answer, every count required. */
 api_response_status_t api_parse_port_conns(const char *body, size_t len,
                                            api_port_conns_t *conns,
                                            api_error_t *error, char *why,
@@ -67,11 +122,9 @@ typedef struct {
   uint64_t total_count; /* rules on all pages */
 } api_rule_list_t;
 
-#define API_MAX_LIST 10000
-
-/* The same for the listing operations; list items come as repeated
- * elements or in a wrapper element (the nesting is not documented). On
- * anything but API_RESPONSE_OK the list is empty. Free with *_clear(). */
+/* The listing operations; list items come as repeated elements or in a
+ * wrapper element (the nesting is not documented). On anything but
+ * API_RESPONSE_OK the list is empty. Free with *_clear(). */
 api_response_status_t api_parse_instance_ids(const char *body, size_t len,
                                              api_instance_list_t *list,
                                              api_error_t *error, char *why,

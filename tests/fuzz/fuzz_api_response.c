@@ -2,15 +2,23 @@
  * collectd-ddoscoo - tests/fuzz/fuzz_api_response.c
  * SPDX-License-Identifier: MIT
  *
- * libFuzzer target: arbitrary bytes as a DescribePortConnsCount response
- * body. Besides what AddressSanitizer, UndefinedBehaviorSanitizer and
- * LeakSanitizer catch, it checks what the plugin relies on and abort()s
- * when that does not hold:
+ * libFuzzer target: arbitrary bytes as a response body, read as
+ * DescribePortConnsCount (api_parse_port_conns), and by api_parse_rows as
+ * a flat answer with the same fields and as two list answers
+ * (DescribeDDoSEvents with a root Total, DescribePortFlowList with mostly
+ * optional fields), in both list shapes the seeds hold. Besides what
+ * AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer catch, it
+ * checks what the plugin relies on and abort()s when that does not hold:
  *   - OK: every count is at most 2^53 (exact as a double gauge) and
- *     RequestId is NUL-terminated and free of control characters;
+ *     RequestId is NUL-terminated and free of control characters; rows:
+ *     at most API_MAX_LIST (a flat answer: one), every required field
+ *     present (a text: not empty), an absent value zero, every text
+ *     NUL-terminated and free of control characters; the flat rows hold
+ *     what api_parse_port_conns() read;
  *   - ERROR: Code is not empty; Code, Message and RequestId are
  *     NUL-terminated and free of control characters;
  *   - INVALID: why is a non-empty, NUL-terminated, printable line.
+ *   - anything but OK: the rows are empty.
  * The structs and why are filled with a non-NUL pattern first, so a
  * string the parser forgot to terminate is seen.
  */
@@ -41,6 +49,108 @@ static int is_log_safe(const char *s, size_t size) {
     if (*p < 0x20 || *p == 0x7F)
       return 0;
   return 1;
+}
+
+static const api_field_t conns_fields[] = {
+    {"Conns", API_FIELD_COUNT, true},
+    {"ActConns", API_FIELD_COUNT, true},
+    {"InActConns", API_FIELD_COUNT, true},
+    {"Cps", API_FIELD_COUNT, true},
+};
+
+static const api_field_t event_fields[] = {
+    {"EventType", API_FIELD_TEXT, true},  {"Ip", API_FIELD_TEXT, true},
+    {"Port", API_FIELD_TEXT, false},      {"Region", API_FIELD_TEXT, false},
+    {"StartTime", API_FIELD_COUNT, true}, {"EndTime", API_FIELD_COUNT, false},
+    {"Bps", API_FIELD_COUNT, false},      {"Pps", API_FIELD_COUNT, false},
+};
+static const api_field_t event_root_fields[] = {
+    {"Total", API_FIELD_COUNT, true},
+};
+
+static const api_field_t flow_fields[] = {
+    {"Time", API_FIELD_COUNT, true},       {"Index", API_FIELD_COUNT, false},
+    {"InBps", API_FIELD_COUNT, false},     {"OutBps", API_FIELD_COUNT, false},
+    {"InPps", API_FIELD_COUNT, false},     {"OutPps", API_FIELD_COUNT, false},
+    {"AttackBps", API_FIELD_COUNT, false}, {"Region", API_FIELD_TEXT, false},
+};
+static const api_field_t flow_root_fields[] = {
+    {"TotalCount", API_FIELD_COUNT, false},
+    {"Note", API_FIELD_TEXT, false},
+};
+
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+static void check_value(const api_field_t *f, const api_value_t *v,
+                        size_t size) {
+  if (!is_log_safe(v->text, sizeof(v->text)))
+    fail("OK with a text unterminated or with control characters", size);
+  if (f->kind == API_FIELD_COUNT && v->count > MAX_COUNT)
+    fail("OK with a count above 2^53", size);
+  if (f->kind == API_FIELD_COUNT && v->text[0] != 0)
+    fail("OK with a text in a count", size);
+  if (f->kind == API_FIELD_TEXT && v->count != 0)
+    fail("OK with a count in a text", size);
+  if (!v->present && (v->count != 0 || v->text[0] != 0))
+    fail("OK with an absent value that is not zero", size);
+  if (f->required && !v->present)
+    fail("OK without a required field", size);
+  if (f->required && f->kind == API_FIELD_TEXT && v->text[0] == 0)
+    fail("OK with a required text empty", size);
+}
+
+/* api_parse_rows() with one table; returns its status, rows kept for the
+ * caller to compare (free with api_rows_clear()). */
+static api_response_status_t
+parse_rows(const uint8_t *data, size_t size, const char *list,
+           const api_field_t *fields, size_t field_count,
+           const api_field_t *root_fields, size_t root_field_count,
+           api_rows_t *rows) {
+  api_error_t error;
+  char why[256];
+  memset(rows, POISON, sizeof(*rows));
+  memset(&error, POISON, sizeof(error));
+  memset(why, POISON, sizeof(why));
+  api_response_status_t status = api_parse_rows(
+      (const char *)data, size, list, fields, field_count, root_fields,
+      root_field_count, rows, &error, why, sizeof(why));
+  if (status != API_RESPONSE_OK &&
+      (rows->values != NULL || rows->count != 0 || rows->root != NULL))
+    fail("not OK, but rows not empty", size);
+  switch (status) {
+  case API_RESPONSE_OK:
+    if (rows->field_count != field_count)
+      fail("OK with another field_count", size);
+    if (rows->count > API_MAX_LIST || (list == NULL && rows->count != 1))
+      fail("OK with a wrong number of rows", size);
+    if (!is_log_safe(rows->request_id, sizeof(rows->request_id)))
+      fail("OK with RequestId unterminated or with control characters", size);
+    for (size_t r = 0; r < rows->count; r++)
+      for (size_t f = 0; f < field_count; f++)
+        check_value(fields + f, rows->values + r * field_count + f, size);
+    if ((root_field_count > 0) != (rows->root != NULL))
+      fail("OK with root values but no root fields, or the reverse", size);
+    for (size_t f = 0; f < root_field_count; f++)
+      check_value(root_fields + f, rows->root + f, size);
+    break;
+  case API_RESPONSE_ERROR:
+    if (!is_log_safe(error.code, sizeof(error.code)) ||
+        !is_log_safe(error.message, sizeof(error.message)) ||
+        !is_log_safe(error.request_id, sizeof(error.request_id)))
+      fail("ERROR with a field unterminated or with control characters", size);
+    if (error.code[0] == 0)
+      fail("ERROR with an empty Code", size);
+    break;
+  case API_RESPONSE_INVALID:
+    if (!is_log_safe(why, sizeof(why)))
+      fail("INVALID with why unterminated or with control characters", size);
+    if (why[0] == 0)
+      fail("INVALID with an empty why", size);
+    break;
+  default:
+    fail("unknown status", size);
+  }
+  return status;
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
@@ -88,5 +198,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   default:
     fail("unknown status", size);
   }
+
+  api_rows_t rows;
+  api_response_status_t flat = parse_rows(
+      data, size, NULL, conns_fields, COUNT_OF(conns_fields), NULL, 0, &rows);
+  /* The per-operation parser is the generic one with a root name. */
+  if (status == API_RESPONSE_OK &&
+      (flat != API_RESPONSE_OK || rows.values[0].count != conns.conns ||
+       rows.values[1].count != conns.act_conns ||
+       rows.values[2].count != conns.inact_conns ||
+       rows.values[3].count != conns.cps ||
+       strcmp(rows.request_id, conns.request_id) != 0))
+    fail("api_parse_port_conns and api_parse_rows disagree", size);
+  if (status == API_RESPONSE_ERROR && flat != API_RESPONSE_ERROR)
+    fail("api_parse_port_conns and api_parse_rows disagree on an error", size);
+  api_rows_clear(&rows);
+
+  parse_rows(data, size, "DDoSEvents", event_fields, COUNT_OF(event_fields),
+             event_root_fields, COUNT_OF(event_root_fields), &rows);
+  api_rows_clear(&rows);
+  parse_rows(data, size, "PortFlowList", flow_fields, COUNT_OF(flow_fields),
+             flow_root_fields, COUNT_OF(flow_root_fields), &rows);
+  api_rows_clear(&rows);
   return 0;
 }

@@ -486,6 +486,470 @@ DEF_TEST(longest_instance_list_fits_its_cap) {
   return 0;
 }
 
+/* api_parse_rows ---------------------------------------------------------- */
+
+static api_rows_t rows;
+
+static api_response_status_t parse_rows(const char *doc, size_t len,
+                                        const char *list,
+                                        const api_field_t *fields, size_t n,
+                                        const api_field_t *root_fields,
+                                        size_t root_n) {
+  why[0] = 0;
+  memset(&error, 0, sizeof(error));
+  api_rows_clear(&rows);
+  return api_parse_rows(doc, len, list, fields, n, root_fields, root_n, &rows,
+                        &error, why, sizeof(why));
+}
+
+/* The value of row r, field f. */
+static const api_value_t *cell(size_t r, size_t f) {
+  return rows.values + r * rows.field_count + f;
+}
+
+#define EXPECT_ROWS_EMPTY()                                                    \
+  OK(rows.values == NULL && rows.count == 0 && rows.root == NULL)
+
+static const api_field_t conns_fields[] = {
+    {"Conns", API_FIELD_COUNT, true},
+    {"ActConns", API_FIELD_COUNT, true},
+    {"InActConns", API_FIELD_COUNT, true},
+    {"Cps", API_FIELD_COUNT, true},
+};
+
+/* DescribeBlackholeStatus */
+static const api_field_t blackhole_fields[] = {
+    {"Ip", API_FIELD_TEXT, true},
+    {"BlackStatus", API_FIELD_TEXT, true},
+    {"StartTime", API_FIELD_COUNT, false},
+    {"EndTime", API_FIELD_COUNT, false},
+};
+#define BLACKHOLE(doc)                                                         \
+  parse_rows(doc, strlen(doc), "BlackholeStatus", blackhole_fields, 4, NULL, 0)
+
+/* DescribeDDoSEvents */
+static const api_field_t event_fields[] = {
+    {"EventType", API_FIELD_TEXT, true},  {"Ip", API_FIELD_TEXT, true},
+    {"Port", API_FIELD_TEXT, false},      {"Region", API_FIELD_TEXT, false},
+    {"StartTime", API_FIELD_COUNT, true}, {"EndTime", API_FIELD_COUNT, false},
+    {"Bps", API_FIELD_COUNT, false},      {"Pps", API_FIELD_COUNT, false},
+};
+static const api_field_t event_root_fields[] = {
+    {"Total", API_FIELD_COUNT, true},
+};
+#define EVENTS(doc)                                                            \
+  parse_rows(doc, strlen(doc), "DDoSEvents", event_fields, 8,                  \
+             event_root_fields, 1)
+
+/* Refused, with a reason containing want, and nothing left in rows. */
+#define EXPECT_ROWS_INVALID(call, want)                                        \
+  do {                                                                         \
+    EXPECT_EQ_INT(API_RESPONSE_INVALID, call);                                 \
+    printf("# why: %s\n", why);                                                \
+    OK(strstr(why, want) != NULL);                                             \
+    EXPECT_ROWS_EMPTY();                                                       \
+  } while (0)
+
+DEF_TEST(rows_flat) {
+  const char *doc = "<?xml version='1.0' encoding='UTF-8'?>"
+                    "<DescribePortConnsCountResponse><Cps>4</Cps><Extra><a>1"
+                    "</a></Extra><RequestId>R-1</RequestId><Conns>1</Conns>"
+                    "<InActConns>3</InActConns><ActConns>2</ActConns>"
+                    "</DescribePortConnsCountResponse>";
+  EXPECT_EQ_INT(API_RESPONSE_OK,
+                parse_rows(doc, strlen(doc), NULL, conns_fields, 4, NULL, 0));
+  EXPECT_EQ_UINT64(1, rows.count);
+  EXPECT_EQ_UINT64(4, rows.field_count);
+  for (size_t f = 0; f < 4; f++) {
+    OK(cell(0, f)->present);
+    EXPECT_EQ_UINT64(f + 1, cell(0, f)->count);
+  }
+  EXPECT_EQ_STR("R-1", rows.request_id);
+  OK(rows.root == NULL);
+
+  /* Root fields of a flat answer come from the same element. */
+  const api_field_t total[] = {{"Conns", API_FIELD_COUNT, true},
+                               {"Missing", API_FIELD_TEXT, false}};
+  EXPECT_EQ_INT(API_RESPONSE_OK, parse_rows(doc, strlen(doc), NULL,
+                                            conns_fields + 3, 1, total, 2));
+  EXPECT_EQ_UINT64(1, rows.root[0].count);
+  OK(!rows.root[1].present);
+  EXPECT_EQ_UINT64(4, cell(0, 0)->count);
+
+  /* Any operation's answer; nothing else. */
+  const char *other = "<DescribeSomethingResponse><Conns>1</Conns><ActConns>"
+                      "2</ActConns><InActConns>3</InActConns><Cps>4</Cps>"
+                      "</DescribeSomethingResponse>";
+  EXPECT_EQ_INT(API_RESPONSE_OK, parse_rows(other, strlen(other), NULL,
+                                            conns_fields, 4, NULL, 0));
+  const char *html = "<html><body><Conns>1</Conns></body></html>";
+  EXPECT_ROWS_INVALID(
+      parse_rows(html, strlen(html), "Conns", conns_fields, 4, NULL, 0),
+      "unexpected root element <html>");
+  const char *bare = "<Response></Response>";
+  EXPECT_ROWS_INVALID(
+      parse_rows(bare, strlen(bare), "X", conns_fields, 4, NULL, 0),
+      "unexpected root element <Response>");
+  EXPECT_ROWS_INVALID(parse_rows("", 0, "X", conns_fields, 4, NULL, 0),
+                      "empty body");
+
+  const char *err = "<Error><RequestId>R-2</RequestId><Code>Throttling.User"
+                    "</Code><Message>slow\ndown</Message></Error>";
+  EXPECT_EQ_INT(API_RESPONSE_ERROR,
+                parse_rows(err, strlen(err), "X", conns_fields, 4, NULL, 0));
+  EXPECT_EQ_STR("Throttling.User", error.code);
+  EXPECT_EQ_STR("slow down", error.message);
+  EXPECT_EQ_STR("R-2", error.request_id);
+  EXPECT_ROWS_EMPTY();
+  return 0;
+}
+
+DEF_TEST(rows_repeated_and_wrapped) {
+  /* The same three rows: repeated, and wrapped in items of any name. */
+  const char *docs[] = {
+      "<DescribeBlackholeStatusResponse><RequestId>R</RequestId>"
+      "<BlackholeStatus><Ip>198.18.0.1</Ip><BlackStatus>blackhole"
+      "</BlackStatus><StartTime>1700000000</StartTime><EndTime>1700003600"
+      "</EndTime></BlackholeStatus>\n  <BlackholeStatus><EndTime>0</EndTime>"
+      "<BlackStatus>normal</BlackStatus><StartTime>0</StartTime><Ip>"
+      "198.18.0.2</Ip><New><a>x</a></New></BlackholeStatus><Other>1</Other>"
+      "<BlackholeStatus><Ip>198.18.0.3</Ip><BlackStatus>normal</BlackStatus>"
+      "</BlackholeStatus></DescribeBlackholeStatusResponse>",
+      "<DescribeBlackholeStatusResponse><BlackholeStatus>\n  <item><Ip>"
+      "198.18.0.1</Ip><BlackStatus>blackhole</BlackStatus><StartTime>"
+      "1700000000</StartTime><EndTime>1700003600</EndTime></item><!-- c -->"
+      "<item><EndTime>0</EndTime><BlackStatus>normal</BlackStatus><StartTime>"
+      "0</StartTime><Ip>198.18.0.2</Ip><New><a>x</a></New></item>\n  <row>"
+      "<Ip>198.18.0.3</Ip><BlackStatus>normal</BlackStatus></row>"
+      "</BlackholeStatus><RequestId>R</RequestId>"
+      "</DescribeBlackholeStatusResponse>",
+  };
+  for (size_t i = 0; i < 2; i++) {
+    EXPECT_EQ_INT(API_RESPONSE_OK, BLACKHOLE(docs[i]));
+    EXPECT_EQ_UINT64(3, rows.count);
+    EXPECT_EQ_STR("R", rows.request_id);
+    EXPECT_EQ_STR("198.18.0.1", cell(0, 0)->text);
+    EXPECT_EQ_STR("blackhole", cell(0, 1)->text);
+    EXPECT_EQ_UINT64(1700000000, cell(0, 2)->count);
+    EXPECT_EQ_UINT64(1700003600, cell(0, 3)->count);
+    EXPECT_EQ_STR("198.18.0.2", cell(1, 0)->text);
+    EXPECT_EQ_STR("normal", cell(1, 1)->text);
+    OK(cell(1, 2)->present && cell(1, 3)->present);
+    EXPECT_EQ_UINT64(0, cell(1, 2)->count);
+    EXPECT_EQ_STR("198.18.0.3", cell(2, 0)->text);
+    OK(!cell(2, 2)->present && !cell(2, 3)->present);
+  }
+
+  /* One row: the list element holds the fields itself (and unknown
+   * elements that hold elements); one item in a wrapper. */
+  const char *one[] = {
+      "<DescribeBlackholeStatusResponse><BlackholeStatus><Extra><item>1"
+      "</item></Extra><Ip>198.18.0.9</Ip><BlackStatus>normal</BlackStatus>"
+      "</BlackholeStatus></DescribeBlackholeStatusResponse>",
+      "<DescribeBlackholeStatusResponse><BlackholeStatus><item><Ip>198.18.0.9"
+      "</Ip><BlackStatus>normal</BlackStatus></item></BlackholeStatus>"
+      "</DescribeBlackholeStatusResponse>",
+  };
+  for (size_t i = 0; i < 2; i++) {
+    EXPECT_EQ_INT(API_RESPONSE_OK, BLACKHOLE(one[i]));
+    EXPECT_EQ_UINT64(1, rows.count);
+    EXPECT_EQ_STR("198.18.0.9", cell(0, 0)->text);
+  }
+
+  /* A wrapper of items without the fields is not one row with nothing. */
+  EXPECT_ROWS_INVALID(
+      BLACKHOLE("<DescribeBlackholeStatusResponse><BlackholeStatus><item>"
+                "<Addr>198.18.0.9</Addr></item></BlackholeStatus>"
+                "</DescribeBlackholeStatusResponse>"),
+      "<Ip> is missing");
+  /* Lists of texts, where rows are expected. */
+  EXPECT_ROWS_INVALID(
+      BLACKHOLE("<DescribeBlackholeStatusResponse><BlackholeStatus>"
+                "198.18.0.9</BlackholeStatus>"
+                "</DescribeBlackholeStatusResponse>"),
+      "<BlackholeStatus> holds text");
+  EXPECT_ROWS_INVALID(
+      BLACKHOLE("<DescribeBlackholeStatusResponse><BlackholeStatus><item>"
+                "198.18.0.9</item></BlackholeStatus>"
+                "</DescribeBlackholeStatusResponse>"),
+      "<item> holds text");
+  EXPECT_ROWS_INVALID(
+      BLACKHOLE("<DescribeBlackholeStatusResponse><BlackholeStatus><Ip>1</Ip>"
+                "<BlackStatus>normal</BlackStatus>x</BlackholeStatus>"
+                "</DescribeBlackholeStatusResponse>"),
+      "holds text");
+  return 0;
+}
+
+DEF_TEST(rows_none) {
+  const char *docs[] = {
+      "<DescribeBlackholeStatusResponse><RequestId>R</RequestId>"
+      "</DescribeBlackholeStatusResponse>",
+      "<DescribeBlackholeStatusResponse><BlackholeStatus></BlackholeStatus>"
+      "<RequestId>R</RequestId></DescribeBlackholeStatusResponse>",
+      "<DescribeBlackholeStatusResponse><BlackholeStatus/><RequestId>R"
+      "</RequestId></DescribeBlackholeStatusResponse>",
+      "<DescribeBlackholeStatusResponse><BlackholeStatus>\n  <!-- none -->\n"
+      "</BlackholeStatus><RequestId>R</RequestId>"
+      "</DescribeBlackholeStatusResponse>",
+  };
+  for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+    EXPECT_EQ_INT(API_RESPONSE_OK, BLACKHOLE(docs[i]));
+    EXPECT_EQ_UINT64(0, rows.count);
+    EXPECT_EQ_STR("R", rows.request_id);
+  }
+  return 0;
+}
+
+DEF_TEST(rows_required_and_optional) {
+  const char *head = "<DescribeDDoSEventsResponse><Total>2</Total>"
+                     "<DDoSEvents><EventType>defense</EventType><Ip>1.1.1.1"
+                     "</Ip><StartTime>5</StartTime></DDoSEvents><DDoSEvents>";
+  const char *tail = "</DDoSEvents></DescribeDDoSEventsResponse>";
+  struct {
+    const char *row;
+    const char *want; /* NULL: OK */
+  } cases[] = {
+      {"<EventType>x</EventType><Ip>2</Ip><StartTime>6</StartTime>", NULL},
+      {"<EventType>x</EventType><StartTime>6</StartTime>", "<Ip> is missing"},
+      {"<EventType>x</EventType><Ip/><StartTime>6</StartTime>",
+       "<Ip> is empty"},
+      {"<EventType>x</EventType><Ip>2</Ip><StartTime></StartTime>",
+       "<StartTime> is not a count: \"\""},
+      {"<EventType>x</EventType><Ip>2</Ip>", "<StartTime> is missing"},
+      {"<EventType>x</EventType><Ip>2</Ip><StartTime>6</StartTime><Bps>a"
+       "</Bps>",
+       "<Bps> is not a count: \"a\""},
+      {"<EventType>x</EventType><Ip>2</Ip><StartTime>6</StartTime><Port><p>1"
+       "</p></Port>",
+       "<Port> holds more than text"},
+      {"<EventType>x</EventType><Ip>2</Ip><Ip>3</Ip><StartTime>6</StartTime>",
+       "<Ip> appears more than once"},
+      {"<EventType>x</EventType><Ip>2</Ip><StartTime>6</StartTime><Port/>"
+       "<Port>80</Port>",
+       "<Port> appears more than once"},
+      {"<EventType>x</EventType><Ip>2</Ip><StartTime>6</StartTime><Bps/>"
+       "<Bps/>",
+       "<Bps> appears more than once"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char doc[1024];
+    snprintf(doc, sizeof(doc), "%s%s%s", head, cases[i].row, tail);
+    if (cases[i].want == NULL) {
+      EXPECT_EQ_INT(API_RESPONSE_OK, EVENTS(doc));
+      EXPECT_EQ_UINT64(2, rows.count);
+    } else {
+      EXPECT_ROWS_INVALID(EVENTS(doc), cases[i].want);
+    }
+  }
+
+  /* Optional: absent, or empty (a text "", a count absent). */
+  char doc[1024];
+  snprintf(doc, sizeof(doc), "%s%s%s", head,
+           "<EventType>x</EventType><Ip>2</Ip><StartTime>6</StartTime>"
+           "<Port></Port><Bps/><Pps> </Pps>",
+           tail);
+  EXPECT_EQ_INT(API_RESPONSE_OK, EVENTS(doc));
+  OK(cell(1, 2)->present);
+  EXPECT_EQ_STR("", cell(1, 2)->text);
+  OK(!cell(1, 3)->present);
+  EXPECT_EQ_STR("", cell(1, 3)->text);
+  OK(!cell(1, 5)->present);
+  OK(!cell(1, 6)->present);
+  OK(!cell(1, 7)->present);
+  OK(!cell(0, 2)->present);
+
+  /* The root's own fields alike. */
+  const char *root_cases[][2] = {
+      {"<DescribeDDoSEventsResponse></DescribeDDoSEventsResponse>",
+       "<Total> is missing"},
+      {"<DescribeDDoSEventsResponse><Total>1</Total><Total>1</Total>"
+       "</DescribeDDoSEventsResponse>",
+       "<Total> appears more than once"},
+      {"<DescribeDDoSEventsResponse><Total><n>1</n></Total>"
+       "</DescribeDDoSEventsResponse>",
+       "<Total> holds more than text"},
+      {"<DescribeDDoSEventsResponse><Total>1</Total><RequestId>a</RequestId>"
+       "<RequestId>b</RequestId></DescribeDDoSEventsResponse>",
+       "<RequestId> appears more than once"},
+      {"<DescribeDDoSEventsResponse><Total>1</Total><RequestId><a/>"
+       "</RequestId></DescribeDDoSEventsResponse>",
+       "<RequestId> holds more than text"},
+  };
+  for (size_t i = 0; i < sizeof(root_cases) / sizeof(root_cases[0]); i++)
+    EXPECT_ROWS_INVALID(EVENTS(root_cases[i][0]), root_cases[i][1]);
+  return 0;
+}
+
+DEF_TEST(rows_counts) {
+  const api_field_t fields[] = {{"InBps", API_FIELD_COUNT, true}};
+  struct {
+    const char *text;
+    uint64_t want; /* 0: refused */
+  } cases[] = {
+      {"40000000000", 40000000000ULL},
+      {" 9007199254740992\n", 9007199254740992ULL},
+      {"9007199254740991", 9007199254740991ULL},
+      {"<![CDATA[7]]>", 7},
+      {"9007199254740993", 0},
+      {"18446744073709551615", 0},
+      {"18446744073709551616", 0},
+      {"99999999999999999999999", 0},
+      {"-1", 0},
+      {"4e10", 0},
+      {"40000000000.0", 0},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char doc[256];
+    snprintf(doc, sizeof(doc),
+             "<DescribePortFlowListResponse><PortFlowList><InBps>%s</InBps>"
+             "</PortFlowList></DescribePortFlowListResponse>",
+             cases[i].text);
+    if (cases[i].want == 0) {
+      EXPECT_ROWS_INVALID(
+          parse_rows(doc, strlen(doc), "PortFlowList", fields, 1, NULL, 0),
+          "<InBps> is not a count");
+    } else {
+      EXPECT_EQ_INT(
+          API_RESPONSE_OK,
+          parse_rows(doc, strlen(doc), "PortFlowList", fields, 1, NULL, 0));
+      EXPECT_EQ_UINT64(cases[i].want, cell(0, 0)->count);
+    }
+  }
+  return 0;
+}
+
+DEF_TEST(rows_texts_are_printable) {
+  char doc[1024];
+  char long_ip[400];
+  memset(long_ip, 'a', sizeof(long_ip) - 1);
+  long_ip[sizeof(long_ip) - 1] = 0;
+  snprintf(doc, sizeof(doc),
+           "<DescribeBlackholeStatusResponse><RequestId>R\r\n1&#x9;\x7F"
+           "</RequestId><BlackholeStatus><Ip>%s</Ip><BlackStatus>two\nlines"
+           "\t&#13;!\x7F</BlackStatus></BlackholeStatus>"
+           "</DescribeBlackholeStatusResponse>",
+           long_ip);
+  EXPECT_EQ_INT(API_RESPONSE_OK, BLACKHOLE(doc));
+  /* XML turns \r\n into \n. */
+  EXPECT_EQ_STR("R 1  ", rows.request_id);
+  EXPECT_EQ_STR("two lines  ! ", cell(0, 1)->text);
+  EXPECT_EQ_UINT64(API_TEXT_SIZE - 1, strlen(cell(0, 0)->text));
+  OK(strspn(cell(0, 0)->text, "a") == API_TEXT_SIZE - 1);
+  return 0;
+}
+
+/* The vendor's example answer: an empty Port, no Region. */
+static const char ddos_events_doc[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    "<DescribeDDoSEventsResponse>\n"
+    "  <Total>2</Total>\n"
+    "  <RequestId>F09D085E-3E22-4A23-8D4B-86F5F2E5D7B8</RequestId>\n"
+    "  <DDoSEvents>\n"
+    "    <EndTime>1582168740</EndTime>\n"
+    "    <StartTime>1582168500</StartTime>\n"
+    "    <EventType>defense</EventType>\n"
+    "    <Ip>203.0.113.10</Ip>\n"
+    "    <Port>80</Port>\n"
+    "    <Bps>40000000000</Bps>\n"
+    "    <Pps>5000000</Pps>\n"
+    "  </DDoSEvents>\n"
+    "  <DDoSEvents>\n"
+    "    <EndTime>1582168740</EndTime>\n"
+    "    <StartTime>1582168560</StartTime>\n"
+    "    <EventType>blackhole</EventType>\n"
+    "    <Ip>203.0.113.10</Ip>\n"
+    "    <Port></Port>\n"
+    "    <Bps>0</Bps>\n"
+    "    <Pps>0</Pps>\n"
+    "  </DDoSEvents>\n"
+    "</DescribeDDoSEventsResponse>\n";
+
+DEF_TEST(rows_ddos_events_example) {
+  EXPECT_EQ_INT(API_RESPONSE_OK, EVENTS(ddos_events_doc));
+  EXPECT_EQ_UINT64(2, rows.count);
+  EXPECT_EQ_UINT64(8, rows.field_count);
+  OK(rows.root[0].present);
+  EXPECT_EQ_UINT64(2, rows.root[0].count);
+  EXPECT_EQ_STR("F09D085E-3E22-4A23-8D4B-86F5F2E5D7B8", rows.request_id);
+  EXPECT_EQ_STR("defense", cell(0, 0)->text);
+  EXPECT_EQ_STR("203.0.113.10", cell(0, 1)->text);
+  EXPECT_EQ_STR("80", cell(0, 2)->text);
+  OK(!cell(0, 3)->present);
+  EXPECT_EQ_UINT64(1582168500, cell(0, 4)->count);
+  EXPECT_EQ_UINT64(1582168740, cell(0, 5)->count);
+  EXPECT_EQ_UINT64(40000000000ULL, cell(0, 6)->count);
+  EXPECT_EQ_UINT64(5000000, cell(0, 7)->count);
+  EXPECT_EQ_STR("blackhole", cell(1, 0)->text);
+  OK(cell(1, 2)->present);
+  EXPECT_EQ_STR("", cell(1, 2)->text);
+  OK(!cell(1, 3)->present);
+  EXPECT_EQ_UINT64(1582168560, cell(1, 4)->count);
+  return 0;
+}
+
+DEF_TEST(rows_truncated_everywhere) {
+  size_t len = strlen(ddos_events_doc);
+  /* Every proper prefix is refused (the last byte is a newline after the
+   * root: without it the document is whole). */
+  for (size_t n = 0; n + 1 < len; n++) {
+    /* Rows full before, so "empty after" means something. */
+    if (EVENTS(ddos_events_doc) != API_RESPONSE_OK)
+      return -1;
+    api_response_status_t status =
+        parse_rows(ddos_events_doc, n, "DDoSEvents", event_fields, 8,
+                   event_root_fields, 1);
+    if (status != API_RESPONSE_INVALID || rows.values != NULL ||
+        rows.count != 0 || rows.root != NULL) {
+      printf("# prefix of %zu bytes accepted\n", n);
+      return -1;
+    }
+  }
+  EXPECT_EQ_INT(API_RESPONSE_OK,
+                parse_rows(ddos_events_doc, len - 1, "DDoSEvents", event_fields,
+                           8, event_root_fields, 1));
+  EXPECT_EQ_UINT64(2, rows.count);
+  return 0;
+}
+
+/* API_MAX_LIST rows in either shape, not one more. */
+DEF_TEST(rows_at_most_max_list) {
+  const char *row = "<Ip>198.18.0.1</Ip><BlackStatus>normal</BlackStatus>";
+  size_t size = 256 + (API_MAX_LIST + 1) * (strlen(row) + 64);
+  char *doc = malloc(size);
+  CHECK_NOT_NULL(doc);
+  for (int wrapped = 0; wrapped < 2; wrapped++) {
+    for (size_t n = API_MAX_LIST; n <= API_MAX_LIST + 1; n++) {
+      size_t len = (size_t)snprintf(doc, size, "%s",
+                                    "<DescribeBlackholeStatusResponse>");
+      if (wrapped)
+        len += (size_t)snprintf(doc + len, size - len, "<BlackholeStatus>");
+      for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(doc + len, size - len, "<%s>%s</%s>",
+                                wrapped ? "item" : "BlackholeStatus", row,
+                                wrapped ? "item" : "BlackholeStatus");
+      if (wrapped)
+        len += (size_t)snprintf(doc + len, size - len, "</BlackholeStatus>");
+      len += (size_t)snprintf(doc + len, size - len,
+                              "</DescribeBlackholeStatusResponse>");
+      api_response_status_t status =
+          parse_rows(doc, len, "BlackholeStatus", blackhole_fields, 4, NULL, 0);
+      if (n == API_MAX_LIST) {
+        EXPECT_EQ_INT(API_RESPONSE_OK, status);
+        EXPECT_EQ_UINT64(API_MAX_LIST, rows.count);
+        EXPECT_EQ_STR("normal", cell(API_MAX_LIST - 1, 1)->text);
+      } else {
+        EXPECT_EQ_INT(API_RESPONSE_INVALID, status);
+        printf("# why: %s\n", why);
+        OK(strstr(why, "more than 10000 <BlackholeStatus> items") != NULL);
+        EXPECT_ROWS_EMPTY();
+      }
+    }
+  }
+  free(doc);
+  return 0;
+}
+
 int main(void) {
   RUN_TEST(success_in_any_order);
   RUN_TEST(api_error);
@@ -499,5 +963,15 @@ int main(void) {
   RUN_TEST(classify);
   RUN_TEST(gateway_pages_are_transient);
   RUN_TEST(longest_instance_list_fits_its_cap);
+  RUN_TEST(rows_flat);
+  RUN_TEST(rows_repeated_and_wrapped);
+  RUN_TEST(rows_none);
+  RUN_TEST(rows_required_and_optional);
+  RUN_TEST(rows_counts);
+  RUN_TEST(rows_texts_are_printable);
+  RUN_TEST(rows_ddos_events_example);
+  RUN_TEST(rows_truncated_everywhere);
+  RUN_TEST(rows_at_most_max_list);
+  api_rows_clear(&rows);
   END_TEST;
 }
