@@ -398,12 +398,18 @@ static api_response_status_t parse_answer(const char *body, size_t len,
   return status;
 }
 
-api_response_status_t api_parse_rows(
-    const char *body, size_t len, const char *list, const api_field_t *fields,
-    size_t field_count, const api_field_t *root_fields, size_t root_field_count,
-    api_rows_t *rows, api_error_t *error, char *why, size_t why_size) {
+api_response_status_t
+api_parse_rows(const char *body, size_t len, const char *action,
+               const char *list, const api_field_t *fields, size_t field_count,
+               const api_field_t *root_fields, size_t root_field_count,
+               api_rows_t *rows, api_error_t *error, char *why,
+               size_t why_size) {
   schema_t schema = {list, fields, field_count, root_fields, root_field_count};
-  return parse_answer(body, len, NULL, &schema, rows, error, why, why_size);
+  char root[API_TEXT_SIZE];
+  if (action != NULL)
+    snprintf(root, sizeof(root), "%sResponse", action);
+  return parse_answer(body, len, action != NULL ? root : NULL, &schema, rows,
+                      error, why, why_size);
 }
 
 void api_rows_clear(api_rows_t *rows) {

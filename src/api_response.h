@@ -67,8 +67,9 @@ typedef struct {
  * wrapper holding item elements of any name (<List><item>..</item></List>);
  * NULL: the root itself is the one row (a flat answer). root_fields are
  * read from the root (e.g. Total, TotalCount). An <Error> document is
- * API_RESPONSE_ERROR with *error filled in. Counts are decimal digits up to
- * 2^53; a required field missing, any field twice in one row, a count that
+ * API_RESPONSE_ERROR with *error filled in; any other root must be
+ * <actionResponse> (action NULL: any *Response). Counts are decimal digits up
+ * to 2^53; a required field missing, any field twice in one row, a count that
  * is not one, more than API_MAX_LIST rows: API_RESPONSE_INVALID with why.
  * An optional field may be absent (present false) or empty (a text "", but
  * an empty count is absent). On anything but API_RESPONSE_OK rows is
@@ -84,10 +85,12 @@ typedef struct {
  * request_id. Never touches the network or expands entities; a document
  * with a DTD is refused. Call xmlInitParser() once before using it from
  * several threads. */
-api_response_status_t api_parse_rows(
-    const char *body, size_t len, const char *list, const api_field_t *fields,
-    size_t field_count, const api_field_t *root_fields, size_t root_field_count,
-    api_rows_t *rows, api_error_t *error, char *why, size_t why_size);
+api_response_status_t
+api_parse_rows(const char *body, size_t len, const char *action,
+               const char *list, const api_field_t *fields, size_t field_count,
+               const api_field_t *root_fields, size_t root_field_count,
+               api_rows_t *rows, api_error_t *error, char *why,
+               size_t why_size);
 void api_rows_clear(api_rows_t *rows);
 
 /* The per-operation parsers below are api_parse_rows() with the

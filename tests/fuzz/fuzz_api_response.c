@@ -112,7 +112,7 @@ parse_rows(const uint8_t *data, size_t size, const char *list,
   memset(&error, POISON, sizeof(error));
   memset(why, POISON, sizeof(why));
   api_response_status_t status = api_parse_rows(
-      (const char *)data, size, list, fields, field_count, root_fields,
+      (const char *)data, size, NULL, list, fields, field_count, root_fields,
       root_field_count, rows, &error, why, sizeof(why));
   if (status != API_RESPONSE_OK &&
       (rows->values != NULL || rows->count != 0 || rows->root != NULL))

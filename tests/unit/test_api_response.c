@@ -498,8 +498,8 @@ static api_response_status_t parse_rows(const char *doc, size_t len,
   why[0] = 0;
   memset(&error, 0, sizeof(error));
   api_rows_clear(&rows);
-  return api_parse_rows(doc, len, list, fields, n, root_fields, root_n, &rows,
-                        &error, why, sizeof(why));
+  return api_parse_rows(doc, len, NULL, list, fields, n, root_fields, root_n,
+                        &rows, &error, why, sizeof(why));
 }
 
 /* The value of row r, field f. */
@@ -950,6 +950,29 @@ DEF_TEST(rows_at_most_max_list) {
   return 0;
 }
 
+/* The root names the action: another operation's answer is no answer. */
+DEF_TEST(rows_root_names_the_action) {
+  static const api_field_t f[] = {{"Conns", API_FIELD_COUNT, true}};
+  const char *mine = "<DescribePortConnsCountResponse><Conns>5</Conns>"
+                     "</DescribePortConnsCountResponse>";
+  const char *other = "<DescribePortFlowListResponse><Conns>5</Conns>"
+                      "</DescribePortFlowListResponse>";
+  api_rows_t r;
+  EXPECT_EQ_INT(API_RESPONSE_OK,
+                api_parse_rows(mine, strlen(mine), "DescribePortConnsCount",
+                               NULL, f, 1, NULL, 0, &r, &error, why,
+                               sizeof(why)));
+  api_rows_clear(&r);
+  EXPECT_EQ_INT(API_RESPONSE_INVALID,
+                api_parse_rows(other, strlen(other), "DescribePortConnsCount",
+                               NULL, f, 1, NULL, 0, &r, &error, why,
+                               sizeof(why)));
+  OK(strstr(why, "unexpected root element <DescribePortFlowListResponse>") !=
+     NULL);
+  OK(r.count == 0 && r.values == NULL);
+  return 0;
+}
+
 int main(void) {
   RUN_TEST(success_in_any_order);
   RUN_TEST(api_error);
@@ -972,6 +995,7 @@ int main(void) {
   RUN_TEST(rows_ddos_events_example);
   RUN_TEST(rows_truncated_everywhere);
   RUN_TEST(rows_at_most_max_list);
+  RUN_TEST(rows_root_names_the_action);
   api_rows_clear(&rows);
   END_TEST;
 }
