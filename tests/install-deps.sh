@@ -6,7 +6,7 @@ set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config
   collectd-core collectd-dev libcurl4-openssl-dev libssl-dev libxml2-dev
-  rrdtool python3 python3-pytest openssl ca-certificates
+  rrdtool python3 python3-pytest python3-pytest-xdist openssl ca-certificates
   graphite-carbon python3-whisper influxdb
   debhelper dpkg-dev fakeroot lintian perl man-db
   clang libclang-rt-14-dev valgrind"

@@ -277,15 +277,42 @@ def make_cert(d):
     return cert, key
 
 
+# Sockets of closed_port(), bound for as long as the tests run.
+_CLOSED_PORTS = []
+
+
 def closed_port():
-    """A loopback port nothing listens on."""
+    """A loopback port nothing listens on: bound, never listening, so that
+    connections are refused and no test running alongside (pytest-xdist)
+    can take the port meanwhile."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    _CLOSED_PORTS.append(s)
+    return s.getsockname()[1]
 
 
 @pytest.fixture
 def workdir(tmp_path):
     return str(tmp_path)
+
+
+# About how long each module takes at most (pytest --durations; those that
+# wait for minute boundaries vary). ./run-tests.sh runs modules side by
+# side (pytest-xdist, --dist loadfile) and xdist hands them out in
+# collection order: sorted by these, the longest waits start first. A
+# module not named here counts as UNKNOWN_MODULE_SECONDS.
+MODULE_SECONDS = {
+    "test_fleet.py": 200, "test_memory.py": 165, "test_scale.py": 165,
+    "test_backfill.py": 130, "test_ram_role.py": 130, "test_state_file.py": 125,
+    "test_discovery.py": 100, "test_write_backends.py": 80, "test_fuzz.py": 40,
+    "test_debian_package.py": 25, "test_simulator.py": 25, "test_default_credentials.py": 15,
+    "test_concurrency.py": 5, "test_config.py": 5, "test_credentials.py": 5,
+    "test_shutdown.py": 5, "test_docs.py": 2,
+}
+UNKNOWN_MODULE_SECONDS = 60
+
+
+def pytest_collection_modifyitems(items):
+    def seconds(item):
+        return MODULE_SECONDS.get(item.path.name, UNKNOWN_MODULE_SECONDS)
+    items.sort(key=seconds, reverse=True)  # stable: a module's tests stay in order

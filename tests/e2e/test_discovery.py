@@ -2,9 +2,10 @@
 """Discovery with the real collectd: every instance of the account and
 every forwarded port, both XML list shapes, paging, instances named by
 their remarks, changes followed within a DiscoveryInterval, a failed
-refresh keeping the last list, and the request rate, all measured from the
-simulator's log."""
+refresh keeping the last list (logged rate-limited, and the recovery
+logged), and the request rate, all measured from the simulator's log."""
 
+import calendar
 import time
 
 import pytest
@@ -14,6 +15,10 @@ from conftest import METRICS, Collectd, Simulator, block, expected_values, wait_
 KEY = ['AccessKeyId "LTAIdisc"', 'AccessKeySecret "SECRET-disc-7a"']
 D1, D2, D3, D4 = ("ddoscoo-cn-d%d" % i for i in range(1, 5))
 W1, W2 = "ddoscoo-cn-w1", "ddoscoo-cn-w2"
+F1 = "ddoscoo-cn-f1"
+# Block "flaky" refreshes every second, so that its failing refreshes come
+# faster than its complaint's doubling interval lets lines through.
+FLAKY_FAILURES = 8
 
 
 def rule(protocol, port):
@@ -37,6 +42,7 @@ def run(tmp_path_factory):
     })
     wrapped = Simulator(d, {"keys": keys, "instances": [W1, W2], "list_style": "wrapper"},
                         name="wrapped")
+    flaky = Simulator(d, {"keys": keys, "instances": [F1]}, name="flaky")
     at = 'Endpoint "%s"' % sim.url
     cd = Collectd(d, "\n".join([
         block("all", *KEY, at, 'Port "auto"', "InstanceNames true", "DiscoveryInterval 15",
@@ -44,6 +50,7 @@ def run(tmp_path_factory):
         block("plain", *KEY, 'Endpoint "%s"' % wrapped.url, "Interval 1"),
         block("listed", *KEY, at, 'InstanceId "%s"' % D3, 'Port "8080"', 'Port "auto"',
               "Interval 1"),
+        block("flaky", *KEY, 'Endpoint "%s"' % flaky.url, "DiscoveryInterval 1", "Interval 1"),
     ]))
     t = {"cd": cd, "sim": sim}
     try:
@@ -58,22 +65,42 @@ def run(tmp_path_factory):
                  "the new instance's series within one DiscoveryInterval")
         t["found_at"] = time.time()
         # From now on, refreshes fail; the last list is polled on.
-        sim.control("list_faults", {"DescribeInstanceIds": {"mode": "http503"}})
+        for s in (sim, flaky):
+            s.control("list_faults", {"DescribeInstanceIds": {"mode": "http503"}})
         t["broken_at"] = time.time()
         wait_for(lambda: cd.log_lines('Account "all": discovery failed'), 40,
                  "a failed refresh")
         seen = max(cd.csv_points("api_edge_2001", METRICS[0][0]))
         wait_for(lambda: max(cd.csv_points("api_edge_2001", METRICS[0][0])) > seen, 75,
                  "a window polled after the failed refresh", step=1)
+        wait_for(lambda: len(failed_lists(flaky.requests())) >= FLAKY_FAILURES, 60,
+                 "%d failed refreshes of block flaky" % FLAKY_FAILURES)
+        # The API lists again: both blocks say so.
+        for s in (sim, flaky):
+            s.control("list_faults", {})
+        wait_for(lambda: all(cd.log_lines('Account "%s": discovery works again' % b)
+                             for b in ("all", "flaky")), 40, "the recovery of discovery")
         t["alive"] = cd.alive()
     finally:
         t["status"] = cd.stop()
         sim.stop()
         wrapped.stop()
+        flaky.stop()
     t["log"] = cd.log()
     t["requests"] = sim.requests()
     t["wrapped_requests"] = wrapped.requests()
+    t["flaky_requests"] = flaky.requests()
     return t
+
+
+def failed_lists(requests):
+    return [r for r in requests if r.get("action") == "DescribeInstanceIds"
+            and r.get("fault") == "http503"]
+
+
+def log_time(line):
+    """The logfile plugin's timestamp of a line, in whole seconds."""
+    return calendar.timegm(time.strptime(line[1:20], "%Y-%m-%d %H:%M:%S"))
 
 
 def test_every_instance_and_forwarded_port_is_polled(run):
@@ -104,7 +131,16 @@ def test_wrapper_shaped_lists_and_all_ports(run):
 
 
 def test_changes_are_followed_within_a_discovery_interval(run):
-    assert run["found_at"] - run["changed_at"] < 15 + 5
+    # Block "all" lists the instances DiscoveryInterval (15 s) after its
+    # last refresh ended (a refresh's requests take turns with the polls,
+    # at a minute boundary too); the first listing after the change had D4.
+    listings = [r for r in run["requests"]
+                if r.get("action") == "DescribeInstanceIds" and r["status"] == 200]
+    times = [r["time"] for r in listings if r["time"] < run["broken_at"]]
+    assert len(times) >= 2 and all(15 <= b - a < 15 + 5 for a, b in zip(times, times[1:])), \
+        times
+    first = min(r["time"] for r in listings if D4 in r.get("listed", []))
+    assert 0 < first - run["changed_at"] < 15 + 5
     lines = run["cd"].log_lines('Account "all"')
     assert any("now polling series %s_9000." % D4 in l for l in lines)
     gone = [l for l in lines if "series web_front_1_80 is gone from the account; no longer "
@@ -117,13 +153,33 @@ def test_changes_are_followed_within_a_discovery_interval(run):
 
 
 def test_a_failed_refresh_keeps_the_last_list(run):
-    lines = run["cd"].log_lines('Account "all": discovery failed at DescribeInstanceIds')
+    cd = run["cd"]
+    lines = cd.log_lines('Account "all": discovery failed at DescribeInstanceIds')
     assert lines and "ServiceUnavailable" in lines[0]
-    assert "keeping the last known list" in lines[0]
-    # Rate-limited, and no series was dropped for it.
-    assert len(lines) <= 3
-    assert not [l for l in run["cd"].log_lines("no longer polled")
-                if "web_front_1" not in l]
+    assert "keeping the last known list (61 series)" in lines[0]
+    # At most a line per failed refresh; none was dropped for it (the
+    # fixture saw a window polled after the first failure), and the
+    # recovery is logged.
+    assert len(lines) <= len(failed_lists(run["requests"]))
+    assert not [l for l in cd.log_lines("no longer polled") if "web_front_1" not in l]
+    assert len(cd.log_lines('Account "all": discovery works again.')) == 1
+
+
+def test_failed_refreshes_are_logged_rate_limited(run):
+    """Block "flaky" refreshes every second: of its failed refreshes only
+    some are logged, further and further apart (collectd's complaint
+    doubles its interval from the read interval, 1 s), however the
+    failures fall in time."""
+    cd = run["cd"]
+    failed = failed_lists(run["flaky_requests"])
+    lines = cd.log_lines('Account "flaky": discovery failed at DescribeInstanceIds')
+    assert len(failed) >= FLAKY_FAILURES
+    assert 1 <= len(lines) < len(failed), (len(lines), len(failed))
+    times = [log_time(l) for l in lines]
+    for k, (a, b) in enumerate(zip(times, times[1:])):
+        # Whole seconds in the log: a gap of 2**k s may show 1 s shorter.
+        assert b - a >= 2 ** k - 1, times
+    assert len(cd.log_lines('Account "flaky": discovery works again.')) == 1
 
 
 def test_the_request_rate_stays_within_the_limit(run):
