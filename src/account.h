@@ -15,21 +15,23 @@
 #include "credentials.h"
 #include "http_client.h"
 #include "scheduler.h"
+#include "statistics.h"
 
 #define PLUGIN_NAME "ddoscoo"
 
 /* What an HTTP request in flight is for: the first member of the struct its
  * user pointer points to. */
 typedef enum {
-  REQUEST_WINDOW,    /* a series_t: DescribePortConnsCount */
+  REQUEST_WINDOW,    /* a series_t: one of its statistic's windows */
   REQUEST_INSTANCES, /* discovery: DescribeInstanceIds */
   REQUEST_RULES,     /* discovery: DescribeNetworkRules of an instance */
 } request_kind_t;
 
-/* One query and the series it feeds: an instance (or, aggregated, every
- * instance of the block) and a port (or all ports together). */
+/* One statistic of an instance (or, aggregated, of every instance of the
+ * block) and, for connections, of a port (or all ports together). */
 typedef struct {
   request_kind_t kind; /* REQUEST_WINDOW */
+  const statistic_t *stat;
   char plugin_instance[DATA_MAX_NAME_LEN];
   size_t first_instance; /* into the block's instance_ids */
   size_t instance_count;
@@ -74,6 +76,8 @@ typedef struct {
   cdtime_t discovery_interval;
   struct discovery_s *discovery; /* NULL: nothing to discover */
   bool aggregate;
+  const statistic_t *statistics[8]; /* Statistics: what each instance gives */
+  size_t statistics_count;
   cdtime_t interval;
   int window;
   int delay;

@@ -124,6 +124,36 @@ static int config_instance_id(account_t *a, oconfig_item_t *ci) {
 /* A port number, 1 to 65535, given as number or string, or "auto": the
  * instances' forwarded ports. Service names such as "http" are not
  * accepted: the API wants the number. */
+/* Statistics "connections" "traffic" ...: one or more, each once. */
+static int config_statistics(account_t *a, oconfig_item_t *ci) {
+  a->statistics_count = 0;
+  for (int i = 0; i < ci->values_num; i++) {
+    const statistic_t *stat = (ci->values[i].type == OCONFIG_TYPE_STRING)
+                                  ? statistic_find(ci->values[i].value.string)
+                                  : NULL;
+    if (stat == NULL) {
+      char known[256];
+      statistics_names(known, sizeof(known));
+      ERROR(PLUGIN_NAME " plugin: Account \"%s\": Statistics takes one or "
+                        "more of %s.",
+            a->name, known);
+      return EINVAL;
+    }
+    bool twice = false;
+    for (size_t k = 0; k < a->statistics_count; k++)
+      twice = twice || a->statistics[k] == stat;
+    if (!twice && a->statistics_count < STATIC_ARRAY_SIZE(a->statistics))
+      a->statistics[a->statistics_count++] = stat;
+  }
+  if (a->statistics_count == 0) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": Statistics needs at least "
+                      "one statistic.",
+          a->name);
+    return EINVAL;
+  }
+  return 0;
+}
+
 static int config_port(account_t *a, oconfig_item_t *ci) {
   char buf[16] = "";
   bool ok = false;
@@ -250,6 +280,8 @@ static int option_value(account_t *a, oconfig_item_t *ci) {
     return config_instance_id(a, ci);
   if (strcasecmp("Port", key) == 0)
     return config_port(a, ci);
+  if (strcasecmp("Statistics", key) == 0)
+    return config_statistics(a, ci);
   if (strcasecmp("Aggregate", key) == 0)
     return cf_util_get_boolean(ci, &a->aggregate);
   if (strcasecmp("Interval", key) == 0)
@@ -508,6 +540,8 @@ account_t *account_config(oconfig_item_t *ci) {
   a->max_concurrent = 4;
   a->max_rps = 10; /* the API's documented limit for its listing calls */
   a->discovery_interval = TIME_T_TO_CDTIME_T(600);
+  a->statistics[0] = statistic_find("connections");
+  a->statistics_count = 1;
   C_COMPLAIN_INIT(&a->complaint);
 
   if (cf_util_get_string(ci, &a->name) != 0 ||

@@ -89,8 +89,8 @@ static sched_series_t *io_series(void *ctx, size_t i) {
   return &((poll_t *)ctx)->a->series[i].w;
 }
 
-static sched_start_t io_start_window(void *ctx, size_t i, time_t end,
-                                     sched_time_t deadline,
+static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
+                                     time_t last_end, sched_time_t deadline,
                                      unsigned *generation) {
   account_t *a = ((poll_t *)ctx)->a;
   series_t *s = a->series + i;
@@ -100,13 +100,14 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t end,
       .instance_ids = (const char *const *)a->instance_ids + s->first_instance,
       .instance_count = s->instance_count,
       .port = s->port[0] ? s->port : NULL,
-      .start_time = end - a->window,
-      .end_time = end,
+      .start_time = first_end - a->window,
+      .end_time = last_end,
+      .interval = (s->stat->batch_seconds > 0) ? a->window : 0,
   };
   rpc_params_t params = RPC_PARAMS_INIT;
   int status = (api_request_params(&req, &params) == 0)
-                   ? account_start(a, API_ACTION, &params, cdtime(), deadline,
-                                   s, generation)
+                   ? account_start(a, s->stat->action, &params, cdtime(),
+                                   deadline, s, generation)
                    : -2;
   if (status == 0)
     return SCHED_STARTED;
@@ -171,13 +172,13 @@ static sched_outcome_t api_failed(poll_t *p, series_t *s,
     ssnprintf(explain, sizeof(explain),
               "permission denied: the key's RAM policy must allow "
               "yundun-ddoscoo:%s",
-              API_ACTION);
+              s->stat->action);
   else
     sstrncpy(explain, api_error_explain(class), sizeof(explain));
   c_complain(LOG_ERR, block_wide ? &a->complaint : &s->complaint,
              PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: API error "
                          "%s (HTTP %ld; %s): %s (RequestId %s)%s",
-             a->name, s->plugin_instance, API_ACTION, error->code,
+             a->name, s->plugin_instance, s->stat->action, error->code,
              r->http_status, explain, error->message,
              error->request_id[0] ? error->request_id : "none", clock);
 
@@ -214,7 +215,7 @@ static void finished(const http_result_t *r, void *ctx) {
   }
 
   series_t *s = r->user;
-  time_t end = s->w.requested_end;
+  const statistic_t *stat = s->stat;
 
   if (r->status == HTTP_FAILED) {
     a->stats.failed++;
@@ -226,7 +227,7 @@ static void finished(const http_result_t *r, void *ctx) {
     return;
   }
 
-  api_port_conns_t conns;
+  api_rows_t rows = {0};
   api_error_t error;
   char why[256] = "";
   api_response_status_t parsed = API_RESPONSE_INVALID;
@@ -234,8 +235,21 @@ static void finished(const http_result_t *r, void *ctx) {
     sstrncpy(why, r->error, sizeof(why));
   else
     parsed = api_server_failure(
-        api_parse_port_conns(r->body, r->len, &conns, &error, why, sizeof(why)),
+        api_parse_rows(r->body, r->len, stat->action, stat->list, stat->fields,
+                       stat->field_count, NULL, 0, &rows, &error, why,
+                       sizeof(why)),
         r->http_status, r->content_type, r->len, &error);
+
+  /* The windows the answer gives values for. */
+  time_t first = s->w.requested_first, last = s->w.requested_end;
+  size_t windows = (size_t)((last - first) / a->window) + 1;
+  double values[STAT_MAX_BATCH * STAT_MAX_VALUES];
+  bool seen[STAT_MAX_BATCH];
+  if (parsed == API_RESPONSE_OK &&
+      stat_windows(stat, &rows, first, last, a->window, values, seen, why,
+                   sizeof(why)) != 0)
+    parsed = API_RESPONSE_INVALID;
+  api_rows_clear(&rows);
 
   if (parsed == API_RESPONSE_INVALID) {
     a->stats.failed++;
@@ -253,9 +267,14 @@ static void finished(const http_result_t *r, void *ctx) {
     return;
   }
 
-  dispatch_window(a, s, end, &conns);
-  if (end < p->latest)
-    a->stats.backfilled++;
+  for (size_t k = 0; k < windows; k++) {
+    time_t end = first + (time_t)k * a->window;
+    if (!seen[k])
+      continue; /* no row: nothing made up */
+    dispatch_window(a, s, end, values + k * stat->value_count);
+    if (end < p->latest)
+      a->stats.backfilled++;
+  }
   sched_window_done(&a->sched, &s->w, SCHED_DONE, -1);
   state_store_remember(a, s);
   c_release(LOG_INFO, &a->complaint,

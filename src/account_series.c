@@ -73,11 +73,21 @@ static int *merge_ports(const account_t *a, int *const *found,
 }
 
 static const series_t *find(const series_t *list, size_t count,
-                            const char *plugin_instance) {
+                            const series_t *s) {
   for (size_t i = 0; i < count; i++)
-    if (strcmp(list[i].plugin_instance, plugin_instance) == 0)
+    if (list[i].stat == s->stat &&
+        strcmp(list[i].plugin_instance, s->plugin_instance) == 0)
       return list + i;
   return NULL;
+}
+
+/* "traffic of " and the like, before a series' name in the log; nothing
+ * for connections, whose series were there first. */
+static const char *stat_label(const series_t *s, char *buf, size_t size) {
+  if (s->stat->scope == SCOPE_PORT)
+    return "";
+  ssnprintf(buf, size, "%s of ", s->stat->name);
+  return buf;
 }
 
 /* The name of instance i: its Remark, if InstanceNames asks for it and
@@ -129,9 +139,12 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
       break;
     }
     /* No port configured, none auto: all ports together. Auto and none
-     * found: nothing to poll for this instance. */
+     * found: no port to poll for this instance. */
     bool all_ports = port_count == 0 && a->port_count == 0 && !a->ports_auto;
-    size_t want = all_ports ? 1 : port_count;
+    size_t per_port = all_ports ? 1 : port_count;
+    size_t want = 0;
+    for (size_t k = 0; k < a->statistics_count; k++)
+      want += (a->statistics[k]->scope == SCOPE_PORT) ? per_port : 1;
     series_t *grown =
         realloc(series, (series_count + want + 1) * sizeof(*series));
     if (grown == NULL) {
@@ -146,31 +159,40 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
       sstrncpy(base, a->name, sizeof(base));
     else
       display_name(a, ids, names, count, g, base, sizeof(base));
-    for (size_t p = 0; p < want; p++) {
-      series_t *s = series + series_count++;
-      memset(s, 0, sizeof(*s));
-      s->kind = REQUEST_WINDOW;
-      s->first_instance = first;
-      s->instance_count = n;
-      s->w.group = g;
-      if (!all_ports) {
-        ssnprintf(s->port, sizeof(s->port), "%d", ports[p]);
-        ssnprintf(s->plugin_instance, sizeof(s->plugin_instance), "%s_%s", base,
-                  s->port);
-      } else {
-        sstrncpy(s->plugin_instance, base, sizeof(s->plugin_instance));
-      }
-      C_COMPLAIN_INIT(&s->complaint);
-      const series_t *old =
-          find(a->series, a->series_count, s->plugin_instance);
-      if (old != NULL) {
-        s->w.last_end = old->w.last_end;
-        s->w.given_up_end = old->w.given_up_end;
-        s->complaint = old->complaint;
-        s->restored = old->restored;
-      } else if (log_changes) {
-        INFO(PLUGIN_NAME " plugin: Account \"%s\": now polling series %s.",
-             a->name, s->plugin_instance);
+    for (size_t k = 0; k < a->statistics_count; k++) {
+      const statistic_t *stat = a->statistics[k];
+      size_t per_stat = (stat->scope == SCOPE_PORT) ? per_port : 1;
+      for (size_t p = 0; p < per_stat; p++) {
+        series_t *s = series + series_count++;
+        memset(s, 0, sizeof(*s));
+        s->kind = REQUEST_WINDOW;
+        s->stat = stat;
+        s->first_instance = first;
+        s->instance_count = n;
+        s->w.group = g;
+        s->w.batch = stat->batch_seconds / a->window;
+        if (s->w.batch > STAT_MAX_BATCH)
+          s->w.batch = STAT_MAX_BATCH;
+        if (stat->scope == SCOPE_PORT && !all_ports) {
+          ssnprintf(s->port, sizeof(s->port), "%d", ports[p]);
+          ssnprintf(s->plugin_instance, sizeof(s->plugin_instance), "%s_%s",
+                    base, s->port);
+        } else {
+          sstrncpy(s->plugin_instance, base, sizeof(s->plugin_instance));
+        }
+        C_COMPLAIN_INIT(&s->complaint);
+        const series_t *old = find(a->series, a->series_count, s);
+        char label[64];
+        if (old != NULL) {
+          s->w.last_end = old->w.last_end;
+          s->w.given_up_end = old->w.given_up_end;
+          s->complaint = old->complaint;
+          s->restored = old->restored;
+        } else if (log_changes) {
+          INFO(PLUGIN_NAME " plugin: Account \"%s\": now polling %sseries %s.",
+               a->name, stat_label(s, label, sizeof(label)),
+               s->plugin_instance);
+        }
       }
     }
     free(ports);
@@ -182,11 +204,14 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
     return status;
   }
 
-  for (size_t i = 0; log_changes && i < a->series_count; i++)
-    if (find(series, series_count, a->series[i].plugin_instance) == NULL)
-      INFO(PLUGIN_NAME " plugin: Account \"%s\": series %s is gone from the "
-                       "account; no longer polled.",
-           a->name, a->series[i].plugin_instance);
+  for (size_t i = 0; log_changes && i < a->series_count; i++) {
+    char label[64];
+    if (find(series, series_count, a->series + i) == NULL)
+      INFO(PLUGIN_NAME " plugin: Account \"%s\": %sseries %s is gone from "
+                       "the account; no longer polled.",
+           a->name, stat_label(a->series + i, label, sizeof(label)),
+           a->series[i].plugin_instance);
+  }
 
   free_list(a->instance_ids, a->instance_count);
   free_list(a->instance_names, a->instance_count);

@@ -6,6 +6,8 @@
  */
 #include "api_request.h"
 
+#include "statistics.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,6 +42,8 @@ int api_request_params(const api_request_t *req, rpc_params_t *params) {
     status |= rpc_params_add(params, "Port", req->port);
   status |= add_time(params, "StartTime", req->start_time);
   status |= add_time(params, "EndTime", req->end_time);
+  if (req->interval > 0)
+    status |= add_time(params, "Interval", req->interval);
 
   for (size_t i = 0; i < req->instance_count; i++) {
     char name[48];
@@ -88,13 +92,12 @@ int api_network_rules_params(const char *region_id, const char *instance_id,
   return 0;
 }
 
-/* One row per operation: how large an answer may be. */
+/* How large an answer of the listing operations may be (the statistics'
+ * are in their table). */
 static const struct {
   const char *action;
   size_t max_response;
 } response_caps[] = {
-    /* Four numbers and a RequestId: a few hundred bytes. */
-    {API_ACTION, 64 * 1024},
     /* Every instance of the account on one page, a few hundred bytes each:
      * room for far more than an account has, and for API_MAX_LIST. */
     {API_ACTION_INSTANCES, 4 * 1024 * 1024},
@@ -103,9 +106,12 @@ static const struct {
 };
 
 size_t api_max_response(const char *action) {
+  const statistic_t *stat = statistic_of_action(action);
+  if (stat != NULL)
+    return stat->max_response;
   size_t n = sizeof(response_caps) / sizeof(response_caps[0]);
   for (size_t i = 0; i < n; i++)
     if (strcmp(action, response_caps[i].action) == 0)
       return response_caps[i].max_response;
-  return response_caps[0].max_response;
+  return API_MAX_RESPONSE_DEFAULT;
 }

@@ -14,7 +14,6 @@
 #include <stddef.h>
 #include <time.h>
 
-#define API_ACTION "DescribePortConnsCount"
 #define API_VERSION "2020-01-01"
 #define API_MAX_INSTANCE_IDS 100
 
@@ -26,6 +25,7 @@ typedef struct {
   const char *port;      /* NULL: all ports together */
   time_t start_time;
   time_t end_time;
+  int interval; /* seconds per row (operations with rows); 0: not sent */
 } api_request_t;
 
 /* The end of the newest complete window: floor((now - delay) / window) *
@@ -33,8 +33,9 @@ typedef struct {
  * and consecutive windows tile time. */
 time_t api_window_end(time_t now, int window, int delay);
 
-/* Adds the operation's own parameters to params: Format (XML), RegionId,
- * ResourceGroupId, Port, StartTime, EndTime, InstanceIds.N. Returns 0, or
+/* Adds a statistic's parameters to params: Format (XML), RegionId,
+ * ResourceGroupId, Port, StartTime, EndTime, Interval, InstanceIds.N (those
+ * set in req). Returns 0, or
  * -1 for an invalid request (no instance, too many, empty window, an empty
  * value) or no memory; params is then cleared. */
 int api_request_params(const api_request_t *req, rpc_params_t *params);
@@ -58,5 +59,6 @@ int api_network_rules_params(const char *region_id, const char *instance_id,
  * an answer can list (API_MAX_LIST items of a listing operation); an
  * unknown action gets the smallest. */
 size_t api_max_response(const char *action);
+#define API_MAX_RESPONSE_DEFAULT (64 * 1024)
 
 #endif /* API_REQUEST_H */

@@ -2,7 +2,7 @@
  * collectd-ddoscoo - src/dispatch.c
  * SPDX-License-Identifier: MIT
  *
- * What the plugin hands to collectd: a window's connection values, and a
+ * What the plugin hands to collectd: a window's values, and a
  * block's own health.
  */
 #include "dispatch.h"
@@ -32,19 +32,13 @@ static void submit(const account_t *a, const char *plugin_instance,
  * Window whatever the read interval: write plugins (rrdtool) size their
  * files from vl.interval. */
 void dispatch_window(const account_t *a, const series_t *s, time_t end,
-                     const api_port_conns_t *c) {
+                     const double *values) {
   cdtime_t t = TIME_T_TO_CDTIME_T(end);
   cdtime_t interval = TIME_T_TO_CDTIME_T(a->window);
-  const char *pi = s->plugin_instance;
-
-  submit(a, pi, t, interval, "current_connections", "concurrent",
-         (value_t){.gauge = (gauge_t)c->conns});
-  submit(a, pi, t, interval, "current_connections", "active",
-         (value_t){.gauge = (gauge_t)c->act_conns});
-  submit(a, pi, t, interval, "current_connections", "inactive",
-         (value_t){.gauge = (gauge_t)c->inact_conns});
-  submit(a, pi, t, interval, "operations_per_second", "new_connections",
-         (value_t){.gauge = (gauge_t)c->cps});
+  for (size_t v = 0; v < s->stat->value_count; v++)
+    submit(a, s->plugin_instance, t, interval, s->stat->values[v].type,
+           s->stat->values[v].type_instance,
+           (value_t){.gauge = (gauge_t)values[v]});
 }
 
 /* The plugin's own health, as <block>-api. Reads can follow each other

@@ -10,10 +10,11 @@
 #include "account.h"
 #include "api_response.h"
 
-/* The four values of the window ending at end, time-stamped end, with the
- * block's Window as their interval. */
+/* The values of the window ending at end (one per value of the series'
+ * statistic, in its order), time-stamped end, with the block's Window as
+ * their interval. */
 void dispatch_window(const account_t *a, const series_t *s, time_t end,
-                     const api_port_conns_t *conns);
+                     const double *values);
 
 /* The block's self-monitoring (<block>-api): the mean latency of this
  * read's requests (if any) and the counters. */

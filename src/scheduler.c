@@ -78,9 +78,13 @@ static void plan(sched_t *s) {
     w->retry_at = 0;
     w->attempts = 0;
     w->next_end = 0;
+    /* A new series starts with the window due at its first read, and keeps
+     * it due until it is fetched, across minute boundaries. */
+    if (w->last_end == 0)
+      w->last_end = s->latest - s->window;
     if (s->latest <= w->given_up_end || s->latest <= s->given_up_end)
       continue;
-    time_t first = (w->last_end == 0) ? s->latest : w->last_end + s->window;
+    time_t first = w->last_end + s->window;
     if (first > s->latest)
       continue;
     time_t behind = (s->latest - first) / s->window + 1;
@@ -122,11 +126,17 @@ static bool start_next_window(sched_t *s, sched_time_t now,
       continue;
     }
     s->cursor = (i + 1) % n;
-    switch (
-        io->start_window(io->ctx, i, w->next_end, deadline, &w->generation)) {
+    time_t last = w->next_end;
+    if (w->batch > 1)
+      last += (time_t)(w->batch - 1) * s->window;
+    if (last > s->latest)
+      last = s->latest;
+    switch (io->start_window(io->ctx, i, w->next_end, last, deadline,
+                             &w->generation)) {
     case SCHED_STARTED:
       w->in_flight = true;
-      w->requested_end = w->next_end;
+      w->requested_first = w->next_end;
+      w->requested_end = last;
       w->after_rejection = s->keys_rejected;
       if (w->generation > s->generation)
         s->generation = w->generation;

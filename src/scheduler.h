@@ -39,10 +39,12 @@ typedef struct {
   time_t last_end;     /* EndTime of the newest dispatched window; 0: none */
   time_t given_up_end; /* skip windows up to this after a permanent error */
   size_t group;        /* the instance: series of one share it */
+  int batch;           /* windows one request may cover; 0: one */
 
   /* Within a read */
-  time_t next_end;      /* the next window to fetch; 0: none in this read */
-  time_t requested_end; /* the window of the request in flight */
+  time_t next_end;        /* the next window to fetch; 0: none in this read */
+  time_t requested_first; /* the windows of the request in flight */
+  time_t requested_end;
   bool in_flight;
   unsigned generation;  /* of the keys that signed the request in flight */
   bool after_rejection; /* started once keys had been refused */
@@ -77,10 +79,12 @@ typedef struct {
   double (*random)(void *ctx); /* uniform in [0, 1): backoff jitter */
   size_t (*series_count)(void *ctx);
   sched_series_t *(*series)(void *ctx, size_t i);
-  /* Starts the request for series i's window ending at end; *generation:
+  /* Starts the request for series i's windows ending at first_end, ...,
+   * last_end (one window unless the series has a batch); *generation:
    * which keys signed it (a number that grows when the keys change). */
-  sched_start_t (*start_window)(void *ctx, size_t i, time_t end,
-                                sched_time_t deadline, unsigned *generation);
+  sched_start_t (*start_window)(void *ctx, size_t i, time_t first_end,
+                                time_t last_end, sched_time_t deadline,
+                                unsigned *generation);
   /* Discovery: whether it has a request to start, and starting it (1:
    * started, 0: none can start, -1: no keys). NULL: no discovery. */
   bool (*other_pending)(void *ctx);

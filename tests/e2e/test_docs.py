@@ -132,8 +132,13 @@ def test_plugin_option_is_documented(option):
 
 
 def test_man_page_metric_table_matches_the_readme():
+    """README and man page list exactly the values of the statistics table
+    (src/statistics.c): API field, type, type_instance."""
     readme_rows = re.findall(r"^\| `(\w+)` \| `(\w+)` \| `(\w+)` \|", read(README), re.M)
-    assert len(readme_rows) == 4
+    table = re.findall(r'\{"(\w+)", "(\w+)", "(\w+)"\}',
+                       read(os.path.join(REPO, "src", "statistics.c")))
+    assert len(table) >= 10, table
+    assert sorted(readme_rows) == sorted(table)
     pod = read(POD)
     for field, type_, type_instance in readme_rows:
         assert re.search(r"^  %s +%s +%s " % (field, type_, type_instance), pod, re.M), field
@@ -147,16 +152,23 @@ RAM_PREFIX = "yundun-ddoscoo:"
 
 def called_operations():
     """The API operations the plugin calls: the API_ACTION* macros of
-    src/api_request.h that the C code hands to account_start(). Any other
-    argument there fails, so that a new operation cannot bypass the check."""
+    src/api_request.h that the C code hands to account_start(), and the
+    action of every row of the statistics table (src/statistics.c), which
+    the polls hand it as s->stat->action. Any other argument there fails,
+    so that a new operation cannot bypass the check."""
     defines = dict(re.findall(r'^#define (API_ACTION\w*) "(\w+)"$',
                               read(os.path.join(REPO, "src", "api_request.h")), re.M))
+    table = re.findall(r'^\s*\.action = "(\w+)",$',
+                       read(os.path.join(REPO, "src", "statistics.c")), re.M)
     called = set()
     for path in glob.glob(os.path.join(REPO, "src", "*.c")):
         for arg in re.findall(r"\baccount_start\(\s*\w+,\s*([^,()]+),", read(path)):
             arg = arg.strip()
+            if arg == "s->stat->action":
+                called.update(table)
+                continue
             assert arg in defines, "%s: account_start() is given %r, not an API_ACTION* " \
-                "of src/api_request.h" % (os.path.basename(path), arg)
+                "of src/api_request.h nor a statistic's action" % (os.path.basename(path), arg)
             called.add(defines[arg])
     assert "DescribePortConnsCount" in called, called
     return called

@@ -78,8 +78,8 @@ DEF_TEST(params) {
   EXPECT_EQ_UINT64(7, p.count);
 
   /* With the common parameters of signature 1.0. */
-  CHECK_ZERO(rpc_common_params_v1(&p, API_ACTION, API_VERSION, "LTAIkey", NULL,
-                                  1796205665, "abc"));
+  CHECK_ZERO(rpc_common_params_v1(&p, "DescribePortConnsCount", API_VERSION,
+                                  "LTAIkey", NULL, 1796205665, "abc"));
   EXPECT_EQ_STR("DescribePortConnsCount", param(&p, "Action"));
   EXPECT_EQ_STR("2020-01-01", param(&p, "Version"));
   EXPECT_EQ_STR("LTAIkey", param(&p, "AccessKeyId"));
@@ -98,8 +98,8 @@ DEF_TEST(params) {
   req.port = NULL;
   req.instance_count = 1;
   CHECK_ZERO(api_request_params(&req, &p));
-  CHECK_ZERO(rpc_common_params_v1(&p, API_ACTION, API_VERSION, "STS.key",
-                                  "sts-token", 1796205665, "abc"));
+  CHECK_ZERO(rpc_common_params_v1(&p, "DescribePortConnsCount", API_VERSION,
+                                  "STS.key", "sts-token", 1796205665, "abc"));
   EXPECT_EQ_STR("sts-token", param(&p, "SecurityToken"));
   EXPECT_EQ_STR("rg-123", param(&p, "ResourceGroupId"));
   OK(param(&p, "RegionId") == NULL);
@@ -135,7 +135,8 @@ DEF_TEST(invalid_requests) {
   req.port = ""; /* never sent empty */
   OK(api_request_params(&req, &p) != 0);
   EXPECT_EQ_UINT64(0, p.count);
-  OK(rpc_common_params_v1(&p, API_ACTION, API_VERSION, "id", "", 0, "n") != 0);
+  OK(rpc_common_params_v1(&p, "DescribePortConnsCount", API_VERSION, "id", "",
+                          0, "n") != 0);
   rpc_params_clear(&p);
   return 0;
 }

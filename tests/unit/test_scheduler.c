@@ -51,6 +51,7 @@ struct world_s {
   char start_kind[MAX_STARTS]; /* 'w' window, 'o' other */
   size_t start_count;
   unsigned requests[MAX_SERIES]; /* per series, this read or overall */
+  unsigned windows[MAX_SERIES];  /* asked for, per series */
   time_t dispatched[MAX_SERIES]; /* newest */
   unsigned dispatch_count[MAX_SERIES];
   int errors;     /* out of order, twice, late starts */
@@ -104,10 +105,13 @@ static void record_start(world_t *w, char kind) {
   }
 }
 
-static sched_start_t io_start_window(void *ctx, size_t i, time_t end,
-                                     sched_time_t deadline,
+static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
+                                     time_t end, sched_time_t deadline,
                                      unsigned *generation) {
   world_t *w = ctx;
+  if (first_end > end || (end - first_end) / WINDOW >= w->series[i].batch + 1)
+    w->errors++; /* more than the batch */
+  w->windows[i] += (unsigned)((end - first_end) / WINDOW + 1);
   if (w->in_flight >= MAX_FLIGHT || deadline != w->deadline)
     w->errors++;
   /* Keys refused: a renewable source hands out new ones. */
@@ -294,6 +298,31 @@ DEF_TEST(backfill_after_an_outage_stops_at_max_backfill) {
   return 0;
 }
 
+DEF_TEST(a_batch_catches_up_an_hour_in_one_request) {
+  world_t *w = world_new(2, 60, 4, 10, always_done);
+  time_t latest = (T0 - 60) / WINDOW * WINDOW;
+  for (size_t i = 0; i < w->count; i++) {
+    w->series[i].batch = 60;
+    w->series[i].last_end = latest - 100 * WINDOW;
+  }
+  read_at(w, T0, 10);
+  EXPECT_EQ_INT(80, w->s.skipped); /* MaxBackfill still caps it */
+  for (size_t i = 0; i < w->count; i++) {
+    EXPECT_EQ_INT(1, w->requests[i]);
+    EXPECT_EQ_INT(60, w->windows[i]);
+    EXPECT_EQ_INT(latest, w->series[i].last_end);
+  }
+  /* Then one request per window, as without a batch. */
+  run_reads(w, T0 + 10, T0 + 610, 10, 10);
+  for (size_t i = 0; i < w->count; i++) {
+    EXPECT_EQ_INT(11, w->requests[i]);
+    EXPECT_EQ_INT(70, w->windows[i]);
+  }
+  EXPECT_EQ_INT(0, w->errors);
+  world_free(w);
+  return 0;
+}
+
 static sched_outcome_t fails_twice(world_t *w, size_t i, time_t end,
                                    unsigned generation, int nth) {
   (void)w, (void)i, (void)end, (void)generation;
@@ -329,6 +358,20 @@ DEF_TEST(three_failures_leave_the_window_to_the_next_read) {
   EXPECT_EQ_INT(0, w->dispatch_count[0]);
   read_at(w, T0 + 10, 10);
   EXPECT_EQ_INT(1, w->dispatch_count[0]); /* not lost */
+  world_free(w);
+  return 0;
+}
+
+DEF_TEST(a_new_series_keeps_its_first_window_across_a_minute) {
+  /* The first read's three tries fail; the next read is in the next
+   * minute. */
+  world_t *w = world_new(1, 60, 1, 10, down_first_read);
+  read_at(w, T0 + 58, 2);
+  EXPECT_EQ_INT(0, w->dispatch_count[0]);
+  read_at(w, T0 + 61, 2);
+  EXPECT_EQ_INT(2, w->dispatch_count[0]);
+  EXPECT_EQ_INT(0, w->gaps);
+  EXPECT_EQ_INT(T0, w->dispatched[0]);
   world_free(w);
   return 0;
 }
@@ -488,8 +531,10 @@ int main(void) {
   RUN_TEST(the_rate_limit_holds_and_series_take_turns);
   RUN_TEST(too_many_series_fall_behind_as_capacity_says);
   RUN_TEST(backfill_after_an_outage_stops_at_max_backfill);
+  RUN_TEST(a_batch_catches_up_an_hour_in_one_request);
   RUN_TEST(transient_errors_are_retried_with_growing_backoff);
   RUN_TEST(three_failures_leave_the_window_to_the_next_read);
+  RUN_TEST(a_new_series_keeps_its_first_window_across_a_minute);
   RUN_TEST(throttling_holds_the_whole_block_as_the_hint_says);
   RUN_TEST(late_refusals_of_old_keys_do_not_skip_the_window);
   RUN_TEST(a_wrong_key_costs_one_request_per_window);

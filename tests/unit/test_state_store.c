@@ -109,7 +109,7 @@ static char *read_file(const char *name) {
 static account_t account = {.name = "prod", .window = 60};
 
 static series_t series(const char *plugin_instance, time_t last_end) {
-  series_t s = {.w.last_end = last_end};
+  series_t s = {.stat = statistic_find("connections"), .w.last_end = last_end};
   snprintf(s.plugin_instance, sizeof(s.plugin_instance), "%s", plugin_instance);
   return s;
 }

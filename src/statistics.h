@@ -1,0 +1,83 @@
+/**
+ * collectd-ddoscoo - src/statistics.h
+ * SPDX-License-Identifier: MIT
+ *
+ * What the plugin collects, one row per statistic: the operation it asks,
+ * what one series covers, the fields of the answer and the collectd type
+ * each becomes. The scheduler, the request builder, the parser and
+ * dispatch walk this table and never name a statistic. Pure data: no
+ * collectd.
+ */
+#ifndef STATISTICS_H
+#define STATISTICS_H 1
+
+#include "api_response.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+/* Bounds of the table: windows one request covers, values per window. */
+#define STAT_MAX_BATCH 60
+#define STAT_MAX_VALUES 8
+
+typedef enum {
+  SCOPE_PORT,     /* a series per instance and port (or all ports) */
+  SCOPE_INSTANCE, /* a series per instance */
+} stat_scope_t;
+
+/* An answer's field and the value it becomes: type and type_instance from
+ * collectd's stock types.db. */
+typedef struct {
+  const char *field;
+  const char *type;
+  const char *type_instance;
+} stat_value_t;
+
+typedef struct {
+  const char *name;   /* the value of the Statistics option */
+  const char *action; /* the operation */
+  stat_scope_t scope;
+  /* Seconds one request may cover, for operations that take an Interval
+   * (the Window) and answer a row per bucket: one request per hour of
+   * missed minutes. 0: one window per request. */
+  int batch_seconds;
+  const char *list; /* the row element; NULL: a flat answer, one row */
+  /* With list: the fields that say which bucket a row is: Time, its start
+   * (preferred), or Index, counting buckets from StartTime. Rows of one
+   * bucket (Premium answers one per source region) are added up. */
+  const char *time_field;
+  const char *index_field;
+  const api_field_t *fields;
+  size_t field_count;
+  const stat_value_t *values;
+  size_t value_count;
+  size_t max_response; /* the largest answer accepted, in bytes */
+  /* Appended to the StateFile key; "" for connections, whose keys predate
+   * the other statistics. */
+  const char *state_suffix;
+} statistic_t;
+
+/* The statistics, and how many there are. */
+extern const statistic_t statistics[];
+extern const size_t statistics_count;
+
+/* The statistic of that name (case-insensitive), or NULL. */
+const statistic_t *statistic_find(const char *name);
+
+/* The statistic that calls action, or NULL. */
+const statistic_t *statistic_of_action(const char *action);
+
+/* The values an answer's rows give the windows ending at first_end,
+ * first_end + window, ..., last_end: values[k * value_count + v] is value
+ * v of window k, seen[k] whether the answer had it. A flat answer is the
+ * window first_end. Rows of one bucket are added up. Returns 0, or -1 with
+ * why for a row outside the range or between buckets. */
+int stat_windows(const statistic_t *stat, const api_rows_t *rows,
+                 time_t first_end, time_t last_end, int window, double *values,
+                 bool *seen, char *why, size_t why_size);
+
+/* "connections", "traffic", ...: for messages naming the known ones. */
+void statistics_names(char *buf, size_t size);
+
+#endif /* STATISTICS_H */

@@ -1,0 +1,147 @@
+/**
+ * collectd-ddoscoo - tests/unit/test_statistics.c
+ * SPDX-License-Identifier: MIT
+ *
+ * The table of statistics and how an answer's rows become windows: Time
+ * or Index, rows of one bucket added up, rows outside the range refused.
+ */
+#include "statistics.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "testing.h"
+
+#define START 1796205540 /* StartTime of the requests below */
+
+static const statistic_t *traffic;
+static char why[256];
+
+/* A row of the traffic statistic: Time (0: absent), Index (-1: absent),
+ * then InBps, ..., AttackPps from base. */
+static void set_row(api_value_t *row, uint64_t t, long long index,
+                    uint64_t base) {
+  memset(row, 0, traffic->field_count * sizeof(*row));
+  for (size_t f = 0; f < traffic->field_count; f++) {
+    const char *name = traffic->fields[f].name;
+    if (strcmp(name, "Time") == 0) {
+      row[f].present = t != 0;
+      row[f].count = t;
+    } else if (strcmp(name, "Index") == 0) {
+      row[f].present = index >= 0;
+      row[f].count = (uint64_t)index;
+    } else {
+      row[f].present = true;
+      row[f].count = base + f;
+    }
+  }
+}
+
+static double value_of(const double *values, size_t window, const char *ti) {
+  for (size_t v = 0; v < traffic->value_count; v++)
+    if (strcmp(traffic->values[v].type_instance, ti) == 0)
+      return values[window * traffic->value_count + v];
+  return -1;
+}
+
+DEF_TEST(table) {
+  const statistic_t *c = statistic_find("Connections");
+  CHECK_NOT_NULL(c);
+  EXPECT_EQ_STR("DescribePortConnsCount", c->action);
+  OK(c->list == NULL && c->batch_seconds == 0 && c->scope == SCOPE_PORT);
+  EXPECT_EQ_STR("", c->state_suffix); /* the keys of earlier versions */
+  CHECK_NOT_NULL(traffic);
+  EXPECT_EQ_STR("DescribePortFlowList", traffic->action);
+  OK(statistic_find("qps") == NULL);
+  OK(statistic_of_action("DescribePortFlowList") == traffic);
+  char names[128];
+  statistics_names(names, sizeof(names));
+  EXPECT_EQ_STR("\"connections\", \"traffic\"", names);
+  /* Every value names a field of its statistic, and no type clips. */
+  for (size_t i = 0; i < statistics_count; i++) {
+    const statistic_t *s = statistics + i;
+    OK(s->value_count <= STAT_MAX_VALUES);
+    OK(s->batch_seconds == 0 || s->batch_seconds / 60 <= STAT_MAX_BATCH);
+    for (size_t v = 0; v < s->value_count; v++) {
+      bool found = false;
+      for (size_t f = 0; f < s->field_count; f++)
+        found = found || strcmp(s->fields[f].name, s->values[v].field) == 0;
+      OK1(found, s->values[v].field);
+      OK(strcmp(s->values[v].type, "bitrate") != 0);
+    }
+  }
+  return 0;
+}
+
+DEF_TEST(rows_by_time_and_index) {
+  api_value_t cells[4 * 8];
+  api_rows_t rows = {
+      .field_count = traffic->field_count, .values = cells, .count = 3};
+  /* Three windows asked: ending START+60, +120, +180. The second has no
+   * row; the third comes by Index. */
+  set_row(cells, START, -1, 1000);
+  set_row(cells + traffic->field_count, 0, 2, 40000000000ULL);
+  set_row(cells + 2 * traffic->field_count, START, 0, 5);
+  double values[3 * STAT_MAX_VALUES];
+  bool seen[3];
+  CHECK_ZERO(stat_windows(traffic, &rows, START + 60, START + 180, 60, values,
+                          seen, why, sizeof(why)));
+  OK(seen[0] && !seen[1] && seen[2]);
+  /* Two rows of the first bucket (two source regions): added up. */
+  size_t in_bps = 2;
+  EXPECT_EQ_DOUBLE(1000 + in_bps + 5 + in_bps, value_of(values, 0, "in_bps"));
+  EXPECT_EQ_DOUBLE(40000000000.0 + 4, value_of(values, 2, "attack_bps"));
+  return 0;
+}
+
+DEF_TEST(rows_outside_the_range_are_refused) {
+  api_value_t cells[8];
+  api_rows_t rows = {
+      .field_count = traffic->field_count, .values = cells, .count = 1};
+  double values[2 * STAT_MAX_VALUES];
+  bool seen[2];
+  struct {
+    uint64_t time;
+    long long index;
+    const char *why;
+  } bad[] = {
+      {START - 60, -1, "before StartTime"},
+      {START + 120, -1, "not a bucket"}, /* the window after the last */
+      {START + 30, -1, "not a bucket"},  /* between buckets */
+      {0, 2, "not a bucket"},
+      {0, -1, "neither Time nor Index"},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    set_row(cells, bad[i].time, bad[i].index, 1);
+    why[0] = 0;
+    EXPECT_EQ_INT(-1, stat_windows(traffic, &rows, START + 60, START + 120, 60,
+                                   values, seen, why, sizeof(why)));
+    printf("# why: %s\n", why);
+    OK(strstr(why, bad[i].why) != NULL);
+  }
+  return 0;
+}
+
+DEF_TEST(a_flat_answer_is_its_window) {
+  const statistic_t *c = statistic_find("connections");
+  api_value_t cells[4] = {
+      {true, 46340, ""}, {true, 159, ""}, {true, 121, ""}, {true, 0, ""}};
+  api_rows_t rows = {.field_count = 4, .values = cells, .count = 1};
+  double values[STAT_MAX_VALUES];
+  bool seen[1];
+  CHECK_ZERO(stat_windows(c, &rows, START + 60, START + 60, 60, values, seen,
+                          why, sizeof(why)));
+  OK(seen[0]);
+  EXPECT_EQ_DOUBLE(46340, values[0]);
+  EXPECT_EQ_DOUBLE(159, values[1]);
+  return 0;
+}
+
+int main(void) {
+  traffic = statistic_find("traffic");
+  RUN_TEST(table);
+  RUN_TEST(rows_by_time_and_index);
+  RUN_TEST(rows_outside_the_range_are_refused);
+  RUN_TEST(a_flat_answer_is_its_window);
+  END_TEST;
+}
