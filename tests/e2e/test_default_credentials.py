@@ -1,9 +1,12 @@
 # SPDX-License-Identifier: MIT
 """The README's recommended set-up on ECS, exactly as a user gets it: no
-keys, no credentials file, no MetadataURL. The metadata service's real
-address, 100.100.100.200 port 80, is made reachable in a network namespace
-of the test's own (unshare -n), where the simulator serves it and the API on
-the namespace's loopback; collectd runs in the same namespace."""
+keys, no credentials file, no MetadataURL, no Endpoint, no RegionId, TLS
+verified against the system's CA bundle. The real addresses are made
+reachable in namespaces of the test's own (unshare -m -n): the metadata
+service's 100.100.100.200 port 80 on loopback, ddoscoo.cn-hangzhou.
+aliyuncs.com in /etc/hosts, and the test's CA in place of the system
+bundle (bind mounts seen only inside). The simulator serves both, and
+collectd runs in the same namespaces."""
 
 import os
 import subprocess
@@ -17,38 +20,59 @@ ADDRESS = "100.100.100.200"
 FOUND, NAMED = "ddoscoo-cn-found", "ddoscoo-cn-named"
 
 
+HOST = "ddoscoo.cn-hangzhou.aliyuncs.com"  # the default Endpoint's
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"  # libcurl's, on Debian
+
+
 @pytest.fixture(scope="module")
-def netns():
-    """A private network namespace with lo up and the metadata address on
-    it; yields the command prefix that enters it."""
+def namespaces(tmp_path_factory):
+    """Private network and mount namespaces: lo up with the metadata
+    address, the endpoint's name on 127.0.0.1, a CA bundle of the test's
+    certificate only. Yields the command prefix that enters them and the
+    certificate and key for the simulator."""
     if os.geteuid() != 0:
-        pytest.fail("this test needs root, for unshare -n")
-    ns = subprocess.Popen(
-        ["unshare", "-n", "sh", "-c", "ip link set lo up && ip addr add %s/32 dev lo "
-         "&& echo ready && exec sleep 3600" % ADDRESS],
-        stdout=subprocess.PIPE, text=True)
-    assert ns.stdout.readline().strip() == "ready", "cannot set up the network namespace"
+        pytest.fail("this test needs root, for unshare -m -n")
+    d = str(tmp_path_factory.mktemp("namespaces"))
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=" + HOST, "-addext",
+                    "subjectAltName=DNS:" + HOST], check=True, capture_output=True)
+    hosts = os.path.join(d, "hosts")
+    with open(hosts, "w") as f:
+        f.write("127.0.0.1 localhost %s\n" % HOST)
+    script = ("mount --bind {hosts} /etc/hosts && mount --bind {cert} {bundle} && "
+              "ip link set lo up && ip addr add {addr}/32 dev lo && "
+              "echo ready && exec sleep 3600").format(hosts=hosts, cert=cert,
+                                                       bundle=CA_BUNDLE, addr=ADDRESS)
+    ns = subprocess.Popen(["unshare", "-m", "-n", "sh", "-c", script],
+                          stdout=subprocess.PIPE, text=True)
+    assert ns.stdout.readline().strip() == "ready", "cannot set up the namespaces"
     try:
-        yield ["nsenter", "--net=/proc/%d/ns/net" % ns.pid]
+        yield (["nsenter", "--mount=/proc/%d/ns/mnt" % ns.pid,
+                "--net=/proc/%d/ns/net" % ns.pid], cert, key)
     finally:
         ns.kill()
         ns.wait()
 
 
 @pytest.fixture(scope="module")
-def run(netns, tmp_path_factory):
-    d = str(tmp_path_factory.mktemp("defaultcreds"))
+def run(namespaces, tmp_path_factory):
+    enter, cert, key = namespaces
+    d = str(tmp_path_factory.mktemp("defaults"))
     sim = Simulator(d, {"keys": {}, "instances": [FOUND, NAMED],
                         "metadata": {"role": ROLE, "require_token": True}},
-                    prefix=netns, args=["--metadata-bind", ADDRESS, "--metadata-port", "80"])
+                    tls=(cert, key), prefix=enter,
+                    args=["--port", "443", "--metadata-bind", ADDRESS,
+                          "--metadata-port", "80"])
     blocks = "\n".join([
-        # Nothing about credentials: the machine's search ends at the role.
-        block("found", 'Endpoint "%s"' % sim.url, 'InstanceId "%s"' % FOUND),
+        # Nothing but the instance: the machine's credentials end at the
+        # role, the endpoint is the region's default, TLS is verified.
+        block("found", 'InstanceId "%s"' % FOUND),
         # The role named, the metadata service's address left to the default.
-        block("named", 'Endpoint "%s"' % sim.url, 'InstanceId "%s"' % NAMED,
-              'RamRole "%s"' % ROLE),
+        block("named", 'InstanceId "%s"' % NAMED, 'RamRole "%s"' % ROLE),
     ])
-    cd = Collectd(d, blocks, interval=1, prefix=netns)
+    cd = Collectd(d, blocks, interval=1, prefix=enter)
     try:
         wait_for(lambda: all(cd.csv_points(i, METRICS[0][0]) for i in (FOUND, NAMED)),
                  90, "a window of each series", step=1)
@@ -82,3 +106,11 @@ def test_the_role_is_found_at_100_100_100_200(run):
     log = run["cd"].log()
     assert 'Account "found"' in log and "credentials from the ECS RAM role " + ROLE in log
     assert "no credentials" not in log and "(null)" not in log
+
+
+def test_the_default_endpoint_is_reached_over_verified_tls(run):
+    log = run["cd"].log()
+    assert "1 series from https://%s/" % HOST in log
+    assert "plain HTTP" not in log and "certificate" not in log
+    api = [r for r in run["requests"] if r.get("service") == "api"]
+    assert api and all(r["params"].get("RegionId") == "cn-hangzhou" for r in api)
