@@ -100,8 +100,8 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
       .instance_ids = (const char *const *)a->instance_ids + s->first_instance,
       .instance_count = s->instance_count,
       .port = s->port[0] ? s->port : NULL,
-      .start_time = first_end - a->window,
-      .end_time = last_end,
+      .start_time = s->stat->timeless ? 0 : first_end - a->window,
+      .end_time = s->stat->timeless ? 0 : last_end,
       .interval = (s->stat->batch_seconds > 0) ? a->window : 0,
   };
   rpc_params_t params = RPC_PARAMS_INIT;
@@ -204,6 +204,22 @@ static sched_outcome_t api_failed(poll_t *p, series_t *s,
   return SCHED_REFUSED;
 }
 
+typedef struct {
+  poll_t *p;
+  series_t *s;
+  time_t last; /* the window of the last value, to count windows */
+} emit_t;
+
+static void emit(void *ctx, time_t end, const char *type,
+                 const char *type_instance, double value) {
+  emit_t *e = ctx;
+  account_t *a = e->p->a;
+  dispatch_value(a, e->s, end, type, type_instance, value);
+  if (end != e->last && end < e->p->latest)
+    a->stats.backfilled++;
+  e->last = end;
+}
+
 static void finished(const http_result_t *r, void *ctx) {
   poll_t *p = ctx;
   account_t *a = p->a;
@@ -240,14 +256,12 @@ static void finished(const http_result_t *r, void *ctx) {
                        sizeof(why)),
         r->http_status, r->content_type, r->len, &error);
 
-  /* The windows the answer gives values for. */
-  time_t first = s->w.requested_first, last = s->w.requested_end;
-  size_t windows = (size_t)((last - first) / a->window) + 1;
-  double values[STAT_MAX_BATCH * STAT_MAX_VALUES];
-  bool seen[STAT_MAX_BATCH];
+  /* The values the answer gives its windows, dispatched unless the answer
+   * turns out to be unusable. */
+  emit_t e = {.p = p, .s = s};
   if (parsed == API_RESPONSE_OK &&
-      stat_windows(stat, &rows, first, last, a->window, values, seen, why,
-                   sizeof(why)) != 0)
+      stat_points(stat, &rows, s->w.requested_first, s->w.requested_end,
+                  a->window, emit, &e, why, sizeof(why)) != 0)
     parsed = API_RESPONSE_INVALID;
   api_rows_clear(&rows);
 
@@ -267,14 +281,6 @@ static void finished(const http_result_t *r, void *ctx) {
     return;
   }
 
-  for (size_t k = 0; k < windows; k++) {
-    time_t end = first + (time_t)k * a->window;
-    if (!seen[k])
-      continue; /* no row: nothing made up */
-    dispatch_window(a, s, end, values + k * stat->value_count);
-    if (end < p->latest)
-      a->stats.backfilled++;
-  }
   sched_window_done(&a->sched, &s->w, SCHED_DONE, -1);
   state_store_remember(a, s);
   c_release(LOG_INFO, &a->complaint,

@@ -161,6 +161,11 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
       display_name(a, ids, names, count, g, base, sizeof(base));
     for (size_t k = 0; k < a->statistics_count; k++) {
       const statistic_t *stat = a->statistics[k];
+      if (n > stat->max_instances)
+        ERROR(PLUGIN_NAME " plugin: Account \"%s\": Aggregate covers the "
+                          "first %zu of %zu instances for %s, the API's "
+                          "limit.",
+              a->name, stat->max_instances, n, stat->name);
       size_t per_stat = (stat->scope == SCOPE_PORT) ? per_port : 1;
       for (size_t p = 0; p < per_stat; p++) {
         series_t *s = series + series_count++;
@@ -168,8 +173,9 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
         s->kind = REQUEST_WINDOW;
         s->stat = stat;
         s->first_instance = first;
-        s->instance_count = n;
+        s->instance_count = (n > stat->max_instances) ? stat->max_instances : n;
         s->w.group = g;
+        s->w.latest_only = stat->timeless;
         s->w.batch = stat->batch_seconds / a->window;
         if (s->w.batch > STAT_MAX_BATCH)
           s->w.batch = STAT_MAX_BATCH;

@@ -28,8 +28,9 @@ static int add_time(rpc_params_t *params, const char *name, time_t t) {
 }
 
 int api_request_params(const api_request_t *req, rpc_params_t *params) {
+  bool timeless = req->start_time == 0 && req->end_time == 0;
   if (req->instance_count < 1 || req->instance_count > API_MAX_INSTANCE_IDS ||
-      req->start_time >= req->end_time)
+      (!timeless && req->start_time >= req->end_time))
     return -1;
 
   int status = 0;
@@ -40,8 +41,10 @@ int api_request_params(const api_request_t *req, rpc_params_t *params) {
     status |= rpc_params_add(params, "ResourceGroupId", req->resource_group_id);
   if (req->port != NULL)
     status |= rpc_params_add(params, "Port", req->port);
-  status |= add_time(params, "StartTime", req->start_time);
-  status |= add_time(params, "EndTime", req->end_time);
+  if (!timeless) {
+    status |= add_time(params, "StartTime", req->start_time);
+    status |= add_time(params, "EndTime", req->end_time);
+  }
   if (req->interval > 0)
     status |= add_time(params, "Interval", req->interval);
 

@@ -23,7 +23,7 @@ typedef struct {
   const char *const *instance_ids;
   size_t instance_count; /* 1 .. API_MAX_INSTANCE_IDS */
   const char *port;      /* NULL: all ports together */
-  time_t start_time;
+  time_t start_time;     /* both 0: not sent (a state, not a history) */
   time_t end_time;
   int interval; /* seconds per row (operations with rows); 0: not sent */
 } api_request_t;

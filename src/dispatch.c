@@ -31,14 +31,11 @@ static void submit(const account_t *a, const char *plugin_instance,
 /* The value covers the window ending at EndTime, and there is one per
  * Window whatever the read interval: write plugins (rrdtool) size their
  * files from vl.interval. */
-void dispatch_window(const account_t *a, const series_t *s, time_t end,
-                     const double *values) {
-  cdtime_t t = TIME_T_TO_CDTIME_T(end);
-  cdtime_t interval = TIME_T_TO_CDTIME_T(a->window);
-  for (size_t v = 0; v < s->stat->value_count; v++)
-    submit(a, s->plugin_instance, t, interval, s->stat->values[v].type,
-           s->stat->values[v].type_instance,
-           (value_t){.gauge = (gauge_t)values[v]});
+void dispatch_value(const account_t *a, const series_t *s, time_t end,
+                    const char *type, const char *type_instance, double value) {
+  submit(a, s->plugin_instance, TIME_T_TO_CDTIME_T(end),
+         TIME_T_TO_CDTIME_T(a->window), type, type_instance,
+         (value_t){.gauge = (gauge_t)value});
 }
 
 /* The plugin's own health, as <block>-api. Reads can follow each other

@@ -10,11 +10,10 @@
 #include "account.h"
 #include "api_response.h"
 
-/* The values of the window ending at end (one per value of the series'
- * statistic, in its order), time-stamped end, with the block's Window as
- * their interval. */
-void dispatch_window(const account_t *a, const series_t *s, time_t end,
-                     const double *values);
+/* A value of the series for the window ending at end, time-stamped end,
+ * with the block's Window as its interval. */
+void dispatch_value(const account_t *a, const series_t *s, time_t end,
+                    const char *type, const char *type_instance, double value);
 
 /* The block's self-monitoring (<block>-api): the mean latency of this
  * read's requests (if any) and the counters. */

@@ -87,6 +87,8 @@ static void plan(sched_t *s) {
     time_t first = w->last_end + s->window;
     if (first > s->latest)
       continue;
+    if (w->latest_only)
+      first = s->latest;
     time_t behind = (s->latest - first) / s->window + 1;
     if (behind > s->max_backfill) {
       s->skipped += (size_t)(behind - s->max_backfill);

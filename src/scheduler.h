@@ -40,6 +40,7 @@ typedef struct {
   time_t given_up_end; /* skip windows up to this after a permanent error */
   size_t group;        /* the instance: series of one share it */
   int batch;           /* windows one request may cover; 0: one */
+  bool latest_only;    /* a state: only the newest window, no backfill */
 
   /* Within a read */
   time_t next_end;        /* the next window to fetch; 0: none in this read */

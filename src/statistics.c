@@ -46,6 +46,24 @@ static const stat_value_t traffic_values[] = {
     {"AttackPps", "operations_per_second", "attack_packets"},
 };
 
+/* DescribeBlackholeStatus: a row per IP of the instances, no instance ID
+ * (hence a request per instance), no time: the state when asked. */
+static const api_field_t blackhole_fields[] = {
+    {"Ip", API_FIELD_TEXT, true},
+    {"BlackStatus", API_FIELD_TEXT, true},
+    {"StartTime", API_FIELD_COUNT, false},
+    {"EndTime", API_FIELD_COUNT, false},
+};
+static const stat_value_t blackhole_values[] = {
+    {"BlackStatus", "bool", "<Ip>"}, /* 1 while the IP is blackholed */
+    {"BlackStatus", "count", "blackholed_ips"},
+};
+
+static int blackhole_points(const statistic_t *stat, const api_rows_t *rows,
+                            time_t first_end, time_t last_end, int window,
+                            stat_emit_t emit, void *ctx, char *why,
+                            size_t why_size);
+
 const statistic_t statistics[] = {
     {
         .name = "connections",
@@ -56,6 +74,7 @@ const statistic_t statistics[] = {
         .values = connections_values,
         .value_count = COUNT_OF(connections_values),
         .max_response = 64 * 1024, /* four numbers and a RequestId */
+        .max_instances = 100,
         .state_suffix = "",
     },
     {
@@ -73,7 +92,23 @@ const statistic_t statistics[] = {
         .value_count = COUNT_OF(traffic_values),
         /* An hour of rows, one per source region on Premium (six). */
         .max_response = 1024 * 1024,
+        .max_instances = 100,
         .state_suffix = "/traffic",
+    },
+    {
+        .name = "blackhole",
+        .action = "DescribeBlackholeStatus",
+        .scope = SCOPE_INSTANCE,
+        .list = "BlackholeStatus",
+        .fields = blackhole_fields,
+        .field_count = COUNT_OF(blackhole_fields),
+        .values = blackhole_values,
+        .value_count = COUNT_OF(blackhole_values),
+        .max_response = 1024 * 1024, /* a row per IP */
+        .max_instances = 20,         /* InstanceIds: maxItems 20 */
+        .timeless = true,
+        .points = blackhole_points,
+        .state_suffix = "/blackhole",
     },
 };
 const size_t statistics_count = COUNT_OF(statistics);
@@ -149,6 +184,64 @@ int stat_windows(const statistic_t *stat, const api_rows_t *rows,
         values[k * stat->value_count + v] += (double)row[f].count;
     }
   }
+  return 0;
+}
+
+/* Per IP 1 (blackholed) or 0, and how many are; at the newest window. An
+ * IP answered twice, or a status other than the two documented, is no
+ * answer to trust. */
+static int blackhole_points(const statistic_t *stat, const api_rows_t *rows,
+                            time_t first_end, time_t last_end, int window,
+                            stat_emit_t emit, void *ctx, char *why,
+                            size_t why_size) {
+  (void)first_end, (void)window;
+  int ip_f = field_index(stat, "Ip"),
+      status_f = field_index(stat, "BlackStatus");
+  for (size_t r = 0; r < rows->count; r++) {
+    const api_value_t *row = rows->values + r * rows->field_count;
+    const char *status = row[status_f].text;
+    if (strcmp(status, "blackhole") != 0 && strcmp(status, "normal") != 0) {
+      snprintf(why, why_size,
+               "BlackStatus \"%s\" of %s is neither "
+               "\"blackhole\" nor \"normal\"",
+               status, row[ip_f].text);
+      return -1;
+    }
+    for (size_t o = 0; o < r; o++)
+      if (strcmp(rows->values[o * rows->field_count + ip_f].text,
+                 row[ip_f].text) == 0) {
+        snprintf(why, why_size, "Ip %s is answered twice", row[ip_f].text);
+        return -1;
+      }
+  }
+  unsigned blackholed = 0;
+  for (size_t r = 0; r < rows->count; r++) {
+    const api_value_t *row = rows->values + r * rows->field_count;
+    bool on = strcmp(row[status_f].text, "blackhole") == 0;
+    blackholed += on;
+    emit(ctx, last_end, stat->values[0].type, row[ip_f].text, on ? 1 : 0);
+  }
+  emit(ctx, last_end, stat->values[1].type, stat->values[1].type_instance,
+       blackholed);
+  return 0;
+}
+
+int stat_points(const statistic_t *stat, const api_rows_t *rows,
+                time_t first_end, time_t last_end, int window, stat_emit_t emit,
+                void *ctx, char *why, size_t why_size) {
+  if (stat->points != NULL)
+    return stat->points(stat, rows, first_end, last_end, window, emit, ctx, why,
+                        why_size);
+  double values[STAT_MAX_BATCH * STAT_MAX_VALUES];
+  bool seen[STAT_MAX_BATCH];
+  if (stat_windows(stat, rows, first_end, last_end, window, values, seen, why,
+                   why_size) != 0)
+    return -1;
+  size_t windows = (size_t)((last_end - first_end) / window) + 1;
+  for (size_t k = 0; k < windows; k++)
+    for (size_t v = 0; seen[k] && v < stat->value_count; v++)
+      emit(ctx, first_end + (time_t)k * window, stat->values[v].type,
+           stat->values[v].type_instance, values[k * stat->value_count + v]);
   return 0;
 }
 

@@ -26,6 +26,12 @@ typedef enum {
   SCOPE_INSTANCE, /* a series per instance */
 } stat_scope_t;
 
+typedef struct statistic_s statistic_t;
+
+/* Where a statistic's values go: one value of the window ending at end. */
+typedef void (*stat_emit_t)(void *ctx, time_t end, const char *type,
+                            const char *type_instance, double value);
+
 /* An answer's field and the value it becomes: type and type_instance from
  * collectd's stock types.db. */
 typedef struct {
@@ -34,7 +40,7 @@ typedef struct {
   const char *type_instance;
 } stat_value_t;
 
-typedef struct {
+struct statistic_s {
   const char *name;   /* the value of the Statistics option */
   const char *action; /* the operation */
   stat_scope_t scope;
@@ -52,11 +58,21 @@ typedef struct {
   size_t field_count;
   const stat_value_t *values;
   size_t value_count;
-  size_t max_response; /* the largest answer accepted, in bytes */
+  size_t max_response;  /* the largest answer accepted, in bytes */
+  size_t max_instances; /* InstanceIds one request may name */
+  /* A state, not a history: the request names no time, and only the
+   * newest window is asked (an outage is not caught up). */
+  bool timeless;
+  /* Turns an answer's rows into values (emit); NULL: `values` maps the
+   * fields, a window per row (stat_windows). Returns 0, or -1 with why
+   * before it emits anything. */
+  int (*points)(const statistic_t *stat, const api_rows_t *rows,
+                time_t first_end, time_t last_end, int window, stat_emit_t emit,
+                void *ctx, char *why, size_t why_size);
   /* Appended to the StateFile key; "" for connections, whose keys predate
    * the other statistics. */
   const char *state_suffix;
-} statistic_t;
+};
 
 /* The statistics, and how many there are. */
 extern const statistic_t statistics[];
@@ -76,6 +92,13 @@ const statistic_t *statistic_of_action(const char *action);
 int stat_windows(const statistic_t *stat, const api_rows_t *rows,
                  time_t first_end, time_t last_end, int window, double *values,
                  bool *seen, char *why, size_t why_size);
+
+/* The values an answer gives the windows first_end ... last_end, handed
+ * to emit: stat->points, or the fields mapped by stat->values. Returns 0,
+ * or -1 with why (an unusable answer) having emitted nothing. */
+int stat_points(const statistic_t *stat, const api_rows_t *rows,
+                time_t first_end, time_t last_end, int window, stat_emit_t emit,
+                void *ctx, char *why, size_t why_size);
 
 /* "connections", "traffic", ...: for messages naming the known ones. */
 void statistics_names(char *buf, size_t size);

@@ -56,7 +56,7 @@ DEF_TEST(table) {
   OK(statistic_of_action("DescribePortFlowList") == traffic);
   char names[128];
   statistics_names(names, sizeof(names));
-  EXPECT_EQ_STR("\"connections\", \"traffic\"", names);
+  EXPECT_EQ_STR("\"connections\", \"traffic\", \"blackhole\"", names);
   /* Every value names a field of its statistic, and no type clips. */
   for (size_t i = 0; i < statistics_count; i++) {
     const statistic_t *s = statistics + i;
@@ -137,11 +137,89 @@ DEF_TEST(a_flat_answer_is_its_window) {
   return 0;
 }
 
+/* What emit receives, as "end type-type_instance=value" lines. */
+static char emitted[1024];
+
+static void collect(void *ctx, time_t end, const char *type,
+                    const char *type_instance, double value) {
+  (void)ctx;
+  size_t n = strlen(emitted);
+  snprintf(emitted + n, sizeof(emitted) - n, "%lld %s-%s=%g\n", (long long)end,
+           type, type_instance, value);
+}
+
+static void blackhole_row(api_value_t *row, const char *ip,
+                          const char *status) {
+  memset(row, 0, 4 * sizeof(*row));
+  row[0].present = row[1].present = true;
+  snprintf(row[0].text, sizeof(row[0].text), "%s", ip);
+  snprintf(row[1].text, sizeof(row[1].text), "%s", status);
+}
+
+DEF_TEST(blackhole_per_ip_and_count) {
+  const statistic_t *b = statistic_find("blackhole");
+  CHECK_NOT_NULL(b);
+  OK(b->timeless && b->max_instances == 20);
+  api_value_t cells[3 * 4];
+  api_rows_t rows = {.field_count = 4, .values = cells, .count = 3};
+  blackhole_row(cells, "203.0.113.10", "blackhole");
+  blackhole_row(cells + 4, "203.0.113.11", "normal");
+  blackhole_row(cells + 8, "2001:db8::1", "blackhole");
+  emitted[0] = 0;
+  CHECK_ZERO(stat_points(b, &rows, START + 60, START + 60, 60, collect, NULL,
+                         why, sizeof(why)));
+  EXPECT_EQ_STR("1796205600 bool-203.0.113.10=1\n"
+                "1796205600 bool-203.0.113.11=0\n"
+                "1796205600 bool-2001:db8::1=1\n"
+                "1796205600 count-blackholed_ips=2\n",
+                emitted);
+
+  /* No IP at all: none blackholed. */
+  rows.count = 0;
+  emitted[0] = 0;
+  CHECK_ZERO(stat_points(b, &rows, START + 60, START + 60, 60, collect, NULL,
+                         why, sizeof(why)));
+  EXPECT_EQ_STR("1796205600 count-blackholed_ips=0\n", emitted);
+
+  /* An unknown status, an IP twice: nothing emitted. */
+  rows.count = 2;
+  blackhole_row(cells + 4, "203.0.113.11", "Blackhole ");
+  emitted[0] = 0;
+  EXPECT_EQ_INT(-1, stat_points(b, &rows, START + 60, START + 60, 60, collect,
+                                NULL, why, sizeof(why)));
+  OK(strstr(why, "neither") != NULL && emitted[0] == 0);
+  blackhole_row(cells + 4, "203.0.113.10", "normal");
+  EXPECT_EQ_INT(-1, stat_points(b, &rows, START + 60, START + 60, 60, collect,
+                                NULL, why, sizeof(why)));
+  OK(strstr(why, "answered twice") != NULL && emitted[0] == 0);
+  return 0;
+}
+
+DEF_TEST(generic_points_are_the_mapped_fields) {
+  api_value_t cells[8];
+  api_rows_t rows = {
+      .field_count = traffic->field_count, .values = cells, .count = 1};
+  set_row(cells, START + 60, -1, 0);
+  emitted[0] = 0;
+  CHECK_ZERO(stat_points(traffic, &rows, START + 60, START + 120, 60, collect,
+                         NULL, why, sizeof(why)));
+  /* Only the window that has a row, every value of it. */
+  OK(strstr(emitted, "1796205660 gauge-attack_bps=4\n") != NULL);
+  OK(strstr(emitted, "1796205600 ") == NULL);
+  size_t lines = 0;
+  for (const char *c = emitted; *c; c++)
+    lines += *c == '\n';
+  EXPECT_EQ_INT((int)traffic->value_count, (int)lines);
+  return 0;
+}
+
 int main(void) {
   traffic = statistic_find("traffic");
   RUN_TEST(table);
   RUN_TEST(rows_by_time_and_index);
   RUN_TEST(rows_outside_the_range_are_refused);
   RUN_TEST(a_flat_answer_is_its_window);
+  RUN_TEST(blackhole_per_ip_and_count);
+  RUN_TEST(generic_points_are_the_mapped_fields);
   END_TEST;
 }
