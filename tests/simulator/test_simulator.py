@@ -1943,7 +1943,9 @@ def test_ddos_events_premium_region(stat_servers):
 
 def test_ddos_events_running_end_time_and_selection(start_sim):
     s = start_sim(dict(STAT_CONFIG, attack={}))
-    running = {"instance": INST1, "start": "now-900", "peak_bps": 10 ** 9, "peak_pps": 10 ** 5}
+    # An absolute start: "now-900" would move with each POST below.
+    running = {"instance": INST1, "start": int(time.time()) - 900, "peak_bps": 10 ** 9,
+               "peak_pps": 10 ** 5}
     since = str(minute(-600))   # after the event began
 
     def event(**section):
