@@ -5,16 +5,20 @@ naming and SeparateInstances true, each into its own real carbon-cache
 writing whisper files) and the stock network plugin (into a real influxd
 1.x with its collectd input). The data is read back with the servers' own
 tools (whisper-fetch, InfluxQL over influxd's HTTP API) and compared with
-what the API simulator served; the README's names and queries and the
-Grafana dashboards in conf/ are checked against what the servers hold."""
+what the API simulator served (connections, and traffic during a 40 Gbit/s
+attack); the README's names and queries and the Grafana dashboards in conf/
+are checked against what the servers hold."""
 
 import json
 import os
 import re
 import subprocess
+import time
+from collections import namedtuple
 
 import pytest
 
+import ddoscoo_sim
 from conftest import METRICS, REPO, Collectd, Simulator, expected_values, wait_for
 from servers import (CarbonCache, InfluxDB, graphite_find, graphite_matches,
                      series_expression)
@@ -26,16 +30,56 @@ HOST = "web01"
 WEB1, WEB2 = "ddoscoo-cn-mp91j1ao0001", "ddoscoo-cn-mp91j1ao0002"
 FLEET_HOST = "ddos.fleet.example"  # dots: Graphite escapes them
 
-# (host, plugin_instance, instance IDs queried, port) of every series.
+EDGE = "edge.example"  # an Aggregate block: its name is the plugin_instance, dots and all
+TRAFFIC = [("gauge-in_bps", "InBps"), ("gauge-out_bps", "OutBps"),
+           ("gauge-attack_bps", "AttackBps"), ("operations_per_second-in_packets", "InPps"),
+           ("operations_per_second-out_packets", "OutPps"),
+           ("operations_per_second-attack_packets", "AttackPps")]
+PEAK_BPS = 40_000_000_000  # 40 Gbit/s on WEB1, far beyond 32 bits
+_NOW = int(time.time()) // 60 * 60
+# Absolute times, so that flow_for gives what the simulator answered; the
+# attacks began before the run and go on (no end), at full strength (no ramp).
+ATTACK = {"attacks": [{"instance": WEB1, "start": _NOW - 3600, "end": None,
+                       "ramp_seconds": 0, "peak_bps": PEAK_BPS, "peak_pps": 5_000_000},
+                      {"instance": WEB2, "start": _NOW - 3600, "end": None,
+                       "ramp_seconds": 0, "peak_bps": 12_000_000_000,
+                       "peak_pps": 1_500_000}]}
+ATTACK_RESOLVED = ddoscoo_sim.check_attack(ATTACK, 0)
+
+
+def connections(ids, port):
+    return lambda field, end: expected_values(ids, port, end)[field]
+
+
+def traffic(ids):
+    def value(field, end):
+        rows = ddoscoo_sim.flow_for(ids, end - 60, end, 60, attack=ATTACK_RESOLVED)
+        assert len(rows) == 1
+        return rows[0][field]
+    return value
+
+
+class Series(namedtuple("Series", "host pi stat metrics value")):
+    """A group of series: host, plugin_instance, statistic, its (metric,
+    API field)s, and value(field, window end) as the simulator served it."""
+
+    @property
+    def key(self):
+        return self[:3]
+
+
 SERIES = [
-    (HOST, WEB1 + "_80", [WEB1], "80"),
-    (HOST, WEB1 + "_443", [WEB1], "443"),
-    (FLEET_HOST, WEB2, [WEB2], None),
+    Series(HOST, WEB1 + "_80", "connections", METRICS, connections([WEB1], "80")),
+    Series(HOST, WEB1 + "_443", "connections", METRICS, connections([WEB1], "443")),
+    Series(FLEET_HOST, WEB2, "connections", METRICS, connections([WEB2], None)),
+    Series(HOST, WEB1, "traffic", TRAFFIC, traffic([WEB1])),
+    Series(FLEET_HOST, WEB2, "traffic", TRAFFIC, traffic([WEB2])),
+    Series(HOST, EDGE, "traffic", TRAFFIC, traffic([WEB1, WEB2])),
 ]
 POINTS = 2  # windows per series: the one due at start, then the next minute
 # The plugin's own health (SelfMonitoring, on by default): per block, as
 # plugin_instance <block>-api, type[-type_instance].
-BLOCKS = [("prod", HOST), ("fleet", FLEET_HOST)]
+BLOCKS = [("prod", HOST), ("fleet", FLEET_HOST), (EDGE, HOST)]
 SELF_METRICS = ["response_time", "total_requests-sent", "total_requests-failed",
                 "total_requests-throttled", "total_operations-backfilled_windows"]
 
@@ -46,14 +90,14 @@ GRAFANA_INFLUXDB = os.path.join(REPO, "conf", "grafana-ddoscoo-influxdb.json")
 def graphite_name(host, plugin_instance, metric, separate=False):
     """What write_graphite makes of an identifier with its default
     EscapeCharacter "_"."""
-    host = host.replace(".", "_")
+    host, plugin_instance = host.replace(".", "_"), plugin_instance.replace(".", "_")
     if separate:
         return "%s.ddoscoo.%s.%s" % (host, plugin_instance, metric.replace("-", ".", 1))
     return "%s.ddoscoo-%s.%s" % (host, plugin_instance, metric)
 
 
 def expected_graphite_names(separate=False):
-    names = {graphite_name(h, pi, m, separate) for h, pi, _, _ in SERIES for m, _ in METRICS}
+    names = {graphite_name(s.host, s.pi, m, separate) for s in SERIES for m, _ in s.metrics}
     self_names = {graphite_name(h, block + "-api", m, separate)
                   for block, h in BLOCKS for m in SELF_METRICS}
     return names, self_names
@@ -67,7 +111,8 @@ class Run:
 def run(tmp_path_factory):
     d = str(tmp_path_factory.mktemp("backends"))
     r = Run()
-    sim = Simulator(d, {"keys": {KEY_ID: {"secret": SECRET}}, "instances": [WEB1, WEB2]})
+    sim = Simulator(d, {"keys": {KEY_ID: {"secret": SECRET}}, "instances": [WEB1, WEB2],
+                        "attack": ATTACK})
     servers = []
     cd = None
     try:
@@ -82,6 +127,7 @@ def run(tmp_path_factory):
                                                                             sim.url)
         blocks = """<Account "prod">
   {key}
+  Statistics "connections" "traffic"
   InstanceId "{web1}"
   Port "80"
   Port "443"
@@ -89,10 +135,19 @@ def run(tmp_path_factory):
 </Account>
 <Account "fleet">
   {key}
+  Statistics "connections" "traffic"
   InstanceId "{web2}"
   Host "{fleet}"
   Interval 2
-</Account>""".format(key=key, web1=WEB1, web2=WEB2, fleet=FLEET_HOST)
+</Account>
+<Account "{edge}">
+  {key}
+  Statistics "traffic"
+  InstanceId "{web1}"
+  InstanceId "{web2}"
+  Aggregate true
+  Interval 2
+</Account>""".format(key=key, web1=WEB1, web2=WEB2, fleet=FLEET_HOST, edge=EDGE)
         # FlushInterval: both plugins otherwise hold a few values a minute
         # until their send buffer fills (or collectd stops).
         extra = """<LoadPlugin write_graphite>
@@ -120,14 +175,15 @@ def run(tmp_path_factory):
         r.cd = cd
 
         def csv_complete():
-            return all(len(cd.csv_points(pi, m, host=h)) >= POINTS
-                       for h, pi, _, _ in SERIES for m, _ in METRICS)
+            return all(len(cd.csv_points(s.pi, m, host=s.host)) >= POINTS
+                       for s in SERIES for m, _ in s.metrics)
         wait_for(lambda: csv_complete() or not cd.alive(), 150,
                  "%d windows of every series in csv" % POINTS, step=1)
         assert cd.alive(), cd.log()
+        # The windows of each series group, by (host, plugin_instance, stat).
         r.ends = {}
-        for h, pi, _, _ in SERIES:
-            r.ends[pi] = sorted(cd.csv_points(pi, METRICS[0][0], host=h))
+        for s in SERIES:
+            r.ends[s.key] = sorted(cd.csv_points(s.pi, s.metrics[0][0], host=s.host))
 
         # With FlushInterval set, both backends have every point while
         # collectd still runs; stopping collectd flushes whatever is left.
@@ -157,14 +213,15 @@ def arrives(predicate, timeout):
 
 
 def graphite_complete(r):
-    for h, pi, _, _ in SERIES:
-        for m, _ in METRICS:
+    for s in SERIES:
+        ends = r.ends[s.key]
+        for m, _ in s.metrics:
             for carbon, sep in ((r.carbon, False), (r.carbon_sep, True)):
-                name = graphite_name(h, pi, m, sep)
+                name = graphite_name(s.host, s.pi, m, sep)
                 if not os.path.exists(carbon.path(name)):
                     return False
-                got = carbon.fetch(name, r.ends[pi][0] - 1, r.ends[pi][-1])
-                if not all(t in got for t in r.ends[pi]):
+                got = carbon.fetch(name, ends[0] - 1, ends[-1])
+                if not all(t in got for t in ends):
                     return False
     return True
 
@@ -174,8 +231,10 @@ def influx_complete(r):
         rows = r.influx.rows('SELECT "value" FROM "ddoscoo_value" GROUP BY *')
     except (OSError, AssertionError):  # the database appears with the first write
         return False
-    seen = {(tags.get("instance"), cols["time"]) for tags, cols in rows}
-    return all((pi, t) in seen for _, pi, _, _ in SERIES for t in r.ends[pi])
+    seen = {(tags.get("host"), tags.get("instance"), tags.get("type"), tags.get("type_instance"),
+             cols["time"]) for tags, cols in rows}
+    return all((s.host, s.pi) + tuple(m.split("-", 1)) + (t,) in seen
+               for s in SERIES for m, _ in s.metrics for t in r.ends[s.key])
 
 
 def record_observations(r):
@@ -198,7 +257,7 @@ def record_observations(r):
 
 def self_monitoring(name):
     """One of the plugin's own health series (<block>-api)."""
-    return re.search(r"ddoscoo[-.](prod|fleet)-api[.]", name) is not None
+    return re.search(r"ddoscoo[-.](prod|fleet|edge_example)-api[.]", name) is not None
 
 
 # collectd ------------------------------------------------------------------
@@ -214,10 +273,11 @@ def test_collectd_ran_cleanly(run):
 
 
 def test_one_point_per_minute_at_whole_minutes(run):
-    for pi, ends in run.ends.items():
+    assert set(run.ends) == {s.key for s in SERIES}
+    for key, ends in run.ends.items():
         assert len(ends) >= POINTS
-        assert all(t % 60 == 0 for t in ends), (pi, ends)
-        assert ends == list(range(ends[0], ends[-1] + 60, 60)), (pi, ends)
+        assert all(t % 60 == 0 for t in ends), (key, ends)
+        assert ends == list(range(ends[0], ends[-1] + 60, 60)), (key, ends)
 
 
 # Graphite --------------------------------------------------------------------
@@ -233,16 +293,30 @@ def test_graphite_metric_paths(run, separate):
 @pytest.mark.parametrize("separate", [False, True], ids=["default", "SeparateInstances"])
 def test_graphite_values_and_timestamps(run, separate):
     carbon = run.carbon_sep if separate else run.carbon
-    for h, pi, ids, port in SERIES:
-        ends = run.ends[pi]
-        for metric, field in METRICS:
-            name = graphite_name(h, pi, metric, separate)
+    for s in SERIES:
+        ends = run.ends[s.key]
+        for metric, field in s.metrics:
+            name = graphite_name(s.host, s.pi, metric, separate)
             info = carbon.info(name)
             assert [a["secondsPerPoint"] for a in info["archives"]] == [60], info
             # A day around the run: nothing but the minutes the API counted.
             got = carbon.fetch(name, ends[0] - 43200, ends[-1] + 600)
-            assert got == {t: float(expected_values(ids, port, t)[field]) for t in ends}, \
-                (name, got)
+            assert got == {t: float(s.value(field, t)) for t in ends}, (name, got)
+
+
+@pytest.mark.parametrize("separate", [False, True], ids=["default", "SeparateInstances"])
+def test_graphite_holds_the_forty_gigabit_attack(run, separate):
+    carbon = run.carbon_sep if separate else run.carbon
+    ends = run.ends[(HOST, WEB1, "traffic")]
+    name = graphite_name(HOST, WEB1, "gauge-attack_bps", separate)
+    assert name == ("web01.ddoscoo.ddoscoo-cn-mp91j1ao0001.gauge.attack_bps" if separate else
+                    "web01.ddoscoo-ddoscoo-cn-mp91j1ao0001.gauge-attack_bps")
+    got = carbon.fetch(name, ends[0] - 1, ends[-1])
+    # The plateau wavers between 96 and 100 % of the peak.
+    assert all(0.96 * PEAK_BPS <= got[t] <= PEAK_BPS for t in ends), got
+    inbound = carbon.fetch(graphite_name(HOST, WEB1, "gauge-in_bps", separate),
+                           ends[0] - 1, ends[-1])
+    assert all(inbound[t] > got[t] for t in ends)  # the attack is part of the inbound
 
 
 def test_graphite_live_delivery(run):
@@ -253,12 +327,17 @@ def test_graphite_live_delivery(run):
 # InfluxDB --------------------------------------------------------------------
 
 def test_influxdb_measurement_and_tags(run):
-    assert "ddoscoo_value" in run.influx_measurements
-    assert [m for m in run.influx_measurements if m.startswith("ddoscoo")] == ["ddoscoo_value"]
+    # The collectd input names a measurement <plugin>_<data source>: every
+    # type here has the one data source "value" (gauge and
+    # operations_per_second too), so there is no gauge_value or
+    # operations_per_second_value, nor anything else.
+    assert run.influx_measurements == ["ddoscoo_value"]
     assert run.influx_tag_keys == ["host", "instance", "type", "type_instance"]
     rows = run.influx.rows('SELECT "value" FROM "ddoscoo_value" GROUP BY *')
     seen = {(t["host"], t["instance"], t["type"], t["type_instance"]) for t, _ in rows}
-    expected = {(h, pi) + tuple(m.split("-", 1)) for h, pi, _, _ in SERIES for m, _ in METRICS}
+    # Traffic too: both of its types are a "value" data source, so one
+    # measurement; dots stay in the host and instance tags.
+    expected = {(s.host, s.pi) + tuple(m.split("-", 1)) for s in SERIES for m, _ in s.metrics}
     # An empty type_instance is no tag at all (response_time).
     expected |= {(h, block + "-api") + tuple((m.split("-", 1) + [""])[:2])
                  for block, h in BLOCKS for m in SELF_METRICS}
@@ -266,16 +345,26 @@ def test_influxdb_measurement_and_tags(run):
 
 
 def test_influxdb_values_and_timestamps(run):
-    for h, pi, ids, port in SERIES:
-        for metric, field in METRICS:
+    for s in SERIES:
+        for metric, field in s.metrics:
             type_, type_instance = metric.split("-", 1)
             rows = run.influx.rows(
                 "SELECT \"value\" FROM \"ddoscoo_value\" WHERE \"host\" = '%s' AND "
                 "\"instance\" = '%s' AND \"type\" = '%s' AND \"type_instance\" = '%s'"
-                % (h, pi, type_, type_instance))
+                % (s.host, s.pi, type_, type_instance))
             got = {cols["time"]: cols["value"] for _, cols in rows}
-            assert got == {t: expected_values(ids, port, t)[field] for t in run.ends[pi]}, \
-                (h, pi, metric, got)
+            assert got == {t: s.value(field, t) for t in run.ends[s.key]}, \
+                (s.host, s.pi, metric, got)
+
+
+def test_influxdb_holds_the_forty_gigabit_attack(run):
+    ends = run.ends[(HOST, WEB1, "traffic")]
+    rows = run.influx.rows(
+        "SELECT \"value\" FROM \"ddoscoo_value\" WHERE \"instance\" = '%s' AND "
+        "\"type\" = 'gauge' AND \"type_instance\" = 'attack_bps'" % WEB1)
+    got = {cols["time"]: cols["value"] for _, cols in rows}
+    assert sorted(got) == ends
+    assert all(0.96 * PEAK_BPS <= v <= PEAK_BPS for v in got.values()), got
 
 
 def test_influxdb_live_delivery(run):
@@ -310,15 +399,19 @@ def test_readme_rrd_files_and_graph_command(run, tmp_path):
 def test_readme_graphite_names_are_the_observed_ones(run):
     graphite = readme_section("**Graphite**")
     listed = re.findall(r"^ {4}(%s\.\S+)$" % HOST, graphite, re.M)
-    assert len(listed) == len(METRICS)
+    # The connections of one port, then the traffic of the instance.
+    assert len(listed) == len(METRICS) + len(TRAFFIC)
+    assert {n.split(".")[-1] for n in listed} == {m for m, _ in METRICS + TRAFFIC}
     for name in listed:
         assert name in run.graphite_default, name
     separate = re.findall(r"`(%s\.ddoscoo\.\S+)`" % HOST, graphite)
-    assert separate
+    assert [n for n in separate if ".gauge." in n]
     for name in separate:
         assert name in run.graphite_separate, name
-    escaped = re.findall(r"`(ddos_fleet_example\.\S+)`", graphite)
-    assert escaped
+    # Dots become "_", in the host and in an Aggregate block's name.
+    escaped = re.findall(r"`((?:ddos_fleet_example|%s\.ddoscoo-edge_example)\.\S+)`" % HOST,
+                         graphite)
+    assert len({n.split(".")[0] for n in escaped}) == 2, escaped
     for name in escaped:
         assert name in run.graphite_default, name
     # The storage schema's pattern takes every ddoscoo metric, either naming.
@@ -343,35 +436,76 @@ def test_readme_graphite_targets_match_the_series(run):
     targets = re.findall(r"^ {4}(\w+\(.*\))$", readme_section("**Graphite**"), re.M)
     targets += re.findall(r"[?&]target=([^&\s']+)", readme_section("**Graphite**"))
     assert targets
+    metrics = set()
     for target in targets:
         found = graphite_matches(series_expression(target), run.graphite_default)
-        # Every instance and port of the host, of the one metric named.
+        # Every instance (and port) of the host that has the one metric named.
         metric = target.split(".")[2].split(",")[0].rstrip(")")
-        assert found == sorted(graphite_name(HOST, pi, metric) for h, pi, _, _ in SERIES
-                               if h == HOST), (target, found)
+        metrics.add(metric)
+        assert found == sorted(graphite_name(HOST, s.pi, metric) for s in SERIES
+                               if s.host == HOST and metric in dict(s.metrics)), (target, found)
+    assert {"current_connections-concurrent", "gauge-attack_bps"} <= metrics
 
 
 def test_readme_influxql_query_plots_the_series(run):
     section = readme_section("**InfluxDB 1.x**")
     listed = re.findall(r"^ {4}(ddoscoo_value,\S+)$", section, re.M)
-    assert len(listed) == len(METRICS)
+    assert len(listed) == len(METRICS) + len(TRAFFIC)
     for line in listed:
         assert line in run.influx_series, line
+    # Dots stay in tags: the fleet's host, an Aggregate block's name.
+    quoted = re.findall(r"`(ddoscoo_value,[^`]+)`", section)
+    assert [q for q in quoted if "host=ddos.fleet.example," in q]
+    assert [q for q in quoted if "instance=edge.example," in q]
+    for line in quoted:
+        assert line in run.influx_series, line
     queries = re.findall(r"^ {4}(SELECT .*?)(?=\n\n|\n$|\Z)", section, re.M | re.S)
-    assert queries
-    for q in queries:
-        q = " ".join(q.split())
-        result = run.influx.query(q)
-        series = result.get("series", [])
-        assert series, q
-        # One line per host and instance, each minute at its value.
-        tags = {(s["tags"]["host"], s["tags"]["instance"]) for s in series}
-        assert tags == {(h, pi) for h, pi, _, _ in SERIES}, (q, tags)
-        for s in series:
-            h, pi = s["tags"]["host"], s["tags"]["instance"]
-            ids, port = [(i, p) for hh, ppi, i, p in SERIES if (hh, ppi) == (h, pi)][0]
-            values = {t: v for t, v in s["values"] if v is not None}
-            assert values == {t: expected_values(ids, port, t)["Conns"] for t in run.ends[pi]}
+    assert {influx_query_plots_the_series(run, q) for q in queries} == \
+        {"current_connections-concurrent", "gauge-attack_bps"}
+
+
+def influx_query_plots_the_series(run, q):
+    """Check a documented query's answer; return the metric it selects."""
+    q = " ".join(q.split())
+    metric = "%s-%s" % re.search(r"\"type\" = '(\w+)' AND \"type_instance\" = '(\w+)'",
+                                 q).groups()
+    result = run.influx.query(q)
+    series = result.get("series", [])
+    assert series, q
+    # One line per host and instance that has the metric, each minute
+    # at its value.
+    having = {(s.host, s.pi): s for s in SERIES if metric in dict(s.metrics)}
+    tags = {(line["tags"]["host"], line["tags"]["instance"]) for line in series}
+    assert tags == set(having), (q, tags)
+    for line in series:
+        s = having[(line["tags"]["host"], line["tags"]["instance"])]
+        field = dict(s.metrics)[metric]
+        values = {t: v for t, v in line["values"] if v is not None}
+        assert values == {t: s.value(field, t) for t in run.ends[s.key]}, (q, line["tags"])
+    return metric
+
+
+def test_man_page_series_names_are_the_observed_ones(run):
+    with open(os.path.join(REPO, "doc", "collectd-ddoscoo.pod")) as f:
+        text = f.read()
+    start = text.index("=head1 SERIES NAMES")
+    section = text[start:text.index("\n=head1 ", start)]
+    graphite = re.findall(r"^  ((?:%s|ddos_fleet_example)\.ddoscoo[-.]\S+)$" % HOST, section, re.M)
+    graphite += re.findall(r"C<((?:%s|ddos_fleet_example)\.ddoscoo[-.][^>]+)>" % HOST, section)
+    default = [n for n in graphite if re.match(r"[^.]+\.ddoscoo-", n)]
+    # Every traffic metric, by its default name, and the escaped dots.
+    assert {n.split(".", 2)[2] for n in default} >= {m for m, _ in TRAFFIC}
+    assert [n for n in default if n.startswith("ddos_fleet_example.")]
+    assert [n for n in default if "edge_example" in n]
+    for name in graphite:
+        assert name in (run.graphite_default if name in default else run.graphite_separate), name
+    influx = re.findall(r"^  (ddoscoo_value,\S+)$", section, re.M)
+    assert [n for n in influx if "type=gauge" in n] and [n for n in influx if "edge.example" in n]
+    for line in influx:
+        assert line in run.influx_series, line
+    queries = re.findall(r"^  (SELECT .*?GROUP BY [^\n]*)", section, re.M | re.S)
+    assert {influx_query_plots_the_series(run, q) for q in queries} == \
+        {"current_connections-concurrent", "gauge-attack_bps"}
 
 
 # Grafana dashboards ----------------------------------------------------------
@@ -412,11 +546,22 @@ def test_dashboard_is_valid_json_for_its_data_source(path):
     for v in variables.values():
         assert v["type"] == "query" and v["datasource"] == {"type": kind, "uid": uid}
         assert v["multi"] and v["includeAll"]
-    # One row per selected instance.
+    # A row of traffic and attack for every selected instance together,
+    # then a row of connections per selected instance.
     rows = [p for p in dash["panels"] if p["type"] == "row"]
-    assert [r.get("repeat") for r in rows] == ["instance"]
+    assert [(r["title"], r.get("repeat")) for r in rows] == [("Traffic and attack", None),
+                                                             ("$instance", "instance")]
     ids = [p["id"] for p in panels(dash)]
     assert len(ids) == len(set(ids))
+    # Inbound and attack overlaid, in bit/s, and in packets/s.
+    start = dash["panels"].index(rows[0])
+    traffic = dash["panels"][start + 1:dash["panels"].index(rows[1])]
+    shown = {p["fieldConfig"]["defaults"]["unit"]: set(re.findall(
+        r"(in|attack|out)_(?:bps|packets)", json.dumps(p["targets"]))) for p in traffic}
+    assert shown == {"bps": {"in", "attack", "out"}, "pps": {"in", "attack", "out"}}
+    # Below the overview, above the rows of connections.
+    assert all(p["gridPos"]["y"] > rows[0]["gridPos"]["y"] for p in traffic)
+    assert all(p["gridPos"]["y"] < rows[1]["gridPos"]["y"] for p in traffic)
 
 
 def graphite_substitute(expr, values):
@@ -433,18 +578,21 @@ def test_graphite_dashboard_targets_find_the_series(run):
     # The variables as Grafana lists them (metrics/find): the hosts, then
     # the selected hosts' instances, "ddoscoo-" cut off by the regex.
     hosts = graphite_find(variables["host"]["query"], metrics)
-    assert hosts == sorted({h.replace(".", "_") for h, _, _, _ in SERIES})
+    assert hosts == sorted({s.host.replace(".", "_") for s in SERIES})
     regex = re.compile(variables["instance"]["regex"].strip("/"))
     nodes = graphite_find(graphite_substitute(variables["instance"]["query"], {"host": hosts}),
                           metrics)
     instances = sorted(regex.match(n).group(1) for n in nodes if regex.match(n))
-    # The regex leaves the plugin's own <block>-api series out.
-    assert instances == sorted(pi for _, pi, _, _ in SERIES)
-    assert len(nodes) == len(SERIES) + len(BLOCKS)
+    # The regex leaves the plugin's own <block>-api series out; an
+    # instance with both connections and traffic is listed once.
+    assert instances == sorted({s.pi.replace(".", "_") for s in SERIES})
+    assert len(nodes) == len(instances) + len(BLOCKS)
 
     # Every target, with every host and instance selected, finds the
-    # series of the metric it names; together they show every series.
+    # series of the metric it names, each holding every minute at its
+    # value; together they show every series.
     values = {"host": hosts, "instance": instances}
+    where = {graphite_name(s.host, s.pi, m): (s, f) for s in SERIES for m, f in s.metrics}
     seen = set()
     for p in panels(dash):
         for t in p.get("targets", []):
@@ -453,6 +601,11 @@ def test_graphite_dashboard_targets_find_the_series(run):
             assert found, (p["title"], t["target"])
             assert len({f.split(".")[2] for f in found}) == 1, (p["title"], found)
             assert not [f for f in found if self_monitoring(f)]
+            for name in found:
+                series, field = where[name]
+                ends = run.ends[series.key]
+                assert run.carbon.fetch(name, ends[0] - 1, ends[-1]) == \
+                    {t: float(series.value(field, t)) for t in ends}, (p["title"], name)
             seen.update(found)
     assert seen == {m for m in metrics if not self_monitoring(m)}
 
@@ -470,14 +623,13 @@ def test_influxdb_dashboard_queries_plot_the_series(run):
     variables = template_variables(dash)
     hosts = sorted(v[1] for s in run.influx.query(variables["host"]["query"])["series"]
                    for v in s["values"])
-    assert hosts == sorted({h for h, _, _, _ in SERIES})
+    assert hosts == sorted({s.host for s in SERIES})
     q = influx_substitute(variables["instance"]["query"], {"host": hosts})
     instances = sorted(v[1] for s in run.influx.query(q)["series"] for v in s["values"])
-    # Only instances with connection series: no <block>-api.
-    assert instances == sorted(pi for _, pi, _, _ in SERIES)
+    # Instances with connections or traffic, each once; no <block>-api.
+    assert instances == sorted({s.pi for s in SERIES})
 
     values = {"host": hosts, "instance": instances}
-    by_metric = {m.split("-", 1)[1]: (m, f) for m, f in METRICS}
     seen = set()
     for p in panels(dash):
         for t in p.get("targets", []):
@@ -485,13 +637,17 @@ def test_influxdb_dashboard_queries_plot_the_series(run):
             query = influx_substitute(t["query"], values)
             series = run.influx.query(query).get("series", [])
             assert series, (p["title"], query)
-            ti = re.search(r"\"type_instance\" = '(\w+)'", t["query"]).group(1)
-            metric, field = by_metric[ti]
-            for s in series:
-                h, pi = s["tags"]["host"], s["tags"]["instance"]
-                ids, port = [(i, po) for hh, ppi, i, po in SERIES if (hh, ppi) == (h, pi)][0]
-                got = {tm: v for tm, v in s["values"] if v is not None}
-                assert got == {tm: expected_values(ids, port, tm)[field]
-                               for tm in run.ends[pi]}, (p["title"], query)
+            metric = "%s-%s" % re.search(
+                r"\"type\" = '(\w+)' AND \"type_instance\" = '(\w+)'", t["query"]).groups()
+            having = {(s.host, s.pi): s for s in SERIES if metric in dict(s.metrics)}
+            assert {(line["tags"]["host"], line["tags"]["instance"]) for line in series} == \
+                set(having), (p["title"], query)
+            for line in series:
+                h, pi = line["tags"]["host"], line["tags"]["instance"]
+                s = having[(h, pi)]
+                field = dict(s.metrics)[metric]
+                got = {tm: v for tm, v in line["values"] if v is not None}
+                assert got == {tm: s.value(field, tm) for tm in run.ends[s.key]}, \
+                    (p["title"], query)
                 seen.add((h, pi, metric))
-    assert seen == {(h, pi, m) for h, pi, _, _ in SERIES for m, _ in METRICS}
+    assert seen == {(s.host, s.pi, m) for s in SERIES for m, _ in s.metrics}
