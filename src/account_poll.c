@@ -16,6 +16,7 @@
 #include "api_response.h"
 #include "discovery.h"
 #include "dispatch.h"
+#include "state_file.h"
 #include "state_store.h"
 
 typedef struct {
@@ -100,9 +101,11 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
       .instance_ids = (const char *const *)a->instance_ids + s->first_instance,
       .instance_count = s->instance_count,
       .port = s->port[0] ? s->port : NULL,
-      .start_time = s->stat->timeless ? 0 : first_end - a->window,
+      .start_time =
+          s->stat->timeless ? 0 : first_end - a->window - s->stat->lookback,
       .end_time = s->stat->timeless ? 0 : last_end,
-      .interval = (s->stat->batch_seconds > 0) ? a->window : 0,
+      .page_size = (s->stat->lookback > 0) ? API_EVENTS_PAGE_SIZE : 0,
+      .interval = s->stat->takes_interval ? a->window : 0,
   };
   rpc_params_t params = RPC_PARAMS_INIT;
   int status = (api_request_params(&req, &params) == 0)
@@ -220,6 +223,78 @@ static void emit(void *ctx, time_t end, const char *type,
   e->last = end;
 }
 
+typedef struct {
+  account_t *a;
+  series_t *s;
+} event_ctx_t;
+
+static void utc(time_t t, char *buf, size_t size) {
+  struct tm tm;
+  if (gmtime_r(&t, &tm) == NULL || strftime(buf, size, "%FT%TZ", &tm) == 0)
+    ssnprintf(buf, size, "%lld", (long long)t);
+}
+
+/* An attack event started or ended: a notification, which collectd routes
+ * to notify_email, notify_nagios, exec or the log. */
+static void notify(void *ctx, const stat_event_t *e, bool started) {
+  event_ctx_t *c = ctx;
+  bool blackhole = strcmp(e->type, "blackhole") == 0;
+  notification_t n = {
+      .severity = !started    ? NOTIF_OKAY
+                  : blackhole ? NOTIF_FAILURE
+                              : NOTIF_WARNING,
+      .time = cdtime(),
+  };
+  sstrncpy(n.host, c->a->host[0] ? c->a->host : hostname_g, sizeof(n.host));
+  sstrncpy(n.plugin, PLUGIN_NAME, sizeof(n.plugin));
+  sstrncpy(n.plugin_instance, c->s->plugin_instance, sizeof(n.plugin_instance));
+  sstrncpy(n.type, "count", sizeof(n.type));
+  sstrncpy(n.type_instance,
+           blackhole ? "blackhole_events" : "mitigation_events",
+           sizeof(n.type_instance));
+  char from[32], to[32], when[80];
+  utc(e->start, from, sizeof(from));
+  utc(e->end, to, sizeof(to));
+  if (started)
+    ssnprintf(when, sizeof(when), "since %s", from);
+  else
+    ssnprintf(when, sizeof(when), "from %s to %s", from, to);
+  ssnprintf(n.message, sizeof(n.message),
+            "Anti-DDoS %s %s: instance %s, IP %s%s%s, %" PRIu64
+            " bit/s, %" PRIu64 " packets/s, %s",
+            blackhole ? "blackhole" : "mitigation",
+            started ? "started" : "ended", c->s->plugin_instance,
+            e->ip[0] ? e->ip : "?", e->port[0] ? ", port " : "", e->port,
+            e->bps, e->pps, when);
+  plugin_dispatch_notification(&n);
+}
+
+/* Each event is notified once when it starts and once when it ends, also
+ * across a restart with a StateFile. */
+static void notify_events(account_t *a, series_t *s, const api_rows_t *rows) {
+  event_ctx_t ctx = {.a = a, .s = s};
+  time_t now = time(NULL);
+  time_t since = s->w.requested_first - a->window;
+  for (size_t r = 0; r < rows->count; r++) {
+    stat_event_t e;
+    stat_event(rows, r, &e);
+    char key[STATE_MAX_KEY + DATA_MAX_NAME_LEN];
+    ssnprintf(key, sizeof(key), "%s/%s/event/%s/%s/%s/%lld", a->name,
+              s->plugin_instance, e.type, e.ip, e.port, (long long)e.start);
+    int before = (int)state_store_mark(key);
+    int after = stat_event_notify(&e, before, since, now, notify, &ctx);
+    if (after != before)
+      state_store_set_mark(key, after);
+  }
+  if (rows->root != NULL && rows->root[0].present &&
+      rows->root[0].count > rows->count)
+    c_complain(LOG_WARNING, &s->complaint,
+               PLUGIN_NAME " plugin: Account \"%s\", series %s: %" PRIu64
+                           " attack events, of which the newest %zu are read "
+                           "(one page).",
+               a->name, s->plugin_instance, rows->root[0].count, rows->count);
+}
+
 static void finished(const http_result_t *r, void *ctx) {
   poll_t *p = ctx;
   account_t *a = p->a;
@@ -252,17 +327,19 @@ static void finished(const http_result_t *r, void *ctx) {
   else
     parsed = api_server_failure(
         api_parse_rows(r->body, r->len, stat->action, stat->list, stat->fields,
-                       stat->field_count, NULL, 0, &rows, &error, why,
-                       sizeof(why)),
+                       stat->field_count, stat->root_fields,
+                       stat->root_field_count, &rows, &error, why, sizeof(why)),
         r->http_status, r->content_type, r->len, &error);
 
   /* The values the answer gives its windows, dispatched unless the answer
-   * turns out to be unusable. */
+   * turns out to be unusable; then the news of attack events. */
   emit_t e = {.p = p, .s = s};
   if (parsed == API_RESPONSE_OK &&
       stat_points(stat, &rows, s->w.requested_first, s->w.requested_end,
                   a->window, emit, &e, why, sizeof(why)) != 0)
     parsed = API_RESPONSE_INVALID;
+  if (parsed == API_RESPONSE_OK && stat->lookback > 0)
+    notify_events(a, s, &rows);
   api_rows_clear(&rows);
 
   if (parsed == API_RESPONSE_INVALID) {

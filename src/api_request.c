@@ -47,6 +47,10 @@ int api_request_params(const api_request_t *req, rpc_params_t *params) {
   }
   if (req->interval > 0)
     status |= add_time(params, "Interval", req->interval);
+  if (req->page_size > 0) {
+    status |= rpc_params_add(params, "PageNumber", "1");
+    status |= add_time(params, "PageSize", req->page_size);
+  }
 
   for (size_t i = 0; i < req->instance_count; i++) {
     char name[48];

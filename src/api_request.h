@@ -25,7 +25,8 @@ typedef struct {
   const char *port;      /* NULL: all ports together */
   time_t start_time;     /* both 0: not sent (a state, not a history) */
   time_t end_time;
-  int interval; /* seconds per row (operations with rows); 0: not sent */
+  int interval;  /* seconds per row (operations with rows); 0: not sent */
+  int page_size; /* PageNumber 1 of this size (paged answers); 0: not sent */
 } api_request_t;
 
 /* The end of the newest complete window: floor((now - delay) / window) *
@@ -51,6 +52,8 @@ int api_instance_ids_params(const char *region_id,
  * page_size rules. Returns 0 or -1. */
 #define API_ACTION_RULES "DescribeNetworkRules"
 #define API_RULES_PAGE_SIZE 50
+/* DescribeDDoSEvents: the page size siblings document as the largest. */
+#define API_EVENTS_PAGE_SIZE 50
 int api_network_rules_params(const char *region_id, const char *instance_id,
                              int page_number, int page_size,
                              rpc_params_t *params);

@@ -119,6 +119,20 @@ void state_store_remember(const account_t *a, const series_t *s) {
   pthread_mutex_unlock(&state_lock);
 }
 
+time_t state_store_mark(const char *key) {
+  pthread_mutex_lock(&state_lock);
+  time_t value = state_get(&state, key);
+  pthread_mutex_unlock(&state_lock);
+  return value;
+}
+
+void state_store_set_mark(const char *key, time_t value) {
+  pthread_mutex_lock(&state_lock);
+  if (state_set(&state, key, value) == 0)
+    state_dirty = true;
+  pthread_mutex_unlock(&state_lock);
+}
+
 /* With write_lock held. */
 static void write_snapshot(void) {
   char *text = NULL;

@@ -22,6 +22,11 @@ void state_store_restore(const account_t *a, series_t *s, time_t latest);
 /* Notes the series' newest dispatched window. */
 void state_store_remember(const account_t *a, const series_t *s);
 
+/* A mark kept with the series (what was notified of an attack event):
+ * its value, 0 if none; and setting it. In memory without a StateFile. */
+time_t state_store_mark(const char *key);
+void state_store_set_mark(const char *key, time_t value);
+
 /* Rewrites the file if anything changed. */
 void state_store_write(void);
 

@@ -64,6 +64,31 @@ static int blackhole_points(const statistic_t *stat, const api_rows_t *rows,
                             stat_emit_t emit, void *ctx, char *why,
                             size_t why_size);
 
+/* DescribeDDoSEvents: a row per event of the instances (no instance ID),
+ * newest first; Port empty and Region absent on blackholes (the docs' own
+ * example). */
+static const api_field_t event_fields[] = {
+    {"EventType", API_FIELD_TEXT, true}, {"Ip", API_FIELD_TEXT, false},
+    {"Port", API_FIELD_TEXT, false},     {"StartTime", API_FIELD_COUNT, true},
+    {"EndTime", API_FIELD_COUNT, false}, {"Bps", API_FIELD_COUNT, false},
+    {"Pps", API_FIELD_COUNT, false},
+};
+enum { EV_TYPE, EV_IP, EV_PORT, EV_START, EV_END, EV_BPS, EV_PPS };
+static const api_field_t event_root_fields[] = {
+    {"Total", API_FIELD_COUNT, false},
+};
+static const stat_value_t event_values[] = {
+    {"EventType", "count", "mitigation_events"},
+    {"EventType", "count", "blackhole_events"},
+    {"Bps", "gauge", "event_peak_bps"},
+    {"Pps", "operations_per_second", "event_peak_packets"},
+};
+
+static int events_points(const statistic_t *stat, const api_rows_t *rows,
+                         time_t first_end, time_t last_end, int window,
+                         stat_emit_t emit, void *ctx, char *why,
+                         size_t why_size);
+
 const statistic_t statistics[] = {
     {
         .name = "connections",
@@ -83,6 +108,7 @@ const statistic_t statistics[] = {
         .scope = SCOPE_INSTANCE,
         /* The longest range for which the reference recommends Interval 60. */
         .batch_seconds = 3600,
+        .takes_interval = true,
         .list = "PortFlowList",
         .time_field = "Time",
         .index_field = "Index",
@@ -109,6 +135,24 @@ const statistic_t statistics[] = {
         .timeless = true,
         .points = blackhole_points,
         .state_suffix = "/blackhole",
+    },
+    {
+        .name = "events",
+        .action = "DescribeDDoSEvents",
+        .scope = SCOPE_INSTANCE,
+        .batch_seconds = 3600,
+        .lookback = 86400, /* events of the last day that still run */
+        .list = "DDoSEvents",
+        .fields = event_fields,
+        .field_count = COUNT_OF(event_fields),
+        .root_fields = event_root_fields,
+        .root_field_count = COUNT_OF(event_root_fields),
+        .values = event_values,
+        .value_count = COUNT_OF(event_values),
+        .max_response = 1024 * 1024, /* a page of events */
+        .max_instances = 100,
+        .points = events_points,
+        .state_suffix = "/events",
     },
 };
 const size_t statistics_count = COUNT_OF(statistics);
@@ -224,6 +268,79 @@ static int blackhole_points(const statistic_t *stat, const api_rows_t *rows,
   emit(ctx, last_end, stat->values[1].type, stat->values[1].type_instance,
        blackholed);
   return 0;
+}
+
+void stat_event(const api_rows_t *rows, size_t r, stat_event_t *e) {
+  const api_value_t *row = rows->values + r * rows->field_count;
+  *e = (stat_event_t){
+      .type = row[EV_TYPE].text,
+      .ip = row[EV_IP].text,
+      .port = row[EV_PORT].text,
+      .start = (time_t)row[EV_START].count,
+      .end = row[EV_END].present ? (time_t)row[EV_END].count : 0,
+      .bps = row[EV_BPS].count,
+      .pps = row[EV_PPS].count,
+  };
+}
+
+/* Per window: mitigation and blackhole events under way at some time in
+ * it, and the largest attack among them. */
+static int events_points(const statistic_t *stat, const api_rows_t *rows,
+                         time_t first_end, time_t last_end, int window,
+                         stat_emit_t emit, void *ctx, char *why,
+                         size_t why_size) {
+  for (size_t r = 0; r < rows->count; r++) {
+    stat_event_t e;
+    stat_event(rows, r, &e);
+    if (strcmp(e.type, "defense") != 0 && strcmp(e.type, "blackhole") != 0) {
+      snprintf(why, why_size,
+               "EventType \"%s\" is neither \"defense\" nor \"blackhole\"",
+               e.type);
+      return -1;
+    }
+    if (e.end != 0 && e.end < e.start) {
+      snprintf(why, why_size, "an event of %s ends before it starts", e.ip);
+      return -1;
+    }
+  }
+  for (time_t end = first_end; end <= last_end; end += window) {
+    double mitigation = 0, blackhole = 0, bps = 0, pps = 0;
+    for (size_t r = 0; r < rows->count; r++) {
+      stat_event_t e;
+      stat_event(rows, r, &e);
+      if (e.start >= end || (e.end != 0 && e.end <= end - window))
+        continue; /* not under way in this window */
+      if (strcmp(e.type, "defense") == 0)
+        mitigation++;
+      else
+        blackhole++;
+      if ((double)e.bps > bps)
+        bps = (double)e.bps;
+      if ((double)e.pps > pps)
+        pps = (double)e.pps;
+    }
+    const stat_value_t *v = stat->values;
+    emit(ctx, end, v[0].type, v[0].type_instance, mitigation);
+    emit(ctx, end, v[1].type, v[1].type_instance, blackhole);
+    emit(ctx, end, v[2].type, v[2].type_instance, bps);
+    emit(ctx, end, v[3].type, v[3].type_instance, pps);
+  }
+  return 0;
+}
+
+int stat_event_notify(
+    const stat_event_t *e, int notified, time_t since, time_t now,
+    void (*notify)(void *ctx, const stat_event_t *e, bool started), void *ctx) {
+  bool over = e->end != 0 && e->end <= now;
+  if (notified == 0 && over && e->end < since)
+    return 2; /* long over when first seen: history, not news */
+  if (notified < 1)
+    notify(ctx, e, true);
+  if (over && notified < 2) {
+    notify(ctx, e, false);
+    return 2;
+  }
+  return (notified > 1) ? notified : 1;
 }
 
 int stat_points(const statistic_t *stat, const api_rows_t *rows,

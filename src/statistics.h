@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 /* Bounds of the table: windows one request covers, values per window. */
@@ -48,6 +49,7 @@ struct statistic_s {
    * (the Window) and answer a row per bucket: one request per hour of
    * missed minutes. 0: one window per request. */
   int batch_seconds;
+  bool takes_interval; /* the request's Interval: the Window, a row each */
   const char *list; /* the row element; NULL: a flat answer, one row */
   /* With list: the fields that say which bucket a row is: Time, its start
    * (preferred), or Index, counting buckets from StartTime. Rows of one
@@ -56,10 +58,15 @@ struct statistic_s {
   const char *index_field;
   const api_field_t *fields;
   size_t field_count;
+  const api_field_t *root_fields; /* e.g. Total, beside the rows */
+  size_t root_field_count;
   const stat_value_t *values;
   size_t value_count;
   size_t max_response;  /* the largest answer accepted, in bytes */
   size_t max_instances; /* InstanceIds one request may name */
+  /* Seconds before the first window a request also covers: events that
+   * began earlier and still run. With it, the answer is paged (page 1). */
+  int lookback;
   /* A state, not a history: the request names no time, and only the
    * newest window is asked (an outage is not caught up). */
   bool timeless;
@@ -99,6 +106,28 @@ int stat_windows(const statistic_t *stat, const api_rows_t *rows,
 int stat_points(const statistic_t *stat, const api_rows_t *rows,
                 time_t first_end, time_t last_end, int window, stat_emit_t emit,
                 void *ctx, char *why, size_t why_size);
+
+/* An attack event of a DescribeDDoSEvents answer. */
+typedef struct {
+  const char *type; /* "defense" (mitigation) or "blackhole" */
+  const char *ip;
+  const char *port; /* "" for a blackhole */
+  time_t start;
+  time_t end; /* 0: still running (EndTime 0 or absent); or its planned end */
+  uint64_t bps, pps;
+} stat_event_t;
+
+/* Row r of an events answer as an event. */
+void stat_event(const api_rows_t *rows, size_t r, stat_event_t *e);
+
+/* What is left to notify of e: given what was (0 nothing, 1 its start, 2
+ * its end too), calls notify for its start and its end (once its end is
+ * not after now) as due, and returns what then is. An event that ended
+ * before since (older than the windows polled: the first poll, an outage
+ * beyond its lookback) is recorded without a word. */
+int stat_event_notify(
+    const stat_event_t *e, int notified, time_t since, time_t now,
+    void (*notify)(void *ctx, const stat_event_t *e, bool started), void *ctx);
 
 /* "connections", "traffic", ...: for messages naming the known ones. */
 void statistics_names(char *buf, size_t size);

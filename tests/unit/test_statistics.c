@@ -56,7 +56,8 @@ DEF_TEST(table) {
   OK(statistic_of_action("DescribePortFlowList") == traffic);
   char names[128];
   statistics_names(names, sizeof(names));
-  EXPECT_EQ_STR("\"connections\", \"traffic\", \"blackhole\"", names);
+  EXPECT_EQ_STR("\"connections\", \"traffic\", \"blackhole\", \"events\"",
+                names);
   /* Every value names a field of its statistic, and no type clips. */
   for (size_t i = 0; i < statistics_count; i++) {
     const statistic_t *s = statistics + i;
@@ -213,6 +214,100 @@ DEF_TEST(generic_points_are_the_mapped_fields) {
   return 0;
 }
 
+/* An events row: type, ip, port, start, end (-1: absent), bps, pps. */
+static void event_row(api_value_t *row, const char *type, const char *ip,
+                      const char *port, long long start, long long end,
+                      uint64_t bps, uint64_t pps) {
+  memset(row, 0, 7 * sizeof(*row));
+  const char *texts[] = {type, ip, port};
+  for (int i = 0; i < 3; i++) {
+    row[i].present = true;
+    snprintf(row[i].text, sizeof(row[i].text), "%s", texts[i]);
+  }
+  row[3] = (api_value_t){.present = true, .count = (uint64_t)start};
+  row[4] = (api_value_t){.present = end >= 0,
+                         .count = (uint64_t)(end < 0 ? 0 : end)};
+  row[5] = (api_value_t){.present = true, .count = bps};
+  row[6] = (api_value_t){.present = true, .count = pps};
+}
+
+DEF_TEST(events_per_window) {
+  const statistic_t *ev = statistic_find("events");
+  CHECK_NOT_NULL(ev);
+  OK(ev->lookback >= 3600 && ev->batch_seconds == 3600);
+  api_value_t cells[3 * 7];
+  api_rows_t rows = {.field_count = 7, .values = cells, .count = 3};
+  /* Windows ending START+60, +120, +180. A mitigation under way since
+   * before them, not ended (EndTime absent); a blackhole in the second
+   * window only; a short mitigation long over. */
+  event_row(cells, "defense", "203.0.113.10", "80", START - 3600, -1,
+            40000000000ULL, 5000000);
+  event_row(cells + 7, "blackhole", "203.0.113.10", "", START + 70, START + 110,
+            0, 0);
+  event_row(cells + 14, "defense", "203.0.113.11", "443", START - 7200,
+            START - 7000, 90000000000ULL, 1);
+  emitted[0] = 0;
+  CHECK_ZERO(stat_points(ev, &rows, START + 60, START + 180, 60, collect, NULL,
+                         why, sizeof(why)));
+  EXPECT_EQ_STR("1796205600 count-mitigation_events=1\n"
+                "1796205600 count-blackhole_events=0\n"
+                "1796205600 gauge-event_peak_bps=4e+10\n"
+                "1796205600 operations_per_second-event_peak_packets=5e+06\n"
+                "1796205660 count-mitigation_events=1\n"
+                "1796205660 count-blackhole_events=1\n"
+                "1796205660 gauge-event_peak_bps=4e+10\n"
+                "1796205660 operations_per_second-event_peak_packets=5e+06\n"
+                "1796205720 count-mitigation_events=1\n"
+                "1796205720 count-blackhole_events=0\n"
+                "1796205720 gauge-event_peak_bps=4e+10\n"
+                "1796205720 operations_per_second-event_peak_packets=5e+06\n",
+                emitted);
+
+  /* An unknown type: nothing emitted. */
+  event_row(cells + 14, "scrubbing", "203.0.113.11", "443", START, -1, 1, 1);
+  emitted[0] = 0;
+  EXPECT_EQ_INT(-1, stat_points(ev, &rows, START + 60, START + 180, 60, collect,
+                                NULL, why, sizeof(why)));
+  OK(strstr(why, "neither") != NULL && emitted[0] == 0);
+  return 0;
+}
+
+static void note(void *ctx, const stat_event_t *e, bool started) {
+  (void)ctx;
+  size_t n = strlen(emitted);
+  snprintf(emitted + n, sizeof(emitted) - n, "%s %s\n", e->ip,
+           started ? "started" : "ended");
+}
+
+DEF_TEST(events_are_notified_once_each_way) {
+  stat_event_t e = {
+      .type = "defense", .ip = "a", .port = "80", .start = START, .end = 0};
+  emitted[0] = 0;
+  EXPECT_EQ_INT(1, stat_event_notify(&e, 0, START, START + 900, note, NULL));
+  EXPECT_EQ_INT(
+      1, stat_event_notify(&e, 1, START, START + 900, note, NULL)); /* again */
+  e.end = START + 300;
+  EXPECT_EQ_INT(2, stat_event_notify(&e, 1, START, START + 900, note, NULL));
+  EXPECT_EQ_INT(2, stat_event_notify(&e, 2, START, START + 900, note, NULL));
+  EXPECT_EQ_STR("a started\na ended\n", emitted);
+
+  /* Begun and ended between two polls: both, in order. */
+  emitted[0] = 0;
+  EXPECT_EQ_INT(2,
+                stat_event_notify(&e, 0, START + 60, START + 900, note, NULL));
+  EXPECT_EQ_STR("a started\na ended\n", emitted);
+  /* A planned end still ahead: running. */
+  emitted[0] = 0;
+  EXPECT_EQ_INT(1, stat_event_notify(&e, 0, START, START + 200, note, NULL));
+  EXPECT_EQ_STR("a started\n", emitted);
+  /* Over before the windows polled (a first start): history, no news. */
+  emitted[0] = 0;
+  EXPECT_EQ_INT(2,
+                stat_event_notify(&e, 0, START + 600, START + 900, note, NULL));
+  EXPECT_EQ_STR("", emitted);
+  return 0;
+}
+
 int main(void) {
   traffic = statistic_find("traffic");
   RUN_TEST(table);
@@ -221,5 +316,7 @@ int main(void) {
   RUN_TEST(a_flat_answer_is_its_window);
   RUN_TEST(blackhole_per_ip_and_count);
   RUN_TEST(generic_points_are_the_mapped_fields);
+  RUN_TEST(events_per_window);
+  RUN_TEST(events_are_notified_once_each_way);
   END_TEST;
 }

@@ -1,0 +1,118 @@
+# SPDX-License-Identifier: MIT
+"""Attack events (Statistics "events", DescribeDDoSEvents) with the real
+collectd: per window the mitigation and blackhole events under way and
+the peak attack, and a notification (seen through the stock logfile
+plugin) when each event starts and when it ends, once each, also across
+a restart with a StateFile."""
+
+import os
+import re
+import time
+
+import pytest
+
+from conftest import Collectd, Simulator, block, wait_for
+
+KEY = ['AccessKeyId "LTAIevents"', 'AccessKeySecret "SECRET-events-2b"']
+KEYS = {"LTAIevents": {"secret": "SECRET-events-2b"}}
+INSTANCE = "ddoscoo-cn-ev"
+IP = "203.0.113.40"
+PEAK_BPS, PEAK_PPS = 30_000_000_000, 4_000_000
+
+
+def attack(now, end=None):
+    a = {"instance": INSTANCE, "ip": IP, "port": 443, "start": now - 600, "end": end,
+         "ramp_seconds": 0, "peak_bps": PEAK_BPS, "peak_pps": PEAK_PPS,
+         "blackhole_from": now - 300, "blackhole_to": end or now + 3600}
+    return {"attacks": [a]}
+
+
+def workdir(d, name):
+    os.makedirs(os.path.join(d, name))
+    return os.path.join(d, name)
+
+
+def notifications(cd):
+    return [l for l in cd.log().splitlines() if "Notification:" in l and "Anti-DDoS" in l]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("events"))
+    now = int(time.time())
+    sim = Simulator(d, {"keys": KEYS, "instances": [INSTANCE], "attack": attack(now)})
+    state = os.path.join(d, "state")
+    config = 'StateFile "%s"\n' % state + block(
+        "ev", *KEY, 'Endpoint "%s"' % sim.url, 'Statistics "events"',
+        'InstanceId "%s"' % INSTANCE, "Interval 1")
+    t = {}
+    try:
+        first = Collectd(workdir(d, "first"), config)
+        try:
+            wait_for(lambda: len(notifications(first)) >= 2, 30, "the start notifications")
+        finally:
+            first.stop()
+        t["first"] = first
+        # Restarted: what was notified is not notified again. Then the
+        # attack ends.
+        second = Collectd(workdir(d, "second"), config)
+        try:
+            sim.control("attack", attack(now, int(time.time())))
+            wait_for(lambda: len(notifications(second)) >= 2, 90,
+                     "the end notifications", step=1)
+            time.sleep(2)  # nothing more comes
+        finally:
+            second.stop()
+        t["second"] = second
+    finally:
+        sim.stop()
+    t["requests"] = [r for r in sim.requests() if r.get("action") == "DescribeDDoSEvents"]
+    return t
+
+
+def test_each_start_is_notified_once(run):
+    lines = notifications(run["first"])
+    started = [l for l in lines if "started" in l]
+    assert len(started) == 2, lines
+    mitigation = [l for l in started if "Anti-DDoS mitigation started" in l]
+    blackhole = [l for l in started if "Anti-DDoS blackhole started" in l]
+    assert len(mitigation) == 1 and "severity = WARNING" in mitigation[0]
+    assert len(blackhole) == 1 and "severity = FAILURE" in blackhole[0]
+    for l in started:
+        assert "plugin = ddoscoo" in l and INSTANCE in l and IP in l
+    assert "port 443" in mitigation[0] and "%d bit/s" % PEAK_BPS in mitigation[0]
+    assert "%d packets/s" % PEAK_PPS in mitigation[0]
+    assert re.search(r"since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", mitigation[0])
+
+
+def test_after_a_restart_only_the_ends_are_notified(run):
+    lines = notifications(run["second"])
+    assert not [l for l in lines if "started" in l], lines
+    ended = [l for l in lines if "ended" in l]
+    assert len(ended) == 2, lines
+    assert all("severity = OKAY" in l for l in ended)
+    assert {"mitigation", "blackhole"} == {
+        "mitigation" if "mitigation ended" in l else "blackhole" for l in ended}
+
+
+def test_values_per_window(run):
+    cd = run["first"]
+    mitigation = cd.csv_points(INSTANCE, "count-mitigation_events")
+    blackhole = cd.csv_points(INSTANCE, "count-blackhole_events")
+    peak = cd.csv_points(INSTANCE, "gauge-event_peak_bps")
+    packets = cd.csv_points(INSTANCE, "operations_per_second-event_peak_packets")
+    assert mitigation and set(mitigation) == set(blackhole) == set(peak) == set(packets)
+    for t in mitigation:
+        assert t % 60 == 0
+        assert mitigation[t] == 1 and blackhole[t] == 1
+        assert peak[t] == PEAK_BPS and packets[t] == PEAK_PPS
+
+
+def test_requests_look_back_a_day_one_page(run):
+    reqs = run["requests"]
+    assert reqs and all(r["status"] == 200 for r in reqs)
+    for r in reqs:
+        p = r["params"]
+        assert p["InstanceIds.1"] == INSTANCE and p["PageNumber"] == "1"
+        assert p["PageSize"] == "50"
+        assert int(p["EndTime"]) - int(p["StartTime"]) >= 86400 + 60
