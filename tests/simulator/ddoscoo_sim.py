@@ -100,6 +100,8 @@ default cn-hangzhou):
     (its traffic gone, a "blackhole" event) in between. Times are epoch seconds or
     "now", "now+N", "now-N". Without attacks every instance shows only its smooth
     legitimate traffic (baseline_for), deterministic for every past minute.
+    DescribePortConnsCount follows the section too (values_for, minute_conns): an
+    attack's port, and the instance's total, gain connections with the attack.
 
 Importable pieces (used by the tests of the plugin and of this simulator):
     percent_encode(s)                  RFC 3986 encoding used by signing
@@ -107,7 +109,8 @@ Importable pieces (used by the tests of the plugin and of this simulator):
     sign_v1(method, params, secret)    -> (string_to_sign, signature)
     sign_v3(method, query_params, headers, body, secret[, signed_headers])
                                        -> (canonical_request, string_to_sign, signature)
-    values_for(ids, port, start, end)  -> {"Conns", "ActConns", "InActConns", "Cps"}
+    values_for(ids, port, start, end[, attack])
+                                       -> {"Conns", "ActConns", "InActConns", "Cps"}
     check_attack(section, now)         validated "attack" section, times resolved
     flow_for(ids, start, end[, interval, section, region_id, now])
                                        -> PortFlowList rows (dicts), as answered
@@ -115,6 +118,8 @@ Importable pieces (used by the tests of the plugin and of this simulator):
     events_for(ids, start, end, now[, section, region_id])
                                        -> every selected DDoSEvents item, newest first
     baseline_for(id, minute), minute_flow(id, minute, section), default_ip(id)
+    minute_conns(id, port, minute, section)
+                                       -> one instance's connections in one minute
     parse_urlencoded(raw_bytes)        strict query/form decoder
     load_config(path_or_dict)          validated scenario
     SimState, SimServer, Handler       the server itself
@@ -354,28 +359,80 @@ def sign_v3(method, query_params, headers, body, secret, signed_headers=None):
 # Deterministic metric values
 # ---------------------------------------------------------------------------
 
-def values_for(instance_ids, port, start_time, end_time):
-    """Values the simulator reports for one query, as a dict.
+def values_for(instance_ids, port, start_time, end_time, attack=None):
+    """Values the simulator reports for one DescribePortConnsCount query,
+    as a dict {"Conns", "ActConns", "InActConns", "Cps"}.
 
-    Derived from sha256 of a canonical JSON string of the arguments, so a
-    test can predict exactly what the plugin should have stored:
-        {"end_time": int, "instance_ids": [str, ...] (request order),
-         "port": str or null, "start_time": int}
-    serialized with sorted keys and no whitespace.
-    Ranges: Conns 1000..99999, ActConns 0..Conns,
-    InActConns 0..Conns-ActConns, Cps 0..5000.
+    Each instance has connections in every minute (minute_conns): a smooth
+    baseline that follows its legitimate traffic (baseline_for) over the
+    day, with a little noise, and on top of it the connections of any
+    attack on it (on ``port``, or on any port when ``port`` is None) from
+    ``attack``, a section as check_attack returns it (None: no attack).
+    A query answers, per instance, the minute of [start_time, end_time)
+    with the most concurrent connections (and the highest Cps of them
+    all), added up over the instances. Deterministic: a test predicts
+    exactly what the plugin should have stored. Always
+    ActConns + InActConns <= Conns.
     """
-    canonical = json.dumps({
-        "instance_ids": [str(i) for i in instance_ids],
-        "port": None if port is None else str(port),
-        "start_time": int(start_time),
-        "end_time": int(end_time),
-    }, sort_keys=True, separators=(",", ":"))
-    a, b, c, d = struct.unpack(">4Q", hashlib.sha256(canonical.encode("utf-8")).digest())
-    conns = 1000 + a % (99999 - 1000 + 1)
-    act = b % (conns + 1)
-    inact = c % (conns - act + 1)
-    cps = d % 5001
+    section = attack if attack is not None else check_attack({}, 0)
+    port = None if port is None else str(port)
+    start, end = int(start_time), int(end_time)
+    minutes = range(start - start % 60, end, 60) or [start - start % 60]
+    total = dict.fromkeys(CONNS_FIELDS, 0)
+    for iid in instance_ids:
+        per_minute = [minute_conns(str(iid), port, m, section) for m in minutes]
+        busiest = max(per_minute, key=lambda v: v["Conns"])
+        for k in ("Conns", "ActConns", "InActConns"):
+            total[k] += busiest[k]
+        total["Cps"] += max(v["Cps"] for v in per_minute)
+    return total
+
+
+CONNS_FIELDS = ("Conns", "ActConns", "InActConns", "Cps")
+# What an attack's packets become: new connections per second per packet
+# per second (most are dropped before they open one), and how many seconds
+# each lingers half-open (inactive).
+ATTACK_CPS_PER_PPS = 0.01
+ATTACK_CONN_SECONDS = 4
+
+
+def _unit(*parts):
+    """A stable number in [0, 1) for the parts."""
+    d = hashlib.sha256(":".join(map(str, parts)).encode("utf-8")).digest()
+    return int.from_bytes(d[:8], "big") / 2.0 ** 64
+
+
+def minute_conns(iid, port, minute, section):
+    """The connections of one instance (one port of it, or all with port
+    None) in one minute. Legitimate ones: the instance's inbound traffic
+    over 8..16 kbit/s a connection, a stable share of it per port
+    (20..80 %), +-2 % of noise; 55..85 % active, most of the rest inactive,
+    each living 20..90 s (Cps, +-5 %). A blackholed IP's share never
+    arrives. An attack adds peak_pps x level / 100 new connections per
+    second, each half-open for 4 s: 85 % of them inactive, 5 % active."""
+    f = _fractions("conns", iid, 4)
+    ips = instance_ips(iid, section)
+    mine = [a for a in section["attacks"] if a["instance"] == iid]
+    dark = {a["ip"] for a in mine if a["blackhole_from"] is not None
+            and a["blackhole_from"] <= minute < a["blackhole_to"]}
+    lit = (len(ips) - len(dark)) / len(ips)
+    share = 1.0 if port is None else 0.2 + 0.6 * _unit("conns-port", iid, port)
+    noise = 1 + 0.04 * (_unit("conns-noise", iid, port, minute) - 0.5)
+    conns = int(baseline_for(iid, minute)["InBps"] / (8e3 + 8e3 * f[0])
+                * share * noise * lit)
+    act = int(conns * (0.55 + 0.3 * f[1]))
+    inact = int((conns - act) * (0.8 + 0.15 * f[2]))
+    cps_noise = 1 + 0.1 * (_unit("cps-noise", iid, port, minute) - 0.5)
+    cps = int(conns / (20 + 70 * f[3]) * cps_noise)
+    for a in mine:
+        if a["ip"] in dark or (port is not None and port != str(a["port"])):
+            continue
+        new = int(a["peak_pps"] * attack_level(a, minute) * ATTACK_CPS_PER_PPS)
+        half_open = new * ATTACK_CONN_SECONDS
+        conns += half_open
+        act += half_open // 20
+        inact += half_open * 17 // 20
+        cps += new
     return {"Conns": conns, "ActConns": act, "InActConns": inact, "Cps": cps}
 
 
@@ -2312,7 +2369,7 @@ class Handler(Sender, BaseHTTPRequestHandler):
         if self.server.state.latency > 0:
             # A verified request takes as long as a distant service would.
             self.server.state.stopping.wait(self.server.state.latency)
-        values = values_for(ids, port, start, end)
+        values = values_for(ids, port, start, end, self.server.state.attack_section())
         seed = int.from_bytes(hashlib.sha256(nonce.encode()).digest()[:8], "big")
         fields = success_fields(values, rid, seed)
         fault = self.server.state.take_fault(ids)
@@ -2564,7 +2621,7 @@ class Handler(Sender, BaseHTTPRequestHandler):
             if state.latency > 0:
                 state.stopping.wait(state.latency)
             end = int(state.now()) // 60 * 60
-            values = values_for([m.group(1)], None, end - 60, end)
+            values = values_for([m.group(1)], None, end - 60, end, state.attack_section())
             rid = str(uuid.uuid4()).upper()
             self._log(method, path, {}, 200, values=values, request_id=rid, t=t)
             return self._send(200, fields_xml(success_fields(values, rid, end)).encode(),

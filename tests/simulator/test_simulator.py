@@ -263,19 +263,6 @@ def test_percent_encode_rules():
     assert sim.percent_encode("é/+=&") == "%C3%A9%2F%2B%3D%26"
 
 
-def test_values_for_deterministic_and_in_range():
-    a = sim.values_for([INST1], None, 1700000000 - 20, 1700000040)
-    assert a == sim.values_for([INST1], None, "1699999980", "1700000040")
-    assert a != sim.values_for([INST1], "80", 1699999980, 1700000040)
-    for i in range(200):
-        v = sim.values_for([INST1, "x%d" % i], str(i + 1), i * 60, i * 60 + 60)
-        assert list(v) == ["Conns", "ActConns", "InActConns", "Cps"]
-        assert 1000 <= v["Conns"] <= 99999
-        assert 0 <= v["ActConns"] <= v["Conns"]
-        assert 0 <= v["InActConns"] <= v["Conns"] - v["ActConns"]
-        assert 0 <= v["Cps"] <= 5000
-
-
 def test_parse_urlencoded_is_strict():
     assert sim.parse_urlencoded(b"a=b+c&d=%C3%A9%2a&e") == [("a", "b c"), ("d", "é*"), ("e", "")]
     for bad in (b"a=%ZZ", b"a=%4", b"a=%FF", b"a=1&&b=2", b"=x", b"a=b c", b"a=\xc3\xa9", b"a=#"):
@@ -2075,6 +2062,89 @@ def test_flow_values_are_pure_and_smooth():
         assert abs(a["InBps"] - b["InBps"]) < 0.03 * a["InBps"]
     assert min(b["InBps"] for b in base) > 20_000_000
     assert sim.baseline_for(INST1, start) != sim.baseline_for(INST2, start)
+
+
+def test_values_for_deterministic_and_consistent():
+    a = sim.values_for([INST1], None, 1700000000 - 20, 1700000040)
+    assert a == sim.values_for([INST1], None, "1699999980", "1700000040")
+    assert a != sim.values_for([INST1], "80", 1699999980, 1700000040)
+    assert sim.values_for([INST1], 80, 1699999980, 1700000040) == \
+        sim.values_for([INST1], "80", 1699999980, 1700000040)
+    for i in range(200):
+        v = sim.values_for([INST1, "x%d" % i], str(i + 1), i * 600, i * 600 + 60)
+        assert list(v) == ["Conns", "ActConns", "InActConns", "Cps"]
+        assert 100 <= v["Conns"] <= 400_000
+        assert 0 < v["ActConns"] and 0 < v["InActConns"]
+        assert v["ActConns"] + v["InActConns"] <= v["Conns"]
+        assert 0 < v["Cps"] < v["Conns"]
+
+
+def test_connections_follow_a_smooth_day():
+    start = 1_700_000_000 // 60 * 60
+    for iid, port in ((INST1, None), (INST1, "80"), (INST2, "443")):
+        day = [sim.values_for([iid], port, start + 60 * n, start + 60 * n + 60)["Conns"]
+               for n in range(1440)]
+        # Neighbouring minutes differ by the noise, not at random...
+        for a, b in zip(day, day[1:]):
+            assert abs(a - b) < 0.06 * a, (iid, port)
+        # ...but the day swells and ebbs.
+        assert max(day) > 1.4 * min(day)
+    one = sim.values_for([INST1], "80", start, start + 60)
+    assert one != sim.values_for([INST2], "80", start, start + 60)
+    # Several instances add up; a longer window answers its busiest minute.
+    two = sim.values_for([INST2], "80", start, start + 60)
+    assert sim.values_for([INST1, INST2], "80", start, start + 60) == \
+        {k: one[k] + two[k] for k in one}
+    minutes = [sim.values_for([INST1], "80", start + 60 * n, start + 60 * n + 60)
+               for n in range(10)]
+    ten = sim.values_for([INST1], "80", start, start + 600)
+    assert ten == dict(max(minutes, key=lambda v: v["Conns"]),
+                       Cps=max(v["Cps"] for v in minutes))
+
+
+def test_connections_rise_with_an_attack_on_their_port():
+    start = 1_700_000_000 // 60 * 60
+    section = sim.check_attack({"attacks": [
+        {"instance": INST1, "ip": IP_A, "port": 80, "start": start + 600,
+         "end": start + 4200, "ramp_seconds": 300, "peak_bps": 40_000_000_000,
+         "peak_pps": 5_000_000, "blackhole_from": start + 3000, "blackhole_to": start + 3600}]},
+        0)
+
+    def at(n, port="80", iid=INST1, attack=section):
+        return sim.values_for([iid], port, start + 60 * n, start + 60 * n + 60, attack)
+
+    quiet = [at(n, attack=None) for n in range(80)]
+    # Before and after the attack, and on other ports (but while its IP is
+    # blackholed) and instances, as without it.
+    assert [at(n) for n in range(10)] == quiet[:10]
+    assert [at(n) for n in range(70, 80)] == quiet[70:]
+    assert all(at(n, "443") == at(n, "443", attack=None) for n in range(0, 80, 7)
+               if not 50 <= n < 60)
+    assert all(at(n, iid=INST2) == at(n, iid=INST2, attack=None) for n in range(0, 80, 7))
+    # On the plateau: 50,000 new connections a second, 200,000 of them
+    # half-open, mostly inactive, on the port and in the instance's total.
+    peak = at(30)
+    assert 180_000 < peak["Conns"] - quiet[30]["Conns"] <= 200_000
+    assert 40_000 < peak["Cps"] - quiet[30]["Cps"] <= 50_000
+    assert peak["InActConns"] - quiet[30]["InActConns"] > 150_000
+    assert peak["ActConns"] + peak["InActConns"] <= peak["Conns"]
+    assert at(30, None)["Conns"] - at(30, None, attack=None)["Conns"] == \
+        peak["Conns"] - quiet[30]["Conns"]
+    # It ramps up over five minutes, not in one jump.
+    ramp = [at(n)["Conns"] for n in range(10, 16)]
+    assert ramp == sorted(ramp) and ramp[1] < peak["Conns"] / 2 < ramp[-1]
+    # Blackholed: the attack and the IP's share (one of two) of the rest are gone.
+    dark = at(55)
+    assert abs(dark["Conns"] - quiet[55]["Conns"] / 2) <= 1
+
+
+def test_server_answers_connections_of_its_attack(stat_servers):
+    # The open-ended attack on INST1's port 443 is on the plateau.
+    s = stat_servers["repeated"]
+    p = make_params(Port="443", StartTime=str(minute(-120)), EndTime=str(minute(-60)))
+    got = check_success(call(s, p), [INST1])
+    assert got == sim.values_for([INST1], "443", minute(-120), minute(-60), attack_of(s))
+    assert got["Cps"] > sim.values_for([INST1], "443", minute(-120), minute(-60))["Cps"] + 2000
 
 
 def test_attack_config_validation():
