@@ -257,8 +257,10 @@ METRICS = [
 ]
 
 
-def expected_values(instance_ids, port, end, window=60):
-    return ddoscoo_sim.values_for(list(instance_ids), port, end - window, end)
+def expected_values(instance_ids, port, end, window=60, attack=None):
+    """What the simulator answers for a window; attack: the scenario's
+    attack section as check_attack resolves it (connections rise with it)."""
+    return ddoscoo_sim.values_for(list(instance_ids), port, end - window, end, attack=attack)
 
 
 def block(name, *lines):

@@ -48,7 +48,7 @@ ATTACK_RESOLVED = ddoscoo_sim.check_attack(ATTACK, 0)
 
 
 def connections(ids, port):
-    return lambda field, end: expected_values(ids, port, end)[field]
+    return lambda field, end: expected_values(ids, port, end, attack=ATTACK_RESOLVED)[field]
 
 
 def traffic(ids):
