@@ -345,9 +345,10 @@ static void finished(const http_result_t *r, void *ctx) {
   if (parsed == API_RESPONSE_INVALID) {
     a->stats.failed++;
     c_complain(LOG_ERR, &s->complaint,
-               PLUGIN_NAME " plugin: Account \"%s\", series %s: unusable "
+               PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: unusable "
                            "response (HTTP %ld, %zu bytes): %s",
-               a->name, s->plugin_instance, r->http_status, r->len, why);
+               a->name, s->plugin_instance, stat->action, r->http_status,
+               r->len, why);
     sched_window_done(&a->sched, &s->w, SCHED_INVALID, -1);
     return;
   }
