@@ -187,6 +187,9 @@ int stat_windows(const statistic_t *stat, const api_rows_t *rows,
   memset(seen, 0, windows * sizeof(*seen));
   int time_f = field_index(stat, stat->time_field);
   int index_f = field_index(stat, stat->index_field);
+  int value_f[STAT_MAX_VALUES];
+  for (size_t v = 0; v < stat->value_count; v++)
+    value_f[v] = field_index(stat, stat->values[v].field);
   time_t start = first_end - window; /* the request's StartTime */
 
   for (size_t r = 0; r < rows->count; r++) {
@@ -223,7 +226,7 @@ int stat_windows(const statistic_t *stat, const api_rows_t *rows,
     }
     seen[k] = true;
     for (size_t v = 0; v < stat->value_count; v++) {
-      int f = field_index(stat, stat->values[v].field);
+      int f = value_f[v];
       if (f >= 0 && row[f].present)
         values[k * stat->value_count + v] += (double)row[f].count;
     }
