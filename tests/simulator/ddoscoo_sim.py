@@ -2481,9 +2481,13 @@ class Handler(Sender, BaseHTTPRequestHandler):
             state.stopping.wait(state.latency)
         seed = int.from_bytes(hashlib.sha256(nonce.encode()).digest()[:8], "big")
         fields = list_fields(action, result, rid, seed)
-        summary = list_summary(action, result)
+        self._list_answer(action, fields, list_summary(action, result),
+                          method, params, rid, fmt, t)
+
+    def _list_answer(self, action, fields, summary, method, params, rid, fmt, t):
+        """A list answer, or the fault the scenario has for the operation."""
         root = action + "Response"
-        fault = state.take_list_fault(action)
+        fault = self.server.state.take_list_fault(action)
         if fault is not None:
             return self._list_fault(fault, root, fields, summary, method, params, rid, fmt, t)
         self._log(method, "/", params, 200, request_id=rid, t=t, extra=summary)
@@ -2570,13 +2574,8 @@ class Handler(Sender, BaseHTTPRequestHandler):
         answer = stat_answer(query, state.attack_section(), state.now())
         seed = int.from_bytes(hashlib.sha256(nonce.encode()).digest()[:8], "big")
         fields = stat_fields(action, answer, rid, seed)
-        summary = stat_summary(action, answer)
-        root = action + "Response"
-        fault = state.take_list_fault(action)
-        if fault is not None:
-            return self._list_fault(fault, root, fields, summary, method, params, rid, fmt, t)
-        self._log(method, "/", params, 200, request_id=rid, t=t, extra=summary)
-        self._list_success(fmt, root, fields, rid)
+        self._list_answer(action, fields, stat_summary(action, answer),
+                          method, params, rid, fmt, t)
 
     def _reset_connection(self):
         """Abort the TCP connection with RST (SO_LINGER 0, then close).
