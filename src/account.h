@@ -97,8 +97,9 @@ typedef struct {
   size_t series_count;
   credentials_t *credentials;
   http_client_t *http;
-  sched_t sched;      /* windows, limits, backoff, keys refused */
-  bool over_capacity; /* said so, for this number of series */
+  sched_t sched;          /* windows, limits, backoff, keys refused */
+  time_t marks_forgotten; /* when old event marks were last dropped */
+  bool over_capacity;     /* said so, for this number of series */
   account_stats_t stats;
   cdtime_t stats_time;    /* of the last dispatch of stats */
   c_complain_t complaint; /* errors of the whole block */

@@ -540,8 +540,12 @@ account_t *account_config(oconfig_item_t *ci) {
   a->max_concurrent = 4;
   a->max_rps = 10; /* the API's documented limit for its listing calls */
   a->discovery_interval = TIME_T_TO_CDTIME_T(600);
-  a->statistics[0] = statistic_find("connections");
-  a->statistics_count = 1;
+  /* The essential picture of an attack; web domains are asked for. */
+  static const char *const default_statistics[] = {"connections", "traffic",
+                                                   "blackhole", "events"};
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(default_statistics); i++)
+    a->statistics[a->statistics_count++] =
+        statistic_find(default_statistics[i]);
   C_COMPLAIN_INIT(&a->complaint);
 
   if (cf_util_get_string(ci, &a->name) != 0 ||

@@ -281,10 +281,21 @@ static void notify_events(account_t *a, series_t *s, const api_rows_t *rows) {
     char key[STATE_MAX_KEY + DATA_MAX_NAME_LEN];
     ssnprintf(key, sizeof(key), "%s/%s/event/%s/%s/%s/%lld", a->name,
               s->plugin_instance, e.type, e.ip, e.port, (long long)e.start);
-    int before = (int)state_store_mark(key);
+    /* The mark: 1, its start notified; its end (2 at least), its end too. */
+    time_t mark = state_store_mark(key);
+    int before = (mark > 2) ? 2 : (int)mark;
     int after = stat_event_notify(&e, before, since, now, notify, &ctx);
     if (after != before)
-      state_store_set_mark(key, after);
+      state_store_set_mark(key, (after == 2 && e.end > 2) ? e.end : after);
+  }
+  /* An event that ended before the oldest window a request may still ask
+   * for (MaxBackfill, then the look-back) would be history if seen again:
+   * its mark can go, once an hour. */
+  if (now - a->marks_forgotten >= 3600) {
+    a->marks_forgotten = now;
+    state_store_forget_marks(a->name,
+                             now - (time_t)(a->max_backfill + 1) * a->window -
+                                 s->stat->lookback);
   }
   if (rows->root != NULL && rows->root[0].present &&
       rows->root[0].count > rows->count)

@@ -82,8 +82,8 @@ void state_clear(state_t *st) {
 }
 
 /* Open addressing with linear probing: the slot holding key, or the free
- * slot where it would go. Entries are never removed, so a free slot ends
- * every probe. */
+ * slot where it would go. Entries are only removed with a rebuild of the
+ * table, so a free slot ends every probe. */
 static size_t find_slot(const state_t *st, const char *key, uint32_t hash) {
   size_t mask = st->slot_count - 1;
   for (size_t i = hash & mask;; i = (i + 1) & mask) {
@@ -154,6 +154,28 @@ int state_set(state_t *st, const char *key, time_t end) {
       (state_entry_t){.key = copy, .end = end, .hash = hash};
   st->slots[find_slot(st, key, hash)] = (uint32_t)(++st->count);
   return 0;
+}
+
+size_t state_remove_if(state_t *st,
+                       bool (*drop)(const state_entry_t *e, void *ctx),
+                       void *ctx) {
+  size_t kept = 0;
+  for (size_t i = 0; i < st->count; i++) {
+    if (drop(st->entries + i, ctx))
+      free(st->entries[i].key);
+    else
+      st->entries[kept++] = st->entries[i];
+  }
+  size_t removed = st->count - kept;
+  if (removed == 0)
+    return 0;
+  /* Probes end at a free slot: the table is built anew, not patched. */
+  st->count = kept;
+  memset(st->slots, 0, st->slot_count * sizeof(*st->slots));
+  for (size_t i = 0; i < kept; i++)
+    st->slots[find_slot(st, st->entries[i].key, st->entries[i].hash)] =
+        (uint32_t)(i + 1);
+  return removed;
 }
 
 /* "<digits>\t<key>\n" */

@@ -9,6 +9,7 @@
 #ifndef STATE_FILE_H
 #define STATE_FILE_H 1
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -61,6 +62,12 @@ time_t state_get(const state_t *st, const char *key);
  * STATE_MAX_KEY - 1 bytes, not UTF-8 or holds a control character; ENOSPC
  * if STATE_MAX_ENTRIES are stored already; ENOMEM. */
 int state_set(state_t *st, const char *key, time_t end);
+
+/* Removes the entries for which drop says so, keeping the others' order.
+ * Returns how many went. */
+size_t state_remove_if(state_t *st,
+                       bool (*drop)(const state_entry_t *e, void *ctx),
+                       void *ctx);
 
 void state_clear(state_t *st);
 

@@ -133,6 +133,31 @@ void state_store_set_mark(const char *key, time_t value) {
   pthread_mutex_unlock(&state_lock);
 }
 
+typedef struct {
+  const char *block;
+  size_t block_len;
+  time_t ended_before;
+} forget_t;
+
+/* "<block>/<plugin_instance>/event/...", a plugin_instance has no '/'. */
+static bool old_mark(const state_entry_t *e, void *ctx) {
+  const forget_t *f = ctx;
+  if (e->end < 2 || e->end >= f->ended_before ||
+      strncmp(e->key, f->block, f->block_len) != 0 ||
+      e->key[f->block_len] != '/')
+    return false;
+  const char *rest = strchr(e->key + f->block_len + 1, '/');
+  return rest != NULL && strncmp(rest, "/event/", 7) == 0;
+}
+
+void state_store_forget_marks(const char *block, time_t ended_before) {
+  forget_t f = {block, strlen(block), ended_before};
+  pthread_mutex_lock(&state_lock);
+  if (state_remove_if(&state, old_mark, &f) > 0)
+    state_dirty = true;
+  pthread_mutex_unlock(&state_lock);
+}
+
 /* With write_lock held. */
 static void write_snapshot(void) {
   char *text = NULL;

@@ -22,10 +22,15 @@ void state_store_restore(const account_t *a, series_t *s, time_t latest);
 /* Notes the series' newest dispatched window. */
 void state_store_remember(const account_t *a, const series_t *s);
 
-/* A mark kept with the series (what was notified of an attack event):
- * its value, 0 if none; and setting it. In memory without a StateFile. */
+/* A mark kept with the series (what was notified of an attack event),
+ * under "<block>/<plugin_instance>/event/...": its value, 0 if none; and
+ * setting it. In memory without a StateFile. */
 time_t state_store_mark(const char *key);
 void state_store_set_mark(const char *key, time_t value);
+
+/* Forgets the block's marks whose value (the end of an event notified
+ * over) is before ended_before: events too old to be asked again. */
+void state_store_forget_marks(const char *block, time_t ended_before);
 
 /* Rewrites the file if anything changed. */
 void state_store_write(void);

@@ -50,7 +50,7 @@ struct statistic_s {
    * missed minutes. 0: one window per request. */
   int batch_seconds;
   bool takes_interval; /* the request's Interval: the Window, a row each */
-  const char *list; /* the row element; NULL: a flat answer, one row */
+  const char *list;    /* the row element; NULL: a flat answer, one row */
   /* With list: the fields that say which bucket a row is: Time, its start
    * (preferred), or Index, counting buckets from StartTime. Rows of one
    * bucket (Premium answers one per source region) are added up. */

@@ -268,6 +268,18 @@ def block(name, *lines):
     return '<Account "%s">\n%s\n</Account>' % (name, "\n".join("  " + l for l in lines))
 
 
+# Tests of a mechanism (faults, limits, backfill, discovery) watched on the
+# per-port connections ask only for them: the simulator's per-instance
+# faults are DescribePortConnsCount's, and the requests counted are its.
+# test_default_credentials and the statistics' own modules use the default.
+CONNECTIONS = 'Statistics "connections"'
+
+
+def connections_block(name, *lines):
+    """An <Account> block that polls the per-port connections only."""
+    return block(name, CONNECTIONS, *lines)
+
+
 def make_cert(d):
     """A self-signed certificate for 127.0.0.1: (cert, key) paths."""
     cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")

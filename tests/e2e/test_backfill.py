@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import METRICS, Collectd, Simulator, expected_values, rrd_fetch, wait_for
+from conftest import CONNECTIONS, METRICS, Collectd, Simulator, expected_values, rrd_fetch, wait_for
 
 KEY = ['AccessKeyId "LTAIbackfill"', 'AccessKeySecret "SECRET-backfill"']
 OUT1, OUT2, RST1 = "ddoscoo-cn-out1", "ddoscoo-cn-out2", "ddoscoo-cn-rst1"
@@ -32,7 +32,7 @@ def timeline(tmp_path_factory):
     at = 'Endpoint "%s"' % sim.url
 
     def account(name, *lines):
-        return '<Account "%s">\n  %s\n</Account>' % (name, "\n  ".join(KEY + [at] + list(lines)))
+        return '<Account "%s">\n  %s\n</Account>' % (name, "\n  ".join(KEY + [at, CONNECTIONS] + list(lines)))
 
     outage_dir = base / "outage"
     outage_dir.mkdir()

@@ -5,7 +5,7 @@ window still lands."""
 
 import pytest
 
-from conftest import METRICS, Collectd, Simulator, expected_values, wait_for
+from conftest import CONNECTIONS, METRICS, Collectd, Simulator, expected_values, wait_for
 
 LATENCY = 0.25
 WIDE = ["ddoscoo-cn-wide%02d" % i for i in range(32)]
@@ -22,7 +22,7 @@ def run(tmp_path_factory):
     def block(name, key, instances, *lines):
         return '<Account "%s">\n  %s\n</Account>' % (name, "\n  ".join(
             ['AccessKeyId "%s"' % key, 'AccessKeySecret "SECRET-%s"' % key[4:],
-             'Endpoint "%s"' % sim.url, "Interval 30"]
+             'Endpoint "%s"' % sim.url, "Interval 30", CONNECTIONS]
             + ['InstanceId "%s"' % i for i in instances] + list(lines)))
 
     cd = Collectd(d, "\n".join([

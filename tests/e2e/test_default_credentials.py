@@ -13,6 +13,7 @@ import subprocess
 
 import pytest
 
+import ddoscoo_sim
 from conftest import METRICS, Collectd, Simulator, block, expected_values, wait_for
 
 ROLE = "ddoscoo-reader"
@@ -20,6 +21,8 @@ ADDRESS = "100.100.100.200"
 FOUND, NAMED = "ddoscoo-cn-found", "ddoscoo-cn-named"
 
 
+# A series of each default statistic: traffic, blackhole, events.
+DEFAULT_SERIES = ("gauge-in_bps", "count-blackholed_ips", "count-mitigation_events")
 HOST = "ddoscoo.cn-hangzhou.aliyuncs.com"  # the default Endpoint's
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"  # libcurl's, on Debian
 
@@ -74,7 +77,8 @@ def run(namespaces, tmp_path_factory):
     ])
     cd = Collectd(d, blocks, interval=1, prefix=enter)
     try:
-        wait_for(lambda: all(cd.csv_points(i, METRICS[0][0]) for i in (FOUND, NAMED)),
+        wait_for(lambda: all(cd.csv_points(i, METRICS[0][0]) for i in (FOUND, NAMED))
+                 and all(cd.csv_points(FOUND, m) for m in DEFAULT_SERIES),
                  90, "a window of each series", step=1)
     finally:
         cd.stop()
@@ -110,7 +114,25 @@ def test_the_role_is_found_at_100_100_100_200(run):
 
 def test_the_default_endpoint_is_reached_over_verified_tls(run):
     log = run["cd"].log()
-    assert "1 series from https://%s/" % HOST in log
+    # Per-port connections of all ports, traffic, blackholes, events.
+    assert "4 series from https://%s/" % HOST in log
     assert "plain HTTP" not in log and "certificate" not in log
     api = [r for r in run["requests"] if r.get("service") == "api"]
     assert api and all(r["params"].get("RegionId") == "cn-hangzhou" for r in api)
+
+
+def test_the_default_statistics_give_the_whole_picture(run):
+    """No Statistics option: connections (above), traffic, blackholes and
+    attack events, each as the simulator served it (a calm instance)."""
+    cd = run["cd"]
+    for end, value in cd.csv_points(FOUND, "gauge-in_bps").items():
+        rows = ddoscoo_sim.flow_for([FOUND], end - 60, end, 60)
+        assert value == sum(r["InBps"] for r in rows), end
+    ip = ddoscoo_sim.default_ip(FOUND)
+    assert set(cd.csv_points(FOUND, "bool-" + ip).values()) == {0}
+    assert set(cd.csv_points(FOUND, "count-blackholed_ips").values()) == {0}
+    assert set(cd.csv_points(FOUND, "count-mitigation_events").values()) == {0}
+    asked = {r.get("action") for r in run["requests"] if r.get("service") == "api"
+             and r["status"] == 200 and r["params"].get("InstanceIds.1") == FOUND}
+    assert asked == {"DescribePortConnsCount", "DescribePortFlowList",
+                     "DescribeBlackholeStatus", "DescribeDDoSEvents"}

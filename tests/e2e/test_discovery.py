@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from conftest import METRICS, Collectd, Simulator, block, expected_values, wait_for
+from conftest import METRICS, Collectd, Simulator, expected_values, wait_for
+from conftest import connections_block as block  # see conftest.CONNECTIONS
 
 KEY = ['AccessKeyId "LTAIdisc"', 'AccessKeySecret "SECRET-disc-7a"']
 D1, D2, D3, D4 = ("ddoscoo-cn-d%d" % i for i in range(1, 5))

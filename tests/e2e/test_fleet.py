@@ -11,8 +11,9 @@ import time
 
 import pytest
 
-from conftest import (METRICS, Collectd, Simulator, block, closed_port, expected_values,
+from conftest import (METRICS, Collectd, Simulator, closed_port, expected_values,
                       make_cert, rrd_fetch, rrd_info, wait_for)
+from conftest import connections_block as block  # see conftest.CONNECTIONS
 from ddoscoo_sim import GATEWAY_STATUS, NGINX_502
 
 KEY_ID, SECRET = "LTAIprodE2E", "SECRET-prod-5f3a9c"

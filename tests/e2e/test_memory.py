@@ -21,6 +21,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from conftest import (METRICS, REPO, Collectd, Simulator, block, closed_port,
+                      connections_block,
                       make_cert)
 
 SECONDS = int(os.environ.get("DDOSCOO_MEMORY_SECONDS", "150"))
@@ -119,31 +120,34 @@ def blocks(sim, tls_sim, cert, copies=1):
     key = ['AccessKeyId "%s"' % KEY_ID, 'AccessKeySecret "%s"' % SECRET]
     at = key + ['Endpoint "%s"' % sim.url]
     tls = key + ['Endpoint "%s"' % tls_sim.url, 'CACert "%s"' % cert]
+    failing = connections_block
     out = [
-        # Good series: values land (once a minute) next to the failures.
+        # Good series: values land (once a minute) next to the failures,
+        # of every default statistic. The failing blocks below ask for the
+        # connections only: the simulator's faults are that operation's.
         block("good", *at, *['InstanceId "%s"' % i for i in GOOD], "Port 80", 'Port "443"',
               "Interval 1"),
         block("good_aggregate", *at, *['InstanceId "%s"' % i for i in GOOD],
               "Aggregate true", "Interval 1"),
         block("good_tls", *tls, 'InstanceId "%s"' % GOOD[0], "Interval 1"),
         # Every unusable answer at every read, in one block or more.
-        *[block("unusable%d" % i, *at, *['InstanceId "%s"' % instance(m) for m in UNUSABLE],
-                "Interval 1") for i in range(copies)],
+        *[failing("unusable%d" % i, *at, *['InstanceId "%s"' % instance(m) for m in UNUSABLE],
+                  "Interval 1") for i in range(copies)],
         # The same over TLS (a kept-alive TLS connection, or a new one).
-        block("unusable_tls", *tls, *['InstanceId "%s"' % instance(m) for m in UNUSABLE[:4]],
-              "Interval 1"),
-        block("hang", *at, 'InstanceId "%s"' % instance("hang"), "Timeout 1", "Interval 1"),
-        block("refused", *key, 'Endpoint "http://127.0.0.1:%d/"' % closed_port(),
-              'InstanceId "%s"' % GOOD[0], "Interval 1"),
+        failing("unusable_tls", *tls, *['InstanceId "%s"' % instance(m) for m in UNUSABLE[:4]],
+                "Interval 1"),
+        failing("hang", *at, 'InstanceId "%s"' % instance("hang"), "Timeout 1", "Interval 1"),
+        failing("refused", *key, 'Endpoint "http://127.0.0.1:%d/"' % closed_port(),
+                'InstanceId "%s"' % GOOD[0], "Interval 1"),
         # The TLS handshake fails: no CA for the simulator's certificate.
-        block("tls_unverified", *key, 'Endpoint "%s"' % tls_sim.url,
-              'InstanceId "%s"' % GOOD[0], "Interval 1"),
+        failing("tls_unverified", *key, 'Endpoint "%s"' % tls_sim.url,
+                'InstanceId "%s"' % GOOD[0], "Interval 1"),
         # Once per window each: rejected key and permission.
-        block("wrongkey", 'AccessKeyId "%s"' % KEY_ID, 'AccessKeySecret "wrong"',
-              'Endpoint "%s"' % sim.url, 'InstanceId "%s"' % GOOD[1], "Interval 1"),
-        block("forbidden", *at, 'InstanceId "%s"' % instance("forbidden"), "Interval 1"),
+        failing("wrongkey", 'AccessKeyId "%s"' % KEY_ID, 'AccessKeySecret "wrong"',
+                'Endpoint "%s"' % sim.url, 'InstanceId "%s"' % GOOD[1], "Interval 1"),
+        failing("forbidden", *at, 'InstanceId "%s"' % instance("forbidden"), "Interval 1"),
     ]
-    out += [block(m, *at, 'InstanceId "%s"' % instance(m), "Interval 1") for m in TRANSIENT]
+    out += [failing(m, *at, 'InstanceId "%s"' % instance(m), "Interval 1") for m in TRANSIENT]
     return "\n".join(out)
 
 

@@ -6,7 +6,8 @@ window that lands was signed with fresh keys."""
 
 import pytest
 
-from conftest import METRICS, Collectd, Simulator, closed_port, expected_values, wait_for
+from conftest import (CONNECTIONS, METRICS, Collectd, Simulator, closed_port, expected_values,
+                      wait_for)
 
 ROLE = "ddoscoo-reader"
 ROLE_SERIES = ["ddoscoo-cn-role1", "ddoscoo-cn-role2"]
@@ -32,7 +33,7 @@ def run(tmp_path_factory):
 
     def block(name, instance, *lines, at=sim):
         return '<Account "%s">\n  %s\n</Account>' % (name, "\n  ".join(
-            ['Endpoint "%s"' % at.url, 'InstanceId "%s"' % instance, "Interval 1"]
+            ['Endpoint "%s"' % at.url, 'InstanceId "%s"' % instance, "Interval 1", CONNECTIONS]
             + list(lines)))
 
     role = ['RamRole "%s"' % ROLE, 'MetadataURL "%s"' % sim.metadata_url]

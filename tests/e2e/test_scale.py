@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from conftest import METRICS, Collectd, Simulator, block, wait_for
+from conftest import METRICS, Collectd, Simulator, wait_for
+from conftest import connections_block as block  # see conftest.CONNECTIONS
 
 KEY = ['AccessKeyId "LTAIscale"', 'AccessKeySecret "SECRET-scale-3c"']
 KEYS = {"LTAIscale": {"secret": "SECRET-scale-3c"}}

@@ -7,7 +7,8 @@ One restart, within one minute; then the next window, in real time."""
 import os
 import time
 
-from conftest import METRICS, Collectd, Simulator, block, wait_for
+from conftest import METRICS, Collectd, Simulator, wait_for
+from conftest import connections_block as block  # see conftest.CONNECTIONS
 
 KEY = ['AccessKeyId "LTAIstate"', 'AccessKeySecret "SECRET-state"']
 IID = "ddoscoo-cn-utf1"

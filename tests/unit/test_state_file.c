@@ -245,6 +245,38 @@ DEF_TEST(many_keys) {
   return 0;
 }
 
+static bool odd_end(const state_entry_t *e, void *ctx) {
+  (void)ctx;
+  return e->end % 2 == 1;
+}
+
+/* Removing entries keeps the others, in order, and every one found. */
+DEF_TEST(removal) {
+  enum { N = 1000 };
+  char key[64];
+  state_t st = STATE_INIT;
+  for (int i = 0; i < N; i++) {
+    snprintf(key, sizeof(key), "b/s%d", i);
+    CHECK_ZERO(state_set(&st, key, i));
+  }
+  EXPECT_EQ_UINT64(N / 2, state_remove_if(&st, odd_end, NULL));
+  EXPECT_EQ_UINT64(N / 2, st.count);
+  int wrong = 0;
+  for (int i = 0; i < N; i++) {
+    snprintf(key, sizeof(key), "b/s%d", i);
+    wrong += state_get(&st, key) != ((i % 2) ? 0 : i);
+  }
+  EXPECT_EQ_INT(0, wrong);
+  EXPECT_EQ_STR("b/s2", st.entries[1].key);
+  /* A removed key can be set again, and nothing else is lost. */
+  CHECK_ZERO(state_set(&st, "b/s1", 7));
+  EXPECT_EQ_UINT64(7, state_get(&st, "b/s1"));
+  EXPECT_EQ_UINT64(998, state_get(&st, "b/s998"));
+  EXPECT_EQ_UINT64(0, state_remove_if(&st, odd_end, NULL) - 1);
+  state_clear(&st);
+  return 0;
+}
+
 /* A link planted at the name a fixed-name writer would use is neither
  * followed nor put in the file's place; the file is the owner's alone. */
 DEF_TEST(planted_link) {
@@ -369,6 +401,7 @@ int main(void) {
   RUN_TEST(ignored_files);
   RUN_TEST(bad_keys);
   RUN_TEST(many_keys);
+  RUN_TEST(removal);
   RUN_TEST(planted_link);
   RUN_TEST(failed_save_leaves_nothing);
   RUN_TEST(concurrent_writers);

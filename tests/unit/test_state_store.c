@@ -149,6 +149,45 @@ DEF_TEST(utf8_series_are_kept) {
   return 0;
 }
 
+/* Marks of events over long ago go; the block's others, its series and
+ * other blocks' marks stay. */
+DEF_TEST(old_event_marks_are_forgotten) {
+  CHECK_ZERO(start("state", true));
+  series_t s = series("ddoscoo-cn-1", 1796205600);
+  state_store_remember(&account, &s);
+  state_store_set_mark("prod/ddoscoo-cn-1/event/defense/203.0.113.1/80/1000",
+                       1796000000); /* over then */
+  state_store_set_mark(
+      "prod/ddoscoo-cn-1/event/defense/203.0.113.1/80/1796200000",
+      1796205000); /* over later */
+  state_store_set_mark("prod/ddoscoo-cn-1/event/blackhole/203.0.113.1//1000",
+                       1); /* still running */
+  state_store_set_mark("other/ddoscoo-cn-1/event/defense/203.0.113.1/80/1000",
+                       1796000000);
+  state_store_forget_marks("prod", 1796100000);
+  EXPECT_EQ_UINT64(
+      0,
+      state_store_mark("prod/ddoscoo-cn-1/event/defense/203.0.113.1/80/1000"));
+  EXPECT_EQ_UINT64(1796205000,
+                   state_store_mark("prod/ddoscoo-cn-1/event/defense/"
+                                    "203.0.113.1/80/1796200000"));
+  EXPECT_EQ_UINT64(
+      1,
+      state_store_mark("prod/ddoscoo-cn-1/event/blackhole/203.0.113.1//1000"));
+  EXPECT_EQ_UINT64(
+      1796000000,
+      state_store_mark("other/ddoscoo-cn-1/event/defense/203.0.113.1/80/1000"));
+  EXPECT_EQ_UINT64(1796205600, state_store_mark("prod/ddoscoo-cn-1"));
+  state_store_write();
+  const char *file = read_file(path);
+  OK(strstr(file, "\tprod/ddoscoo-cn-1/event/defense/203.0.113.1/80/1000\n") ==
+     NULL);
+  OK(strstr(file, "\tother/ddoscoo-cn-1/event/defense/203.0.113.1/80/1000\n") !=
+     NULL);
+  state_store_shutdown();
+  return 0;
+}
+
 DEF_TEST(a_series_not_kept_is_logged) {
   CHECK_ZERO(start("state", true));
   series_t s = series("web\xC2\x85", 1796205600); /* a C1 control */
@@ -241,6 +280,7 @@ int main(void) {
   if (mkdtemp(dir) == NULL)
     return 1;
   RUN_TEST(utf8_series_are_kept);
+  RUN_TEST(old_event_marks_are_forgotten);
   RUN_TEST(a_series_not_kept_is_logged);
   RUN_TEST(a_failed_save_is_logged_and_retried);
   RUN_TEST(reads_do_not_wait_for_the_disk);
