@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # The plugin at work: builds it, runs the real collectd with it for a few
-# minutes, polling connections and traffic, prints the minutes as they
+# minutes with its default statistics (connections, traffic, blackholes,
+# attack events), prints the minutes and the attack notifications as they
 # arrive and what happened, and draws them from the RRD files into
 # demo-out/traffic.png (inbound and attack bit/s) and
 # demo-out/connections.png.
@@ -16,12 +17,12 @@
 # ALIBABA_CLOUD_ACCESS_KEY_SECRET (and, for STS keys,
 # ALIBABA_CLOUD_SECURITY_TOKEN) and DDOSCOO_INSTANCE_ID (one or more IDs,
 # space-separated) are set; DDOSCOO_REGION (cn-hangzhou) and DDOSCOO_PORT
-# (all ports) are optional. DEMO_MINUTES sets the run time (2).
+# (all ports) are optional. DEMO_MINUTES sets the run time (3).
 set -eu
 cd "$(dirname "$0")"
 top=$(pwd)
 out="$top/demo-out"
-minutes=${DEMO_MINUTES:-2}
+minutes=${DEMO_MINUTES:-3}
 
 tests/install-deps.sh
 [ -f configure ] || autoreconf -fi
@@ -61,21 +62,26 @@ else
   instances="ddoscoo-cn-demo0001 ddoscoo-cn-demo0002"
   ports=80
   # The attack: 40 Gbit/s (5 million packets/s) at port 80 of one
-  # instance, ramping up over 8 minutes from 40 minutes ago, on for 20
-  # minutes, ramping down to nothing 4 minutes ago.
-  a_start=$((minute - 40 * 60))
-  a_end=$((minute - 4 * 60))
+  # instance, ramping up over 8 minutes from 36 minutes ago, on for 21
+  # minutes, ramping down to nothing a minute from now; its IP is
+  # blackholed for 8 minutes at the height of it.
+  a_start=$((minute - 36 * 60))
+  a_end=$((minute + 60))
+  b_start=$((minute - 20 * 60))
+  b_end=$((minute - 12 * 60))
   cat >"$out/scenario.json" <<JSON
 {"keys": {"LTAIdemo": {"secret": "demo-secret"}},
  "instances": ["ddoscoo-cn-demo0001", "ddoscoo-cn-demo0002"],
  "attack": {"attacks": [{"instance": "ddoscoo-cn-demo0001", "ip": "203.0.113.10",
                          "port": 80, "start": $a_start, "end": $a_end,
                          "ramp_seconds": 480, "peak_bps": 40000000000,
-                         "peak_pps": 5000000}]}}
+                         "peak_pps": 5000000, "blackhole_from": $b_start,
+                         "blackhole_to": $b_end}]}}
 JSON
   echo "demo: the simulator's script: ddoscoo-cn-demo0001 (203.0.113.10, port 80) is attacked"
   echo "demo: from $(hhmm $a_start) to $(hhmm $a_end), up to 40 Gbit/s and 5 million packets/s,"
-  echo "demo: ramping up and down over 8 minutes; ddoscoo-cn-demo0002 is left alone"
+  echo "demo: ramping up and down over 8 minutes, with 203.0.113.10 blackholed from"
+  echo "demo: $(hhmm $b_start) to $(hhmm $b_end); ddoscoo-cn-demo0002 is left alone"
   /usr/bin/python3 tests/simulator/ddoscoo_sim.py --config "$out/scenario.json" \
     --log "$out/simulator-requests.jsonl" --port 0 --port-file "$out/sim.port" \
     >"$out/simulator.log" 2>&1 &
@@ -100,6 +106,7 @@ conns_of() { echo "ddoscoo-$1${first_port:+_$first_port}"; }
   echo "# collectd-ddoscoo state 1"
   for i in $instances; do
     printf '%s\tdemo/%s/traffic\n' "$seen" "$i"
+    printf '%s\tdemo/%s/events\n' "$seen" "$i"
     if [ -z "$ports" ]; then printf '%s\tdemo/%s\n' "$seen" "$i"; fi
     for p in $ports; do printf '%s\tdemo/%s_%s\n' "$seen" "$i" "$p"; done
   done
@@ -137,7 +144,6 @@ PluginDir "/usr/lib/collectd"
 StateFile "$out/ddoscoo.state"
 <Account "demo">
 $account
-  Statistics "connections" "traffic"
 CONF
   for i in $instances; do echo "  InstanceId \"$i\""; done
   for p in $ports; do echo "  Port \"$p\""; done
@@ -150,7 +156,8 @@ cd_pid=$!
 started=$(date +%s)
 echo "demo: collectd runs for $minutes minutes (log: $out/collectd.log); its StateFile says it"
 echo "demo: last saw the series at $(hhmm "$seen"), so it first fetches the hour since"
-echo "demo: (printed every 5 minutes; every minute is in $out/csv), then a minute at a time"
+echo "demo: (printed every 5 minutes; every minute is in $out/csv), then a minute at a time;"
+echo "demo: attack events arrive as collectd notifications (logfile: $out/collectd.log)"
 
 # Every point of an instance's printed metrics, from the CSV files, as
 # "time instance-number metric value" lines.
@@ -160,7 +167,8 @@ points() {
     n=$((n + 1))
     c=$(conns_of "$i")
     for m in "ddoscoo-$i/gauge-in_bps" "ddoscoo-$i/gauge-attack_bps" \
-      "$c/current_connections-concurrent" "$c/operations_per_second-new_connections"; do
+      "$c/current_connections-concurrent" "$c/operations_per_second-new_connections" \
+      "ddoscoo-$i/count-mitigation_events" "ddoscoo-$i/count-blackholed_ips"; do
       cat "$out/csv/demo/$m"-* 2>/dev/null | grep -v '^epoch' |
         sed "s/^\([0-9]*\)[.0-9]*,/\1 $n ${m##*/} /"
     done
@@ -190,21 +198,37 @@ show_new() {
         split(key, p, " ")
         # The backfilled hour every 5 minutes.
         if (p[1] < history && p[1] / 60 % 5 != 0) continue
-        printf "%s  %-20s in %6.2f Gbit/s  attack %6.2f Gbit/s  connections %7d  new %6d/s\n",
+        # Blackholes are a state: asked for the newest minute only.
+        bh = ((key, "count-blackholed_ips") in v) ? sprintf("%d", v[key, "count-blackholed_ips"]) : "-"
+        printf "%s  %-20s in %6.2f Gbit/s  attack %6.2f Gbit/s  connections %7d  new %6d/s  mitigating %d  blackholed %s\n",
           strftime("%H:%M UTC", p[1], 1), name[p[2]], v[key, "gauge-in_bps"] / 1e9,
           v[key, "gauge-attack_bps"] / 1e9, v[key, "current_connections-concurrent"],
-          v[key, "operations_per_second-new_connections"]
+          v[key, "operations_per_second-new_connections"],
+          v[key, "count-mitigation_events"], bh
       }
     }'
+}
+
+# The plugin's notifications (attack events) that reached the log since
+# the last look.
+notified=0
+show_notifications() {
+  lines=$(grep -c "Notification:.*Anti-DDoS" "$out/collectd.log" 2>/dev/null || true)
+  [ "${lines:-0}" -gt "$notified" ] || return 0
+  grep "Notification:.*Anti-DDoS" "$out/collectd.log" | tail -n $((lines - notified)) |
+    sed 's/.*severity = \([A-Z]*\).*message = \(.*\)/NOTIFICATION \1: \2/'
+  notified=$lines
 }
 
 end=$((started + minutes * 60))
 while [ "$(date +%s)" -lt "$end" ]; do
   kill -0 "$cd_pid" 2>/dev/null || { echo "demo: collectd stopped" >&2; cat "$out/collectd.log" >&2; exit 1; }
   show_new
+  show_notifications
   sleep 5
 done
 show_new all
+show_notifications
 kill "$cd_pid" && wait "$cd_pid" 2>/dev/null || true
 cd_pid=""
 grep "ddoscoo plugin" "$out/collectd.log" || true
