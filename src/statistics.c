@@ -149,8 +149,8 @@ static const stat_value_t status_code_values[] = {
     {"Status503", "count", "503"}, {"Status504", "count", "504"},
 };
 static const stat_variant_t status_code_variants[] = {
-    {"QueryType", "gf", "edge_"},
-    {"QueryType", "upstrem", "origin_"},
+    {.param = "QueryType", .value = "gf", .prefix = "edge_"},
+    {.param = "QueryType", .value = "upstrem", .prefix = "origin_"},
 };
 
 const statistic_t statistics[] = {
