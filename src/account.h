@@ -25,15 +25,21 @@ typedef enum {
   REQUEST_WINDOW,    /* a series_t: one of its statistic's windows */
   REQUEST_INSTANCES, /* discovery: DescribeInstanceIds */
   REQUEST_RULES,     /* discovery: DescribeNetworkRules of an instance */
+  REQUEST_DOMAINS,   /* discovery: DescribeDomains */
 } request_kind_t;
 
 /* One statistic of an instance (or, aggregated, of every instance of the
- * block) and, for connections, of a port (or all ports together). */
+ * block) and, for connections, of a port (or all ports together); or, for
+ * web statistics, of a domain (and a variant: QueryType gf or upstrem). */
 typedef struct {
   request_kind_t kind; /* REQUEST_WINDOW */
   const statistic_t *stat;
+  const stat_variant_t *variant; /* NULL: none */
   char plugin_instance[DATA_MAX_NAME_LEN];
-  size_t first_instance; /* into the block's instance_ids */
+  char domain[DATA_MAX_NAME_LEN];    /* SCOPE_DOMAIN: Domain as asked */
+  char name[DATA_MAX_NAME_LEN + 32]; /* for the log: plugin_instance and
+                                        the variant, if any */
+  size_t first_instance;             /* into the block's instance_ids */
   size_t instance_count;
   char port[8];     /* "": all ports */
   sched_series_t w; /* its windows, for the scheduler */
@@ -73,6 +79,12 @@ typedef struct {
   bool ports_auto;         /* Port "auto": and the forwarded ones */
   bool discover_instances; /* no InstanceId: the account's */
   bool instance_names_option;
+  char **domains; /* Domain: configured, and the last discovered */
+  size_t domain_count;
+  char **listed_domains; /* configured, kept for discovery */
+  size_t listed_domain_count;
+  bool domains_auto;   /* Domain "auto", or web statistics and no Domain */
+  bool domains_listed; /* some Domain other than "auto" */
   cdtime_t discovery_interval;
   struct discovery_s *discovery; /* NULL: nothing to discover */
   bool aggregate;
@@ -108,6 +120,10 @@ typedef struct {
 /* Instance IDs and block names end up in plugin_instance and file names:
  * letters, digits, '.', '_', '-'. */
 bool account_is_identifier(const char *s);
+
+/* A web domain as Domain and DescribeDomains give it: letters, digits, '-',
+ * '_' and dots, optionally after "*.", short enough for plugin_instance. */
+bool account_is_domain(const char *s);
 
 /* Reads an <Account> block. Logs every mistake, naming the block and the
  * option, and returns NULL if there was any. */

@@ -63,6 +63,8 @@ void account_free(void *arg) {
   free_strings(a->instance_ids, a->instance_count);
   free_strings(a->instance_names, a->instance_count);
   free_strings(a->ports, a->port_count);
+  free_strings(a->domains, a->domain_count);
+  free_strings(a->listed_domains, a->listed_domain_count);
   discovery_destroy(a->discovery);
   sfree(a->ca_cert);
   sfree(a->proxy);
@@ -119,6 +121,42 @@ static int config_instance_id(account_t *a, oconfig_item_t *ci) {
   }
   return append_unique(a, "InstanceId", &a->instance_ids, &a->instance_count,
                        id);
+}
+
+bool account_is_domain(const char *s) {
+  size_t len = strlen(s);
+  if (strncmp(s, "*.", 2) == 0) /* a wildcard rule */
+    s += 2, len -= 2;
+  return len > 0 && len < DATA_MAX_NAME_LEN - 2 && s[0] != '.' && s[0] != '-' &&
+         s[len - 1] != '.' && strstr(s, "..") == NULL &&
+         strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                   "0123456789.-_") == len;
+}
+
+/* Domain "www.example.com" (a web domain as its forwarding rule names it;
+ * kept in lower case) or "auto": the account's (DescribeDomains). */
+static int config_domain(account_t *a, oconfig_item_t *ci) {
+  char *domain = NULL;
+  if (cf_util_get_string(ci, &domain) != 0)
+    return -1;
+  if (strcasecmp(domain, "auto") == 0) {
+    a->domains_auto = true;
+    sfree(domain);
+    return 0;
+  }
+  for (char *c = domain; *c != 0; c++)
+    *c = (char)tolower((unsigned char)*c);
+  if (!account_is_domain(domain)) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": Domain \"%s\" is not a "
+                      "domain name (letters, digits, '-', '_' and dots, "
+                      "optionally after \"*.\"; at most %d characters), nor "
+                      "\"auto\".",
+          a->name, domain, DATA_MAX_NAME_LEN - 1);
+    sfree(domain);
+    return EINVAL;
+  }
+  a->domains_listed = true;
+  return append_unique(a, "Domain", &a->domains, &a->domain_count, domain);
 }
 
 /* A port number, 1 to 65535, given as number or string, or "auto": the
@@ -280,6 +318,8 @@ static int option_value(account_t *a, oconfig_item_t *ci) {
     return config_instance_id(a, ci);
   if (strcasecmp("Port", key) == 0)
     return config_port(a, ci);
+  if (strcasecmp("Domain", key) == 0)
+    return config_domain(a, ci);
   if (strcasecmp("Statistics", key) == 0)
     return config_statistics(a, ci);
   if (strcasecmp("Aggregate", key) == 0)
@@ -449,19 +489,65 @@ static int resolve_endpoint(account_t *a) {
 /* The series of listed instances and ports now; anything to discover is
  * found at the first reads. */
 static int build_series(account_t *a) {
-  if (a->discover_instances || a->ports_auto) {
+  if (a->discover_instances || a->ports_auto || a->domains_auto) {
     a->discovery = discovery_create();
     if (a->discovery == NULL)
       return ENOMEM;
   }
-  if (a->discover_instances)
-    return 0;
+  /* account_set_domains() takes the list over; discovery adds to a copy. */
+  char **domains = a->domains;
+  size_t domain_count = a->domain_count;
+  a->domains = NULL;
+  a->domain_count = 0;
+  if (domain_count > 0) {
+    a->listed_domains = calloc(domain_count, sizeof(*a->listed_domains));
+    if (a->listed_domains == NULL) {
+      free_strings(domains, domain_count);
+      return ENOMEM;
+    }
+    for (size_t i = 0; i < domain_count; i++) {
+      if ((a->listed_domains[i] = strdup(domains[i])) == NULL) {
+        free_strings(domains, domain_count);
+        return ENOMEM;
+      }
+      a->listed_domain_count++;
+    }
+  }
+  int status = account_set_domains(a, domains, domain_count, false);
+  if (status != 0 || a->discover_instances)
+    return status;
   /* account_set_instances() takes the list over. */
   char **ids = a->instance_ids;
   size_t count = a->instance_count;
   a->instance_ids = NULL;
   a->instance_count = 0;
   return account_set_instances(a, ids, NULL, count, NULL, NULL, false);
+}
+
+/* Web statistics go with Domain, and Domain with web statistics; web
+ * statistics without Domain: the account's domains ("auto"). */
+static int check_domains(account_t *a) {
+  bool web = false, other = false;
+  for (size_t k = 0; k < a->statistics_count; k++) {
+    web = web || a->statistics[k]->scope == SCOPE_DOMAIN;
+    other = other || a->statistics[k]->scope != SCOPE_DOMAIN;
+  }
+  if ((a->domains_listed || a->domains_auto) && !web) {
+    char known[256] = "";
+    for (size_t i = 0; i < statistics_count; i++)
+      if (statistics[i].scope == SCOPE_DOMAIN)
+        ssnprintf(known + strlen(known), sizeof(known) - strlen(known),
+                  "%s\"%s\"", known[0] ? " or " : "", statistics[i].name);
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": Domain is for the web "
+                      "statistics; add %s to Statistics.",
+          a->name, known);
+    return EINVAL;
+  }
+  if (web && !a->domains_listed)
+    a->domains_auto = true;
+  /* Only web statistics: no instance to find. */
+  a->discover_instances = a->instance_count == 0 && other;
+  return 0;
 }
 
 static int account_validate(account_t *a) {
@@ -475,7 +561,8 @@ static int account_validate(account_t *a) {
           a->name, a->region_id);
     return EINVAL;
   }
-  a->discover_instances = a->instance_count == 0;
+  if (check_domains(a) != 0)
+    return EINVAL;
   if (a->aggregate && a->instance_count > API_MAX_INSTANCE_IDS) {
     ERROR(PLUGIN_NAME " plugin: Account \"%s\": Aggregate takes at most %d "
                       "InstanceIds, the API's limit; %zu are given.",

@@ -95,11 +95,16 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
                                      unsigned *generation) {
   account_t *a = ((poll_t *)ctx)->a;
   series_t *s = a->series + i;
+  bool web = s->stat->scope == SCOPE_DOMAIN;
   api_request_t req = {
       .region_id = a->region_id,
       .resource_group_id = a->resource_group_id,
-      .instance_ids = (const char *const *)a->instance_ids + s->first_instance,
-      .instance_count = s->instance_count,
+      .instance_ids =
+          web ? NULL : (const char *const *)a->instance_ids + s->first_instance,
+      .instance_count = web ? 0 : s->instance_count,
+      .domain = web ? s->domain : NULL,
+      .fixed_param = s->variant ? s->variant->param : NULL,
+      .fixed_value = s->variant ? s->variant->value : NULL,
       .port = s->port[0] ? s->port : NULL,
       .start_time =
           s->stat->timeless ? 0 : first_end - a->window - s->stat->lookback,
@@ -119,7 +124,7 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
   c_complain(LOG_ERR, &s->complaint,
              PLUGIN_NAME " plugin: Account \"%s\", series %s: cannot build "
                          "the signed request.",
-             a->name, s->plugin_instance);
+             a->name, s->name);
   return SCHED_FAILED;
 }
 
@@ -181,8 +186,8 @@ static sched_outcome_t api_failed(poll_t *p, series_t *s,
   c_complain(LOG_ERR, block_wide ? &a->complaint : &s->complaint,
              PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: API error "
                          "%s (HTTP %ld; %s): %s (RequestId %s)%s",
-             a->name, s->plugin_instance, s->stat->action, error->code,
-             r->http_status, explain, error->message,
+             a->name, s->name, s->stat->action, error->code, r->http_status,
+             explain, error->message,
              error->request_id[0] ? error->request_id : "none", clock);
 
   switch (class) {
@@ -217,6 +222,12 @@ static void emit(void *ctx, time_t end, const char *type,
                  const char *type_instance, double value) {
   emit_t *e = ctx;
   account_t *a = e->p->a;
+  char prefixed[DATA_MAX_NAME_LEN];
+  if (e->s->variant != NULL) {
+    ssnprintf(prefixed, sizeof(prefixed), "%s%s", e->s->variant->prefix,
+              type_instance);
+    type_instance = prefixed;
+  }
   dispatch_value(a, e->s, end, type, type_instance, value);
   if (end != e->last && end < e->p->latest)
     a->stats.backfilled++;
@@ -303,7 +314,7 @@ static void notify_events(account_t *a, series_t *s, const api_rows_t *rows) {
                PLUGIN_NAME " plugin: Account \"%s\", series %s: %" PRIu64
                            " attack events, of which the newest %zu are read "
                            "(one page).",
-               a->name, s->plugin_instance, rows->root[0].count, rows->count);
+               a->name, s->name, rows->root[0].count, rows->count);
 }
 
 static void finished(const http_result_t *r, void *ctx) {
@@ -324,7 +335,7 @@ static void finished(const http_result_t *r, void *ctx) {
     c_complain(LOG_ERR, &a->complaint,
                PLUGIN_NAME " plugin: Account \"%s\", series %s: request to %s "
                            "failed: %s",
-               a->name, s->plugin_instance, a->url, r->error);
+               a->name, s->name, a->url, r->error);
     sched_window_done(&a->sched, &s->w, SCHED_NETWORK, -1);
     return;
   }
@@ -358,8 +369,7 @@ static void finished(const http_result_t *r, void *ctx) {
     c_complain(LOG_ERR, &s->complaint,
                PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: unusable "
                            "response (HTTP %ld, %zu bytes): %s",
-               a->name, s->plugin_instance, stat->action, r->http_status,
-               r->len, why);
+               a->name, s->name, stat->action, r->http_status, r->len, why);
     sched_window_done(&a->sched, &s->w, SCHED_INVALID, -1);
     return;
   }
@@ -378,7 +388,7 @@ static void finished(const http_result_t *r, void *ctx) {
   c_release(LOG_INFO, &s->complaint,
             PLUGIN_NAME " plugin: Account \"%s\", series %s: valid answers "
                         "again.",
-            a->name, s->plugin_instance);
+            a->name, s->name);
 }
 
 void account_poll(account_t *a, time_t latest, cdtime_t deadline,

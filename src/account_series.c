@@ -75,19 +75,152 @@ static int *merge_ports(const account_t *a, int *const *found,
 static const series_t *find(const series_t *list, size_t count,
                             const series_t *s) {
   for (size_t i = 0; i < count; i++)
-    if (list[i].stat == s->stat &&
+    if (list[i].stat == s->stat && list[i].variant == s->variant &&
         strcmp(list[i].plugin_instance, s->plugin_instance) == 0)
       return list + i;
   return NULL;
 }
 
-/* "traffic of " and the like, before a series' name in the log; nothing
- * for connections, whose series were there first. */
-static const char *stat_label(const series_t *s, char *buf, size_t size) {
+/* A series in the log: "series X" for connections, whose series were there
+ * first, "traffic of series X", "qps of domain X", "status_codes (QueryType
+ * gf) of domain X". */
+static const char *describe(const series_t *s, char *buf, size_t size) {
   if (s->stat->scope == SCOPE_PORT)
-    return "";
-  ssnprintf(buf, size, "%s of ", s->stat->name);
+    ssnprintf(buf, size, "series %s", s->plugin_instance);
+  else if (s->stat->scope == SCOPE_INSTANCE)
+    ssnprintf(buf, size, "%s of series %s", s->stat->name, s->plugin_instance);
+  else if (s->variant != NULL)
+    ssnprintf(buf, size, "%s (%s %s) of domain %s", s->stat->name,
+              s->variant->param, s->variant->value, s->domain);
+  else
+    ssnprintf(buf, size, "%s of domain %s", s->stat->name, s->domain);
   return buf;
+}
+
+/* A new series: its state from the same series of the old list, if any,
+ * or logged as new. */
+static void carry_over(const account_t *a, series_t *s, bool log_changes) {
+  C_COMPLAIN_INIT(&s->complaint);
+  if (s->variant != NULL)
+    ssnprintf(s->name, sizeof(s->name), "%s (%s %s)", s->plugin_instance,
+              s->variant->param, s->variant->value);
+  else
+    sstrncpy(s->name, s->plugin_instance, sizeof(s->name));
+  const series_t *old = find(a->series, a->series_count, s);
+  char label[DATA_MAX_NAME_LEN + 96];
+  if (old != NULL) {
+    s->w.last_end = old->w.last_end;
+    s->w.given_up_end = old->w.given_up_end;
+    s->complaint = old->complaint;
+    s->restored = old->restored;
+  } else if (log_changes) {
+    INFO(PLUGIN_NAME " plugin: Account \"%s\": now polling %s.", a->name,
+         describe(s, label, sizeof(label)));
+  }
+}
+
+/* The series of old no longer in the new list, logged as gone. */
+static void log_gone(const account_t *a, const series_t *series,
+                     size_t series_count) {
+  for (size_t i = 0; i < a->series_count; i++) {
+    char label[DATA_MAX_NAME_LEN + 96];
+    if (find(series, series_count, a->series + i) == NULL)
+      INFO(PLUGIN_NAME " plugin: Account \"%s\": %s is gone from the "
+                       "account; no longer polled.",
+           a->name, describe(a->series + i, label, sizeof(label)));
+  }
+}
+
+void account_domain_instance(const char *domain, char *out, size_t size) {
+  sstrncpy(out, domain, size);
+  for (char *c = out; *c != 0; c++)
+    if (*c == '*')
+      *c = '_';
+}
+
+/* Appends to *series the web series of domains: per domain, statistic
+ * and variant. Returns 0 or ENOMEM (*series then as it was, or grown). */
+static int add_domain_series(const account_t *a, char *const *domains,
+                             size_t domain_count, series_t **series,
+                             size_t *series_count, bool log_changes) {
+  size_t want = 0;
+  for (size_t k = 0; k < a->statistics_count; k++)
+    if (a->statistics[k]->scope == SCOPE_DOMAIN)
+      want +=
+          a->statistics[k]->variant_count ? a->statistics[k]->variant_count : 1;
+  if (want == 0 || domain_count == 0)
+    return 0;
+  series_t *grown = realloc(*series, (*series_count + want * domain_count + 1) *
+                                         sizeof(**series));
+  if (grown == NULL)
+    return ENOMEM;
+  *series = grown;
+  for (size_t d = 0; d < domain_count; d++)
+    for (size_t k = 0; k < a->statistics_count; k++) {
+      const statistic_t *stat = a->statistics[k];
+      if (stat->scope != SCOPE_DOMAIN)
+        continue;
+      size_t variants = stat->variant_count ? stat->variant_count : 1;
+      for (size_t v = 0; v < variants; v++) {
+        series_t *s = *series + (*series_count)++;
+        memset(s, 0, sizeof(*s));
+        s->kind = REQUEST_WINDOW;
+        s->stat = stat;
+        s->variant = stat->variant_count ? stat->variants + v : NULL;
+        /* Series of one domain share a group: a domain gone skips them
+         * all. Instances count up from 0, domains down from the top. */
+        s->w.group = SIZE_MAX - d;
+        s->w.latest_only = stat->timeless;
+        s->w.batch = stat->batch_seconds / a->window;
+        if (s->w.batch > STAT_MAX_BATCH)
+          s->w.batch = STAT_MAX_BATCH;
+        sstrncpy(s->domain, domains[d], sizeof(s->domain));
+        account_domain_instance(domains[d], s->plugin_instance,
+                                sizeof(s->plugin_instance));
+        carry_over(a, s, log_changes);
+      }
+    }
+  return 0;
+}
+
+/* The series of a's list of the other kind (domain or not), copied. */
+static int keep_series(const account_t *a, bool domains, series_t **series,
+                       size_t *series_count) {
+  for (size_t i = 0; i < a->series_count; i++) {
+    if ((a->series[i].stat->scope == SCOPE_DOMAIN) != domains)
+      continue;
+    series_t *grown = realloc(*series, (*series_count + 2) * sizeof(**series));
+    if (grown == NULL)
+      return ENOMEM;
+    *series = grown;
+    (*series)[(*series_count)++] = a->series[i];
+  }
+  return 0;
+}
+
+int account_set_domains(account_t *a, char **domains, size_t count,
+                        bool log_changes) {
+  series_t *series = NULL;
+  size_t series_count = 0;
+  int status = keep_series(a, false, &series, &series_count);
+  if (status == 0)
+    status = add_domain_series(a, domains, count, &series, &series_count,
+                               log_changes);
+  if (status != 0) {
+    free(series);
+    free_list(domains, count);
+    return status;
+  }
+  if (log_changes)
+    log_gone(a, series, series_count);
+  free_list(a->domains, a->domain_count);
+  sfree(a->series);
+  a->domains = domains;
+  a->domain_count = count;
+  a->series = series;
+  a->series_count = series_count;
+  a->sched.cursor = 0;
+  return 0;
 }
 
 /* The name of instance i: its Remark, if InstanceNames asks for it and
@@ -144,7 +277,9 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
     size_t per_port = all_ports ? 1 : port_count;
     size_t want = 0;
     for (size_t k = 0; k < a->statistics_count; k++)
-      want += (a->statistics[k]->scope == SCOPE_PORT) ? per_port : 1;
+      want += (a->statistics[k]->scope == SCOPE_PORT)     ? per_port
+              : (a->statistics[k]->scope == SCOPE_DOMAIN) ? 0
+                                                          : 1;
     series_t *grown =
         realloc(series, (series_count + want + 1) * sizeof(*series));
     if (grown == NULL) {
@@ -161,6 +296,8 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
       display_name(a, ids, names, count, g, base, sizeof(base));
     for (size_t k = 0; k < a->statistics_count; k++) {
       const statistic_t *stat = a->statistics[k];
+      if (stat->scope == SCOPE_DOMAIN)
+        continue;
       if (n > stat->max_instances)
         ERROR(PLUGIN_NAME " plugin: Account \"%s\": Aggregate covers the "
                           "first %zu of %zu instances for %s, the API's "
@@ -186,38 +323,22 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
         } else {
           sstrncpy(s->plugin_instance, base, sizeof(s->plugin_instance));
         }
-        C_COMPLAIN_INIT(&s->complaint);
-        const series_t *old = find(a->series, a->series_count, s);
-        char label[64];
-        if (old != NULL) {
-          s->w.last_end = old->w.last_end;
-          s->w.given_up_end = old->w.given_up_end;
-          s->complaint = old->complaint;
-          s->restored = old->restored;
-        } else if (log_changes) {
-          INFO(PLUGIN_NAME " plugin: Account \"%s\": now polling %sseries %s.",
-               a->name, stat_label(s, label, sizeof(label)),
-               s->plugin_instance);
-        }
+        carry_over(a, s, log_changes);
       }
     }
     free(ports);
   }
+  /* The web series stay as they are. */
+  if (status == 0)
+    status = keep_series(a, true, &series, &series_count);
   if (status != 0) {
     free(series);
     free_list(ids, count);
     free_list(names, count);
     return status;
   }
-
-  for (size_t i = 0; log_changes && i < a->series_count; i++) {
-    char label[64];
-    if (find(series, series_count, a->series + i) == NULL)
-      INFO(PLUGIN_NAME " plugin: Account \"%s\": %sseries %s is gone from "
-                       "the account; no longer polled.",
-           a->name, stat_label(a->series + i, label, sizeof(label)),
-           a->series[i].plugin_instance);
-  }
+  if (log_changes)
+    log_gone(a, series, series_count);
 
   free_list(a->instance_ids, a->instance_count);
   free_list(a->instance_names, a->instance_count);

@@ -22,6 +22,18 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
                           int *const *found, const size_t *found_count,
                           bool log_changes);
 
+/* Sets the block's web domains (taking ownership of domains, an array of
+ * count names) and rebuilds their series: per domain, web statistic and
+ * variant; the other series stay. Series that stay keep their state; with
+ * log_changes those that come and go are logged. Returns 0, or ENOMEM
+ * with nothing changed (domains freed). */
+int account_set_domains(account_t *a, char **domains, size_t count,
+                        bool log_changes);
+
+/* A domain as a plugin_instance: as it is, but a wildcard's '*' made '_'
+ * ("*.example.com" becomes "_.example.com"). */
+void account_domain_instance(const char *domain, char *out, size_t size);
+
 /* A Remark as a plugin_instance: ASCII letters, digits, '_' and '-' kept,
  * other ASCII (dots, spaces, slashes...) made '_', UTF-8 kept, cut at a
  * character boundary to fit size (with room for "_<port>"). "" if nothing

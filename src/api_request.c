@@ -29,8 +29,11 @@ static int add_time(rpc_params_t *params, const char *name, time_t t) {
 
 int api_request_params(const api_request_t *req, rpc_params_t *params) {
   bool timeless = req->start_time == 0 && req->end_time == 0;
-  if (req->instance_count < 1 || req->instance_count > API_MAX_INSTANCE_IDS ||
-      (!timeless && req->start_time >= req->end_time))
+  if ((req->instance_count < 1 && req->domain == NULL) ||
+      req->instance_count > API_MAX_INSTANCE_IDS ||
+      (!timeless && req->start_time >= req->end_time) ||
+      (req->domain != NULL && req->domain[0] == 0) ||
+      ((req->fixed_param == NULL) != (req->fixed_value == NULL)))
     return -1;
 
   int status = 0;
@@ -51,6 +54,10 @@ int api_request_params(const api_request_t *req, rpc_params_t *params) {
     status |= rpc_params_add(params, "PageNumber", "1");
     status |= add_time(params, "PageSize", req->page_size);
   }
+  if (req->domain != NULL)
+    status |= rpc_params_add(params, "Domain", req->domain);
+  if (req->fixed_param != NULL)
+    status |= rpc_params_add(params, req->fixed_param, req->fixed_value);
 
   for (size_t i = 0; i < req->instance_count; i++) {
     char name[48];
@@ -73,6 +80,26 @@ int api_instance_ids_params(const char *region_id,
     status |= rpc_params_add(params, "RegionId", region_id);
   if (resource_group_id != NULL)
     status |= rpc_params_add(params, "ResourceGroupId", resource_group_id);
+  if (status != 0) {
+    rpc_params_clear(params);
+    return -1;
+  }
+  return 0;
+}
+
+int api_domains_params(const char *region_id, const char *resource_group_id,
+                       const char *const *instance_ids, size_t count,
+                       rpc_params_t *params) {
+  int status = api_instance_ids_params(region_id, resource_group_id, params);
+  if (status != 0 || count > API_MAX_INSTANCE_IDS) {
+    rpc_params_clear(params);
+    return -1;
+  }
+  for (size_t i = 0; i < count; i++) {
+    char name[48];
+    snprintf(name, sizeof(name), "InstanceIds.%zu", i + 1);
+    status |= rpc_params_add(params, name, instance_ids[i]);
+  }
   if (status != 0) {
     rpc_params_clear(params);
     return -1;
@@ -110,6 +137,9 @@ static const struct {
     {API_ACTION_INSTANCES, 4 * 1024 * 1024},
     /* API_RULES_PAGE_SIZE rules, each with its list of real servers. */
     {API_ACTION_RULES, 1024 * 1024},
+    /* Every web domain of the account in one answer, unpaged: up to
+     * API_MAX_LIST names of at most 253 characters. */
+    {API_ACTION_DOMAINS, 4 * 1024 * 1024},
 };
 
 size_t api_max_response(const char *action) {

@@ -219,8 +219,17 @@ static bool holds_text(xmlNodePtr e) {
   return false;
 }
 
-/* Whether e holds one of the fields as a child. */
+/* Whether the rows are the items' own texts (API_FIELD_SELF). */
+static bool self_rows(const schema_t *schema) {
+  return schema->field_count == 1 &&
+         strcmp(schema->fields[0].name, API_FIELD_SELF) == 0;
+}
+
+/* Whether e holds one of the fields as a child (for rows of their own
+ * text: whether it holds text, so it is a row, not a wrapper). */
 static bool holds_field(xmlNodePtr e, const schema_t *schema) {
+  if (self_rows(schema))
+    return holds_text(e) || e->children == NULL;
   for (xmlNodePtr n = e->children; n != NULL; n = n->next) {
     if (n->type != XML_ELEMENT_NODE)
       continue;
@@ -231,9 +240,38 @@ static bool holds_field(xmlNodePtr e, const schema_t *schema) {
   return false;
 }
 
+/* A row that is an item's own text. */
+static api_response_status_t read_self_row(rows_builder_t *b, xmlNodePtr e,
+                                           const schema_t *schema, char *why,
+                                           size_t why_size) {
+  api_value_t *row;
+  if (add_row(b, schema->list, &row, why, why_size) != API_RESPONSE_OK)
+    return API_RESPONSE_INVALID;
+  xmlChar *text = element_text(e);
+  if (text == NULL) {
+    set_why_name(why, why_size, "<%s> holds more than text", e->name);
+    return API_RESPONSE_INVALID;
+  }
+  const char *t = (const char *)text;
+  t += strspn(t, " \t\r\n");
+  copy_printable(row->text, sizeof(row->text), t);
+  size_t n = strlen(row->text);
+  while (n > 0 && row->text[n - 1] == ' ')
+    row->text[--n] = 0;
+  row->present = true;
+  xmlFree(text);
+  if (schema->fields[0].required && row->text[0] == 0) {
+    set_why_name(why, why_size, "an empty <%s>", e->name);
+    return API_RESPONSE_INVALID;
+  }
+  return API_RESPONSE_OK;
+}
+
 static api_response_status_t read_row(rows_builder_t *b, xmlNodePtr e,
                                       const schema_t *schema, char *why,
                                       size_t why_size) {
+  if (self_rows(schema))
+    return read_self_row(b, e, schema, why, why_size);
   if (holds_text(e)) {
     set_why_name(why, why_size, "<%s> holds text where a row is expected",
                  e->name);
@@ -596,7 +634,7 @@ api_error_class_t api_error_classify(const char *code, long http_status) {
    * sibling APIs say InvalidInstance.NotFound, InstanceNotFound or
    * Instance.NotExist: any code naming an instance not found or not
    * existing. */
-  if (contains(code, "Instance") &&
+  if ((contains(code, "Instance") || contains(code, "Domain")) &&
       (contains(code, "NotFound") || contains(code, "NotExist")))
     return API_ERROR_GONE;
   if (http_status >= 500)
@@ -617,7 +655,8 @@ const char *api_error_explain(api_error_class_t error_class) {
     return "permission denied: the key's RAM policy does not allow this "
            "yundun-ddoscoo action (see ram-policy.json)";
   case API_ERROR_GONE:
-    return "the instance does not exist (any more)";
+    return "the instance does not exist (any more), or the domain has no "
+           "web forwarding rule";
   case API_ERROR_REQUEST:
     break;
   }

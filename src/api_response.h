@@ -41,7 +41,10 @@ typedef enum {
 typedef enum { API_FIELD_COUNT, API_FIELD_TEXT } api_field_kind_t;
 
 /* A field of a row: its element name, what it holds, whether an answer
- * without it is unusable. */
+ * without it is unusable. A list's only field named API_FIELD_SELF is the
+ * item's own text: a list of names (<Domains>a</Domains><Domains>b</Domains>
+ * or <Domains><Domain>a</Domain>...</Domains>). */
+#define API_FIELD_SELF "."
 typedef struct {
   const char *name;
   api_field_kind_t kind;

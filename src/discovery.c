@@ -29,17 +29,28 @@ typedef struct {
   bool in_flight;
 } found_t;
 
+/* The user of a DescribeDomains request. */
+typedef struct {
+  request_kind_t kind; /* REQUEST_DOMAINS */
+} domains_request_t;
+
 struct discovery_s {
   request_kind_t kind; /* REQUEST_INSTANCES, for that request */
-  bool running;        /* a refresh is under way */
-  bool ready;          /* a refresh is complete, not yet applied */
-  bool applied;        /* some refresh was */
-  bool failed;         /* this refresh: it ends once nothing is in flight */
+  domains_request_t domains_request;
+  bool running; /* a refresh is under way */
+  bool ready;   /* a refresh is complete, not yet applied */
+  bool applied; /* some refresh was */
+  bool failed;  /* this refresh: it ends once nothing is in flight */
   bool instances_pending;
   bool instances_in_flight;
   found_t *found;
   size_t found_count;
   size_t cursor;
+  bool domains_pending; /* DescribeDomains to ask */
+  bool domains_in_flight;
+  bool domains_found; /* answered in this refresh: domains is the list */
+  char **domains;
+  size_t domain_count;
   cdtime_t next_run;
   c_complain_t complaint;
 };
@@ -53,12 +64,23 @@ static void forget(discovery_t *d) {
   sfree(d->found);
   d->found_count = 0;
   d->cursor = 0;
+  for (size_t i = 0; i < d->domain_count; i++)
+    sfree(d->domains[i]);
+  sfree(d->domains);
+  d->domain_count = 0;
+  d->domains_found = false;
+}
+
+/* Whether the refresh asks for instances or their ports. */
+static bool instances_part(const account_t *a) {
+  return a->discover_instances || a->ports_auto;
 }
 
 discovery_t *discovery_create(void) {
   discovery_t *d = calloc(1, sizeof(*d));
   if (d != NULL) {
     d->kind = REQUEST_INSTANCES;
+    d->domains_request.kind = REQUEST_DOMAINS;
     C_COMPLAIN_INIT(&d->complaint);
   }
   return d;
@@ -100,15 +122,17 @@ void discovery_begin(account_t *a, cdtime_t now) {
   d->failed = false;
   forget(d);
   d->instances_pending = a->discover_instances;
+  d->domains_pending = a->domains_auto;
   /* Listed instances (then instance_ids never changes): only their ports
    * are discovered. */
-  for (size_t i = 0; !a->discover_instances && i < a->instance_count; i++)
+  for (size_t i = 0;
+       !a->discover_instances && a->ports_auto && i < a->instance_count; i++)
     if (add_found(d, a->instance_ids[i], NULL, true) != 0)
       d->running = false;
 }
 
 void discovery_refresh_now(account_t *a) {
-  if (a->discovery != NULL && a->discover_instances)
+  if (a->discovery != NULL && (a->discover_instances || a->domains_auto))
     a->discovery->next_run = 0;
 }
 
@@ -116,6 +140,8 @@ bool discovery_has_work(const account_t *a) {
   const discovery_t *d = a->discovery;
   if (d == NULL || !d->running || d->failed)
     return false;
+  if (d->domains_pending && !d->domains_in_flight)
+    return true;
   if (d->instances_pending)
     return !d->instances_in_flight;
   for (size_t i = 0; i < d->found_count; i++)
@@ -130,6 +156,22 @@ int discovery_start_next(account_t *a, cdtime_t now, cdtime_t deadline) {
     return 0;
 
   rpc_params_t params = RPC_PARAMS_INIT;
+  if (d->domains_pending && !d->domains_in_flight) {
+    /* The listed instances' domains; with none listed (or more than one
+     * request takes), the account's. */
+    size_t n = a->discover_instances || a->instance_count > API_MAX_INSTANCE_IDS
+                   ? 0
+                   : a->instance_count;
+    if (api_domains_params(a->region_id, a->resource_group_id,
+                           (const char *const *)a->instance_ids, n,
+                           &params) != 0)
+      return 0;
+    int status = account_start(a, API_ACTION_DOMAINS, &params, now, deadline,
+                               &d->domains_request, NULL);
+    if (status == 0)
+      d->domains_in_flight = true;
+    return (status == -1) ? -1 : (status == 0);
+  }
   if (d->instances_pending) {
     if (api_instance_ids_params(a->region_id, a->resource_group_id, &params) !=
         0)
@@ -179,7 +221,8 @@ static void finish(account_t *a, bool ok) {
  * nothing is left to ask. */
 static void check_complete(account_t *a) {
   discovery_t *d = a->discovery;
-  if (!d->running || d->instances_in_flight)
+  if (!d->running || d->instances_in_flight || d->domains_in_flight ||
+      (!d->failed && d->domains_pending))
     return;
   for (size_t i = 0; i < d->found_count; i++)
     if (d->found[i].in_flight || (!d->failed && d->found[i].next_page > 0))
@@ -227,12 +270,57 @@ static bool describe_failure(account_t *a, const http_result_t *r,
   return false;
 }
 
+/* The names of a DescribeDomains answer. */
+static const api_field_t domain_fields[] = {
+    {API_FIELD_SELF, API_FIELD_TEXT, true},
+};
+
+/* Takes the web domains of an answer; names that are no domain are left
+ * out with a warning, each name once. Returns 0 or ENOMEM. */
+static int take_domains(account_t *a, discovery_t *d, const api_rows_t *rows) {
+  size_t listed = a->listed_domain_count;
+  d->domains = calloc(listed + rows->count + 1, sizeof(*d->domains));
+  if (d->domains == NULL)
+    return ENOMEM;
+  /* The listed domains first, then the account's. */
+  for (size_t i = 0; i < listed + rows->count; i++) {
+    char name[API_TEXT_SIZE];
+    sstrncpy(name,
+             (i < listed) ? a->listed_domains[i]
+                          : rows->values[i - listed].text,
+             sizeof(name));
+    for (char *c = name; *c != 0; c++)
+      *c = (char)tolower((unsigned char)*c);
+    if (!account_is_domain(name)) {
+      WARNING(PLUGIN_NAME " plugin: Account \"%s\": ignoring the listed "
+                          "domain \"%s\": not a domain name of at most %d "
+                          "characters.",
+              a->name, name, DATA_MAX_NAME_LEN - 3);
+      continue;
+    }
+    bool twice = false;
+    for (size_t j = 0; j < d->domain_count && !twice; j++)
+      twice = strcmp(d->domains[j], name) == 0;
+    if (twice)
+      continue;
+    if ((d->domains[d->domain_count] = strdup(name)) == NULL)
+      return ENOMEM;
+    d->domain_count++;
+  }
+  d->domains_found = true;
+  return 0;
+}
+
 void discovery_finished(account_t *a, void *user, const http_result_t *r) {
   discovery_t *d = a->discovery;
-  bool instances = *(request_kind_t *)user == REQUEST_INSTANCES;
-  found_t *f = instances ? NULL : user;
+  request_kind_t kind = *(request_kind_t *)user;
+  bool instances = kind == REQUEST_INSTANCES;
+  bool domains = kind == REQUEST_DOMAINS;
+  found_t *f = (instances || domains) ? NULL : user;
   if (instances)
     d->instances_in_flight = false;
+  else if (domains)
+    d->domains_in_flight = false;
   else
     f->in_flight = false;
 
@@ -241,8 +329,13 @@ void discovery_finished(account_t *a, void *user, const http_result_t *r) {
   api_response_status_t parsed = API_RESPONSE_INVALID;
   api_instance_list_t list = {0};
   api_rule_list_t rules = {0};
+  api_rows_t names = {0};
   if (r->status == HTTP_TOO_LARGE)
     sstrncpy(why, r->error, sizeof(why));
+  else if (r->status == HTTP_OK && domains)
+    parsed = api_parse_rows(r->body, r->len, API_ACTION_DOMAINS, "Domains",
+                            domain_fields, 1, NULL, 0, &names, &error, why,
+                            sizeof(why));
   else if (r->status == HTTP_OK && instances)
     parsed = api_parse_instance_ids(r->body, r->len, &list, &error, why,
                                     sizeof(why));
@@ -254,7 +347,11 @@ void discovery_finished(account_t *a, void *user, const http_result_t *r) {
                                 &error);
 
   int status = 0;
-  if (parsed == API_RESPONSE_OK && instances) {
+  if (parsed == API_RESPONSE_OK && domains) {
+    if (!d->failed)
+      status = take_domains(a, d, &names);
+    d->domains_pending = false;
+  } else if (parsed == API_RESPONSE_OK && instances) {
     for (size_t i = 0; i < list.count && status == 0; i++) {
       if (!account_is_identifier(list.items[i].id)) {
         WARNING(PLUGIN_NAME " plugin: Account \"%s\": ignoring the listed "
@@ -277,6 +374,7 @@ void discovery_finished(account_t *a, void *user, const http_result_t *r) {
   }
   api_instance_list_clear(&list);
   api_rule_list_clear(&rules);
+  api_rows_clear(&names);
 
   if (d->failed) {
     /* The refresh failed already: this answer comes to nothing. */
@@ -300,8 +398,11 @@ void discovery_finished(account_t *a, void *user, const http_result_t *r) {
   c_complain(LOG_ERR, &d->complaint,
              PLUGIN_NAME " plugin: Account \"%s\": discovery failed at %s%s%s: "
                          "%s; keeping the last known list (%zu series).",
-             a->name, instances ? API_ACTION_INSTANCES : API_ACTION_RULES,
-             instances ? "" : " of ", instances ? "" : f->id, what,
+             a->name,
+             domains     ? API_ACTION_DOMAINS
+             : instances ? API_ACTION_INSTANCES
+                         : API_ACTION_RULES,
+             f != NULL ? " of " : "", f != NULL ? f->id : "", what,
              a->series_count);
   d->failed = true;
   check_complete(a);
@@ -340,9 +441,24 @@ bool discovery_apply(account_t *a) {
   }
 
   size_t before = a->series_count;
-  int status = account_set_instances(a, ids, names, n, ports, counts,
-                                     /* log_changes = */ d->applied);
-  if (status == 0 && !d->applied)
+  int status = 0;
+  if (instances_part(a))
+    status = account_set_instances(a, ids, names, n, ports, counts,
+                                   /* log_changes = */ d->applied);
+  else {
+    sfree(ids);
+    sfree(names);
+  }
+  if (status == 0 && d->domains_found) {
+    status = account_set_domains(a, d->domains, d->domain_count, d->applied);
+    d->domains = NULL; /* taken, or freed */
+    d->domain_count = 0;
+    if (status == 0 && !d->applied)
+      INFO(PLUGIN_NAME " plugin: Account \"%s\": discovered %zu web "
+                       "domains.",
+           a->name, a->domain_count);
+  }
+  if (status == 0 && !d->applied && instances_part(a))
     INFO(PLUGIN_NAME " plugin: Account \"%s\": discovered %zu instances, "
                      "%zu series.",
          a->name, n, a->series_count);

@@ -51,8 +51,9 @@ void state_store_load(void) {
 #define KEY_SIZE (STATE_MAX_KEY + DATA_MAX_NAME_LEN)
 
 static void state_key(const account_t *a, const series_t *s, char *key) {
-  ssnprintf(key, KEY_SIZE, "%s/%s%s", a->name, s->plugin_instance,
-            s->stat->state_suffix);
+  ssnprintf(key, KEY_SIZE, "%s/%s%s%s%s", a->name, s->plugin_instance,
+            s->stat->state_suffix, s->variant ? "/" : "",
+            s->variant ? s->variant->value : "");
 }
 
 /* At a block's first read: where each series stopped before the restart.

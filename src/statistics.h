@@ -20,11 +20,12 @@
 
 /* Bounds of the table: windows one request covers, values per window. */
 #define STAT_MAX_BATCH 60
-#define STAT_MAX_VALUES 8
+#define STAT_MAX_VALUES 16
 
 typedef enum {
   SCOPE_PORT,     /* a series per instance and port (or all ports) */
   SCOPE_INSTANCE, /* a series per instance */
+  SCOPE_DOMAIN,   /* a series per web domain (Domain): no InstanceIds */
 } stat_scope_t;
 
 typedef struct statistic_s statistic_t;
@@ -40,6 +41,15 @@ typedef struct {
   const char *type;
   const char *type_instance;
 } stat_value_t;
+
+/* A parameter with fixed values: the statistic is asked once per value, a
+ * series each, and the type_instance of each of its values starts with
+ * the value's prefix. */
+typedef struct {
+  const char *param;  /* e.g. "QueryType" */
+  const char *value;  /* e.g. "gf" */
+  const char *prefix; /* e.g. "edge_" */
+} stat_variant_t;
 
 struct statistic_s {
   const char *name;   /* the value of the Statistics option */
@@ -77,8 +87,11 @@ struct statistic_s {
                 time_t first_end, time_t last_end, int window, stat_emit_t emit,
                 void *ctx, char *why, size_t why_size);
   /* Appended to the StateFile key; "" for connections, whose keys predate
-   * the other statistics. */
+   * the other statistics. A variant appends "/<value>". */
   const char *state_suffix;
+  /* Asked once per variant (e.g. QueryType gf and upstrem); NULL: once. */
+  const stat_variant_t *variants;
+  size_t variant_count;
 };
 
 /* The statistics, and how many there are. */
@@ -93,15 +106,17 @@ const statistic_t *statistic_of_action(const char *action);
 
 /* The values an answer's rows give the windows ending at first_end,
  * first_end + window, ..., last_end: values[k * value_count + v] is value
- * v of window k, seen[k] whether the answer had it. A flat answer is the
- * window first_end. Rows of one bucket are added up. Returns 0, or -1 with
- * why for a row outside the range or between buckets. */
+ * v of window k (NAN if no row of the window has its field: an optional
+ * field the answer left out), seen[k] whether the answer had the window.
+ * A flat answer is the window first_end. Rows of one bucket are added up.
+ * Returns 0, or -1 with why for a row outside the range or between buckets. */
 int stat_windows(const statistic_t *stat, const api_rows_t *rows,
                  time_t first_end, time_t last_end, int window, double *values,
                  bool *seen, char *why, size_t why_size);
 
 /* The values an answer gives the windows first_end ... last_end, handed
- * to emit: stat->points, or the fields mapped by stat->values. Returns 0,
+ * to emit: stat->points, or the fields mapped by stat->values (a field
+ * the answer left out gives no value). Returns 0,
  * or -1 with why (an unusable answer) having emitted nothing. */
 int stat_points(const statistic_t *stat, const api_rows_t *rows,
                 time_t first_end, time_t last_end, int window, stat_emit_t emit,

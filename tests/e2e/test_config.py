@@ -128,3 +128,33 @@ def test_times_too_short_to_poll_are_refused(workdir):
     asked = {r["params"].get("InstanceIds.1") for r in sim.requests()}
     assert asked == {"ddoscoo-cn-ok"}
     assert not cd.log_lines('Account "minimums"', "too short")
+
+
+def test_domain_mistakes_are_named(workdir):
+    cd = Collectd(workdir, """
+<Account "nodomainstat">
+  AccessKeyId "LTAIx"
+  AccessKeySecret "s"
+  Endpoint "http://127.0.0.1:9/"
+  Statistics "traffic"
+  Domain "www.example.com"
+</Account>
+<Account "baddomain">
+  AccessKeyId "LTAIx"
+  AccessKeySecret "s"
+  Endpoint "http://127.0.0.1:9/"
+  Statistics "qps"
+  Domain "www.exa mple.com"
+</Account>
+""", interval=1)
+    try:
+        time.sleep(1)
+        assert cd.alive()
+    finally:
+        assert cd.stop() == 0
+    log = cd.log()
+    assert ('Account "nodomainstat": Domain is for the web statistics; add "qps" or '
+            '"status_codes" to Statistics.') in log
+    assert 'Account "baddomain": Domain "www.exa mple.com" is not a domain name' in log
+    assert 'Account "nodomainstat" has configuration errors' in log
+    assert 'Account "baddomain" has configuration errors' in log

@@ -68,6 +68,9 @@ static const api_field_t event_root_fields[] = {
     {"Total", API_FIELD_COUNT, true},
 };
 
+static const api_field_t name_fields[] = {
+    {API_FIELD_SELF, API_FIELD_TEXT, true},
+};
 static const api_field_t flow_fields[] = {
     {"Time", API_FIELD_COUNT, true},       {"Index", API_FIELD_COUNT, false},
     {"InBps", API_FIELD_COUNT, false},     {"OutBps", API_FIELD_COUNT, false},
@@ -219,6 +222,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   api_rows_clear(&rows);
   parse_rows(data, size, "PortFlowList", flow_fields, COUNT_OF(flow_fields),
              flow_root_fields, COUNT_OF(flow_root_fields), &rows);
+  api_rows_clear(&rows);
+  /* A list of names (DescribeDomains): every row a non-empty text. */
+  if (parse_rows(data, size, "Domains", name_fields, COUNT_OF(name_fields),
+                 NULL, 0, &rows) == API_RESPONSE_OK)
+    for (size_t r = 0; r < rows.count; r++)
+      if (rows.values[r].text[0] == 0)
+        fail("OK with an empty name", size);
   api_rows_clear(&rows);
   return 0;
 }

@@ -46,6 +46,8 @@ Control endpoints on the API port (plain JSON, never logged with secrets):
     GET/POST /_sim/list_faults         replace the list faults map {action: fault}, action
                                        one of the listing operations or the three attack
                                        statistics operations
+    GET/POST /_sim/domains             change the web domains: {"add": {name: [instance
+                                       ids]}, "remove": [name, ...]}; GET shows them
     GET/POST /_sim/attack              replace the "attack" section (see below); "now+N"
                                        counts from the simulator's clock at the POST.
                                        GET shows it with absolute times, and "now".
@@ -103,6 +105,29 @@ default cn-hangzhou):
     DescribePortConnsCount follows the section too (values_for, minute_conns): an
     attack's port, and the instance's total, gain connections with the attack.
 
+Web statistics (doc/api-operations.md; the scenario's "domains": {name: [instance
+ids]}, the instances whose rules name the domain):
+    DescribeDomains               optional InstanceIds.N (1..100), ResourceGroupId:
+                                  RequestId and Domains (names: the items are text), those
+                                  of the instances or all, in listing order.
+    DescribeDomainQPSList         StartTime, EndTime, Interval (as DescribePortFlowList),
+                                  optional Domain (without: all domains added up),
+                                  ResourceGroupId: RequestId and DomainQPSList items
+                                  {Index, Time, TotalQps, AttackQps, MaxQps, MaxNormalQps,
+                                  MaxAttackQps, CacheHits, TotalCount}.
+    DescribeDomainStatusCodeList  StartTime, Interval, QueryType (exactly "gf" or
+                                  "upstrem"), optional EndTime (default: the current
+                                  minute), Domain, ResourceGroupId: RequestId and
+                                  StatusCodeList items {Index, Time, Status200, Status2XX,
+                                  Status3XX, Status403, Status404, Status405, Status410,
+                                  Status499, Status4XX, Status501..Status504, Status5XX}.
+    A Domain not among the domains: 400 InvalidDomain.NotFound (the sources name no
+    code; a choice). Values: web_for / minute_web; an HTTP flood is scripted in the
+    attack section as "floods": [{"domain", "start", "end"?, "peak_qps",
+    "ramp_seconds"? (120)}]: attack QPS ramps up to the peak, the edge ("gf") blocks
+    95 % of it (403) and keeps its 5xx, the origin ("upstrem") fails (5xx) a share of
+    what it gets that grows to 60 % with the flood.
+
 Importable pieces (used by the tests of the plugin and of this simulator):
     percent_encode(s)                  RFC 3986 encoding used by signing
     canonical_query(params)            sorted, encoded "k=v&k=v" string
@@ -120,6 +145,9 @@ Importable pieces (used by the tests of the plugin and of this simulator):
     baseline_for(id, minute), minute_flow(id, minute, section), default_ip(id)
     minute_conns(id, port, minute, section)
                                        -> one instance's connections in one minute
+    web_for(action, domains, start, end[, interval, section, query_type, now])
+                                       -> DomainQPSList / StatusCodeList rows
+    minute_web(domain, minute, section), domain_qps(domain, minute)
     parse_urlencoded(raw_bytes)        strict query/form decoder
     load_config(path_or_dict)          validated scenario
     SimState, SimServer, Handler       the server itself
@@ -227,12 +255,17 @@ V3_KNOWN_PARAMS = frozenset(("Format", "RegionId") + OPERATION_PARAMS)
 # own parameters (beyond the common ones) and whether it takes InstanceIds.N.
 LIST_INSTANCES = "DescribeInstanceIds"
 LIST_RULES = "DescribeNetworkRules"
-LIST_ACTIONS = (LIST_INSTANCES, LIST_RULES)
+LIST_DOMAINS = "DescribeDomains"
+LIST_ACTIONS = (LIST_INSTANCES, LIST_RULES, LIST_DOMAINS)
 # The statistics of an attack (see the section "Attack statistics").
 FLOW_ACTION = "DescribePortFlowList"
 BLACKHOLE_ACTION = "DescribeBlackholeStatus"
 EVENTS_ACTION = "DescribeDDoSEvents"
-STAT_ACTIONS = (FLOW_ACTION, BLACKHOLE_ACTION, EVENTS_ACTION)
+# The web statistics (see the section "Web statistics"): per domain.
+QPS_ACTION = "DescribeDomainQPSList"
+CODES_ACTION = "DescribeDomainStatusCodeList"
+WEB_ACTIONS = (QPS_ACTION, CODES_ACTION)
+STAT_ACTIONS = (FLOW_ACTION, BLACKHOLE_ACTION, EVENTS_ACTION) + WEB_ACTIONS
 OPERATIONS = {
     ACTION: OPERATION_PARAMS,
     LIST_INSTANCES: ("ResourceGroupId", "Edition"),
@@ -240,8 +273,12 @@ OPERATIONS = {
     FLOW_ACTION: ("StartTime", "EndTime", "Interval", "ResourceGroupId"),
     BLACKHOLE_ACTION: (),
     EVENTS_ACTION: ("StartTime", "EndTime", "PageNumber", "PageSize", "ResourceGroupId"),
+    LIST_DOMAINS: ("ResourceGroupId",),
+    QPS_ACTION: ("StartTime", "EndTime", "Interval", "Domain", "ResourceGroupId"),
+    CODES_ACTION: ("StartTime", "EndTime", "Interval", "Domain", "QueryType", "ResourceGroupId"),
 }
-INSTANCE_LIST_ACTIONS = frozenset((ACTION, LIST_INSTANCES) + STAT_ACTIONS)
+INSTANCE_LIST_ACTIONS = frozenset((ACTION, LIST_INSTANCES, LIST_DOMAINS, FLOW_ACTION,
+                                   BLACKHOLE_ACTION, EVENTS_ACTION))
 ALL_OPERATION_PARAMS = frozenset(n for names in OPERATIONS.values() for n in names)
 DEFAULT_REGION = "cn-hangzhou"          # a request without RegionId
 DEFAULT_RESOURCE_GROUP = "rg-default"   # instances not in "resource_groups"
@@ -730,6 +767,31 @@ def check_instance_changes(spec, regions):
     return out
 
 
+def check_domains(spec):
+    """The scenario's "domains": {name: [instance ids]} (a list of names:
+    no instances); a copy."""
+    if isinstance(spec, list):
+        spec = {d: [] for d in spec}
+    if not isinstance(spec, dict):
+        raise ConfigError("domains must be an object {name: [instance ids]} or a list of names")
+    out = {}
+    for d, owners in spec.items():
+        _check_text("domains", d, empty_ok=False)
+        if not isinstance(owners, list) or not all(isinstance(x, str) and x for x in owners):
+            raise ConfigError("domains[%r] must be a list of instance ids" % d)
+        out[d] = list(owners)
+    return out
+
+
+def check_domain_changes(spec):
+    if not isinstance(spec, dict) or set(spec) - {"add", "remove"}:
+        raise ConfigError('the body must be {"add": {name: [ids]}, "remove": [names]}')
+    remove = spec.get("remove", [])
+    if not isinstance(remove, list) or not all(isinstance(x, str) and x for x in remove):
+        raise ConfigError("remove must be a list of names")
+    return {"add": check_domains(spec.get("add", {})), "remove": list(remove)}
+
+
 def load_config(source):
     """Load and validate a scenario from a path or an already-parsed dict.
 
@@ -800,6 +862,7 @@ def load_config(source):
         "instance_regions": inventory.get("instance_regions", {}),
         "rules": inventory.get("rules", {}),
         "attack": attack,
+        "domains": check_domains(cfg.get("domains", {})),
     }
 
 
@@ -822,6 +885,8 @@ class SimState:
         self._listed = dict.fromkeys(cfg["instances"])
         self._inventory = {name: cfg[name] for name in
                            ("remarks", "editions", "resource_groups", "instance_regions", "rules")}
+        # Web domains (DescribeDomains), in listing order: {name: [instance ids]}.
+        self._domains = dict(cfg["domains"])
         self.list_style = cfg["list_style"]
         self._list_faults = cfg["list_faults"]
         self.list_rate_limit = cfg["list_rate_limit"]
@@ -995,6 +1060,25 @@ class SimState:
             return [copy.deepcopy(r) for r in self._inventory["rules"].get(iid, [])
                     if (protocol is None or r["protocol"] == protocol)
                     and (frontend_port is None or r["frontend_port"] == frontend_port)]
+
+    def list_domains(self, ids=None):
+        """The web domains, in listing order: all, or those with a rule on
+        one of the instances ``ids``."""
+        with self._lock:
+            return [d for d, owners in self._domains.items()
+                    if ids is None or set(owners) & ids]
+
+    def change_domains(self, spec):
+        """POST /_sim/domains: {"add": {name: [instance ids]}, "remove": [names]}."""
+        spec = check_domain_changes(spec)
+        with self._lock:
+            for d in spec["remove"]:
+                self._domains.pop(d, None)
+            self._domains.update(spec["add"])
+
+    def domains(self):
+        with self._lock:
+            return dict(self._domains)
 
     def change_instances(self, spec):
         """Apply a POST /_sim/instances body atomically (all or nothing)."""
@@ -1367,6 +1451,10 @@ def _verify_operation(params, state, action=ACTION):
         return _verify_instance_ids(params, state)
     if action == LIST_RULES:
         return _verify_network_rules(params, state)
+    if action == LIST_DOMAINS:
+        return _verify_domains(params, state)
+    if action in WEB_ACTIONS:
+        return _verify_web_operation(params, state, action)
     if action in STAT_ACTIONS:
         return _verify_stat_operation(params, state, action)
     return _verify_port_conns(params, state)
@@ -1404,6 +1492,19 @@ def _verify_instance_ids(params, state):
     items = state.list_instances(region, params.get("ResourceGroupId"), edition,
                                  None if ids is None else set(ids))
     return {"region": region, "instances": items}
+
+
+def _verify_domains(params, state):
+    """DescribeDomains: optional InstanceIds.N (1..100), ResourceGroupId.
+    Returns {"domains": [names]}: those with a rule on one of the instances,
+    or all of the account's."""
+    ids = _instance_id_list(params, required=False)
+    region = params.get("RegionId", DEFAULT_REGION)
+    for iid in ids or ():
+        if not state.instance_in_region(iid, region):
+            raise ApiError(400, "InvalidInstance.NotFound",
+                           "The specified instance does not exist: %s" % iid)
+    return {"domains": state.list_domains(None if ids is None else set(ids))}
 
 
 def _verify_network_rules(params, state):
@@ -1566,6 +1667,8 @@ def list_fields(action, result, request_id, seed):
     if action == LIST_INSTANCES:
         items = ListValue(shuffled(i.items()) for i in result["instances"])
         return shuffled([("RequestId", request_id), ("InstanceIds", items)])
+    if action == LIST_DOMAINS:
+        return shuffled([("RequestId", request_id), ("Domains", ListValue(result["domains"]))])
     items = ListValue(shuffled([
         ("InstanceId", result["instance_id"]), ("Protocol", r["protocol"]),
         ("FrontendPort", r["frontend_port"]), ("BackendPort", r["backend_port"]),
@@ -1579,6 +1682,8 @@ def list_summary(action, result):
     """What the log line of a listing answer records of it."""
     if action == LIST_INSTANCES:
         return {"listed": [i["InstanceId"] for i in result["instances"]]}
+    if action == LIST_DOMAINS:
+        return {"listed": list(result["domains"])}
     return {"listed": ["%s:%d" % (r["protocol"], r["frontend_port"]) for r in result["rules"]],
             "total_count": result["total_count"]}
 
@@ -1647,11 +1752,14 @@ FLOW_FIELDS = ("InBps", "OutBps", "InPps", "OutPps", "AttackBps", "AttackPps")
 SLA_FIELDS = ("SlaBpsDropBps", "SlaBpsDropPps", "SlaPpsDropBps", "SlaPpsDropPps",
               "SlaCpsDropBps", "SlaCpsDropPps", "SlaConnDropBps", "SlaConnDropPps")
 STAT_LIST_NAMES = {FLOW_ACTION: "PortFlowList", BLACKHOLE_ACTION: "BlackholeStatus",
-                   EVENTS_ACTION: "DDoSEvents"}
+                   EVENTS_ACTION: "DDoSEvents", QPS_ACTION: "DomainQPSList",
+                   CODES_ACTION: "StatusCodeList"}
 ONGOING_END_TIMES = ("zero", "absent", "future")
 EVENT_SELECTIONS = ("overlap", "start")
 ATTACK_DEFAULTS = {"attacks": [], "ongoing_end_time": "zero", "event_selection": "overlap",
-                   "flow_regions": ["cn"], "instance_ips": {}, "flow_delay_seconds": 0}
+                   "flow_regions": ["cn"], "instance_ips": {}, "flow_delay_seconds": 0,
+                   "floods": []}
+FLOOD_KEYS = frozenset({"domain", "start", "end", "peak_qps", "ramp_seconds"})
 ATTACK_KEYS = frozenset({"instance", "ip", "port", "start", "end", "peak_bps", "peak_pps",
                          "ramp_seconds", "blackhole_from", "blackhole_to", "region"})
 MAX_PEAK = 10 ** 15             # 1 Pbit/s: sums of many attacks stay far below 2^63
@@ -1798,6 +1906,24 @@ def check_attack(spec, now):
         raise ConfigError("attack.attacks must be a list")
     for i, a in enumerate(attacks):
         out["attacks"].append(_check_one_attack("attack.attacks[%d]" % i, a, now, out))
+    floods = spec.get("floods", [])
+    if not isinstance(floods, list):
+        raise ConfigError("attack.floods must be a list")
+    for i, f in enumerate(floods):
+        what = "attack.floods[%d]" % i
+        if not isinstance(f, dict) or set(f) - FLOOD_KEYS or not {"domain", "start",
+                                                                  "peak_qps"} <= set(f):
+            raise ConfigError("%s must be an object with domain, start, peak_qps and "
+                              "optionally end, ramp_seconds" % what)
+        _check_text(what + ".domain", f["domain"], empty_ok=False)
+        flood = {"domain": f["domain"], "start": _time_spec(what + ".start", f["start"], now),
+                 "end": _time_spec(what + ".end", f.get("end"), now, null_ok=True),
+                 "peak_qps": _count(what + ".peak_qps", f["peak_qps"], 1, 10 ** 9),
+                 "ramp_seconds": _count(what + ".ramp_seconds", f.get("ramp_seconds", 120),
+                                        0, 86400)}
+        if flood["end"] is not None and flood["end"] <= flood["start"]:
+            raise ConfigError("%s: end must be later than start" % what)
+        out["floods"].append(flood)
     return out
 
 
@@ -1975,6 +2101,132 @@ def blackhole_for(instance_ids, now, attack=None):
     return rows
 
 
+# Web statistics: pure functions of (domain, minute) and the section.
+
+QPS_FIELDS = ("TotalQps", "AttackQps", "MaxQps", "MaxNormalQps", "MaxAttackQps")
+COUNT_FIELDS = ("CacheHits", "TotalCount")
+CODE_FIELDS = ("Status200", "Status2XX", "Status3XX", "Status403", "Status404", "Status405",
+               "Status410", "Status499", "Status4XX", "Status501", "Status502", "Status503",
+               "Status504", "Status5XX")
+QUERY_TYPES = ("gf", "upstrem")   # so spelled by the SDK and the English reference
+
+
+def domain_qps(domain, minute):
+    """Legitimate requests per second of a domain in one minute: a daily
+    and an hourly swell around a per-domain mean of 50..500."""
+    f = _fractions("web", domain, 3)
+    t = float(minute)
+    level = (1.0 + 0.3 * math.sin(2 * math.pi * (t / 86400 + f[1]))
+             + 0.05 * math.sin(2 * math.pi * (t / 3600 + f[2])))
+    return int((50 + f[0] * 450) * level)
+
+
+def minute_web(domain, minute, section):
+    """Everything the two web operations report of one domain in one
+    minute: the QPS fields, and the codes at the edge ("gf") and at the
+    origin ("upstrem"). An HTTP flood ("floods") adds attack requests;
+    the edge blocks 95 % of them (403) and forwards the rest; the origin,
+    overloaded, fails (5xx) a share of what reaches it that grows with the
+    flood, while the edge's own 5xx stay as they were."""
+    normal = domain_qps(domain, minute)
+    attack = level = 0
+    for fl in section["floods"]:
+        if fl["domain"] == domain:
+            x = attack_level(fl, minute)
+            attack += int(fl["peak_qps"] * x)
+            level = max(level, x)
+    out = {"TotalQps": normal + attack, "AttackQps": attack,
+           "MaxNormalQps": normal + normal // 8, "MaxAttackQps": attack + attack // 20}
+    out["MaxQps"] = out["MaxNormalQps"] + out["MaxAttackQps"]
+    normal_n, attack_n = normal * 60, attack * 60
+    out["TotalCount"] = normal_n + attack_n
+    out["CacheHits"] = normal_n // 5
+    blocked = attack_n * 95 // 100
+    leaked = attack_n - blocked
+    edge = {"Status3XX": normal_n // 20, "Status403": blocked, "Status404": normal_n // 50,
+            "Status405": 0, "Status410": 0, "Status499": normal_n // 500,
+            "Status501": 0, "Status502": normal_n // 1000, "Status503": 0, "Status504": 0}
+    forwarded = normal_n - out["CacheHits"] + leaked
+    failed = int(forwarded * 0.6 * level)
+    origin = {"Status3XX": forwarded // 20, "Status403": 0, "Status404": forwarded // 50,
+              "Status405": 0, "Status410": 0, "Status499": 0, "Status501": 0,
+              "Status502": failed // 4, "Status503": failed // 2,
+              "Status504": failed - failed // 4 - failed // 2}
+    for codes, total in ((edge, normal_n + attack_n), (origin, forwarded)):
+        codes["Status4XX"] = sum(codes[k] for k in ("Status403", "Status404", "Status405",
+                                                    "Status410", "Status499"))
+        codes["Status5XX"] = sum(codes[k] for k in ("Status501", "Status502", "Status503",
+                                                    "Status504"))
+        codes["Status2XX"] = max(0, total - codes["Status3XX"] - codes["Status4XX"]
+                                 - codes["Status5XX"])
+        codes["Status200"] = codes["Status2XX"] * 9 // 10
+    out["gf"], out["upstrem"] = edge, origin
+    return out
+
+
+def web_for(action, domains, start, end, interval=60, attack=None, query_type=None, now=None):
+    """The rows of a DescribeDomainQPSList (or, with query_type,
+    DescribeDomainStatusCodeList) query: a bucket every interval from
+    start (Time its start, Index from 0), several domains added up per
+    Time. The *Qps fields are the maximum of the bucket's minutes, the
+    counts their sum. Buckets that have not ended by now are left out."""
+    section = attack if attack is not None else check_attack({}, 0)
+    rows = []
+    for index, bucket in enumerate(range(start, end, interval)):
+        bucket_end = min(bucket + interval, end)
+        if now is not None and bucket_end > now - section["flow_delay_seconds"]:
+            break
+        row = {"Index": index, "Time": bucket}
+        fields = CODE_FIELDS if action == CODES_ACTION else QPS_FIELDS + COUNT_FIELDS
+        row.update(dict.fromkeys(fields, 0))
+        for d in domains:
+            minutes = [minute_web(d, m, section) for m in range(bucket, bucket_end, 60)]
+            for k in fields:
+                if action == CODES_ACTION:
+                    row[k] += sum(v[query_type][k] for v in minutes)
+                elif k in QPS_FIELDS:
+                    row[k] += max(v[k] for v in minutes)
+                else:
+                    row[k] += sum(v[k] for v in minutes)
+        rows.append(row)
+    return rows
+
+
+def _verify_web_operation(params, state, action):
+    """DescribeDomainQPSList (StartTime, EndTime, Interval, optional
+    Domain) and DescribeDomainStatusCodeList (StartTime, Interval,
+    QueryType gf|upstrem, optional EndTime, Domain); presence, times,
+    Interval, QueryType, the domain. Returns {"action", "start", "end",
+    "interval", "domains", "query_type"?}."""
+    required = ("StartTime", "EndTime", "Interval") if action == QPS_ACTION else (
+        "StartTime", "Interval", "QueryType")
+    for name in required:
+        if name not in params:
+            raise _missing(name)
+    now = state.now()
+    start = _stat_time(params, "StartTime")
+    end = _stat_time(params, "EndTime") if "EndTime" in params else int(now) // 60 * 60
+    if start >= end:
+        raise _invalid("StartTime", "StartTime must be earlier than EndTime.")
+    if end > math.ceil(now / 60) * 60:
+        raise _invalid("EndTime", "EndTime must not be in the future.")
+    if end - start > MAX_STAT_RANGE:
+        raise _invalid("EndTime", "The time range must not exceed %d seconds." % MAX_STAT_RANGE)
+    out = {"action": action, "start": start, "end": end,
+           "interval": _check_interval(params["Interval"], end - start)}
+    if action == CODES_ACTION:
+        if params["QueryType"] not in QUERY_TYPES:
+            raise _invalid("QueryType", "Valid values: %s." % ", ".join(QUERY_TYPES))
+        out["query_type"] = params["QueryType"]
+    domain = params.get("Domain")
+    known = state.list_domains(None)
+    if domain is not None and domain not in known:
+        raise ApiError(400, "InvalidDomain.NotFound",
+                       "The specified domain does not exist or has no website rule: %s" % domain)
+    out["domains"] = [domain] if domain is not None else known
+    return out
+
+
 def _stat_time(params, name):
     value = params[name]
     if not UNSIGNED_RE.fullmatch(value):
@@ -2048,7 +2300,11 @@ def _verify_stat_operation(params, state, action):
 def stat_answer(query, section, now):
     """What a verified query (from _verify_stat_operation) is answered at
     ``now``: {"rows": [item dicts]} and, for DescribeDDoSEvents, "total"."""
-    action, ids, region = query["action"], query["instance_ids"], query["region"]
+    action = query["action"]
+    if action in WEB_ACTIONS:
+        return {"rows": web_for(action, query["domains"], query["start"], query["end"],
+                                query["interval"], section, query.get("query_type"), now)}
+    ids, region = query["instance_ids"], query["region"]
     if action == FLOW_ACTION:
         return {"rows": flow_for(ids, query["start"], query["end"], query["interval"], section,
                                  region, now)}
@@ -2080,8 +2336,8 @@ def stat_fields(action, answer, request_id, seed):
 def stat_summary(action, answer):
     """What the log line of an answer records of it."""
     rows = answer["rows"]
-    if action == FLOW_ACTION:
-        return {"listed": ["%d/%s" % (r["Time"], r["Region"]) for r in rows]}
+    if action in (FLOW_ACTION,) + WEB_ACTIONS:
+        return {"listed": ["%d/%s" % (r["Time"], r.get("Region", "-")) for r in rows]}
     if action == BLACKHOLE_ACTION:
         return {"listed": ["%s:%s" % (r["Ip"], r["BlackStatus"]) for r in rows]}
     return {"listed": ["%s:%s:%d" % (r["EventType"], r["Ip"], r["StartTime"]) for r in rows],
@@ -2632,11 +2888,12 @@ class Handler(Sender, BaseHTTPRequestHandler):
                    "/_sim/metadata": (state.md_update, "metadata"),
                    "/_sim/instances": (state.change_instances, "instances"),
                    "/_sim/list_faults": (state.set_list_faults, "list faults"),
-                   "/_sim/attack": (state.set_attack, "attack")}
+                   "/_sim/attack": (state.set_attack, "attack"),
+                   "/_sim/domains": (state.change_domains, "domains")}
         getters = {"/_sim/faults": state.get_faults, "/_sim/keys": state.list_keys,
                    "/_sim/instances": state.inventory,
                    "/_sim/list_faults": state.get_list_faults,
-                   "/_sim/attack": state.get_attack}
+                   "/_sim/attack": state.get_attack, "/_sim/domains": state.domains}
         if path in setters and method == "POST":
             setter, what = setters[path]
             try:

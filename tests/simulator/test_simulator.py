@@ -2171,4 +2171,163 @@ def test_attack_config_validation():
                  "blackhole_from": None, "blackhole_to": None, "region": "cn"}
     assert sim.load_config(BASE_CONFIG)["attack"] == sim.ATTACK_DEFAULTS
     with pytest.raises(sim.ConfigError):
-        sim.load_config(dict(BASE_CONFIG, list_faults={"DescribeDomains": {"mode": "throttle"}}))
+        sim.load_config(dict(BASE_CONFIG, list_faults={"DescribeWebRules": {"mode": "throttle"}}))
+
+
+# -- web statistics: DescribeDomains, DescribeDomainQPSList, DescribeDomainStatusCodeList
+
+QPS, CODES, DOMAINS = "DescribeDomainQPSList", "DescribeDomainStatusCodeList", "DescribeDomains"
+WEB1, WEB2 = "www.example.com", "shop.example.net"
+WEB_CONFIG = dict(BASE_CONFIG, instances=[INST1, INST2],
+                  domains={WEB1: [INST1], WEB2: [INST2]},
+                  attack={"floods": [{"domain": WEB1, "start": "now-1800", "peak_qps": 20000}]})
+
+
+@pytest.fixture(scope="module")
+def web_servers(tmp_path_factory):
+    sims = {style: RunningSim(tmp_path_factory.mktemp("web-" + style),
+                              dict(WEB_CONFIG, list_style=style))
+            for style in ("repeated", "wrapper")}
+    yield sims
+    for s in sims.values():
+        assert s.stop() == 0
+
+
+def web_params(action, **overrides):
+    base = {"Action": action, "InstanceIds.1": None, "Port": None,
+            "StartTime": str(minute(-3600)), "EndTime": str(minute()), "Interval": "60",
+            "Domain": WEB1}
+    if action == CODES:
+        base["QueryType"] = "gf"
+    if action == DOMAINS:
+        base.update(StartTime=None, EndTime=None, Interval=None, Domain=None)
+    base.update(overrides)
+    return make_params(**base)
+
+
+def web_items(resp, action, style="repeated"):
+    return parse_list(resp, action, {QPS: "DomainQPSList", CODES: "StatusCodeList"}[action],
+                      style)[1]
+
+
+@pytest.mark.parametrize("style", ["repeated", "wrapper"])
+def test_describe_domains_lists_and_filters(web_servers, style):
+    s = web_servers[style]
+    r = call(s, web_params(DOMAINS))
+    assert r.status == 200, r.body
+    root = r.xml()
+    if style == "wrapper":
+        assert [e.text for e in root.find("Domains")] == [WEB1, WEB2]
+    else:
+        assert [e.text for e in root.findall("Domains")] == [WEB1, WEB2]
+    r = call(s, web_params(DOMAINS, InstanceIds__1=INST2))
+    names = [e.text for e in (root.find("Domains") if style == "wrapper" else [])]
+    root = r.xml()
+    names = ([e.text for e in root.find("Domains")] if style == "wrapper"
+             else [e.text for e in root.findall("Domains")])
+    assert names == [WEB2]
+    assert call(s, web_params(DOMAINS, InstanceIds__1="ddoscoo-cn-nope")).code() == \
+        "InvalidInstance.NotFound"
+    # Domains do not take the statistics' parameters.
+    assert call(s, web_params(DOMAINS, Domain=WEB1)).code() == "InvalidParameter"
+
+
+def test_domains_change_at_run_time(web_servers):
+    s = web_servers["repeated"]
+    body = json.dumps({"add": {"new.example.org": []}, "remove": [WEB2]}).encode()
+    assert send(s.base + "/_sim/domains", "POST", body).status == 200
+    try:
+        names = [e.text for e in call(s, web_params(DOMAINS)).xml().findall("Domains")]
+        assert names == [WEB1, "new.example.org"]
+        assert call(s, web_params(QPS, Domain=WEB2)).code() == "InvalidDomain.NotFound"
+    finally:
+        body = json.dumps({"add": {WEB2: [INST2]}, "remove": ["new.example.org"]}).encode()
+        assert send(s.base + "/_sim/domains", "POST", body).status == 200
+
+
+@pytest.mark.parametrize("style", ["repeated", "wrapper"])
+def test_qps_list_under_a_flood(web_servers, style):
+    s = web_servers[style]
+    section = attack_of(s)
+    flood = section["floods"][0]
+    start = flood["start"] // 60 * 60 - 600
+    items = web_items(call(s, web_params(QPS, StartTime=str(start),
+                                         EndTime=str(start + 1800))), QPS, style)
+    expected = sim.web_for(QPS, [WEB1], start, start + 1800, 60, section)
+    assert len(items) == 30 and items == as_text(expected)
+    assert [int(i["Time"]) for i in items] == list(range(start, start + 1800, 60))
+    # Before the flood: no attack; on its plateau: attack QPS near the peak.
+    assert all(i["AttackQps"] == "0" for i in items[:10])
+    assert 19000 < int(items[-1]["AttackQps"]) <= 20000
+    assert int(items[-1]["TotalQps"]) > int(items[-1]["AttackQps"])
+    assert int(items[-1]["TotalCount"]) == 60 * int(items[-1]["TotalQps"])
+    # A smooth rise over the ramp.
+    rising = [int(i["AttackQps"]) for i in items[10:14]]
+    assert rising == sorted(rising) and 0 < rising[1] < 10000 and rising[3] > 15000
+
+
+def test_status_codes_edge_calm_origin_failing(web_servers):
+    s = web_servers["repeated"]
+    section = attack_of(s)
+    start = section["floods"][0]["start"] // 60 * 60 - 600
+    edge = web_items(call(s, web_params(CODES, StartTime=str(start), EndTime=str(start + 1800),
+                                        QueryType="gf")), CODES)
+    origin = web_items(call(s, web_params(CODES, StartTime=str(start),
+                                          EndTime=str(start + 1800), QueryType="upstrem")),
+                       CODES)
+    assert edge == as_text(sim.web_for(CODES, [WEB1], start, start + 1800, 60, section, "gf"))
+    assert origin == as_text(sim.web_for(CODES, [WEB1], start, start + 1800, 60, section,
+                                         "upstrem"))
+    before, during = slice(0, 10), slice(20, 30)
+    # The origin's 5xx storm; the edge's 5xx as before, its 4xx up (blocked).
+    assert all(o["Status5XX"] == "0" for o in origin[before])
+    assert all(int(o["Status5XX"]) > int(o["Status2XX"]) for o in origin[during])
+    edge_5xx = [int(e["Status5XX"]) for e in edge]
+    assert max(edge_5xx) < 2 * min(edge_5xx) + 10
+    assert all(int(e["Status4XX"]) > 10 * int(b["Status4XX"])
+               for e, b in zip(edge[during], edge[before]))
+    for row in edge + origin:
+        assert int(row["Status5XX"]) == sum(int(row[k]) for k in
+                                            ("Status501", "Status502", "Status503", "Status504"))
+
+
+def test_web_operations_are_strict(web_servers):
+    s = web_servers["repeated"]
+    now = minute()
+    cases = [
+        (web_params(QPS, EndTime=None), "MissingParameter"),
+        (web_params(QPS, Interval=None), "MissingParameter"),
+        (web_params(CODES, QueryType=None), "MissingParameter"),
+        (web_params(CODES, QueryType="upstream"), "InvalidParameter"),
+        (web_params(CODES, QueryType="GF"), "InvalidParameter"),
+        (web_params(QPS, StartTime=str(now - 3630)), "InvalidParameter"),
+        (web_params(QPS, Interval="30"), "InvalidParameter"),
+        (web_params(QPS, Interval="90"), "InvalidParameter"),
+        (web_params(QPS, StartTime=str(now - 7200), Interval="60"), "InvalidParameter"),
+        (web_params(QPS, EndTime=str(now + 120)), "InvalidParameter"),
+        (web_params(QPS, InstanceIds__1=INST1), "InvalidParameter"),
+        (web_params(QPS, Domain="nope.example.com"), "InvalidDomain.NotFound"),
+        (web_params(CODES, Domain="nope.example.com"), "InvalidDomain.NotFound"),
+    ]
+    for params, code in cases:
+        r = call(s, params)
+        assert r.status == 400 and r.code() == code, (params, r.body)
+    # Without EndTime the codes run to the current minute; without Domain
+    # every domain's are added up.
+    r = call(s, web_params(CODES, EndTime=None, StartTime=str(now - 600)))
+    assert len(web_items(r, CODES)) == 10
+    both = web_items(call(s, web_params(QPS, Domain=None, StartTime=str(now - 600),
+                                        EndTime=str(now))), QPS)
+    one = sim.web_for(QPS, [WEB1], now - 600, now, 60, attack_of(s))
+    two = sim.web_for(QPS, [WEB2], now - 600, now, 60, attack_of(s))
+    assert [int(r["TotalCount"]) for r in both] == [a["TotalCount"] + b["TotalCount"]
+                                                    for a, b in zip(one, two)]
+
+
+def test_web_list_faults(web_servers):
+    s = web_servers["repeated"]
+    body = json.dumps({QPS: {"mode": "garbage", "count": 1}}).encode()
+    assert send(s.base + "/_sim/list_faults", "POST", body).status == 200
+    r = call(s, web_params(QPS))
+    assert r.status == 200 and r.body == b"this is not xml"
+    assert call(s, web_params(QPS)).status == 200

@@ -164,7 +164,44 @@ DEF_TEST(list_params) {
   return 0;
 }
 
+/* The web statistics: a Domain and a fixed parameter, no InstanceIds. */
+DEF_TEST(web_params) {
+  rpc_params_t p = RPC_PARAMS_INIT;
+  api_request_t req = {.domain = "www.example.com",
+                       .fixed_param = "QueryType",
+                       .fixed_value = "upstrem",
+                       .start_time = 1796205540,
+                       .end_time = 1796209140,
+                       .interval = 60};
+  CHECK_ZERO(api_request_params(&req, &p));
+  EXPECT_EQ_STR("www.example.com", param(&p, "Domain"));
+  EXPECT_EQ_STR("upstrem", param(&p, "QueryType"));
+  EXPECT_EQ_STR("60", param(&p, "Interval"));
+  OK(param(&p, "InstanceIds.1") == NULL);
+  rpc_params_clear(&p);
+  req.domain = NULL; /* neither instance nor domain */
+  OK(api_request_params(&req, &p) != 0);
+  req.domain = "";
+  OK(api_request_params(&req, &p) != 0);
+  req.domain = "a.example";
+  req.fixed_value = NULL; /* a name without its value */
+  OK(api_request_params(&req, &p) != 0);
+  EXPECT_EQ_UINT64(0, p.count);
+
+  const char *ids[] = {"ddoscoo-cn-a", "ddoscoo-cn-b"};
+  CHECK_ZERO(api_domains_params("cn-hangzhou", NULL, ids, 2, &p));
+  EXPECT_EQ_STR("ddoscoo-cn-b", param(&p, "InstanceIds.2"));
+  rpc_params_clear(&p);
+  CHECK_ZERO(api_domains_params(NULL, "rg-1", NULL, 0, &p));
+  OK(param(&p, "InstanceIds.1") == NULL);
+  EXPECT_EQ_STR("rg-1", param(&p, "ResourceGroupId"));
+  rpc_params_clear(&p);
+  OK(api_max_response(API_ACTION_DOMAINS) >= 4 * 1024 * 1024);
+  return 0;
+}
+
 int main(void) {
+  RUN_TEST(web_params);
   RUN_TEST(window_end);
   RUN_TEST(windows_tile);
   RUN_TEST(params);

@@ -974,7 +974,61 @@ DEF_TEST(rows_root_names_the_action) {
   return 0;
 }
 
+/* A list of names (DescribeDomains): the items' own texts, repeated under
+ * the root or in a wrapper; an item holding elements, or an empty one, is
+ * no name. */
+DEF_TEST(rows_of_names) {
+  static const api_field_t f[] = {{API_FIELD_SELF, API_FIELD_TEXT, true}};
+  const char *repeated = "<DescribeDomainsResponse><RequestId>r</RequestId>"
+                         "<Domains>www.example.com</Domains>"
+                         "<Domains> shop.example.net\n</Domains>"
+                         "</DescribeDomainsResponse>";
+  const char *wrapped = "<DescribeDomainsResponse><Domains><Domain>a.example"
+                        "</Domain><item>b.example</item></Domains>"
+                        "<RequestId>r</RequestId></DescribeDomainsResponse>";
+  const char *one = "<DescribeDomainsResponse><Domains>a.example</Domains>"
+                    "</DescribeDomainsResponse>";
+  EXPECT_EQ_INT(API_RESPONSE_OK, parse_rows(repeated, strlen(repeated),
+                                            "Domains", f, 1, NULL, 0));
+  EXPECT_EQ_UINT64(2, rows.count);
+  EXPECT_EQ_STR("www.example.com", cell(0, 0)->text);
+  EXPECT_EQ_STR("shop.example.net", cell(1, 0)->text); /* trimmed */
+  EXPECT_EQ_INT(API_RESPONSE_OK,
+                parse_rows(wrapped, strlen(wrapped), "Domains", f, 1, NULL, 0));
+  EXPECT_EQ_UINT64(2, rows.count);
+  EXPECT_EQ_STR("b.example", cell(1, 0)->text);
+  EXPECT_EQ_INT(API_RESPONSE_OK,
+                parse_rows(one, strlen(one), "Domains", f, 1, NULL, 0));
+  EXPECT_EQ_UINT64(1, rows.count);
+  EXPECT_EQ_STR("a.example", cell(0, 0)->text);
+  const char *bad[] = {
+      "<DescribeDomainsResponse><Domains><Domain><x>a</x></Domain></Domains>"
+      "</DescribeDomainsResponse>",
+      "<DescribeDomainsResponse><Domains>a</Domains><Domains> </Domains>"
+      "</DescribeDomainsResponse>",
+      "<DescribeDomainsResponse><Domains>a<b>c</b></Domains>"
+      "<Domains>d</Domains></DescribeDomainsResponse>",
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    EXPECT_EQ_INT(API_RESPONSE_INVALID,
+                  parse_rows(bad[i], strlen(bad[i]), "Domains", f, 1, NULL, 0));
+    printf("# why: %s\n", why);
+    EXPECT_ROWS_EMPTY();
+  }
+  return 0;
+}
+
+DEF_TEST(a_domain_not_found_is_gone) {
+  EXPECT_EQ_INT(API_ERROR_GONE,
+                api_error_classify("InvalidDomain.NotFound", 400));
+  EXPECT_EQ_INT(API_ERROR_GONE, api_error_classify("Domain.NotExist", 400));
+  EXPECT_EQ_INT(API_ERROR_REQUEST, api_error_classify("InvalidDomain", 400));
+  return 0;
+}
+
 int main(void) {
+  RUN_TEST(rows_of_names);
+  RUN_TEST(a_domain_not_found_is_gone);
   RUN_TEST(success_in_any_order);
   RUN_TEST(api_error);
   RUN_TEST(bad_values);

@@ -52,13 +52,18 @@ DEF_TEST(table) {
   EXPECT_EQ_STR("", c->state_suffix); /* the keys of earlier versions */
   CHECK_NOT_NULL(traffic);
   EXPECT_EQ_STR("DescribePortFlowList", traffic->action);
-  OK(statistic_find("qps") == NULL);
+  OK(statistic_find("QPS") == statistic_find("qps"));
   OK(statistic_of_action("DescribePortFlowList") == traffic);
   char names[128];
   statistics_names(names, sizeof(names));
-  EXPECT_EQ_STR("\"connections\", \"traffic\", \"blackhole\", \"events\"",
+  EXPECT_EQ_STR("\"connections\", \"traffic\", \"blackhole\", \"events\", "
+                "\"qps\", \"status_codes\"",
                 names);
-  /* Every value names a field of its statistic, and no type clips. */
+  /* Every value names a field of its statistic, and its type is a gauge of
+   * the stock types.db: no DERIVE for a count per minute, nothing that
+   * clips (bitrate stops at 2^32 - 1). */
+  const char *gauges[] = {"gauge", "count", "operations_per_second",
+                          "current_connections", "bool"};
   for (size_t i = 0; i < statistics_count; i++) {
     const statistic_t *s = statistics + i;
     OK(s->value_count <= STAT_MAX_VALUES);
@@ -68,7 +73,10 @@ DEF_TEST(table) {
       for (size_t f = 0; f < s->field_count; f++)
         found = found || strcmp(s->fields[f].name, s->values[v].field) == 0;
       OK1(found, s->values[v].field);
-      OK(strcmp(s->values[v].type, "bitrate") != 0);
+      bool gauge = false;
+      for (size_t g = 0; g < sizeof(gauges) / sizeof(gauges[0]); g++)
+        gauge = gauge || strcmp(s->values[v].type, gauges[g]) == 0;
+      OK1(gauge, s->values[v].type);
     }
   }
   return 0;
@@ -308,9 +316,101 @@ DEF_TEST(events_are_notified_once_each_way) {
   return 0;
 }
 
+DEF_TEST(web_statistics) {
+  const statistic_t *q = statistic_find("qps");
+  const statistic_t *c = statistic_find("status_codes");
+  CHECK_NOT_NULL(q);
+  CHECK_NOT_NULL(c);
+  EXPECT_EQ_STR("DescribeDomainQPSList", q->action);
+  EXPECT_EQ_STR("DescribeDomainStatusCodeList", c->action);
+  OK(q->scope == SCOPE_DOMAIN && c->scope == SCOPE_DOMAIN);
+  OK(q->takes_interval && c->takes_interval);
+  OK(q->batch_seconds == 3600 && c->batch_seconds == 3600);
+  OK(q->variant_count == 0);
+  /* Asked once per QueryType, spelled as the SDK spells it. */
+  EXPECT_EQ_INT(2, (int)c->variant_count);
+  EXPECT_EQ_STR("QueryType", c->variants[0].param);
+  EXPECT_EQ_STR("gf", c->variants[0].value);
+  EXPECT_EQ_STR("edge_", c->variants[0].prefix);
+  EXPECT_EQ_STR("upstrem", c->variants[1].value);
+  EXPECT_EQ_STR("origin_", c->variants[1].prefix);
+  OK(strcmp(q->state_suffix, c->state_suffix) != 0);
+  return 0;
+}
+
+/* Sets the named fields of a row of stat (others absent). */
+static void web_row(const statistic_t *stat, api_value_t *row,
+                    const char *const *names, const uint64_t *counts,
+                    size_t n) {
+  memset(row, 0, stat->field_count * sizeof(*row));
+  for (size_t i = 0; i < n; i++)
+    for (size_t f = 0; f < stat->field_count; f++)
+      if (strcmp(stat->fields[f].name, names[i]) == 0)
+        row[f] = (api_value_t){.present = true, .count = counts[i]};
+}
+
+DEF_TEST(qps_points) {
+  const statistic_t *q = statistic_find("qps");
+  api_value_t cells[2 * 16];
+  api_rows_t rows = {
+      .field_count = q->field_count, .values = cells, .count = 2};
+  const char *names[] = {"Time",      "TotalQps",     "AttackQps",
+                         "MaxQps",    "MaxNormalQps", "MaxAttackQps",
+                         "CacheHits", "TotalCount"};
+  uint64_t first[] = {START, 120, 20, 150, 110, 40, 7, 7200};
+  uint64_t second[] = {START + 60, 9000, 8800, 12000, 300, 11800, 0, 540000};
+  web_row(q, cells, names, first, 8);
+  web_row(q, cells + q->field_count, names, second, 8);
+  emitted[0] = 0;
+  CHECK_ZERO(stat_points(q, &rows, START + 60, START + 120, 60, collect, NULL,
+                         why, sizeof(why)));
+  EXPECT_EQ_STR("1796205600 operations_per_second-total=120\n"
+                "1796205600 operations_per_second-attack=20\n"
+                "1796205600 operations_per_second-peak_total=150\n"
+                "1796205600 operations_per_second-peak_normal=110\n"
+                "1796205600 operations_per_second-peak_attack=40\n"
+                "1796205600 count-cache_hits=7\n"
+                "1796205600 count-requests=7200\n"
+                "1796205660 operations_per_second-total=9000\n"
+                "1796205660 operations_per_second-attack=8800\n"
+                "1796205660 operations_per_second-peak_total=12000\n"
+                "1796205660 operations_per_second-peak_normal=300\n"
+                "1796205660 operations_per_second-peak_attack=11800\n"
+                "1796205660 count-cache_hits=0\n"
+                "1796205660 count-requests=540000\n",
+                emitted);
+  return 0;
+}
+
+DEF_TEST(status_codes_absent_give_no_value) {
+  const statistic_t *c = statistic_find("status_codes");
+  api_value_t cells[16];
+  api_rows_t rows = {
+      .field_count = c->field_count, .values = cells, .count = 1};
+  /* No Status410, Status499 or any code but 200 and 502: only what is. */
+  const char *names[] = {"Index",     "Status2XX", "Status3XX", "Status4XX",
+                         "Status5XX", "Status200", "Status502"};
+  uint64_t counts[] = {0, 15520, 3, 4486, 912, 15520, 900};
+  web_row(c, cells, names, counts, 7);
+  emitted[0] = 0;
+  CHECK_ZERO(stat_points(c, &rows, START + 60, START + 60, 60, collect, NULL,
+                         why, sizeof(why)));
+  EXPECT_EQ_STR("1796205600 count-2xx=15520\n"
+                "1796205600 count-3xx=3\n"
+                "1796205600 count-4xx=4486\n"
+                "1796205600 count-5xx=912\n"
+                "1796205600 count-200=15520\n"
+                "1796205600 count-502=900\n",
+                emitted);
+  return 0;
+}
+
 int main(void) {
   traffic = statistic_find("traffic");
   RUN_TEST(table);
+  RUN_TEST(web_statistics);
+  RUN_TEST(qps_points);
+  RUN_TEST(status_codes_absent_give_no_value);
   RUN_TEST(rows_by_time_and_index);
   RUN_TEST(rows_outside_the_range_are_refused);
   RUN_TEST(a_flat_answer_is_its_window);
