@@ -306,7 +306,7 @@ def workdir(tmp_path):
 MODULE_SECONDS = {
     "test_fleet.py": 200, "test_memory.py": 165, "test_scale.py": 165,
     "test_backfill.py": 130, "test_ram_role.py": 130, "test_state_file.py": 125,
-    "test_discovery.py": 100, "test_traffic.py": 95, "test_prometheus.py": 90, "test_threshold.py": 90, "test_blackhole.py": 90, "test_events.py": 90, "test_write_backends.py": 80, "test_fuzz.py": 40,
+    "test_discovery.py": 100, "test_traffic.py": 95, "test_prometheus.py": 90, "test_threshold.py": 90, "test_prometheus_rules.py": 30, "test_blackhole.py": 90, "test_events.py": 90, "test_write_backends.py": 80, "test_fuzz.py": 40,
     "test_debian_package.py": 25, "test_simulator.py": 25, "test_default_credentials.py": 15,
     "test_concurrency.py": 5, "test_config.py": 5, "test_credentials.py": 5,
     "test_shutdown.py": 5, "test_docs.py": 2,
