@@ -9,7 +9,8 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
   rrdtool python3 python3-pytest python3-pytest-xdist openssl ca-certificates
   graphite-carbon python3-whisper influxdb
   debhelper dpkg-dev fakeroot lintian perl man-db
-  clang libclang-rt-14-dev valgrind"
+  clang libclang-rt-14-dev valgrind
+  prometheus python3-yaml libmicrohttpd12 libprotobuf-c1"
 
 missing=""
 for p in $PACKAGES; do
@@ -27,5 +28,6 @@ echo "install-deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # --no-install-recommends: collectd-core recommends dozens of libraries for
-# plugins we never load.
+# plugins we never load. Those of the plugins we do load are listed:
+# libmicrohttpd12 and libprotobuf-c1 for write_prometheus.
 apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -113,6 +113,10 @@ def test_package_contents(build):
         "/usr/share/doc/collectd-ddoscoo/examples/ram-policy.json",
         "/usr/share/doc/collectd-ddoscoo/examples/grafana-ddoscoo-graphite.json",
         "/usr/share/doc/collectd-ddoscoo/examples/grafana-ddoscoo-influxdb.json",
+        "/usr/share/doc/collectd-ddoscoo/examples/threshold-ddoscoo.conf",
+        "/usr/share/doc/collectd-ddoscoo/examples/write-prometheus.conf",
+        "/usr/share/doc/collectd-ddoscoo/examples/prometheus-ddoscoo-scrape.yml",
+        "/usr/share/doc/collectd-ddoscoo/examples/prometheus-ddoscoo-rules.yml",
     }
     assert expected <= files, sorted(files)
     assert not [f for f in files if f.endswith((".la", ".a"))], sorted(files)
