@@ -127,18 +127,17 @@ LOG_LISTENER_CONN_SUCCESS = False
         return os.path.join(self.whisper_dir, *metric.split(".")) + ".wsp"
 
     def fetch(self, metric, start, end):
-        """{epoch: value} of the non-empty points, by whisper-fetch."""
-        out = subprocess.run([WHISPER_FETCH, "--json", "--from=%d" % start, "--until=%d" % end,
-                              self.path(metric)],
-                             check=True, capture_output=True, text=True).stdout
-        data = json.loads(out)
-        t0, step = data["start"], data["step"]
-        return {t0 + i * step: v for i, v in enumerate(data["values"]) if v is not None}
+        """{epoch: value} of the non-empty points, read as whisper-fetch
+        reads them (whisper.fetch, in this process: a whisper-fetch per
+        series and poll would cost seconds)."""
+        import whisper  # python3-whisper, whisper-fetch's own library
+        (t0, _, step), values = whisper.fetch(self.path(metric), start, end)
+        return {t0 + i * step: v for i, v in enumerate(values) if v is not None}
 
     def info(self, metric):
-        out = subprocess.run(["/usr/bin/whisper-info", "--json", self.path(metric)],
-                             check=True, capture_output=True, text=True).stdout
-        return json.loads(out)
+        """The file's header, as whisper-info shows it (whisper.info)."""
+        import whisper
+        return whisper.info(self.path(metric))
 
     def stop(self):
         _stop(self.proc, self.log)
@@ -269,6 +268,12 @@ def graphite_find(pattern, metrics):
     rx = graphite_glob_regex(pattern)
     prefixes = {".".join(m.split(".")[:depth]) for m in metrics if m.count(".") + 1 >= depth}
     return sorted({p.split(".")[-1] for p in prefixes if rx.match(p)})
+
+
+def graphite_expand(pattern, metrics):
+    """What Graphite's metrics/expand (a Grafana variable's
+    expand(<pattern>)) lists: the full name of every matching metric."""
+    return graphite_matches(pattern, metrics)
 
 
 def _split_arguments(text):

@@ -6,8 +6,9 @@ writing whisper files) and the stock network plugin (into a real influxd
 1.x with its collectd input). The data is read back with the servers' own
 tools (whisper-fetch, InfluxQL over influxd's HTTP API) and compared with
 what the API simulator served (connections, and traffic during a 40 Gbit/s
-attack); the README's names and queries and the Grafana dashboards in conf/
-are checked against what the servers hold."""
+attack; a web domain's QPS and response codes during an HTTP flood); the
+README's names and queries and the Grafana dashboards in conf/ are checked
+against what the servers hold."""
 
 import json
 import os
@@ -20,8 +21,8 @@ import pytest
 
 import ddoscoo_sim
 from conftest import METRICS, REPO, Collectd, Simulator, expected_values, wait_for
-from servers import (CarbonCache, InfluxDB, graphite_find, graphite_matches,
-                     series_expression)
+from servers import (CarbonCache, InfluxDB, graphite_expand, graphite_find,
+                     graphite_matches, series_expression)
 
 KEY_ID, SECRET = "LTAIfleetE2E", "SECRET-fleet-0c1d"
 # The README's examples use this host, instance and port, so that its lines
@@ -36,6 +37,21 @@ TRAFFIC = [("gauge-in_bps", "InBps"), ("gauge-out_bps", "OutBps"),
            ("operations_per_second-out_packets", "OutPps"),
            ("operations_per_second-attack_packets", "AttackPps")]
 PEAK_BPS = 40_000_000_000  # 40 Gbit/s on WEB1, far beyond 32 bits
+# A web domain (Statistics "qps" "status_codes"): its dots are kept in
+# plugin_instance, escaped in Graphite, kept in InfluxDB's tags.
+DOMAIN = "www.example.com"
+QPS = [("operations_per_second-total", "TotalQps"),
+       ("operations_per_second-attack", "AttackQps"),
+       ("operations_per_second-peak_total", "MaxQps"),
+       ("operations_per_second-peak_normal", "MaxNormalQps"),
+       ("operations_per_second-peak_attack", "MaxAttackQps"),
+       ("count-cache_hits", "CacheHits"), ("count-requests", "TotalCount")]
+CODES = [(name.lower(), "Status" + name) for name in (
+    "2XX", "3XX", "4XX", "5XX", "200", "403", "404", "405", "410", "499", "501", "502",
+    "503", "504")]
+EDGE_CODES = [("count-edge_" + name, field) for name, field in CODES]
+ORIGIN_CODES = [("count-origin_" + name, field) for name, field in CODES]
+WEB_METRICS = {m for m, _ in QPS + EDGE_CODES + ORIGIN_CODES}
 _NOW = int(time.time()) // 60 * 60
 # Absolute times, so that flow_for gives what the simulator answered; the
 # attacks began before the run and go on (no end), at full strength (no ramp).
@@ -43,7 +59,11 @@ ATTACK = {"attacks": [{"instance": WEB1, "start": _NOW - 3600, "end": None,
                        "ramp_seconds": 0, "peak_bps": PEAK_BPS, "peak_pps": 5_000_000},
                       {"instance": WEB2, "start": _NOW - 3600, "end": None,
                        "ramp_seconds": 0, "peak_bps": 12_000_000_000,
-                       "peak_pps": 1_500_000}]}
+                       "peak_pps": 1_500_000}],
+          # An HTTP flood at full strength: the origin fails 60 % of what
+          # reaches it, the edge's own 5xx stay as they were.
+          "floods": [{"domain": DOMAIN, "start": _NOW - 3600, "end": None,
+                      "ramp_seconds": 0, "peak_qps": 20000}]}
 ATTACK_RESOLVED = ddoscoo_sim.check_attack(ATTACK, 0)
 
 
@@ -54,6 +74,15 @@ def connections(ids, port):
 def traffic(ids):
     def value(field, end):
         rows = ddoscoo_sim.flow_for(ids, end - 60, end, 60, attack=ATTACK_RESOLVED)
+        assert len(rows) == 1
+        return rows[0][field]
+    return value
+
+
+def web(action, query_type=None):
+    def value(field, end):
+        rows = ddoscoo_sim.web_for(action, [DOMAIN], end - 60, end, 60, ATTACK_RESOLVED,
+                                   query_type)
         assert len(rows) == 1
         return rows[0][field]
     return value
@@ -75,14 +104,23 @@ SERIES = [
     Series(HOST, WEB1, "traffic", TRAFFIC, traffic([WEB1])),
     Series(FLEET_HOST, WEB2, "traffic", TRAFFIC, traffic([WEB2])),
     Series(HOST, EDGE, "traffic", TRAFFIC, traffic([WEB1, WEB2])),
+    Series(HOST, DOMAIN, "qps", QPS, web(ddoscoo_sim.QPS_ACTION)),
+    Series(HOST, DOMAIN, "status_codes/gf", EDGE_CODES, web(ddoscoo_sim.CODES_ACTION, "gf")),
+    Series(HOST, DOMAIN, "status_codes/upstrem", ORIGIN_CODES,
+           web(ddoscoo_sim.CODES_ACTION, "upstrem")),
 ]
+INSTANCE_SERIES = [s for s in SERIES if s.stat in ("connections", "traffic")]
+WEB_SERIES = [s for s in SERIES if s not in INSTANCE_SERIES]
 POINTS = 2  # windows per series: the one due at start, then the next minute
 # The plugin's own health (SelfMonitoring, on by default): per block, as
 # plugin_instance <block>-api, type[-type_instance].
-BLOCKS = [("prod", HOST), ("fleet", FLEET_HOST), (EDGE, HOST)]
+BLOCKS = [("prod", HOST), ("fleet", FLEET_HOST), (EDGE, HOST), ("web", HOST)]
 SELF_METRICS = ["response_time", "total_requests-sent", "total_requests-failed",
                 "total_requests-throttled", "total_operations-backfilled_windows"]
 
+# What the dashboards' "Websites" row shows of each domain.
+DASHBOARD_WEB_METRICS = {"operations_per_second-total", "operations_per_second-attack",
+                         "count-edge_5xx", "count-origin_5xx"}
 GRAFANA_GRAPHITE = os.path.join(REPO, "conf", "grafana-ddoscoo-graphite.json")
 GRAFANA_INFLUXDB = os.path.join(REPO, "conf", "grafana-ddoscoo-influxdb.json")
 
@@ -112,7 +150,7 @@ def run(tmp_path_factory):
     d = str(tmp_path_factory.mktemp("backends"))
     r = Run()
     sim = Simulator(d, {"keys": {KEY_ID: {"secret": SECRET}}, "instances": [WEB1, WEB2],
-                        "attack": ATTACK})
+                        "domains": {DOMAIN: [WEB1]}, "attack": ATTACK})
     servers = []
     cd = None
     try:
@@ -147,7 +185,14 @@ def run(tmp_path_factory):
   InstanceId "{web2}"
   Aggregate true
   Interval 2
-</Account>""".format(key=key, web1=WEB1, web2=WEB2, fleet=FLEET_HOST, edge=EDGE)
+</Account>
+<Account "web">
+  {key}
+  Statistics "qps" "status_codes"
+  Domain "{domain}"
+  Interval 2
+</Account>""".format(key=key, web1=WEB1, web2=WEB2, fleet=FLEET_HOST, edge=EDGE,
+                     domain=DOMAIN)
         # FlushInterval: both plugins otherwise hold a few values a minute
         # until their send buffer fills (or collectd stops).
         extra = """<LoadPlugin write_graphite>
@@ -257,7 +302,7 @@ def record_observations(r):
 
 def self_monitoring(name):
     """One of the plugin's own health series (<block>-api)."""
-    return re.search(r"ddoscoo[-.](prod|fleet|edge_example)-api[.]", name) is not None
+    return re.search(r"ddoscoo[-.](prod|fleet|edge_example|web)-api[.]", name) is not None
 
 
 # collectd ------------------------------------------------------------------
@@ -319,6 +364,31 @@ def test_graphite_holds_the_forty_gigabit_attack(run, separate):
     assert all(inbound[t] > got[t] for t in ends)  # the attack is part of the inbound
 
 
+@pytest.mark.parametrize("separate", [False, True], ids=["default", "SeparateInstances"])
+def test_graphite_holds_the_flood_under_the_escaped_domain(run, separate):
+    carbon = run.carbon_sep if separate else run.carbon
+    origin = graphite_name(HOST, DOMAIN, "count-origin_5xx", separate)
+    edge = graphite_name(HOST, DOMAIN, "count-edge_5xx", separate)
+    attack = graphite_name(HOST, DOMAIN, "operations_per_second-attack", separate)
+    # The dots of the domain are escaped in its one node; no
+    # www/example/com branches.
+    assert (origin, edge, attack) == (
+        ("web01.ddoscoo.www_example_com.count.origin_5xx",
+         "web01.ddoscoo.www_example_com.count.edge_5xx",
+         "web01.ddoscoo.www_example_com.operations_per_second.attack") if separate else
+        ("web01.ddoscoo-www_example_com.count-origin_5xx",
+         "web01.ddoscoo-www_example_com.count-edge_5xx",
+         "web01.ddoscoo-www_example_com.operations_per_second-attack"))
+    names = run.graphite_separate if separate else run.graphite_default
+    assert not [n for n in names if "www.example" in n or ".example.com" in n]
+    ends = run.ends[(HOST, DOMAIN, "qps")]
+    got = {n: carbon.fetch(n, ends[0] - 1, ends[-1]) for n in (origin, edge, attack)}
+    # The plateau wavers between 96 and 100 % of the peak.
+    assert all(0.96 * 20000 <= got[attack][t] <= 20000 for t in ends), got[attack]
+    # The origin fails while the edge looks calm: the dashboards' web row.
+    assert all(got[origin][t] > 10 * got[edge][t] for t in ends), got
+
+
 def test_graphite_live_delivery(run):
     # Every minute reached whisper while collectd was still running.
     assert run.graphite_live
@@ -365,6 +435,19 @@ def test_influxdb_holds_the_forty_gigabit_attack(run):
     got = {cols["time"]: cols["value"] for _, cols in rows}
     assert sorted(got) == ends
     assert all(0.96 * PEAK_BPS <= v <= PEAK_BPS for v in got.values()), got
+
+
+def test_influxdb_keeps_the_domain_in_its_tag(run):
+    rows = run.influx.rows(
+        "SELECT \"value\" FROM \"ddoscoo_value\" WHERE \"instance\" = '%s' AND "
+        "\"type\" = 'count' AND \"type_instance\" = 'origin_5xx' GROUP BY *" % DOMAIN)
+    assert {tuple(sorted(tags.items())) for tags, _ in rows} == {
+        (("host", HOST), ("instance", "www.example.com"), ("type", "count"),
+         ("type_instance", "origin_5xx"))}
+    assert sorted(cols["time"] for _, cols in rows) == run.ends[(HOST, DOMAIN,
+                                                                 "status_codes/upstrem")]
+    assert "ddoscoo_value,host=web01,instance=www.example.com,type=count," \
+        "type_instance=origin_5xx" in run.influx_series
 
 
 def test_influxdb_live_delivery(run):
@@ -418,6 +501,31 @@ def test_readme_graphite_names_are_the_observed_ones(run):
     pattern = re.compile(re.search(r"^ {4}pattern = (\S+)$", graphite, re.M).group(1))
     for name in run.graphite_default + run.graphite_separate:
         assert pattern.search(name), name
+
+
+def test_readme_web_domain_names_are_the_observed_ones(run):
+    section = readme_section("**Web domains**")
+    # RRD: the dots stay in the directory's name.
+    rrd = re.findall(r"`/var/lib/collectd/rrd/([^`]+\.rrd)`", section)
+    assert rrd == ["%s/ddoscoo-%s/count-origin_5xx.rrd" % (HOST, DOMAIN)]
+    assert os.path.isfile(os.path.join(run.cd.rrd_dir, rrd[0])), rrd
+    # Graphite: escaped, in either naming; the glob finds the domain's
+    # series and nothing else.
+    graphite = re.findall(r"`(%s\.ddoscoo[-.][^`\s]+)`" % HOST, section)
+    names = [n for n in graphite if "*" not in n]
+    globs = [n for n in graphite if "*" in n]
+    assert len(names) == 2 and len(globs) == 1, graphite
+    assert all("www_example_com" in n for n in names)
+    for name in names:
+        assert name in (run.graphite_default if ".ddoscoo-" in name else
+                        run.graphite_separate), name
+    assert graphite_matches(globs[0], run.graphite_default) == \
+        [n for n in names if ".ddoscoo-" in n]
+    # InfluxDB: the tag as it is.
+    influx = re.findall(r"`(ddoscoo_value,[^`]+)`", section)
+    assert influx and all("instance=%s," % DOMAIN in line for line in influx)
+    for line in influx:
+        assert line in run.influx_series, line
 
 
 def test_readme_self_monitoring_names(run):
@@ -506,6 +614,19 @@ def test_man_page_series_names_are_the_observed_ones(run):
     queries = re.findall(r"^  (SELECT .*?GROUP BY [^\n]*)", section, re.M | re.S)
     assert {influx_query_plots_the_series(run, q) for q in queries} == \
         {"current_connections-concurrent", "gauge-attack_bps"}
+    # A web domain, under plugin_instance: RRD keeps its dots, Graphite
+    # escapes them, InfluxDB's tag keeps them.
+    start = text.index("=item plugin_instance")
+    item = text[start:text.index("\n=item ", start + 1)]
+    rrd = re.findall(r"F<(ddoscoo-[^>/]+/[^>]+\.rrd)>", item)
+    assert rrd == ["ddoscoo-%s/count-origin_5xx.rrd" % DOMAIN]
+    assert os.path.isfile(os.path.join(run.cd.rrd_dir, HOST, rrd[0]))
+    graphite = re.findall(r"C<(ddoscoo-\S+\.count-origin_5xx)>", item)
+    assert graphite == ["ddoscoo-www_example_com.count-origin_5xx"]
+    assert "%s.%s" % (HOST, graphite[0]) in run.graphite_default
+    assert "C<instance=%s>" % DOMAIN in item
+    assert "ddoscoo_value,host=%s,instance=%s,type=count,type_instance=origin_5xx" % (
+        HOST, DOMAIN) in run.influx_series
 
 
 # Grafana dashboards ----------------------------------------------------------
@@ -531,7 +652,7 @@ def test_dashboard_is_valid_json_for_its_data_source(path):
     dash = load_dashboard(path)
     assert dash["title"] and dash["uid"] and isinstance(dash["schemaVersion"], int)
     variables = template_variables(dash)
-    assert {"host", "instance"} <= set(variables)
+    assert {"host", "instance", "domain"} <= set(variables)
     kind = "graphite" if path == GRAFANA_GRAPHITE else "influxdb"
     assert [i["pluginId"] for i in dash["__inputs"]] == [kind]
     uid = "${%s}" % dash["__inputs"][0]["name"]
@@ -547,10 +668,11 @@ def test_dashboard_is_valid_json_for_its_data_source(path):
         assert v["type"] == "query" and v["datasource"] == {"type": kind, "uid": uid}
         assert v["multi"] and v["includeAll"]
     # A row of traffic and attack for every selected instance together,
-    # then a row of connections per selected instance.
+    # then a row of connections per selected instance, then the websites.
     rows = [p for p in dash["panels"] if p["type"] == "row"]
     assert [(r["title"], r.get("repeat")) for r in rows] == [("Traffic and attack", None),
-                                                             ("$instance", "instance")]
+                                                             ("$instance", "instance"),
+                                                             ("Websites", None)]
     ids = [p["id"] for p in panels(dash)]
     assert len(ids) == len(set(ids))
     # Inbound and attack overlaid, in bit/s, and in packets/s.
@@ -562,6 +684,19 @@ def test_dashboard_is_valid_json_for_its_data_source(path):
     # Below the overview, above the rows of connections.
     assert all(p["gridPos"]["y"] > rows[0]["gridPos"]["y"] for p in traffic)
     assert all(p["gridPos"]["y"] < rows[1]["gridPos"]["y"] for p in traffic)
+    # The websites, last (the panels after it are its own, not the
+    # repeated instance row's): every selected domain's requests per
+    # second with the attack's, and its 5xx at the edge and at the origin.
+    assert dash["panels"].index(rows[2]) == len(dash["panels"]) - 3
+    websites = dash["panels"][-2:]
+    shown = {p["fieldConfig"]["defaults"]["unit"]: set(re.findall(
+        r"(?:operations_per_second-|count-|')(total|attack|edge_5xx|origin_5xx)\b",
+        json.dumps(p["targets"]))) for p in websites}
+    assert shown == {"reqps": {"total", "attack"}, "short": {"edge_5xx", "origin_5xx"}}
+    for p in websites:
+        assert p["gridPos"]["y"] > rows[2]["gridPos"]["y"] > rows[1]["gridPos"]["y"]
+        assert all("$domain" in json.dumps(t) and "$instance" not in json.dumps(t)
+                   for t in p["targets"]), p["title"]
 
 
 def graphite_substitute(expr, values):
@@ -575,23 +710,31 @@ def test_graphite_dashboard_targets_find_the_series(run):
     dash = load_dashboard(GRAFANA_GRAPHITE)
     variables = template_variables(dash)
     metrics = run.graphite_default
-    # The variables as Grafana lists them (metrics/find): the hosts, then
-    # the selected hosts' instances, "ddoscoo-" cut off by the regex.
+    # The variables as Grafana lists them: the hosts (metrics/find), then
+    # the selected hosts' instances and web domains (metrics/expand of the
+    # series only they have), the regex keeping plugin_instance.
     hosts = graphite_find(variables["host"]["query"], metrics)
     assert hosts == sorted({s.host.replace(".", "_") for s in SERIES})
-    regex = re.compile(variables["instance"]["regex"].strip("/"))
-    nodes = graphite_find(graphite_substitute(variables["instance"]["query"], {"host": hosts}),
-                          metrics)
-    instances = sorted(regex.match(n).group(1) for n in nodes if regex.match(n))
-    # The regex leaves the plugin's own <block>-api series out; an
-    # instance with both connections and traffic is listed once.
-    assert instances == sorted({s.pi.replace(".", "_") for s in SERIES})
-    assert len(nodes) == len(instances) + len(BLOCKS)
 
-    # Every target, with every host and instance selected, finds the
-    # series of the metric it names, each holding every minute at its
-    # value; together they show every series.
-    values = {"host": hosts, "instance": instances}
+    def listed(name):
+        query = variables[name]["query"]
+        assert query.startswith("expand(") and query.endswith(")")
+        regex = re.compile(variables[name]["regex"].strip("/"))
+        found = graphite_expand(graphite_substitute(query[7:-1], {"host": hosts}), metrics)
+        assert all(regex.match(n) for n in found)
+        return sorted({regex.match(n).group(1) for n in found})  # Grafana drops repeats
+    instances, domains = listed("instance"), listed("domain")
+    # An instance with both connections and traffic is listed once; no
+    # <block>-api, no domain among the instances, no instance among the
+    # domains.
+    assert instances == sorted({s.pi.replace(".", "_") for s in INSTANCE_SERIES})
+    assert domains == ["www_example_com"]
+
+    # Every target, with every host, instance and domain selected, finds
+    # the series of the metric it names, each holding every minute at its
+    # value; together they show every series of the instances, and the
+    # domains' requests per second and 5xx.
+    values = {"host": hosts, "instance": instances, "domain": domains}
     where = {graphite_name(s.host, s.pi, m): (s, f) for s in SERIES for m, f in s.metrics}
     seen = set()
     for p in panels(dash):
@@ -607,7 +750,9 @@ def test_graphite_dashboard_targets_find_the_series(run):
                 assert run.carbon.fetch(name, ends[0] - 1, ends[-1]) == \
                     {t: float(series.value(field, t)) for t in ends}, (p["title"], name)
             seen.update(found)
-    assert seen == {m for m in metrics if not self_monitoring(m)}
+    assert seen == {m for m in metrics if not self_monitoring(m)
+                    and m.split(".")[2] not in WEB_METRICS - DASHBOARD_WEB_METRICS}
+    assert {m.split(".")[2] for m in seen} >= DASHBOARD_WEB_METRICS
 
 
 def influx_substitute(query, values):
@@ -624,12 +769,17 @@ def test_influxdb_dashboard_queries_plot_the_series(run):
     hosts = sorted(v[1] for s in run.influx.query(variables["host"]["query"])["series"]
                    for v in s["values"])
     assert hosts == sorted({s.host for s in SERIES})
-    q = influx_substitute(variables["instance"]["query"], {"host": hosts})
-    instances = sorted(v[1] for s in run.influx.query(q)["series"] for v in s["values"])
-    # Instances with connections or traffic, each once; no <block>-api.
-    assert instances == sorted({s.pi for s in SERIES})
 
-    values = {"host": hosts, "instance": instances}
+    def listed(name):
+        q = influx_substitute(variables[name]["query"], {"host": hosts})
+        return sorted(v[1] for s in run.influx.query(q)["series"] for v in s["values"])
+    instances, domains = listed("instance"), listed("domain")
+    # Instances with connections or traffic, each once; no <block>-api,
+    # no domain. The domains as they are, dots and all.
+    assert instances == sorted({s.pi for s in INSTANCE_SERIES})
+    assert domains == [DOMAIN]
+
+    values = {"host": hosts, "instance": instances, "domain": domains}
     seen = set()
     for p in panels(dash):
         for t in p.get("targets", []):
@@ -650,4 +800,5 @@ def test_influxdb_dashboard_queries_plot_the_series(run):
                 assert got == {tm: s.value(field, tm) for tm in run.ends[s.key]}, \
                     (p["title"], query)
                 seen.add((h, pi, metric))
-    assert seen == {(s.host, s.pi, m) for s in SERIES for m, _ in s.metrics}
+    assert seen == {(s.host, s.pi, m) for s in SERIES for m, _ in s.metrics
+                    if m not in WEB_METRICS - DASHBOARD_WEB_METRICS}
