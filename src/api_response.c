@@ -456,35 +456,7 @@ void api_rows_clear(api_rows_t *rows) {
   *rows = (api_rows_t){0};
 }
 
-/* The per-operation parsers: a table each, and a copy into their structs.
- */
-
-static const api_field_t port_conns_fields[] = {
-    {"Conns", API_FIELD_COUNT, true},
-    {"ActConns", API_FIELD_COUNT, true},
-    {"InActConns", API_FIELD_COUNT, true},
-    {"Cps", API_FIELD_COUNT, true},
-};
-
-api_response_status_t api_parse_port_conns(const char *body, size_t len,
-                                           api_port_conns_t *conns,
-                                           api_error_t *error, char *why,
-                                           size_t why_size) {
-  schema_t schema = {NULL, port_conns_fields, 4, NULL, 0};
-  api_rows_t rows;
-  api_response_status_t status =
-      parse_answer(body, len, "DescribePortConnsCountResponse", &schema, &rows,
-                   error, why, why_size);
-  if (status != API_RESPONSE_OK)
-    return status;
-  conns->conns = rows.values[0].count;
-  conns->act_conns = rows.values[1].count;
-  conns->inact_conns = rows.values[2].count;
-  conns->cps = rows.values[3].count;
-  memcpy(conns->request_id, rows.request_id, sizeof(conns->request_id));
-  api_rows_clear(&rows);
-  return API_RESPONSE_OK;
-}
+/* The listings discovery reads: a table each, and a copy into structs. */
 
 static const api_field_t instance_fields[] = {
     {"InstanceId", API_FIELD_TEXT, true},

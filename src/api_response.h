@@ -17,14 +17,6 @@
 #define API_TEXT_SIZE 256
 
 typedef struct {
-  uint64_t conns;       /* Conns: concurrent connections */
-  uint64_t act_conns;   /* ActConns: active connections */
-  uint64_t inact_conns; /* InActConns: inactive connections */
-  uint64_t cps;         /* Cps: new connections per second */
-  char request_id[API_TEXT_SIZE];
-} api_port_conns_t;
-
-typedef struct {
   char code[API_TEXT_SIZE];
   char message[API_TEXT_SIZE];
   char request_id[API_TEXT_SIZE];
@@ -96,14 +88,8 @@ api_parse_rows(const char *body, size_t len, const char *action,
                size_t why_size);
 void api_rows_clear(api_rows_t *rows);
 
-/* The per-operation parsers below are api_parse_rows() with the
- * operation's table, checking the root's name too. */
-
-/* DescribePortConnsCount: a flat answer, every count required. */
-api_response_status_t api_parse_port_conns(const char *body, size_t len,
-                                           api_port_conns_t *conns,
-                                           api_error_t *error, char *why,
-                                           size_t why_size);
+/* The listings discovery reads: api_parse_rows() with the operation's
+ * table, checking the root's name too, copied into structs. */
 
 /* DescribeInstanceIds: the account's instances. */
 typedef struct {
@@ -150,7 +136,8 @@ void api_rule_list_clear(api_rule_list_t *list);
  * broken answer. Callers pass what api_parse_*() returned, with the
  * answer's HTTP status, Content-Type (NULL: none) and body length:
  *
- *   parsed = api_parse_port_conns(body, len, &conns, &error, why, size);
+ *   parsed = api_parse_rows(body, len, action, list, fields, n, NULL, 0,
+ *                           &rows, &error, why, size);
  *   parsed = api_server_failure(parsed, http_status, content_type, len,
  *                               &error);
  *

@@ -8,6 +8,7 @@
 #include "api_response.h"
 
 #include "api_request.h"
+#include "statistics.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,15 +19,36 @@
 #include "testing.h"
 
 static char why[256];
-static api_port_conns_t conns;
 static api_error_t error;
+/* A DescribePortConnsCount answer as the plugin reads it (the connections
+ * row of the statistics table). */
+static struct {
+  uint64_t conns, act_conns, inact_conns, cps;
+  char request_id[API_TEXT_SIZE];
+} conns;
 
-static api_response_status_t parse(const char *doc) {
+static api_response_status_t parse_conns(const char *doc, size_t len) {
+  const statistic_t *stat = statistic_find("connections");
+  api_rows_t rows;
   why[0] = 0;
   memset(&conns, 0, sizeof(conns));
   memset(&error, 0, sizeof(error));
-  return api_parse_port_conns(doc, strlen(doc), &conns, &error, why,
-                              sizeof(why));
+  api_response_status_t status = api_parse_rows(
+      doc, len, stat->action, stat->list, stat->fields, stat->field_count, NULL,
+      0, &rows, &error, why, sizeof(why));
+  if (status == API_RESPONSE_OK) {
+    conns.conns = rows.values[0].count;
+    conns.act_conns = rows.values[1].count;
+    conns.inact_conns = rows.values[2].count;
+    conns.cps = rows.values[3].count;
+    memcpy(conns.request_id, rows.request_id, sizeof(conns.request_id));
+    api_rows_clear(&rows);
+  }
+  return status;
+}
+
+static api_response_status_t parse(const char *doc) {
+  return parse_conns(doc, strlen(doc));
 }
 
 /* Refused, with a reason containing want. */
@@ -177,15 +199,13 @@ DEF_TEST(truncated_everywhere) {
   size_t len = strlen(doc);
   /* Every proper prefix is refused; only the whole document parses. */
   for (size_t n = 0; n < len; n++) {
-    api_response_status_t status =
-        api_parse_port_conns(doc, n, &conns, &error, why, sizeof(why));
+    api_response_status_t status = parse_conns(doc, n);
     if (status != API_RESPONSE_INVALID) {
       printf("# prefix of %zu bytes accepted\n", n);
       return -1;
     }
   }
-  EXPECT_EQ_INT(API_RESPONSE_OK, api_parse_port_conns(doc, len, &conns, &error,
-                                                      why, sizeof(why)));
+  EXPECT_EQ_INT(API_RESPONSE_OK, parse_conns(doc, len));
   EXPECT_EQ_UINT64(46340, conns.conns);
   return 0;
 }
@@ -203,10 +223,8 @@ DEF_TEST(quiet_on_encoding_errors) {
   int saved = dup(STDERR_FILENO);
   OK(saved >= 0);
   OK(dup2(fileno(capture), STDERR_FILENO) >= 0);
-  api_response_status_t first = api_parse_port_conns(
-      euc_jp, sizeof(euc_jp) - 1, &conns, &error, why, sizeof(why));
-  api_response_status_t second = api_parse_port_conns(
-      ucs4, sizeof(ucs4) - 1, &conns, &error, why, sizeof(why));
+  api_response_status_t first = parse_conns(euc_jp, sizeof(euc_jp) - 1);
+  api_response_status_t second = parse_conns(ucs4, sizeof(ucs4) - 1);
   fflush(stderr);
   dup2(saved, STDERR_FILENO);
   close(saved);
