@@ -27,6 +27,7 @@ KEY = ['AccessKeyId "LTAIprom"', 'AccessKeySecret "SECRET-prom-7c"']
 KEYS = {"LTAIprom": {"secret": "SECRET-prom-7c"}}
 HIT, CALM = "ddoscoo-cn-promhit", "ddoscoo-cn-promcalm"
 HOST = "prom-host"
+DOMAIN = "www.example.com"
 PEAK_BPS = 40_000_000_000
 MISSED = 10  # windows of HIT's traffic caught up at start
 CONF = os.path.join(REPO, "conf")
@@ -141,7 +142,7 @@ def run(tmp_path_factory):
                            "start": now - 3600, "end": now + 3600, "ramp_seconds": 0,
                            "peak_bps": PEAK_BPS, "peak_pps": 5_000_000}]}
     sim = Simulator(d, {"keys": KEYS, "instances": [HIT, CALM], "attack": attack,
-                        "faults": {CALM: {"mode": "http503"}}})
+                        "faults": {CALM: {"mode": "http503"}}, "domains": {DOMAIN: [HIT]}})
     # HIT's traffic was last stored ten windows ago: a catch-up of ten at
     # the first read. CALM's connections a window ago, and the API fails
     # for them until the next minute: a catch-up of two.
@@ -163,6 +164,9 @@ def run(tmp_path_factory):
             # A Window beyond write_prometheus's StalenessDelta (300 s).
             block("long", *KEY, at, 'Statistics "traffic"', 'InstanceId "%s"' % CALM,
                   "Window 600", 'Host "long-host"', "SelfMonitoring false", "Interval 1"),
+            # A web domain: its name, dots and all, is the ddoscoo label.
+            block("web", *KEY, at, 'Statistics "qps" "status_codes"', 'Domain "%s"' % DOMAIN,
+                  "SelfMonitoring false", "Interval 1"),
         ]), hostname=HOST, rrd=False,
             extra_config="WriteThreads 1\n" + write_prometheus_config(wp_port))
         t["cd"] = cd
@@ -214,6 +218,9 @@ def test_metric_names_and_labels_as_documented(run):
         % (calm, HOST),
         'collectd_ddoscoo_count{ddoscoo="%s",type="mitigation_events",instance="%s"}' % (hit, HOST),
         'collectd_ddoscoo_gauge{ddoscoo="%s",type="event_peak_bps",instance="%s"}' % (hit, HOST),
+        'collectd_ddoscoo_operations_per_second{ddoscoo="%s",type="attack",instance="%s"}'
+        % (DOMAIN, HOST),
+        'collectd_ddoscoo_count{ddoscoo="%s",type="origin_5xx",instance="%s"}' % (DOMAIN, HOST),
         'collectd_ddoscoo_total_requests_total{ddoscoo="pro-api",type="failed",instance="%s"}' % HOST,
         'collectd_ddoscoo_total_requests_total{ddoscoo="pro-api",type="throttled",instance="%s"}'
         % HOST,
