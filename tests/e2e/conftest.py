@@ -249,12 +249,28 @@ def rrd_info(path):
 
 
 # What each API field becomes: (collectd type-type_instance, API field).
+# Series of each statistic (README "What is dispatched"): (type-type
+# instance, API field).
 METRICS = [
     ("current_connections-concurrent", "Conns"),
     ("current_connections-active", "ActConns"),
     ("current_connections-inactive", "InActConns"),
     ("operations_per_second-new_connections", "Cps"),
 ]
+TRAFFIC = [("gauge-in_bps", "InBps"), ("gauge-out_bps", "OutBps"),
+           ("gauge-attack_bps", "AttackBps"), ("operations_per_second-in_packets", "InPps"),
+           ("operations_per_second-out_packets", "OutPps"),
+           ("operations_per_second-attack_packets", "AttackPps")]
+QPS = [("operations_per_second-total", "TotalQps"),
+       ("operations_per_second-attack", "AttackQps"),
+       ("operations_per_second-peak_total", "MaxQps"),
+       ("operations_per_second-peak_normal", "MaxNormalQps"),
+       ("operations_per_second-peak_attack", "MaxAttackQps"),
+       ("count-cache_hits", "CacheHits"), ("count-requests", "TotalCount")]
+# status_codes: count-edge_<code> and count-origin_<code>, from Status<CODE>.
+STATUS_CODES = [(code.lower(), "Status" + code) for code in (
+    "2XX", "3XX", "4XX", "5XX", "200", "403", "404", "405", "410", "499", "501", "502",
+    "503", "504")]
 
 
 def expected_values(instance_ids, port, end, window=60, attack=None):

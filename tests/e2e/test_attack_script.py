@@ -14,17 +14,14 @@ import time
 import pytest
 
 import ddoscoo_sim
-from conftest import METRICS, Collectd, Simulator, block, expected_values, rrd_fetch, wait_for
+from conftest import (METRICS, TRAFFIC, Collectd, Simulator, block, expected_values, rrd_fetch,
+                      wait_for)
 
 KEY = ['AccessKeyId "LTAIscript"', 'AccessKeySecret "SECRET-script-7a"']
 KEYS = {"LTAIscript": {"secret": "SECRET-script-7a"}}
 HIT, IP, PORT = "ddoscoo-cn-script", "203.0.113.70", 80
 PEAK_BPS, PEAK_PPS = 20_000_000_000, 3_000_000
 BEHIND = 45  # windows the StateFile is behind: the whole script
-TRAFFIC = [("gauge-in_bps", "InBps"), ("gauge-out_bps", "OutBps"),
-           ("gauge-attack_bps", "AttackBps"), ("operations_per_second-in_packets", "InPps"),
-           ("operations_per_second-out_packets", "OutPps"),
-           ("operations_per_second-attack_packets", "AttackPps")]
 EVENTS = ["count-mitigation_events", "count-blackhole_events", "gauge-event_peak_bps",
           "operations_per_second-event_peak_packets"]
 

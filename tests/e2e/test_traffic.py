@@ -11,15 +11,11 @@ import time
 import pytest
 
 import ddoscoo_sim
-from conftest import Collectd, Simulator, block, rrd_fetch, wait_for
+from conftest import TRAFFIC, Collectd, Simulator, block, rrd_fetch, wait_for
 
 KEY = ['AccessKeyId "LTAItraffic"', 'AccessKeySecret "SECRET-traffic-5d"']
 KEYS = {"LTAItraffic": {"secret": "SECRET-traffic-5d"}}
 HIT, CALM, PREMIUM = "ddoscoo-cn-hit", "ddoscoo-cn-calm", "ddoscoo-sg-premium"
-TRAFFIC = [("gauge-in_bps", "InBps"), ("gauge-out_bps", "OutBps"),
-           ("gauge-attack_bps", "AttackBps"), ("operations_per_second-in_packets", "InPps"),
-           ("operations_per_second-out_packets", "OutPps"),
-           ("operations_per_second-attack_packets", "AttackPps")]
 PEAK_BPS = 40_000_000_000  # 40 Gbit/s: far above the stock bitrate type's maximum
 MISSED = 10
 

@@ -13,7 +13,7 @@ import time
 import pytest
 
 import ddoscoo_sim
-from conftest import Collectd, Simulator, block, rrd_fetch, wait_for
+from conftest import QPS, STATUS_CODES, Collectd, Simulator, block, rrd_fetch, wait_for
 
 KEY = ['AccessKeyId "LTAIweb"', 'AccessKeySecret "SECRET-web-7a"']
 KEYS = {"LTAIweb": {"secret": "SECRET-web-7a"}}
@@ -22,16 +22,7 @@ INSTANCE = "ddoscoo-cn-web"
 # minutes ago (StateFile); GONE goes away and NEW comes while polled.
 FLOODED, CAUGHT_UP = "www.example.com", "shop.example.net"
 GONE, NEW, WILD = "old.example.org", "new.example.org", "*.example.io"
-QPS = [("operations_per_second-total", "TotalQps"),
-       ("operations_per_second-attack", "AttackQps"),
-       ("operations_per_second-peak_total", "MaxQps"),
-       ("operations_per_second-peak_normal", "MaxNormalQps"),
-       ("operations_per_second-peak_attack", "MaxAttackQps"),
-       ("count-cache_hits", "CacheHits"), ("count-requests", "TotalCount")]
-CODES = [("count-" + name, "Status" + field) for name, field in (
-    ("2xx", "2XX"), ("3xx", "3XX"), ("4xx", "4XX"), ("5xx", "5XX"), ("200", "200"),
-    ("403", "403"), ("404", "404"), ("405", "405"), ("410", "410"), ("499", "499"),
-    ("501", "501"), ("502", "502"), ("503", "503"), ("504", "504"))]
+CODES = [("count-" + name, field) for name, field in STATUS_CODES]
 VARIANTS = [("edge_", "gf"), ("origin_", "upstrem")]
 MISSED = 10
 HOSTILE_HOST, BLIND_HOST = "hostile-host", "blind-host"

@@ -20,7 +20,8 @@ from collections import namedtuple
 import pytest
 
 import ddoscoo_sim
-from conftest import METRICS, REPO, Collectd, Simulator, expected_values, wait_for
+from conftest import (METRICS, QPS, REPO, STATUS_CODES, TRAFFIC, Collectd, Simulator,
+                      expected_values, wait_for)
 from servers import (CarbonCache, InfluxDB, graphite_expand, graphite_find,
                      graphite_matches, series_expression)
 
@@ -32,25 +33,12 @@ WEB1, WEB2 = "ddoscoo-cn-mp91j1ao0001", "ddoscoo-cn-mp91j1ao0002"
 FLEET_HOST = "ddos.fleet.example"  # dots: Graphite escapes them
 
 EDGE = "edge.example"  # an Aggregate block: its name is the plugin_instance, dots and all
-TRAFFIC = [("gauge-in_bps", "InBps"), ("gauge-out_bps", "OutBps"),
-           ("gauge-attack_bps", "AttackBps"), ("operations_per_second-in_packets", "InPps"),
-           ("operations_per_second-out_packets", "OutPps"),
-           ("operations_per_second-attack_packets", "AttackPps")]
 PEAK_BPS = 40_000_000_000  # 40 Gbit/s on WEB1, far beyond 32 bits
 # A web domain (Statistics "qps" "status_codes"): its dots are kept in
 # plugin_instance, escaped in Graphite, kept in InfluxDB's tags.
 DOMAIN = "www.example.com"
-QPS = [("operations_per_second-total", "TotalQps"),
-       ("operations_per_second-attack", "AttackQps"),
-       ("operations_per_second-peak_total", "MaxQps"),
-       ("operations_per_second-peak_normal", "MaxNormalQps"),
-       ("operations_per_second-peak_attack", "MaxAttackQps"),
-       ("count-cache_hits", "CacheHits"), ("count-requests", "TotalCount")]
-CODES = [(name.lower(), "Status" + name) for name in (
-    "2XX", "3XX", "4XX", "5XX", "200", "403", "404", "405", "410", "499", "501", "502",
-    "503", "504")]
-EDGE_CODES = [("count-edge_" + name, field) for name, field in CODES]
-ORIGIN_CODES = [("count-origin_" + name, field) for name, field in CODES]
+EDGE_CODES = [("count-edge_" + name, field) for name, field in STATUS_CODES]
+ORIGIN_CODES = [("count-origin_" + name, field) for name, field in STATUS_CODES]
 WEB_METRICS = {m for m, _ in QPS + EDGE_CODES + ORIGIN_CODES}
 _NOW = int(time.time()) // 60 * 60
 # Absolute times, so that flow_for gives what the simulator answered; the
