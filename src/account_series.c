@@ -131,6 +131,31 @@ static void log_gone(const account_t *a, const series_t *series,
   }
 }
 
+/* A new series of stat in scheduling group g, before its names. */
+static void series_init(const account_t *a, series_t *s,
+                        const statistic_t *stat, size_t g) {
+  memset(s, 0, sizeof(*s));
+  s->kind = REQUEST_WINDOW;
+  s->stat = stat;
+  s->w.group = g;
+  s->w.latest_only = stat->timeless;
+  s->w.batch = stat->batch_seconds / a->window;
+  if (s->w.batch > STAT_MAX_BATCH)
+    s->w.batch = STAT_MAX_BATCH;
+}
+
+/* The block's series are series now: the ones no longer there are logged
+ * as gone, and the next read starts at the first. */
+static void install_series(account_t *a, series_t *series, size_t series_count,
+                           bool log_changes) {
+  if (log_changes)
+    log_gone(a, series, series_count);
+  sfree(a->series);
+  a->series = series;
+  a->series_count = series_count;
+  a->sched.cursor = 0;
+}
+
 void account_domain_instance(const char *domain, char *out, size_t size) {
   sstrncpy(out, domain, size);
   for (char *c = out; *c != 0; c++)
@@ -163,17 +188,10 @@ static int add_domain_series(const account_t *a, char *const *domains,
       size_t variants = stat->variant_count ? stat->variant_count : 1;
       for (size_t v = 0; v < variants; v++) {
         series_t *s = *series + (*series_count)++;
-        memset(s, 0, sizeof(*s));
-        s->kind = REQUEST_WINDOW;
-        s->stat = stat;
-        s->variant = stat->variant_count ? stat->variants + v : NULL;
         /* Series of one domain share a group: a domain gone skips them
          * all. Instances count up from 0, domains down from the top. */
-        s->w.group = SIZE_MAX - d;
-        s->w.latest_only = stat->timeless;
-        s->w.batch = stat->batch_seconds / a->window;
-        if (s->w.batch > STAT_MAX_BATCH)
-          s->w.batch = STAT_MAX_BATCH;
+        series_init(a, s, stat, SIZE_MAX - d);
+        s->variant = stat->variant_count ? stat->variants + v : NULL;
         sstrncpy(s->domain, domains[d], sizeof(s->domain));
         account_domain_instance(domains[d], s->plugin_instance,
                                 sizeof(s->plugin_instance));
@@ -211,15 +229,10 @@ int account_set_domains(account_t *a, char **domains, size_t count,
     free_list(domains, count);
     return status;
   }
-  if (log_changes)
-    log_gone(a, series, series_count);
+  install_series(a, series, series_count, log_changes);
   free_list(a->domains, a->domain_count);
-  sfree(a->series);
   a->domains = domains;
   a->domain_count = count;
-  a->series = series;
-  a->series_count = series_count;
-  a->sched.cursor = 0;
   return 0;
 }
 
@@ -306,16 +319,9 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
       size_t per_stat = (stat->scope == SCOPE_PORT) ? per_port : 1;
       for (size_t p = 0; p < per_stat; p++) {
         series_t *s = series + series_count++;
-        memset(s, 0, sizeof(*s));
-        s->kind = REQUEST_WINDOW;
-        s->stat = stat;
+        series_init(a, s, stat, g);
         s->first_instance = first;
         s->instance_count = (n > stat->max_instances) ? stat->max_instances : n;
-        s->w.group = g;
-        s->w.latest_only = stat->timeless;
-        s->w.batch = stat->batch_seconds / a->window;
-        if (s->w.batch > STAT_MAX_BATCH)
-          s->w.batch = STAT_MAX_BATCH;
         if (stat->scope == SCOPE_PORT && !all_ports) {
           ssnprintf(s->port, sizeof(s->port), "%d", ports[p]);
           ssnprintf(s->plugin_instance, sizeof(s->plugin_instance), "%s_%s",
@@ -337,17 +343,11 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
     free_list(names, count);
     return status;
   }
-  if (log_changes)
-    log_gone(a, series, series_count);
-
+  install_series(a, series, series_count, log_changes);
   free_list(a->instance_ids, a->instance_count);
   free_list(a->instance_names, a->instance_count);
-  sfree(a->series);
   a->instance_ids = ids;
   a->instance_names = names;
   a->instance_count = count;
-  a->series = series;
-  a->series_count = series_count;
-  a->sched.cursor = 0;
   return 0;
 }
