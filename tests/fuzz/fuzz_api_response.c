@@ -23,6 +23,7 @@
  * string the parser forgot to terminate is seen.
  */
 #include "api_response.h"
+#include "statistics.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -50,13 +51,6 @@ static int is_log_safe(const char *s, size_t size) {
       return 0;
   return 1;
 }
-
-static const api_field_t conns_fields[] = {
-    {"Conns", API_FIELD_COUNT, true},
-    {"ActConns", API_FIELD_COUNT, true},
-    {"InActConns", API_FIELD_COUNT, true},
-    {"Cps", API_FIELD_COUNT, true},
-};
 
 static const api_field_t event_fields[] = {
     {"EventType", API_FIELD_TEXT, true},  {"Ip", API_FIELD_TEXT, true},
@@ -166,19 +160,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   /* data is exactly size bytes, not NUL-terminated: the parser must keep
    * to len (AddressSanitizer sees any read past it). */
+  /* The table's DescribePortConnsCount, as the plugin reads it. */
+  const statistic_t *c = statistic_find("connections");
   api_rows_t conns, flat;
-  api_response_status_t status =
-      parse_rows(data, size, "DescribePortConnsCount", NULL, conns_fields,
-                 COUNT_OF(conns_fields), NULL, 0, &conns);
-  api_response_status_t unchecked =
-      parse_rows(data, size, NULL, NULL, conns_fields, COUNT_OF(conns_fields),
-                 NULL, 0, &flat);
+  api_response_status_t status = parse_rows(
+      data, size, c->action, NULL, c->fields, c->field_count, NULL, 0, &conns);
+  api_response_status_t unchecked = parse_rows(
+      data, size, NULL, NULL, c->fields, c->field_count, NULL, 0, &flat);
   /* Checking the root's name only ever refuses more. */
   if (status == API_RESPONSE_OK) {
     if (unchecked != API_RESPONSE_OK ||
         strcmp(conns.request_id, flat.request_id) != 0)
       fail("the root-checked and the unchecked answer disagree", size);
-    for (size_t f = 0; f < COUNT_OF(conns_fields); f++)
+    for (size_t f = 0; f < c->field_count; f++)
       if (conns.values[f].count != flat.values[f].count)
         fail("the root-checked and the unchecked answer disagree", size);
   }

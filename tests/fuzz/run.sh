@@ -40,6 +40,7 @@ packages() {
 # Modules a target tests besides src/T.c.
 more_sources() {
   case $1 in
+  api_response) echo "$src/statistics.c" ;;
   credentials_file) echo "$src/ecs_metadata.c" ;;
   esac
 }

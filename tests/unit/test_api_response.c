@@ -529,22 +529,13 @@ static const api_value_t *cell(size_t r, size_t f) {
 #define EXPECT_ROWS_EMPTY()                                                    \
   OK(rows.values == NULL && rows.count == 0 && rows.root == NULL)
 
-static const api_field_t conns_fields[] = {
-    {"Conns", API_FIELD_COUNT, true},
-    {"ActConns", API_FIELD_COUNT, true},
-    {"InActConns", API_FIELD_COUNT, true},
-    {"Cps", API_FIELD_COUNT, true},
-};
-
-/* DescribeBlackholeStatus */
-static const api_field_t blackhole_fields[] = {
-    {"Ip", API_FIELD_TEXT, true},
-    {"BlackStatus", API_FIELD_TEXT, true},
-    {"StartTime", API_FIELD_COUNT, false},
-    {"EndTime", API_FIELD_COUNT, false},
-};
+/* The statistics table's fields: DescribePortConnsCount (Conns,
+ * ActConns, InActConns, Cps) and DescribeBlackholeStatus (Ip,
+ * BlackStatus, StartTime, EndTime). */
+#define CONNS_FIELDS (statistic_find("connections")->fields)
+#define BLACKHOLE_FIELDS (statistic_find("blackhole")->fields)
 #define BLACKHOLE(doc)                                                         \
-  parse_rows(doc, strlen(doc), "BlackholeStatus", blackhole_fields, 4, NULL, 0)
+  parse_rows(doc, strlen(doc), "BlackholeStatus", BLACKHOLE_FIELDS, 4, NULL, 0)
 
 /* DescribeDDoSEvents */
 static const api_field_t event_fields[] = {
@@ -576,7 +567,7 @@ DEF_TEST(rows_flat) {
                     "<InActConns>3</InActConns><ActConns>2</ActConns>"
                     "</DescribePortConnsCountResponse>";
   EXPECT_EQ_INT(API_RESPONSE_OK,
-                parse_rows(doc, strlen(doc), NULL, conns_fields, 4, NULL, 0));
+                parse_rows(doc, strlen(doc), NULL, CONNS_FIELDS, 4, NULL, 0));
   EXPECT_EQ_UINT64(1, rows.count);
   EXPECT_EQ_UINT64(4, rows.field_count);
   for (size_t f = 0; f < 4; f++) {
@@ -590,7 +581,7 @@ DEF_TEST(rows_flat) {
   const api_field_t total[] = {{"Conns", API_FIELD_COUNT, true},
                                {"Missing", API_FIELD_TEXT, false}};
   EXPECT_EQ_INT(API_RESPONSE_OK, parse_rows(doc, strlen(doc), NULL,
-                                            conns_fields + 3, 1, total, 2));
+                                            CONNS_FIELDS + 3, 1, total, 2));
   EXPECT_EQ_UINT64(1, rows.root[0].count);
   OK(!rows.root[1].present);
   EXPECT_EQ_UINT64(4, cell(0, 0)->count);
@@ -600,22 +591,22 @@ DEF_TEST(rows_flat) {
                       "2</ActConns><InActConns>3</InActConns><Cps>4</Cps>"
                       "</DescribeSomethingResponse>";
   EXPECT_EQ_INT(API_RESPONSE_OK, parse_rows(other, strlen(other), NULL,
-                                            conns_fields, 4, NULL, 0));
+                                            CONNS_FIELDS, 4, NULL, 0));
   const char *html = "<html><body><Conns>1</Conns></body></html>";
   EXPECT_ROWS_INVALID(
-      parse_rows(html, strlen(html), "Conns", conns_fields, 4, NULL, 0),
+      parse_rows(html, strlen(html), "Conns", CONNS_FIELDS, 4, NULL, 0),
       "unexpected root element <html>");
   const char *bare = "<Response></Response>";
   EXPECT_ROWS_INVALID(
-      parse_rows(bare, strlen(bare), "X", conns_fields, 4, NULL, 0),
+      parse_rows(bare, strlen(bare), "X", CONNS_FIELDS, 4, NULL, 0),
       "unexpected root element <Response>");
-  EXPECT_ROWS_INVALID(parse_rows("", 0, "X", conns_fields, 4, NULL, 0),
+  EXPECT_ROWS_INVALID(parse_rows("", 0, "X", CONNS_FIELDS, 4, NULL, 0),
                       "empty body");
 
   const char *err = "<Error><RequestId>R-2</RequestId><Code>Throttling.User"
                     "</Code><Message>slow\ndown</Message></Error>";
   EXPECT_EQ_INT(API_RESPONSE_ERROR,
-                parse_rows(err, strlen(err), "X", conns_fields, 4, NULL, 0));
+                parse_rows(err, strlen(err), "X", CONNS_FIELDS, 4, NULL, 0));
   EXPECT_EQ_STR("Throttling.User", error.code);
   EXPECT_EQ_STR("slow down", error.message);
   EXPECT_EQ_STR("R-2", error.request_id);
@@ -952,7 +943,7 @@ DEF_TEST(rows_at_most_max_list) {
       len += (size_t)snprintf(doc + len, size - len,
                               "</DescribeBlackholeStatusResponse>");
       api_response_status_t status =
-          parse_rows(doc, len, "BlackholeStatus", blackhole_fields, 4, NULL, 0);
+          parse_rows(doc, len, "BlackholeStatus", BLACKHOLE_FIELDS, 4, NULL, 0);
       if (n == API_MAX_LIST) {
         EXPECT_EQ_INT(API_RESPONSE_OK, status);
         EXPECT_EQ_UINT64(API_MAX_LIST, rows.count);
