@@ -53,7 +53,7 @@ def run(tmp_path_factory):
               'InstanceId "%s"' % HIT, 'InstanceId "%s"' % CALM, "Interval 1"),
         block("premium", *KEY, at, 'RegionId "ap-southeast-1"', 'Statistics "traffic"',
               'InstanceId "%s"' % PREMIUM, "Interval 1"),
-    ]), extra_config="WriteThreads 1")
+    ]))
     t = {"cd": cd, "attack": ddoscoo_sim.check_attack(attack, 0)}
     try:
         wait_for(lambda: all(len(cd.csv_points(i, "gauge-in_bps")) >= 2

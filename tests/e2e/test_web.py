@@ -78,8 +78,7 @@ def run(tmp_path_factory):
         block("blind", *KEY, 'Endpoint "%s"' % blind.url, 'Host "%s"' % BLIND_HOST,
               'Statistics "qps"', 'Domain "auto"', "DiscoveryInterval 2", "Interval 1"),
     ]
-    cd = Collectd(d, 'StateFile "%s"\n' % state + "\n".join(blocks),
-                  extra_config="WriteThreads 1")
+    cd = Collectd(d, 'StateFile "%s"\n' % state + "\n".join(blocks))
     t = {"cd": cd, "attack": ddoscoo_sim.check_attack(attack, 0)}
     try:
         wait_for(lambda: len(cd.csv_points(FLOODED, QPS[1][0])) >= 2
