@@ -102,6 +102,10 @@ def test_forty_gigabits_of_attack_are_stored_in_rrd(run):
         assert stored[end] == pytest.approx(want, rel=1e-9), end
 
 
+def test_no_value_of_the_catch_up_is_refused(run):
+    assert run["cd"].lost_values() == []
+
+
 def test_ten_missed_windows_cost_one_request(run):
     asked = [r for r in run["requests"] if r.get("action") == "DescribePortFlowList"
              and r["params"].get("InstanceIds.1") == HIT]

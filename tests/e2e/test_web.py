@@ -165,6 +165,10 @@ def test_flood_in_rrd(run):
             assert stored[end] == pytest.approx(want, rel=1e-9), (metric, end)
 
 
+def test_no_value_of_the_catch_up_is_refused(run):
+    assert run["cd"].lost_values() == []
+
+
 def test_ten_missed_minutes_cost_one_request_per_domain_and_query_type(run):
     for action, query_type in (("DescribeDomainQPSList", None),
                                ("DescribeDomainStatusCodeList", "gf"),
