@@ -13,6 +13,7 @@
 #include "utils_complain.h"
 
 #include "credentials.h"
+#include "held_values.h"
 #include "http_client.h"
 #include "scheduler.h"
 #include "statistics.h"
@@ -41,9 +42,11 @@ typedef struct {
                                         the variant, if any */
   size_t first_instance;             /* into the block's instance_ids */
   size_t instance_count;
-  char port[8];     /* "": all ports */
-  sched_series_t w; /* its windows, for the scheduler */
-  bool restored;    /* from the StateFile, once */
+  char port[8];         /* "": all ports */
+  sched_series_t w;     /* its windows, for the scheduler */
+  held_values_t held;   /* fetched windows not yet dispatched */
+  cdtime_t released_at; /* when its last window was dispatched */
+  bool restored;        /* from the StateFile, once */
   c_complain_t complaint;
 } series_t;
 

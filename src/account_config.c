@@ -68,6 +68,8 @@ void account_free(void *arg) {
   discovery_destroy(a->discovery);
   sfree(a->ca_cert);
   sfree(a->proxy);
+  for (size_t i = 0; i < a->series_count; i++)
+    held_clear(&a->series[i].held);
   sfree(a->series);
   sched_free(&a->sched);
   sfree(a);

@@ -150,9 +150,14 @@ static int io_in_flight(void *ctx) {
 
 static void finished(const http_result_t *r, void *ctx);
 
+static cdtime_t release(poll_t *p, cdtime_t now);
+
 static void io_wait(void *ctx, sched_time_t until) {
   poll_t *p = ctx;
   cdtime_t now = cdtime();
+  cdtime_t next = release(p, now);
+  if (next != 0 && next < until)
+    until = next;
   if (http_client_in_flight(p->a->http) == 0) {
     if (until > now) {
       struct timespec ts = CDTIME_T_TO_TIMESPEC(until - now);
@@ -215,23 +220,59 @@ static sched_outcome_t api_failed(poll_t *p, series_t *s,
 typedef struct {
   poll_t *p;
   series_t *s;
-  time_t last; /* the window of the last value, to count windows */
 } emit_t;
 
+/* A value of an answer: kept until its window's turn (held_values.h). */
 static void emit(void *ctx, time_t end, const char *type,
                  const char *type_instance, double value) {
   emit_t *e = ctx;
-  account_t *a = e->p->a;
   char prefixed[DATA_MAX_NAME_LEN];
   if (e->s->variant != NULL) {
     ssnprintf(prefixed, sizeof(prefixed), "%s%s", e->s->variant->prefix,
               type_instance);
     type_instance = prefixed;
   }
-  dispatch_value(a, e->s, end, type, type_instance, value);
-  if (end != e->last && end < e->p->latest)
-    a->stats.backfilled++;
-  e->last = end;
+  if (held_add(&e->s->held, end, type, type_instance, value) != 0)
+    c_complain(LOG_ERR, &e->s->complaint,
+               PLUGIN_NAME " plugin: Account \"%s\", series %s: out of "
+                           "memory; a value of %lld is lost.",
+               e->p->a->name, e->s->name, (long long)end);
+}
+
+static void dispatch_held(void *ctx, const held_value_t *v) {
+  emit_t *e = ctx;
+  dispatch_value(e->p->a, e->s, v->end, v->type, v->type_instance, v->value);
+}
+
+/* One series hands collectd a window at most once a second: collectd's
+ * write threads may reorder values of one series closer together, and
+ * rrdtool stores one value a second at most. */
+#define RELEASE_SPACING TIME_T_TO_CDTIME_T(1)
+
+/* Dispatches the oldest held window of every series whose turn it is.
+ * Returns when the next is due, 0 if nothing is held. */
+static cdtime_t release(poll_t *p, cdtime_t now) {
+  account_t *a = p->a;
+  cdtime_t next = 0;
+  for (size_t i = 0; i < a->series_count; i++) {
+    series_t *s = a->series + i;
+    if (s->held.count == 0)
+      continue;
+    if (now >= s->released_at + RELEASE_SPACING) {
+      emit_t e = {.p = p, .s = s};
+      time_t end = held_take_oldest(&s->held, dispatch_held, &e);
+      s->released_at = now;
+      if (end < p->latest)
+        a->stats.backfilled++;
+      state_store_remember(a, s);
+      if (s->held.count == 0)
+        continue;
+    }
+    cdtime_t due = s->released_at + RELEASE_SPACING;
+    if (next == 0 || due < next)
+      next = due;
+  }
+  return next;
 }
 
 typedef struct {
@@ -381,6 +422,7 @@ static void finished(const http_result_t *r, void *ctx) {
   }
 
   sched_window_done(&a->sched, &s->w, SCHED_DONE, -1);
+  release(p, cdtime());
   state_store_remember(a, s);
   c_release(LOG_INFO, &a->complaint,
             PLUGIN_NAME " plugin: Account \"%s\": the API answers again.",
@@ -412,5 +454,14 @@ void account_poll(account_t *a, time_t latest, cdtime_t deadline,
   restore_new(a, latest);
   check_capacity(a);
   sched_read(&a->sched, &io, latest, deadline);
+  /* What is still held goes out a window a second, within the read. */
+  for (cdtime_t next = release(&p, cdtime()); next != 0 && next < deadline;
+       next = release(&p, cdtime())) {
+    cdtime_t now = cdtime();
+    if (next > now) {
+      struct timespec ts = CDTIME_T_TO_TIMESPEC(next - now);
+      nanosleep(&ts, NULL);
+    }
+  }
   result->skipped = a->sched.skipped;
 }

@@ -72,8 +72,7 @@ static int *merge_ports(const account_t *a, int *const *found,
   return ports;
 }
 
-static const series_t *find(const series_t *list, size_t count,
-                            const series_t *s) {
+static series_t *find(series_t *list, size_t count, const series_t *s) {
   for (size_t i = 0; i < count; i++)
     if (list[i].stat == s->stat && list[i].variant == s->variant &&
         strcmp(list[i].plugin_instance, s->plugin_instance) == 0)
@@ -110,6 +109,7 @@ static void carry_over(const account_t *a, series_t *s, bool log_changes) {
   char label[DATA_MAX_NAME_LEN + 96];
   if (old != NULL) {
     s->w.last_end = old->w.last_end;
+    s->released_at = old->released_at;
     s->w.given_up_end = old->w.given_up_end;
     s->complaint = old->complaint;
     s->restored = old->restored;
@@ -120,7 +120,7 @@ static void carry_over(const account_t *a, series_t *s, bool log_changes) {
 }
 
 /* The series of old no longer in the new list, logged as gone. */
-static void log_gone(const account_t *a, const series_t *series,
+static void log_gone(const account_t *a, series_t *series,
                      size_t series_count) {
   for (size_t i = 0; i < a->series_count; i++) {
     char label[DATA_MAX_NAME_LEN + 96];
@@ -150,6 +150,14 @@ static void install_series(account_t *a, series_t *series, size_t series_count,
                            bool log_changes) {
   if (log_changes)
     log_gone(a, series, series_count);
+  /* Windows fetched but not yet dispatched stay with their series. */
+  for (size_t i = 0; i < series_count; i++) {
+    series_t *old = find(a->series, a->series_count, series + i);
+    if (old != NULL)
+      held_move(&series[i].held, &old->held);
+  }
+  for (size_t i = 0; i < a->series_count; i++)
+    held_clear(&a->series[i].held); /* of the series gone */
   sfree(a->series);
   a->series = series;
   a->series_count = series_count;

@@ -96,8 +96,12 @@ void state_store_remember(const account_t *a, const series_t *s) {
   char key[KEY_SIZE];
   state_key(a, s, key);
 
+  /* The newest window dispatched: one held is fetched again after a
+   * restart. */
+  time_t end =
+      s->held.count ? held_oldest(&s->held) - a->window : s->w.last_end;
   pthread_mutex_lock(&state_lock);
-  int status = state_set(&state, key, s->w.last_end);
+  int status = state_set(&state, key, end);
   if (status == 0) {
     state_dirty = true;
   } else {

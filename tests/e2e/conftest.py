@@ -177,6 +177,15 @@ PluginDir "{stock}"
     def alive(self):
         return self.proc.poll() is None
 
+    def lost_values(self):
+        """Log lines of values that collectd or a write plugin refused: a
+        value of a series older than one it already has (write threads
+        that reordered a catch-up), or one that reached a file while
+        another thread created it."""
+        return [l for l in self.log().splitlines()
+                if any(f in l for f in ("Value too old", "value too old",
+                                        "already being created", "illegal attempt"))]
+
     def rss_kib(self):
         with open("/proc/%d/status" % self.proc.pid) as f:
             for line in f:

@@ -47,11 +47,10 @@ def run(tmp_path_factory):
         f.write("# collectd-ddoscoo state 1\n")
         for key in ("%s_%d" % (HIT, PORT), HIT + "/traffic", HIT + "/events"):
             f.write("%d\tscript/%s\n" % (seen, key))
-    # One write thread: the stock csv and rrdtool plugins drop values that
-    # reach a file while another thread creates it (see the README).
+    # collectd's defaults: five write threads.
     cd = Collectd(d, 'StateFile "%s"\n' % state + block(
         "script", *KEY, 'Endpoint "%s"' % sim.url, 'InstanceId "%s"' % HIT,
-        'Port "%d"' % PORT, "Interval 1"), extra_config="WriteThreads 1")
+        'Port "%d"' % PORT, "Interval 1"))
     t = {"cd": cd, "attack": ddoscoo_sim.check_attack(spec, 0), "seen": seen}
     try:
         conns = HIT + "_%d" % PORT
@@ -109,6 +108,12 @@ def test_every_minute_in_csv_and_rrd(run, plugin_instance, metric):
     stored = rrd_fetch(cd.rrd_file(plugin_instance, metric), ends[0], ends[-1])
     for end in ends[1:]:
         assert stored[end] == pytest.approx(points[end], rel=1e-9), end
+
+
+def test_no_value_of_the_catch_up_is_refused(run):
+    """With collectd's five write threads, every window of the hour reaches
+    the writers in order."""
+    assert run["cd"].lost_values() == []
 
 
 def test_the_script_is_in_the_series(run):

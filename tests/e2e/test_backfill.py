@@ -149,6 +149,8 @@ def test_restart_with_state_file_is_backfilled(timeline):
     assert t.state_after_first.startswith("# collectd-ddoscoo state 1\n")
     assert "\trestart/%s\n" % RST1 in t.state_after_first
     assert_every_minute(t.restart, RST1, t.w0, t.latest)
+    # Caught up with collectd's five write threads, none refused.
+    assert t.restart.lost_values() == [] and t.outage.lost_values() == []
     assert 'StateFile "%s": 1 series known.' % t.state_file in t.restart.log()
     ends = [int(r["params"]["EndTime"]) for r in t.requests
             if r["params"].get("InstanceIds.1") == RST1]

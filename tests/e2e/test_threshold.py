@@ -72,7 +72,7 @@ def run(tmp_path_factory):
     cd = Collectd(d, 'StateFile "%s"\n' % state + block(
         "pro", *KEY, at, 'Statistics "connections" "traffic" "blackhole" "events"',
         'InstanceId "%s"' % HIT, 'InstanceId "%s"' % CALM, 'Port "80"', "Interval 1"),
-        extra_config='WriteThreads 1\nInclude "%s"\n' % EXAMPLE)
+        extra_config='Include "%s"\n' % EXAMPLE)
     try:
         wait_for(lambda: threshold_notes(cd, "bool", IP), 30, "the blackhole", step=1)
         w0 = latest_window()

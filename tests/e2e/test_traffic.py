@@ -53,7 +53,7 @@ def run(tmp_path_factory):
               'InstanceId "%s"' % HIT, 'InstanceId "%s"' % CALM, "Interval 1"),
         block("premium", *KEY, at, 'RegionId "ap-southeast-1"', 'Statistics "traffic"',
               'InstanceId "%s"' % PREMIUM, "Interval 1"),
-    ]), extra_config="WriteThreads 1")
+    ]))
     t = {"cd": cd, "attack": ddoscoo_sim.check_attack(attack, 0)}
     try:
         wait_for(lambda: all(len(cd.csv_points(i, "gauge-in_bps")) >= 2
@@ -100,6 +100,10 @@ def test_forty_gigabits_of_attack_are_stored_in_rrd(run):
         want = expected(run, PREMIUM, end, "ap-southeast-1")["AttackBps"]
         assert want > 4_294_967_295  # beyond what the bitrate type could hold
         assert stored[end] == pytest.approx(want, rel=1e-9), end
+
+
+def test_no_value_of_the_catch_up_is_refused(run):
+    assert run["cd"].lost_values() == []
 
 
 def test_ten_missed_windows_cost_one_request(run):

@@ -78,8 +78,7 @@ def run(tmp_path_factory):
         block("blind", *KEY, 'Endpoint "%s"' % blind.url, 'Host "%s"' % BLIND_HOST,
               'Statistics "qps"', 'Domain "auto"', "DiscoveryInterval 2", "Interval 1"),
     ]
-    cd = Collectd(d, 'StateFile "%s"\n' % state + "\n".join(blocks),
-                  extra_config="WriteThreads 1")
+    cd = Collectd(d, 'StateFile "%s"\n' % state + "\n".join(blocks))
     t = {"cd": cd, "attack": ddoscoo_sim.check_attack(attack, 0)}
     try:
         wait_for(lambda: len(cd.csv_points(FLOODED, QPS[1][0])) >= 2
@@ -164,6 +163,10 @@ def test_flood_in_rrd(run):
         for end in ends[1:]:  # the first update only starts the file
             want = expected(run, FLOODED, end, action, query_type)[field]
             assert stored[end] == pytest.approx(want, rel=1e-9), (metric, end)
+
+
+def test_no_value_of_the_catch_up_is_refused(run):
+    assert run["cd"].lost_values() == []
 
 
 def test_ten_missed_minutes_cost_one_request_per_domain_and_query_type(run):
