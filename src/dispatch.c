@@ -38,13 +38,16 @@ void dispatch_value(const account_t *a, const series_t *s, time_t end,
          (value_t){.gauge = (gauge_t)value});
 }
 
-/* The plugin's own health, as <block>-api. Reads can follow each other
- * closely after one that ran long; a second dispatch within the same second
- * would be refused downstream ("Value too old", rrdtool's one-second step),
- * and the counters lose nothing by waiting. */
+/* The plugin's own health, as <block>-api, stamped with the whole second.
+ * Reads can follow each other closely after one that ran long; a second
+ * dispatch within the same second would be refused downstream ("Value too
+ * old", rrdtool's one-second step), and the counters lose nothing by
+ * waiting. Whole seconds, not "a second after the last": reads of Interval
+ * 1 that end a little earlier each time would otherwise skip every other
+ * one, and the threshold plugin would call the series missing. */
 void dispatch_stats(account_t *a, double latency_sum, unsigned latency_count) {
-  cdtime_t now = cdtime();
-  if (!a->self_monitoring || now < a->stats_time + TIME_T_TO_CDTIME_T(1))
+  cdtime_t now = TIME_T_TO_CDTIME_T(CDTIME_T_TO_TIME_T(cdtime()));
+  if (!a->self_monitoring || now <= a->stats_time)
     return;
   a->stats_time = now;
   char pi[DATA_MAX_NAME_LEN];

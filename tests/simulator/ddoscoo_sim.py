@@ -2348,6 +2348,9 @@ def stat_summary(action, answer):
 # HTTP layer
 # ---------------------------------------------------------------------------
 
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux's value
+
+
 class SimServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -2366,6 +2369,9 @@ class SimServer(ThreadingHTTPServer):
         # that can stall on hosts with odd resolver setups; we don't need it.
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
+        # The kernel stamps what arrives on the accepted connections (they
+        # inherit the option): see Handler._arrival_time.
+        self.socket.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
 
     @property
     def port(self):
@@ -2467,6 +2473,27 @@ class Handler(Sender, BaseHTTPRequestHandler):
         if not self._dead:
             super().handle()
 
+    def handle_one_request(self):
+        self._arrival = self._arrival_time()
+        super().handle_one_request()
+
+    def _arrival_time(self):
+        """When the next request's first bytes reached this host, by the
+        kernel's time stamp (a peek, so nothing is consumed): what the real
+        service counts for its rate limits, also while this process is slow
+        to get to the request on a busy machine. None over TLS."""
+        if self.is_tls:
+            return None
+        try:
+            _, ancillary, _, _ = self.connection.recvmsg(1, socket.CMSG_SPACE(16), socket.MSG_PEEK)
+        except (OSError, ValueError):
+            return None
+        for level, kind, data in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+                sec, nsec = struct.unpack("qq", data[:16])
+                return sec + nsec / 1e9
+        return None
+
     def finish(self):
         super().finish()
         if self.is_tls:
@@ -2532,7 +2559,7 @@ class Handler(Sender, BaseHTTPRequestHandler):
     do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _unsupported
 
     def _dispatch(self, method):
-        t = time.time()
+        t = getattr(self, "_arrival", None) or time.time()
         self._sigver, self._v3_info, self._action = None, None, None
         target = self.path.encode("latin-1")
         raw_path, _, query = target.partition(b"?")
