@@ -97,6 +97,7 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
   series_t *s = a->series + i;
   bool web = s->stat->scope == SCOPE_DOMAIN;
   api_request_t req = {
+      .takes = s->stat->takes,
       .region_id = a->region_id,
       .resource_group_id = a->resource_group_id,
       .instance_ids =

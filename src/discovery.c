@@ -188,8 +188,9 @@ int discovery_start_next(account_t *a, cdtime_t now, cdtime_t deadline) {
     if (f->next_page == 0 || f->in_flight)
       continue;
     d->cursor = (d->cursor + k + 1) % d->found_count;
-    if (api_network_rules_params(a->region_id, f->id, f->next_page,
-                                 API_RULES_PAGE_SIZE, &params) != 0)
+    if (api_network_rules_params(a->region_id, a->resource_group_id, f->id,
+                                 f->next_page, API_RULES_PAGE_SIZE,
+                                 &params) != 0)
       return 0;
     int status =
         account_start(a, API_ACTION_RULES, &params, now, deadline, f, NULL);

@@ -157,6 +157,7 @@ const statistic_t statistics[] = {
     {
         .name = "connections",
         .action = "DescribePortConnsCount",
+        .takes = API_TAKES_RESOURCE_GROUP | API_TAKES_PORT,
         .scope = SCOPE_PORT,
         .fields = connections_fields,
         .field_count = COUNT_OF(connections_fields),
@@ -169,6 +170,7 @@ const statistic_t statistics[] = {
     {
         .name = "traffic",
         .action = "DescribePortFlowList",
+        .takes = API_TAKES_RESOURCE_GROUP,
         .scope = SCOPE_INSTANCE,
         /* The longest range for which the reference recommends Interval 60. */
         .batch_seconds = 3600,
@@ -188,6 +190,7 @@ const statistic_t statistics[] = {
     {
         .name = "blackhole",
         .action = "DescribeBlackholeStatus",
+        .takes = 0, /* InstanceIds alone, no ResourceGroupId */
         .scope = SCOPE_INSTANCE,
         .list = "BlackholeStatus",
         .fields = blackhole_fields,
@@ -203,6 +206,7 @@ const statistic_t statistics[] = {
     {
         .name = "events",
         .action = "DescribeDDoSEvents",
+        .takes = API_TAKES_RESOURCE_GROUP,
         .scope = SCOPE_INSTANCE,
         .batch_seconds = 3600,
         .lookback = 86400, /* events of the last day that still run */
@@ -221,6 +225,7 @@ const statistic_t statistics[] = {
     {
         .name = "qps",
         .action = "DescribeDomainQPSList",
+        .takes = API_TAKES_RESOURCE_GROUP | API_TAKES_DOMAIN,
         .scope = SCOPE_DOMAIN,
         .batch_seconds = 3600, /* as traffic: Interval 60 up to an hour */
         .takes_interval = true,
@@ -237,6 +242,7 @@ const statistic_t statistics[] = {
     {
         .name = "status_codes",
         .action = "DescribeDomainStatusCodeList",
+        .takes = API_TAKES_RESOURCE_GROUP | API_TAKES_DOMAIN,
         .scope = SCOPE_DOMAIN,
         .batch_seconds = 3600,
         .takes_interval = true,

@@ -11,6 +11,7 @@
 #ifndef STATISTICS_H
 #define STATISTICS_H 1
 
+#include "api_request.h"
 #include "api_response.h"
 
 #include <stdbool.h>
@@ -54,6 +55,9 @@ typedef struct {
 struct statistic_s {
   const char *name;   /* the value of the Statistics option */
   const char *action; /* the operation */
+  /* The optional parameters it takes (API_TAKES_*), by its request model:
+   * only those are sent. */
+  unsigned takes;
   stat_scope_t scope;
   /* Seconds one request may cover, for operations that take an Interval
    * (the Window) and answer a row per bucket: one request per hour of
