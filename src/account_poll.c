@@ -193,7 +193,7 @@ static sched_outcome_t api_failed(poll_t *p, series_t *s,
 
   switch (class) {
   case API_ERROR_TRANSIENT:
-    if (strncasecmp(error->code, "Throttling", strlen("Throttling")) != 0)
+    if (!api_error_is_throttling(error->code))
       return SCHED_TRANSIENT;
     a->stats.throttled++;
     return SCHED_THROTTLED;

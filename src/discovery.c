@@ -263,7 +263,7 @@ static bool describe_failure(account_t *a, const http_result_t *r,
   ssnprintf(out, size, "API error %s (HTTP %ld; %s): %s (RequestId %s)",
             error->code, r->http_status, api_error_explain(class),
             error->message, error->request_id[0] ? error->request_id : "none");
-  if (strncasecmp(error->code, "Throttling", strlen("Throttling")) == 0) {
+  if (api_error_is_throttling(error->code)) {
     a->stats.throttled++;
     sched_throttled(&a->sched, r->retry_after_ms);
     return true;
