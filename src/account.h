@@ -44,6 +44,7 @@ typedef struct {
   char port[8];     /* "": all ports */
   sched_series_t w; /* its windows, for the scheduler */
   bool restored;    /* from the StateFile, once */
+  bool asked_alt;   /* the request in flight asks variant->alt_value */
   c_complain_t complaint;
 } series_t;
 
@@ -112,6 +113,9 @@ typedef struct {
   sched_t sched;          /* windows, limits, backoff, keys refused */
   time_t marks_forgotten; /* when old event marks were last dropped */
   bool over_capacity;     /* said so, for this number of series */
+  /* The spelling asked of each variant with two (account_poll.c). */
+  stat_spelling_t spellings[STAT_MAX_SPELLINGS];
+  size_t spelling_count;
   account_stats_t stats;
   cdtime_t stats_time;    /* of the last dispatch of stats */
   c_complain_t complaint; /* errors of the whole block */

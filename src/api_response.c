@@ -633,6 +633,14 @@ api_error_class_t api_error_classify(const char *code, long http_status) {
   return API_ERROR_REQUEST;
 }
 
+bool api_error_refuses(const api_error_t *error, long http_status,
+                       const char *param) {
+  if (http_status < 400 || http_status > 499)
+    return false;
+  return has_prefix(error->code, "InvalidParameter") ||
+         contains(error->code, param) || contains(error->message, param);
+}
+
 const char *api_error_explain(api_error_class_t error_class) {
   switch (error_class) {
   case API_ERROR_TRANSIENT:

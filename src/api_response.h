@@ -171,6 +171,12 @@ api_error_class_t api_error_classify(const char *code, long http_status);
  * API_ERROR_TRANSIENT): counted, and backed off as throttling. */
 bool api_error_is_throttling(const char *code);
 
+/* Whether an error refuses the value of param (e.g. QueryType): a 4xx
+ * whose code is InvalidParameter-like (InvalidParameter,
+ * InvalidParameter.*) or whose code or message names param. */
+bool api_error_refuses(const api_error_t *error, long http_status,
+                       const char *param);
+
 /* What the class means for the user, for the log line. */
 const char *api_error_explain(api_error_class_t error_class);
 

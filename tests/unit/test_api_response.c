@@ -1176,7 +1176,30 @@ DEF_TEST(throttling_is_said) {
   return 0;
 }
 
+/* A refusal of a parameter's value: the origin's QueryType, asked in a
+ * spelling the service does not take. */
+DEF_TEST(refusals_of_a_value) {
+  api_error_t e = {.code = "InvalidParameter",
+                   .message = "The specified parameter is not valid."};
+  OK(api_error_refuses(&e, 400, "QueryType"));
+  snprintf(e.code, sizeof(e.code), "InvalidParameter.QueryType");
+  OK(api_error_refuses(&e, 400, "QueryType"));
+  snprintf(e.code, sizeof(e.code), "InvalidQueryType");
+  OK(api_error_refuses(&e, 400, "QueryType"));
+  snprintf(e.code, sizeof(e.code), "Bad.Request");
+  snprintf(e.message, sizeof(e.message), "queryType upstrem is not valid");
+  OK(api_error_refuses(&e, 404, "QueryType"));
+  /* Not a 4xx, or naming nothing of it. */
+  OK(!api_error_refuses(&e, 500, "QueryType"));
+  snprintf(e.message, sizeof(e.message), "Specified time is not valid.");
+  OK(!api_error_refuses(&e, 400, "QueryType"));
+  snprintf(e.code, sizeof(e.code), "Throttling.User");
+  OK(!api_error_refuses(&e, 400, "QueryType"));
+  return 0;
+}
+
 int main(void) {
+  RUN_TEST(refusals_of_a_value);
   RUN_TEST(codes_of_the_vendors_tools);
   RUN_TEST(throttling_is_said);
   RUN_TEST(every_list_shape);
