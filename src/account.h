@@ -47,6 +47,7 @@ typedef struct {
   held_values_t held;   /* fetched windows not yet dispatched */
   cdtime_t released_at; /* when its last window was dispatched */
   bool restored;        /* from the StateFile, once */
+  bool asked_alt;       /* the request in flight asks variant->alt_value */
   c_complain_t complaint;
 } series_t;
 
@@ -115,6 +116,9 @@ typedef struct {
   sched_t sched;          /* windows, limits, backoff, keys refused */
   time_t marks_forgotten; /* when old event marks were last dropped */
   bool over_capacity;     /* said so, for this number of series */
+  /* The spelling asked of each variant with two (account_poll.c). */
+  stat_spelling_t spellings[STAT_MAX_SPELLINGS];
+  size_t spelling_count;
   account_stats_t stats;
   cdtime_t stats_time;    /* of the last dispatch of stats */
   c_complain_t complaint; /* errors of the whole block */

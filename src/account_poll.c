@@ -90,13 +90,30 @@ static sched_series_t *io_series(void *ctx, size_t i) {
   return &((poll_t *)ctx)->a->series[i].w;
 }
 
+/* The block's spelling of a variant that has two; NULL for one that has
+ * not (or no room). */
+static stat_spelling_t *spelling_of(account_t *a, const stat_variant_t *v) {
+  if (v == NULL || v->alt_value == NULL)
+    return NULL;
+  for (size_t i = 0; i < a->spelling_count; i++)
+    if (a->spellings[i].variant == v)
+      return a->spellings + i;
+  if (a->spelling_count == STAT_MAX_SPELLINGS)
+    return NULL;
+  a->spellings[a->spelling_count] = (stat_spelling_t){.variant = v};
+  return a->spellings + a->spelling_count++;
+}
+
 static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
                                      time_t last_end, sched_time_t deadline,
                                      unsigned *generation) {
   account_t *a = ((poll_t *)ctx)->a;
   series_t *s = a->series + i;
   bool web = s->stat->scope == SCOPE_DOMAIN;
+  stat_spelling_t *spelling = spelling_of(a, s->variant);
+  s->asked_alt = spelling != NULL && spelling->alt;
   api_request_t req = {
+      .takes = s->stat->takes,
       .region_id = a->region_id,
       .resource_group_id = a->resource_group_id,
       .instance_ids =
@@ -104,7 +121,9 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
       .instance_count = web ? 0 : s->instance_count,
       .domain = web ? s->domain : NULL,
       .fixed_param = s->variant ? s->variant->param : NULL,
-      .fixed_value = s->variant ? s->variant->value : NULL,
+      .fixed_value = !s->variant    ? NULL
+                     : s->asked_alt ? s->variant->alt_value
+                                    : s->variant->value,
       .port = s->port[0] ? s->port : NULL,
       .start_time =
           s->stat->timeless ? 0 : first_end - a->window - s->stat->lookback,
@@ -197,7 +216,7 @@ static sched_outcome_t api_failed(poll_t *p, series_t *s,
 
   switch (class) {
   case API_ERROR_TRANSIENT:
-    if (strncasecmp(error->code, "Throttling", strlen("Throttling")) != 0)
+    if (!api_error_is_throttling(error->code))
       return SCHED_TRANSIENT;
     a->stats.throttled++;
     return SCHED_THROTTLED;
@@ -358,6 +377,33 @@ static void notify_events(account_t *a, series_t *s, const api_rows_t *rows) {
                a->name, s->name, rows->root[0].count, rows->count);
 }
 
+/* The service refused the value of a variant spelled two ways by the
+ * vendor (the origin's QueryType): the same windows are asked again at once
+ * in the other spelling, so the refusal costs no window. Returns true if
+ * they are. */
+static bool respell(poll_t *p, series_t *s, const http_result_t *r,
+                    const api_error_t *error) {
+  account_t *a = p->a;
+  stat_spelling_t *sp = spelling_of(a, s->variant);
+  if (sp == NULL ||
+      !api_error_refuses(error, r->http_status, sp->variant->param))
+    return false;
+  stat_spelling_step_t step = stat_spelling_refused(sp, s->asked_alt);
+  if (step == STAT_SPELLING_KEEP)
+    return false;
+  if (step == STAT_SPELLING_SWITCHED)
+    INFO(PLUGIN_NAME " plugin: Account \"%s\": %s: %.*s refused %s=%s, using "
+                     "%s",
+         a->name, s->stat->name, (int)strcspn(sp->variant->prefix, "_"),
+         sp->variant->prefix, sp->variant->param, sp->variant->value,
+         sp->variant->alt_value);
+  /* Not done: the window stays due, and the scheduler starts it again at
+   * once (within MaxConcurrent and MaxRequestsPerSecond), now in the
+   * block's spelling. */
+  s->w.in_flight = false;
+  return true;
+}
+
 static void finished(const http_result_t *r, void *ctx) {
   poll_t *p = ctx;
   account_t *a = p->a;
@@ -414,6 +460,8 @@ static void finished(const http_result_t *r, void *ctx) {
     sched_window_done(&a->sched, &s->w, SCHED_INVALID, -1);
     return;
   }
+  if (parsed == API_RESPONSE_ERROR && respell(p, s, r, &error))
+    return; /* asked again at once, in the other spelling */
   if (parsed == API_RESPONSE_ERROR) {
     a->stats.failed++;
     sched_window_done(&a->sched, &s->w, api_failed(p, s, r, &error),
@@ -422,6 +470,8 @@ static void finished(const http_result_t *r, void *ctx) {
   }
 
   sched_window_done(&a->sched, &s->w, SCHED_DONE, -1);
+  if (spelling_of(a, s->variant) != NULL)
+    stat_spelling_answered(spelling_of(a, s->variant), s->asked_alt);
   release(p, cdtime());
   state_store_remember(a, s);
   c_release(LOG_INFO, &a->complaint,

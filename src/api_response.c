@@ -226,10 +226,12 @@ static bool self_rows(const schema_t *schema) {
 }
 
 /* Whether e holds one of the fields as a child (for rows of their own
- * text: whether it holds text, so it is a row, not a wrapper). */
+ * text: whether it holds text, so it is a row, not a wrapper). A single
+ * <list> holding nothing (<Domains/>, <Domains></Domains>, white space) is
+ * an empty wrapper, an empty list: an account without web domains. */
 static bool holds_field(xmlNodePtr e, const schema_t *schema) {
   if (self_rows(schema))
-    return holds_text(e) || e->children == NULL;
+    return holds_text(e);
   for (xmlNodePtr n = e->children; n != NULL; n = n->next) {
     if (n->type != XML_ELEMENT_NODE)
       continue;
@@ -588,9 +590,23 @@ static bool contains(const char *s, const char *word) {
   return false;
 }
 
+/* Throttling: Throttling, Throttling.User, Throttling.Api, ... and
+ * Rejected.Throttling, which the vendor's Terraform provider retries
+ * next to them (aliyun/terraform-provider-alicloud, alicloud/errors.go,
+ * NeedRetry: ServiceUnavailable, Rejected.Throttling, ^Throttling.*). */
+bool api_error_is_throttling(const char *code) {
+  return has_prefix(code, "Throttling") ||
+         strcasecmp(code, "Rejected.Throttling") == 0;
+}
+
+/* An instance that does not exist: the Terraform provider's not-found
+ * codes for ddoscoo (alicloud/service_alicloud_ddoscoo.go,
+ * IsExpectedErrors(err, {"InstanceNotFound", "ddos_coop3301"})). */
+static const char *const instance_gone[] = {"InstanceNotFound",
+                                            "ddos_coop3301"};
+
 api_error_class_t api_error_classify(const char *code, long http_status) {
-  if (has_prefix(code, "Throttling") ||
-      has_prefix(code, "ServiceUnavailable") ||
+  if (api_error_is_throttling(code) || has_prefix(code, "ServiceUnavailable") ||
       has_prefix(code, "InternalError") || has_prefix(code, "UnknownError"))
     return API_ERROR_TRANSIENT;
   if (has_prefix(code, "InvalidTimeStamp.Expired"))
@@ -606,12 +622,23 @@ api_error_class_t api_error_classify(const char *code, long http_status) {
    * sibling APIs say InvalidInstance.NotFound, InstanceNotFound or
    * Instance.NotExist: any code naming an instance not found or not
    * existing. */
+  for (size_t i = 0; i < sizeof(instance_gone) / sizeof(instance_gone[0]); i++)
+    if (strcasecmp(code, instance_gone[i]) == 0)
+      return API_ERROR_GONE;
   if ((contains(code, "Instance") || contains(code, "Domain")) &&
       (contains(code, "NotFound") || contains(code, "NotExist")))
     return API_ERROR_GONE;
   if (http_status >= 500)
     return API_ERROR_TRANSIENT;
   return API_ERROR_REQUEST;
+}
+
+bool api_error_refuses(const api_error_t *error, long http_status,
+                       const char *param) {
+  if (http_status < 400 || http_status > 499)
+    return false;
+  return has_prefix(error->code, "InvalidParameter") ||
+         contains(error->code, param) || contains(error->message, param);
 }
 
 const char *api_error_explain(api_error_class_t error_class) {

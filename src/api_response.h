@@ -73,8 +73,9 @@ typedef struct {
  * Also API_RESPONSE_INVALID: a root not named *Response (a gateway's HTML
  * page), a required text that is empty, a field holding elements, a row
  * holding text. A single <List> holding one of the fields directly is one
- * row, else a wrapper; zero <List> elements are zero rows (the API's XML
- * examples omit empty lists). Unknown elements are ignored (the API adds
+ * row, else a wrapper; zero <List> elements, or a single one holding
+ * nothing (<List/>, <List></List>, white space), are zero rows (the API's
+ * XML examples omit empty lists). Unknown elements are ignored (the API adds
  * fields). Texts are cut to fit and have control characters replaced, so
  * they are safe for one log line; RequestId of the root goes to
  * request_id. Never touches the network or expands entities; a document
@@ -165,6 +166,16 @@ typedef enum {
  * this function does not know (5xx: transient, as are the codes made up by
  * api_server_failure()). */
 api_error_class_t api_error_classify(const char *code, long http_status);
+
+/* Whether code says the caller is throttled (a kind of
+ * API_ERROR_TRANSIENT): counted, and backed off as throttling. */
+bool api_error_is_throttling(const char *code);
+
+/* Whether an error refuses the value of param (e.g. QueryType): a 4xx
+ * whose code is InvalidParameter-like (InvalidParameter,
+ * InvalidParameter.*) or whose code or message names param. */
+bool api_error_refuses(const api_error_t *error, long http_status,
+                       const char *param);
 
 /* What the class means for the user, for the log line. */
 const char *api_error_explain(api_error_class_t error_class);

@@ -188,8 +188,9 @@ int discovery_start_next(account_t *a, cdtime_t now, cdtime_t deadline) {
     if (f->next_page == 0 || f->in_flight)
       continue;
     d->cursor = (d->cursor + k + 1) % d->found_count;
-    if (api_network_rules_params(a->region_id, f->id, f->next_page,
-                                 API_RULES_PAGE_SIZE, &params) != 0)
+    if (api_network_rules_params(a->region_id, a->resource_group_id, f->id,
+                                 f->next_page, API_RULES_PAGE_SIZE,
+                                 &params) != 0)
       return 0;
     int status =
         account_start(a, API_ACTION_RULES, &params, now, deadline, f, NULL);
@@ -262,7 +263,7 @@ static bool describe_failure(account_t *a, const http_result_t *r,
   ssnprintf(out, size, "API error %s (HTTP %ld; %s): %s (RequestId %s)",
             error->code, r->http_status, api_error_explain(class),
             error->message, error->request_id[0] ? error->request_id : "none");
-  if (strncasecmp(error->code, "Throttling", strlen("Throttling")) == 0) {
+  if (api_error_is_throttling(error->code)) {
     a->stats.throttled++;
     sched_throttled(&a->sched, r->retry_after_ms);
     return true;

@@ -148,15 +148,22 @@ static const stat_value_t status_code_values[] = {
     {"Status501", "count", "501"}, {"Status502", "count", "502"},
     {"Status503", "count", "503"}, {"Status504", "count", "504"},
 };
+/* The origin's QueryType: "upstrem" in the SDKs' models and the English
+ * reference, "upstream" in the vendor's Chinese metadata; the one the
+ * service refuses is not asked again (doc/api-operations.md). */
 static const stat_variant_t status_code_variants[] = {
     {.param = "QueryType", .value = "gf", .prefix = "edge_"},
-    {.param = "QueryType", .value = "upstrem", .prefix = "origin_"},
+    {.param = "QueryType",
+     .value = "upstrem",
+     .prefix = "origin_",
+     .alt_value = "upstream"},
 };
 
 const statistic_t statistics[] = {
     {
         .name = "connections",
         .action = "DescribePortConnsCount",
+        .takes = API_TAKES_RESOURCE_GROUP | API_TAKES_PORT,
         .scope = SCOPE_PORT,
         .fields = connections_fields,
         .field_count = COUNT_OF(connections_fields),
@@ -169,6 +176,7 @@ const statistic_t statistics[] = {
     {
         .name = "traffic",
         .action = "DescribePortFlowList",
+        .takes = API_TAKES_RESOURCE_GROUP,
         .scope = SCOPE_INSTANCE,
         /* The longest range for which the reference recommends Interval 60. */
         .batch_seconds = 3600,
@@ -188,6 +196,7 @@ const statistic_t statistics[] = {
     {
         .name = "blackhole",
         .action = "DescribeBlackholeStatus",
+        .takes = 0, /* InstanceIds alone, no ResourceGroupId */
         .scope = SCOPE_INSTANCE,
         .list = "BlackholeStatus",
         .fields = blackhole_fields,
@@ -203,6 +212,7 @@ const statistic_t statistics[] = {
     {
         .name = "events",
         .action = "DescribeDDoSEvents",
+        .takes = API_TAKES_RESOURCE_GROUP,
         .scope = SCOPE_INSTANCE,
         .batch_seconds = 3600,
         .lookback = 86400, /* events of the last day that still run */
@@ -221,6 +231,7 @@ const statistic_t statistics[] = {
     {
         .name = "qps",
         .action = "DescribeDomainQPSList",
+        .takes = API_TAKES_RESOURCE_GROUP | API_TAKES_DOMAIN,
         .scope = SCOPE_DOMAIN,
         .batch_seconds = 3600, /* as traffic: Interval 60 up to an hour */
         .takes_interval = true,
@@ -237,6 +248,7 @@ const statistic_t statistics[] = {
     {
         .name = "status_codes",
         .action = "DescribeDomainStatusCodeList",
+        .takes = API_TAKES_RESOURCE_GROUP | API_TAKES_DOMAIN,
         .scope = SCOPE_DOMAIN,
         .batch_seconds = 3600,
         .takes_interval = true,
@@ -464,6 +476,28 @@ int stat_points(const statistic_t *stat, const api_rows_t *rows,
         emit(ctx, first_end + (time_t)k * window, stat->values[v].type,
              stat->values[v].type_instance, values[k * stat->value_count + v]);
   return 0;
+}
+
+stat_spelling_step_t stat_spelling_refused(stat_spelling_t *sp,
+                                           bool asked_alt) {
+  if (asked_alt != sp->alt)
+    return STAT_SPELLING_AGAIN;
+  if (sp->settled)
+    return STAT_SPELLING_KEEP;
+  if (!sp->alt) {
+    sp->alt = true;
+    return STAT_SPELLING_SWITCHED;
+  }
+  /* Both refused: not a question of spelling; back to the first, for
+   * good. */
+  sp->alt = false;
+  sp->settled = true;
+  return STAT_SPELLING_KEEP;
+}
+
+void stat_spelling_answered(stat_spelling_t *sp, bool asked_alt) {
+  if (asked_alt == sp->alt)
+    sp->settled = true;
 }
 
 void statistics_names(char *buf, size_t size) {

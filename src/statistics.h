@@ -11,6 +11,7 @@
 #ifndef STATISTICS_H
 #define STATISTICS_H 1
 
+#include "api_request.h"
 #include "api_response.h"
 
 #include <stdbool.h>
@@ -47,13 +48,44 @@ typedef struct {
  * the value's prefix. */
 typedef struct {
   const char *param;  /* e.g. "QueryType" */
-  const char *value;  /* e.g. "gf" */
+  const char *value;  /* e.g. "gf"; also in the StateFile key */
   const char *prefix; /* e.g. "edge_" */
+  /* The value's other spelling, where the vendor's sources disagree:
+   * asked when the service refuses value (and value when it refuses this);
+   * NULL: none. */
+  const char *alt_value;
 } stat_variant_t;
+
+/* Which spelling of a variant with an alt_value a block asks: value until
+ * the service refuses it, then alt_value; settled once one is answered
+ * (kept for the block's lifetime) or both were refused (value again). */
+typedef struct {
+  const stat_variant_t *variant;
+  bool alt;     /* asks alt_value */
+  bool settled; /* no more switching */
+} stat_spelling_t;
+#define STAT_MAX_SPELLINGS 4
+
+typedef enum {
+  STAT_SPELLING_KEEP,     /* not for a new spelling: an error as any */
+  STAT_SPELLING_SWITCHED, /* now the other spelling: ask again at once */
+  STAT_SPELLING_AGAIN,    /* asked in a spelling the block has left since:
+                             ask again at once, in the current one */
+} stat_spelling_step_t;
+
+/* The service refused a request that asked sp's variant in alt_value
+ * (asked_alt) or value: what to do, sp updated. */
+stat_spelling_step_t stat_spelling_refused(stat_spelling_t *sp, bool asked_alt);
+
+/* The service answered a request so asked: that spelling is kept. */
+void stat_spelling_answered(stat_spelling_t *sp, bool asked_alt);
 
 struct statistic_s {
   const char *name;   /* the value of the Statistics option */
   const char *action; /* the operation */
+  /* The optional parameters it takes (API_TAKES_*), by its request model:
+   * only those are sent. */
+  unsigned takes;
   stat_scope_t scope;
   /* Seconds one request may cover, for operations that take an Interval
    * (the Window) and answer a row per bucket: one request per hour of

@@ -72,6 +72,9 @@ Listing operations:
                             directly under the root (nothing when the list is empty);
       "wrapper"             <InstanceIds><item>..fields..</item><item>..</item></InstanceIds>
                             (<InstanceIds></InstanceIds> when empty).
+    "empty_list" overrides how an empty list is written, in either style: "absent"
+    (no element), "open_close" (<InstanceIds></InstanceIds>), "self_closing"
+    (<InstanceIds/>).
     RealServers inside a rule follows the same style. Child order is shuffled per
     request at every level except the order of the items.
     With "list_rate_limit": N, more than N accepted listing calls (both operations
@@ -116,7 +119,9 @@ ids]}, the instances whose rules name the domain):
                                   {Index, Time, TotalQps, AttackQps, MaxQps, MaxNormalQps,
                                   MaxAttackQps, CacheHits, TotalCount}.
     DescribeDomainStatusCodeList  StartTime, Interval, QueryType (exactly "gf" or
-                                  "upstrem"), optional EndTime (default: the current
+                                  "upstrem"; the scenario's "origin_query_type":
+                                  "upstream" takes that spelling instead, the
+                                  vendor's Chinese metadata's), optional EndTime (default: the current
                                   minute), Domain, ResourceGroupId: RequestId and
                                   StatusCodeList items {Index, Time, Status200, Status2XX,
                                   Status3XX, Status403, Status404, Status405, Status410,
@@ -285,6 +290,17 @@ DEFAULT_RESOURCE_GROUP = "rg-default"   # instances not in "resource_groups"
 DEFAULT_EDITION = 9
 MAX_PAGE_SIZE = 50
 LIST_STYLES = ("repeated", "wrapper")
+# How an empty list is written in XML ("empty_list"): no element at all,
+# <Name></Name>, or <Name/>. The vendor's examples show none; each occurs
+# in Alibaba Cloud's XML answers.
+EMPTY_LIST_XML = {"absent": "", "open_close": "<%(name)s></%(name)s>",
+                  "self_closing": "<%(name)s/>"}
+EMPTY_LISTS = tuple(EMPTY_LIST_XML)
+# The spellings of the origin's QueryType (DescribeDomainStatusCodeList):
+# "upstrem" in the SDKs and the English reference, "upstream" in the
+# vendor's Chinese metadata. "origin_query_type" says which one the
+# simulated service takes (the other is refused as an invalid value).
+ORIGIN_QUERY_TYPES = ("upstrem", "upstream")
 WRAPPER_ITEM = "item"
 THROTTLE_MESSAGE = "Request was denied due to user flow control."
 # Faults a listing operation can be given ("list_faults"): the API errors
@@ -803,6 +819,7 @@ def load_config(source):
     service, for tests of concurrency).
 
     For the listing operations: "list_style" ("repeated" or "wrapper"),
+    "empty_list" (null, "absent", "open_close" or "self_closing"),
     "list_rate_limit" (positive integer or null), "list_faults"
     ({action: fault}), and per instance id "remarks" (string, default ""),
     "editions" (integer, default 9), "resource_groups" (string, default
@@ -813,6 +830,9 @@ def load_config(source):
 
     For the attack statistics: "attack" (see check_attack); its relative
     times ("now+N") count from the simulator's clock at loading.
+
+    For the web statistics: "domains" and "origin_query_type" ("upstrem",
+    the default, or "upstream": the one origin QueryType taken).
     """
     if isinstance(source, dict):
         cfg = source
@@ -840,6 +860,12 @@ def load_config(source):
     list_style = cfg.get("list_style", "repeated")
     if list_style not in LIST_STYLES:
         raise ConfigError("list_style must be one of %s" % ", ".join(LIST_STYLES))
+    empty_list = cfg.get("empty_list")
+    if empty_list is not None and empty_list not in EMPTY_LISTS:
+        raise ConfigError("empty_list must be one of %s" % ", ".join(EMPTY_LISTS))
+    origin_query_type = cfg.get("origin_query_type", "upstrem")
+    if origin_query_type not in ORIGIN_QUERY_TYPES:
+        raise ConfigError("origin_query_type must be one of %s" % ", ".join(ORIGIN_QUERY_TYPES))
     rate = cfg.get("list_rate_limit")
     if rate is not None and (not isinstance(rate, int) or isinstance(rate, bool) or rate < 1):
         raise ConfigError("list_rate_limit must be a positive integer or null")
@@ -854,6 +880,8 @@ def load_config(source):
         "clock_offset_seconds": offset,
         "latency_ms": latency,
         "list_style": list_style,
+        "empty_list": empty_list,
+        "origin_query_type": origin_query_type,
         "list_faults": check_list_faults(cfg.get("list_faults", {})),
         "list_rate_limit": rate,
         "remarks": inventory.get("remarks", {}),
@@ -888,6 +916,8 @@ class SimState:
         # Web domains (DescribeDomains), in listing order: {name: [instance ids]}.
         self._domains = dict(cfg["domains"])
         self.list_style = cfg["list_style"]
+        self.empty_list = cfg["empty_list"]
+        self.origin_query_type = cfg["origin_query_type"]
         self._list_faults = cfg["list_faults"]
         self.list_rate_limit = cfg["list_rate_limit"]
         self._list_calls = {}     # AccessKeyId -> monotonic times of accepted list calls
@@ -1616,30 +1646,35 @@ def _xml_scalar(value):
     return xml_escape(str(value))
 
 
-def _xml_value(value, style):
+def _xml_value(value, style, empty=None):
     if isinstance(value, list):   # an item: its fields
-        return "".join(_xml_field(k, v, style) for k, v in value)
+        return "".join(_xml_field(k, v, style, empty) for k, v in value)
     return _xml_scalar(value)
 
 
-def _xml_field(name, value, style):
+def _xml_field(name, value, style, empty=None):
     if isinstance(value, ListValue):
+        if not value and empty is not None:
+            return EMPTY_LIST_XML[empty] % {"name": name}
         if style == "wrapper":
-            inner = "".join("<%s>%s</%s>" % (WRAPPER_ITEM, _xml_value(v, style), WRAPPER_ITEM)
-                            for v in value)
+            inner = "".join("<%s>%s</%s>" % (WRAPPER_ITEM, _xml_value(v, style, empty),
+                                             WRAPPER_ITEM) for v in value)
             return "<%s>%s</%s>" % (name, inner, name)
-        return "".join("<%s>%s</%s>" % (name, _xml_value(v, style), name) for v in value)
-    return "<%s>%s</%s>" % (name, _xml_value(value, style), name)
+        return "".join("<%s>%s</%s>" % (name, _xml_value(v, style, empty), name)
+                       for v in value)
+    return "<%s>%s</%s>" % (name, _xml_value(value, style, empty), name)
 
 
 class ListValue(list):
     """A list field (as opposed to an item, which is a plain list of pairs)."""
 
 
-def list_xml(fields, root, style, prolog=XML_DECL):
-    """The XML document of a listing response in list style ``style``."""
-    return prolog + "<%s>%s</%s>" % (root, "".join(_xml_field(k, v, style) for k, v in fields),
-                                     root)
+def list_xml(fields, root, style, prolog=XML_DECL, empty=None):
+    """The XML document of a listing response in list style ``style``; an
+    empty list as ``empty`` has it (EMPTY_LISTS; None: as the style has
+    it, nothing when repeated, <Name></Name> when wrapped)."""
+    return prolog + "<%s>%s</%s>" % (
+        root, "".join(_xml_field(k, v, style, empty) for k, v in fields), root)
 
 
 def _json_value(value):
@@ -2161,6 +2196,7 @@ def minute_web(domain, minute, section):
                                  - codes["Status5XX"])
         codes["Status200"] = codes["Status2XX"] * 9 // 10
     out["gf"], out["upstrem"] = edge, origin
+    out["upstream"] = origin  # the other spelling (ORIGIN_QUERY_TYPES)
     return out
 
 
@@ -2215,8 +2251,9 @@ def _verify_web_operation(params, state, action):
     out = {"action": action, "start": start, "end": end,
            "interval": _check_interval(params["Interval"], end - start)}
     if action == CODES_ACTION:
-        if params["QueryType"] not in QUERY_TYPES:
-            raise _invalid("QueryType", "Valid values: %s." % ", ".join(QUERY_TYPES))
+        valid = ("gf", state.origin_query_type)
+        if params["QueryType"] not in valid:
+            raise _invalid("QueryType", "Valid values: %s." % ", ".join(valid))
         out["query_type"] = params["QueryType"]
     domain = params.get("Domain")
     known = state.list_domains(None)
@@ -2780,7 +2817,8 @@ class Handler(Sender, BaseHTTPRequestHandler):
         hdr = [("x-acs-request-id", rid)]
         if fmt == "JSON":
             return self._send(200, list_json(fields).encode(), JSON_CTYPE, hdr)
-        doc = list_xml(fields, root, self.server.state.list_style)
+        doc = list_xml(fields, root, self.server.state.list_style,
+                       empty=self.server.state.empty_list)
         self._send(200, doc.encode("utf-8"), XML_CTYPE, hdr)
 
     def _list_fault(self, fault, root, fields, summary, method, params, rid, fmt, t):
@@ -2791,7 +2829,7 @@ class Handler(Sender, BaseHTTPRequestHandler):
                                    fault=mode, headers=fault_headers(fault))
         style = self.server.state.list_style
         hdr = [("x-acs-request-id", rid)]
-        full_xml = list_xml(fields, root, style).encode("utf-8")
+        full_xml = list_xml(fields, root, style, empty=self.server.state.empty_list).encode("utf-8")
 
         def log(status, listed=True):
             self._log(method, "/", params, status, fault=mode, request_id=rid, t=t,

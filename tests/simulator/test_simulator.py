@@ -2331,3 +2331,112 @@ def test_web_list_faults(web_servers):
     r = call(s, web_params(QPS))
     assert r.status == 200 and r.body == b"this is not xml"
     assert call(s, web_params(QPS)).status == 200
+
+
+# ---------------------------------------------------------------------------
+# Only documented parameters, every list shape, the origin's QueryType
+# ---------------------------------------------------------------------------
+
+ALL_OPS_CONFIG = dict(WEB_CONFIG, instances=[INST1, INST2], rules={INST1: RULES1},
+                      attack=dict(WEB_CONFIG["attack"], **ATTACK_SECTION))
+
+
+@pytest.fixture(scope="module")
+def all_ops(tmp_path_factory):
+    s = RunningSim(tmp_path_factory.mktemp("all-ops"), ALL_OPS_CONFIG)
+    yield s
+    assert s.stop() == 0
+
+
+def op_params(action, **overrides):
+    """A valid request of any operation the plugin calls."""
+    if action in (QPS, CODES, DOMAINS):
+        return web_params(action, **overrides)
+    if action in (FLOW, BLACKHOLE, EVENTS):
+        return stat_params(action, **overrides)
+    if action == "DescribeNetworkRules":
+        return rules_params(1, 50, **overrides)
+    if action == "DescribeInstanceIds":
+        return list_params(action, **overrides)
+    return make_params(**overrides)
+
+
+# Each operation, what its request model (SDK, doc/api-operations.md) has
+# of ResourceGroupId and Port, and an undocumented parameter.
+MODELS = [
+    ("DescribePortConnsCount", True, True),
+    (FLOW, True, False),
+    (BLACKHOLE, False, False),
+    (EVENTS, True, False),
+    (QPS, True, False),
+    (CODES, True, False),
+    ("DescribeInstanceIds", True, False),
+    ("DescribeNetworkRules", False, False),
+    (DOMAINS, True, False),
+]
+
+
+@pytest.mark.parametrize("action,resource_group,port", MODELS)
+def test_every_operation_refuses_undocumented_parameters(all_ops, action, resource_group, port):
+    assert call(all_ops, op_params(action)).status == 200
+    for name, value, taken in (("ResourceGroupId", "rg-default", resource_group),
+                               ("Port", "80", port), ("Verbose", "true", False)):
+        r = call(all_ops, op_params(action, **{name: value}))
+        if taken:
+            assert r.status == 200, (name, r.body)
+        else:
+            assert_error(r, 400, "InvalidParameter", name)
+
+
+def test_empty_lists_written_each_way():
+    fields = [("RequestId", "r"), ("Domains", sim.ListValue())]
+    want = {None: {"repeated": "", "wrapper": "<Domains></Domains>"},
+            "absent": {"repeated": "", "wrapper": ""},
+            "open_close": {"repeated": "<Domains></Domains>", "wrapper": "<Domains></Domains>"},
+            "self_closing": {"repeated": "<Domains/>", "wrapper": "<Domains/>"}}
+    for empty, by_style in want.items():
+        for style, inner in by_style.items():
+            assert sim.list_xml(fields, "R", style, prolog="", empty=empty) == \
+                "<R><RequestId>r</RequestId>%s</R>" % inner
+    # A list with items is as its style has it, whatever empty_list says.
+    one = [("Domains", sim.ListValue(["a.example"]))]
+    assert sim.list_xml(one, "R", "repeated", "", "self_closing") == \
+        "<R><Domains>a.example</Domains></R>"
+    assert sim.list_xml(one, "R", "wrapper", "", "absent") == \
+        "<R><Domains><item>a.example</item></Domains></R>"
+
+
+@pytest.mark.parametrize("empty", ["absent", "open_close", "self_closing"])
+def test_empty_lists_served_each_way(start_sim, empty):
+    s = start_sim(dict(ALL_OPS_CONFIG, list_style="wrapper", empty_list=empty, domains={}))
+    written = {"absent": "", "open_close": "<%s></%s>", "self_closing": "<%s/>"}[empty]
+    # No web domains; an instance without rules.
+    for params, name in ((op_params(DOMAINS), "Domains"),
+                         (rules_params(1, 50, iid=INST2), "NetworkRules")):
+        r = call(s, params)
+        assert r.status == 200, r.body
+        body = re.sub(r"<RequestId>[^<]*</RequestId>|<TotalCount>0</TotalCount>", "",
+                      r.body.decode())
+        root = r.xml().tag
+        assert body == "%s<%s>%s</%s>" % (sim.XML_DECL, root, written.replace("%s", name),
+                                          root)
+    with pytest.raises(sim.ConfigError):
+        sim.load_config(dict(ALL_OPS_CONFIG, empty_list="none"))
+
+
+@pytest.mark.parametrize("origin", ["upstrem", "upstream"])
+def test_origin_query_type_takes_one_spelling(start_sim, origin):
+    config = dict(ALL_OPS_CONFIG)
+    if origin != "upstrem":
+        config["origin_query_type"] = origin
+    s = start_sim(config)
+    other = {"upstrem": "upstream", "upstream": "upstrem"}[origin]
+    now = minute()
+    r = call(s, web_params(CODES, QueryType=other, StartTime=str(now - 600)))
+    assert_error(r, 400, "InvalidParameter", "QueryType")
+    r = call(s, web_params(CODES, QueryType=origin, StartTime=str(now - 600)))
+    want = sim.web_for(CODES, [WEB1], now - 600, now, 60, attack_of(s), "upstrem")
+    assert web_items(r, CODES) == as_text(want)
+    assert call(s, web_params(CODES, QueryType="gf")).status == 200
+    with pytest.raises(sim.ConfigError):
+        sim.load_config(dict(ALL_OPS_CONFIG, origin_query_type="origin"))

@@ -6,6 +6,8 @@
  */
 #include "api_request.h"
 
+#include "statistics.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +59,7 @@ DEF_TEST(windows_tile) {
 DEF_TEST(params) {
   const char *ids[] = {"ddoscoo-cn-a", "ddoscoo-cn-b"};
   api_request_t req = {
+      .takes = API_TAKES_RESOURCE_GROUP | API_TAKES_PORT,
       .region_id = "ap-southeast-1",
       .instance_ids = ids,
       .instance_count = 2,
@@ -152,14 +155,16 @@ DEF_TEST(list_params) {
   EXPECT_EQ_STR("rg-1", param(&p, "ResourceGroupId"));
   rpc_params_clear(&p);
 
-  CHECK_ZERO(api_network_rules_params("cn-hangzhou", "ddoscoo-cn-a", 3,
+  CHECK_ZERO(api_network_rules_params("cn-hangzhou", "rg-1", "ddoscoo-cn-a", 3,
                                       API_RULES_PAGE_SIZE, &p));
   EXPECT_EQ_STR("ddoscoo-cn-a", param(&p, "InstanceId"));
+  /* Its request model has no ResourceGroupId. */
+  OK(param(&p, "ResourceGroupId") == NULL);
   EXPECT_EQ_STR("3", param(&p, "PageNumber"));
   EXPECT_EQ_STR("50", param(&p, "PageSize"));
   rpc_params_clear(&p);
-  OK(api_network_rules_params(NULL, "i", 0, 50, &p) != 0);
-  OK(api_network_rules_params(NULL, "", 1, 50, &p) != 0);
+  OK(api_network_rules_params(NULL, NULL, "i", 0, 50, &p) != 0);
+  OK(api_network_rules_params(NULL, NULL, "", 1, 50, &p) != 0);
   EXPECT_EQ_UINT64(0, p.count);
   return 0;
 }
@@ -167,7 +172,8 @@ DEF_TEST(list_params) {
 /* The web statistics: a Domain and a fixed parameter, no InstanceIds. */
 DEF_TEST(web_params) {
   rpc_params_t p = RPC_PARAMS_INIT;
-  api_request_t req = {.domain = "www.example.com",
+  api_request_t req = {.takes = API_TAKES_DOMAIN,
+                       .domain = "www.example.com",
                        .fixed_param = "QueryType",
                        .fixed_value = "upstrem",
                        .start_time = 1796205540,
@@ -200,7 +206,65 @@ DEF_TEST(web_params) {
   return 0;
 }
 
+/* Each statistic's request names only what its operation's request model
+ * has (SDK models, doc/api-operations.md): ResourceGroupId, when the block
+ * has one, goes to every operation but DescribeBlackholeStatus and
+ * DescribeNetworkRules; Port only to DescribePortConnsCount. */
+DEF_TEST(only_documented_parameters) {
+  static const struct {
+    const char *action;
+    bool resource_group, port, domain;
+  } models[] = {
+      {"DescribePortConnsCount", true, true, false},
+      {"DescribePortFlowList", true, false, false},
+      {"DescribeBlackholeStatus", false, false, false},
+      {"DescribeDDoSEvents", true, false, false},
+      {"DescribeDomainQPSList", true, false, true},
+      {"DescribeDomainStatusCodeList", true, false, true},
+      {API_ACTION_INSTANCES, true, false, false},
+      {API_ACTION_RULES, false, false, false},
+      {API_ACTION_DOMAINS, true, false, false},
+  };
+  size_t n = sizeof(models) / sizeof(models[0]);
+  EXPECT_EQ_UINT64(statistics_count + 3, n);
+  const char *ids[] = {"ddoscoo-cn-a"};
+  for (size_t i = 0; i < n; i++) {
+    printf("# %s\n", models[i].action);
+    const statistic_t *stat = statistic_of_action(models[i].action);
+    rpc_params_t p = RPC_PARAMS_INIT;
+    if (stat != NULL) {
+      bool web = stat->scope == SCOPE_DOMAIN;
+      api_request_t req = {
+          .takes = stat->takes,
+          .resource_group_id = "rg-1",
+          .instance_ids = web ? NULL : ids,
+          .instance_count = web ? 0 : 1,
+          .domain = web ? "www.example.com" : NULL,
+          .port = stat->scope == SCOPE_PORT ? "80" : NULL,
+          .start_time = 1796205540,
+          .end_time = 1796205600,
+      };
+      CHECK_ZERO(api_request_params(&req, &p));
+    } else if (strcmp(models[i].action, API_ACTION_INSTANCES) == 0) {
+      CHECK_ZERO(api_instance_ids_params(NULL, "rg-1", &p));
+    } else if (strcmp(models[i].action, API_ACTION_RULES) == 0) {
+      CHECK_ZERO(api_network_rules_params(NULL, "rg-1", "ddoscoo-cn-a", 1,
+                                          API_RULES_PAGE_SIZE, &p));
+    } else {
+      CHECK_ZERO(api_domains_params(NULL, "rg-1", ids, 1, &p));
+    }
+    bool resource_group = param(&p, "ResourceGroupId") != NULL,
+         port = param(&p, "Port") != NULL, domain = param(&p, "Domain") != NULL;
+    EXPECT_EQ_INT(models[i].resource_group, resource_group);
+    EXPECT_EQ_INT(models[i].port, port);
+    EXPECT_EQ_INT(models[i].domain, domain);
+    rpc_params_clear(&p);
+  }
+  return 0;
+}
+
 int main(void) {
+  RUN_TEST(only_documented_parameters);
   RUN_TEST(web_params);
   RUN_TEST(window_end);
   RUN_TEST(windows_tile);

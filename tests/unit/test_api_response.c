@@ -1035,7 +1035,174 @@ DEF_TEST(a_domain_not_found_is_gone) {
   return 0;
 }
 
+/* Every list shape, for every operation that answers a list: the items
+ * repeated under the root (the vendor's XML examples), wrapped in one
+ * element, a single item each way, and an empty list written each way
+ * (<X/>, <X></X>, white space only, no element at all). An account with
+ * no web domains, an instance without rules, a quiet minute: zero rows,
+ * not an error. */
+typedef struct {
+  const char *action;
+  const char *list;
+  char item[512]; /* one item's content */
+} list_op_t;
+
+/* A field's content that parses: a count, or a text. */
+static void item_of(const api_field_t *fields, size_t n, char *buf,
+                    size_t size) {
+  size_t used = 0;
+  buf[0] = 0;
+  for (size_t f = 0; f < n && used < size; f++)
+    used += (size_t)snprintf(
+        buf + used, size - used, "<%s>%s</%s>", fields[f].name,
+        fields[f].kind == API_FIELD_COUNT ? "60" : "x", fields[f].name);
+}
+
+/* How many rows doc has to the operation's parser, or -1 if refused. */
+static long list_rows(const list_op_t *op, const char *doc) {
+  static const api_field_t names[] = {{API_FIELD_SELF, API_FIELD_TEXT, true}};
+  const statistic_t *stat = statistic_of_action(op->action);
+  size_t len = strlen(doc);
+  long n = -1;
+  why[0] = 0;
+  if (stat != NULL) {
+    api_rows_t r;
+    if (api_parse_rows(doc, len, stat->action, stat->list, stat->fields,
+                       stat->field_count, stat->root_fields,
+                       stat->root_field_count, &r, &error, why,
+                       sizeof(why)) == API_RESPONSE_OK)
+      n = (long)r.count;
+    api_rows_clear(&r);
+  } else if (strcmp(op->action, API_ACTION_INSTANCES) == 0) {
+    api_instance_list_t l;
+    if (api_parse_instance_ids(doc, len, &l, &error, why, sizeof(why)) ==
+        API_RESPONSE_OK)
+      n = (long)l.count;
+    api_instance_list_clear(&l);
+  } else if (strcmp(op->action, API_ACTION_RULES) == 0) {
+    api_rule_list_t l;
+    if (api_parse_network_rules(doc, len, &l, &error, why, sizeof(why)) ==
+        API_RESPONSE_OK)
+      n = (long)l.count;
+    api_rule_list_clear(&l);
+  } else {
+    api_rows_t r;
+    if (api_parse_rows(doc, len, op->action, op->list, names, 1, NULL, 0, &r,
+                       &error, why, sizeof(why)) == API_RESPONSE_OK)
+      n = (long)r.count;
+    api_rows_clear(&r);
+  }
+  return n;
+}
+
+DEF_TEST(every_list_shape) {
+  list_op_t ops[16];
+  size_t n = 0;
+  for (size_t i = 0; i < statistics_count; i++) {
+    if (statistics[i].list == NULL)
+      continue;
+    ops[n] = (list_op_t){statistics[i].action, statistics[i].list, ""};
+    item_of(statistics[i].fields, statistics[i].field_count, ops[n].item,
+            sizeof(ops[n].item));
+    n++;
+  }
+  ops[n++] = (list_op_t){API_ACTION_INSTANCES, "InstanceIds",
+                         "<InstanceId>ddoscoo-cn-a</InstanceId>"
+                         "<Remark>r</Remark>"};
+  ops[n++] = (list_op_t){API_ACTION_RULES, "NetworkRules",
+                         "<FrontendPort>80</FrontendPort>"
+                         "<Protocol>tcp</Protocol>"};
+  ops[n++] = (list_op_t){API_ACTION_DOMAINS, "Domains", "www.example.com"};
+  EXPECT_EQ_UINT64(5 + 3, n); /* traffic, blackhole, events, qps, codes */
+
+  for (size_t i = 0; i < n; i++) {
+    const list_op_t *op = ops + i;
+    const char *l = op->list, *it = op->item;
+    /* DescribeNetworkRules' TotalCount is required. */
+    const char *root_extra = strcmp(op->action, API_ACTION_RULES) == 0
+                                 ? "<TotalCount>2</TotalCount>"
+                                 : "";
+    char shapes[9][2048];
+    long want[9] = {2, 2, 1, 1, 0, 0, 0, 0, 0};
+    snprintf(shapes[0], sizeof(shapes[0]), "<%s>%s</%s><%s>%s</%s>", l, it, l,
+             l, it, l);
+    snprintf(shapes[1], sizeof(shapes[1]),
+             "<%s><item>%s</item><item>%s</item></%s>", l, it, it, l);
+    snprintf(shapes[2], sizeof(shapes[2]), "<%s>%s</%s>", l, it, l);
+    snprintf(shapes[3], sizeof(shapes[3]), "<%s><item>%s</item></%s>", l, it,
+             l);
+    snprintf(shapes[4], sizeof(shapes[4]), "<%s/>", l);
+    snprintf(shapes[5], sizeof(shapes[5]), "<%s></%s>", l, l);
+    snprintf(shapes[6], sizeof(shapes[6]), "<%s>\n  </%s>", l, l);
+    snprintf(shapes[7], sizeof(shapes[7]), "<%s />", l);
+    shapes[8][0] = 0; /* no element at all */
+    for (size_t k = 0; k < 9; k++) {
+      char doc[4096];
+      snprintf(doc, sizeof(doc),
+               "<?xml version=\"1.0\" encoding=\"UTF-8\"?><%sResponse>"
+               "<RequestId>R</RequestId>%s%s</%sResponse>",
+               op->action, root_extra, shapes[k], op->action);
+      long got = list_rows(op, doc);
+      printf("# %s, shape %zu: %ld rows %s\n", op->action, k, got, why);
+      EXPECT_EQ_INT((int)want[k], (int)got);
+    }
+  }
+  return 0;
+}
+
+/* The codes the vendor's own tools handle (aliyun/terraform-provider-alicloud):
+ * Rejected.Throttling is retried with the Throttling codes; InstanceNotFound
+ * and ddos_coop3301 are its ddoscoo "not found". */
+DEF_TEST(codes_of_the_vendors_tools) {
+  EXPECT_EQ_INT(API_ERROR_TRANSIENT,
+                api_error_classify("Rejected.Throttling", 400));
+  EXPECT_EQ_INT(API_ERROR_GONE, api_error_classify("ddos_coop3301", 400));
+  EXPECT_EQ_INT(API_ERROR_GONE, api_error_classify("InstanceNotFound", 400));
+  EXPECT_EQ_INT(API_ERROR_REQUEST, api_error_classify("ddos_coop3302", 400));
+  EXPECT_EQ_INT(API_ERROR_REQUEST, api_error_classify("Rejected", 400));
+  return 0;
+}
+
+/* Throttling, said explicitly: what is counted and backed off as such. */
+DEF_TEST(throttling_is_said) {
+  OK(api_error_is_throttling("Rejected.Throttling"));
+  OK(api_error_is_throttling("Throttling"));
+  OK(api_error_is_throttling("Throttling.User"));
+  OK(api_error_is_throttling("throttling.api"));
+  OK(!api_error_is_throttling("ServiceUnavailable"));
+  OK(!api_error_is_throttling("Rejected"));
+  OK(!api_error_is_throttling("Rejected.ThrottlingX"));
+  OK(!api_error_is_throttling("HTTP503"));
+  return 0;
+}
+
+/* A refusal of a parameter's value: the origin's QueryType, asked in a
+ * spelling the service does not take. */
+DEF_TEST(refusals_of_a_value) {
+  api_error_t e = {.code = "InvalidParameter",
+                   .message = "The specified parameter is not valid."};
+  OK(api_error_refuses(&e, 400, "QueryType"));
+  snprintf(e.code, sizeof(e.code), "InvalidParameter.QueryType");
+  OK(api_error_refuses(&e, 400, "QueryType"));
+  snprintf(e.code, sizeof(e.code), "InvalidQueryType");
+  OK(api_error_refuses(&e, 400, "QueryType"));
+  snprintf(e.code, sizeof(e.code), "Bad.Request");
+  snprintf(e.message, sizeof(e.message), "queryType upstrem is not valid");
+  OK(api_error_refuses(&e, 404, "QueryType"));
+  /* Not a 4xx, or naming nothing of it. */
+  OK(!api_error_refuses(&e, 500, "QueryType"));
+  snprintf(e.message, sizeof(e.message), "Specified time is not valid.");
+  OK(!api_error_refuses(&e, 400, "QueryType"));
+  snprintf(e.code, sizeof(e.code), "Throttling.User");
+  OK(!api_error_refuses(&e, 400, "QueryType"));
+  return 0;
+}
+
 int main(void) {
+  RUN_TEST(refusals_of_a_value);
+  RUN_TEST(codes_of_the_vendors_tools);
+  RUN_TEST(throttling_is_said);
+  RUN_TEST(every_list_shape);
   RUN_TEST(rows_of_names);
   RUN_TEST(a_domain_not_found_is_gone);
   RUN_TEST(success_in_any_order);

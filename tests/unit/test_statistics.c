@@ -405,7 +405,50 @@ DEF_TEST(status_codes_absent_give_no_value) {
   return 0;
 }
 
+/* The origin's QueryType, spelled two ways by the vendor: upstrem first,
+ * upstream once upstrem is refused; the spelling that answers is kept; a
+ * request in a spelling left since is asked again; both refused: upstrem,
+ * for good. */
+DEF_TEST(origin_spellings) {
+  const statistic_t *stat = statistic_find("status_codes");
+  const stat_variant_t *origin = NULL;
+  for (size_t v = 0; v < stat->variant_count; v++)
+    if (stat->variants[v].alt_value != NULL)
+      origin = stat->variants + v;
+  OK(origin != NULL);
+  EXPECT_EQ_STR("upstrem", origin->value);
+  EXPECT_EQ_STR("upstream", origin->alt_value);
+  EXPECT_EQ_STR("origin_", origin->prefix);
+
+  stat_spelling_t sp = {.variant = origin};
+  EXPECT_EQ_INT(STAT_SPELLING_SWITCHED, stat_spelling_refused(&sp, false));
+  OK(sp.alt);
+  /* Another domain's request, asked before the switch. */
+  EXPECT_EQ_INT(STAT_SPELLING_AGAIN, stat_spelling_refused(&sp, false));
+  stat_spelling_answered(&sp, true);
+  OK(sp.alt && sp.settled);
+  /* Kept: a later refusal is an error as any. */
+  EXPECT_EQ_INT(STAT_SPELLING_KEEP, stat_spelling_refused(&sp, true));
+  OK(sp.alt);
+
+  /* upstrem answers: kept for good. */
+  sp = (stat_spelling_t){.variant = origin};
+  stat_spelling_answered(&sp, false);
+  EXPECT_EQ_INT(STAT_SPELLING_KEEP, stat_spelling_refused(&sp, false));
+  OK(!sp.alt);
+
+  /* Both refused: not a matter of spelling; upstrem again, no more
+   * switching. */
+  sp = (stat_spelling_t){.variant = origin};
+  EXPECT_EQ_INT(STAT_SPELLING_SWITCHED, stat_spelling_refused(&sp, false));
+  EXPECT_EQ_INT(STAT_SPELLING_KEEP, stat_spelling_refused(&sp, true));
+  OK(!sp.alt && sp.settled);
+  EXPECT_EQ_INT(STAT_SPELLING_KEEP, stat_spelling_refused(&sp, false));
+  return 0;
+}
+
 int main(void) {
+  RUN_TEST(origin_spellings);
   traffic = statistic_find("traffic");
   RUN_TEST(table);
   RUN_TEST(web_statistics);
