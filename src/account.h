@@ -44,8 +44,26 @@ typedef struct {
   char port[8];     /* "": all ports */
   sched_series_t w; /* its windows, for the scheduler */
   bool restored;    /* from the StateFile, once */
+  /* With no window stored yet (w.last_end 0): the end of the window before
+   * the first it asked for, from which its age counts. */
+  time_t age_since;
   c_complain_t complaint;
 } series_t;
+
+/* What the block has seen of one of its statistics: counters since the
+ * start, and whether the log said the first answer (or refusal). */
+typedef enum {
+  CONTACT_NONE,     /* no answer yet */
+  CONTACT_REFUSED,  /* refused (permission, parameters), said so */
+  CONTACT_ANSWERED, /* answered, said so */
+} stat_contact_t;
+
+typedef struct {
+  uint64_t sent;
+  uint64_t refused; /* permission or parameters: API_ERROR_PERMISSION/REQUEST */
+  uint64_t throttled;
+  stat_contact_t contact;
+} stat_health_t;
 
 /* Self-monitoring counters, since the start. */
 typedef struct {
@@ -53,6 +71,7 @@ typedef struct {
   uint64_t failed;
   uint64_t throttled;
   uint64_t backfilled;
+  stat_health_t of[8]; /* of the block's statistics[i] */
 } account_stats_t;
 
 typedef struct {
