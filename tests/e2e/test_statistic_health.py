@@ -5,7 +5,8 @@ self-monitoring (<block>-api) shows traffic falling behind minute by
 minute, with its refused requests counted, while connections, blackhole
 and events stay current; the log says once per statistic what works and
 what is refused, and once that traffic works when the permission is
-given."""
+given. A web block throttled three times on its qps counts the
+throttling of qps alone."""
 
 import time
 
@@ -24,6 +25,8 @@ ACTIONS = {"connections": "DescribePortConnsCount", "blackhole": "DescribeBlackh
 # (120 s) old, plus the read's own seconds.
 CURRENT_MAX = 135
 WATCH = 140  # seconds of refusals watched: two minute boundaries at least
+DOMAIN = "www.example.com"
+THROTTLED = 3  # answers of DescribeDomainQPSList that are Throttling.User
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +34,15 @@ def run(tmp_path_factory):
     d = str(tmp_path_factory.mktemp("health"))
     sim = Simulator(d, {"keys": KEYS, "instances": INSTANCES,
                         "list_faults": {"DescribePortFlowList": {"mode": "forbidden"}}})
-    cd = Collectd(d, block(NAME, 'AccessKeyId "LTAIhealth"',
-                           'AccessKeySecret "SECRET-health-7d"',
-                           'Endpoint "%s"' % sim.url, "Interval 5",
-                           *['InstanceId "%s"' % i for i in INSTANCES]))
+    web = Simulator(d, {"keys": KEYS, "instances": INSTANCES, "domains": {DOMAIN: INSTANCES[:1]},
+                        "list_faults": {"DescribeDomainQPSList": {"mode": "throttle",
+                                                                  "count": THROTTLED}}},
+                    name="web")
+    key = ['AccessKeyId "LTAIhealth"', 'AccessKeySecret "SECRET-health-7d"', "Interval 5"]
+    cd = Collectd(d, "\n".join([
+        block(NAME, 'Endpoint "%s"' % sim.url, *key, *['InstanceId "%s"' % i for i in INSTANCES]),
+        block("web", 'Endpoint "%s"' % web.url, *key, 'Statistics "qps" "status_codes"',
+              'Domain "%s"' % DOMAIN)]))
     try:
         wait_for(lambda: cd.csv_points(API, "duration-traffic-age"), 30,
                  "the first self-monitoring of traffic")
@@ -60,6 +68,7 @@ def run(tmp_path_factory):
     finally:
         status = cd.stop()
         sim.stop()
+        web.stop()
     return {"cd": cd, "alive": alive, "status": status, "refused": refused, "given": given}
 
 
@@ -122,3 +131,25 @@ def test_first_contact_is_logged_once_per_statistic(run):
                        "for 2 instances.")
     assert len(now) == 1, now
     assert run["alive"] and run["status"] == 0
+
+
+def test_throttling_is_counted_for_its_statistic(run):
+    cd = run["cd"]
+    counters = {(stat, c): cd.csv_points("web-api", "total_requests-%s-%s" % (stat, c))
+                for stat in ("qps", "status_codes") for c in ("sent", "refused", "throttled")}
+    last = {k: v[max(v)] for k, v in counters.items()}
+    assert last[("qps", "throttled")] == THROTTLED
+    assert last[("status_codes", "throttled")] == 0
+    assert last[("qps", "refused")] == last[("status_codes", "refused")] == 0
+    # Asked again after each throttling; status_codes twice a window
+    # (QueryType gf and upstrem).
+    assert last[("qps", "sent")] >= THROTTLED + 2
+    assert last[("status_codes", "sent")] >= 4
+    block = cd.csv_points("web-api", "total_requests-throttled")
+    assert block[max(block)] == THROTTLED
+    # Throttling is no refusal: the first answer is what the log says.
+    for stat, action in (("qps", "DescribeDomainQPSList"),
+                         ("status_codes", "DescribeDomainStatusCodeList")):
+        lines = cd.log_lines('Account "web": %s: ' % stat)
+        assert lines and len(lines) == 1, lines
+        assert lines[0].endswith('%s: %s answered for 1 domain.' % (stat, action)), lines
