@@ -66,7 +66,9 @@ void dispatch_stats(account_t *a, double latency_sum, unsigned latency_count) {
   /* Of each statistic: <statistic>-sent, -refused, -throttled and -age. */
   for (size_t i = 0; i < a->statistics_count; i++) {
     const statistic_t *stat = a->statistics[i];
-    const stat_health_t *h = st->of + i;
+    const stat_health_t *h = dispatch_health(a, stat);
+    if (h == NULL)
+      continue;
     const struct {
       const char *what;
       uint64_t count;
@@ -88,7 +90,8 @@ void dispatch_stats(account_t *a, double latency_sum, unsigned latency_count) {
 }
 
 stat_health_t *dispatch_health(account_t *a, const statistic_t *stat) {
-  for (size_t i = 0; i < a->statistics_count; i++)
+  for (size_t i = 0;
+       i < a->statistics_count && i < STATIC_ARRAY_SIZE(a->stats.of); i++)
     if (a->statistics[i] == stat)
       return a->stats.of + i;
   return NULL;
