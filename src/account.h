@@ -48,8 +48,26 @@ typedef struct {
   cdtime_t released_at; /* when its last window was dispatched */
   bool restored;        /* from the StateFile, once */
   bool asked_alt;       /* the request in flight asks variant->alt_value */
+  /* With no window stored yet (w.last_end 0): the end of the window before
+   * the first it asked for, from which its age counts. */
+  time_t age_since;
   c_complain_t complaint;
 } series_t;
+
+/* What the block has seen of one of its statistics: counters since the
+ * start, and whether the log said the first answer (or refusal). */
+typedef enum {
+  CONTACT_NONE,     /* no answer yet */
+  CONTACT_REFUSED,  /* refused (permission, parameters), said so */
+  CONTACT_ANSWERED, /* answered, said so */
+} stat_contact_t;
+
+typedef struct {
+  uint64_t sent;
+  uint64_t refused; /* permission or parameters: API_ERROR_PERMISSION/REQUEST */
+  uint64_t throttled;
+  stat_contact_t contact;
+} stat_health_t;
 
 /* Self-monitoring counters, since the start. */
 typedef struct {
@@ -57,6 +75,7 @@ typedef struct {
   uint64_t failed;
   uint64_t throttled;
   uint64_t backfilled;
+  stat_health_t of[8]; /* of the block's statistics[i] */
 } account_stats_t;
 
 typedef struct {
@@ -123,6 +142,12 @@ typedef struct {
   cdtime_t stats_time;    /* of the last dispatch of stats */
   c_complain_t complaint; /* errors of the whole block */
 } account_t;
+
+/* The end of the newest window the series handed collectd, 0 if none:
+ * windows still held are fetched, not stored. */
+static inline time_t series_stored_end(const series_t *s, int window) {
+  return s->held.count ? held_oldest(&s->held) - window : s->w.last_end;
+}
 
 /* Instance IDs and block names end up in plugin_instance and file names:
  * letters, digits, '.', '_', '-'. */

@@ -43,6 +43,8 @@ static void restore_new(account_t *a, time_t latest) {
     if (!s->restored) {
       state_store_restore(a, s, latest);
       s->restored = true;
+      if (s->w.last_end == 0)
+        s->age_since = latest - a->window;
     }
   }
 }
@@ -136,8 +138,12 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
                    ? account_start(a, s->stat->action, &params, cdtime(),
                                    deadline, s, generation)
                    : -2;
-  if (status == 0)
+  if (status == 0) {
+    stat_health_t *h = dispatch_health(a, s->stat);
+    if (h != NULL)
+      h->sent++;
     return SCHED_STARTED;
+  }
   if (status == -1)
     return SCHED_NO_KEYS;
   c_complain(LOG_ERR, &s->complaint,
@@ -219,6 +225,9 @@ static sched_outcome_t api_failed(poll_t *p, series_t *s,
     if (!api_error_is_throttling(error->code))
       return SCHED_TRANSIENT;
     a->stats.throttled++;
+    stat_health_t *h = dispatch_health(a, s->stat);
+    if (h != NULL)
+      h->throttled++;
     return SCHED_THROTTLED;
   case API_ERROR_CREDENTIALS:
     return SCHED_CREDENTIALS;
@@ -231,6 +240,7 @@ static sched_outcome_t api_failed(poll_t *p, series_t *s,
     return SCHED_GONE;
   case API_ERROR_PERMISSION:
   case API_ERROR_REQUEST:
+    dispatch_refused(a, s, class, error);
     break;
   }
   return SCHED_REFUSED;
@@ -474,6 +484,7 @@ static void finished(const http_result_t *r, void *ctx) {
     stat_spelling_answered(spelling_of(a, s->variant), s->asked_alt);
   release(p, cdtime());
   state_store_remember(a, s);
+  dispatch_answered(a, s);
   c_release(LOG_INFO, &a->complaint,
             PLUGIN_NAME " plugin: Account \"%s\": the API answers again.",
             a->name);

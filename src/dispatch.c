@@ -65,4 +65,101 @@ void dispatch_stats(account_t *a, double latency_sum, unsigned latency_count) {
          (value_t){.derive = (derive_t)st->throttled});
   submit(a, pi, now, 0, "total_operations", "backfilled_windows",
          (value_t){.derive = (derive_t)st->backfilled});
+
+  /* Of each statistic: <statistic>-sent, -refused, -throttled and -age. */
+  for (size_t i = 0; i < a->statistics_count; i++) {
+    const statistic_t *stat = a->statistics[i];
+    const stat_health_t *h = dispatch_health(a, stat);
+    if (h == NULL)
+      continue;
+    const struct {
+      const char *what;
+      uint64_t count;
+    } counters[] = {{"sent", h->sent},
+                    {"refused", h->refused},
+                    {"throttled", h->throttled}};
+    char ti[DATA_MAX_NAME_LEN];
+    for (size_t k = 0; k < STATIC_ARRAY_SIZE(counters); k++) {
+      ssnprintf(ti, sizeof(ti), "%s-%s", stat->name, counters[k].what);
+      submit(a, pi, now, 0, "total_requests", ti,
+             (value_t){.derive = (derive_t)counters[k].count});
+    }
+    double age = statistic_age(a, stat, now);
+    if (age >= 0) {
+      ssnprintf(ti, sizeof(ti), "%s-age", stat->name);
+      submit(a, pi, now, 0, "duration", ti, (value_t){.gauge = age});
+    }
+  }
+}
+
+stat_health_t *dispatch_health(account_t *a, const statistic_t *stat) {
+  for (size_t i = 0;
+       i < a->statistics_count && i < STATIC_ARRAY_SIZE(a->stats.of); i++)
+    if (a->statistics[i] == stat)
+      return a->stats.of + i;
+  return NULL;
+}
+
+/* The oldest of the newest windows: "the statistic is N seconds behind"
+ * is true of every one of its series. */
+double statistic_age(const account_t *a, const statistic_t *stat,
+                     cdtime_t now) {
+  time_t oldest = 0;
+  bool any = false;
+  for (size_t i = 0; i < a->series_count; i++) {
+    const series_t *s = a->series + i;
+    if (s->stat != stat)
+      continue;
+    time_t stored = series_stored_end(s, a->window);
+    time_t newest = stored ? stored : s->age_since;
+    if (newest == 0) /* not polled yet */
+      continue;
+    if (!any || newest < oldest)
+      oldest = newest;
+    any = true;
+  }
+  if (!any)
+    return -1;
+  double age = CDTIME_T_TO_DOUBLE(now) - (double)oldest;
+  return age > 0 ? age : 0;
+}
+
+/* What a statistic's first answer covers: "2 instances", "3 domains". */
+static void describe_cover(const account_t *a, const statistic_t *stat,
+                           char *buf, size_t size) {
+  bool web = stat->scope == SCOPE_DOMAIN;
+  size_t n = web ? a->domain_count : a->instance_count;
+  ssnprintf(buf, size, "%zu %s%s", n, web ? "domain" : "instance",
+            n == 1 ? "" : "s");
+}
+
+void dispatch_answered(account_t *a, const series_t *s) {
+  stat_health_t *h = dispatch_health(a, s->stat);
+  if (h == NULL || h->contact == CONTACT_ANSWERED)
+    return;
+  char cover[64];
+  describe_cover(a, s->stat, cover, sizeof(cover));
+  INFO(PLUGIN_NAME " plugin: Account \"%s\": %s: %s %s for %s.", a->name,
+       s->stat->name, s->stat->action,
+       h->contact == CONTACT_REFUSED ? "answers now" : "answered", cover);
+  h->contact = CONTACT_ANSWERED;
+}
+
+void dispatch_refused(account_t *a, const series_t *s, api_error_class_t class,
+                      const api_error_t *error) {
+  stat_health_t *h = dispatch_health(a, s->stat);
+  if (h == NULL)
+    return;
+  h->refused++;
+  if (h->contact != CONTACT_NONE)
+    return;
+  h->contact = CONTACT_REFUSED;
+  if (class == API_ERROR_PERMISSION)
+    INFO(PLUGIN_NAME " plugin: Account \"%s\": %s: permission denied, add "
+                     "yundun-ddoscoo:%s to the key's RAM policy.",
+         a->name, s->stat->name, s->stat->action);
+  else
+    INFO(PLUGIN_NAME " plugin: Account \"%s\": %s: %s refused: %s (%s).",
+         a->name, s->stat->name, s->stat->action, error->code,
+         api_error_explain(class));
 }

@@ -96,10 +96,8 @@ void state_store_remember(const account_t *a, const series_t *s) {
   char key[KEY_SIZE];
   state_key(a, s, key);
 
-  /* The newest window dispatched: one held is fetched again after a
-   * restart. */
-  time_t end =
-      s->held.count ? held_oldest(&s->held) - a->window : s->w.last_end;
+  /* A window still held is fetched again after a restart. */
+  time_t end = series_stored_end(s, a->window);
   pthread_mutex_lock(&state_lock);
   int status = state_set(&state, key, end);
   if (status == 0) {

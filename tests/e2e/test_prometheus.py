@@ -227,6 +227,12 @@ def test_metric_names_and_labels_as_documented(run):
         'collectd_ddoscoo_total_operations_total{ddoscoo="pro-api",type="backfilled_windows",'
         'instance="%s"}' % HOST,
     }
+    # Of each statistic of the block: its requests and its age.
+    for stat in ("connections", "traffic", "events"):
+        want |= {'collectd_ddoscoo_total_requests_total{ddoscoo="pro-api",type="%s-%s",'
+                 'instance="%s"}' % (stat, c, HOST) for c in ("sent", "refused", "throttled")}
+        want.add('collectd_ddoscoo_duration_seconds{ddoscoo="pro-api",type="%s-age",'
+                 'instance="%s"}' % (stat, HOST))
     assert want <= series, sorted(want - series)
     # response_time comes only with reads that sent requests, and leaves
     # the page Timeout (2) x Interval (1 s here) later: Prometheus has it,
@@ -242,6 +248,13 @@ def test_metric_names_and_labels_as_documented(run):
             assert "`%s`" % name in readme or "%s{" % name in readme, name
     assert "# TYPE collectd_ddoscoo_total_requests_total counter" in run["exposition"]
     assert "# TYPE collectd_ddoscoo_gauge gauge" in run["exposition"]
+    assert "# TYPE collectd_ddoscoo_duration_seconds gauge" in run["exposition"]
+    # Every statistic current: its age within Delay + Window and the
+    # read's seconds (traffic caught up ten windows at the first read).
+    ages = run["prom"].query('collectd_ddoscoo_duration_seconds{job="collectd-ddoscoo"}')
+    assert sorted(a["metric"]["type"] for a in ages) == \
+        ["connections-age", "events-age", "traffic-age"]
+    assert all(0 < float(a["value"][1]) <= 180 for a in ages), ages
 
 
 def test_honor_labels_keeps_the_collectd_host(run):
@@ -343,6 +356,7 @@ def test_the_rules_fire_on_the_attack_and_not_on_the_calm_instance(run):
     assert [a["labels"]["ddoscoo"] for a in mitigation] == [HIT], run["alerts"]
     # Nothing is stale, nothing blackholed; a minute of failing requests is
     # far from the rule's half of the requests for five minutes.
-    for name in ("DdoscooSeriesStale", "DdoscooIPBlackholed", "DdoscooPluginThrottled"):
+    for name in ("DdoscooSeriesStale", "DdoscooIPBlackholed", "DdoscooPluginThrottled",
+                 "DdoscooStatisticBehind"):
         assert name not in by_name, run["alerts"]
     assert all(a["state"] == "pending" for a in by_name.get("DdoscooPluginFailing", []))

@@ -18,7 +18,7 @@ RULES = os.path.join(REPO, "conf", "prometheus-ddoscoo-rules.yml")
 TESTS = os.path.join(REPO, "tests", "prometheus-ddoscoo-rules-test.yml")
 ALERTS = ["DdoscooAttackTraffic", "DdoscooIPBlackholed", "DdoscooMitigationEvent",
           "DdoscooConnectionsSurge", "DdoscooPluginFailing", "DdoscooPluginThrottled",
-          "DdoscooSeriesStale"]
+          "DdoscooStatisticBehind", "DdoscooSeriesStale"]
 
 
 def promtool(*args):

@@ -105,10 +105,21 @@ POINTS = 2  # windows per series: the one due at start, then the next minute
 BLOCKS = [("prod", HOST), ("fleet", FLEET_HOST), (EDGE, HOST), ("web", HOST)]
 SELF_METRICS = ["response_time", "total_requests-sent", "total_requests-failed",
                 "total_requests-throttled", "total_operations-backfilled_windows"]
+# And of each statistic the block polls: its requests and its age.
+BLOCK_STATISTICS = {"prod": ["connections", "traffic"], "fleet": ["connections", "traffic"],
+                    EDGE: ["traffic"], "web": ["qps", "status_codes"]}
+
+
+def self_metrics(block):
+    per_statistic = ["total_requests-%s-%s" % (stat, c) for stat in BLOCK_STATISTICS[block]
+                     for c in ("sent", "refused", "throttled")]
+    return SELF_METRICS + per_statistic + ["duration-%s-age" % stat
+                                           for stat in BLOCK_STATISTICS[block]]
 
 # What the dashboards' "Websites" row shows of each domain.
 DASHBOARD_WEB_METRICS = {"operations_per_second-total", "operations_per_second-attack",
                          "count-edge_5xx", "count-origin_5xx"}
+HEALTH_PANEL = "Seconds behind, per statistic"
 GRAFANA_GRAPHITE = os.path.join(REPO, "conf", "grafana-ddoscoo-graphite.json")
 GRAFANA_INFLUXDB = os.path.join(REPO, "conf", "grafana-ddoscoo-influxdb.json")
 
@@ -125,7 +136,7 @@ def graphite_name(host, plugin_instance, metric, separate=False):
 def expected_graphite_names(separate=False):
     names = {graphite_name(s.host, s.pi, m, separate) for s in SERIES for m, _ in s.metrics}
     self_names = {graphite_name(h, block + "-api", m, separate)
-                  for block, h in BLOCKS for m in SELF_METRICS}
+                  for block, h in BLOCKS for m in self_metrics(block)}
     return names, self_names
 
 
@@ -386,10 +397,11 @@ def test_graphite_live_delivery(run):
 
 def test_influxdb_measurement_and_tags(run):
     # The collectd input names a measurement <plugin>_<data source>: every
-    # type here has the one data source "value" (gauge and
+    # type of the statistics has the one data source "value" (gauge and
     # operations_per_second too), so there is no gauge_value or
-    # operations_per_second_value, nor anything else.
-    assert run.influx_measurements == ["ddoscoo_value"]
+    # operations_per_second_value; the self-monitoring's ages are of type
+    # duration, whose data source is "seconds".
+    assert run.influx_measurements == ["ddoscoo_seconds", "ddoscoo_value"]
     assert run.influx_tag_keys == ["host", "instance", "type", "type_instance"]
     rows = run.influx.rows('SELECT "value" FROM "ddoscoo_value" GROUP BY *')
     seen = {(t["host"], t["instance"], t["type"], t["type_instance"]) for t, _ in rows}
@@ -398,8 +410,13 @@ def test_influxdb_measurement_and_tags(run):
     expected = {(s.host, s.pi) + tuple(m.split("-", 1)) for s in SERIES for m, _ in s.metrics}
     # An empty type_instance is no tag at all (response_time).
     expected |= {(h, block + "-api") + tuple((m.split("-", 1) + [""])[:2])
-                 for block, h in BLOCKS for m in SELF_METRICS}
+                 for block, h in BLOCKS for m in self_metrics(block)
+                 if not m.startswith("duration-")}
     assert seen == expected
+    rows = run.influx.rows('SELECT "value" FROM "ddoscoo_seconds" GROUP BY *')
+    seen = {(t["host"], t["instance"], t["type"], t["type_instance"]) for t, _ in rows}
+    assert seen == {(h, block + "-api", "duration", stat + "-age")
+                    for block, h in BLOCKS for stat in BLOCK_STATISTICS[block]}
 
 
 def test_influxdb_values_and_timestamps(run):
@@ -660,7 +677,8 @@ def test_dashboard_is_valid_json_for_its_data_source(path):
     rows = [p for p in dash["panels"] if p["type"] == "row"]
     assert [(r["title"], r.get("repeat")) for r in rows] == [("Traffic and attack", None),
                                                              ("$instance", "instance"),
-                                                             ("Websites", None)]
+                                                             ("Websites", None),
+                                                             ("Plugin health", None)]
     ids = [p["id"] for p in panels(dash)]
     assert len(ids) == len(set(ids))
     # Inbound and attack overlaid, in bit/s, and in packets/s.
@@ -672,11 +690,11 @@ def test_dashboard_is_valid_json_for_its_data_source(path):
     # Below the overview, above the rows of connections.
     assert all(p["gridPos"]["y"] > rows[0]["gridPos"]["y"] for p in traffic)
     assert all(p["gridPos"]["y"] < rows[1]["gridPos"]["y"] for p in traffic)
-    # The websites, last (the panels after it are its own, not the
-    # repeated instance row's): every selected domain's requests per
-    # second with the attack's, and its 5xx at the edge and at the origin.
-    assert dash["panels"].index(rows[2]) == len(dash["panels"]) - 3
-    websites = dash["panels"][-2:]
+    # The websites (the panels after it are its own, not the repeated
+    # instance row's): every selected domain's requests per second with
+    # the attack's, and its 5xx at the edge and at the origin.
+    assert dash["panels"].index(rows[2]) == dash["panels"].index(rows[3]) - 3
+    websites = dash["panels"][-4:-2]
     shown = {p["fieldConfig"]["defaults"]["unit"]: set(re.findall(
         r"(?:operations_per_second-|count-|')(total|attack|edge_5xx|origin_5xx)\b",
         json.dumps(p["targets"]))) for p in websites}
@@ -685,6 +703,16 @@ def test_dashboard_is_valid_json_for_its_data_source(path):
         assert p["gridPos"]["y"] > rows[2]["gridPos"]["y"] > rows[1]["gridPos"]["y"]
         assert all("$domain" in json.dumps(t) and "$instance" not in json.dumps(t)
                    for t in p["targets"]), p["title"]
+    # Last, the plugin's health: every selected host's statistics, in
+    # seconds behind, with the line at which DdoscooStatisticBehind fires.
+    assert dash["panels"].index(rows[3]) == len(dash["panels"]) - 2
+    health = dash["panels"][-1]
+    assert health["gridPos"]["y"] > rows[3]["gridPos"]["y"] > websites[0]["gridPos"]["y"]
+    assert health["fieldConfig"]["defaults"]["unit"] == "s"
+    assert [st["value"] for st in health["fieldConfig"]["defaults"]["thresholds"]["steps"]] \
+        == [None, 600]
+    assert [("$host" in json.dumps(t), "$instance" in json.dumps(t), "$domain" in json.dumps(t))
+            for t in health["targets"]] == [(True, False, False)]
 
 
 def graphite_substitute(expr, values):
@@ -726,6 +754,8 @@ def test_graphite_dashboard_targets_find_the_series(run):
     where = {graphite_name(s.host, s.pi, m): (s, f) for s in SERIES for m, f in s.metrics}
     seen = set()
     for p in panels(dash):
+        if p["title"] == HEALTH_PANEL:
+            continue
         for t in p.get("targets", []):
             found = graphite_matches(series_expression(graphite_substitute(t["target"], values)),
                                      metrics)
@@ -741,6 +771,21 @@ def test_graphite_dashboard_targets_find_the_series(run):
     assert seen == {m for m in metrics if not self_monitoring(m)
                     and m.split(".")[2] not in WEB_METRICS - DASHBOARD_WEB_METRICS}
     assert {m.split(".")[2] for m in seen} >= DASHBOARD_WEB_METRICS
+
+    # The health panel: the age of every statistic of every block, named
+    # by the statistic, the block and the host; all current here.
+    (target,) = [t["target"] for p in panels(dash) if p["title"] == HEALTH_PANEL
+                 for t in p["targets"]]
+    found = graphite_matches(series_expression(graphite_substitute(target, values)), metrics)
+    assert found == sorted(graphite_name(h, block + "-api", "duration-%s-age" % stat)
+                           for block, h in BLOCKS for stat in BLOCK_STATISTICS[block])
+    m = re.match(r"^aliasSub\(.*, '(.*)', '(.*)'\)$", target)
+    names = {re.sub(m.group(1), m.group(2), f) for f in found}
+    assert "traffic of prod (web01)" in names and "status_codes of web (web01)" in names
+    assert "traffic of edge_example (web01)" in names, names
+    for name in found:
+        ages = run.carbon.fetch(name, run.ends[SERIES[0].key][0], run.ends[SERIES[0].key][-1])
+        assert ages and all(0 < v <= 180 for v in ages.values()), (name, ages)
 
 
 def influx_substitute(query, values):
@@ -770,6 +815,8 @@ def test_influxdb_dashboard_queries_plot_the_series(run):
     values = {"host": hosts, "instance": instances, "domain": domains}
     seen = set()
     for p in panels(dash):
+        if p["title"] == HEALTH_PANEL:
+            continue
         for t in p.get("targets", []):
             assert t["rawQuery"] is True
             query = influx_substitute(t["query"], values)
@@ -790,3 +837,14 @@ def test_influxdb_dashboard_queries_plot_the_series(run):
                 seen.add((h, pi, metric))
     assert seen == {(s.host, s.pi, m) for s in SERIES for m, _ in s.metrics
                     if m not in WEB_METRICS - DASHBOARD_WEB_METRICS}
+
+    # The health panel: the age of every statistic of every block, all
+    # current here.
+    (t,) = [t for p in panels(dash) if p["title"] == HEALTH_PANEL for t in p["targets"]]
+    series = run.influx.query(influx_substitute(t["query"], values)).get("series", [])
+    assert {(line["tags"]["host"], line["tags"]["instance"], line["tags"]["type_instance"])
+            for line in series} == {(h, block + "-api", stat + "-age") for block, h in BLOCKS
+                                    for stat in BLOCK_STATISTICS[block]}
+    for line in series:
+        ages = [v for _, v in line["values"] if v is not None]
+        assert ages and all(0 < v <= 180 for v in ages), line
