@@ -45,6 +45,7 @@ typedef struct {
   sched_series_t w; /* its windows, for the scheduler */
   bool restored;    /* from the StateFile, once */
   c_complain_t complaint;
+  c_complain_t paging; /* more events than STAT_MAX_PAGES pages */
 } series_t;
 
 /* Self-monitoring counters, since the start. */

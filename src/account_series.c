@@ -138,6 +138,7 @@ static void series_init(const account_t *a, series_t *s,
   s->kind = REQUEST_WINDOW;
   s->stat = stat;
   s->w.group = g;
+  s->w.stat = (size_t)(stat - statistics);
   s->w.latest_only = stat->timeless;
   s->w.batch = stat->batch_seconds / a->window;
   if (s->w.batch > STAT_MAX_BATCH)
