@@ -283,6 +283,7 @@ static sched_outcome_t api_failed(poll_t *p, series_t *s,
   case API_ERROR_REQUEST:
     break;
   }
+  refused(p, s, r, error, class);
   return SCHED_REFUSED;
 }
 

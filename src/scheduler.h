@@ -37,7 +37,8 @@ typedef uint64_t sched_time_t;
  * minutes, at most an hour. */
 #define SCHED_REFUSAL_FIRST SCHED_SECONDS(60)
 #define SCHED_REFUSAL_MAX SCHED_SECONDS(3600)
-/* Statistics a block tells apart (sched_series_t.stat below this). */
+/* Statistics (and variants) a block backs off apart: sched_series_t.stat
+ * modulo this. */
 #define SCHED_MAX_STATS 16
 
 /* One series' windows. The glue keeps one in each of its series. */
