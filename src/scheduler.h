@@ -5,9 +5,10 @@
  * The decisions of a block's read, over time: which window each series
  * needs next (backfill up to MaxBackfill, in order), when a request may
  * start (MaxConcurrentRequests, MaxRequestsPerSecond, the read's deadline,
- * backoff after failures and throttling), whose turn it is (series round
- * robin, taking turns with discovery), and what each answer means for the
- * series and the block (retries, keys refused, instances gone). Pure: no
+ * backoff after failures and throttling, and per statistic after
+ * refusals), whose turn it is (series round robin, taking turns with
+ * discovery), and what each answer means for the series and the block
+ * (retries, pages, keys refused, instances gone). Pure: no
  * collectd, no libcurl; time, randomness and requests come through
  * sched_io_t, so tests drive it with a simulated clock.
  */
