@@ -52,6 +52,7 @@ typedef struct {
    * the first it asked for, from which its age counts. */
   time_t age_since;
   c_complain_t complaint;
+  c_complain_t paging; /* more events than STAT_MAX_PAGES pages */
 } series_t;
 
 /* What the block has seen of one of its statistics: counters since the

@@ -19,11 +19,49 @@
 #include "state_file.h"
 #include "state_store.h"
 
+/* The pages of a paged answer read so far, of a series whose next page
+ * is due: its values come from all of them together. */
+typedef struct {
+  const series_t *s;
+  api_rows_t rows;
+} pages_t;
+
 typedef struct {
   account_t *a;
   time_t latest;
   poll_result_t *result;
+  pages_t *pages; /* series between pages */
+  size_t page_count;
 } poll_t;
+
+/* The pages read so far of s (NULL: none; create: an empty entry). */
+static pages_t *pages_of(poll_t *p, const series_t *s, bool create) {
+  for (size_t i = 0; i < p->page_count; i++)
+    if (p->pages[i].s == s)
+      return p->pages + i;
+  if (!create)
+    return NULL;
+  pages_t *more = realloc(p->pages, (p->page_count + 1) * sizeof(*more));
+  if (more == NULL)
+    return NULL;
+  p->pages = more;
+  p->pages[p->page_count] = (pages_t){.s = s};
+  return p->pages + p->page_count++;
+}
+
+/* Forgets the pages of s, or (NULL) of every series. */
+static void pages_drop(poll_t *p, const series_t *s) {
+  for (size_t i = 0; i < p->page_count;) {
+    if (s == NULL || p->pages[i].s == s) {
+      api_rows_clear(&p->pages[i].rows);
+      p->pages[i] = p->pages[--p->page_count];
+    } else {
+      i++;
+    }
+  }
+  if (p->page_count == 0)
+    sfree(p->pages);
+}
 
 /* For InvalidTimeStamp.Expired: how far off the host clock is, by the
  * server's Date header. */
@@ -131,8 +169,12 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
           s->stat->timeless ? 0 : first_end - a->window - s->stat->lookback,
       .end_time = s->stat->timeless ? 0 : last_end,
       .page_size = (s->stat->lookback > 0) ? API_EVENTS_PAGE_SIZE : 0,
+      .page_number = s->w.page,
       .interval = s->stat->takes_interval ? a->window : 0,
   };
+  /* A first page starts the answer afresh. */
+  if (s->w.page <= 1)
+    pages_drop((poll_t *)ctx, s);
   rpc_params_t params = RPC_PARAMS_INIT;
   int status = (api_request_params(&req, &params) == 0)
                    ? account_start(a, s->stat->action, &params, cdtime(),
@@ -165,6 +207,7 @@ static bool io_apply(void *ctx) {
   poll_t *p = ctx;
   if (!discovery_apply(p->a))
     return false;
+  pages_drop(p, NULL); /* the series are new: their answers start afresh */
   restore_new(p->a, p->latest);
   return true;
 }
@@ -194,25 +237,57 @@ static void io_wait(void *ctx, sched_time_t until) {
   http_client_run(p->a->http, (wait_ms > 10) ? wait_ms : 10, finished, p);
 }
 
-/* An API error: logged, and what it means for the series or the block. */
+/* A refusal of the statistic (permission, parameters, a feature the
+ * account lacks): the scheduler backs it off, and each step is one line
+ * with what to do. */
+static void refused(poll_t *p, series_t *s, const http_result_t *r,
+                    const api_error_t *error, api_error_class_t class) {
+  account_t *a = p->a;
+  sched_time_t wait = sched_refused(&a->sched, &s->w, error->code);
+  if (wait == 0)
+    return; /* sent before the statistic backed off: said already */
+  char todo[256];
+  if (class == API_ERROR_PERMISSION)
+    ssnprintf(todo, sizeof(todo),
+              "permission denied: allow the RAM action yundun-ddoscoo:%s in "
+              "the key's policy",
+              s->stat->action);
+  else
+    ssnprintf(todo, sizeof(todo),
+              "the service does not take this request (a parameter, or a "
+              "feature the instance's edition lacks): if it persists, leave "
+              "\"%s\" out of Statistics",
+              s->stat->name);
+  ERROR(PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: API error %s "
+                    "(HTTP %ld; %s): %s (RequestId %s). Statistic \"%s\" "
+                    "refused %u time(s) in a row: asked again in %.0f min, by "
+                    "one of its series while the others wait; the block's "
+                    "other statistics go on.",
+        a->name, s->name, s->stat->action, error->code, r->http_status, todo,
+        error->message, error->request_id[0] ? error->request_id : "none",
+        s->stat->name, sched_refusals(&a->sched, &s->w),
+        CDTIME_T_TO_DOUBLE(wait) / 60);
+}
+
+/* An API error: logged, and what it means for the series or the block. A
+ * refusal is refused()'s, and already handed to the scheduler. */
 static sched_outcome_t api_failed(poll_t *p, series_t *s,
                                   const http_result_t *r,
                                   const api_error_t *error) {
   account_t *a = p->a;
   api_error_class_t class = api_error_classify(error->code, r->http_status);
+  if (class == API_ERROR_PERMISSION || class == API_ERROR_REQUEST) {
+    dispatch_refused(a, s, class, error);
+    refused(p, s, r, error, class);
+    return SCHED_REFUSED;
+  }
   bool block_wide = class == API_ERROR_TRANSIENT ||
                     class == API_ERROR_CREDENTIALS || class == API_ERROR_CLOCK;
   char clock[96] = "";
   if (class == API_ERROR_CLOCK)
     describe_clock(r, clock, sizeof(clock));
   char explain[256];
-  if (class == API_ERROR_PERMISSION)
-    ssnprintf(explain, sizeof(explain),
-              "permission denied: the key's RAM policy must allow "
-              "yundun-ddoscoo:%s",
-              s->stat->action);
-  else
-    sstrncpy(explain, api_error_explain(class), sizeof(explain));
+  sstrncpy(explain, api_error_explain(class), sizeof(explain));
   c_complain(LOG_ERR, block_wide ? &a->complaint : &s->complaint,
              PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: API error "
                          "%s (HTTP %ld; %s): %s (RequestId %s)%s",
@@ -240,9 +315,9 @@ static sched_outcome_t api_failed(poll_t *p, series_t *s,
     return SCHED_GONE;
   case API_ERROR_PERMISSION:
   case API_ERROR_REQUEST:
-    dispatch_refused(a, s, class, error);
-    break;
+    break; /* above */
   }
+  refused(p, s, r, error, class); /* a class nobody foresaw */
   return SCHED_REFUSED;
 }
 
@@ -378,13 +453,59 @@ static void notify_events(account_t *a, series_t *s, const api_rows_t *rows) {
                              now - (time_t)(a->max_backfill + 1) * a->window -
                                  s->stat->lookback);
   }
-  if (rows->root != NULL && rows->root[0].present &&
-      rows->root[0].count > rows->count)
-    c_complain(LOG_WARNING, &s->complaint,
-               PLUGIN_NAME " plugin: Account \"%s\", series %s: %" PRIu64
-                           " attack events, of which the newest %zu are read "
-                           "(one page).",
-               a->name, s->name, rows->root[0].count, rows->count);
+}
+
+/* A page of a paged answer (the events): gathered with the pages before
+ * it. *more: the next page is due; otherwise rows becomes every page
+ * together, for the values and the notifications. */
+static api_response_status_t gather_pages(poll_t *p, series_t *s,
+                                          api_rows_t *rows, bool *more,
+                                          char *why, size_t why_size) {
+  account_t *a = p->a;
+  size_t page_rows = rows->count;
+  uint64_t total = (rows->root != NULL && rows->root[0].present)
+                       ? rows->root[0].count
+                       : rows->count;
+  pages_t *pages = pages_of(p, s, true);
+  if (pages == NULL || stat_rows_append(&pages->rows, rows) != 0) {
+    pages_drop(p, s);
+    sstrncpy(why, "out of memory for its pages", why_size);
+    return API_RESPONSE_INVALID;
+  }
+  switch (stat_next_page(total, s->w.page, API_EVENTS_PAGE_SIZE, page_rows)) {
+  case STAT_PAGES_MORE:
+    *more = true;
+    return API_RESPONSE_OK;
+  case STAT_PAGES_CAPPED:
+    c_complain(LOG_WARNING, &s->paging,
+               PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: %" PRIu64
+                           " attack events, more than %d pages of %d: only "
+                           "the %zu of the first %d pages are counted and "
+                           "notified.",
+               a->name, s->name, s->stat->action, total, STAT_MAX_PAGES,
+               API_EVENTS_PAGE_SIZE, pages->rows.count, STAT_MAX_PAGES);
+    break;
+  case STAT_PAGES_DONE:
+    c_release(LOG_INFO, &s->paging,
+              PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: all "
+                          "%" PRIu64 " attack events are read again.",
+              a->name, s->name, s->stat->action, total);
+    break;
+  }
+  *rows = pages->rows;
+  pages->rows = (api_rows_t){0};
+  pages_drop(p, s);
+  return API_RESPONSE_OK;
+}
+
+/* The first answer with values after refusals: said once. */
+static void allowed_again(account_t *a, const series_t *s) {
+  unsigned refusals = sched_refusals(&a->sched, &s->w);
+  if (refusals > 0)
+    INFO(PLUGIN_NAME " plugin: Account \"%s\": %s (%s) answers again after "
+                     "%u refusals: polled at full pace, catching up what "
+                     "MaxBackfill allows.",
+         a->name, s->stat->action, s->stat->name, refusals);
 }
 
 /* The service refused the value of a variant spelled two ways by the
@@ -450,14 +571,19 @@ static void finished(const http_result_t *r, void *ctx) {
                        stat->root_field_count, &rows, &error, why, sizeof(why)),
         r->http_status, r->content_type, r->len, &error);
 
+  /* A paged answer: its values come from all its pages together. */
+  bool more = false;
+  if (parsed == API_RESPONSE_OK && stat->lookback > 0)
+    parsed = gather_pages(p, s, &rows, &more, why, sizeof(why));
+
   /* The values the answer gives its windows, dispatched unless the answer
    * turns out to be unusable; then the news of attack events. */
   emit_t e = {.p = p, .s = s};
-  if (parsed == API_RESPONSE_OK &&
+  if (parsed == API_RESPONSE_OK && !more &&
       stat_points(stat, &rows, s->w.requested_first, s->w.requested_end,
                   a->window, emit, &e, why, sizeof(why)) != 0)
     parsed = API_RESPONSE_INVALID;
-  if (parsed == API_RESPONSE_OK && stat->lookback > 0)
+  if (parsed == API_RESPONSE_OK && !more && stat->lookback > 0)
     notify_events(a, s, &rows);
   api_rows_clear(&rows);
 
@@ -474,12 +600,16 @@ static void finished(const http_result_t *r, void *ctx) {
     return; /* asked again at once, in the other spelling */
   if (parsed == API_RESPONSE_ERROR) {
     a->stats.failed++;
-    sched_window_done(&a->sched, &s->w, api_failed(p, s, r, &error),
-                      r->retry_after_ms);
+    sched_outcome_t outcome = api_failed(p, s, r, &error);
+    if (outcome != SCHED_REFUSED) /* a refusal is the scheduler's already */
+      sched_window_done(&a->sched, &s->w, outcome, r->retry_after_ms);
     return;
   }
 
-  sched_window_done(&a->sched, &s->w, SCHED_DONE, -1);
+  allowed_again(a, s);
+  sched_window_done(&a->sched, &s->w, more ? SCHED_MORE : SCHED_DONE, -1);
+  if (more)
+    return;
   if (spelling_of(a, s->variant) != NULL)
     stat_spelling_answered(spelling_of(a, s->variant), s->asked_alt);
   release(p, cdtime());
@@ -524,5 +654,6 @@ void account_poll(account_t *a, time_t latest, cdtime_t deadline,
       nanosleep(&ts, NULL);
     }
   }
+  pages_drop(&p, NULL); /* answers cut short by the deadline */
   result->skipped = a->sched.skipped;
 }

@@ -138,6 +138,7 @@ static void series_init(const account_t *a, series_t *s,
   s->kind = REQUEST_WINDOW;
   s->stat = stat;
   s->w.group = g;
+  s->w.stat = (size_t)(stat - statistics); /* refusals back off per stat */
   s->w.latest_only = stat->timeless;
   s->w.batch = stat->batch_seconds / a->window;
   if (s->w.batch > STAT_MAX_BATCH)
@@ -200,6 +201,8 @@ static int add_domain_series(const account_t *a, char *const *domains,
          * all. Instances count up from 0, domains down from the top. */
         series_init(a, s, stat, SIZE_MAX - d);
         s->variant = stat->variant_count ? stat->variants + v : NULL;
+        /* A variant backs off apart: one QueryType may be refused alone. */
+        s->w.stat += statistics_count * v;
         sstrncpy(s->domain, domains[d], sizeof(s->domain));
         account_domain_instance(domains[d], s->plugin_instance,
                                 sizeof(s->plugin_instance));

@@ -77,7 +77,8 @@ int api_request_params(const api_request_t *req, rpc_params_t *params) {
   if (req->interval > 0)
     status |= add_time(params, "Interval", req->interval);
   if (req->page_size > 0) {
-    status |= rpc_params_add(params, "PageNumber", "1");
+    status |= add_time(params, "PageNumber",
+                       req->page_number > 0 ? req->page_number : 1);
     status |= add_time(params, "PageSize", req->page_size);
   }
   if (req->fixed_param != NULL)

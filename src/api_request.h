@@ -39,8 +39,9 @@ typedef struct {
   const char *port;        /* NULL (or not taken): all ports together */
   time_t start_time;       /* both 0: not sent (a state, not a history) */
   time_t end_time;
-  int interval;  /* seconds per row (operations with rows); 0: not sent */
-  int page_size; /* PageNumber 1 of this size (paged answers); 0: not sent */
+  int interval;    /* seconds per row (operations with rows); 0: not sent */
+  int page_size;   /* PageSize (paged answers); 0: not sent */
+  int page_number; /* PageNumber, with page_size: from 1; 0: 1 */
 } api_request_t;
 
 /* The end of the newest complete window: floor((now - delay) / window) *

@@ -7,6 +7,7 @@
 #include "scheduler.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 int sched_init(sched_t *s, int window, int max_backfill, int max_concurrent,
                int max_rps) {
@@ -66,8 +67,14 @@ static void rate_record(sched_t *s, sched_time_t now) {
   s->starts_next = (s->starts_next + 1) % (size_t)s->max_rps;
 }
 
+/* The refusals of w's statistic. */
+static sched_refusal_t *refusal_of(sched_t *s, const sched_series_t *w) {
+  return s->refusals + w->stat % SCHED_MAX_STATS;
+}
+
 /* Which windows each series needs in this read: from the one after its
- * last dispatched window to latest, at most MaxBackfill of them. */
+ * last dispatched window to latest, at most MaxBackfill of them (older
+ * ones are skipped, and counted, once). */
 static void plan(sched_t *s) {
   const sched_io_t *io = s->io;
   size_t n = io->series_count(io->ctx);
@@ -78,6 +85,9 @@ static void plan(sched_t *s) {
     w->retry_at = 0;
     w->attempts = 0;
     w->next_end = 0;
+    w->page = 1;
+    w->probe = false;
+    refusal_of(s, w)->probing = false;
     /* A new series starts with the window due at its first read, and keeps
      * it due until it is fetched, across minute boundaries. */
     if (w->last_end == 0)
@@ -93,6 +103,7 @@ static void plan(sched_t *s) {
     if (behind > s->max_backfill) {
       s->skipped += (size_t)(behind - s->max_backfill);
       first = s->latest - (time_t)(s->max_backfill - 1) * s->window;
+      w->last_end = first - s->window;
     }
     w->next_end = first;
   }
@@ -127,6 +138,15 @@ static bool start_next_window(sched_t *s, sched_time_t now,
         *wake = w->retry_at;
       continue;
     }
+    /* A refused statistic: one series asks, once its step is over. */
+    sched_refusal_t *r = refusal_of(s, w);
+    if (r->refusals > 0 && r->probing)
+      continue;
+    if (r->refusals > 0 && r->not_before > now) {
+      if (r->not_before < *wake)
+        *wake = r->not_before;
+      continue;
+    }
     s->cursor = (i + 1) % n;
     time_t last = w->next_end;
     if (w->batch > 1)
@@ -140,6 +160,9 @@ static bool start_next_window(sched_t *s, sched_time_t now,
       w->requested_first = w->next_end;
       w->requested_end = last;
       w->after_rejection = s->keys_rejected;
+      w->started = now;
+      w->probe = r->refusals > 0;
+      r->probing = w->probe;
       if (w->generation > s->generation)
         s->generation = w->generation;
       return true;
@@ -247,19 +270,68 @@ void sched_throttled(sched_t *s, long retry_hint_ms) {
   s->not_before = io->now(io->ctx) + wait;
 }
 
+/* The step of n refusals in a row: 1, 2, 4 ... minutes, at most
+ * SCHED_REFUSAL_MAX. */
+static sched_time_t refusal_wait(unsigned n) {
+  sched_time_t wait = SCHED_REFUSAL_FIRST << (n > 7 ? 6 : n - 1);
+  return (wait < SCHED_REFUSAL_MAX) ? wait : SCHED_REFUSAL_MAX;
+}
+
+sched_time_t sched_refused(sched_t *s, sched_series_t *w, const char *code) {
+  sched_refusal_t *r = refusal_of(s, w);
+  bool probe = w->probe;
+  w->in_flight = false;
+  w->probe = false;
+  w->next_end = 0; /* its windows stay due, for after the backoff */
+  if (r->refusals > 0 && !probe)
+    return 0; /* asked before the statistic backed off */
+  r->probing = false;
+  if (r->refusals > 0 && strncmp(r->code, code, sizeof(r->code) - 1) == 0)
+    r->refusals++;
+  else
+    r->refusals = 1;
+  strncpy(r->code, code, sizeof(r->code) - 1);
+  r->code[sizeof(r->code) - 1] = 0;
+  sched_time_t wait = refusal_wait(r->refusals);
+  r->not_before = w->started + wait;
+  return wait;
+}
+
+unsigned sched_refusals(const sched_t *s, const sched_series_t *w) {
+  return s->refusals[w->stat % SCHED_MAX_STATS].refusals;
+}
+
 void sched_window_done(sched_t *s, sched_series_t *w, sched_outcome_t outcome,
                        long retry_hint_ms) {
   const sched_io_t *io = s->io;
   time_t end = w->requested_end;
+  sched_refusal_t *r = refusal_of(s, w);
+  if (outcome == SCHED_REFUSED) {
+    sched_refused(s, w, "");
+    return;
+  }
   w->in_flight = false;
+  if (w->probe)
+    r->probing = false; /* answered, refused or not: another may ask */
+  w->probe = false;
 
   switch (outcome) {
   case SCHED_DONE:
     w->last_end = end;
     w->next_end = (end + s->window <= s->latest) ? end + s->window : 0;
     w->attempts = 0;
+    w->page = 1;
     s->failures = 0;
     s->keys_rejected = false;
+    *r = (sched_refusal_t){0}; /* allowed again: full pace */
+    return;
+  case SCHED_MORE:
+    /* The same windows, their next page: a request as any other. */
+    w->page++;
+    w->attempts = 0;
+    s->failures = 0;
+    s->keys_rejected = false;
+    *r = (sched_refusal_t){0};
     return;
   case SCHED_INVALID:
     w->next_end = 0; /* the next read asks again */
@@ -305,10 +377,7 @@ void sched_window_done(sched_t *s, sched_series_t *w, sched_outcome_t outcome,
     s->given_up_end = s->latest;
     s->stop = true;
     return;
-  case SCHED_REFUSED:
-    /* Asking again within the window would fail the same way. */
-    w->given_up_end = s->latest;
-    w->next_end = 0;
+  case SCHED_REFUSED: /* above */
     return;
   case SCHED_GONE:
     s->gone++;

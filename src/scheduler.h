@@ -5,9 +5,10 @@
  * The decisions of a block's read, over time: which window each series
  * needs next (backfill up to MaxBackfill, in order), when a request may
  * start (MaxConcurrentRequests, MaxRequestsPerSecond, the read's deadline,
- * backoff after failures and throttling), whose turn it is (series round
- * robin, taking turns with discovery), and what each answer means for the
- * series and the block (retries, keys refused, instances gone). Pure: no
+ * backoff after failures and throttling, and per statistic after
+ * refusals), whose turn it is (series round robin, taking turns with
+ * discovery), and what each answer means for the series and the block
+ * (retries, pages, keys refused, instances gone). Pure: no
  * collectd, no libcurl; time, randomness and requests come through
  * sched_io_t, so tests drive it with a simulated clock.
  */
@@ -33,12 +34,20 @@ typedef uint64_t sched_time_t;
 #define SCHED_MAX_BACKOFF SCHED_SECONDS(60)
 /* Requests for one window within one read, on transient failures. */
 #define SCHED_MAX_ATTEMPTS 3
+/* A statistic the API keeps refusing is asked again after 1, 2, 4 ...
+ * minutes, at most an hour. */
+#define SCHED_REFUSAL_FIRST SCHED_SECONDS(60)
+#define SCHED_REFUSAL_MAX SCHED_SECONDS(3600)
+/* Statistics (and variants) a block backs off apart: sched_series_t.stat
+ * modulo this. */
+#define SCHED_MAX_STATS 16
 
 /* One series' windows. The glue keeps one in each of its series. */
 typedef struct {
   time_t last_end;     /* EndTime of the newest dispatched window; 0: none */
   time_t given_up_end; /* skip windows up to this after a permanent error */
   size_t group;        /* the instance: series of one share it */
+  size_t stat;         /* the statistic: series of one back off together */
   int batch;           /* windows one request may cover; 0: one */
   bool latest_only;    /* a state: only the newest window, no backfill */
 
@@ -50,19 +59,32 @@ typedef struct {
   unsigned generation;  /* of the keys that signed the request in flight */
   bool after_rejection; /* started once keys had been refused */
   sched_time_t retry_at;
-  int attempts; /* at next_end */
+  int attempts;         /* at next_end */
+  int page;             /* of a paged answer: the page to ask next, from 1 */
+  sched_time_t started; /* when the request in flight started */
+  bool probe;           /* it asks whether its refused statistic may again */
 } sched_series_t;
+
+/* A statistic the API refuses (SCHED_REFUSED): its series wait, and one
+ * of them asks again after each step. */
+typedef struct {
+  unsigned refusals;       /* in a row, with this code: the step; 0: none */
+  char code[64];           /* the API's error code */
+  sched_time_t not_before; /* the next try */
+  bool probing;            /* that try is in flight */
+} sched_refusal_t;
 
 /* What an answer to a window's request was. */
 typedef enum {
   SCHED_DONE,        /* the window's values, dispatched */
+  SCHED_MORE,        /* a page of the answer: the next page is asked */
   SCHED_INVALID,     /* an unusable answer: the next read asks again */
   SCHED_NETWORK,     /* no answer at all: nothing more in this read */
   SCHED_TRANSIENT,   /* the service's trouble: again, after a backoff */
   SCHED_THROTTLED,   /* flow control: the whole block holds back */
   SCHED_CREDENTIALS, /* the keys were refused */
   SCHED_CLOCK,       /* the host clock is off: the block skips the window */
-  SCHED_REFUSED,     /* this request (permission, parameters): skip it */
+  SCHED_REFUSED,     /* the statistic (permission, parameters): backs off */
   SCHED_GONE,        /* the instance no longer exists */
 } sched_outcome_t;
 
@@ -114,6 +136,7 @@ typedef struct {
   size_t cursor;           /* where the next read starts, so none starves */
   sched_time_t *starts;    /* the last max_rps starts, a ring */
   size_t starts_next;      /* its oldest entry */
+  sched_refusal_t refusals[SCHED_MAX_STATS]; /* per statistic */
 
   /* The read in progress */
   const sched_io_t *io;
@@ -137,6 +160,19 @@ void sched_read(sched_t *s, const sched_io_t *io, time_t latest,
 /* An answer to series w's request (within sched_read's wait()). */
 void sched_window_done(sched_t *s, sched_series_t *w, sched_outcome_t outcome,
                        long retry_hint_ms);
+
+/* Series w's request was refused (SCHED_REFUSED) with the API's code.
+ * Its statistic backs off: no request of it until a step later (1, 2, 4
+ * ... minutes, at most SCHED_REFUSAL_MAX; the first step again for another
+ * code), then one of its series asks (a probe) while the others wait; the
+ * first answer with values ends it, and the windows missed meanwhile are
+ * caught up as far as MaxBackfill reaches. Returns the step's wait when
+ * this refusal begins a step (the glue says so in the log), or 0 when the
+ * statistic was already backing off (a request in flight before it). */
+sched_time_t sched_refused(sched_t *s, sched_series_t *w, const char *code);
+
+/* The refusals in a row of w's statistic: 0 unless it is backing off. */
+unsigned sched_refusals(const sched_t *s, const sched_series_t *w);
 
 /* Flow control met by another request (discovery): the block holds back as
  * the hint says (ms; -1: none) or backs off. */

@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -66,8 +67,8 @@ static int blackhole_points(const statistic_t *stat, const api_rows_t *rows,
                             size_t why_size);
 
 /* DescribeDDoSEvents: a row per event of the instances (no instance ID),
- * newest first; Port empty and Region absent on blackholes (the docs' own
- * example). */
+ * in an order the docs do not give, paged; Port empty and Region absent on
+ * blackholes (the docs' own example). */
 static const api_field_t event_fields[] = {
     {"EventType", API_FIELD_TEXT, true}, {"Ip", API_FIELD_TEXT, false},
     {"Port", API_FIELD_TEXT, false},     {"StartTime", API_FIELD_COUNT, true},
@@ -223,7 +224,7 @@ const statistic_t statistics[] = {
         .root_field_count = COUNT_OF(event_root_fields),
         .values = event_values,
         .value_count = COUNT_OF(event_values),
-        .max_response = 1024 * 1024, /* a page of events */
+        .max_response = 1024 * 1024, /* a page of events (50) */
         .max_instances = 100,
         .points = events_points,
         .state_suffix = "/events",
@@ -382,6 +383,57 @@ static int blackhole_points(const statistic_t *stat, const api_rows_t *rows,
   }
   emit(ctx, last_end, stat->values[1].type, stat->values[1].type_instance,
        blackholed);
+  return 0;
+}
+
+stat_pages_t stat_next_page(uint64_t total, int page, int page_size,
+                            size_t page_rows) {
+  if (page_rows == 0 || page_size <= 0 ||
+      (uint64_t)page * (uint64_t)page_size >= total)
+    return STAT_PAGES_DONE;
+  return (page >= STAT_MAX_PAGES) ? STAT_PAGES_CAPPED : STAT_PAGES_MORE;
+}
+
+static bool same_row(const api_value_t *a, const api_value_t *b, size_t n) {
+  for (size_t f = 0; f < n; f++)
+    if (a[f].present != b[f].present || a[f].count != b[f].count ||
+        strcmp(a[f].text, b[f].text) != 0)
+      return false;
+  return true;
+}
+
+int stat_rows_append(api_rows_t *all, api_rows_t *page) {
+  if (all->values == NULL && all->root == NULL) {
+    *all = *page;
+    *page = (api_rows_t){0};
+    return 0;
+  }
+  size_t n = all->field_count;
+  if (page->count > 0 && page->field_count != n)
+    return -1;
+  if (page->count > 0) {
+    api_value_t *values =
+        realloc(all->values, (all->count + page->count) * n * sizeof(*values));
+    if (values == NULL)
+      return -1;
+    all->values = values;
+  }
+  size_t before = all->count;
+  for (size_t r = 0; r < page->count; r++) {
+    const api_value_t *row = page->values + r * n;
+    bool seen = false;
+    for (size_t k = 0; k < before && !seen; k++)
+      seen = same_row(all->values + k * n, row, n);
+    if (!seen)
+      memcpy(all->values + n * all->count++, row, n * sizeof(*row));
+  }
+  if (page->root != NULL) {
+    free(all->root);
+    all->root = page->root;
+    page->root = NULL;
+  }
+  free(page->values);
+  *page = (api_rows_t){0};
   return 0;
 }
 

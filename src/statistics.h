@@ -22,6 +22,8 @@
 /* Bounds of the table: windows one request covers, values per window. */
 #define STAT_MAX_BATCH 60
 #define STAT_MAX_VALUES 16
+/* Pages of one paged answer (events) read for one request's windows. */
+#define STAT_MAX_PAGES 20
 
 typedef enum {
   SCOPE_PORT,     /* a series per instance and port (or all ports) */
@@ -107,7 +109,8 @@ struct statistic_s {
   size_t max_response;  /* the largest answer accepted, in bytes */
   size_t max_instances; /* InstanceIds one request may name */
   /* Seconds before the first window a request also covers: events that
-   * began earlier and still run. With it, the answer is paged (page 1). */
+   * began earlier and still run. With it, the answer is paged: every page
+   * up to its Total (root field 0), at most STAT_MAX_PAGES. */
   int lookback;
   /* A state, not a history: the request names no time, and only the
    * newest window is asked (an outage is not caught up). */
@@ -153,6 +156,22 @@ int stat_windows(const statistic_t *stat, const api_rows_t *rows,
 int stat_points(const statistic_t *stat, const api_rows_t *rows,
                 time_t first_end, time_t last_end, int window, stat_emit_t emit,
                 void *ctx, char *why, size_t why_size);
+
+/* What a paged answer needs after page `page` (from 1) of page_size
+ * rows, which held page_rows of them, when the answer counts total. */
+typedef enum {
+  STAT_PAGES_DONE,   /* every page read (or an empty one: nothing more) */
+  STAT_PAGES_MORE,   /* the next page */
+  STAT_PAGES_CAPPED, /* more, but STAT_MAX_PAGES are read */
+} stat_pages_t;
+stat_pages_t stat_next_page(uint64_t total, int page, int page_size,
+                            size_t page_rows);
+
+/* Adds the rows of page to all (the pages before it, or empty), except
+ * rows all already has (an answer that shifted between pages); the root
+ * fields become page's (its Total is the newest). page is left empty.
+ * Returns 0, or -1 (out of memory, or rows of other fields). */
+int stat_rows_append(api_rows_t *all, api_rows_t *page);
 
 /* An attack event of a DescribeDDoSEvents answer. */
 typedef struct {

@@ -342,7 +342,7 @@ def workdir(tmp_path):
 # module not named here counts as UNKNOWN_MODULE_SECONDS.
 MODULE_SECONDS = {
     "test_fleet.py": 200, "test_memory.py": 165, "test_scale.py": 165,
-    "test_backfill.py": 130, "test_ram_role.py": 130, "test_state_file.py": 125,
+    "test_refusal_backoff.py": 190, "test_backfill.py": 130, "test_ram_role.py": 130, "test_state_file.py": 125,
     "test_discovery.py": 100, "test_traffic.py": 95, "test_attack_script.py": 90,
     "test_blackhole.py": 90, "test_events.py": 90, "test_write_backends.py": 80,
     "test_web.py": 70, "test_prometheus.py": 60, "test_fuzz.py": 40,

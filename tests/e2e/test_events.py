@@ -3,7 +3,9 @@
 collectd: per window the mitigation and blackhole events under way and
 the peak attack, and a notification (seen through the stock logfile
 plugin) when each event starts and when it ends, once each, also across
-a restart with a StateFile."""
+a restart with a StateFile; and a campaign of more events than one page
+holds (DescribeDDoSEvents answers 50 a page, in no documented order),
+read page by page, counted and notified from all pages together."""
 
 import os
 import re
@@ -108,7 +110,7 @@ def test_values_per_window(run):
         assert peak[t] == PEAK_BPS and packets[t] == PEAK_PPS
 
 
-def test_requests_look_back_a_day_one_page(run):
+def test_requests_look_back_a_day_one_page_when_it_holds_them(run):
     reqs = run["requests"]
     assert reqs and all(r["status"] == 200 for r in reqs)
     for r in reqs:
@@ -116,3 +118,67 @@ def test_requests_look_back_a_day_one_page(run):
         assert p["InstanceIds.1"] == INSTANCE and p["PageNumber"] == "1"
         assert p["PageSize"] == "50"
         assert int(p["EndTime"]) - int(p["StartTime"]) >= 86400 + 60
+
+
+CAMPAIGN = "ddoscoo-cn-campaign"
+EVENTS = 120
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("campaign"))
+    now = int(time.time())
+    # 120 mitigations under way, begun over the last hour, answered in an
+    # order that is neither newest nor oldest first.
+    attacks = [{"instance": CAMPAIGN, "ip": "198.51.100.%d" % (k + 1), "port": 1000 + k,
+                "start": now - 3600 + 25 * k, "ramp_seconds": 0,
+                "peak_bps": 1_000_000_000 + k, "peak_pps": 100_000 + k}
+               for k in range(EVENTS)]
+    sim = Simulator(d, {"keys": KEYS, "instances": [CAMPAIGN],
+                        "attack": {"attacks": attacks, "event_order": "scrambled"}})
+    cd = Collectd(d, block("campaign", *KEY, 'Endpoint "%s"' % sim.url,
+                           'Statistics "events"', 'InstanceId "%s"' % CAMPAIGN, "Interval 1"))
+    try:
+        wait_for(lambda: len(cd.csv_points(CAMPAIGN, "count-mitigation_events")) >= 2, 150,
+                 "two windows of the campaign", step=1)
+        time.sleep(2)
+        alive = cd.alive()
+    finally:
+        cd.stop()
+        sim.stop()
+    return {"cd": cd, "alive": alive,
+            "requests": [r for r in sim.requests() if r.get("action") == "DescribeDDoSEvents"]}
+
+
+def test_every_event_of_every_page_is_counted(campaign):
+    cd = campaign["cd"]
+    mitigation = cd.csv_points(CAMPAIGN, "count-mitigation_events")
+    peak = cd.csv_points(CAMPAIGN, "gauge-event_peak_bps")
+    assert len(mitigation) >= 2 and set(mitigation) == set(peak)
+    for t in mitigation:
+        assert mitigation[t] == EVENTS, (t, mitigation[t])
+        assert peak[t] == 1_000_000_000 + EVENTS - 1
+    assert campaign["alive"]
+
+
+def test_every_event_is_notified_once(campaign):
+    lines = notifications(campaign["cd"])
+    assert len(lines) == EVENTS, len(lines)
+    ports = sorted(int(re.search(r", port (\d+),", l).group(1)) for l in lines)
+    assert ports == list(range(1000, 1000 + EVENTS))
+    assert all("Anti-DDoS mitigation started" in l for l in lines)
+
+
+def test_pages_until_total_each_window(campaign):
+    reqs = campaign["requests"]
+    assert reqs and all(r["status"] == 200 for r in reqs)
+    by_window = {}
+    for r in reqs:
+        p = r["params"]
+        assert p["PageSize"] == "50"
+        by_window.setdefault(p["EndTime"], []).append(p["PageNumber"])
+    # Three pages per window (50, 50, 20 of 120), in order, none more.
+    done = [pages for pages in by_window.values() if len(pages) >= 3]
+    assert len(done) >= 2
+    for pages in by_window.values():
+        assert pages == ["1", "2", "3"][:len(pages)], by_window

@@ -147,6 +147,7 @@ Importable pieces (used by the tests of the plugin and of this simulator):
     blackhole_for(ids, now[, section]) -> BlackholeStatus items
     events_for(ids, start, end, now[, section, region_id])
                                        -> every selected DDoSEvents item, newest first
+                                          (or "event_order": "scrambled")
     baseline_for(id, minute), minute_flow(id, minute, section), default_ip(id)
     minute_conns(id, port, minute, section)
                                        -> one instance's connections in one minute
@@ -1791,7 +1792,11 @@ STAT_LIST_NAMES = {FLOW_ACTION: "PortFlowList", BLACKHOLE_ACTION: "BlackholeStat
                    CODES_ACTION: "StatusCodeList"}
 ONGOING_END_TIMES = ("zero", "absent", "future")
 EVENT_SELECTIONS = ("overlap", "start")
+# The order of DDoSEvents items, which the sources do not give: newest first,
+# or "scrambled", a stable order neither by time nor by anything else.
+EVENT_ORDERS = ("newest", "scrambled")
 ATTACK_DEFAULTS = {"attacks": [], "ongoing_end_time": "zero", "event_selection": "overlap",
+                   "event_order": "newest",
                    "flow_regions": ["cn"], "instance_ips": {}, "flow_delay_seconds": 0,
                    "floods": []}
 FLOOD_KEYS = frozenset({"domain", "start", "end", "peak_qps", "ramp_seconds"})
@@ -1901,6 +1906,7 @@ def check_attack(spec, now):
                       "blackhole_from"?, "blackhole_to"?, "region"? ("cn")}, ...],
          "ongoing_end_time": "zero" | "absent" | "future",
          "event_selection": "overlap" | "start",
+         "event_order": "newest" | "scrambled",
          "flow_regions": ["cn", ...]   (rows per Time for RegionId ap-southeast-1),
          "instance_ips": {instance id: [ip, ...]},
          "flow_delay_seconds": N}      (a bucket is answered N s after it ends)
@@ -1913,7 +1919,8 @@ def check_attack(spec, now):
                           (sorted(unknown), ", ".join(sorted(ATTACK_DEFAULTS))))
     out = copy.deepcopy(ATTACK_DEFAULTS)
     for name, choices in (("ongoing_end_time", ONGOING_END_TIMES),
-                          ("event_selection", EVENT_SELECTIONS)):
+                          ("event_selection", EVENT_SELECTIONS),
+                          ("event_order", EVENT_ORDERS)):
         if name in spec:
             if spec[name] not in choices:
                 raise ConfigError("attack.%s must be one of %s" % (name, ", ".join(choices)))
@@ -2069,7 +2076,8 @@ def flow_for(instance_ids, start, end, interval=60, attack=None, region_id=DEFAU
 
 def events_for(instance_ids, start, end, now, attack=None, region_id=DEFAULT_REGION):
     """Every DDoSEvents item a DescribeDDoSEvents query selects, newest
-    first (StartTime descending). Each attack that has begun by ``now``
+    first (StartTime descending), or with "event_order" "scrambled" in a
+    stable order by a hash of each item. Each attack that has begun by ``now``
     is a "defense" event over [start, end); its blackhole, once begun, a
     "blackhole" event (Port empty, as in the docs' XML example). Bps/Pps
     are the attack's peaks. Selection ("event_selection"): "overlap" takes
@@ -2109,6 +2117,9 @@ def events_for(instance_ids, start, end, now, attack=None, region_id=DEFAULT_REG
                     int(now) // 60 * 60 + 60 + FUTURE_END_SECONDS
             events.append(ev)
     events.sort(key=lambda ev: (-ev["StartTime"], ev["EventType"], ev["Ip"]))
+    if section["event_order"] == "scrambled":
+        events.sort(key=lambda ev: hashlib.sha256(("%s/%s/%s/%d" % (
+            ev["EventType"], ev["Ip"], ev["Port"], ev["StartTime"])).encode()).digest())
     return events
 
 

@@ -1919,6 +1919,30 @@ def test_ddos_events_and_paging(stat_servers, style):
         [("defense", "443")]
 
 
+def test_ddos_events_beyond_one_page_in_a_scrambled_order(start_sim):
+    now = int(time.time())
+    attacks = [{"instance": INST1, "ip": "198.51.100.%d" % (k % 200 + 1), "port": 1000 + k,
+                "start": now - 3600 + 20 * k, "peak_bps": 1000 + k, "peak_pps": 10 + k}
+               for k in range(120)]
+    s = start_sim(dict(BASE_CONFIG, attack={"attacks": attacks, "event_order": "scrambled"}))
+    pages = []
+    for page in (1, 2, 3, 4):
+        r = call(s, stat_params(EVENTS, StartTime=str(minute(-7200)), PageNumber=str(page),
+                                PageSize="50"))
+        root, got = parse_list(r, EVENTS, "DDoSEvents", "repeated")
+        assert root.findtext("Total") == "120"
+        pages.append(got)
+    assert [len(p) for p in pages] == [50, 50, 20, 0]
+    items = [i for p in pages for i in p]
+    assert len({i["Port"] for i in items}) == 120
+    starts = [int(i["StartTime"]) for i in items]
+    assert starts != sorted(starts, reverse=True) and starts != sorted(starts)
+    # The same order at every request: pages do not overlap.
+    r = call(s, stat_params(EVENTS, StartTime=str(minute(-7200)), PageNumber="2",
+                            PageSize="50"))
+    assert parse_list(r, EVENTS, "DDoSEvents", "repeated")[1] == pages[1]
+
+
 def test_ddos_events_premium_region(stat_servers):
     s = stat_servers["repeated"]
     p = stat_params(EVENTS, InstanceIds__1=INST_AP, RegionId="ap-southeast-1")
@@ -2160,6 +2184,7 @@ def test_attack_config_validation():
                 {"attacks": [dict(good, colour="red")]},
                 {"attacks": [{"start": "now", "peak_bps": 1, "peak_pps": 1}]},
                 {"attacks": good}, {"ongoing_end_time": "never"}, {"event_selection": "any"},
+                {"event_order": "oldest"},
                 {"flow_regions": []}, {"flow_regions": ["cn", "cn"]},
                 {"instance_ips": {INST1: []}}, {"flow_delay_seconds": -1}, {"colour": 1}):
         with pytest.raises(sim.ConfigError):

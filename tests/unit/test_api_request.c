@@ -109,6 +109,17 @@ DEF_TEST(params) {
   OK(param(&p, "Port") == NULL);
   OK(param(&p, "InstanceIds.2") == NULL);
   rpc_params_clear(&p);
+
+  /* A paged answer: page 1 unless another is asked. */
+  req.page_size = API_EVENTS_PAGE_SIZE;
+  CHECK_ZERO(api_request_params(&req, &p));
+  EXPECT_EQ_STR("1", param(&p, "PageNumber"));
+  EXPECT_EQ_STR("50", param(&p, "PageSize"));
+  rpc_params_clear(&p);
+  req.page_number = 3;
+  CHECK_ZERO(api_request_params(&req, &p));
+  EXPECT_EQ_STR("3", param(&p, "PageNumber"));
+  rpc_params_clear(&p);
   return 0;
 }
 

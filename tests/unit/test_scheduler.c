@@ -48,8 +48,15 @@ struct world_s {
 
   /* What happened */
   sched_time_t starts[MAX_STARTS];
-  char start_kind[MAX_STARTS]; /* 'w' window, 'o' other */
+  char start_kind[MAX_STARTS];     /* 'w' window, 'o' other */
+  size_t start_series[MAX_STARTS]; /* (size_t)-1: other */
+  int start_page[MAX_STARTS];
   size_t start_count;
+  size_t skipped;         /* over all reads */
+  const char *code;       /* of a SCHED_REFUSED answer */
+  sched_time_t steps[64]; /* the waits sched_refused began */
+  size_t step_count;
+  int pages;                     /* a paged answer's pages */
   unsigned requests[MAX_SERIES]; /* per series, this read or overall */
   unsigned windows[MAX_SERIES];  /* asked for, per series */
   time_t dispatched[MAX_SERIES]; /* newest */
@@ -72,6 +79,7 @@ static world_t *world_new(size_t count, int max_backfill, int concurrent,
   w->generation = 1;
   w->now = SCHED_SECONDS(T0);
   w->rng = 12345;
+  w->code = "Forbidden.RAM";
   for (size_t i = 0; i < count; i++)
     w->series[i].group = i;
   return w;
@@ -96,11 +104,13 @@ static sched_series_t *io_series(void *ctx, size_t i) {
   return ((world_t *)ctx)->series + i;
 }
 
-static void record_start(world_t *w, char kind) {
+static void record_start(world_t *w, char kind, size_t i) {
   if (w->now + SCHED_MIN_REQUEST_TIME > w->deadline)
     w->errors++; /* could not end in time */
   if (w->start_count < MAX_STARTS) {
     w->start_kind[w->start_count] = kind;
+    w->start_series[w->start_count] = i;
+    w->start_page[w->start_count] = (kind == 'w') ? w->series[i].page : 0;
     w->starts[w->start_count++] = w->now;
   }
 }
@@ -123,7 +133,7 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
                                          .done_at = w->now + w->latency};
   *generation = w->generation;
   w->requests[i]++;
-  record_start(w, 'w');
+  record_start(w, 'w', i);
   return SCHED_STARTED;
 }
 
@@ -137,7 +147,7 @@ static int io_start_other(void *ctx, sched_time_t deadline) {
   w->other_left--;
   w->flight[w->in_flight++] =
       (flight_t){.i = (size_t)-1, .done_at = w->now + w->latency};
-  record_start(w, 'o');
+  record_start(w, 'o', (size_t)-1);
   return 1;
 }
 
@@ -149,6 +159,12 @@ static void answer(world_t *w, flight_t f) {
   sched_series_t *s = w->series + f.i;
   int nth = (int)w->requests[f.i];
   sched_outcome_t o = w->answer(w, f.i, f.end, f.generation, nth);
+  if (o == SCHED_REFUSED) {
+    sched_time_t wait = sched_refused(&w->s, s, w->code);
+    if (wait != 0 && w->step_count < 64)
+      w->steps[w->step_count++] = wait;
+    return;
+  }
   if (o == SCHED_DONE) {
     time_t last = w->dispatched[f.i];
     if (f.end <= last)
@@ -210,6 +226,7 @@ static void read_at(world_t *w, time_t at, double budget) {
   time_t latest = (at - 60) / WINDOW * WINDOW;
   w->deadline = w->now + (sched_time_t)(budget * (double)SCHED_SECONDS(1));
   sched_read(&w->s, &io, latest, w->deadline);
+  w->skipped += w->s.skipped;
 }
 
 static void run_reads(world_t *w, time_t from, time_t to, int interval,
@@ -526,6 +543,157 @@ DEF_TEST(two_hundred_hours_of_faults_lose_no_window) {
   return 0;
 }
 
+/* Three instances, connections (series 0-2) and traffic (3-5, an hour a
+ * request); the key may not call DescribePortFlowList for the first hour. */
+#define DENIED_UNTIL (T0 + 3600)
+static sched_outcome_t traffic_denied(world_t *w, size_t i, time_t end,
+                                      unsigned generation, int nth) {
+  (void)end, (void)generation, (void)nth;
+  return (w->series[i].stat == 1 && w->now < SCHED_SECONDS(DENIED_UNTIL))
+             ? SCHED_REFUSED
+             : SCHED_DONE;
+}
+
+static world_t *traffic_world(answer_t answer) {
+  world_t *w = world_new(6, 60, 4, 10, answer);
+  for (size_t i = 0; i < 6; i++) {
+    w->series[i].group = i % 3;
+    w->series[i].stat = i / 3;
+    w->series[i].batch = (i < 3) ? 0 : 60;
+  }
+  return w;
+}
+
+DEF_TEST(a_refused_statistic_backs_off_alone_and_catches_up) {
+  world_t *w = traffic_world(traffic_denied);
+  run_reads(w, T0, T0 + 3780, 10, 10);
+
+  /* Traffic: one request tries at each step, 1, 2, 4 ... minutes apart;
+   * after the first 15 minutes at most one every 10 minutes. */
+  sched_time_t tries[64];
+  size_t n = 0;
+  for (size_t k = 0; k < w->start_count && n < 64; k++)
+    if (w->start_kind[k] == 'w' && w->start_series[k] >= 3)
+      tries[n++] = w->starts[k];
+  EXPECT_EQ_INT(6, n); /* 0, 1, 3, 7, 15, 31 minutes */
+  for (size_t k = 1; k < n; k++) {
+    sched_time_t step = SCHED_SECONDS(60) << (k - 1);
+    OK(tries[k] - tries[k - 1] >= step);
+    OK(tries[k] - tries[k - 1] < step + SCHED_SECONDS(11));
+    if (tries[k - 1] >= SCHED_SECONDS(T0 + 900))
+      OK(tries[k] - tries[k - 1] >= SCHED_SECONDS(600));
+  }
+  /* A step each, for the log: 1, 2, 4, 8, 16, 32 minutes. */
+  EXPECT_EQ_INT(6, w->step_count);
+  for (size_t k = 0; k < w->step_count; k++)
+    EXPECT_EQ_INT(SCHED_SECONDS(60) << k, w->steps[k]);
+  EXPECT_EQ_INT(6, sched_refusals(&w->s, w->series + 3));
+
+  /* Connections: every minute, as if nothing happened. */
+  for (size_t i = 0; i < 3; i++)
+    EXPECT_EQ_INT(63, w->dispatch_count[i]);
+
+  /* The next step, at 63 minutes, is allowed: every window MaxBackfill
+   * covers, an hour, in one request per series. The 4 windows beyond it
+   * are skipped, and counted once. */
+  size_t before = w->start_count;
+  unsigned windows[6];
+  memcpy(windows, w->windows, sizeof(windows));
+  read_at(w, T0 + 3780, 10);
+  time_t latest = T0 + 3780 - 60;
+  for (size_t i = 3; i < 6; i++) {
+    EXPECT_EQ_INT(latest, w->series[i].last_end);
+    EXPECT_EQ_INT(60, w->windows[i] - windows[i]);
+  }
+  EXPECT_EQ_INT(3 + 3, w->start_count - before);
+  EXPECT_EQ_INT(3 * 4, w->skipped);
+  EXPECT_EQ_INT(0, sched_refusals(&w->s, w->series + 3));
+
+  /* Then full pace: a request a minute per series. */
+  memcpy(windows, w->windows, sizeof(windows));
+  run_reads(w, T0 + 3790, T0 + 3790 + 600, 10, 10);
+  for (size_t i = 0; i < 6; i++)
+    EXPECT_EQ_INT(10, w->windows[i] - windows[i]);
+  EXPECT_EQ_INT(0, w->errors);
+  EXPECT_EQ_INT(0, w->gaps);
+  world_free(w);
+  return 0;
+}
+
+static sched_outcome_t traffic_always_denied(world_t *w, size_t i, time_t end,
+                                             unsigned generation, int nth) {
+  (void)end, (void)generation, (void)nth;
+  return (w->series[i].stat == 1) ? SCHED_REFUSED : SCHED_DONE;
+}
+
+DEF_TEST(a_statistic_refused_for_a_day_asks_once_an_hour) {
+  world_t *w = traffic_world(traffic_always_denied);
+  run_reads(w, T0, T0 + 86400, 10, 10);
+  size_t traffic = 0;
+  for (size_t i = 3; i < 6; i++)
+    traffic += w->requests[i];
+  /* 0, 1, 3, 7, 15, 31, 63 minutes, then every hour: 7 + 22. */
+  EXPECT_EQ_INT(29, traffic);
+  EXPECT_EQ_INT(29, w->step_count);
+  EXPECT_EQ_INT(SCHED_REFUSAL_MAX, w->steps[28]);
+  for (size_t i = 0; i < 3; i++)
+    EXPECT_EQ_INT(1440, w->dispatch_count[i]);
+  /* The windows beyond MaxBackfill are skipped once, not at every read. */
+  EXPECT_EQ_INT(3 * (1440 - 60), w->skipped);
+  world_free(w);
+  return 0;
+}
+
+DEF_TEST(another_code_starts_again_at_the_first_step) {
+  world_t *w = world_new(1, 60, 1, 0, always_done);
+  sched_series_t *s = w->series;
+  s->started = SCHED_SECONDS(T0);
+  EXPECT_EQ_INT(SCHED_SECONDS(60), sched_refused(&w->s, s, "Forbidden.RAM"));
+  /* Answers to requests sent before it are no new step. */
+  EXPECT_EQ_INT(0, sched_refused(&w->s, s, "Forbidden.RAM"));
+  s->probe = true;
+  EXPECT_EQ_INT(SCHED_SECONDS(120), sched_refused(&w->s, s, "Forbidden.RAM"));
+  EXPECT_EQ_INT(SCHED_SECONDS(T0 + 120), w->s.refusals[0].not_before);
+  s->probe = true;
+  EXPECT_EQ_INT(SCHED_SECONDS(60),
+                sched_refused(&w->s, s, "InvalidParameter.Interval"));
+  EXPECT_EQ_INT(1, sched_refusals(&w->s, s));
+  world_free(w);
+  return 0;
+}
+
+/* Every window's answer has w->pages pages; page 2 fails once. */
+static sched_outcome_t paged(world_t *w, size_t i, time_t end,
+                             unsigned generation, int nth) {
+  (void)end, (void)generation;
+  if (w->series[i].page == 2 && nth == 2)
+    return SCHED_TRANSIENT;
+  return (w->series[i].page < w->pages) ? SCHED_MORE : SCHED_DONE;
+}
+
+DEF_TEST(pages_of_an_answer_are_requests_like_any_other) {
+  world_t *w = world_new(4, 60, 2, 3, paged);
+  w->pages = 3;
+  read_at(w, T0, 10);
+  OK(max_rate(w) <= 3);
+  for (size_t i = 0; i < w->count; i++) {
+    EXPECT_EQ_INT(1, w->dispatch_count[i]); /* once, after its last page */
+    EXPECT_EQ_INT(4, w->requests[i]);       /* 3 pages, page 2 twice */
+    int expect[] = {1, 2, 2, 3};
+    size_t k = 0;
+    for (size_t j = 0; j < w->start_count; j++)
+      if (w->start_series[j] == i && k < 4)
+        EXPECT_EQ_INT(expect[k++], w->start_page[j]);
+  }
+  /* The next window starts at page 1 again. */
+  run_reads(w, T0 + 60, T0 + 120, 10, 10);
+  for (size_t i = 0; i < w->count; i++)
+    EXPECT_EQ_INT(2, w->dispatch_count[i]);
+  EXPECT_EQ_INT(0, w->errors);
+  world_free(w);
+  return 0;
+}
+
 int main(void) {
   RUN_TEST(a_day_of_reads_fetches_every_window_once);
   RUN_TEST(the_rate_limit_holds_and_series_take_turns);
@@ -543,5 +711,9 @@ int main(void) {
   RUN_TEST(discovery_and_polls_take_turns);
   RUN_TEST(nothing_starts_that_could_not_end_by_the_deadline);
   RUN_TEST(two_hundred_hours_of_faults_lose_no_window);
+  RUN_TEST(a_refused_statistic_backs_off_alone_and_catches_up);
+  RUN_TEST(a_statistic_refused_for_a_day_asks_once_an_hour);
+  RUN_TEST(another_code_starts_again_at_the_first_step);
+  RUN_TEST(pages_of_an_answer_are_requests_like_any_other);
   END_TEST;
 }

@@ -8,6 +8,7 @@
 #include "statistics.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "testing.h"
@@ -280,6 +281,58 @@ DEF_TEST(events_per_window) {
   return 0;
 }
 
+/* A page of n events, k from `from`, each under way; the peak on k 110. */
+static api_rows_t event_page(int from, int n, uint64_t total) {
+  api_rows_t page = {.field_count = 7,
+                     .values = calloc((size_t)n * 7, sizeof(api_value_t)),
+                     .count = (size_t)n,
+                     .root = calloc(1, sizeof(api_value_t))};
+  for (int k = 0; k < n; k++) {
+    char ip[32];
+    snprintf(ip, sizeof(ip), "198.51.100.%d", from + k);
+    event_row(page.values + k * 7, "defense", ip, "80", START - 600 + from + k,
+              -1, (from + k == 110) ? 90000000000ULL : 1000, 10);
+  }
+  page.root[0] = (api_value_t){.present = true, .count = total};
+  return page;
+}
+
+DEF_TEST(events_beyond_one_page_count_from_all_pages) {
+  const statistic_t *ev = statistic_find("events");
+  /* 120 events, 50 a page: pages 1 and 2 ask for the next, 3 is the last;
+   * an empty page ends it whatever Total says; at most STAT_MAX_PAGES. */
+  EXPECT_EQ_INT(STAT_PAGES_MORE, stat_next_page(120, 1, 50, 50));
+  EXPECT_EQ_INT(STAT_PAGES_MORE, stat_next_page(120, 2, 50, 50));
+  EXPECT_EQ_INT(STAT_PAGES_DONE, stat_next_page(120, 3, 50, 20));
+  EXPECT_EQ_INT(STAT_PAGES_DONE, stat_next_page(100, 2, 50, 50));
+  EXPECT_EQ_INT(STAT_PAGES_DONE, stat_next_page(120, 2, 50, 0));
+  EXPECT_EQ_INT(STAT_PAGES_MORE,
+                stat_next_page(5000, STAT_MAX_PAGES - 1, 50, 50));
+  EXPECT_EQ_INT(STAT_PAGES_CAPPED,
+                stat_next_page(5000, STAT_MAX_PAGES, 50, 50));
+
+  /* The pages together; page 2 repeats the last event of page 1 (the
+   * answer shifted between requests): counted once. */
+  api_rows_t all = {0};
+  api_rows_t pages[] = {event_page(0, 50, 120), event_page(49, 50, 120),
+                        event_page(99, 21, 120)};
+  for (int p = 0; p < 3; p++)
+    CHECK_ZERO(stat_rows_append(&all, pages + p));
+  EXPECT_EQ_INT(120, all.count);
+  EXPECT_EQ_INT(120, all.root[0].count);
+  OK(pages[1].values == NULL && pages[1].count == 0);
+  emitted[0] = 0;
+  CHECK_ZERO(stat_points(ev, &all, START + 60, START + 60, 60, collect, NULL,
+                         why, sizeof(why)));
+  EXPECT_EQ_STR("1796205600 count-mitigation_events=120\n"
+                "1796205600 count-blackhole_events=0\n"
+                "1796205600 gauge-event_peak_bps=9e+10\n"
+                "1796205600 operations_per_second-event_peak_packets=10\n",
+                emitted);
+  api_rows_clear(&all);
+  return 0;
+}
+
 static void note(void *ctx, const stat_event_t *e, bool started) {
   (void)ctx;
   size_t n = strlen(emitted);
@@ -460,6 +513,7 @@ int main(void) {
   RUN_TEST(blackhole_per_ip_and_count);
   RUN_TEST(generic_points_are_the_mapped_fields);
   RUN_TEST(events_per_window);
+  RUN_TEST(events_beyond_one_page_count_from_all_pages);
   RUN_TEST(events_are_notified_once_each_way);
   END_TEST;
 }
