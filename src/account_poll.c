@@ -258,15 +258,20 @@ static void refused(poll_t *p, series_t *s, const http_result_t *r,
               "feature the instance's edition lacks): if it persists, leave "
               "\"%s\" out of Statistics",
               s->stat->name);
+  char who[DATA_MAX_NAME_LEN + 64];
+  if (s->w.refusals > 0)
+    ssnprintf(who, sizeof(who), "Series %s alone", s->name);
+  else
+    ssnprintf(who, sizeof(who), "Statistic \"%s\"", s->stat->name);
   ERROR(PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: API error %s "
-                    "(HTTP %ld; %s): %s (RequestId %s). Statistic \"%s\" "
-                    "refused %u time(s) in a row: asked again in %.0f min, by "
-                    "one of its series while the others wait; the block's "
-                    "other statistics go on.",
+                    "(HTTP %ld; %s): %s (RequestId %s). %s refused %u time(s) "
+                    "in a row: asked again in %.0f min%s; the block's other "
+                    "statistics go on.",
         a->name, s->name, s->stat->action, error->code, r->http_status, todo,
-        error->message, error->request_id[0] ? error->request_id : "none",
-        s->stat->name, sched_refusals(&a->sched, &s->w),
-        CDTIME_T_TO_DOUBLE(wait) / 60);
+        error->message, error->request_id[0] ? error->request_id : "none", who,
+        sched_refusals(&a->sched, &s->w), CDTIME_T_TO_DOUBLE(wait) / 60,
+        s->w.refusals > 0 ? " (the statistic's other series answer)"
+                          : ", by one of its series while the others wait");
 }
 
 /* An API error: logged, and what it means for the series or the block. A
@@ -502,10 +507,12 @@ static api_response_status_t gather_pages(poll_t *p, series_t *s,
 static void allowed_again(account_t *a, const series_t *s) {
   unsigned refusals = sched_refusals(&a->sched, &s->w);
   if (refusals > 0)
-    INFO(PLUGIN_NAME " plugin: Account \"%s\": %s (%s) answers again after "
-                     "%u refusals: polled at full pace, catching up what "
-                     "MaxBackfill allows.",
-         a->name, s->stat->action, s->stat->name, refusals);
+    INFO(PLUGIN_NAME " plugin: Account \"%s\": %s (%s%s%s) answers again "
+                     "after %u refusals: polled at full pace, catching up "
+                     "what MaxBackfill allows.",
+         a->name, s->stat->action, s->stat->name,
+         s->w.refusals ? ", series " : "", s->w.refusals ? s->name : "",
+         refusals);
 }
 
 /* The service refused the value of a variant spelled two ways by the

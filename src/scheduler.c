@@ -138,6 +138,11 @@ static bool start_next_window(sched_t *s, sched_time_t now,
         *wake = w->retry_at;
       continue;
     }
+    if (w->refused_until > now) {
+      if (w->refused_until < *wake)
+        *wake = w->refused_until;
+      continue;
+    }
     /* A refused statistic: one series asks, once its step is over. */
     sched_refusal_t *r = refusal_of(s, w);
     if (r->refusals > 0 && r->probing)
@@ -285,6 +290,15 @@ sched_time_t sched_refused(sched_t *s, sched_series_t *w, const char *code) {
   w->next_end = 0; /* its windows stay due, for after the backoff */
   if (r->refusals > 0 && !probe)
     return 0; /* asked before the statistic backed off */
+  /* Other series of its statistic answer (within two windows of this
+   * request): the refusal is this series' own, and it backs off alone. */
+  if (r->refusals == 0 && r->answered != 0 &&
+      w->started < r->answered + 2 * SCHED_SECONDS(s->window)) {
+    w->refusals++;
+    sched_time_t wait = refusal_wait(w->refusals);
+    w->refused_until = w->started + wait;
+    return wait;
+  }
   r->probing = false;
   if (r->refusals > 0 && strncmp(r->code, code, sizeof(r->code) - 1) == 0)
     r->refusals++;
@@ -298,7 +312,17 @@ sched_time_t sched_refused(sched_t *s, sched_series_t *w, const char *code) {
 }
 
 unsigned sched_refusals(const sched_t *s, const sched_series_t *w) {
-  return s->refusals[w->stat % SCHED_MAX_STATS].refusals;
+  return w->refusals ? w->refusals
+                     : s->refusals[w->stat % SCHED_MAX_STATS].refusals;
+}
+
+/* The service answered w without refusing its statistic (values, an
+ * unusable answer, an instance gone): a backoff of the statistic, or of w
+ * alone, ends, and a refusal soon after is w's own. */
+static void not_refused(sched_t *s, sched_series_t *w) {
+  *refusal_of(s, w) = (sched_refusal_t){.answered = w->started};
+  w->refusals = 0;
+  w->refused_until = 0;
 }
 
 void sched_window_done(sched_t *s, sched_series_t *w, sched_outcome_t outcome,
@@ -323,7 +347,7 @@ void sched_window_done(sched_t *s, sched_series_t *w, sched_outcome_t outcome,
     w->page = 1;
     s->failures = 0;
     s->keys_rejected = false;
-    *r = (sched_refusal_t){0}; /* allowed again: full pace */
+    not_refused(s, w); /* full pace again */
     return;
   case SCHED_MORE:
     /* The same windows, their next page: a request as any other. */
@@ -331,10 +355,11 @@ void sched_window_done(sched_t *s, sched_series_t *w, sched_outcome_t outcome,
     w->attempts = 0;
     s->failures = 0;
     s->keys_rejected = false;
-    *r = (sched_refusal_t){0};
+    not_refused(s, w);
     return;
   case SCHED_INVALID:
     w->next_end = 0; /* the next read asks again */
+    not_refused(s, w);
     return;
   case SCHED_NETWORK:
     /* Nothing answered: most likely nothing will in this read. */
@@ -382,6 +407,7 @@ void sched_window_done(sched_t *s, sched_series_t *w, sched_outcome_t outcome,
   case SCHED_GONE:
     s->gone++;
     skip_group(s, w);
+    not_refused(s, w);
     return;
   }
 }

@@ -63,6 +63,12 @@ typedef struct {
   int page;             /* of a paged answer: the page to ask next, from 1 */
   sched_time_t started; /* when the request in flight started */
   bool probe;           /* it asks whether its refused statistic may again */
+
+  /* Refused while other series of its statistic answer (an instance the
+   * key may not read, or whose edition lacks the feature): it backs off
+   * alone. */
+  unsigned refusals;          /* in a row; 0: none */
+  sched_time_t refused_until; /* its next try */
 } sched_series_t;
 
 /* A statistic the API refuses (SCHED_REFUSED): its series wait, and one
@@ -72,6 +78,7 @@ typedef struct {
   char code[64];           /* the API's error code */
   sched_time_t not_before; /* the next try */
   bool probing;            /* that try is in flight */
+  sched_time_t answered;   /* when the last request answered was started */
 } sched_refusal_t;
 
 /* What an answer to a window's request was. */
@@ -171,7 +178,8 @@ void sched_window_done(sched_t *s, sched_series_t *w, sched_outcome_t outcome,
  * statistic was already backing off (a request in flight before it). */
 sched_time_t sched_refused(sched_t *s, sched_series_t *w, const char *code);
 
-/* The refusals in a row of w's statistic: 0 unless it is backing off. */
+/* The refusals in a row of w's statistic, or of w alone: 0 unless it is
+ * backing off. */
 unsigned sched_refusals(const sched_t *s, const sched_series_t *w);
 
 /* Flow control met by another request (discovery): the block holds back as

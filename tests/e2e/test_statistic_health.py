@@ -93,9 +93,10 @@ def test_refusals_are_counted_for_the_refused_statistic_only(run):
     counters = run["refused"]["counters"]
     refused = counters[("traffic", "refused")]
     values = [refused[t] for t in sorted(refused)]
-    # A request per instance and window, each refused: the count rises by
-    # two each minute, and every request sent was refused.
-    assert values == sorted(values) and values[-1] - values[0] >= 4, values
+    # Both instances' first requests refused, then one probe of the
+    # statistic's backoff a minute later; every request sent was refused.
+    assert values == sorted(values) and values[0] >= 1, values
+    assert values[-1] - values[0] >= 1, values
     sent = counters[("traffic", "sent")]
     assert sent[max(sent)] == refused[max(refused)]
     for stat in CURRENT:

@@ -644,6 +644,32 @@ DEF_TEST(a_statistic_refused_for_a_day_asks_once_an_hour) {
   return 0;
 }
 
+/* The key may not read the first instance's traffic (series 3): the other
+ * instances' traffic answers. */
+static sched_outcome_t one_instance_denied(world_t *w, size_t i, time_t end,
+                                           unsigned generation, int nth) {
+  (void)w, (void)end, (void)generation, (void)nth;
+  return (i == 3) ? SCHED_REFUSED : SCHED_DONE;
+}
+
+DEF_TEST(a_series_refused_alone_backs_off_alone) {
+  world_t *w = traffic_world(one_instance_denied);
+  run_reads(w, T0, T0 + 7200, 10, 10);
+  /* The other series of the statistic, and every connection, every
+   * minute; the refused one at 0, 1, 3, 7, 15, 31, 63 minutes and then
+   * hourly (the first try of the first read counts for the statistic). */
+  for (size_t i = 0; i < 6; i++)
+    if (i != 3)
+      EXPECT_EQ_INT(T0 + 7080, w->series[i].last_end);
+  EXPECT_EQ_INT(0, w->gaps);
+  OK(w->requests[3] <= 9);
+  OK(sched_refusals(&w->s, w->series + 3) >= 5);
+  EXPECT_EQ_INT(0, sched_refusals(&w->s, w->series + 4));
+  EXPECT_EQ_INT(0, w->errors);
+  world_free(w);
+  return 0;
+}
+
 DEF_TEST(another_code_starts_again_at_the_first_step) {
   world_t *w = world_new(1, 60, 1, 0, always_done);
   sched_series_t *s = w->series;
@@ -713,6 +739,7 @@ int main(void) {
   RUN_TEST(two_hundred_hours_of_faults_lose_no_window);
   RUN_TEST(a_refused_statistic_backs_off_alone_and_catches_up);
   RUN_TEST(a_statistic_refused_for_a_day_asks_once_an_hour);
+  RUN_TEST(a_series_refused_alone_backs_off_alone);
   RUN_TEST(another_code_starts_again_at_the_first_step);
   RUN_TEST(pages_of_an_answer_are_requests_like_any_other);
   END_TEST;
