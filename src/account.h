@@ -45,6 +45,7 @@ typedef struct {
   sched_series_t w; /* its windows, for the scheduler */
   bool restored;    /* from the StateFile, once */
   c_complain_t complaint;
+  c_complain_t name_complaint; /* names of answers refused */
 } series_t;
 
 /* Self-monitoring counters, since the start. */
@@ -115,6 +116,13 @@ typedef struct {
   account_stats_t stats;
   cdtime_t stats_time;    /* of the last dispatch of stats */
   c_complain_t complaint; /* errors of the whole block */
+
+  /* Series named by answers (a blackhole's IPs): hashes of those made so
+   * far, sorted, and how many were new in this read. */
+  uint64_t *named_series;
+  size_t named_series_count;
+  size_t named_series_new;
+  c_complain_t named_complaint; /* a cap reached */
 } account_t;
 
 /* Instance IDs and block names end up in plugin_instance and file names:

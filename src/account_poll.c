@@ -12,6 +12,7 @@
 #include "utils_random.h"
 
 #include "account_request.h"
+#include "account_series.h"
 #include "api_request.h"
 #include "api_response.h"
 #include "discovery.h"
@@ -228,6 +229,9 @@ static void emit(void *ctx, time_t end, const char *type,
               type_instance);
     type_instance = prefixed;
   }
+  if (stat_named_by_answer(e->s->stat, type) &&
+      !account_series_admit(a, e->s, type_instance))
+    return;
   dispatch_value(a, e->s, end, type, type_instance, value);
   if (end != e->last && end < e->p->latest)
     a->stats.backfilled++;
@@ -356,10 +360,16 @@ static void finished(const http_result_t *r, void *ctx) {
   /* The values the answer gives its windows, dispatched unless the answer
    * turns out to be unusable; then the news of attack events. */
   emit_t e = {.p = p, .s = s};
-  if (parsed == API_RESPONSE_OK &&
-      stat_points(stat, &rows, s->w.requested_first, s->w.requested_end,
-                  a->window, emit, &e, why, sizeof(why)) != 0)
-    parsed = API_RESPONSE_INVALID;
+  if (parsed == API_RESPONSE_OK) {
+    why[0] = 0;
+    if (stat_points(stat, &rows, s->w.requested_first, s->w.requested_end,
+                    a->window, emit, &e, why, sizeof(why)) != 0)
+      parsed = API_RESPONSE_INVALID;
+    else if (why[0] != 0) /* values refused, the others dispatched */
+      c_complain(LOG_WARNING, &s->name_complaint,
+                 PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: %s.",
+                 a->name, s->name, stat->action, why);
+  }
   if (parsed == API_RESPONSE_OK && stat->lookback > 0)
     notify_events(a, s, &rows);
   api_rows_clear(&rows);
