@@ -140,6 +140,8 @@ bool account_series_admit(account_t *a, const series_t *s,
                         : realloc(a->named_series,
                                   (a->named_series_count + 1) * sizeof(*grown));
   if (grown == NULL) {
+    if (a->named_complaint.interval == 0) /* as a series' name_complaint */
+      a->named_complaint.interval = TIME_T_TO_CDTIME_T(a->window);
     char shown[DATA_MAX_NAME_LEN * 2];
     stat_escape(type_instance, shown, sizeof(shown));
     if (all || read)
@@ -231,7 +233,10 @@ static const char *describe(const series_t *s, char *buf, size_t size) {
  * or logged as new. */
 static void carry_over(const account_t *a, series_t *s, bool log_changes) {
   C_COMPLAIN_INIT(&s->complaint);
+  /* Said at most once per window, then at doubling intervals: the same
+   * names come back with each window. */
   C_COMPLAIN_INIT(&s->name_complaint);
+  s->name_complaint.interval = TIME_T_TO_CDTIME_T(a->window);
   if (s->variant != NULL)
     ssnprintf(s->name, sizeof(s->name), "%s (%s %s)", s->plugin_instance,
               s->variant->param, s->variant->value);
