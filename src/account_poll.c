@@ -290,9 +290,22 @@ static void notify_events(account_t *a, series_t *s, const api_rows_t *rows) {
   event_ctx_t ctx = {.a = a, .s = s};
   time_t now = time(NULL);
   time_t since = s->w.requested_first - a->window;
+  size_t refused = 0;
+  char first_refused[128] = "";
   for (size_t r = 0; r < rows->count; r++) {
     stat_event_t e;
     stat_event(rows, r, &e);
+    /* An Ip or Port of an answer that is none: not notified, not kept. */
+    if (!stat_event_names_ok(&e)) {
+      if (refused++ == 0) {
+        char ip[48], port[24];
+        stat_escape(e.ip, ip, sizeof(ip));
+        stat_escape(e.port, port, sizeof(port));
+        ssnprintf(first_refused, sizeof(first_refused),
+                  "Ip \"%s\", Port \"%s\"", ip, port);
+      }
+      continue;
+    }
     char key[STATE_MAX_KEY + DATA_MAX_NAME_LEN];
     ssnprintf(key, sizeof(key), "%s/%s/event/%s/%s/%s/%lld", a->name,
               s->plugin_instance, e.type, e.ip, e.port, (long long)e.start);
@@ -303,6 +316,14 @@ static void notify_events(account_t *a, series_t *s, const api_rows_t *rows) {
     if (after != before)
       state_store_set_mark(key, (after == 2 && e.end > 2) ? e.end : after);
   }
+  if (refused > 0)
+    c_complain(LOG_WARNING, &s->name_complaint,
+               PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: %zu of %zu "
+                           "events have an Ip that is no IPv4 or IPv6 address "
+                           "or a Port that is no port, and are not notified; "
+                           "the first: %s.",
+               a->name, s->name, s->stat->action, refused, rows->count,
+               first_refused);
   /* An event that ended before the oldest window a request may still ask
    * for (MaxBackfill, then the look-back) would be history if seen again:
    * its mark can go, once an hour. */

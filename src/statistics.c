@@ -544,6 +544,14 @@ void stat_event(const api_rows_t *rows, size_t r, stat_event_t *e) {
   };
 }
 
+bool stat_event_names_ok(const stat_event_t *e) {
+  char ip[INET6_ADDRSTRLEN];
+  size_t digits = strspn(e->port, "0123456789");
+  return (e->ip[0] == 0 || stat_ip_name(e->ip, ip, sizeof(ip))) &&
+         (e->port[0] == 0 || (digits == strlen(e->port) && digits <= 5 &&
+                              atoi(e->port) >= 1 && atoi(e->port) <= 65535));
+}
+
 /* Per window: mitigation and blackhole events under way at some time in
  * it, and the largest attack among them. */
 static int events_points(const statistic_t *stat, const api_rows_t *rows,

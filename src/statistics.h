@@ -167,6 +167,10 @@ typedef struct {
 /* Row r of an events answer as an event. */
 void stat_event(const api_rows_t *rows, size_t r, stat_event_t *e);
 
+/* Whether e's Ip (an IPv4 or IPv6 address, or none) and Port (1 to 65535,
+ * or none) are usable in notifications and StateFile keys. */
+bool stat_event_names_ok(const stat_event_t *e);
+
 /* What is left to notify of e: given what was (0 nothing, 1 its start, 2
  * its end too), calls notify for its start and its end (once its end is
  * not after now) as due, and returns what then is. An event that ended

@@ -431,6 +431,35 @@ DEF_TEST(events_are_notified_once_each_way) {
   return 0;
 }
 
+/* An event's Ip and Port go into notifications and StateFile keys: an
+ * address (or none) and a port (or none), nothing else. */
+DEF_TEST(event_names) {
+  static const char *const good[][2] = {
+      {"203.0.113.1", "80"},     {"2001:db8::1", "443"},
+      {"203.0.113.1", ""},       {"", ""},
+      {"198.51.100.2", "65535"},
+  };
+  static const char *const bad[][2] = {
+      {"a", "80"},
+      {"203.0.113.1\xC2\x85", ""},
+      {"203.0.113.1/x", ""},
+      {"203.0.113.1", "0"},
+      {"203.0.113.1", "65536"},
+      {"203.0.113.1", "80 "},
+      {"203.0.113.1", "-1"},
+      {"203.0.113.1", "000080"},
+  };
+  for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+    stat_event_t e = {.type = "defense", .ip = good[i][0], .port = good[i][1]};
+    OK1(stat_event_names_ok(&e), good[i][0]);
+  }
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    stat_event_t e = {.type = "defense", .ip = bad[i][0], .port = bad[i][1]};
+    OK1(!stat_event_names_ok(&e), bad[i][0]);
+  }
+  return 0;
+}
+
 DEF_TEST(web_statistics) {
   const statistic_t *q = statistic_find("qps");
   const statistic_t *c = statistic_find("status_codes");
@@ -536,5 +565,6 @@ int main(void) {
   RUN_TEST(generic_points_are_the_mapped_fields);
   RUN_TEST(events_per_window);
   RUN_TEST(events_are_notified_once_each_way);
+  RUN_TEST(event_names);
   END_TEST;
 }
