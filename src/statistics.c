@@ -462,6 +462,8 @@ void stat_escape(const char *text, char *out, size_t size) {
     snprintf(out + n, size - n, "...");
 }
 
+static int name_compare(const void *a, const void *b) { return strcmp(a, b); }
+
 /* Per IP 1 (blackholed) or 0, and how many are; at the newest window. An
  * IP answered twice, or a status other than the two documented, is no
  * answer to trust. A row whose Ip is no IP address is left out (noted in
@@ -484,10 +486,9 @@ static int blackhole_points(const statistic_t *stat, const api_rows_t *rows,
   for (size_t r = 0; r < rows->count; r++) {
     const api_value_t *row = rows->values + r * rows->field_count;
     const char *status = row[status_f].text;
-    char shown[96];
-    stat_escape(row[ip_f].text, shown, sizeof(shown));
     if (strcmp(status, "blackhole") != 0 && strcmp(status, "normal") != 0) {
-      char shown_status[64];
+      char shown[96], shown_status[64];
+      stat_escape(row[ip_f].text, shown, sizeof(shown));
       stat_escape(status, shown_status, sizeof(shown_status));
       snprintf(why, why_size,
                "BlackStatus \"%s\" of \"%s\" is neither "
@@ -496,18 +497,30 @@ static int blackhole_points(const statistic_t *stat, const api_rows_t *rows,
       free(names);
       return -1;
     }
-    if (!stat_ip_name(row[ip_f].text, names[r], sizeof(names[r]))) {
-      if (refused++ == 0)
-        first_refused = row[ip_f].text;
-      continue;
-    }
-    for (size_t o = 0; o < r; o++)
-      if (strcmp(names[o], names[r]) == 0) {
-        snprintf(why, why_size, "Ip %s is answered twice", shown);
-        free(names);
-        return -1;
-      }
+    if (!stat_ip_name(row[ip_f].text, names[r], sizeof(names[r])) &&
+        refused++ == 0)
+      first_refused = row[ip_f].text;
   }
+  /* Sorted, an IP answered twice is next to itself: a hostile answer of
+   * thousands of rows costs n log n, not n^2. */
+  name_t *sorted = malloc((rows->count + 1) * sizeof(*sorted));
+  if (sorted == NULL) {
+    snprintf(why, why_size, "out of memory");
+    free(names);
+    return -1;
+  }
+  memcpy(sorted, names, rows->count * sizeof(*sorted));
+  qsort(sorted, rows->count, sizeof(*sorted), name_compare);
+  for (size_t r = 1; r < rows->count; r++)
+    if (sorted[r][0] != 0 && strcmp(sorted[r - 1], sorted[r]) == 0) {
+      char shown[96];
+      stat_escape(sorted[r], shown, sizeof(shown));
+      snprintf(why, why_size, "Ip %s is answered twice", shown);
+      free(sorted);
+      free(names);
+      return -1;
+    }
+  free(sorted);
   unsigned blackholed = 0;
   for (size_t r = 0; r < rows->count; r++) {
     const api_value_t *row = rows->values + r * rows->field_count;
