@@ -285,6 +285,10 @@ static void refused_names(account_t *a, const char *action, size_t refused,
     return;
   char shown[API_TEXT_SIZE];
   stat_escape(first, shown, sizeof(shown));
+  /* The same answer comes back with each refresh: said once, then at
+   * doubling intervals from DiscoveryInterval. */
+  if (a->discovery->names_complaint.interval == 0)
+    a->discovery->names_complaint.interval = a->discovery_interval;
   c_complain(LOG_WARNING, &a->discovery->names_complaint,
              PLUGIN_NAME " plugin: Account \"%s\": %s: left out %zu of %zu "
                          "names that are no %s, the first \"%s\".",

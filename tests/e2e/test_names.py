@@ -23,6 +23,9 @@ HOSTILE_IPS = ["203.0.113.7 ; rm -rf", "198.51.100.1\u0085injected", "9" * 300,
                "../../etc/passwd", "fe80::1%eth0"]
 VALID_V6 = "2001:DB8::77"
 MANY_IPS = 1000
+BAD_ID = "ddoscoo-cn-bad id\u0085"
+GOOD_DOMAIN = "www.example.com"
+BAD_DOMAINS = ["www exa\u0085mple.com", "../../etc/passwd"]
 PER_READ = 256  # STAT_MAX_NEW_NAMED_PER_READ
 
 
@@ -83,17 +86,24 @@ def test_two_blocks_never_write_one_series(clash):
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
     d = str(tmp_path_factory.mktemp("hostile"))
-    sim = Simulator(d, {"keys": KEYS, "instances": [HOSTILE, MANY],
+    sim = Simulator(d, {"keys": KEYS, "instances": [HOSTILE, MANY, BAD_ID],
+                        "domains": [GOOD_DOMAIN] + BAD_DOMAINS,
                         "attack": {"instance_ips": {HOSTILE: ["203.0.113.50", VALID_V6]},
                                    "hostile_ips": {HOSTILE: HOSTILE_IPS},
                                    "many_ips": {MANY: MANY_IPS}}})
-    cd = Collectd(d, block("bh", *KEY, 'Endpoint "%s"' % sim.url, 'Statistics "blackhole"',
-                           'InstanceId "%s"' % HOSTILE, 'InstanceId "%s"' % MANY,
-                           "Interval 1"))
+    at = 'Endpoint "%s"' % sim.url
+    cd = Collectd(d, "\n".join([
+        block("bh", *KEY, at, 'Statistics "blackhole"', 'InstanceId "%s"' % HOSTILE,
+              'InstanceId "%s"' % MANY, "Interval 1"),
+        # The account's instances and web domains, some of whose names are
+        # none.
+        block("disc", *KEY, at, 'Statistics "connections" "qps"', "DiscoveryInterval 5",
+              "Interval 1")]))
     t = {"cd": cd}
     try:
         wait_for(lambda: cd.csv_points(HOSTILE, "count-blackholed_ips")
-                 and cd.csv_points(MANY, "count-blackholed_ips"), 30, "the first window")
+                 and cd.csv_points(MANY, "count-blackholed_ips")
+                 and cd.csv_points(GOOD_DOMAIN, "count-requests"), 30, "the first window")
         first = max(cd.csv_points(HOSTILE, "count-blackholed_ips"))
         # A window later: the next read's new names.
         wait_for(lambda: max(cd.csv_points(HOSTILE, "count-blackholed_ips")) > first, 90,
@@ -104,6 +114,7 @@ def hostile(tmp_path_factory):
         cd.stop()
         sim.stop()
     t["log"] = cd.log()
+    t["domain_lists"] = [r for r in sim.requests() if r.get("action") == "DescribeDomains"]
     return t
 
 
@@ -141,3 +152,21 @@ def test_new_per_ip_series_are_capped_per_read(hostile):
     lines = [l for l in log.splitlines() if "the most a block makes" in l]
     assert lines and 'Account "bh", series %s' % MANY in lines[0]
     assert "(256 per read, 4096 in all)" in lines[0]
+
+
+def test_discovered_names_that_are_none_are_left_out(hostile):
+    cd, log = hostile["cd"], hostile["log"]
+    hosts = os.listdir(os.path.join(cd.csv_dir, cd.hostname))
+    assert "ddoscoo-" + GOOD_DOMAIN in hosts
+    assert not [h for h in hosts if "bad" in h or "etc" in h or "exa" in h and "example" not in h]
+    domains = [l for l in log.splitlines() if 'Account "disc": DescribeDomains: left out' in l]
+    ids = [l for l in log.splitlines() if 'Account "disc": DescribeInstanceIds: left out' in l]
+    # One line per answer, at doubling intervals from DiscoveryInterval
+    # (5 s: 10 s, 20 s...), though each refresh answers the same; escaped.
+    refreshes = len(hostile["domain_lists"])
+    assert refreshes >= 8
+    assert 1 <= len(domains) <= 4 and 1 <= len(ids) <= 4, domains + ids
+    assert 'left out 2 of 3 names that are no domain name' in domains[0]
+    assert '"www exa\\xC2\\x85mple.com"' in domains[0]
+    assert 'left out 1 of 3 names that are no instance ID' in ids[0]
+    assert '"ddoscoo-cn-bad id\\xC2\\x85"' in ids[0]
