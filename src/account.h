@@ -53,6 +53,7 @@ typedef struct {
   time_t age_since;
   c_complain_t complaint;
   c_complain_t paging; /* more events than STAT_MAX_PAGES pages */
+  c_complain_t name_complaint; /* names of answers refused */
 } series_t;
 
 /* What the block has seen of one of its statistics: counters since the
@@ -142,6 +143,13 @@ typedef struct {
   account_stats_t stats;
   cdtime_t stats_time;    /* of the last dispatch of stats */
   c_complain_t complaint; /* errors of the whole block */
+
+  /* Series named by answers (a blackhole's IPs): hashes of those made so
+   * far, sorted, and how many were new in this read. */
+  uint64_t *named_series;
+  size_t named_series_count;
+  size_t named_series_new;
+  c_complain_t named_complaint; /* a cap reached */
 } account_t;
 
 /* The end of the newest window the series handed collectd, 0 if none:

@@ -46,6 +46,7 @@ void account_free(void *arg) {
   if (a == NULL)
     return;
   http_client_destroy(a->http);
+  account_series_release(a); /* before its name goes */
   sfree(a->name);
   credentials_close(a->credentials);
   sfree(a->access_key_id);

@@ -12,6 +12,7 @@
 #include "utils_random.h"
 
 #include "account_request.h"
+#include "account_series.h"
 #include "api_request.h"
 #include "api_response.h"
 #include "discovery.h"
@@ -341,6 +342,9 @@ static void emit(void *ctx, time_t end, const char *type,
               type_instance);
     type_instance = prefixed;
   }
+  if (stat_named_by_answer(e->s->stat, type) &&
+      !account_series_admit(e->p->a, e->s, type_instance))
+    return;
   if (held_add(&e->s->held, end, type, type_instance, value) != 0)
     c_complain(LOG_ERR, &e->s->complaint,
                PLUGIN_NAME " plugin: Account \"%s\", series %s: out of "
@@ -436,9 +440,22 @@ static void notify_events(account_t *a, series_t *s, const api_rows_t *rows) {
   event_ctx_t ctx = {.a = a, .s = s};
   time_t now = time(NULL);
   time_t since = s->w.requested_first - a->window;
+  size_t refused = 0;
+  char first_refused[128] = "";
   for (size_t r = 0; r < rows->count; r++) {
     stat_event_t e;
     stat_event(rows, r, &e);
+    /* An Ip or Port of an answer that is none: not notified, not kept. */
+    if (!stat_event_names_ok(&e)) {
+      if (refused++ == 0) {
+        char ip[48], port[24];
+        stat_escape(e.ip, ip, sizeof(ip));
+        stat_escape(e.port, port, sizeof(port));
+        ssnprintf(first_refused, sizeof(first_refused),
+                  "Ip \"%s\", Port \"%s\"", ip, port);
+      }
+      continue;
+    }
     char key[STATE_MAX_KEY + DATA_MAX_NAME_LEN];
     ssnprintf(key, sizeof(key), "%s/%s/event/%s/%s/%s/%lld", a->name,
               s->plugin_instance, e.type, e.ip, e.port, (long long)e.start);
@@ -449,6 +466,14 @@ static void notify_events(account_t *a, series_t *s, const api_rows_t *rows) {
     if (after != before)
       state_store_set_mark(key, (after == 2 && e.end > 2) ? e.end : after);
   }
+  if (refused > 0)
+    c_complain(LOG_WARNING, &s->name_complaint,
+               PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: %zu of %zu "
+                           "events have an Ip that is no IPv4 or IPv6 address "
+                           "or a Port that is no port, and are not notified; "
+                           "the first: %s.",
+               a->name, s->name, s->stat->action, refused, rows->count,
+               first_refused);
   /* An event that ended before the oldest window a request may still ask
    * for (MaxBackfill, then the look-back) would be history if seen again:
    * its mark can go, once an hour. */
@@ -586,10 +611,16 @@ static void finished(const http_result_t *r, void *ctx) {
   /* The values the answer gives its windows, dispatched unless the answer
    * turns out to be unusable; then the news of attack events. */
   emit_t e = {.p = p, .s = s};
-  if (parsed == API_RESPONSE_OK && !more &&
-      stat_points(stat, &rows, s->w.requested_first, s->w.requested_end,
-                  a->window, emit, &e, why, sizeof(why)) != 0)
-    parsed = API_RESPONSE_INVALID;
+  if (parsed == API_RESPONSE_OK && !more) {
+    why[0] = 0;
+    if (stat_points(stat, &rows, s->w.requested_first, s->w.requested_end,
+                    a->window, emit, &e, why, sizeof(why)) != 0)
+      parsed = API_RESPONSE_INVALID;
+    else if (why[0] != 0) /* values refused, the others dispatched */
+      c_complain(LOG_WARNING, &s->name_complaint,
+                 PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: %s.",
+                 a->name, s->name, stat->action, why);
+  }
   if (parsed == API_RESPONSE_OK && !more && stat->lookback > 0)
     notify_events(a, s, &rows);
   api_rows_clear(&rows);

@@ -101,6 +101,8 @@ int account_start(account_t *a, const char *action, rpc_params_t *params,
   cdtime_t timeout = (deadline > now) ? deadline - now : 0;
   if (timeout > a->timeout)
     timeout = a->timeout;
+  if (timeout < MS_TO_CDTIME_T(1))
+    timeout = MS_TO_CDTIME_T(1); /* 0 would be libcurl's "never" */
   int status = http_client_start(
       a->http, req.url ? req.url : a->url, req.body ? req.body : "",
       (const char *const *)req.headers, api_max_response(action),

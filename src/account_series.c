@@ -10,31 +10,163 @@
 
 #include "api_request.h"
 
+#include <pthread.h>
+
 /* Room left in plugin_instance for "_65535". */
 #define NAME_SIZE (DATA_MAX_NAME_LEN - 6)
 
 void account_series_name(const char *remark, char *out, size_t size) {
-  size_t n = 0;
-  if (size > NAME_SIZE)
-    size = NAME_SIZE;
-  for (const unsigned char *r = (const unsigned char *)remark; *r != 0;) {
-    size_t len = 1;
-    if (*r >= 0xC0) /* a UTF-8 lead byte: the whole character or nothing */
-      while (r[len] >= 0x80 && r[len] < 0xC0)
-        len++;
-    if (n + len + 1 > size)
-      break;
-    for (size_t i = 0; i < len; i++) {
-      unsigned char c = r[i];
-      bool keep = c >= 0x80 || isalnum(c) || c == '_' || c == '-';
-      out[n++] = keep ? (char)c : '_';
-    }
-    r += len;
+  bool cut;
+  stat_text_name(remark, out, (size > NAME_SIZE) ? NAME_SIZE : size, &cut);
+}
+
+/* The names in use, by every block: a series of one block (host, plugin
+ * instance, statistic and variant) is no other block's. Blocks read on
+ * threads of their own. */
+typedef struct {
+  uint64_t hash; /* of host and name */
+  char *name;    /* plugin_instance */
+  const statistic_t *stat;
+  const stat_variant_t *variant;
+  const account_t *owner; /* its claims go before it does */
+} claim_t;
+
+static pthread_mutex_t claims_lock = PTHREAD_MUTEX_INITIALIZER;
+static claim_t *claims;
+static size_t claim_count, claim_size;
+
+static uint64_t name_hash(const char *host, const char *name) {
+  uint64_t h = UINT64_C(14695981039346656037);
+  for (const unsigned char *c = (const unsigned char *)host; *c != 0; c++)
+    h = (h ^ *c) * UINT64_C(1099511628211);
+  h = (h ^ '/') * UINT64_C(1099511628211);
+  for (const unsigned char *c = (const unsigned char *)name; *c != 0; c++)
+    h = (h ^ *c) * UINT64_C(1099511628211);
+  return h;
+}
+
+/* The other block that writes s's series already, or NULL. Under
+ * claims_lock. */
+static const account_t *holder(const account_t *a, const series_t *s) {
+  uint64_t h = name_hash(a->host, s->plugin_instance);
+  for (size_t i = 0; i < claim_count; i++) {
+    const claim_t *c = claims + i;
+    if (c->hash == h && c->owner != a && c->stat == s->stat &&
+        c->variant == s->variant && strcmp(c->owner->host, a->host) == 0 &&
+        strcmp(c->name, s->plugin_instance) == 0)
+      return c->owner;
   }
-  out[n] = 0;
-  /* Nothing but underscores says nothing. */
-  if (strspn(out, "_") == n)
-    out[0] = 0;
+  return NULL;
+}
+
+/* a's claims: those of series now. Returns 0, or ENOMEM with nothing
+ * changed. Under claims_lock. */
+static int claim(const account_t *a, const series_t *series, size_t n) {
+  size_t mine = 0;
+  for (size_t i = 0; i < claim_count; i++)
+    mine += claims[i].owner == a;
+  size_t need = claim_count - mine + n;
+  if (need > claim_size) {
+    size_t size = need + need / 2 + 16;
+    claim_t *grown = realloc(claims, size * sizeof(*claims));
+    if (grown == NULL)
+      return ENOMEM;
+    claims = grown;
+    claim_size = size;
+  }
+  char **names = calloc(n + 1, sizeof(*names));
+  for (size_t i = 0; names != NULL && i < n; i++)
+    if ((names[i] = strdup(series[i].plugin_instance)) == NULL) {
+      for (size_t j = 0; j < i; j++)
+        sfree(names[j]);
+      sfree(names);
+    }
+  if (names == NULL)
+    return ENOMEM;
+  size_t k = 0;
+  for (size_t i = 0; i < claim_count; i++)
+    if (claims[i].owner == a)
+      sfree(claims[i].name);
+    else
+      claims[k++] = claims[i];
+  for (size_t i = 0; i < n; i++)
+    claims[k++] = (claim_t){
+        .hash = name_hash(a->host, names[i]),
+        .name = names[i],
+        .stat = series[i].stat,
+        .variant = series[i].variant,
+        .owner = a,
+    };
+  claim_count = k;
+  free(names);
+  return 0;
+}
+
+void account_series_release(account_t *a) {
+  pthread_mutex_lock(&claims_lock);
+  size_t k = 0;
+  for (size_t i = 0; i < claim_count; i++)
+    if (claims[i].owner == a)
+      sfree(claims[i].name);
+    else
+      claims[k++] = claims[i];
+  claim_count = k;
+  if (claim_count == 0) {
+    sfree(claims);
+    claim_size = 0;
+  }
+  pthread_mutex_unlock(&claims_lock);
+  sfree(a->named_series);
+  a->named_series_count = 0;
+}
+
+static int hash_compare(const void *x, const void *y) {
+  uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+  return (a > b) - (a < b);
+}
+
+void account_series_new_read(account_t *a) { a->named_series_new = 0; }
+
+bool account_series_admit(account_t *a, const series_t *s,
+                          const char *type_instance) {
+  uint64_t h = name_hash(s->plugin_instance, type_instance);
+  if (bsearch(&h, a->named_series, a->named_series_count, sizeof(h),
+              hash_compare) != NULL)
+    return true;
+  bool all = a->named_series_count >= STAT_MAX_NAMED_SERIES;
+  bool read = a->named_series_new >= STAT_MAX_NEW_NAMED_PER_READ;
+  uint64_t *grown = (all || read)
+                        ? NULL
+                        : realloc(a->named_series,
+                                  (a->named_series_count + 1) * sizeof(*grown));
+  if (grown == NULL) {
+    if (a->named_complaint.interval == 0) /* as a series' name_complaint */
+      a->named_complaint.interval = TIME_T_TO_CDTIME_T(a->window);
+    char shown[DATA_MAX_NAME_LEN * 2];
+    stat_escape(type_instance, shown, sizeof(shown));
+    if (all || read)
+      c_complain(LOG_WARNING, &a->named_complaint,
+                 PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: %zu "
+                             "new series named by answers %s, the most a "
+                             "block makes (%d per read, %d in all); \"%s\" "
+                             "and any other new name are not dispatched%s.",
+                 a->name, s->name, s->stat->action,
+                 all ? a->named_series_count : a->named_series_new,
+                 all ? "since the start" : "in this read",
+                 STAT_MAX_NEW_NAMED_PER_READ, STAT_MAX_NAMED_SERIES, shown,
+                 all ? "" : " before the next read");
+    return false;
+  }
+  a->named_series = grown;
+  size_t at = 0;
+  while (at < a->named_series_count && a->named_series[at] < h)
+    at++;
+  memmove(a->named_series + at + 1, a->named_series + at,
+          (a->named_series_count - at) * sizeof(*grown));
+  a->named_series[at] = h;
+  a->named_series_count++;
+  a->named_series_new++;
+  return true;
 }
 
 static void free_list(char **list, size_t count) {
@@ -100,6 +232,10 @@ static const char *describe(const series_t *s, char *buf, size_t size) {
  * or logged as new. */
 static void carry_over(const account_t *a, series_t *s, bool log_changes) {
   C_COMPLAIN_INIT(&s->complaint);
+  /* Said at most once per window, then at doubling intervals: the same
+   * names come back with each window. */
+  C_COMPLAIN_INIT(&s->name_complaint);
+  s->name_complaint.interval = TIME_T_TO_CDTIME_T(a->window);
   if (s->variant != NULL)
     ssnprintf(s->name, sizeof(s->name), "%s (%s %s)", s->plugin_instance,
               s->variant->param, s->variant->value);
@@ -112,6 +248,7 @@ static void carry_over(const account_t *a, series_t *s, bool log_changes) {
     s->released_at = old->released_at;
     s->w.given_up_end = old->w.given_up_end;
     s->complaint = old->complaint;
+    s->name_complaint = old->name_complaint;
     s->restored = old->restored;
   } else if (log_changes) {
     INFO(PLUGIN_NAME " plugin: Account \"%s\": now polling %s.", a->name,
@@ -165,6 +302,66 @@ static void install_series(account_t *a, series_t *series, size_t series_count,
   a->sched.cursor = 0;
 }
 
+/* base, cut at a character to leave room, "_" and suffix. */
+static void join(char *out, const char *base, const char *suffix) {
+  size_t room = NAME_SIZE - 2 - strlen(suffix);
+  size_t len = strlen(base);
+  if (len > room) {
+    len = room;
+    while (len > 0 && ((unsigned char)base[len] & 0xC0) == 0x80)
+      len--; /* not inside a UTF-8 character */
+  }
+  ssnprintf(out, NAME_SIZE, "%.*s_%s", (int)len, base, suffix);
+}
+
+/* The series of one instance (or domain) named after base: base, and
+ * base_<port> for a port's. */
+static void name_group(series_t *group, size_t n, const char *base) {
+  for (size_t i = 0; i < n; i++)
+    if (group[i].port[0] != 0)
+      ssnprintf(group[i].plugin_instance, sizeof(group[i].plugin_instance),
+                "%s_%s", base, group[i].port);
+    else
+      sstrncpy(group[i].plugin_instance, base,
+               sizeof(group[i].plugin_instance));
+}
+
+/* Names the series of one instance (what "instance", id its ID) or
+ * domain, which no other block may write too: base; taken, "<base>_<id>";
+ * taken too, "<base>_<block>". The choice is logged when the series are
+ * new. Returns false, the group's series to be left out, when all are
+ * taken. Under claims_lock. */
+static bool choose_names(const account_t *a, series_t *group, size_t n,
+                         const char *what, const char *id, const char *base) {
+  char names[3][NAME_SIZE];
+  size_t count = 0;
+  sstrncpy(names[count++], base, NAME_SIZE);
+  if (id != NULL && strcmp(id, base) != 0)
+    join(names[count++], base, id);
+  join(names[count++], base, a->name);
+  const account_t *first = NULL;
+  for (size_t c = 0; c < count; c++) {
+    name_group(group, n, names[c]);
+    const account_t *other = NULL;
+    for (size_t i = 0; i < n && other == NULL; i++)
+      other = holder(a, group + i);
+    if (c == 0)
+      first = other;
+    if (other != NULL)
+      continue;
+    if (c > 0 && find(a->series, a->series_count, group) == NULL)
+      WARNING(PLUGIN_NAME " plugin: Account \"%s\": %s %s is named \"%s\" in "
+                          "Account \"%s\" already; its series are \"%s\".",
+              a->name, what, id ? id : base, base, first->name, names[c]);
+    return true;
+  }
+  ERROR(PLUGIN_NAME " plugin: Account \"%s\": %s %s is named \"%s\" in "
+                    "Account \"%s\" already, and so are the other names "
+                    "tried; its series are left out.",
+        a->name, what, id ? id : base, base, first->name);
+  return false;
+}
+
 void account_domain_instance(const char *domain, char *out, size_t size) {
   sstrncpy(out, domain, size);
   for (char *c = out; *c != 0; c++)
@@ -189,7 +386,8 @@ static int add_domain_series(const account_t *a, char *const *domains,
   if (grown == NULL)
     return ENOMEM;
   *series = grown;
-  for (size_t d = 0; d < domain_count; d++)
+  for (size_t d = 0; d < domain_count; d++) {
+    size_t first = *series_count;
     for (size_t k = 0; k < a->statistics_count; k++) {
       const statistic_t *stat = a->statistics[k];
       if (stat->scope != SCOPE_DOMAIN)
@@ -204,11 +402,18 @@ static int add_domain_series(const account_t *a, char *const *domains,
         /* A variant backs off apart: one QueryType may be refused alone. */
         s->w.stat += statistics_count * v;
         sstrncpy(s->domain, domains[d], sizeof(s->domain));
-        account_domain_instance(domains[d], s->plugin_instance,
-                                sizeof(s->plugin_instance));
-        carry_over(a, s, log_changes);
       }
     }
+    char base[NAME_SIZE];
+    account_domain_instance(domains[d], base, sizeof(base));
+    if (!choose_names(a, *series + first, *series_count - first, "domain", NULL,
+                      base)) {
+      *series_count = first;
+      continue;
+    }
+    for (size_t i = first; i < *series_count; i++)
+      carry_over(a, *series + i, log_changes);
+  }
   return 0;
 }
 
@@ -231,10 +436,14 @@ int account_set_domains(account_t *a, char **domains, size_t count,
                         bool log_changes) {
   series_t *series = NULL;
   size_t series_count = 0;
+  pthread_mutex_lock(&claims_lock);
   int status = keep_series(a, false, &series, &series_count);
   if (status == 0)
     status = add_domain_series(a, domains, count, &series, &series_count,
                                log_changes);
+  if (status == 0)
+    status = claim(a, series, series_count);
+  pthread_mutex_unlock(&claims_lock);
   if (status != 0) {
     free(series);
     free_list(domains, count);
@@ -247,6 +456,16 @@ int account_set_domains(account_t *a, char **domains, size_t count,
   return 0;
 }
 
+/* Whether the last list had instance id with that Remark: said already. */
+static bool remark_known(const account_t *a, const char *id,
+                         const char *remark) {
+  for (size_t j = 0; a->instance_names != NULL && j < a->instance_count; j++)
+    if (strcmp(a->instance_ids[j], id) == 0)
+      return a->instance_names[j] != NULL &&
+             strcmp(a->instance_names[j], remark) == 0;
+  return false;
+}
+
 /* The name of instance i: its Remark, if InstanceNames asks for it and
  * the Remark is usable, not like a block's self-monitoring and no other
  * instance's name. */
@@ -256,8 +475,19 @@ static void display_name(const account_t *a, char **ids, char **names,
   if (!a->instance_names_option || names == NULL || names[i] == NULL)
     return;
   char mine[NAME_SIZE];
-  account_series_name(names[i], mine, sizeof(mine));
+  bool cut;
+  stat_text_name(names[i], mine, sizeof(mine), &cut);
   size_t len = strlen(mine);
+  if ((cut || len == 0) && !remark_known(a, ids[i], names[i])) {
+    char shown[NAME_SIZE + 32];
+    stat_escape(names[i], shown, sizeof(shown));
+    WARNING(PLUGIN_NAME " plugin: Account \"%s\": %s: the Remark of "
+                        "instance %s, \"%s\", %s.",
+            a->name, API_ACTION_INSTANCES, ids[i], shown,
+            len == 0 ? "has no letter or digit to name series with; its "
+                       "series are named by its ID"
+                     : "is cut to fit a series name");
+  }
   /* "...-api" is how blocks name their own health. */
   if (len == 0 || (len >= 4 && strcmp(mine + len - 4, "-api") == 0))
     return;
@@ -286,6 +516,7 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
   series_t *series = NULL;
   size_t series_count = 0;
   int status = 0;
+  pthread_mutex_lock(&claims_lock);
   for (size_t g = 0; g < groups && status == 0; g++) {
     size_t first = a->aggregate ? 0 : g;
     size_t n = a->aggregate ? aggregated : 1;
@@ -318,6 +549,7 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
       sstrncpy(base, a->name, sizeof(base));
     else
       display_name(a, ids, names, count, g, base, sizeof(base));
+    size_t group_first = series_count;
     for (size_t k = 0; k < a->statistics_count; k++) {
       const statistic_t *stat = a->statistics[k];
       if (stat->scope == SCOPE_DOMAIN)
@@ -333,21 +565,26 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
         series_init(a, s, stat, g);
         s->first_instance = first;
         s->instance_count = (n > stat->max_instances) ? stat->max_instances : n;
-        if (stat->scope == SCOPE_PORT && !all_ports) {
+        if (stat->scope == SCOPE_PORT && !all_ports)
           ssnprintf(s->port, sizeof(s->port), "%d", ports[p]);
-          ssnprintf(s->plugin_instance, sizeof(s->plugin_instance), "%s_%s",
-                    base, s->port);
-        } else {
-          sstrncpy(s->plugin_instance, base, sizeof(s->plugin_instance));
-        }
-        carry_over(a, s, log_changes);
       }
     }
     free(ports);
+    if (!choose_names(a, series + group_first, series_count - group_first,
+                      a->aggregate ? "Aggregate" : "instance",
+                      a->aggregate ? NULL : ids[g], base)) {
+      series_count = group_first;
+      continue;
+    }
+    for (size_t i = group_first; i < series_count; i++)
+      carry_over(a, series + i, log_changes);
   }
   /* The web series stay as they are. */
   if (status == 0)
     status = keep_series(a, true, &series, &series_count);
+  if (status == 0)
+    status = claim(a, series, series_count);
+  pthread_mutex_unlock(&claims_lock);
   if (status != 0) {
     free(series);
     free_list(ids, count);

@@ -34,10 +34,29 @@ int account_set_domains(account_t *a, char **domains, size_t count,
  * ("*.example.com" becomes "_.example.com"). */
 void account_domain_instance(const char *domain, char *out, size_t size);
 
-/* A Remark as a plugin_instance: ASCII letters, digits, '_' and '-' kept,
- * other ASCII (dots, spaces, slashes...) made '_', UTF-8 kept, cut at a
- * character boundary to fit size (with room for "_<port>"). "" if nothing
- * is left. */
+/* A Remark as a plugin_instance: stat_text_name (ASCII letters, digits,
+ * '_' and '-' kept, other ASCII made '_', well-formed visible UTF-8 kept),
+ * cut at a character boundary to fit size (with room for "_<port>"). ""
+ * if nothing is left. */
 void account_series_name(const char *remark, char *out, size_t size);
+
+/* Series names are unique across blocks (and <Plugin ddoscoo> blocks): a
+ * process-wide registry of the names in use (host, plugin_instance,
+ * statistic, variant), claimed when a block's series are built and
+ * released when they go. A name another block has: "<name>_<ID>", or
+ * "<name>_<block>" (logged). Releases the block's names and its names
+ * from answers; account_free() calls it. */
+void account_series_release(account_t *a);
+
+/* A read begins: no series named by answers made in it yet. */
+void account_series_new_read(account_t *a);
+
+/* Whether a value of s named by an answer (a blackhole's IP, as
+ * type_instance) may be dispatched: a series made before, or a new one
+ * within the caps (STAT_MAX_NEW_NAMED_PER_READ per read,
+ * STAT_MAX_NAMED_SERIES in all since the start; a cap reached is logged,
+ * rate-limited). */
+bool account_series_admit(account_t *a, const series_t *s,
+                          const char *type_instance);
 
 #endif /* ACCOUNT_SERIES_H */

@@ -10,6 +10,7 @@
 #include "utils/common/common.h"
 
 #include "account_poll.h"
+#include "account_series.h"
 #include "api_request.h"
 #include "dispatch.h"
 #include "state_store.h"
@@ -18,6 +19,21 @@
 #include <libxml/parser.h>
 
 #define USER_AGENT "collectd-ddoscoo/" DDOSCOO_VERSION
+
+/* How long a read may take: it ends, every request ended (each one's
+ * timeout is cut to the deadline), a margin before its interval is over,
+ * max(0.5 s, 5 %), so that collectd never finds it above its interval
+ * (which it logs at every read: with a hung API, and the default Interval
+ * and Timeout of 10 s, every 10 s); and within one Timeout so that
+ * collectd's shutdown, which waits for running reads, is never held up
+ * longer. What is left is done at the next read. */
+static cdtime_t read_budget(cdtime_t interval, cdtime_t timeout) {
+  cdtime_t margin = interval / 20;
+  if (margin < MS_TO_CDTIME_T(500))
+    margin = MS_TO_CDTIME_T(500);
+  cdtime_t budget = (interval > 2 * margin) ? interval - margin : interval / 2;
+  return (budget < timeout) ? budget : timeout;
+}
 
 static int ddoscoo_read(user_data_t *ud) {
   account_t *a = ud->data;
@@ -43,14 +59,10 @@ static int ddoscoo_read(user_data_t *ud) {
 
   time_t latest = api_window_end(time(NULL), a->window, a->delay);
 
-  /* A read ends within its interval, and within one Timeout so that
-   * collectd's shutdown, which waits for running reads, is never held up
-   * longer. What is left is done at the next read. */
-  cdtime_t budget = plugin_get_interval();
-  if (budget > a->timeout)
-    budget = a->timeout;
   poll_result_t r = {0};
-  account_poll(a, latest, start + budget, &r);
+  account_series_new_read(a);
+  account_poll(a, latest,
+               start + read_budget(plugin_get_interval(), a->timeout), &r);
 
   if (r.skipped > 0)
     WARNING(PLUGIN_NAME " plugin: Account \"%s\": %zu windows were more than "

@@ -53,6 +53,7 @@ struct discovery_s {
   size_t domain_count;
   cdtime_t next_run;
   c_complain_t complaint;
+  c_complain_t names_complaint; /* names of answers left out */
 };
 
 static void forget(discovery_t *d) {
@@ -82,6 +83,7 @@ discovery_t *discovery_create(void) {
     d->kind = REQUEST_INSTANCES;
     d->domains_request.kind = REQUEST_DOMAINS;
     C_COMPLAIN_INIT(&d->complaint);
+    C_COMPLAIN_INIT(&d->names_complaint);
   }
   return d;
 }
@@ -276,13 +278,33 @@ static const api_field_t domain_fields[] = {
     {API_FIELD_SELF, API_FIELD_TEXT, true},
 };
 
+/* Names of an answer left out: one line (rate-limited) for the answer,
+ * with how many and the first, escaped. */
+static void refused_names(account_t *a, const char *action, size_t refused,
+                          size_t count, const char *first, const char *what) {
+  if (refused == 0)
+    return;
+  char shown[API_TEXT_SIZE];
+  stat_escape(first, shown, sizeof(shown));
+  /* The same answer comes back with each refresh: said once, then at
+   * doubling intervals from DiscoveryInterval. */
+  if (a->discovery->names_complaint.interval == 0)
+    a->discovery->names_complaint.interval = a->discovery_interval;
+  c_complain(LOG_WARNING, &a->discovery->names_complaint,
+             PLUGIN_NAME " plugin: Account \"%s\": %s: left out %zu of %zu "
+                         "names that are no %s, the first \"%s\".",
+             a->name, action, refused, count, what, shown);
+}
+
 /* Takes the web domains of an answer; names that are no domain are left
- * out with a warning, each name once. Returns 0 or ENOMEM. */
+ * out with a warning. Returns 0 or ENOMEM. */
 static int take_domains(account_t *a, discovery_t *d, const api_rows_t *rows) {
   size_t listed = a->listed_domain_count;
   d->domains = calloc(listed + rows->count + 1, sizeof(*d->domains));
   if (d->domains == NULL)
     return ENOMEM;
+  size_t refused = 0;
+  const char *first_refused = NULL;
   /* The listed domains first, then the account's. */
   for (size_t i = 0; i < listed + rows->count; i++) {
     char name[API_TEXT_SIZE];
@@ -293,10 +315,9 @@ static int take_domains(account_t *a, discovery_t *d, const api_rows_t *rows) {
     for (char *c = name; *c != 0; c++)
       *c = (char)tolower((unsigned char)*c);
     if (!account_is_domain(name)) {
-      WARNING(PLUGIN_NAME " plugin: Account \"%s\": ignoring the listed "
-                          "domain \"%s\": not a domain name of at most %d "
-                          "characters.",
-              a->name, name, DATA_MAX_NAME_LEN - 3);
+      if (refused++ == 0)
+        first_refused =
+            (i < listed) ? a->listed_domains[i] : rows->values[i - listed].text;
       continue;
     }
     bool twice = false;
@@ -308,6 +329,10 @@ static int take_domains(account_t *a, discovery_t *d, const api_rows_t *rows) {
       return ENOMEM;
     d->domain_count++;
   }
+  refused_names(a, API_ACTION_DOMAINS, refused, listed + rows->count,
+                first_refused,
+                "domain name (letters, digits, '-', '_' and dots, optionally "
+                "after \"*.\", short enough for a series name)");
   d->domains_found = true;
   return 0;
 }
@@ -353,16 +378,19 @@ void discovery_finished(account_t *a, void *user, const http_result_t *r) {
       status = take_domains(a, d, &names);
     d->domains_pending = false;
   } else if (parsed == API_RESPONSE_OK && instances) {
+    size_t refused = 0;
+    const char *first_refused = NULL;
     for (size_t i = 0; i < list.count && status == 0; i++) {
       if (!account_is_identifier(list.items[i].id)) {
-        WARNING(PLUGIN_NAME " plugin: Account \"%s\": ignoring the listed "
-                            "instance \"%s\": not an instance ID.",
-                a->name, list.items[i].id);
+        if (refused++ == 0)
+          first_refused = list.items[i].id;
         continue;
       }
       status =
           add_found(d, list.items[i].id, list.items[i].remark, a->ports_auto);
     }
+    refused_names(a, API_ACTION_INSTANCES, refused, list.count, first_refused,
+                  "instance ID (letters, digits, '.', '_', '-')");
     d->instances_pending = false;
   } else if (parsed == API_RESPONSE_OK) {
     for (size_t i = 0; i < rules.count && status == 0; i++)

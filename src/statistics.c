@@ -8,6 +8,8 @@
  */
 #include "statistics.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -347,9 +349,137 @@ int stat_windows(const statistic_t *stat, const api_rows_t *rows,
   return 0;
 }
 
+bool stat_named_by_answer(const statistic_t *stat, const char *type) {
+  for (size_t v = 0; v < stat->value_count; v++)
+    if (stat->values[v].type_instance[0] == '<' &&
+        strcmp(stat->values[v].type, type) == 0)
+      return true;
+  return false;
+}
+
+bool stat_ip_name(const char *ip, char *out, size_t size) {
+  unsigned char addr[16];
+  char text[INET6_ADDRSTRLEN];
+  int family = (strchr(ip, ':') != NULL) ? AF_INET6 : AF_INET;
+  if (size > 0)
+    out[0] = 0;
+  if (inet_pton(family, ip, addr) != 1 ||
+      inet_ntop(family, addr, text, sizeof(text)) == NULL ||
+      strlen(text) >= size)
+    return false;
+  for (char *c = text; *c != 0; c++)
+    if (*c == ':')
+      *c = '_';
+  memcpy(out, text, strlen(text) + 1);
+  return true;
+}
+
+/* The length of the well-formed UTF-8 character at s (lead byte >= 0x80),
+ * its code point in *cp; 0 if malformed (overlong, a surrogate, beyond
+ * U+10FFFF, cut short). */
+static size_t utf8_char(const unsigned char *s, unsigned *cp) {
+  size_t len = (s[0] >= 0xF0) ? 4 : (s[0] >= 0xE0) ? 3 : (s[0] >= 0xC2) ? 2 : 0;
+  if (len == 0 || s[0] > 0xF4)
+    return 0;
+  unsigned c = s[0] & (0x7F >> len);
+  for (size_t i = 1; i < len; i++) {
+    if (s[i] < 0x80 || s[i] > 0xBF)
+      return 0;
+    c = (c << 6) | (s[i] & 0x3F);
+  }
+  static const unsigned least[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (c < least[len] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+    return 0;
+  *cp = c;
+  return len;
+}
+
+/* Code points that show as nothing, or break a line: spaces, controls,
+ * format characters, noncharacters. */
+static bool utf8_invisible(unsigned c) {
+  static const unsigned ranges[][2] = {
+      {0x80, 0xA0},       {0xAD, 0xAD},        {0x34F, 0x34F},
+      {0x61C, 0x61C},     {0x115F, 0x1160},    {0x1680, 0x1680},
+      {0x180B, 0x180E},   {0x2000, 0x200F},    {0x2028, 0x202F},
+      {0x205F, 0x206F},   {0x3000, 0x3000},    {0x3164, 0x3164},
+      {0xFDD0, 0xFDEF},   {0xFE00, 0xFE0F},    {0xFEFF, 0xFEFF},
+      {0xFFA0, 0xFFA0},   {0xFFF0, 0xFFFF},    {0x1D173, 0x1D17A},
+      {0xE0000, 0xE0FFF}, {0xF0000, 0x10FFFF},
+  };
+  if ((c & 0xFFFE) == 0xFFFE)
+    return true;
+  for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
+    if (c >= ranges[i][0] && c <= ranges[i][1])
+      return true;
+  return false;
+}
+
+void stat_text_name(const char *text, char *out, size_t size, bool *cut) {
+  size_t n = 0;
+  *cut = false;
+  if (size == 0)
+    return;
+  for (const unsigned char *r = (const unsigned char *)text; *r != 0;) {
+    unsigned cp = 0;
+    size_t len = (*r >= 0x80) ? utf8_char(r, &cp) : 1;
+    bool keep = (len == 1)
+                    ? (isalnum(*r) && *r < 0x80) || *r == '_' || *r == '-'
+                    : len > 1 && !utf8_invisible(cp);
+    size_t take = keep ? len : 1;
+    if (n + take + 1 > size) {
+      *cut = true;
+      break;
+    }
+    if (keep)
+      memcpy(out + n, r, len);
+    else
+      out[n] = '_';
+    n += take;
+    r += (len > 0) ? len : 1;
+  }
+  out[n] = 0;
+  /* Nothing but underscores says nothing. */
+  if (strspn(out, "_") == n)
+    out[0] = 0;
+}
+
+/* The escaped form of c: itself, or \xHH. */
+static const char *escape_char(unsigned char c, char one[5]) {
+  if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\')
+    one[0] = (char)c, one[1] = 0;
+  else
+    snprintf(one, 5, "\\x%02X", c);
+  return one;
+}
+
+void stat_escape(const char *text, char *out, size_t size) {
+  if (size == 0)
+    return;
+  char one[5];
+  size_t full = 0;
+  for (const unsigned char *t = (const unsigned char *)text; *t != 0; t++)
+    full += strlen(escape_char(*t, one));
+  /* All of it, or what fits with "...". */
+  size_t room = (full < size) ? size - 1 : (size > 4 ? size - 4 : 0);
+  size_t n = 0;
+  for (const unsigned char *t = (const unsigned char *)text; *t != 0; t++) {
+    escape_char(*t, one);
+    if (n + strlen(one) > room)
+      break;
+    memcpy(out + n, one, strlen(one));
+    n += strlen(one);
+  }
+  out[n] = 0;
+  if (full >= size)
+    snprintf(out + n, size - n, "...");
+}
+
+static int name_compare(const void *a, const void *b) { return strcmp(a, b); }
+
 /* Per IP 1 (blackholed) or 0, and how many are; at the newest window. An
  * IP answered twice, or a status other than the two documented, is no
- * answer to trust. */
+ * answer to trust. A row whose Ip is no IP address is left out (noted in
+ * why): its name would become a series. */
 static int blackhole_points(const statistic_t *stat, const api_rows_t *rows,
                             time_t first_end, time_t last_end, int window,
                             stat_emit_t emit, void *ctx, char *why,
@@ -357,32 +487,72 @@ static int blackhole_points(const statistic_t *stat, const api_rows_t *rows,
   (void)first_end, (void)window;
   int ip_f = field_index(stat, "Ip"),
       status_f = field_index(stat, "BlackStatus");
+  typedef char name_t[INET6_ADDRSTRLEN];
+  name_t *names = calloc(rows->count + 1, sizeof(*names));
+  if (names == NULL) {
+    snprintf(why, why_size, "out of memory");
+    return -1;
+  }
+  size_t refused = 0;
+  const char *first_refused = NULL;
   for (size_t r = 0; r < rows->count; r++) {
     const api_value_t *row = rows->values + r * rows->field_count;
     const char *status = row[status_f].text;
     if (strcmp(status, "blackhole") != 0 && strcmp(status, "normal") != 0) {
+      char shown[96], shown_status[64];
+      stat_escape(row[ip_f].text, shown, sizeof(shown));
+      stat_escape(status, shown_status, sizeof(shown_status));
       snprintf(why, why_size,
-               "BlackStatus \"%s\" of %s is neither "
+               "BlackStatus \"%s\" of \"%s\" is neither "
                "\"blackhole\" nor \"normal\"",
-               status, row[ip_f].text);
+               shown_status, shown);
+      free(names);
       return -1;
     }
-    for (size_t o = 0; o < r; o++)
-      if (strcmp(rows->values[o * rows->field_count + ip_f].text,
-                 row[ip_f].text) == 0) {
-        snprintf(why, why_size, "Ip %s is answered twice", row[ip_f].text);
-        return -1;
-      }
+    if (!stat_ip_name(row[ip_f].text, names[r], sizeof(names[r])) &&
+        refused++ == 0)
+      first_refused = row[ip_f].text;
   }
+  /* Sorted, an IP answered twice is next to itself: a hostile answer of
+   * thousands of rows costs n log n, not n^2. */
+  name_t *sorted = malloc((rows->count + 1) * sizeof(*sorted));
+  if (sorted == NULL) {
+    snprintf(why, why_size, "out of memory");
+    free(names);
+    return -1;
+  }
+  memcpy(sorted, names, rows->count * sizeof(*sorted));
+  qsort(sorted, rows->count, sizeof(*sorted), name_compare);
+  for (size_t r = 1; r < rows->count; r++)
+    if (sorted[r][0] != 0 && strcmp(sorted[r - 1], sorted[r]) == 0) {
+      char shown[96];
+      stat_escape(sorted[r], shown, sizeof(shown));
+      snprintf(why, why_size, "Ip %s is answered twice", shown);
+      free(sorted);
+      free(names);
+      return -1;
+    }
+  free(sorted);
   unsigned blackholed = 0;
   for (size_t r = 0; r < rows->count; r++) {
     const api_value_t *row = rows->values + r * rows->field_count;
+    if (names[r][0] == 0)
+      continue;
     bool on = strcmp(row[status_f].text, "blackhole") == 0;
     blackholed += on;
-    emit(ctx, last_end, stat->values[0].type, row[ip_f].text, on ? 1 : 0);
+    emit(ctx, last_end, stat->values[0].type, names[r], on ? 1 : 0);
   }
   emit(ctx, last_end, stat->values[1].type, stat->values[1].type_instance,
        blackholed);
+  free(names);
+  if (refused > 0) {
+    char shown[96];
+    stat_escape(first_refused, shown, sizeof(shown));
+    snprintf(why, why_size,
+             "left out %zu of %zu rows whose Ip is no IPv4 or IPv6 address, "
+             "the first \"%s\"",
+             refused, rows->count, shown);
+  }
   return 0;
 }
 
@@ -448,6 +618,14 @@ void stat_event(const api_rows_t *rows, size_t r, stat_event_t *e) {
       .bps = row[EV_BPS].count,
       .pps = row[EV_PPS].count,
   };
+}
+
+bool stat_event_names_ok(const stat_event_t *e) {
+  char ip[INET6_ADDRSTRLEN];
+  size_t digits = strspn(e->port, "0123456789");
+  return (e->ip[0] == 0 || stat_ip_name(e->ip, ip, sizeof(ip))) &&
+         (e->port[0] == 0 || (digits == strlen(e->port) && digits <= 5 &&
+                              atoi(e->port) >= 1 && atoi(e->port) <= 65535));
 }
 
 /* Per window: mitigation and blackhole events under way at some time in

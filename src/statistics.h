@@ -151,8 +151,10 @@ int stat_windows(const statistic_t *stat, const api_rows_t *rows,
 
 /* The values an answer gives the windows first_end ... last_end, handed
  * to emit: stat->points, or the fields mapped by stat->values (a field
- * the answer left out gives no value). Returns 0,
- * or -1 with why (an unusable answer) having emitted nothing. */
+ * the answer left out gives no value). Returns 0, why "" or a note of the
+ * values refused (a row whose name is unusable: a blackhole's Ip that is
+ * no IP address), or -1 with why (an unusable answer) having emitted
+ * nothing. */
 int stat_points(const statistic_t *stat, const api_rows_t *rows,
                 time_t first_end, time_t last_end, int window, stat_emit_t emit,
                 void *ctx, char *why, size_t why_size);
@@ -173,6 +175,36 @@ stat_pages_t stat_next_page(uint64_t total, int page, int page_size,
  * Returns 0, or -1 (out of memory, or rows of other fields). */
 int stat_rows_append(api_rows_t *all, api_rows_t *page);
 
+/* Whether stat's values of that type are named by the answer (a table
+ * type_instance such as "<Ip>"): series the answer, not the table, makes. */
+bool stat_named_by_answer(const statistic_t *stat, const char *type);
+
+/* An IP address of an answer as a type_instance: the address in its
+ * canonical form (inet_ntop: IPv4 dotted decimal, IPv6 compressed, lower
+ * case), an IPv6 address's ':' made '_' ("2001:db8::1" becomes
+ * "2001_db8__1": ':' separates fields in rrdtool's graph arguments, and
+ * write_graphite makes it '_' anyway). Returns false, out "", for
+ * anything that is no IPv4 or IPv6 address (inet_pton). */
+bool stat_ip_name(const char *ip, char *out, size_t size);
+
+/* A text of an answer (a Remark) as a name: ASCII letters, digits, '_' and
+ * '-' kept, other ASCII made '_'; of UTF-8, the well-formed characters that
+ * show as something kept, spaces, controls (U+0080..U+009F: U+0085 is a
+ * line break to some), invisible format characters (U+200B..U+200F,
+ * U+2028..U+202E, U+2060..U+206F, U+FEFF...) and malformed bytes made '_'.
+ * Cut at a character to fit size; *cut says whether it was. "" if nothing
+ * but '_' is left. */
+void stat_text_name(const char *text, char *out, size_t size, bool *cut);
+
+/* text for a log line: printable ASCII as it is, but for '"' and '\\',
+ * and every other byte as \xHH; cut with "..." to fit size. */
+void stat_escape(const char *text, char *out, size_t size);
+
+/* Per-IP series a block creates: at most this many new ones in one read,
+ * and this many in all (a blackholed IP's series that the answers name). */
+#define STAT_MAX_NEW_NAMED_PER_READ 256
+#define STAT_MAX_NAMED_SERIES 4096
+
 /* An attack event of a DescribeDDoSEvents answer. */
 typedef struct {
   const char *type; /* "defense" (mitigation) or "blackhole" */
@@ -185,6 +217,10 @@ typedef struct {
 
 /* Row r of an events answer as an event. */
 void stat_event(const api_rows_t *rows, size_t r, stat_event_t *e);
+
+/* Whether e's Ip (an IPv4 or IPv6 address, or none) and Port (1 to 65535,
+ * or none) are usable in notifications and StateFile keys. */
+bool stat_event_names_ok(const stat_event_t *e);
 
 /* What is left to notify of e: given what was (0 nothing, 1 its start, 2
  * its end too), calls notify for its start and its end (once its end is

@@ -1798,7 +1798,9 @@ EVENT_ORDERS = ("newest", "scrambled")
 ATTACK_DEFAULTS = {"attacks": [], "ongoing_end_time": "zero", "event_selection": "overlap",
                    "event_order": "newest",
                    "flow_regions": ["cn"], "instance_ips": {}, "flow_delay_seconds": 0,
-                   "floods": []}
+                   "floods": [], "hostile_ips": {}, "many_ips": {}}
+MAX_HOSTILE_TEXT = 4096         # characters of one hostile "Ip"
+MAX_MANY_IPS = 100000
 FLOOD_KEYS = frozenset({"domain", "start", "end", "peak_qps", "ramp_seconds"})
 ATTACK_KEYS = frozenset({"instance", "ip", "port", "start", "end", "peak_bps", "peak_pps",
                          "ramp_seconds", "blackhole_from", "blackhole_to", "region"})
@@ -1909,6 +1911,9 @@ def check_attack(spec, now):
          "event_order": "newest" | "scrambled",
          "flow_regions": ["cn", ...]   (rows per Time for RegionId ap-southeast-1),
          "instance_ips": {instance id: [ip, ...]},
+         "hostile_ips": {instance id: [any text, ...]}  (more BlackholeStatus rows,
+                       "normal", whose Ip is that text: a hostile answer),
+         "many_ips": {instance id: N}  (N more rows, "normal", 10.0.0.0 on),
          "flow_delay_seconds": N}      (a bucket is answered N s after it ends)
     """
     if not isinstance(spec, dict):
@@ -1940,6 +1945,22 @@ def check_attack(spec, now):
             for ip in lst:
                 _check_ip(what + "[]", ip)
         out["instance_ips"] = _check_id_map("attack.instance_ips", spec["instance_ips"], ip_list)
+    if "hostile_ips" in spec:
+        # Hostile answers: any text as an "Ip" (spaces, U+0085, 300
+        # characters...), answered "normal" after the instance's IPs.
+        def texts(what, lst):
+            if not isinstance(lst, list):
+                raise ConfigError("%s must be a list of strings" % what)
+            for t in lst:
+                _check_text(what + "[]", t)
+                if len(t) > MAX_HOSTILE_TEXT:
+                    raise ConfigError("%s[]: at most %d characters" % (what, MAX_HOSTILE_TEXT))
+        out["hostile_ips"] = _check_id_map("attack.hostile_ips", spec["hostile_ips"], texts)
+    if "many_ips" in spec:
+        # N more distinct IPv4 addresses of an instance (10.0.0.0/8), "normal".
+        out["many_ips"] = _check_id_map(
+            "attack.many_ips", spec["many_ips"],
+            lambda what, n: _count(what, n, 0, MAX_MANY_IPS))
     if "flow_delay_seconds" in spec:
         out["flow_delay_seconds"] = _count("attack.flow_delay_seconds",
                                            spec["flow_delay_seconds"], 0, 86400)
@@ -2144,6 +2165,11 @@ def blackhole_for(instance_ids, now, attack=None):
                 status, begin, finish = "normal", 0, 0
             rows.append({"Ip": ip, "BlackStatus": status, "StartTime": begin,
                          "EndTime": finish})
+        for text in section.get("hostile_ips", {}).get(iid, []):
+            rows.append({"Ip": text, "BlackStatus": "normal", "StartTime": 0, "EndTime": 0})
+        for n in range(section.get("many_ips", {}).get(iid, 0)):
+            rows.append({"Ip": "10.%d.%d.%d" % (n >> 16 & 255, n >> 8 & 255, n & 255),
+                         "BlackStatus": "normal", "StartTime": 0, "EndTime": 0})
     return rows
 
 

@@ -2465,3 +2465,21 @@ def test_origin_query_type_takes_one_spelling(start_sim, origin):
     assert call(s, web_params(CODES, QueryType="gf")).status == 200
     with pytest.raises(sim.ConfigError):
         sim.load_config(dict(ALL_OPS_CONFIG, origin_query_type="origin"))
+
+
+def test_hostile_and_many_blackhole_ips():
+    # Any text as an Ip (a hostile answer), after the instance's own IPs;
+    # N more distinct IPv4 addresses; both answered "normal".
+    section = sim.check_attack({"instance_ips": {"i-1": ["203.0.113.1"]},
+                                "hostile_ips": {"i-1": ["a b", "x\u0085", "9" * 300]},
+                                "many_ips": {"i-2": 300}}, 0)
+    rows = sim.blackhole_for(["i-1", "i-2"], 0, section)
+    assert [r["Ip"] for r in rows[:4]] == ["203.0.113.1", "a b", "x\u0085", "9" * 300]
+    many = [r["Ip"] for r in rows[5:]]  # after i-2's default IP
+    assert rows[4]["Ip"] == sim.default_ip("i-2")
+    assert len(many) == 300 and len(set(many)) == 300 and many[:2] == ["10.0.0.0", "10.0.0.1"]
+    assert all(r["BlackStatus"] == "normal" for r in rows[1:])
+    for bad in ({"hostile_ips": {"i-1": "a"}}, {"hostile_ips": {"i-1": ["\x00"]}},
+                {"many_ips": {"i-1": -1}}, {"many_ips": {"i-1": 10 ** 6}}):
+        with pytest.raises(sim.ConfigError):
+            sim.check_attack(bad, 0)

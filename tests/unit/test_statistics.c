@@ -180,7 +180,7 @@ DEF_TEST(blackhole_per_ip_and_count) {
                          why, sizeof(why)));
   EXPECT_EQ_STR("1796205600 bool-203.0.113.10=1\n"
                 "1796205600 bool-203.0.113.11=0\n"
-                "1796205600 bool-2001:db8::1=1\n"
+                "1796205600 bool-2001_db8__1=1\n"
                 "1796205600 count-blackholed_ips=2\n",
                 emitted);
 
@@ -199,6 +199,121 @@ DEF_TEST(blackhole_per_ip_and_count) {
                                 NULL, why, sizeof(why)));
   OK(strstr(why, "neither") != NULL && emitted[0] == 0);
   blackhole_row(cells + 4, "203.0.113.10", "normal");
+  EXPECT_EQ_INT(-1, stat_points(b, &rows, START + 60, START + 60, 60, collect,
+                                NULL, why, sizeof(why)));
+  OK(strstr(why, "answered twice") != NULL && emitted[0] == 0);
+  return 0;
+}
+
+/* Names an answer gives series: an IP is an IPv4 or IPv6 address, in its
+ * canonical form, the IPv6 one with '_' for ':'; anything else is none. */
+DEF_TEST(ip_names) {
+  char out[64];
+  OK(stat_ip_name("203.0.113.10", out, sizeof(out)));
+  EXPECT_EQ_STR("203.0.113.10", out);
+  OK(stat_ip_name("2001:DB8:0:0::1", out, sizeof(out)));
+  EXPECT_EQ_STR("2001_db8__1", out);
+  OK(stat_ip_name("::ffff:192.0.2.1", out, sizeof(out)));
+  EXPECT_EQ_STR("__ffff_192.0.2.1", out);
+  static const char *const bad[] = {
+      "",
+      "203.0.113.10 ",
+      " 203.0.113.10",
+      "203.0.113.1\xC2\x85",
+      "203.0.113",
+      "203.0.113.256",
+      "2001:db8::1%eth0",
+      "2001:db8::/32",
+      "010.0.0.1",
+      "../../etc",
+      "a b",
+      "2001:db8:::1",
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    OK1(!stat_ip_name(bad[i], out, sizeof(out)), bad[i]);
+    EXPECT_EQ_STR("", out);
+  }
+  char long_ip[301];
+  memset(long_ip, '1', 300);
+  long_ip[300] = 0;
+  OK(!stat_ip_name(long_ip, out, sizeof(out)));
+  /* Room for the longest IPv6 address, or none. */
+  OK(!stat_ip_name("2001:db8::1", out, 5));
+
+  const statistic_t *b = statistic_find("blackhole");
+  OK(stat_named_by_answer(b, "bool") && !stat_named_by_answer(b, "count"));
+  OK(!stat_named_by_answer(traffic, "gauge"));
+  return 0;
+}
+
+/* A Remark as a name: visible characters kept, the rest '_', cut at a
+ * character, never a malformed or invisible one. */
+DEF_TEST(text_names) {
+  char out[32];
+  bool cut;
+  stat_text_name("web front/1", out, sizeof(out), &cut);
+  EXPECT_EQ_STR("web_front_1", out);
+  OK(!cut);
+  stat_text_name("caf\xC3\xA9 \xE7\xBD\x91\xE7\xAB\x99", out, sizeof(out),
+                 &cut);
+  EXPECT_EQ_STR("caf\xC3\xA9_\xE7\xBD\x91\xE7\xAB\x99", out);
+  /* U+0085 (NEL), U+2028, a bidi override, a zero-width space, U+FEFF. */
+  stat_text_name("a\xC2\x85"
+                 "b\xE2\x80\xA8"
+                 "c\xE2\x80\xAE"
+                 "d\xE2\x80\x8B"
+                 "e\xEF\xBB\xBF",
+                 out, sizeof(out), &cut);
+  EXPECT_EQ_STR("a_b_c_d_e_", out);
+  /* Malformed: a lone continuation byte, an overlong '/', a surrogate, a
+   * character cut short at the end. */
+  stat_text_name("x\x80y\xC0\xAFz\xED\xA0\x80w\xE7\xBD", out, sizeof(out),
+                 &cut);
+  EXPECT_EQ_STR("x_y__z___w__", out);
+  stat_text_name("\xC2\x85 ./", out, sizeof(out), &cut);
+  EXPECT_EQ_STR("", out);
+  /* Cut at a character: "é" does not fit in the last byte. */
+  stat_text_name("abcdefgh\xC3\xA9", out, 10, &cut);
+  EXPECT_EQ_STR("abcdefgh", out);
+  OK(cut);
+
+  char shown[24];
+  stat_escape("a\"b\\c\n\xC2\x85", shown, sizeof(shown));
+  EXPECT_EQ_STR("a\\x22b\\x5Cc\\x0A\\xC2\\x85", shown);
+  stat_escape("0123456789012345678901234567890", shown, sizeof(shown));
+  EXPECT_EQ_STR("01234567890123456789...", shown);
+  return 0;
+}
+
+/* An answer's Ip that is no IP address is left out, with a note; the
+ * other rows count and are emitted. */
+DEF_TEST(blackhole_refuses_what_is_no_ip) {
+  const statistic_t *b = statistic_find("blackhole");
+  api_value_t cells[5 * 4];
+  api_rows_t rows = {.field_count = 4, .values = cells, .count = 5};
+  blackhole_row(cells, "203.0.113.10", "blackhole");
+  blackhole_row(cells + 4, "a b", "blackhole");
+  blackhole_row(cells + 8, "203.0.113.11\xC2\x85", "normal");
+  blackhole_row(cells + 12, "2001:DB8::2", "normal");
+  char long_ip[API_TEXT_SIZE];
+  memset(long_ip, '9', sizeof(long_ip) - 1);
+  long_ip[sizeof(long_ip) - 1] = 0;
+  blackhole_row(cells + 16, long_ip, "blackhole");
+  emitted[0] = 0;
+  why[0] = 0;
+  CHECK_ZERO(stat_points(b, &rows, START + 60, START + 60, 60, collect, NULL,
+                         why, sizeof(why)));
+  EXPECT_EQ_STR("1796205600 bool-203.0.113.10=1\n"
+                "1796205600 bool-2001_db8__2=0\n"
+                "1796205600 count-blackholed_ips=1\n",
+                emitted);
+  EXPECT_EQ_STR("left out 3 of 5 rows whose Ip is no IPv4 or IPv6 address, "
+                "the first \"a b\"",
+                why);
+  /* One address written two ways is one IP answered twice. */
+  blackhole_row(cells + 4, "2001:db8::2", "normal");
+  rows.count = 4;
+  emitted[0] = 0;
   EXPECT_EQ_INT(-1, stat_points(b, &rows, START + 60, START + 60, 60, collect,
                                 NULL, why, sizeof(why)));
   OK(strstr(why, "answered twice") != NULL && emitted[0] == 0);
@@ -369,6 +484,35 @@ DEF_TEST(events_are_notified_once_each_way) {
   return 0;
 }
 
+/* An event's Ip and Port go into notifications and StateFile keys: an
+ * address (or none) and a port (or none), nothing else. */
+DEF_TEST(event_names) {
+  static const char *const good[][2] = {
+      {"203.0.113.1", "80"},     {"2001:db8::1", "443"},
+      {"203.0.113.1", ""},       {"", ""},
+      {"198.51.100.2", "65535"},
+  };
+  static const char *const bad[][2] = {
+      {"a", "80"},
+      {"203.0.113.1\xC2\x85", ""},
+      {"203.0.113.1/x", ""},
+      {"203.0.113.1", "0"},
+      {"203.0.113.1", "65536"},
+      {"203.0.113.1", "80 "},
+      {"203.0.113.1", "-1"},
+      {"203.0.113.1", "000080"},
+  };
+  for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+    stat_event_t e = {.type = "defense", .ip = good[i][0], .port = good[i][1]};
+    OK1(stat_event_names_ok(&e), good[i][0]);
+  }
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    stat_event_t e = {.type = "defense", .ip = bad[i][0], .port = bad[i][1]};
+    OK1(!stat_event_names_ok(&e), bad[i][0]);
+  }
+  return 0;
+}
+
 DEF_TEST(web_statistics) {
   const statistic_t *q = statistic_find("qps");
   const statistic_t *c = statistic_find("status_codes");
@@ -511,9 +655,13 @@ int main(void) {
   RUN_TEST(rows_outside_the_range_are_refused);
   RUN_TEST(a_flat_answer_is_its_window);
   RUN_TEST(blackhole_per_ip_and_count);
+  RUN_TEST(ip_names);
+  RUN_TEST(text_names);
+  RUN_TEST(blackhole_refuses_what_is_no_ip);
   RUN_TEST(generic_points_are_the_mapped_fields);
   RUN_TEST(events_per_window);
   RUN_TEST(events_beyond_one_page_count_from_all_pages);
   RUN_TEST(events_are_notified_once_each_way);
+  RUN_TEST(event_names);
   END_TEST;
 }
