@@ -88,14 +88,14 @@ def test_an_event_with_a_long_key_is_notified_once(tmp_path):
     remark = "长" * 40  # 120 bytes of plugin_instance
     ip = "2001:0db8:ffff:ffff:ffff:ffff:ffff:0040"
     name = "b" * 64
+    key = "%s/%s/event/defense/%s/65535/%d" % (name, remark, ip, now - 600)
+    assert len(key.encode()) > 255
     sim = Simulator(str(tmp_path), {
         "keys": {"LTAIstate": {"secret": "SECRET-state"}}, "instances": [iid],
         "remarks": {iid: remark},
         "attack": {"attacks": [{"instance": iid, "ip": ip, "port": 65535, "start": now - 600,
                                 "end": None, "ramp_seconds": 0, "peak_bps": 10 ** 9,
                                 "peak_pps": 10 ** 5}]}})
-    key = "%s/%s/event/defense/%s/65535/%d" % (name, remark, ip, now - 600)
-    assert len(key.encode()) > 255
     state_file = str(tmp_path / "ddoscoo.state")
     config = 'StateFile "%s"\n%s' % (state_file, events_block(name, sim))
 
