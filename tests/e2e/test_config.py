@@ -4,6 +4,7 @@ be used: collectd still starts (a failing configuration callback would
 stop it, and every other plugin with it), and the log says why."""
 
 import os
+import socket
 import time
 
 from conftest import CONNECTIONS, METRICS, Collectd, Simulator, block, wait_for
@@ -222,12 +223,17 @@ def test_fifos_hold_nothing_up(workdir):
         fifos[name] = os.path.join(workdir, name)
         os.mkfifo(fifos[name], 0o600)
     key = ['AccessKeyId "LTAIfifo"', 'AccessKeySecret "SECRET-fifo-1d"']
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen(16)
     config = "\n".join([
         'StateFile "%s"' % fifos["state"],
         block("fifo_credentials", 'CredentialsFile "%s"' % fifos["credentials"],
               'Endpoint "%s"' % sim.url, 'InstanceId "ddoscoo-cn-fifo"'),
+        # libcurl reads CACert once connected: a port that accepts.
         block("fifo_cacert", *key, 'CACert "%s"' % fifos["ca.pem"],
-              'Endpoint "https://127.0.0.1:9/"', 'InstanceId "ddoscoo-cn-fifo"'),
+              'Endpoint "https://127.0.0.1:%d/"' % listening.getsockname()[1],
+              'InstanceId "ddoscoo-cn-fifo"', "Interval 1", "Timeout 2"),
         block("good", *key, 'Endpoint "%s"' % sim.url, 'InstanceId "ddoscoo-cn-fifo"',
               CONNECTIONS, "Interval 1"),
     ])
@@ -239,6 +245,7 @@ def test_fifos_hold_nothing_up(workdir):
         assert cd.stop(timeout=15) == 0
     finally:
         sim.stop()
+        listening.close()
     assert cd.log_lines('Account "fifo_credentials": CredentialsFile: %s is not a regular '
                         "file." % fifos["credentials"])
     assert cd.log_lines('Account "fifo_cacert": CACert "%s" is not a regular file.'
