@@ -462,12 +462,34 @@ static int resolve_endpoint(account_t *a) {
       return ENOMEM;
   }
 
+  /* A user name and password would be logged with the endpoint, and sent
+   * to it: not repeated here. */
+  if (strchr(a->endpoint, '@') != NULL) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": Endpoint holds a user name "
+                      "or password (before '@'; not shown here). The API "
+                      "takes keys from AccessKeyId and AccessKeySecret, a "
+                      "CredentialsFile or a RamRole; Endpoint is of the form "
+                      "https://host[:port].",
+          a->name);
+    return EINVAL;
+  }
+
   const char *host = NULL;
   if (strncasecmp(a->endpoint, "https://", 8) == 0)
     host = a->endpoint + 8;
   else if (strncasecmp(a->endpoint, "http://", 7) == 0)
     host = a->endpoint + 7;
   size_t host_len = (host != NULL) ? strcspn(host, "/?#") : 0;
+  /* A blank (a trailing one, say) would fail every request. */
+  if (host != NULL && strspn(host, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                   "abcdefghijklmnopqrstuvwxyz"
+                                   "0123456789-._:[]") < host_len) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": Endpoint \"%s\" holds a "
+                      "blank or another character a host name or port "
+                      "cannot have.",
+          a->name, a->endpoint);
+    return EINVAL;
+  }
   if (host == NULL || host_len == 0 ||
       (host[host_len] != 0 && strcmp(host + host_len, "/") != 0)) {
     ERROR(PLUGIN_NAME " plugin: Account \"%s\": Endpoint \"%s\" is not of the "
@@ -553,6 +575,29 @@ static int check_domains(account_t *a) {
   return 0;
 }
 
+/* libcurl reads CACert at each block's first request, in a read thread:
+ * a FIFO would hold that thread, and collectd's shutdown, for good. A
+ * regular file, opened without waiting. */
+static int check_ca_cert(account_t *a) {
+  int fd = open(a->ca_cert, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  int err = errno;
+  struct stat sb;
+  bool regular = fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
+  if (fd >= 0)
+    close(fd);
+  if (regular)
+    return 0;
+  if (fd < 0)
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": CACert \"%s\" cannot be "
+                      "opened: %s.",
+          a->name, a->ca_cert, STRERROR(err));
+  else
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": CACert \"%s\" is not a "
+                      "regular file.",
+          a->name, a->ca_cert);
+  return EINVAL;
+}
+
 static int account_validate(account_t *a) {
   if (a->region_id == NULL && (a->region_id = strdup("cn-hangzhou")) == NULL)
     return ENOMEM;
@@ -599,6 +644,8 @@ static int account_validate(account_t *a) {
           a->name);
     return EINVAL;
   }
+  if (a->ca_cert != NULL && check_ca_cert(a) != 0)
+    return EINVAL;
 
   if (a->max_backfill == 0)
     a->max_backfill = (3600 + a->window - 1) / a->window; /* an hour */
@@ -662,6 +709,17 @@ account_t *account_config(oconfig_item_t *ci) {
     return NULL;
   }
 
+  /* Checks turned off: anyone on the path could answer for the API. */
+  if (strncasecmp(a->url, "https://", 8) == 0 &&
+      (!a->verify_peer || !a->verify_host))
+    WARNING(PLUGIN_NAME " plugin: Account \"%s\": %s%s%s false: the API's "
+                        "certificate is not %s; anyone on the path can read "
+                        "the requests (and any SecurityToken) and forge the "
+                        "answers.",
+            a->name, a->verify_peer ? "" : "VerifyPeer",
+            (!a->verify_peer && !a->verify_host) ? " and " : "",
+            a->verify_host ? "" : "VerifyHost",
+            !a->verify_peer ? "verified" : "checked against the host name");
   if (strncasecmp(a->url, "http://", 7) == 0)
     NOTICE(PLUGIN_NAME " plugin: Account \"%s\": Endpoint \"%s\" is plain "
                        "HTTP; requests (and any SecurityToken) travel "

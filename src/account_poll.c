@@ -456,7 +456,7 @@ static void notify_events(account_t *a, series_t *s, const api_rows_t *rows) {
       }
       continue;
     }
-    char key[STATE_MAX_KEY + DATA_MAX_NAME_LEN];
+    char key[STATE_STORE_KEY_SIZE];
     ssnprintf(key, sizeof(key), "%s/%s/event/%s/%s/%s/%lld", a->name,
               s->plugin_instance, e.type, e.ip, e.port, (long long)e.start);
     /* The mark: 1, its start notified; its end (2 at least), its end too. */

@@ -32,6 +32,49 @@ static void copy_printable(char *dst, size_t dst_size, const char *src) {
   dst[i] = 0;
 }
 
+/* A block of texts; blocks grow from TEXT_BLOCK_MIN to TEXT_BLOCK_MAX
+ * bytes, so a short answer takes little and a long one few blocks. */
+struct api_text_block_s {
+  api_text_block_t *next;
+  size_t used, size;
+  char data[];
+};
+#define TEXT_BLOCK_MIN 1024
+#define TEXT_BLOCK_MAX (64 * 1024)
+
+static void texts_free(api_text_block_t **texts) {
+  while (*texts != NULL) {
+    api_text_block_t *next = (*texts)->next;
+    free(*texts);
+    *texts = next;
+  }
+}
+
+/* A copy of src in texts, cut to API_TEXT_SIZE - 1 bytes, control
+ * characters replaced (copy_printable); "" (not allocated) for an empty
+ * src. NULL when out of memory. */
+static char *keep_text(api_text_block_t **texts, const char *src) {
+  static char empty[1];
+  size_t len = strnlen(src, API_TEXT_SIZE - 1);
+  if (len == 0)
+    return empty;
+  api_text_block_t *b = *texts;
+  if (b == NULL || b->size - b->used < len + 1) {
+    size_t size = (b == NULL) ? TEXT_BLOCK_MIN : 2 * b->size;
+    if (size > TEXT_BLOCK_MAX)
+      size = TEXT_BLOCK_MAX;
+    b = malloc(sizeof(*b) + size);
+    if (b == NULL)
+      return NULL;
+    *b = (api_text_block_t){.next = *texts, .size = size};
+    *texts = b;
+  }
+  char *text = b->data + b->used;
+  copy_printable(text, len + 1, src);
+  b->used += len + 1;
+  return text;
+}
+
 /* The text of an element that holds nothing but text, or NULL for one that
  * holds elements, entity references or anything else. Free with xmlFree. */
 static xmlChar *element_text(xmlNodePtr element) {
@@ -74,7 +117,10 @@ static void ignore_error(void *ctx, const char *msg, ...) {
 static api_response_status_t read_values(xmlNodePtr parent,
                                          const api_field_t *fields,
                                          size_t count, api_value_t *values,
-                                         char *why, size_t why_size) {
+                                         api_text_block_t **texts, char *why,
+                                         size_t why_size) {
+  for (size_t i = 0; i < count; i++)
+    values[i].text = "";
   for (xmlNodePtr n = parent->children; n != NULL; n = n->next) {
     if (n->type != XML_ELEMENT_NODE)
       continue;
@@ -102,7 +148,13 @@ static api_response_status_t read_values(xmlNodePtr parent,
     const char *t = (const char *)text;
     bool ok = true;
     if (f->kind == API_FIELD_TEXT) {
-      copy_printable(v->text, sizeof(v->text), t);
+      v->text = keep_text(texts, t);
+      if (v->text == NULL) {
+        v->text = "";
+        xmlFree(text);
+        snprintf(why, why_size, "out of memory");
+        return API_RESPONSE_INVALID;
+      }
       v->present = true;
     } else if (f->required || t[strspn(t, " \t\r\n")] != 0) {
       ok = parse_count(t, &v->count);
@@ -148,18 +200,24 @@ static api_response_status_t read_error(xmlNodePtr root, api_error_t *error,
       {"RequestId", API_FIELD_TEXT, false},
   };
   api_value_t values[3] = {0};
+  api_text_block_t *texts = NULL;
 
   error->code[0] = error->message[0] = error->request_id[0] = 0;
-  if (read_values(root, fields, 3, values, why, why_size) != API_RESPONSE_OK)
-    return API_RESPONSE_INVALID;
-  if (values[0].text[0] == 0) {
+  api_response_status_t status = API_RESPONSE_INVALID;
+  if (read_values(root, fields, 3, values, &texts, why, why_size) !=
+      API_RESPONSE_OK) {
+    /* why says it */
+  } else if (values[0].text[0] == 0) {
     snprintf(why, why_size, "error document without <Code>");
-    return API_RESPONSE_INVALID;
+  } else {
+    snprintf(error->code, sizeof(error->code), "%s", values[0].text);
+    snprintf(error->message, sizeof(error->message), "%s", values[1].text);
+    snprintf(error->request_id, sizeof(error->request_id), "%s",
+             values[2].text);
+    status = API_RESPONSE_ERROR;
   }
-  memcpy(error->code, values[0].text, sizeof(error->code));
-  memcpy(error->message, values[1].text, sizeof(error->message));
-  memcpy(error->request_id, values[2].text, sizeof(error->request_id));
-  return API_RESPONSE_ERROR;
+  texts_free(&texts);
+  return status;
 }
 
 /* What to read from an answer: a table, as api_parse_rows() takes it. */
@@ -203,8 +261,8 @@ static api_response_status_t add_row(rows_builder_t *b, const char *list,
   }
   /* Rows without fields are only counted. */
   *row = (width > 0) ? rows->values + rows->count * width : NULL;
-  if (width > 0)
-    memset(*row, 0, width * sizeof(**row));
+  for (size_t f = 0; f < width; f++)
+    (*row)[f] = (api_value_t){.text = ""};
   rows->count++;
   return API_RESPONSE_OK;
 }
@@ -256,12 +314,17 @@ static api_response_status_t read_self_row(rows_builder_t *b, xmlNodePtr e,
   }
   const char *t = (const char *)text;
   t += strspn(t, " \t\r\n");
-  copy_printable(row->text, sizeof(row->text), t);
-  size_t n = strlen(row->text);
-  while (n > 0 && row->text[n - 1] == ' ')
-    row->text[--n] = 0;
-  row->present = true;
+  char *kept = keep_text(&b->rows->texts, t);
   xmlFree(text);
+  if (kept == NULL) {
+    snprintf(why, why_size, "out of memory");
+    return API_RESPONSE_INVALID;
+  }
+  size_t n = strlen(kept);
+  while (n > 0 && kept[n - 1] == ' ')
+    kept[--n] = 0;
+  row->text = kept;
+  row->present = true;
   if (schema->fields[0].required && row->text[0] == 0) {
     set_why_name(why, why_size, "an empty <%s>", e->name);
     return API_RESPONSE_INVALID;
@@ -282,8 +345,8 @@ static api_response_status_t read_row(rows_builder_t *b, xmlNodePtr e,
   api_value_t *row;
   if (add_row(b, schema->list, &row, why, why_size) != API_RESPONSE_OK)
     return API_RESPONSE_INVALID;
-  return read_values(e, schema->fields, schema->field_count, row, why,
-                     why_size);
+  return read_values(e, schema->fields, schema->field_count, row,
+                     &b->rows->texts, why, why_size);
 }
 
 static bool is_element(xmlNodePtr n, const char *name) {
@@ -331,10 +394,10 @@ static api_response_status_t read_answer(xmlNodePtr root,
   static const api_field_t request_id = {"RequestId", API_FIELD_TEXT, false};
   api_value_t id = {0};
   api_response_status_t status =
-      read_values(root, &request_id, 1, &id, why, why_size);
+      read_values(root, &request_id, 1, &id, &rows->texts, why, why_size);
   if (status != API_RESPONSE_OK)
     return status;
-  memcpy(rows->request_id, id.text, sizeof(rows->request_id));
+  snprintf(rows->request_id, sizeof(rows->request_id), "%s", id.text);
 
   if (schema->root_field_count > 0) {
     rows->root = calloc(schema->root_field_count, sizeof(*rows->root));
@@ -343,7 +406,7 @@ static api_response_status_t read_answer(xmlNodePtr root,
       return API_RESPONSE_INVALID;
     }
     status = read_values(root, schema->root_fields, schema->root_field_count,
-                         rows->root, why, why_size);
+                         rows->root, &rows->texts, why, why_size);
     if (status != API_RESPONSE_OK)
       return status;
   }
@@ -353,10 +416,19 @@ static api_response_status_t read_answer(xmlNodePtr root,
     api_value_t *row;
     if (add_row(&b, NULL, &row, why, why_size) != API_RESPONSE_OK)
       return API_RESPONSE_INVALID;
-    return read_values(root, schema->fields, schema->field_count, row, why,
-                       why_size);
+    return read_values(root, schema->fields, schema->field_count, row,
+                       &rows->texts, why, why_size);
   }
-  return read_list(&b, root, schema, why, why_size);
+  status = read_list(&b, root, schema, why, why_size);
+  /* The room doubled as rows came: no more than the rows now. */
+  if (status == API_RESPONSE_OK && b.capacity > rows->count &&
+      rows->count > 0) {
+    api_value_t *fit =
+        realloc(rows->values, rows->count * rows->field_count * sizeof(*fit));
+    if (fit != NULL)
+      rows->values = fit;
+  }
+  return status;
 }
 
 static bool is_answer_root(const xmlChar *name, const char *root_name) {
@@ -455,6 +527,7 @@ api_parse_rows(const char *body, size_t len, const char *action,
 void api_rows_clear(api_rows_t *rows) {
   free(rows->values);
   free(rows->root);
+  texts_free(&rows->texts);
   *rows = (api_rows_t){0};
 }
 
@@ -487,8 +560,9 @@ api_response_status_t api_parse_instance_ids(const char *body, size_t len,
   }
   for (size_t r = 0; r < rows.count; r++) {
     const api_value_t *row = rows.values + r * rows.field_count;
-    memcpy(list->items[r].id, row[0].text, sizeof(list->items[r].id));
-    memcpy(list->items[r].remark, row[1].text, sizeof(list->items[r].remark));
+    snprintf(list->items[r].id, sizeof(list->items[r].id), "%s", row[0].text);
+    snprintf(list->items[r].remark, sizeof(list->items[r].remark), "%s",
+             row[1].text);
   }
   list->count = rows.count;
   api_rows_clear(&rows);
@@ -540,8 +614,8 @@ api_response_status_t api_parse_network_rules(const char *body, size_t len,
   for (size_t r = 0; r < rows.count; r++) {
     const api_value_t *row = rows.values + r * rows.field_count;
     list->items[r].frontend_port = (int)row[0].count;
-    memcpy(list->items[r].protocol, row[1].text,
-           sizeof(list->items[r].protocol));
+    snprintf(list->items[r].protocol, sizeof(list->items[r].protocol), "%s",
+             row[1].text);
   }
   list->count = rows.count;
   list->total_count = rows.root[0].count;

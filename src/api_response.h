@@ -45,9 +45,16 @@ typedef struct {
 
 typedef struct {
   bool present;
-  uint64_t count;           /* API_FIELD_COUNT */
-  char text[API_TEXT_SIZE]; /* API_FIELD_TEXT: printable, cut to fit */
+  uint64_t count; /* API_FIELD_COUNT */
+  /* API_FIELD_TEXT: printable, at most API_TEXT_SIZE - 1 bytes (cut to
+   * fit); "" when absent. Held by the rows' texts, valid until
+   * api_rows_clear(). */
+  const char *text;
 } api_value_t;
+
+/* Where the texts of the rows are kept: blocks of them, allocated only for
+ * texts present, so the rows hold a small multiple of the answer. */
+typedef struct api_text_block_s api_text_block_t;
 
 typedef struct {
   size_t field_count;
@@ -55,6 +62,7 @@ typedef struct {
   size_t count;        /* rows */
   api_value_t *root;   /* the root's own fields (root_fields), in order */
   char request_id[API_TEXT_SIZE];
+  api_text_block_t *texts; /* what the values' texts point into */
 } api_rows_t;
 
 /* Parses an answer into rows. list names the row element: rows repeated

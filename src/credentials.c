@@ -64,8 +64,17 @@ bool credentials_renewable(const credentials_t *c) {
   return c->source != SOURCE_STATIC;
 }
 
+/* id, secret and token (may be NULL), named by names[0..2] for the log. */
 static int set_static(credentials_t *c, const char *id, const char *secret,
-                      const char *token) {
+                      const char *token, const char *const names[3], char *why,
+                      size_t why_size) {
+  const char *values[] = {id, secret, token};
+  for (size_t i = 0; i < 3; i++)
+    if (values[i] != NULL && !credentials_text_ok(values[i])) {
+      /* It would split the request's headers; never shown. */
+      snprintf(why, why_size, "%s holds a control character", names[i]);
+      return -1;
+    }
   c->source = SOURCE_STATIC;
   c->keys.type = (token != NULL) ? PROFILE_STS : PROFILE_ACCESS_KEY;
   c->keys.access_key_id = strdup(id);
@@ -73,10 +82,12 @@ static int set_static(credentials_t *c, const char *id, const char *secret,
   c->keys.security_token = (token != NULL) ? strdup(token) : NULL;
   c->have_keys = true;
   c->generation++;
-  return (c->keys.access_key_id == NULL || c->keys.access_key_secret == NULL ||
-          (token != NULL && c->keys.security_token == NULL))
-             ? -1
-             : 0;
+  if (c->keys.access_key_id == NULL || c->keys.access_key_secret == NULL ||
+      (token != NULL && c->keys.security_token == NULL)) {
+    snprintf(why, why_size, "out of memory");
+    return -1;
+  }
+  return 0;
 }
 
 static int set_ram_role(credentials_t *c, const char *role) {
@@ -178,8 +189,12 @@ static int open_machine(credentials_t *c, char *warning, size_t warning_size,
   const char *secret = getenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET");
   const char *token = getenv("ALIBABA_CLOUD_SECURITY_TOKEN");
   if (id != NULL && id[0] != 0 && secret != NULL && secret[0] != 0) {
+    static const char *const names[] = {"ALIBABA_CLOUD_ACCESS_KEY_ID",
+                                        "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+                                        "ALIBABA_CLOUD_SECURITY_TOKEN"};
     snprintf(c->description, sizeof(c->description), "environment");
-    return set_static(c, id, secret, (token && token[0]) ? token : NULL);
+    return set_static(c, id, secret, (token && token[0]) ? token : NULL, names,
+                      why, why_size);
   }
 
   char path[4096];
@@ -240,12 +255,19 @@ credentials_t *credentials_open(const credentials_options_t *o, char *warning,
 
   int status;
   if (o->access_key_id != NULL) {
+    static const char *const names[] = {"AccessKeyId", "AccessKeySecret",
+                                        "SecurityToken"};
     snprintf(c->description, sizeof(c->description), "configuration");
     status = set_static(c, o->access_key_id, o->access_key_secret,
-                        o->security_token);
+                        o->security_token, names, why, why_size);
   } else if (o->credentials_file != NULL) {
     status = open_file(c, o->credentials_file, o->profile, warning,
                        warning_size, why, why_size);
+    if (status != 0) { /* the option, for the log */
+      char reason[512];
+      snprintf(reason, sizeof(reason), "%s", why);
+      snprintf(why, why_size, "CredentialsFile: %s", reason);
+    }
   } else if (o->ram_role != NULL) {
     status = set_ram_role(c, o->ram_role); /* keys at the first read */
   } else {

@@ -7,10 +7,13 @@
 #include "credentials_file.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -26,6 +29,13 @@ void profile_clear(profile_t *profile) {
   free_secret(profile->security_token);
   free(profile->role_name);
   memset(profile, 0, sizeof(*profile));
+}
+
+bool credentials_text_ok(const char *s) {
+  for (const unsigned char *p = (const unsigned char *)s; *p != 0; p++)
+    if (*p < 0x20 || *p == 0x7F)
+      return false;
+  return true;
 }
 
 static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
@@ -66,6 +76,10 @@ int credentials_file_parse(const char *text, size_t len, const char *name,
   int status = 0;
   unsigned line_no = 0;
 
+  /* A byte order mark, as Windows editors save UTF-8. */
+  if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+    text += 3, len -= 3;
+
   for (const char *line = text, *end = text + len; line < end && status == 0;
        line_no++) {
     const char *eol = memchr(line, '\n', (size_t)(end - line));
@@ -105,20 +119,26 @@ int credentials_file_parse(const char *text, size_t len, const char *name,
       const char *ks = s, *ke = eq, *vs = eq + 1, *ve = e;
       trim(&ks, &ke, false);
       trim(&vs, &ve, true);
-      char **field = NULL;
-      if (equals(ks, ke, "type"))
-        field = &type;
-      else if (equals(ks, ke, "access_key_id"))
-        field = &profile->access_key_id;
-      else if (equals(ks, ke, "access_key_secret"))
-        field = &profile->access_key_secret;
-      else if (equals(ks, ke, "security_token"))
-        field = &profile->security_token;
-      else if (equals(ks, ke, "role_name"))
-        field = &profile->role_name;
+      static const char *const keys[] = {"type", "access_key_id",
+                                         "access_key_secret", "security_token",
+                                         "role_name"};
+      char **fields[] = {&type, &profile->access_key_id,
+                         &profile->access_key_secret, &profile->security_token,
+                         &profile->role_name};
+      size_t k = 0;
+      while (k < 5 && !equals(ks, ke, keys[k]))
+        k++;
       /* Other keys (region_id, enable, ...) are not ours to judge. */
-      if (field != NULL && set_field(field, vs, ve) != 0) {
+      if (k == 5)
+        continue;
+      if (set_field(fields[k], vs, ve) != 0) {
         snprintf(why, why_size, "out of memory");
+        status = -1;
+      } else if (!credentials_text_ok(*fields[k])) {
+        /* A carriage return or other control character would end up in
+         * a request's headers. */
+        snprintf(why, why_size, "line %u: %s holds a control character",
+                 line_no + 1, keys[k]);
         status = -1;
       }
     }
@@ -178,9 +198,19 @@ int credentials_file_parse(const char *text, size_t len, const char *name,
 int credentials_file_read(const char *path, const char *name,
                           profile_t *profile, char *why, size_t why_size) {
   memset(profile, 0, sizeof(*profile));
-  FILE *fh = fopen(path, "r");
+  /* Without waiting: a FIFO would block open() until a writer came. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  struct stat sb;
+  if (fd >= 0 && (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))) {
+    close(fd);
+    snprintf(why, why_size, "%s is not a regular file", path);
+    return -1;
+  }
+  FILE *fh = (fd >= 0) ? fdopen(fd, "r") : NULL;
   if (fh == NULL) {
     snprintf(why, why_size, "cannot open %s: %s", path, strerror(errno));
+    if (fd >= 0)
+      close(fd);
     return -1;
   }
   char *text = malloc(CREDENTIALS_FILE_MAX_SIZE + 1);

@@ -9,6 +9,7 @@
 #ifndef CREDENTIALS_FILE_H
 #define CREDENTIALS_FILE_H 1
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define CREDENTIALS_FILE_MAX_SIZE (1024 * 1024)
@@ -27,14 +28,21 @@ typedef struct {
   char *role_name;
 } profile_t;
 
+/* Whether s is free of control characters (C0 and DEL): a key, token or
+ * role name with one, a newline above all, would split a request's
+ * headers. */
+bool credentials_text_ok(const char *s);
+
 /* Reads profile `name` from INI text: `[name]` sections, `key = value`
- * lines, `#` and `;` comments, blank lines; keys are case-sensitive, values
- * are trimmed (and unquoted). Returns 0, or -1 with the reason in why
- * (naming the line or the missing key, never a value). */
+ * lines, `#` and `;` comments, blank lines, a UTF-8 byte order mark at the
+ * start; keys are case-sensitive, values are trimmed (and unquoted); a value
+ * of ours with a control character is refused. Returns 0, or -1 with the
+ * reason in why (naming the line or the missing key, never a value). */
 int credentials_file_parse(const char *text, size_t len, const char *name,
                            profile_t *profile, char *why, size_t why_size);
 
-/* The same from a file. */
+/* The same from a file, which must be a regular file (not waited for if it
+ * is a FIFO). */
 int credentials_file_read(const char *path, const char *name,
                           profile_t *profile, char *why, size_t why_size);
 

@@ -73,8 +73,31 @@ static int ddoscoo_read(user_data_t *ud) {
   return 0;
 }
 
+/* collectd calls the configuration callback once per <Plugin ddoscoo>
+ * block: the blocks started, by name, across all of them. */
+static char **started_names;
+static size_t started_count;
+static int started_total; /* read callbacks registered */
+static int failed_count;
+
+static bool started_before(const char *name) {
+  for (size_t i = 0; i < started_count; i++)
+    if (strcmp(started_names[i], name) == 0)
+      return true;
+  return false;
+}
+
+static void note_started(const char *name) {
+  char **grown =
+      realloc(started_names, (started_count + 1) * sizeof(*started_names));
+  if (grown == NULL)
+    return;
+  started_names = grown;
+  if ((started_names[started_count] = strdup(name)) != NULL)
+    started_count++;
+}
+
 static int ddoscoo_config(oconfig_item_t *ci) {
-  int started = 0;
   int failed = 0;
 
   /* Still single-threaded here, and blocks may ask the ECS metadata service
@@ -104,8 +127,11 @@ static int ddoscoo_config(oconfig_item_t *ci) {
       failed++;
       continue;
     }
-    /* Two blocks of one name would share a read callback name. */
-    bool duplicate = false;
+    /* Two blocks of one name would share a read callback name, also from
+     * two <Plugin> blocks. */
+    bool duplicate = child->values_num == 1 &&
+                     child->values[0].type == OCONFIG_TYPE_STRING &&
+                     started_before(child->values[0].value.string);
     for (int j = 0; j < i && !duplicate; j++)
       duplicate = strcasecmp("Account", ci->children[j].key) == 0 &&
                   child->values_num == 1 && ci->children[j].values_num == 1 &&
@@ -134,21 +160,26 @@ static int ddoscoo_config(oconfig_item_t *ci) {
          a->signature_version == 1 ? "1.0" : "V3");
     if (plugin_register_complex_read(
             /* group = */ NULL, cb_name, ddoscoo_read, a->interval,
-            &(user_data_t){.data = a, .free_func = account_free}) == 0)
-      started++;
-    else
+            &(user_data_t){.data = a, .free_func = account_free}) == 0) {
+      started_total++;
+      note_started(child->values[0].value.string);
+    } else {
       failed++;
+    }
   }
+  failed_count += failed;
 
   /* Never fail: collectd 5.12 refuses to start at all when a plugin's
-   * configuration callback fails, which would stop every other plugin too. */
-  if (started == 0)
-    ERROR(PLUGIN_NAME " plugin: no <Account> block %s; nothing to poll.",
-          failed ? "is valid" : "configured");
+   * configuration callback fails, which would stop every other plugin too.
+   * Whether anything is polled is known once every <Plugin> block is
+   * read: at init. */
   return 0;
 }
 
 static int ddoscoo_init(void) {
+  if (started_total == 0)
+    ERROR(PLUGIN_NAME " plugin: no <Account> block %s; nothing to poll.",
+          failed_count ? "is valid" : "configured");
   /* Still single-threaded here: the place for libxml2's global set-up. */
   xmlInitParser();
 
@@ -158,6 +189,10 @@ static int ddoscoo_init(void) {
 
 static int ddoscoo_shutdown(void) {
   state_store_shutdown();
+  for (size_t i = 0; i < started_count; i++)
+    sfree(started_names[i]);
+  sfree(started_names);
+  started_count = 0;
   return 0;
 }
 

@@ -201,6 +201,15 @@ int ecs_metadata_parse(const char *json, size_t len, profile_t *keys,
     snprintf(why, why_size,
              "the credentials lack AccessKeyId, "
              "AccessKeySecret or SecurityToken");
+  else if (!credentials_text_ok(keys->access_key_id) ||
+           !credentials_text_ok(keys->access_key_secret) ||
+           !credentials_text_ok(keys->security_token))
+    /* Decoded from an escape such as \n: it would split the headers of
+     * the requests signed with them. */
+    snprintf(why, why_size, "the credentials' %s holds a control character",
+             !credentials_text_ok(keys->access_key_id)       ? "AccessKeyId"
+             : !credentials_text_ok(keys->access_key_secret) ? "AccessKeySecret"
+                                                             : "SecurityToken");
   else if (expires == NULL || !parse_time(expires, expiration))
     snprintf(why, why_size,
              "the credentials' Expiration is missing or not "

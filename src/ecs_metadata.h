@@ -26,7 +26,8 @@ int ecs_metadata_fetch(const char *base_url, const char *role, long timeout_ms,
 
 /* The credentials document, {"Code": "Success", "AccessKeyId": ...,
  * "AccessKeySecret": ..., "SecurityToken": ..., "Expiration":
- * "2026-11-27T20:41:00Z", ...}. Returns 0, or -1 with the reason in why. */
+ * "2026-11-27T20:41:00Z", ...}. Keys with a control character (decoded
+ * from an escape) are refused. Returns 0, or -1 with the reason in why. */
 int ecs_metadata_parse(const char *json, size_t len, profile_t *keys,
                        time_t *expiration, char *why, size_t why_size);
 

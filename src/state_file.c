@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,40 +30,86 @@
  * an overlong encoding. */
 static const uint32_t utf8_min[] = {0, 0x80, 0x800, 0x10000};
 
-/* Non-empty, shorter than STATE_MAX_KEY, well-formed UTF-8 (RFC 3629) and
- * no control characters: a tab or a newline would break the file's lines. */
+/* The length of the well-formed UTF-8 character (RFC 3629) at s that is not
+ * a control character (C0, DEL, C1: a tab or a newline would break the
+ * file's lines), or 0. */
+static size_t key_char(const unsigned char *s) {
+  unsigned char c = s[0];
+  uint32_t cp;
+  size_t more;
+  if (c < 0x80) {
+    cp = c, more = 0;
+  } else if (c >= 0xC2 && c <= 0xDF) {
+    cp = c & 0x1F, more = 1;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    cp = c & 0x0F, more = 2;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    cp = c & 0x07, more = 3;
+  } else {
+    return 0;
+  }
+  for (size_t k = 1; k <= more; k++) {
+    if ((s[k] & 0xC0) != 0x80) /* a NUL ends here too */
+      return 0;
+    cp = (cp << 6) | (s[k] & 0x3F);
+  }
+  if (cp < utf8_min[more] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+    return 0;
+  if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
+    return 0;
+  return more + 1;
+}
+
+/* Non-empty, shorter than STATE_MAX_KEY, well-formed UTF-8 and no control
+ * characters. */
 static bool valid_key(const char *key) {
   const unsigned char *s = (const unsigned char *)key;
   size_t i = 0;
   while (s[i] != 0) {
-    unsigned char c = s[i];
-    uint32_t cp;
-    size_t more;
-    if (c < 0x80) {
-      cp = c, more = 0;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      cp = c & 0x1F, more = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      cp = c & 0x0F, more = 2;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      cp = c & 0x07, more = 3;
-    } else {
+    size_t len = key_char(s + i);
+    if (len == 0)
       return false;
-    }
-    for (size_t k = 1; k <= more; k++) {
-      if ((s[i + k] & 0xC0) != 0x80) /* a NUL ends here too */
-        return false;
-      cp = (cp << 6) | (s[i + k] & 0x3F);
-    }
-    if (cp < utf8_min[more] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) /* C0, DEL and C1 */
-      return false;
-    i += more + 1;
+    i += len;
     if (i >= STATE_MAX_KEY)
       return false;
   }
   return i > 0;
+}
+
+/* FNV-1a, 64 bits: the same on every machine and at every start. */
+static uint64_t key_hash64(const char *key) {
+  uint64_t h = UINT64_C(14695981039346656037);
+  for (const unsigned char *p = (const unsigned char *)key; *p != 0; p++)
+    h = (h ^ *p) * UINT64_C(1099511628211);
+  return h;
+}
+
+/* "~" and 16 hex digits. */
+#define KEY_HASH_LEN 17
+
+void state_fit_key(const char *key, char *out) {
+  if (valid_key(key)) {
+    memcpy(out, key, strlen(key) + 1);
+    return;
+  }
+  const unsigned char *s = (const unsigned char *)key;
+  size_t limit = STATE_MAX_KEY - 1 - KEY_HASH_LEN;
+  size_t n = 0;
+  for (size_t i = 0; s[i] != 0;) {
+    size_t len = key_char(s + i);
+    if (len > 0) {
+      if (n + len > limit)
+        break;
+      memcpy(out + n, s + i, len);
+      n += len, i += len;
+    } else {
+      if (n + 4 > limit)
+        break;
+      snprintf(out + n, 5, "\\x%02x", s[i]);
+      n += 4, i++;
+    }
+  }
+  snprintf(out + n, STATE_MAX_KEY - n, "~%016" PRIx64, key_hash64(key));
 }
 
 /* FNV-1a, 32 bits. */
@@ -194,13 +241,35 @@ static int parse_line(char *line, time_t *end, char **key) {
   return valid_key(*key) ? 0 : -1;
 }
 
+/* path opened for reading without waiting for a writer (a FIFO would block
+ * open() for good): -1 with errno if it cannot be opened, -2 if it is not a
+ * regular file. */
+static int open_regular(const char *path, int flags) {
+  int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return -1;
+  struct stat sb;
+  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    close(fd);
+    return -2;
+  }
+  return fd;
+}
+
 int state_load(state_t *st, const char *path, char *why, size_t why_size) {
   state_clear(st);
-  FILE *fh = fopen(path, "re");
+  int fd = open_regular(path, O_RDONLY);
+  if (fd == -2) {
+    snprintf(why, why_size, "not a regular file");
+    return STATE_NOT_A_FILE;
+  }
+  FILE *fh = (fd >= 0) ? fdopen(fd, "r") : NULL;
   if (fh == NULL) {
     if (errno == ENOENT)
       return 0;
     snprintf(why, why_size, "cannot open: %s", strerror(errno));
+    if (fd >= 0)
+      close(fd);
     return -1;
   }
 
@@ -333,4 +402,34 @@ int state_save(const state_t *st, const char *path, char *why,
   int status = state_write(path, text, len, why, why_size);
   free(text);
   return status;
+}
+
+int state_file_lock(const char *path, int *fd, char *why, size_t why_size) {
+  char lock[4096];
+  *fd = -1;
+  if ((size_t)snprintf(lock, sizeof(lock), "%s.lock", path) >= sizeof(lock)) {
+    snprintf(why, why_size, "path too long");
+    return -1;
+  }
+  int f = open_regular(lock, O_RDWR | O_CREAT | O_NOFOLLOW);
+  if (f == -2) {
+    snprintf(why, why_size, "%s is not a regular file", lock);
+    return -1;
+  }
+  if (f < 0) {
+    snprintf(why, why_size, "cannot open %s: %s", lock, strerror(errno));
+    return -1;
+  }
+  if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    close(f);
+    if (err == EWOULDBLOCK) {
+      snprintf(why, why_size, "%s is locked by another process", lock);
+      return EBUSY;
+    }
+    snprintf(why, why_size, "cannot lock %s: %s", lock, strerror(err));
+    return -1;
+  }
+  *fd = f;
+  return 0;
 }

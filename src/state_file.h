@@ -39,7 +39,10 @@ typedef struct {
 /* Replaces st's entries with path's. A missing file is an empty state
  * (returns 0). A file that is not ours, or has any malformed line, leaves
  * st empty and returns -1 with the reason in why: half a state is worse
- * than none. */
+ * than none. Something other than a regular file (a FIFO, a directory, a
+ * device) is not opened for reading, let alone waited for: st empty and
+ * STATE_NOT_A_FILE. */
+#define STATE_NOT_A_FILE (-2)
 int state_load(state_t *st, const char *path, char *why, size_t why_size);
 
 /* st in the file's format, in a buffer the caller frees: a snapshot that
@@ -63,6 +66,14 @@ time_t state_get(const state_t *st, const char *key);
  * if STATE_MAX_ENTRIES are stored already; ENOMEM. */
 int state_set(state_t *st, const char *key, time_t end);
 
+/* The key under which key is kept: key itself when state_set takes it
+ * (every key of an older file stays as it was), else one it takes, the
+ * same at every start: the text of key up to some 230 bytes, bytes that are
+ * not UTF-8 text or are control characters as \xHH, and "~" and 16 hex
+ * digits of a hash of the whole of key. out has room for STATE_MAX_KEY
+ * bytes. */
+void state_fit_key(const char *key, char *out);
+
 /* Removes the entries for which drop says so, keeping the others' order.
  * Returns how many went. */
 size_t state_remove_if(state_t *st,
@@ -70,5 +81,12 @@ size_t state_remove_if(state_t *st,
                        void *ctx);
 
 void state_clear(state_t *st);
+
+/* Takes the lock that says path is in use, an exclusive flock(2) on
+ * "<path>.lock" (the file itself is replaced at every write), without
+ * waiting; *fd holds it until closed, by the process's end at the latest.
+ * Returns 0; EBUSY if another process (or another open of it) holds it;
+ * -1 if it cannot be taken; each with the reason in why. */
+int state_file_lock(const char *path, int *fd, char *why, size_t why_size);
 
 #endif /* STATE_FILE_H */

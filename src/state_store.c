@@ -26,6 +26,8 @@ static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 static c_complain_t write_complaint = C_COMPLAIN_INIT_STATIC;
 static c_complain_t key_complaint = C_COMPLAIN_INIT_STATIC;
+static c_complain_t mark_complaint = C_COMPLAIN_INIT_STATIC;
+static int lock_fd = -1; /* "<StateFile>.lock", held from init to shutdown */
 
 int state_store_configure(const char *path) {
   sfree(state_path);
@@ -33,22 +35,48 @@ int state_store_configure(const char *path) {
   return (state_path == NULL) ? ENOMEM : 0;
 }
 
+/* Without the lock another collectd has the file: both would replace it
+ * in turn with their own entries, each losing the other's. */
 void state_store_load(void) {
   char why[512];
   if (state_path == NULL)
     return;
-  if (state_load(&state, state_path, why, sizeof(why)) != 0)
+  int locked = state_file_lock(state_path, &lock_fd, why, sizeof(why));
+  if (locked == EBUSY) {
+    ERROR(PLUGIN_NAME " plugin: StateFile \"%s\" is in use by another "
+                      "collectd (%s); running without a StateFile: after a "
+                      "restart this one's series start afresh.",
+          state_path, why);
+    sfree(state_path);
+    return;
+  }
+  if (locked != 0)
+    WARNING(PLUGIN_NAME " plugin: StateFile \"%s\": %s; another collectd "
+                        "using the same file would go unnoticed.",
+            state_path, why);
+
+  int status = state_load(&state, state_path, why, sizeof(why));
+  if (status == STATE_NOT_A_FILE) {
+    ERROR(PLUGIN_NAME " plugin: StateFile \"%s\" is not a regular file; "
+                      "running without a StateFile.",
+          state_path);
+    sfree(state_path);
+    if (lock_fd >= 0)
+      close(lock_fd);
+    lock_fd = -1;
+  } else if (status != 0) {
     ERROR(PLUGIN_NAME " plugin: StateFile \"%s\": %s; ignoring it, and "
                       "writing it anew.",
           state_path, why);
-  else
+  } else {
     INFO(PLUGIN_NAME " plugin: StateFile \"%s\": %zu series known.", state_path,
          state.count);
+  }
 }
 
-/* Room for the longest block name and plugin_instance: a key too long for
- * the file is refused by state_set, not cut short into another's. */
-#define KEY_SIZE (STATE_MAX_KEY + DATA_MAX_NAME_LEN)
+/* Room for the longest block name, plugin_instance and variant: a key too
+ * long for the file is shortened by state_fit_key, from all of it. */
+#define KEY_SIZE STATE_STORE_KEY_SIZE
 
 static void state_key(const account_t *a, const series_t *s, char *key) {
   ssnprintf(key, KEY_SIZE, "%s/%s%s%s%s", a->name, s->plugin_instance,
@@ -65,8 +93,10 @@ void state_store_restore(const account_t *a, series_t *s, time_t latest) {
   char key[KEY_SIZE];
   state_key(a, s, key);
 
+  char fit[STATE_MAX_KEY];
+  state_fit_key(key, fit);
   pthread_mutex_lock(&state_lock);
-  time_t end = state_get(&state, key);
+  time_t end = state_get(&state, fit);
   pthread_mutex_unlock(&state_lock);
   if (end > latest || (end != 0 && end % a->window != 0))
     WARNING(PLUGIN_NAME " plugin: Account \"%s\", series %s: ignoring the "
@@ -76,63 +106,61 @@ void state_store_restore(const account_t *a, series_t *s, time_t latest) {
     s->w.last_end = end;
 }
 
-/* A name the file refused, fit for a log line: bytes other than printable
- * ASCII as \xHH. */
-static void escape_key(const char *key, char *out, size_t size) {
-  size_t n = 0;
-  for (const unsigned char *k = (const unsigned char *)key;
-       *k != 0 && n + 5 <= size; k++) {
-    if (*k >= 0x20 && *k < 0x7F && *k != '\\')
-      out[n++] = (char)*k;
-    else
-      n += (size_t)ssnprintf(out + n, size - n, "\\x%02x", *k);
-  }
-  out[n] = 0;
+/* With state_lock held: stores value under key, fit for the file. Returns
+ * 0, or ENOSPC or ENOMEM with the key as kept in fit. */
+static int set_entry(const char *key, time_t value, char *fit) {
+  state_fit_key(key, fit);
+  int status = state_set(&state, fit, value);
+  if (status == 0)
+    state_dirty = true;
+  return status;
+}
+
+static const char *set_error(int status) {
+  return (status == ENOSPC) ? "the file is full" : "out of memory";
 }
 
 void state_store_remember(const account_t *a, const series_t *s) {
   if (state_path == NULL)
     return;
-  char key[KEY_SIZE];
+  char key[KEY_SIZE], fit[STATE_MAX_KEY];
   state_key(a, s, key);
 
   /* A window still held is fetched again after a restart. */
   time_t end = series_stored_end(s, a->window);
   pthread_mutex_lock(&state_lock);
-  int status = state_set(&state, key, end);
-  if (status == 0) {
-    state_dirty = true;
-  } else {
-    char shown[4 * KEY_SIZE];
-    if (status == EINVAL)
-      escape_key(key, shown, sizeof(shown));
-    else
-      sstrncpy(shown, key, sizeof(shown));
-    /* Under the lock: one complaint for every block's thread, which names
-     * the series it is about and keeps the log to a line an interval. */
+  int status = set_entry(key, end, fit);
+  /* Under the lock: one complaint for every block's thread, which names
+   * the series it is about and keeps the log to a line an interval. */
+  if (status != 0)
     c_complain(LOG_ERR, &key_complaint,
                PLUGIN_NAME " plugin: StateFile \"%s\": series \"%s\" cannot "
                            "be kept (%s); after a restart it starts afresh.",
-               state_path, shown,
-               status == EINVAL   ? "not UTF-8 text of 1 to 255 bytes without "
-                                    "control characters"
-               : status == ENOSPC ? "the file is full"
-                                  : "out of memory");
-  }
+               state_path, fit, set_error(status));
   pthread_mutex_unlock(&state_lock);
 }
 
 time_t state_store_mark(const char *key) {
+  char fit[STATE_MAX_KEY];
+  state_fit_key(key, fit);
   pthread_mutex_lock(&state_lock);
-  time_t value = state_get(&state, key);
+  time_t value = state_get(&state, fit);
   pthread_mutex_unlock(&state_lock);
   return value;
 }
 
 void state_store_set_mark(const char *key, time_t value) {
+  char fit[STATE_MAX_KEY];
   pthread_mutex_lock(&state_lock);
-  if (state_set(&state, key, value) == 0)
-    state_dirty = true;
+  int status = set_entry(key, value, fit);
+  if (status != 0)
+    c_complain(LOG_ERR, &mark_complaint,
+               PLUGIN_NAME " plugin: %s%s%s: the mark \"%s\" of a notified "
+                           "attack event cannot be kept (%s); the event may "
+                           "be notified again.",
+               state_path ? "StateFile \"" : "memory",
+               state_path ? state_path : "", state_path ? "\"" : "", fit,
+               set_error(status));
   pthread_mutex_unlock(&state_lock);
 }
 
@@ -215,5 +243,8 @@ void state_store_shutdown(void) {
   pthread_mutex_lock(&state_lock);
   state_clear(&state);
   sfree(state_path);
+  if (lock_fd >= 0)
+    close(lock_fd);
+  lock_fd = -1;
   pthread_mutex_unlock(&state_lock);
 }

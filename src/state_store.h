@@ -9,10 +9,17 @@
 
 #include "account.h"
 
+/* Room for any key the plugin builds (a block name, a plugin_instance, an
+ * event's type, Ip, Port and start); keys longer than the file takes are
+ * shortened there, from the whole key. */
+#define STATE_STORE_KEY_SIZE 1024
+
 /* StateFile: where to keep the state. Without it, nothing is kept. */
 int state_store_configure(const char *path);
 
-/* Reads the file, at init; a file that cannot be used is reported. */
+/* Takes the file's lock and reads the file, at init; a file that cannot be
+ * used is reported. A file another process holds the lock of, or something
+ * other than a regular file, is not used at all. */
 void state_store_load(void);
 
 /* Before a series' first window: it carries on from its stored EndTime,

@@ -26,6 +26,40 @@ STOCK_PLUGIN_DIR = "/usr/lib/collectd"
 TYPES_DB = "/usr/share/collectd/types.db"
 
 
+# What the build, autotools, make dist(check) and the tests make in the
+# tree: never the project's own files (.gitignore says the same; a release
+# tarball has neither .gitignore nor .git, and no test may need git).
+GENERATED_DIRS = {".git", "autom4te.cache", "build-aux", "m4", ".libs", ".deps",
+                  "__pycache__", ".pytest_cache", "demo-out"}
+GENERATED_FILES = {".git", "Makefile", "Makefile.in", "aclocal.m4", "config.log",
+                   "config.status", "configure", "configure~", "libtool", ".dirstamp"}
+GENERATED_SUFFIXES = (".o", ".lo", ".la", ".log", ".trs", ".tar.gz")
+GENERATED_PATHS = {"doc/collectd-ddoscoo.5"}  # the man page, from its POD
+
+
+def project_files():
+    """The project's files in the tree, relative to it and sorted, from a
+    walk of the tree: no build products (by name, and no executables
+    built, ELF files), no directory make distcheck left behind."""
+    files = []
+    for root, dirs, names in os.walk(REPO):
+        rel = os.path.relpath(root, REPO)
+        dirs[:] = [d for d in dirs if d not in GENERATED_DIRS
+                   and not d.startswith("collectd-ddoscoo-")
+                   and not os.path.islink(os.path.join(root, d))]
+        for name in names:
+            path = os.path.normpath(os.path.join(rel, name))
+            full = os.path.join(root, name)
+            if name in GENERATED_FILES or name.endswith(GENERATED_SUFFIXES) \
+                    or path in GENERATED_PATHS or not os.path.isfile(full) or os.path.islink(full):
+                continue
+            with open(full, "rb") as f:
+                if f.read(4) == b"\x7fELF":
+                    continue
+            files.append(path)
+    return sorted(files)
+
+
 def plugin_dir():
     """Where the built ddoscoo.so is: libtool's .libs in the build tree."""
     d = os.environ.get("DDOSCOO_PLUGIN_DIR", os.path.join(REPO, ".libs"))

@@ -4,9 +4,10 @@ be used: collectd still starts (a failing configuration callback would
 stop it, and every other plugin with it), and the log says why."""
 
 import os
+import socket
 import time
 
-from conftest import METRICS, Collectd, Simulator, wait_for
+from conftest import CONNECTIONS, METRICS, Collectd, Simulator, block, wait_for
 
 
 def test_no_valid_block_leaves_collectd_running(workdir):
@@ -158,3 +159,122 @@ def test_domain_mistakes_are_named(workdir):
     assert 'Account "baddomain": Domain "www.exa mple.com" is not a domain name' in log
     assert 'Account "nodomainstat" has configuration errors' in log
     assert 'Account "baddomain" has configuration errors' in log
+
+
+def test_endpoint_and_tls_mistakes_are_said_at_start(workdir):
+    sim = Simulator(workdir, {"keys": {"LTAItls": {"secret": "SECRET-tls-9c"}},
+                              "instances": ["ddoscoo-cn-tls"]})
+
+    def account(name, *lines):
+        return "\n".join(['<Account "%s">' % name, '  AccessKeyId "LTAItls"',
+                          '  AccessKeySecret "SECRET-tls-9c"', '  InstanceId "ddoscoo-cn-tls"',
+                          "  Interval 1"] + ["  " + l for l in lines] + ["</Account>"])
+    cd = Collectd(workdir, "\n".join([
+        # A trailing blank would fail every request.
+        account("blank", 'Endpoint "%s "' % sim.url),
+        # A password in the URL: refused, and never written to the log.
+        account("userinfo", 'Endpoint "https://admin:PASSWORD-in-url@127.0.0.1:9/"'),
+        # Certificate checks off: polled, with a warning.
+        account("nopeer", 'Endpoint "https://127.0.0.1:9/"', "VerifyPeer false"),
+        account("nohost", 'Endpoint "https://127.0.0.1:9/"', "VerifyHost false"),
+        account("neither", 'Endpoint "https://127.0.0.1:9/"', "VerifyPeer false",
+                "VerifyHost false"),
+        account("good", 'Endpoint "%s"' % sim.url),
+    ]), interval=1)
+    try:
+        wait_for(lambda: cd.csv_points("ddoscoo-cn-tls", METRICS[0][0]), 20,
+                 "a value of the good block")
+        assert cd.alive()
+    finally:
+        assert cd.stop() == 0
+        sim.stop()
+    log = cd.log()
+    lines = cd.log_lines('Account "blank"')
+    assert ('Account "blank": Endpoint "%s " holds a blank or another character a host '
+            "name or port cannot have." % sim.url) in lines[0], lines
+    assert "has configuration errors (above) and is not polled." in lines[-1]
+    lines = cd.log_lines('Account "userinfo"')
+    assert ("Endpoint holds a user name or password (before '@'; not shown here)"
+            in lines[0]), lines
+    assert "has configuration errors (above) and is not polled." in lines[-1]
+    assert "PASSWORD-in-url" not in log and "admin" not in log
+    for name, what in (("nopeer", "VerifyPeer false: the API's certificate is not verified"),
+                       ("nohost", "VerifyHost false: the API's certificate is not checked "
+                                  "against the host name"),
+                       ("neither", "VerifyPeer and VerifyHost false")):
+        lines = cd.log_lines('Account "%s": ' % name, what)
+        assert len(lines) == 1, cd.log_lines('Account "%s"' % name)
+        assert "anyone on the path can read the requests" in lines[0]
+    assert not cd.log_lines('Account "good"', "Verify")
+    # Only the good block asked the API (the blank one never reached it).
+    assert {r["params"].get("AccessKeyId") for r in sim.requests()} == {"LTAItls"}
+    assert len(cd.log_lines("credentials from the")) == 4  # good, nopeer, nohost, neither
+
+
+def test_fifos_hold_nothing_up(workdir):
+    """A FIFO named as CredentialsFile, StateFile or CACert: open() would
+    wait for a writer for good (at the start, or in a read thread that
+    collectd's shutdown then waits for). Refused, each with its option and
+    path named; the good block polls and collectd stops cleanly."""
+    sim = Simulator(workdir, {"keys": {"LTAIfifo": {"secret": "SECRET-fifo-1d"}},
+                              "instances": ["ddoscoo-cn-fifo"]})
+    fifos = {}
+    for name in ("credentials", "state", "ca.pem"):
+        fifos[name] = os.path.join(workdir, name)
+        os.mkfifo(fifos[name], 0o600)
+    key = ['AccessKeyId "LTAIfifo"', 'AccessKeySecret "SECRET-fifo-1d"']
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen(16)
+    config = "\n".join([
+        'StateFile "%s"' % fifos["state"],
+        block("fifo_credentials", 'CredentialsFile "%s"' % fifos["credentials"],
+              'Endpoint "%s"' % sim.url, 'InstanceId "ddoscoo-cn-fifo"'),
+        # libcurl reads CACert once connected: a port that accepts.
+        block("fifo_cacert", *key, 'CACert "%s"' % fifos["ca.pem"],
+              'Endpoint "https://127.0.0.1:%d/"' % listening.getsockname()[1],
+              'InstanceId "ddoscoo-cn-fifo"', "Interval 1", "Timeout 2"),
+        block("good", *key, 'Endpoint "%s"' % sim.url, 'InstanceId "ddoscoo-cn-fifo"',
+              CONNECTIONS, "Interval 1"),
+    ])
+    try:
+        cd = Collectd(workdir, config, interval=1)
+        wait_for(lambda: cd.csv_points("ddoscoo-cn-fifo", METRICS[0][0]), 20,
+                 "a value of the good block")
+        assert cd.alive()
+        assert cd.stop(timeout=15) == 0
+    finally:
+        sim.stop()
+        listening.close()
+    assert cd.log_lines('Account "fifo_credentials": CredentialsFile: %s is not a regular '
+                        "file." % fifos["credentials"])
+    assert cd.log_lines('Account "fifo_cacert": CACert "%s" is not a regular file.'
+                        % fifos["ca.pem"])
+    assert cd.log_lines('StateFile "%s" is not a regular file; running without a StateFile.'
+                        % fifos["state"])
+    for name in ("fifo_credentials", "fifo_cacert"):
+        assert cd.log_lines('Account "%s" has configuration errors (above) and is not polled.'
+                            % name)
+
+
+def test_one_account_in_two_plugin_blocks(workdir):
+    """collectd hands each <Plugin ddoscoo> block to the plugin apart: the
+    second <Account "a"> is refused, and the log does not claim that
+    nothing is polled."""
+    sim = Simulator(workdir, {"keys": {"LTAItwice": {"secret": "SECRET-twice-0e"}},
+                              "instances": ["ddoscoo-cn-twice"]})
+    account = block("a", 'AccessKeyId "LTAItwice"', 'AccessKeySecret "SECRET-twice-0e"',
+                    'Endpoint "%s"' % sim.url, 'InstanceId "ddoscoo-cn-twice"', CONNECTIONS,
+                    "Interval 1")
+    try:
+        cd = Collectd(workdir, account, interval=1,
+                      extra_config="<Plugin ddoscoo>\n%s\n</Plugin>\n" % account)
+        wait_for(lambda: cd.csv_points("ddoscoo-cn-twice", METRICS[0][0]), 20,
+                 "a value of the first block")
+        assert cd.alive()
+        assert cd.stop() == 0
+    finally:
+        sim.stop()
+    assert len(cd.log_lines('a second <Account "a"> block; only the first is polled.')) == 1
+    assert len(cd.log_lines('Account "a": 1 series from')) == 1
+    assert not cd.log_lines("nothing to poll")

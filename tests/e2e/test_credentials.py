@@ -32,8 +32,9 @@ type = access_key
 access_key_id = LTAIother
 access_key_secret = SECRET-other-4d
 """
-INSTANCES = ["ddoscoo-cn-cred%d" % i for i in range(3)]
-SECRETS = ["SECRET-file-1a", "SECRET-sts-2b", "TOKEN-file-3c", "SECRET-other-4d"]
+INSTANCES = ["ddoscoo-cn-cred%d" % i for i in range(4)]
+SECRETS = ["SECRET-file-1a", "SECRET-sts-2b", "TOKEN-file-3c", "SECRET-other-4d",
+           "X-Injected"]
 
 
 def write(path, text, mode):
@@ -51,6 +52,18 @@ def run(tmp_path_factory):
     shared = write(os.path.join(d, "shared-credentials"), INI, 0o644)
     default = write(os.path.join(d, "default-credentials"), OTHER_INI, 0o600)
     bad = write(os.path.join(d, "bad-credentials"), "[default]\ntype = access_key\njunk\n", 0o600)
+    # A token with a carriage return would split a request's headers.
+    control = write(os.path.join(d, "control-credentials"),
+                    "[default]\ntype = sts\naccess_key_id = STS.file\n"
+                    "access_key_secret = SECRET-sts-2b\n"
+                    "security_token = TOKEN-file-3c\rX-Injected: 1\n", 0o600)
+    # A FIFO: open() would wait for a writer, and collectd never start.
+    fifo = os.path.join(d, "fifo-credentials")
+    os.mkfifo(fifo, 0o600)
+    # Saved by an editor that writes a UTF-8 byte order mark.
+    with open(os.path.join(d, "bom-credentials"), "w", encoding="utf-8-sig") as f:
+        f.write(OTHER_INI)
+    os.chmod(os.path.join(d, "bom-credentials"), 0o600)
 
     def block(name, *lines):
         return '<Account "%s">\n  %s\n</Account>' % (name, "\n  ".join(
@@ -70,6 +83,11 @@ def run(tmp_path_factory):
         block("bad_ini", 'CredentialsFile "%s"' % bad, 'InstanceId "%s"' % INSTANCES[0]),
         block("no_profile", 'CredentialsFile "%s"' % private, 'Profile "nobody"',
               'InstanceId "%s"' % INSTANCES[0]),
+        block("control_chars", 'CredentialsFile "%s"' % control, 'Profile "default"',
+              'InstanceId "%s"' % INSTANCES[0], "SignatureVersion 3"),
+        block("fifo", 'CredentialsFile "%s"' % fifo, 'InstanceId "%s"' % INSTANCES[0]),
+        block("bom", 'CredentialsFile "%s/bom-credentials"' % d, 'Profile "other"',
+              'InstanceId "%s"' % INSTANCES[3]),
     ]
     env = {"ALIBABA_CLOUD_CREDENTIALS_FILE": default, "ALIBABA_CLOUD_PROFILE": "other"}
     cd = Collectd(d, "\n".join(blocks), interval=1, env=env)
@@ -87,6 +105,7 @@ def run(tmp_path_factory):
     (INSTANCES[0], "LTAIfile", None),
     (INSTANCES[1], "STS.file", "***"),
     (INSTANCES[2], "LTAIother", None),
+    (INSTANCES[3], "LTAIother", None),  # a file with a byte order mark
 ])
 def test_each_source_signs_with_its_key(run, instance, key_id, token):
     reqs = [r for r in run["requests"] if r["params"].get("InstanceIds.1") == instance]
@@ -101,7 +120,7 @@ def test_each_source_signs_with_its_key(run, instance, key_id, token):
 def test_the_log_names_each_source_once(run):
     f = run["files"]
     lines = run["cd"].log_lines("credentials from the")
-    assert len(lines) == 3
+    assert len(lines) == 4
     assert any('"file_default"' in l and "credentials file %s, profile default" % f["private"] in l
                for l in lines)
     assert any('"file_sts"' in l and "credentials file %s, profile tmp" % f["shared"] in l
@@ -122,6 +141,8 @@ def test_a_file_others_can_read_is_warned_about(run):
     ("missing_file", "cannot open"),
     ("bad_ini", "line 3 is not a section, a key = value or a comment"),
     ("no_profile", "profile [nobody] not found"),
+    ("control_chars", "line 5: security_token holds a control character"),
+    ("fifo", "fifo-credentials is not a regular file"),
 ])
 def test_bad_sources_stop_only_their_block(run, name, reason):
     lines = run["cd"].log_lines('Account "%s"' % name)

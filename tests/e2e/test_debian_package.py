@@ -13,7 +13,8 @@ import subprocess
 
 import pytest
 
-from conftest import METRICS, REPO, Collectd, Simulator, expected_values, wait_for
+from conftest import (METRICS, REPO, Collectd, Simulator, expected_values, project_files,
+                      wait_for)
 
 KEY_ID, SECRET = "LTAIdebE2E", "SECRET-deb-3e1f"
 INSTANCE = "ddoscoo-cn-deb00001"
@@ -29,16 +30,6 @@ def configure_version():
         return re.search(r"AC_INIT\(\[collectd-ddoscoo\], \[([^\]]+)\]", f.read()).group(1)
 
 
-def source_files():
-    """The checkout's files as git sees them: tracked, plus new files that
-    are not ignored; no build products."""
-    if not os.path.exists(os.path.join(REPO, ".git")):  # a worktree has a .git file
-        pytest.fail("%s is not a git checkout; the package test copies its files" % REPO)
-    out = subprocess.run(["git", "-C", REPO, "ls-files", "-z", "--cached", "--others",
-                          "--exclude-standard"], check=True, capture_output=True).stdout
-    return sorted({p for p in out.decode().split("\0") if p})
-
-
 class Build:
     pass
 
@@ -52,10 +43,10 @@ def build(tmp_path_factory):
                         % (tool, package))
     d = str(tmp_path_factory.mktemp("debian"))
     src = os.path.join(d, PACKAGE)
-    for path in source_files():
+    # The project's files, from a walk of the tree: a clone or a release
+    # tarball, no git needed; no build products.
+    for path in project_files():
         origin = os.path.join(REPO, path)
-        if not os.path.lexists(origin):  # deleted, not yet committed
-            continue
         os.makedirs(os.path.dirname(os.path.join(src, path)), exist_ok=True)
         shutil.copy2(origin, os.path.join(src, path), follow_symlinks=False)
 

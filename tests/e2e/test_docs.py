@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, project_files
 
 POD = os.path.join(REPO, "doc", "collectd-ddoscoo.pod")
 BUILT_MAN = os.path.join(REPO, "doc", "collectd-ddoscoo.5")
@@ -228,19 +228,10 @@ def test_ram_policy_is_shipped():
 SPDX = "SPDX-License-Identifier: MIT"
 
 
-def project_files():
-    """The checkout's files as git sees them (tracked, and new ones not
-    ignored): no build products."""
-    out = subprocess.run(["git", "-C", REPO, "ls-files", "-z", "--cached", "--others",
-                          "--exclude-standard"], check=True, capture_output=True).stdout
-    return sorted(p for p in set(out.decode().split("\0"))
-                  if p and os.path.isfile(os.path.join(REPO, p)))
-
-
 def source_files():
     """C sources and headers, Python files, and scripts (a #! line)."""
     files = []
-    for path in project_files():
+    for path in project_files():  # a walk of the tree: no git needed
         if path.startswith("tests/fuzz/corpus/"):
             continue
         if path.endswith((".c", ".h", ".py", ".sh")):

@@ -4,6 +4,10 @@ seconds, and signature V3, with the real collectd. The simulator accepts
 only keys the metadata service has issued and not yet expired, so a
 window that lands was signed with fresh keys."""
 
+import http.server
+import json
+import threading
+
 import pytest
 
 from conftest import (CONNECTIONS, METRICS, Collectd, Simulator, closed_port, expected_values,
@@ -15,6 +19,50 @@ V3_ROLE, DETECTED, V3_STS, FALLBACK = (
     "ddoscoo-cn-v3role", "ddoscoo-cn-detected", "ddoscoo-cn-v3sts", "ddoscoo-cn-fallback")
 STS = {"STS.static": {"secret": "SECRET-v3-5e", "token": "TOKEN+v3/6f=="}}
 GOOD = ROLE_SERIES + [V3_ROLE, DETECTED, V3_STS, FALLBACK]
+
+
+EVIL_SECRET, EVIL_TOKEN = "SECRET-evil-8b", "TOKEN-evil-9c"
+
+
+class NewlineMetadata:
+    """A metadata service whose role keys hold a newline (a \\n escape in
+    the JSON): signed with SignatureVersion 3 they would split the
+    request's headers, x-acs-security-token and the Authorization line."""
+
+    def __init__(self):
+        doc = json.dumps({"Code": "Success", "AccessKeyId": "STS.evil\nX-Injected: 1",
+                          "AccessKeySecret": EVIL_SECRET,
+                          "SecurityToken": EVIL_TOKEN + "\nX-Injected: 2",
+                          "Expiration": "2099-01-01T00:00:00Z"}).encode()
+        served = self.served = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def send(self, status, body):
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_PUT(self):
+                self.send(200, b"metadata-token")
+
+            def do_GET(self):
+                served.append(self.path)
+                if self.path.endswith("/security-credentials/" + ROLE):
+                    self.send(200, doc)
+                else:
+                    self.send(404, b"")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +84,7 @@ def run(tmp_path_factory):
             ['Endpoint "%s"' % at.url, 'InstanceId "%s"' % instance, "Interval 1", CONNECTIONS]
             + list(lines)))
 
+    newline = NewlineMetadata()
     role = ['RamRole "%s"' % ROLE, 'MetadataURL "%s"' % sim.metadata_url]
     blocks = [
         block("role", ROLE_SERIES[0], 'InstanceId "%s"' % ROLE_SERIES[1], *role),
@@ -49,6 +98,8 @@ def run(tmp_path_factory):
               'MetadataURL "%s"' % garbage.metadata_url, at=garbage),
         block("md_down", "ddoscoo-cn-down", 'RamRole "%s"' % ROLE,
               'MetadataURL "http://127.0.0.1:%d"' % closed_port()),
+        block("md_newline", "ddoscoo-cn-newline", 'RamRole "%s"' % ROLE,
+              'MetadataURL "%s"' % newline.url, 'SignatureVersion "3"'),
     ]
     cd = Collectd(d, "\n".join(blocks), interval=1)
     try:
@@ -65,11 +116,11 @@ def run(tmp_path_factory):
         alive = cd.alive()
     finally:
         status = cd.stop()
-        for s in (sim, plain, garbage):
+        for s in (sim, plain, garbage, newline):
             s.stop()
     return {"cd": cd, "alive": alive, "status": status, "log": cd.log(),
             "requests": sim.requests(), "plain": plain.requests(),
-            "garbage": garbage.requests()}
+            "garbage": garbage.requests(), "newline": newline.served}
 
 
 def api_requests(requests, instance):
@@ -148,3 +199,20 @@ def test_collectd_ran_and_kept_secrets(run):
     assert run["alive"] and run["status"] == 0
     for secret in ("SECRET-v3-5e", "TOKEN+v3/6f=="):
         assert secret not in run["log"]
+
+
+def test_keys_with_a_newline_are_refused(run):
+    """Keys that would split a V3 request's headers: refused, said without
+    the secret or the token, and no request signed with them sent."""
+    assert any(p.endswith("/" + ROLE) for p in run["newline"]), run["newline"]
+    lines = run["cd"].log_lines('Account "md_newline": no usable credentials from the ECS '
+                                "RAM role %s" % ROLE)
+    assert lines and ("role %s: the credentials' AccessKeyId holds a control character"
+                      % ROLE) in lines[0], lines
+    assert len(lines) <= 10
+    assert EVIL_SECRET not in run["log"] and EVIL_TOKEN not in run["log"]
+    assert "X-Injected" not in run["log"]
+    assert not [r for r in run["requests"] if r.get("service") == "api"
+                and (r["params"].get("InstanceIds.1") == "ddoscoo-cn-newline"
+                     or "X-Injected" in json.dumps(r))]
+    assert not run["cd"].csv_points("ddoscoo-cn-newline", METRICS[0][0])

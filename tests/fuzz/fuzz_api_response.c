@@ -80,7 +80,7 @@ static const api_field_t flow_root_fields[] = {
 
 static void check_value(const api_field_t *f, const api_value_t *v,
                         size_t size) {
-  if (!is_log_safe(v->text, sizeof(v->text)))
+  if (v->text == NULL || !is_log_safe(v->text, API_TEXT_SIZE))
     fail("OK with a text unterminated or with control characters", size);
   if (f->kind == API_FIELD_COUNT && v->count > MAX_COUNT)
     fail("OK with a count above 2^53", size);

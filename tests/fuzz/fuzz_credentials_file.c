@@ -15,12 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A key, token or role name with a control character would split the
+ * headers of a request signed with it. */
 static void check_text(const char *s, const char *what) {
   if (s == NULL)
     return;
   for (const char *p = s; *p != 0; p++)
-    if (*p == '\n') {
-      fprintf(stderr, "%s holds a newline\n", what);
+    if ((unsigned char)*p < 0x20 || *p == 0x7F) {
+      fprintf(stderr, "%s holds a control character\n", what);
       abort();
     }
 }
@@ -61,6 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
       }
       check_text(p.access_key_id, "AccessKeyId");
+      check_text(p.access_key_secret, "AccessKeySecret");
+      check_text(p.security_token, "SecurityToken");
       profile_clear(&p);
     } else {
       check_reason(why, sizeof(why));
@@ -90,6 +94,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       abort();
     }
     check_text(p.access_key_id, "access_key_id");
+    check_text(p.access_key_secret, "access_key_secret");
+    check_text(p.security_token, "security_token");
     check_text(p.role_name, "role_name");
     profile_clear(&p);
   } else {

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <malloc.h>
+
 #include "testing.h"
 
 static char why[256];
@@ -1198,6 +1200,72 @@ DEF_TEST(refusals_of_a_value) {
   return 0;
 }
 
+/* Memory a parsed answer keeps: a small multiple of the answer, however
+ * many fields its rows have or leave out (texts are not 256 bytes each).
+ * Two answers of about 1 MB and 9,999 rows, as a broken or hostile API
+ * could send for one window: status codes (counts, the required classes
+ * only) and attack events (texts). The bytes are malloc's own count
+ * (mallinfo2: the heap's and mmap's) of what the rows hold. */
+static size_t kept_by(const char *stat_name, const char *body) {
+  const statistic_t *stat = statistic_find(stat_name);
+  api_rows_t rows;
+  struct mallinfo2 before = mallinfo2();
+  api_response_status_t status =
+      api_parse_rows(body, strlen(body), stat->action, stat->list, stat->fields,
+                     stat->field_count, stat->root_fields,
+                     stat->root_field_count, &rows, &error, why, sizeof(why));
+  struct mallinfo2 after = mallinfo2();
+  bool ok = status == API_RESPONSE_OK && rows.count == 9999;
+  if (!ok)
+    printf("# %s: %d, %zu rows, %s\n", stat_name, (int)status, rows.count, why);
+  api_rows_clear(&rows);
+  /* In use from the heap, and in blocks of their own (mmap). */
+  return ok ? (after.uordblks + after.hblkhd) -
+                  (before.uordblks + before.hblkhd)
+            : (size_t)-1;
+}
+
+DEF_TEST(memory_is_bounded_by_the_answer) {
+  size_t size = 2 * 1024 * 1024;
+  char *body = malloc(size);
+  CHECK_NOT_NULL(body);
+
+  size_t n = (size_t)snprintf(body, size,
+                              "<DescribeDomainStatusCodeListResponse>"
+                              "<RequestId>r</RequestId>");
+  for (int r = 0; r < 9999; r++)
+    n += (size_t)snprintf(body + n, size - n,
+                          "<StatusCodeList>"
+                          "<Status2XX>%d</Status2XX><Status3XX>1</Status3XX>"
+                          "<Status4XX>2</Status4XX><Status5XX>3</Status5XX>"
+                          "</StatusCodeList>",
+                          r);
+  snprintf(body + n, size - n, "</DescribeDomainStatusCodeListResponse>");
+  size_t kept = kept_by("status_codes", body);
+  printf("# status_codes: %zu bytes kept of an answer of %zu bytes\n", kept,
+         strlen(body));
+  OK(kept < 4 * strlen(body));
+
+  n = (size_t)snprintf(body, size,
+                       "<DescribeDDoSEventsResponse>"
+                       "<RequestId>r</RequestId><Total>9999</Total>"
+                       "<DDoSEvents>");
+  for (int r = 0; r < 9999; r++)
+    n += (size_t)snprintf(
+        body + n, size - n,
+        "<DDoSEvent><EventType>defense</EventType>"
+        "<Ip>2001:db8::%x</Ip><Port>%d</Port><StartTime>%d</StartTime>"
+        "<EndTime>0</EndTime></DDoSEvent>",
+        r, 1 + r % 65535, 1796205600 + r);
+  snprintf(body + n, size - n, "</DDoSEvents></DescribeDDoSEventsResponse>");
+  kept = kept_by("events", body);
+  printf("# events: %zu bytes kept of an answer of %zu bytes\n", kept,
+         strlen(body));
+  OK(kept < 4 * strlen(body));
+  free(body);
+  return 0;
+}
+
 int main(void) {
   RUN_TEST(refusals_of_a_value);
   RUN_TEST(codes_of_the_vendors_tools);
@@ -1227,6 +1295,7 @@ int main(void) {
   RUN_TEST(rows_truncated_everywhere);
   RUN_TEST(rows_at_most_max_list);
   RUN_TEST(rows_root_names_the_action);
+  RUN_TEST(memory_is_bounded_by_the_answer);
   api_rows_clear(&rows);
   END_TEST;
 }

@@ -155,6 +155,123 @@ DEF_TEST(metadata_document) {
   return 0;
 }
 
+/* A file saved by an editor that writes a UTF-8 byte order mark. */
+DEF_TEST(ini_with_a_byte_order_mark) {
+  profile_t p;
+  CHECK_ZERO(parse("\xEF\xBB\xBF[default]\r\ntype = access_key\r\n"
+                   "access_key_id = LTAIbom\r\naccess_key_secret = s\r\n",
+                   "default", &p));
+  EXPECT_EQ_STR("LTAIbom", p.access_key_id);
+  profile_clear(&p);
+  /* Only at the start. */
+  OK(parse("[default]\n\xEF\xBB\xBFtype = access_key\n", "default", &p) != 0);
+  return 0;
+}
+
+/* Keys with a control character, from any source, would split the
+ * headers of a signed request (SignatureVersion 3): refused, the reason
+ * naming the key, never the value. */
+DEF_TEST(control_characters_are_refused) {
+  profile_t p;
+  static const char *const ini_bad[] = {
+      "[default]\ntype = sts\naccess_key_id = STS.a\naccess_key_secret = s\n"
+      "security_token = tok\rX-Injected: 1\n",
+      "[default]\ntype = access_key\naccess_key_id = LTAI\x01x\n"
+      "access_key_secret = s\n",
+      "[default]\ntype = access_key\naccess_key_id = LTAIx\n"
+      "access_key_secret = s\x7fs\n",
+  };
+  static const char *const ini_why[] = {
+      "line 5: security_token holds a control character",
+      "line 3: access_key_id holds a control character",
+      "line 4: access_key_secret holds a control character",
+  };
+  for (size_t i = 0; i < 3; i++) {
+    OK(parse(ini_bad[i], "default", &p) != 0);
+    EXPECT_EQ_STR(ini_why[i], why);
+    OK(p.access_key_id == NULL);
+  }
+
+  /* The metadata service: a \n or \t escape in a key. */
+  static const char *const json_bad[] = {
+      "{\"Code\":\"Success\",\"AccessKeyId\":\"STS.a\\nX-Injected: 1\","
+      "\"AccessKeySecret\":\"b\",\"SecurityToken\":\"c\","
+      "\"Expiration\":\"2026-11-27T20:41:00Z\"}",
+      "{\"Code\":\"Success\",\"AccessKeyId\":\"STS.a\",\"AccessKeySecret\":"
+      "\"b\",\"SecurityToken\":\"c\\nX-Injected: 1\","
+      "\"Expiration\":\"2026-11-27T20:41:00Z\"}",
+      "{\"Code\":\"Success\",\"AccessKeyId\":\"STS.a\",\"AccessKeySecret\":"
+      "\"b\\tc\",\"SecurityToken\":\"c\","
+      "\"Expiration\":\"2026-11-27T20:41:00Z\"}",
+  };
+  static const char *const json_why[] = {
+      "the credentials' AccessKeyId holds a control character",
+      "the credentials' SecurityToken holds a control character",
+      "the credentials' AccessKeySecret holds a control character",
+  };
+  for (size_t i = 0; i < 3; i++) {
+    time_t expiration = 0;
+    OK(parse_json(json_bad[i], &p, &expiration) != 0);
+    EXPECT_EQ_STR(json_why[i], why);
+    OK(p.access_key_id == NULL);
+  }
+
+  /* The block's options, and the environment. */
+  credentials_options_t o = {.access_key_id = "LTAIx",
+                             .access_key_secret = "s",
+                             .security_token = "tok\nX-Injected: 1",
+                             .metadata_url = "http://127.0.0.1:9",
+                             .metadata_timeout_ms = 500};
+  char warning[512];
+  OK(credentials_open(&o, warning, sizeof(warning), why, sizeof(why)) == NULL);
+  EXPECT_EQ_STR("SecurityToken holds a control character", why);
+  o.security_token = NULL;
+  o.access_key_id = "LTAI\nx";
+  OK(credentials_open(&o, warning, sizeof(warning), why, sizeof(why)) == NULL);
+  EXPECT_EQ_STR("AccessKeyId holds a control character", why);
+
+  char home[300];
+  snprintf(home, sizeof(home), "%s/nohome", dir);
+  setenv("HOME", home, 1);
+  unsetenv("ALIBABA_CLOUD_CREDENTIALS_FILE");
+  setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAIenv", 1);
+  setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "secret\r\nX: 1", 1);
+  credentials_options_t machine = {.metadata_url = "http://127.0.0.1:9",
+                                   .metadata_timeout_ms = 500};
+  OK(credentials_open(&machine, warning, sizeof(warning), why, sizeof(why)) ==
+     NULL);
+  EXPECT_EQ_STR("ALIBABA_CLOUD_ACCESS_KEY_SECRET holds a control character",
+                why);
+  unsetenv("ALIBABA_CLOUD_ACCESS_KEY_ID");
+  unsetenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET");
+  return 0;
+}
+
+/* A FIFO named CredentialsFile is refused at once: open() would wait for
+ * a writer for good. The alarm turns a hang into a failure. */
+DEF_TEST(a_fifo_is_not_a_credentials_file) {
+  char fifo[300];
+  snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+  CHECK_ZERO(mkfifo(fifo, 0600));
+  alarm(5);
+  profile_t p;
+  OK(credentials_file_read(fifo, "default", &p, why, sizeof(why)) != 0);
+  char want[400];
+  snprintf(want, sizeof(want), "%s is not a regular file", fifo);
+  EXPECT_EQ_STR(want, why);
+  credentials_options_t o = {.credentials_file = fifo,
+                             .metadata_url = "http://127.0.0.1:9",
+                             .metadata_timeout_ms = 500};
+  char warning[512];
+  OK(credentials_open(&o, warning, sizeof(warning), why, sizeof(why)) == NULL);
+  snprintf(want, sizeof(want), "CredentialsFile: %s is not a regular file",
+           fifo);
+  EXPECT_EQ_STR(want, why);
+  alarm(0);
+  unlink(fifo);
+  return 0;
+}
+
 static void write_file(const char *path, const char *content, mode_t mode) {
   FILE *fh = fopen(path, "w");
   fputs(content, fh);
@@ -329,6 +446,9 @@ int main(void) {
   RUN_TEST(ini_profiles);
   RUN_TEST(ini_errors);
   RUN_TEST(metadata_document);
+  RUN_TEST(ini_with_a_byte_order_mark);
+  RUN_TEST(control_characters_are_refused);
+  RUN_TEST(a_fifo_is_not_a_credentials_file);
   RUN_TEST(precedence);
   RUN_TEST(refused_keys_reread_the_file);
   rmdir(dir);

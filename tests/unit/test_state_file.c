@@ -190,6 +190,121 @@ DEF_TEST(bad_keys) {
   return 0;
 }
 
+/* A key the file cannot take is kept under one it can, the same at every
+ * start; the keys the file takes stay as they are, so an older file's
+ * entries are still found. */
+DEF_TEST(fitted_keys) {
+  char fit[STATE_MAX_KEY], again[STATE_MAX_KEY];
+  state_fit_key("prod/ddoscoo-cn-1/event/defense/203.0.113.1/80/1000", fit);
+  EXPECT_EQ_STR("prod/ddoscoo-cn-1/event/defense/203.0.113.1/80/1000", fit);
+
+  /* A long remark (plugin_instance) and a long IPv6 Ip, which differ only
+   * at their very end: two keys, both kept, neither taken for the other. */
+  char a[1024], b[1024];
+  char remark[128] = "";
+  for (int i = 0; i < 42; i++) /* 126 bytes */
+    strcat(remark, "网");
+  snprintf(a, sizeof(a),
+           "prod/%s/event/defense/"
+           "2001:0db8:0000:0000:0000:0000:0000:0001,2001:0db8:0000:0000:0000:"
+           "0000:0000:0002,2001:0db8:0000:0000:0000:0000:0000:0003/80/"
+           "1796205600",
+           remark);
+  snprintf(b, sizeof(b), "%s", a);
+  b[strlen(b) - 1] = '1';
+  OK(strlen(a) >= STATE_MAX_KEY);
+  state_t st = STATE_INIT;
+  state_fit_key(a, fit);
+  printf("# %s\n", fit);
+  OK(strlen(fit) < STATE_MAX_KEY);
+  /* The block, plugin_instance and "event" stay readable at the start. */
+  OK(strncmp(fit, a, 5 + strlen(remark) + 7) == 0);
+  EXPECT_EQ_INT(0, state_set(&st, fit, 1796205660));
+  state_fit_key(a, again);
+  EXPECT_EQ_STR(fit, again);
+  state_fit_key(b, again);
+  OK(strcmp(fit, again) != 0);
+  EXPECT_EQ_INT(0, state_set(&st, again, 1));
+  EXPECT_EQ_UINT64(2, st.count);
+
+  /* Control characters in Ip or Port, bytes that are not UTF-8: escaped,
+   * the key stays one line of the file. */
+  state_fit_key("prod/x/event/defense/203.0.113.1\n/8\t0/1000", fit);
+  printf("# %s\n", fit);
+  OK(strncmp(fit, "prod/x/event/defense/203.0.113.1\\x0a/8\\x090/1000~",
+             strlen("prod/x/event/defense/203.0.113.1\\x0a/8\\x090/1000~")) ==
+     0);
+  EXPECT_EQ_INT(0, state_set(&st, fit, 1));
+  const char *bad[] = {"", "a\xC2\x85", "a\x80", "a\xE7\xBD"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    state_fit_key(bad[i], fit);
+    EXPECT_EQ_INT(0, state_set(&st, fit, 1));
+  }
+  /* The longest key the file takes is kept as it is. */
+  char longest[STATE_MAX_KEY];
+  memset(longest, 'a', STATE_MAX_KEY - 1);
+  longest[STATE_MAX_KEY - 1] = 0;
+  state_fit_key(longest, fit);
+  EXPECT_EQ_STR(longest, fit);
+
+  /* And through a restart. */
+  state_fit_key(a, fit);
+  char why_save[256];
+  CHECK_ZERO(state_save(&st, path, why_save, sizeof(why_save)));
+  state_t loaded = STATE_INIT;
+  CHECK_ZERO(state_load(&loaded, path, why, sizeof(why)));
+  EXPECT_EQ_UINT64(1796205660, state_get(&loaded, fit));
+  state_clear(&loaded);
+  state_clear(&st);
+  return 0;
+}
+
+/* A FIFO (or anything else but a regular file) named StateFile: refused at
+ * once, never waited for. The alarm turns a hang into a failure. */
+DEF_TEST(fifo_is_not_opened) {
+  char fifo[300];
+  snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+  CHECK_ZERO(mkfifo(fifo, 0600));
+  alarm(5);
+  state_t st = STATE_INIT;
+  state_set(&st, "left/over", 60);
+  EXPECT_EQ_INT(STATE_NOT_A_FILE, state_load(&st, fifo, why, sizeof(why)));
+  EXPECT_EQ_STR("not a regular file", why);
+  EXPECT_EQ_UINT64(0, st.count);
+  EXPECT_EQ_INT(STATE_NOT_A_FILE, state_load(&st, dir, why, sizeof(why)));
+  alarm(0);
+  unlink(fifo);
+  return 0;
+}
+
+/* One process at a time holds a StateFile's lock. */
+DEF_TEST(lock) {
+  int first, second;
+  EXPECT_EQ_INT(0, state_file_lock(path, &first, why, sizeof(why)));
+  OK(first >= 0);
+  EXPECT_EQ_INT(EBUSY, state_file_lock(path, &second, why, sizeof(why)));
+  EXPECT_EQ_INT(-1, second);
+  OK(strstr(why, "state.lock is locked by another process") != NULL);
+  close(first);
+  EXPECT_EQ_INT(0, state_file_lock(path, &second, why, sizeof(why)));
+  close(second);
+
+  /* A lock file that is a FIFO: refused, not waited for. */
+  char fifo[300], lock_path[300];
+  snprintf(fifo, sizeof(fifo), "%s/f", dir);
+  snprintf(lock_path, sizeof(lock_path), "%s/f.lock", dir);
+  CHECK_ZERO(mkfifo(lock_path, 0600));
+  alarm(5);
+  EXPECT_EQ_INT(-1, state_file_lock(fifo, &first, why, sizeof(why)));
+  alarm(0);
+  OK(strstr(why, "is not a regular file") != NULL);
+  unlink(lock_path);
+  char state_lock_path[300];
+  snprintf(state_lock_path, sizeof(state_lock_path), "%s.lock", path);
+  unlink(state_lock_path);
+  return 0;
+}
+
 /* As many series as the file holds: every one found, overwritten and
  * round-tripped, the order kept, and the bound kept. */
 DEF_TEST(many_keys) {
@@ -400,6 +515,9 @@ int main(void) {
   RUN_TEST(first_start);
   RUN_TEST(ignored_files);
   RUN_TEST(bad_keys);
+  RUN_TEST(fitted_keys);
+  RUN_TEST(fifo_is_not_opened);
+  RUN_TEST(lock);
   RUN_TEST(many_keys);
   RUN_TEST(removal);
   RUN_TEST(planted_link);

@@ -188,14 +188,104 @@ DEF_TEST(old_event_marks_are_forgotten) {
   return 0;
 }
 
-DEF_TEST(a_series_not_kept_is_logged) {
+/* A series whose name the file cannot take as it is (a C1 control) is
+ * kept under an escaped one, found again after a restart. */
+DEF_TEST(a_series_with_a_control_character_is_kept) {
   CHECK_ZERO(start("state", true));
-  series_t s = series("web\xC2\x85", 1796205600); /* a C1 control */
+  series_t s = series("web\xC2\x85", 1796205600);
   state_store_remember(&account, &s);
+  state_store_write();
+  OK(strstr(read_file(path), "\tprod/web\\xc2\\x85~") != NULL);
+  OK(strstr(logged, "cannot be kept") == NULL);
+  state_store_shutdown();
+
+  CHECK_ZERO(start("state", false));
+  series_t again = series("web\xC2\x85", 0);
+  state_store_restore(&account, &again, 1796205720);
+  EXPECT_EQ_UINT64(1796205600, again.w.last_end);
+  state_store_shutdown();
+  return 0;
+}
+
+/* The mark of an event with a long remark and an IPv6 Ip (a key over 255
+ * bytes) is kept, across a restart: the event is notified once. */
+DEF_TEST(long_event_marks_are_kept) {
+  /* The longest block name, a remark as long as plugin_instance takes. */
+  char block[65] = "";
+  memset(block, 'b', 64);
+  char key[STATE_STORE_KEY_SIZE];
+  snprintf(key, sizeof(key), "%s/", block);
+  for (int i = 0; i < 14; i++)
+    strcat(key, "长备注");
+  strcat(key, "/event/defense/2001:0db8:ffff:ffff:ffff:ffff:ffff:0001/443/"
+              "1796205600");
+  OK(strlen(key) > 255);
+  CHECK_ZERO(start("state", true));
+  state_store_set_mark(key, 1);
+  EXPECT_EQ_UINT64(1, state_store_mark(key));
+  state_store_set_mark(key, 1796205900);
+  EXPECT_EQ_UINT64(1796205900, state_store_mark(key));
+  state_store_write();
+  state_store_shutdown();
+
+  CHECK_ZERO(start("state", false));
+  OK(strstr(logged, "1 series known") != NULL);
+  EXPECT_EQ_UINT64(1796205900, state_store_mark(key));
+  /* Once over long enough, it goes like any other. */
+  state_store_forget_marks(block, 1796206000);
+  EXPECT_EQ_UINT64(0, state_store_mark(key));
+  state_store_shutdown();
+  return 0;
+}
+
+/* A mark that cannot be kept (the file full) is said, once an interval. */
+DEF_TEST(a_mark_not_kept_is_logged) {
+  CHECK_ZERO(start("state", true));
+  char key[64];
+  for (int i = 0; i < STATE_MAX_ENTRIES; i++) {
+    snprintf(key, sizeof(key), "prod/a/event/defense/ip/80/%d", i);
+    state_store_set_mark(key, 1);
+  }
+  OK(strstr(logged, "cannot be kept") == NULL);
+  state_store_set_mark("prod/a/event/defense/ip/80/x", 1);
   printf("# %s", logged);
   OK(strstr(logged, path) != NULL);
-  OK(strstr(logged, "series \"prod/web\\xc2\\x85\"") != NULL);
-  OK(strstr(logged, "cannot be kept") != NULL);
+  OK(strstr(logged, "the mark \"prod/a/event/defense/ip/80/x\" of a "
+                    "notified attack event cannot be kept (the file is "
+                    "full)") != NULL);
+  state_store_shutdown();
+  return 0;
+}
+
+/* Another process has the StateFile: this one runs without it and says
+ * so, and never writes the file. */
+DEF_TEST(a_state_file_in_use_is_not_used) {
+  char other_path[300];
+  snprintf(other_path, sizeof(other_path), "%s/state", dir);
+  unlink(other_path);
+  int other;
+  char why[256];
+  CHECK_ZERO(state_file_lock(other_path, &other, why, sizeof(why)));
+  CHECK_ZERO(start("state", true));
+  printf("# %s", logged);
+  OK(strstr(logged, "StateFile \"") != NULL);
+  OK(strstr(logged, "\" is in use by another collectd") != NULL);
+  OK(strstr(logged, "running without a StateFile") != NULL);
+  series_t s = series("a_80", 1796205600);
+  state_store_remember(&account, &s);
+  state_store_write();
+  struct stat sb;
+  OK(stat(other_path, &sb) != 0);
+  state_store_shutdown();
+  close(other);
+
+  /* Once the other is gone, the file is ours. */
+  CHECK_ZERO(start("state", true));
+  OK(strstr(logged, "in use") == NULL);
+  state_store_remember(&account, &s);
+  state_store_write();
+  EXPECT_EQ_STR("# collectd-ddoscoo state 1\n1796205600\tprod/a_80\n",
+                read_file(path));
   state_store_shutdown();
   return 0;
 }
@@ -281,10 +371,15 @@ int main(void) {
     return 1;
   RUN_TEST(utf8_series_are_kept);
   RUN_TEST(old_event_marks_are_forgotten);
-  RUN_TEST(a_series_not_kept_is_logged);
+  RUN_TEST(a_series_with_a_control_character_is_kept);
+  RUN_TEST(long_event_marks_are_kept);
+  RUN_TEST(a_mark_not_kept_is_logged);
+  RUN_TEST(a_state_file_in_use_is_not_used);
   RUN_TEST(a_failed_save_is_logged_and_retried);
   RUN_TEST(reads_do_not_wait_for_the_disk);
   snprintf(path, sizeof(path), "%s/state", dir);
+  unlink(path);
+  snprintf(path, sizeof(path), "%s/state.lock", dir);
   unlink(path);
   rmdir(dir);
   END_TEST;

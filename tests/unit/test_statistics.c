@@ -160,10 +160,11 @@ static void collect(void *ctx, time_t end, const char *type,
 
 static void blackhole_row(api_value_t *row, const char *ip,
                           const char *status) {
-  memset(row, 0, 4 * sizeof(*row));
+  for (int i = 0; i < 4; i++)
+    row[i] = (api_value_t){.text = ""};
   row[0].present = row[1].present = true;
-  snprintf(row[0].text, sizeof(row[0].text), "%s", ip);
-  snprintf(row[1].text, sizeof(row[1].text), "%s", status);
+  row[0].text = ip;
+  row[1].text = status;
 }
 
 DEF_TEST(blackhole_per_ip_and_count) {
@@ -342,17 +343,14 @@ DEF_TEST(generic_points_are_the_mapped_fields) {
 static void event_row(api_value_t *row, const char *type, const char *ip,
                       const char *port, long long start, long long end,
                       uint64_t bps, uint64_t pps) {
-  memset(row, 0, 7 * sizeof(*row));
   const char *texts[] = {type, ip, port};
-  for (int i = 0; i < 3; i++) {
-    row[i].present = true;
-    snprintf(row[i].text, sizeof(row[i].text), "%s", texts[i]);
-  }
-  row[3] = (api_value_t){.present = true, .count = (uint64_t)start};
-  row[4] = (api_value_t){.present = end >= 0,
-                         .count = (uint64_t)(end < 0 ? 0 : end)};
-  row[5] = (api_value_t){.present = true, .count = bps};
-  row[6] = (api_value_t){.present = true, .count = pps};
+  for (int i = 0; i < 3; i++)
+    row[i] = (api_value_t){.present = true, .text = texts[i]};
+  row[3] = (api_value_t){.present = true, .count = (uint64_t)start, .text = ""};
+  row[4] = (api_value_t){
+      .present = end >= 0, .count = (uint64_t)(end < 0 ? 0 : end), .text = ""};
+  row[5] = (api_value_t){.present = true, .count = bps, .text = ""};
+  row[6] = (api_value_t){.present = true, .count = pps, .text = ""};
 }
 
 DEF_TEST(events_per_window) {
