@@ -115,15 +115,15 @@ typedef struct {
   unsigned failures;       /* transient failures in a row */
   bool keys_rejected;      /* the keys last used were refused: renew them */
   unsigned generation;     /* the newest keys that signed a request */
-  size_t cursor;           /* where the next read starts, so none starves */
-  sched_time_t *starts;    /* the last max_rps starts, a ring */
-  size_t starts_next;      /* its oldest entry */
   /* The account's quota, learnt (additive increase, multiplicative
    * decrease) when it is below max_rps; with max_rps 0, none. */
   int pace;                /* starts per rate window in use, 1..max_rps */
   sched_time_t pace_cut;   /* when a throttled answer last halved it */
   sched_time_t pace_since; /* the climbing period's start */
   bool pace_reached;       /* the starts reached the pace in the period */
+  size_t cursor;           /* where the next read starts, so none starves */
+  sched_time_t *starts;    /* the last max_rps starts, a ring */
+  size_t starts_next;      /* its oldest entry */
 
   /* The read in progress */
   const sched_io_t *io;

@@ -493,39 +493,6 @@ DEF_TEST(nothing_starts_that_could_not_end_by_the_deadline) {
 
 /* Faults at random, as a bad day brings them: the service's errors,
  * throttling, garbage, no answer at all. */
-static sched_outcome_t bad_day(world_t *w, size_t i, time_t end,
-                               unsigned generation, int nth) {
-  (void)i, (void)end, (void)generation, (void)nth;
-  double r = io_random(w);
-  if (r < 0.05)
-    return SCHED_TRANSIENT;
-  if (r < 0.07)
-    return SCHED_THROTTLED;
-  if (r < 0.08)
-    return SCHED_INVALID;
-  if (r < 0.085)
-    return SCHED_NETWORK;
-  return SCHED_DONE;
-}
-
-DEF_TEST(two_hundred_hours_of_faults_lose_no_window) {
-  world_t *w = world_new(20, 60, 4, 10, bad_day);
-  time_t end = T0 + 200 * 3600;
-  run_reads(w, T0, end, 10, 10);
-  w->answer = always_done; /* a calm last hour catches up */
-  run_reads(w, end, end + 3600, 10, 10);
-  EXPECT_EQ_INT(0, w->errors); /* in order, once each, in time */
-  EXPECT_EQ_INT(0, w->gaps);
-  OK(max_rate(w) <= 10);
-  unsigned windows = (200 + 1) * 60;
-  for (size_t i = 0; i < w->count; i++) {
-    EXPECT_EQ_INT(windows, w->dispatch_count[i]);
-    EXPECT_EQ_INT(end + 3600 - 60 - WINDOW, w->dispatched[i]);
-  }
-  world_free(w);
-  return 0;
-}
-
 /* A simulated API with a quota the scheduler does not know: per account
  * (one bucket) or per account and operation (series i's operation: seven
  * in ten are connections, the others one of three more), counted over any
@@ -683,6 +650,39 @@ DEF_TEST(every_window_lands_when_the_load_fits_the_quota) {
   time_t latest = (T0 + 3590 - 60) / WINDOW * WINDOW;
   for (size_t i = 0; i < w->count; i++)
     EXPECT_EQ_INT(latest, w->dispatched[i]);
+  world_free(w);
+  return 0;
+}
+
+static sched_outcome_t bad_day(world_t *w, size_t i, time_t end,
+                               unsigned generation, int nth) {
+  (void)i, (void)end, (void)generation, (void)nth;
+  double r = io_random(w);
+  if (r < 0.05)
+    return SCHED_TRANSIENT;
+  if (r < 0.07)
+    return SCHED_THROTTLED;
+  if (r < 0.08)
+    return SCHED_INVALID;
+  if (r < 0.085)
+    return SCHED_NETWORK;
+  return SCHED_DONE;
+}
+
+DEF_TEST(two_hundred_hours_of_faults_lose_no_window) {
+  world_t *w = world_new(20, 60, 4, 10, bad_day);
+  time_t end = T0 + 200 * 3600;
+  run_reads(w, T0, end, 10, 10);
+  w->answer = always_done; /* a calm last hour catches up */
+  run_reads(w, end, end + 3600, 10, 10);
+  EXPECT_EQ_INT(0, w->errors); /* in order, once each, in time */
+  EXPECT_EQ_INT(0, w->gaps);
+  OK(max_rate(w) <= 10);
+  unsigned windows = (200 + 1) * 60;
+  for (size_t i = 0; i < w->count; i++) {
+    EXPECT_EQ_INT(windows, w->dispatch_count[i]);
+    EXPECT_EQ_INT(end + 3600 - 60 - WINDOW, w->dispatched[i]);
+  }
   world_free(w);
   return 0;
 }
