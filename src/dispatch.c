@@ -63,6 +63,10 @@ void dispatch_stats(account_t *a, double latency_sum, unsigned latency_count) {
          (value_t){.derive = (derive_t)st->failed});
   submit(a, pi, now, 0, "total_requests", "throttled",
          (value_t){.derive = (derive_t)st->throttled});
+  /* The pace in use: MaxRequestsPerSecond, or less after throttling. */
+  if (a->max_rps > 0)
+    submit(a, pi, now, 0, "operations_per_second", "requests_allowed",
+           (value_t){.gauge = (gauge_t)a->sched.pace});
   submit(a, pi, now, 0, "total_operations", "backfilled_windows",
          (value_t){.derive = (derive_t)st->backfilled});
 

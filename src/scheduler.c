@@ -14,7 +14,8 @@ int sched_init(sched_t *s, int window, int max_backfill, int max_concurrent,
   *s = (sched_t){.window = window,
                  .max_backfill = max_backfill,
                  .max_concurrent = max_concurrent,
-                 .max_rps = max_rps};
+                 .max_rps = max_rps,
+                 .pace = max_rps};
   if (max_rps > 0 &&
       (s->starts = calloc((size_t)max_rps, sizeof(*s->starts))) == NULL)
     return -1;
@@ -45,26 +46,56 @@ size_t sched_capacity(int window, double interval, double timeout,
   return (size_t)(seconds / rate * max_rps);
 }
 
-/* Whether MaxRequestsPerSecond lets a request start now; if not, *wake is
- * brought forward to when one may. The ring holds the last starts, oldest
- * next. */
+/* The pace-th most recent start (0: none yet). The ring holds the last
+ * max_rps starts, oldest next. */
+static sched_time_t rate_nth_last(const sched_t *s) {
+  size_t back = (size_t)(s->max_rps - s->pace);
+  return s->starts[(s->starts_next + back) % (size_t)s->max_rps];
+}
+
+/* Whether the pace lets a request start now; if not, *wake is brought
+ * forward to when one may. */
 static bool rate_allows(const sched_t *s, sched_time_t now,
                         sched_time_t *wake) {
   if (s->max_rps == 0)
     return true;
-  sched_time_t oldest = s->starts[s->starts_next];
-  if (oldest == 0 || now >= oldest + SCHED_RATE_WINDOW)
+  sched_time_t nth = rate_nth_last(s);
+  if (nth == 0 || now >= nth + SCHED_RATE_WINDOW)
     return true;
-  if (oldest + SCHED_RATE_WINDOW < *wake)
-    *wake = oldest + SCHED_RATE_WINDOW;
+  if (nth + SCHED_RATE_WINDOW < *wake)
+    *wake = nth + SCHED_RATE_WINDOW;
   return false;
 }
 
+/* A start: recorded, and the pace climbs by one after each
+ * SCHED_PACE_STEP in which the starts reached it without a throttled
+ * answer (a pace the block does not use says nothing of the quota). */
 static void rate_record(sched_t *s, sched_time_t now) {
   if (s->max_rps == 0)
     return;
+  if (now >= s->pace_since + SCHED_PACE_STEP) {
+    if (s->pace_reached && s->pace < s->max_rps)
+      s->pace++;
+    s->pace_since = now;
+    s->pace_reached = false;
+  }
   s->starts[s->starts_next] = now;
   s->starts_next = (s->starts_next + 1) % (size_t)s->max_rps;
+  sched_time_t nth = rate_nth_last(s);
+  if (nth != 0 && now < nth + SCHED_RATE_WINDOW)
+    s->pace_reached = true;
+}
+
+/* A throttled answer: the quota is below the pace; halved, once per rate
+ * window (answers to requests started before the cut say nothing new). */
+static void rate_throttled(sched_t *s, sched_time_t now) {
+  if (s->max_rps == 0 ||
+      (s->pace_cut != 0 && now < s->pace_cut + SCHED_RATE_WINDOW))
+    return;
+  s->pace = (s->pace > 1) ? s->pace / 2 : 1;
+  s->pace_cut = now;
+  s->pace_since = now;
+  s->pace_reached = false;
 }
 
 /* The refusals of w's statistic. */
@@ -273,6 +304,7 @@ void sched_throttled(sched_t *s, long retry_hint_ms) {
                           ? SCHED_MS(retry_hint_ms)
                           : sched_backoff(s->failures, io->random(io->ctx));
   s->not_before = io->now(io->ctx) + wait;
+  rate_throttled(s, io->now(io->ctx));
 }
 
 /* The step of n refusals in a row: 1, 2, 4 ... minutes, at most
@@ -375,8 +407,10 @@ void sched_window_done(sched_t *s, sched_series_t *w, sched_outcome_t outcome,
                             : sched_backoff(s->failures, io->random(io->ctx));
     /* Flow control is per account: the whole block holds back, if need be
      * beyond this read. */
-    if (outcome == SCHED_THROTTLED)
+    if (outcome == SCHED_THROTTLED) {
       s->not_before = now + wait;
+      rate_throttled(s, now);
+    }
     if (++w->attempts >= SCHED_MAX_ATTEMPTS)
       w->next_end = 0;
     else

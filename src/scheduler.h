@@ -29,6 +29,10 @@ typedef uint64_t sched_time_t;
  * second, so that the API, whose clock starts when a request arrives, never
  * sees more. */
 #define SCHED_RATE_WINDOW SCHED_MS(1050)
+/* The pace (requests per rate window in use, up to MaxRequestsPerSecond)
+ * climbs by one after this long of reaching it without a throttled answer;
+ * a throttled answer halves it, at most once per rate window. */
+#define SCHED_PACE_STEP SCHED_SECONDS(10)
 /* Too little time left in a read for another request. */
 #define SCHED_MIN_REQUEST_TIME SCHED_MS(100)
 #define SCHED_MAX_BACKOFF SCHED_SECONDS(60)
@@ -140,6 +144,12 @@ typedef struct {
   unsigned failures;       /* transient failures in a row */
   bool keys_rejected;      /* the keys last used were refused: renew them */
   unsigned generation;     /* the newest keys that signed a request */
+  /* The account's quota, learnt (additive increase, multiplicative
+   * decrease) when it is below max_rps; with max_rps 0, none. */
+  int pace;                /* starts per rate window in use, 1..max_rps */
+  sched_time_t pace_cut;   /* when a throttled answer last halved it */
+  sched_time_t pace_since; /* the climbing period's start */
+  bool pace_reached;       /* the starts reached the pace in the period */
   size_t cursor;           /* where the next read starts, so none starves */
   sched_time_t *starts;    /* the last max_rps starts, a ring */
   size_t starts_next;      /* its oldest entry */
@@ -183,7 +193,8 @@ sched_time_t sched_refused(sched_t *s, sched_series_t *w, const char *code);
 unsigned sched_refusals(const sched_t *s, const sched_series_t *w);
 
 /* Flow control met by another request (discovery): the block holds back as
- * the hint says (ms; -1: none) or backs off. */
+ * the hint says (ms; -1: none) or backs off, and halves its pace (as for a
+ * throttled window). */
 void sched_throttled(sched_t *s, long retry_hint_ms);
 
 /* The backoff after `failures` transient failures in a row, jitter in

@@ -28,7 +28,8 @@ Usage:
     /usr/bin/python3 ddoscoo_sim.py --config scenario.json --log requests.jsonl \
         [--port 0] [--port-file F] [--bind 127.0.0.1] \
         [--tls-cert cert.pem --tls-key key.pem] [--verbose] \
-        [--metadata-port-file F] [--metadata-port 0]
+        [--metadata-port-file F] [--metadata-port 0] \
+        [--quota-rps N [--quota-per account|operation]]
 
 Control endpoints on the API port (plain JSON, never logged with secrets):
     GET  /_sim/health                  "ok"
@@ -46,6 +47,7 @@ Control endpoints on the API port (plain JSON, never logged with secrets):
     GET/POST /_sim/list_faults         replace the list faults map {action: fault}, action
                                        one of the listing operations or the three attack
                                        statistics operations
+    GET/POST /_sim/quota               the account's API quota (see "quota" below)
     GET/POST /_sim/domains             change the web domains: {"add": {name: [instance
                                        ids]}, "remove": [name, ...]}; GET shows them
     GET/POST /_sim/attack              replace the "attack" section (see below); "now+N"
@@ -79,6 +81,18 @@ Listing operations:
     request at every level except the order of the items.
     With "list_rate_limit": N, more than N accepted listing calls (both operations
     together) per AccessKeyId in any 1 s window: Throttling.User (400) for the excess.
+
+An account's API quota (every operation; the vendor documents none for ours, and
+whether its limits count per account or per account and operation is not said, so
+both readings are here): "quota": {"rps": N, "per": "account" | "operation",
+"hints"?: false} (or --quota-rps N [--quota-per account|operation]; GET/POST
+/_sim/quota changes it at run time, {} or null: none). A verified request beyond N
+accepted ones within 1 s of its arrival (the kernel's time stamp, as logged) from
+the same AccessKeyId (and, for "operation", of the same Action) is answered 400
+Throttling.User "Request was denied due to user flow control." (the code and
+status the gateway answers, developer.aliyun.com/ask/128391) and not counted; with
+"hints": true the answer also has x-ratelimit-user (per account) or
+x-ratelimit-user-api (per operation) "Limit:N,Remain:0,TimeLeft:ms,Reset:ms".
 
 Attack statistics (answered like the listing operations: list styles, shuffled
 fields, latency, "list_faults"; instances must exist in the request's RegionId,
@@ -809,6 +823,28 @@ def check_domain_changes(spec):
     return {"add": check_domains(spec.get("add", {})), "remove": list(remove)}
 
 
+QUOTA_PER = ("account", "operation")
+
+
+def check_quota(spec):
+    """The "quota" section: None (no quota) or {"rps": N >= 1, "per":
+    "account" | "operation" (default "account"), "hints": bool}."""
+    if spec is None or spec == {}:
+        return None
+    if not isinstance(spec, dict) or set(spec) - {"rps", "per", "hints"}:
+        raise ConfigError('quota must be an object with "rps", "per", "hints"')
+    rps = spec.get("rps")
+    if not isinstance(rps, int) or isinstance(rps, bool) or rps < 1:
+        raise ConfigError("quota.rps must be a positive integer")
+    per = spec.get("per", "account")
+    if per not in QUOTA_PER:
+        raise ConfigError("quota.per must be one of %s" % ", ".join(QUOTA_PER))
+    hints = spec.get("hints", False)
+    if not isinstance(hints, bool):
+        raise ConfigError("quota.hints must be true or false")
+    return {"rps": rps, "per": per, "hints": hints}
+
+
 def load_config(source):
     """Load and validate a scenario from a path or an already-parsed dict.
 
@@ -870,6 +906,7 @@ def load_config(source):
     rate = cfg.get("list_rate_limit")
     if rate is not None and (not isinstance(rate, int) or isinstance(rate, bool) or rate < 1):
         raise ConfigError("list_rate_limit must be a positive integer or null")
+    quota = check_quota(cfg.get("quota"))
     inventory = check_inventory(cfg, regions)
     attack = check_attack(cfg.get("attack", {}), time.time() + offset)
     return {
@@ -885,6 +922,7 @@ def load_config(source):
         "origin_query_type": origin_query_type,
         "list_faults": check_list_faults(cfg.get("list_faults", {})),
         "list_rate_limit": rate,
+        "quota": quota,
         "remarks": inventory.get("remarks", {}),
         "editions": inventory.get("editions", {}),
         "resource_groups": inventory.get("resource_groups", {}),
@@ -922,6 +960,8 @@ class SimState:
         self._list_faults = cfg["list_faults"]
         self.list_rate_limit = cfg["list_rate_limit"]
         self._list_calls = {}     # AccessKeyId -> monotonic times of accepted list calls
+        self._quota = cfg["quota"]
+        self._quota_calls = {}    # AccessKeyId or (id, Action) -> accepted arrival times
         self._nonces = set()
         self._log_lock = threading.Lock()
         self._log = open(log_path, "a", encoding="utf-8") if log_path else None
@@ -1176,6 +1216,38 @@ class SimState:
                 calls.append(now)
             self._list_calls[kid] = calls
             return ok
+
+    def set_quota(self, spec):
+        spec = check_quota(spec)
+        with self._lock:
+            self._quota = spec
+            self._quota_calls = {}
+
+    def get_quota(self):
+        with self._lock:
+            return dict(self._quota) if self._quota else {}
+
+    def take_quota_slot(self, kid, action, t):
+        """The account's quota: None if the request arriving at ``t`` (epoch
+        seconds) is within it (then it is counted), else the headers of the
+        throttled answer (a list, empty without "hints")."""
+        with self._lock:
+            q = self._quota
+            if q is None:
+                return None
+            key = kid if q["per"] == "account" else (kid, action)
+            calls = [c for c in self._quota_calls.get(key, ()) if c > t - 1.0]
+            if len(calls) < q["rps"]:
+                calls.append(t)
+                self._quota_calls[key] = calls
+                return None
+            self._quota_calls[key] = calls
+            if not q["hints"]:
+                return []
+            left = max(0, int((min(calls) + 1.0 - t) * 1000) + 1)
+            name = "x-ratelimit-user" if q["per"] == "account" else "x-ratelimit-user-api"
+            return [(name, "Limit:%d,Remain:0,TimeLeft:%d,Reset:%d"
+                     % (q["rps"], left, int((t + left / 1000.0) * 1000)))]
 
     # -- attack statistics ---------------------------------------------------
 
@@ -2716,6 +2788,11 @@ class Handler(Sender, BaseHTTPRequestHandler):
                 kid = params["AccessKeyId"]
         except ApiError as err:
             return self._api_error(err, method, params, rid, fmt, t)
+        throttled = self.server.state.take_quota_slot(kid, self._action, t)
+        if throttled is not None:
+            return self._api_error(ApiError(400, "Throttling.User", THROTTLE_MESSAGE),
+                                   method, params, rid, fmt, t, fault="quota",
+                                   headers=throttled)
         if self._action in STAT_ACTIONS:
             return self._stat_operation(self._action, result, nonce, method, params, rid, fmt, t)
         if self._action in LIST_ACTIONS:
@@ -2991,11 +3068,13 @@ class Handler(Sender, BaseHTTPRequestHandler):
                    "/_sim/instances": (state.change_instances, "instances"),
                    "/_sim/list_faults": (state.set_list_faults, "list faults"),
                    "/_sim/attack": (state.set_attack, "attack"),
-                   "/_sim/domains": (state.change_domains, "domains")}
+                   "/_sim/domains": (state.change_domains, "domains"),
+                   "/_sim/quota": (state.set_quota, "quota")}
         getters = {"/_sim/faults": state.get_faults, "/_sim/keys": state.list_keys,
                    "/_sim/instances": state.inventory,
                    "/_sim/list_faults": state.get_list_faults,
-                   "/_sim/attack": state.get_attack, "/_sim/domains": state.domains}
+                   "/_sim/attack": state.get_attack, "/_sim/domains": state.domains,
+                   "/_sim/quota": state.get_quota}
         if path in setters and method == "POST":
             setter, what = setters[path]
             try:
@@ -3181,6 +3260,10 @@ def main(argv=None):
                          "enables it like --metadata-port-file")
     ap.add_argument("--metadata-bind", help="its address (default: --bind), e.g. "
                     "100.100.100.200 on lo in a network namespace")
+    ap.add_argument("--quota-rps", type=int, help="the account's API quota, requests a "
+                    "second (overrides the scenario's \"quota\")")
+    ap.add_argument("--quota-per", choices=QUOTA_PER, default="account",
+                    help="with --quota-rps: per account, or per account and operation")
     args = ap.parse_args(argv)
 
     host = _loopback(args.bind)
@@ -3192,6 +3275,8 @@ def main(argv=None):
         ap.error("--tls-cert and --tls-key go together")
     try:
         state = SimState(args.config, args.log)
+        if args.quota_rps is not None:
+            state.set_quota({"rps": args.quota_rps, "per": args.quota_per})
     except (OSError, ValueError) as e:
         ap.error("bad config: %s" % e)
 

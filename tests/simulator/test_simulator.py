@@ -1653,6 +1653,70 @@ def test_list_rate_limit(start_sim):
     assert call(s, rules_params(1, 5)).status == 200
 
 
+# ---------------------------------------------------------------------------
+# An account's API quota ("quota", --quota-rps)
+# ---------------------------------------------------------------------------
+
+def test_quota_counts_by_arrival_per_account_or_operation():
+    """Counted by arrival time over any 1 s, per AccessKeyId (or per key and
+    Action); a throttled request is not counted."""
+    acct = sim.SimState(dict(BASE_CONFIG, quota={"rps": 3}))
+    take = acct.take_quota_slot
+    assert [take("testid", "DescribePortConnsCount", 100.0 + i / 10) for i in range(4)] \
+        == [None, None, None, []]
+    assert take("testid", "DescribePortFlowList", 100.5) == []      # any operation
+    assert take("stsid", "DescribePortConnsCount", 100.5) is None   # another key
+    assert take("testid", "DescribePortConnsCount", 100.99) == []
+    assert take("testid", "DescribePortConnsCount", 101.01) is None  # 100.0 left the second
+    assert take("testid", "DescribePortConnsCount", 101.05) == []
+    assert take("testid", "DescribePortConnsCount", 101.11) is None
+
+    op = sim.SimState(dict(BASE_CONFIG, quota={"rps": 2, "per": "operation", "hints": True}))
+    take = op.take_quota_slot
+    assert take("testid", "DescribePortConnsCount", 200.0) is None
+    assert take("testid", "DescribePortConnsCount", 200.2) is None
+    hdr = take("testid", "DescribePortConnsCount", 200.5)
+    assert hdr == [("x-ratelimit-user-api", "Limit:2,Remain:0,TimeLeft:501,Reset:201001")]
+    assert take("testid", "DescribePortFlowList", 200.5) is None    # its own quota
+    assert take("testid", "DescribeDDoSEvents", 200.5) is None
+    assert sim.SimState(dict(BASE_CONFIG)).take_quota_slot("testid", "X", 1.0) is None
+
+
+def test_quota_config_validation():
+    for bad in ({"rps": 0}, {"rps": True}, {"rps": 2.5}, {"rps": 3, "per": "key"},
+                {"rps": 3, "hints": 1}, {"rps": 3, "burst": 5}, [3]):
+        with pytest.raises(sim.ConfigError):
+            sim.load_config(dict(BASE_CONFIG, quota=bad))
+    assert sim.load_config(dict(BASE_CONFIG))["quota"] is None
+    assert sim.load_config(dict(BASE_CONFIG, quota={"rps": 5}))["quota"] == \
+        {"rps": 5, "per": "account", "hints": False}
+
+
+def test_quota_over_http(start_sim):
+    """A running simulator answers beyond the quota with 400 Throttling.User,
+    logged with fault "quota"; --quota-rps sets it, /_sim/quota changes it."""
+    s = start_sim(BASE_CONFIG, extra_args=("--quota-rps", "4", "--quota-per", "account"))
+    assert json.loads(send(s.base + "/_sim/quota").body) == \
+        {"rps": 4, "per": "account", "hints": False}
+    params = [make_params() for _ in range(5)]
+    for p in params:   # signed beforehand: only the sending is timed
+        p["Signature"] = sim.sign_v1("GET", p, "testsecret")[1]
+    t0 = time.monotonic()
+    resps = [call(s, p, sign=False) for p in params]
+    if time.monotonic() - t0 >= 0.8:
+        pytest.skip("5 requests took %.2fs: too slow a machine to test a 1 s window"
+                    % (time.monotonic() - t0))
+    assert [r.status for r in resps] == [200] * 4 + [400]
+    assert_error(resps[4], 400, "Throttling.User", "user flow control")
+    throttled = [e for e in s.log_entries() if e.get("code") == "Throttling.User"]
+    assert len(throttled) == 1 and throttled[0]["fault"] == "quota"
+    assert post_json(s, "quota", {"rps": 0}).status == 400
+    assert post_json(s, "quota", {"rps": 100, "per": "operation"}).status == 200
+    assert [call(s, make_params()).status for _ in range(6)] == [200] * 6
+    assert post_json(s, "quota", {}).status == 200
+    assert json.loads(send(s.base + "/_sim/quota").body) == {}
+
+
 def test_list_config_validation():
     for bad in ({"list_style": "nested"}, {"list_rate_limit": 0}, {"list_rate_limit": True},
                 {"rules": {INST1: [{"protocol": "tcp", "frontend_port": 80}]}},

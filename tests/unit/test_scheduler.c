@@ -510,6 +510,167 @@ DEF_TEST(nothing_starts_that_could_not_end_by_the_deadline) {
 
 /* Faults at random, as a bad day brings them: the service's errors,
  * throttling, garbage, no answer at all. */
+/* A simulated API with a quota the scheduler does not know: per account
+ * (one bucket) or per account and operation (series i's operation: seven
+ * in ten are connections, the others one of three more), counted over any
+ * 1 s of arrivals (here: starts); a request beyond it is throttled, and not
+ * counted. */
+#define QUOTA_OPS 4
+#define QUOTA_MAX 64
+static struct {
+  int rps;
+  bool per_operation;
+  sched_time_t accepted[QUOTA_OPS][QUOTA_MAX]; /* the last rps, a ring */
+  size_t next[QUOTA_OPS];
+  sched_outcome_t verdict[MAX_SERIES];
+  unsigned sent[QUOTA_OPS], throttled[QUOTA_OPS];
+} quota;
+
+static size_t quota_op(size_t i) { return (i % 10 < 7) ? 0 : 1 + i % 3; }
+
+static void quota_set(int rps, bool per_operation) {
+  memset(quota.accepted, 0, sizeof(quota.accepted));
+  memset(quota.next, 0, sizeof(quota.next));
+  quota.rps = rps;
+  quota.per_operation = per_operation;
+}
+
+static unsigned quota_sum(const unsigned *v) {
+  return v[0] + v[1] + v[2] + v[3];
+}
+
+static sched_start_t quota_start_window(void *ctx, size_t i, time_t first_end,
+                                        time_t end, sched_time_t deadline,
+                                        unsigned *generation) {
+  world_t *w = ctx;
+  sched_start_t r =
+      io_start_window(ctx, i, first_end, end, deadline, generation);
+  size_t op = quota_op(i), b = quota.per_operation ? op : 0;
+  sched_time_t *oldest = &quota.accepted[b][quota.next[b]];
+  quota.sent[op]++;
+  if (*oldest == 0 || w->now >= *oldest + SCHED_SECONDS(1)) {
+    *oldest = w->now;
+    quota.next[b] = (quota.next[b] + 1) % (size_t)quota.rps;
+    quota.verdict[i] = SCHED_DONE;
+  } else {
+    quota.verdict[i] = SCHED_THROTTLED;
+    quota.throttled[op]++;
+  }
+  return r;
+}
+
+static sched_outcome_t quota_answer(world_t *w, size_t i, time_t end,
+                                    unsigned generation, int nth) {
+  (void)w, (void)end, (void)generation, (void)nth;
+  return quota.verdict[i];
+}
+
+/* Reads every 10 s of 10 s each from `from` to `to`; the pace in use after
+ * each: its mean and most. */
+static void quota_reads(world_t *w, time_t from, time_t to, double *mean,
+                        int *most) {
+  sched_io_t io = world_io;
+  io.ctx = w;
+  io.start_window = quota_start_window;
+  double sum = 0;
+  int n = 0;
+  *most = 0;
+  for (time_t at = from; at < to; at += 10) {
+    if (w->now < SCHED_SECONDS(at))
+      w->now = SCHED_SECONDS(at);
+    w->deadline = w->now + SCHED_SECONDS(10);
+    sched_read(&w->s, &io, (at - 60) / WINDOW * WINDOW, w->deadline);
+    sum += w->s.pace;
+    n++;
+    if (w->s.pace > *most)
+      *most = w->s.pace;
+  }
+  *mean = sum / n;
+}
+
+/* Half an hour against a quota below MaxRequestsPerSecond 10, after a first
+ * minute of learning it: few throttled answers, the pace near the quota and
+ * the quota used; then the quota rises above the cap: the pace climbs back
+ * to it. Returns the pace's mean in the half hour. */
+static double learn_quota(world_t *w, int hidden, bool per_operation) {
+  double mean;
+  int most;
+  quota_set(hidden, per_operation);
+  memset(quota.sent, 0, sizeof(quota.sent));
+  memset(quota.throttled, 0, sizeof(quota.throttled));
+  quota_reads(w, T0, T0 + 60, &mean, &most);
+  unsigned sent[QUOTA_OPS], throttled[QUOTA_OPS];
+  memcpy(sent, quota.sent, sizeof(sent));
+  memcpy(throttled, quota.throttled, sizeof(throttled));
+  quota_reads(w, T0 + 60, T0 + 1860, &mean, &most);
+  for (size_t op = 0; op < QUOTA_OPS; op++) {
+    unsigned n = quota.sent[op] - sent[op];
+    unsigned t = quota.throttled[op] - throttled[op];
+    printf("  quota %d%s: operation %zu: %u sent, %u throttled\n", hidden,
+           per_operation ? " per operation" : "", op, n, t);
+    OK(t * 100 < n * 5); /* under 5 % */
+  }
+  unsigned accepted = quota_sum(quota.sent) - quota_sum(quota.throttled) -
+                      (quota_sum(sent) - quota_sum(throttled));
+  printf("  pace: mean %.2f, most %d; %.2f accepted/s\n", mean, most,
+         accepted / 1800.0);
+  OK(most < 10);
+  /* The quota is used: the busiest bucket gets at least 2/3 of it, or half
+   * of it per operation (one pace for the block: the requests of the
+   * busiest operation come in runs, a port after another). */
+  unsigned busiest = per_operation ? quota.sent[0] - sent[0] -
+                                         (quota.throttled[0] - throttled[0])
+                                   : accepted;
+  OK(busiest >= (unsigned)(1800 * hidden * (per_operation ? 3 : 4) / 6));
+
+  quota_set(40, per_operation);
+  memcpy(throttled, quota.throttled, sizeof(throttled));
+  double after;
+  quota_reads(w, T0 + 1860, T0 + 2160, &after, &most);
+  EXPECT_EQ_INT(10, w->s.pace); /* back at MaxRequestsPerSecond */
+  EXPECT_EQ_INT(quota_sum(throttled), quota_sum(quota.throttled));
+  EXPECT_EQ_INT(0, w->errors);
+  return mean;
+}
+
+DEF_TEST(the_pace_learns_a_quota_per_account) {
+  /* 400 series: 6.7 requests/s, more than a quota of 3 allows. */
+  world_t *w = world_new(400, 60, 4, 10, quota_answer);
+  double mean = learn_quota(w, 3, false);
+  OK(mean >= 2.0 && mean <= 3.5);
+  world_free(w);
+  return 0;
+}
+
+DEF_TEST(the_pace_learns_a_quota_per_operation) {
+  /* 7 in 10 requests are connections, in runs of 7: a quota of 3 for each
+   * operation holds the block between 3 and 3 / 0.7. */
+  world_t *w = world_new(400, 60, 4, 10, quota_answer);
+  double mean = learn_quota(w, 3, true);
+  OK(mean >= 2.0 && mean <= 5.0);
+  world_free(w);
+  return 0;
+}
+
+DEF_TEST(every_window_lands_when_the_load_fits_the_quota) {
+  /* 100 series a minute, 1.7 requests/s, under a quota of 3. */
+  world_t *w = world_new(100, 60, 4, 10, quota_answer);
+  double mean;
+  int most;
+  quota_set(3, false);
+  memset(quota.sent, 0, sizeof(quota.sent));
+  memset(quota.throttled, 0, sizeof(quota.throttled));
+  quota_reads(w, T0, T0 + 3600, &mean, &most);
+  OK(quota_sum(quota.throttled) * 100 < quota_sum(quota.sent) * 5);
+  EXPECT_EQ_INT(0, w->gaps);
+  EXPECT_EQ_INT(0, w->errors);
+  time_t latest = (T0 + 3590 - 60) / WINDOW * WINDOW;
+  for (size_t i = 0; i < w->count; i++)
+    EXPECT_EQ_INT(latest, w->dispatched[i]);
+  world_free(w);
+  return 0;
+}
+
 static sched_outcome_t bad_day(world_t *w, size_t i, time_t end,
                                unsigned generation, int nth) {
   (void)i, (void)end, (void)generation, (void)nth;
@@ -721,6 +882,9 @@ DEF_TEST(pages_of_an_answer_are_requests_like_any_other) {
 }
 
 int main(void) {
+  RUN_TEST(the_pace_learns_a_quota_per_account);
+  RUN_TEST(the_pace_learns_a_quota_per_operation);
+  RUN_TEST(every_window_lands_when_the_load_fits_the_quota);
   RUN_TEST(a_day_of_reads_fetches_every_window_once);
   RUN_TEST(the_rate_limit_holds_and_series_take_turns);
   RUN_TEST(too_many_series_fall_behind_as_capacity_says);
