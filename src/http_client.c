@@ -32,6 +32,8 @@ typedef struct {
   bool too_large;
   char date[128]; /* the Date header's value */
   http_hints_t hints;
+  int sends;   /* times libcurl was about to send the request */
+  bool resend; /* stopped a second send of it; see before_send() */
   char error[CURL_ERROR_SIZE];
 } slot_t;
 
@@ -179,6 +181,24 @@ static size_t read_header(char *line, size_t size, size_t nmemb, void *ud) {
   return len;
 }
 
+/* libcurl calls this just before it sends the request, and again when it
+ * means to send it once more: when a kept-alive connection turns out to be
+ * dead before any answer came ("Connection died, retrying a fresh
+ * connect"), libcurl sends the same headers and body (CURLOPT_POSTFIELDS)
+ * on a new connection. The first copy may have reached the server before
+ * the connection died, and a signed request must never reach the API twice
+ * with one signature (its nonce is refused, SignatureNonceUsed): the
+ * second send is stopped, and the caller signs the request anew. */
+static int before_send(void *ud, char *primary_ip, char *local_ip,
+                       int primary_port, int local_port) {
+  slot_t *s = ud;
+  (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
+  if (s->sends++ == 0)
+    return CURL_PREREQFUNC_OK;
+  s->resend = true;
+  return CURL_PREREQFUNC_ABORT;
+}
+
 static size_t write_body(char *data, size_t size, size_t nmemb, void *ud) {
   slot_t *s = ud;
   size_t n = size * nmemb;
@@ -282,6 +302,8 @@ http_client_t *http_client_create(const http_options_t *options, char *err,
     rc |= curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
     rc |= curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, read_header);
     rc |= curl_easy_setopt(h, CURLOPT_HEADERDATA, s);
+    rc |= curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, before_send);
+    rc |= curl_easy_setopt(h, CURLOPT_PREREQDATA, s);
     rc |= curl_easy_setopt(h, CURLOPT_USERAGENT, options->user_agent);
     rc |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER,
                            options->verify_peer ? 1L : 0L);
@@ -331,6 +353,8 @@ int http_client_start(http_client_t *client, const char *url, const char *body,
   s->len = 0;
   s->max_response = max_response;
   s->too_large = false;
+  s->sends = 0;
+  s->resend = false;
   s->date[0] = 0;
   http_hints_reset(&s->hints);
   s->error[0] = 0;
@@ -389,6 +413,12 @@ static void collect_finished(http_client_t *client, http_done_t done,
                s->max_response);
       r.status = HTTP_TOO_LARGE;
       r.error = error;
+    } else if (s->resend) {
+      snprintf(error, sizeof(error),
+               "the kept-alive connection closed before any answer");
+      r.status = HTTP_FAILED;
+      r.error = error;
+      r.resend = true;
     } else if (rc != CURLE_OK) {
       snprintf(error, sizeof(error), "%s",
                s->error[0] ? s->error : curl_easy_strerror(rc));
