@@ -42,6 +42,7 @@ typedef struct {
 struct http_client_s {
   CURLM *multi;
   CURLSH *share; /* TLS sessions and DNS answers, across the handles */
+  struct curl_slist *expect; /* "Expect:" alone */
   slot_t *slots;
   int count;
   int in_flight;
@@ -312,6 +313,7 @@ void http_client_destroy(http_client_t *client) {
   if (client->multi != NULL)
     curl_multi_cleanup(client->multi);
   free(client->fds);
+  curl_slist_free_all(client->expect);
   if (client->share != NULL)
     curl_share_cleanup(client->share);
   free(client);
@@ -330,7 +332,8 @@ http_client_t *http_client_create(const http_options_t *options, char *err,
   c->timer_at = -1;
   c->multi = curl_multi_init();
   c->share = curl_share_init();
-  if (c->multi == NULL || c->share == NULL) {
+  c->expect = curl_slist_append(NULL, "Expect:");
+  if (c->multi == NULL || c->share == NULL || c->expect == NULL) {
     snprintf(err, err_size, "cannot initialise libcurl");
     http_client_destroy(c);
     return NULL;
@@ -399,15 +402,18 @@ int http_client_start(http_client_t *client, const char *url, const char *body,
   s->url = strdup(url);
   s->request_body = strdup(body);
   /* An empty Expect header: libcurl would otherwise wait for a
-   * "100 Continue" before sending larger bodies. */
-  s->headers = curl_slist_append(NULL, "Expect:");
-  for (size_t i = 0; s->headers != NULL && headers != NULL && headers[i]; i++) {
+   * "100 Continue" before sending larger bodies. Without other headers
+   * (signature 1.0), the client's list of it alone serves every request. */
+  bool own = headers != NULL && headers[0] != NULL;
+  s->headers = own ? curl_slist_append(NULL, "Expect:") : NULL;
+  for (size_t i = 0; s->headers != NULL && own && headers[i]; i++) {
     struct curl_slist *grown = curl_slist_append(s->headers, headers[i]);
     if (grown == NULL)
       curl_slist_free_all(s->headers);
     s->headers = grown;
   }
-  if (s->url == NULL || s->request_body == NULL || s->headers == NULL) {
+  if (s->url == NULL || s->request_body == NULL ||
+      (own && s->headers == NULL)) {
     slot_release(s);
     return -1;
   }
@@ -425,7 +431,7 @@ int http_client_start(http_client_t *client, const char *url, const char *body,
 
   CURL *h = s->curl;
   curl_easy_setopt(h, CURLOPT_URL, s->url);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, s->headers);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, own ? s->headers : client->expect);
   curl_easy_setopt(h, CURLOPT_POSTFIELDS, s->request_body);
   curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(s->request_body));
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
