@@ -281,6 +281,18 @@ static sched_outcome_t api_failed(poll_t *p, series_t *s,
                                   const http_result_t *r,
                                   const api_error_t *error) {
   account_t *a = p->a;
+  if (strcmp(error->code, "SignatureNonceUsed") == 0) {
+    /* A copy of the request reached the API before (a proxy resent it):
+     * the same request signed anew is a new one. */
+    c_complain(LOG_WARNING, &s->complaint,
+               PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: API error "
+                           "%s (HTTP %ld): the request's nonce was used "
+                           "already; asked again with a new signature "
+                           "(RequestId %s)",
+               a->name, s->name, s->stat->action, error->code, r->http_status,
+               error->request_id[0] ? error->request_id : "none");
+    return SCHED_AGAIN;
+  }
   api_error_class_t class = api_error_classify(error->code, r->http_status);
   if (class == API_ERROR_PERMISSION || class == API_ERROR_REQUEST) {
     dispatch_refused(a, s, class, error);
@@ -580,6 +592,10 @@ static void finished(const http_result_t *r, void *ctx) {
   series_t *s = r->user;
   const statistic_t *stat = s->stat;
 
+  if (r->status == HTTP_FAILED && r->resend) {
+    sched_window_done(&a->sched, &s->w, SCHED_AGAIN, -1);
+    return;
+  }
   if (r->status == HTTP_FAILED) {
     a->stats.failed++;
     c_complain(LOG_ERR, &a->complaint,

@@ -14,7 +14,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/sha.h>
 
 static void to_hex(const unsigned char *md, size_t len, char *out) {
@@ -103,13 +102,11 @@ int acs3_signature(const char *secret, const char *canonical_request,
            hashed);
 
   unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int md_len = 0;
-  if (HMAC(EVP_sha256(), secret, (int)strlen(secret),
-           (const unsigned char *)string_to_sign, strlen(string_to_sign), md,
-           &md_len) == NULL ||
-      md_len != SHA256_DIGEST_LENGTH)
+  int md_len = rpc_hmac("SHA256", secret, strlen(secret), string_to_sign,
+                        strlen(string_to_sign), md, sizeof(md));
+  if (md_len != SHA256_DIGEST_LENGTH)
     return -1;
-  to_hex(md, md_len, out);
+  to_hex(md, (size_t)md_len, out);
   return 0;
 }
 

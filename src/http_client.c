@@ -7,10 +7,12 @@
 #include "http_client.h"
 
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
@@ -32,16 +34,73 @@ typedef struct {
   bool too_large;
   char date[128]; /* the Date header's value */
   http_hints_t hints;
+  int sends;   /* times libcurl was about to send the request */
+  bool resend; /* stopped a second send of it; see before_send() */
   char error[CURL_ERROR_SIZE];
 } slot_t;
 
 struct http_client_s {
   CURLM *multi;
   CURLSH *share; /* TLS sessions and DNS answers, across the handles */
+  struct curl_slist *expect; /* "Expect:" alone */
   slot_t *slots;
   int count;
   int in_flight;
+  /* libcurl's multi_socket interface: the sockets it asks to be watched,
+   * and when it wants to be called back (ms of CLOCK_MONOTONIC; -1:
+   * never). Only a socket that is ready is handed to libcurl, where
+   * curl_multi_perform() would poll every transfer's socket each time. */
+  struct pollfd *fds;
+  int fd_count;
+  int fd_size;
+  long long timer_at;
 };
+
+static long long monotonic_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* CURLMOPT_SOCKETFUNCTION: watch fd for what libcurl says, or no more. */
+static int watch_socket(CURL *easy, curl_socket_t fd, int what, void *ud,
+                        void *socketp) {
+  http_client_t *c = ud;
+  (void)easy, (void)socketp;
+  int i = 0;
+  while (i < c->fd_count && c->fds[i].fd != fd)
+    i++;
+  if (what == CURL_POLL_REMOVE) {
+    if (i < c->fd_count)
+      c->fds[i] = c->fds[--c->fd_count];
+    return 0;
+  }
+  if (i == c->fd_count) {
+    if (c->fd_count == c->fd_size) {
+      int size = (c->fd_size == 0) ? 8 : 2 * c->fd_size;
+      struct pollfd *fds = realloc(c->fds, (size_t)size * sizeof(*fds));
+      if (fds == NULL)
+        return -1;
+      c->fds = fds;
+      c->fd_size = size;
+    }
+    c->fd_count++;
+  }
+  c->fds[i] = (struct pollfd){
+      .fd = fd,
+      .events = (short)(((what & CURL_POLL_IN) ? POLLIN : 0) |
+                        ((what & CURL_POLL_OUT) ? POLLOUT : 0)),
+  };
+  return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: when to call libcurl back; -1: no timer. */
+static int set_timer(CURLM *multi, long timeout_ms, void *ud) {
+  http_client_t *c = ud;
+  (void)multi;
+  c->timer_at = (timeout_ms < 0) ? -1 : monotonic_ms() + timeout_ms;
+  return 0;
+}
 
 /* The value of header line "Name: value\r\n" as a NUL-terminated copy in
  * buf, or NULL if the line is another header or the value does not fit. */
@@ -179,6 +238,24 @@ static size_t read_header(char *line, size_t size, size_t nmemb, void *ud) {
   return len;
 }
 
+/* libcurl calls this just before it sends the request, and again when it
+ * means to send it once more: when a kept-alive connection turns out to be
+ * dead before any answer came ("Connection died, retrying a fresh
+ * connect"), libcurl sends the same headers and body (CURLOPT_POSTFIELDS)
+ * on a new connection. The first copy may have reached the server before
+ * the connection died, and a signed request must never reach the API twice
+ * with one signature (its nonce is refused, SignatureNonceUsed): the
+ * second send is stopped, and the caller signs the request anew. */
+static int before_send(void *ud, char *primary_ip, char *local_ip,
+                       int primary_port, int local_port) {
+  slot_t *s = ud;
+  (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
+  if (s->sends++ == 0)
+    return CURL_PREREQFUNC_OK;
+  s->resend = true;
+  return CURL_PREREQFUNC_ABORT;
+}
+
 static size_t write_body(char *data, size_t size, size_t nmemb, void *ud) {
   slot_t *s = ud;
   size_t n = size * nmemb;
@@ -235,6 +312,8 @@ void http_client_destroy(http_client_t *client) {
   free(client->slots);
   if (client->multi != NULL)
     curl_multi_cleanup(client->multi);
+  free(client->fds);
+  curl_slist_free_all(client->expect);
   if (client->share != NULL)
     curl_share_cleanup(client->share);
   free(client);
@@ -250,9 +329,11 @@ http_client_t *http_client_create(const http_options_t *options, char *err,
     return NULL;
   }
   c->count = count;
+  c->timer_at = -1;
   c->multi = curl_multi_init();
   c->share = curl_share_init();
-  if (c->multi == NULL || c->share == NULL) {
+  c->expect = curl_slist_append(NULL, "Expect:");
+  if (c->multi == NULL || c->share == NULL || c->expect == NULL) {
     snprintf(err, err_size, "cannot initialise libcurl");
     http_client_destroy(c);
     return NULL;
@@ -261,6 +342,10 @@ http_client_t *http_client_create(const http_options_t *options, char *err,
   curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
   /* Connections wait in the multi handle's cache between reads. */
   curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)count);
+  curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, watch_socket);
+  curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+  curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, set_timer);
+  curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
 
   for (int i = 0; i < count; i++) {
     slot_t *s = c->slots + i;
@@ -282,6 +367,8 @@ http_client_t *http_client_create(const http_options_t *options, char *err,
     rc |= curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
     rc |= curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, read_header);
     rc |= curl_easy_setopt(h, CURLOPT_HEADERDATA, s);
+    rc |= curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, before_send);
+    rc |= curl_easy_setopt(h, CURLOPT_PREREQDATA, s);
     rc |= curl_easy_setopt(h, CURLOPT_USERAGENT, options->user_agent);
     rc |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER,
                            options->verify_peer ? 1L : 0L);
@@ -315,15 +402,18 @@ int http_client_start(http_client_t *client, const char *url, const char *body,
   s->url = strdup(url);
   s->request_body = strdup(body);
   /* An empty Expect header: libcurl would otherwise wait for a
-   * "100 Continue" before sending larger bodies. */
-  s->headers = curl_slist_append(NULL, "Expect:");
-  for (size_t i = 0; s->headers != NULL && headers != NULL && headers[i]; i++) {
+   * "100 Continue" before sending larger bodies. Without other headers
+   * (signature 1.0), the client's list of it alone serves every request. */
+  bool own = headers != NULL && headers[0] != NULL;
+  s->headers = own ? curl_slist_append(NULL, "Expect:") : NULL;
+  for (size_t i = 0; s->headers != NULL && own && headers[i]; i++) {
     struct curl_slist *grown = curl_slist_append(s->headers, headers[i]);
     if (grown == NULL)
       curl_slist_free_all(s->headers);
     s->headers = grown;
   }
-  if (s->url == NULL || s->request_body == NULL || s->headers == NULL) {
+  if (s->url == NULL || s->request_body == NULL ||
+      (own && s->headers == NULL)) {
     slot_release(s);
     return -1;
   }
@@ -331,6 +421,8 @@ int http_client_start(http_client_t *client, const char *url, const char *body,
   s->len = 0;
   s->max_response = max_response;
   s->too_large = false;
+  s->sends = 0;
+  s->resend = false;
   s->date[0] = 0;
   http_hints_reset(&s->hints);
   s->error[0] = 0;
@@ -339,7 +431,7 @@ int http_client_start(http_client_t *client, const char *url, const char *body,
 
   CURL *h = s->curl;
   curl_easy_setopt(h, CURLOPT_URL, s->url);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, s->headers);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, own ? s->headers : client->expect);
   curl_easy_setopt(h, CURLOPT_POSTFIELDS, s->request_body);
   curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(s->request_body));
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
@@ -389,6 +481,12 @@ static void collect_finished(http_client_t *client, http_done_t done,
                s->max_response);
       r.status = HTTP_TOO_LARGE;
       r.error = error;
+    } else if (s->resend) {
+      snprintf(error, sizeof(error),
+               "the kept-alive connection closed before any answer");
+      r.status = HTTP_FAILED;
+      r.error = error;
+      r.resend = true;
     } else if (rc != CURLE_OK) {
       snprintf(error, sizeof(error), "%s",
                s->error[0] ? s->error : curl_easy_strerror(rc));
@@ -400,15 +498,49 @@ static void collect_finished(http_client_t *client, http_done_t done,
   }
 }
 
+/* Calls libcurl back if its timer is due (it is at once when a transfer
+ * was added: that starts it). */
+static void run_timer(http_client_t *c) {
+  int running;
+  if (c->timer_at >= 0 && c->timer_at <= monotonic_ms()) {
+    c->timer_at = -1;
+    curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  }
+}
+
+/* Waits up to wait_ms, and no longer than libcurl's timer, for a socket to
+ * be ready, and hands libcurl the ready ones, then its timer if due. */
+static void wait_sockets(http_client_t *c, long wait_ms) {
+  int running;
+  if (c->timer_at >= 0) {
+    long long left = c->timer_at - monotonic_ms();
+    if (left < wait_ms)
+      wait_ms = (left > 0) ? (long)left : 0;
+  }
+  int n = poll(c->fds, (nfds_t)c->fd_count, (int)wait_ms);
+  /* libcurl changes the set of sockets as it goes: the ready ones first. */
+  struct pollfd ready[16];
+  int count = 0;
+  for (int i = 0; n > 0 && i < c->fd_count && count < 16; i++)
+    if (c->fds[i].revents != 0)
+      ready[count++] = c->fds[i];
+  for (int i = 0; i < count; i++) {
+    short ev = ready[i].revents;
+    int mask = ((ev & POLLIN) ? CURL_CSELECT_IN : 0) |
+               ((ev & POLLOUT) ? CURL_CSELECT_OUT : 0) |
+               ((ev & (POLLERR | POLLHUP | POLLNVAL)) ? CURL_CSELECT_ERR : 0);
+    curl_multi_socket_action(c->multi, ready[i].fd, mask, &running);
+  }
+  run_timer(c);
+}
+
 int http_client_run(http_client_t *client, long wait_ms, http_done_t done,
                     void *ctx) {
-  int running;
   int before = client->in_flight;
-  curl_multi_perform(client->multi, &running);
+  run_timer(client);
   collect_finished(client, done, ctx);
-  if (client->in_flight > 0 && client->in_flight == before && wait_ms > 0) {
-    curl_multi_poll(client->multi, NULL, 0, (int)wait_ms, NULL);
-    curl_multi_perform(client->multi, &running);
+  if (client->in_flight > 0 && client->in_flight == before) {
+    wait_sockets(client, (wait_ms > 0) ? wait_ms : 0);
     collect_finished(client, done, ctx);
   }
   return client->in_flight;

@@ -53,6 +53,12 @@ typedef struct {
    * on any answer. */
   long retry_after_ms;
   double seconds; /* the whole exchange */
+  /* HTTP_FAILED only: a kept-alive connection closed before any answer to
+   * the request came, and libcurl was about to send it again as it was on
+   * a new connection. It was stopped: the first copy may have reached the
+   * server, and a signed request must not arrive twice with one signature.
+   * Start it again at once, signed anew; not a failure of the server. */
+  bool resend;
 } http_result_t;
 
 typedef struct http_client_s http_client_t;

@@ -12,9 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 int rpc_params_add(rpc_params_t *params, const char *name, const char *value) {
@@ -152,6 +154,54 @@ char *rpc_string_to_sign(const char *method, const char *canonical_query) {
   return out;
 }
 
+/* HMAC contexts with their digest set and no key, made once: OpenSSL 3's
+ * one-shot HMAC() fetches the MAC and the digest by name and sets up a new
+ * context on every call, twice the work of the MAC itself. Each signature
+ * copies one, keys the copy and frees it, which wipes its copy of the key. */
+static struct {
+  pthread_once_t once;
+  EVP_MAC *mac;
+  EVP_MAC_CTX *sha1;
+  EVP_MAC_CTX *sha256;
+} hmac = {.once = PTHREAD_ONCE_INIT};
+
+static EVP_MAC_CTX *hmac_template(const char *digest) {
+  EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac.mac);
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest,
+                                       0),
+      OSSL_PARAM_construct_end(),
+  };
+  if (ctx != NULL && EVP_MAC_CTX_set_params(ctx, params) != 1) {
+    EVP_MAC_CTX_free(ctx);
+    ctx = NULL;
+  }
+  return ctx;
+}
+
+static void hmac_init(void) {
+  hmac.mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+  if (hmac.mac == NULL)
+    return;
+  hmac.sha1 = hmac_template("SHA1");
+  hmac.sha256 = hmac_template("SHA256");
+}
+
+int rpc_hmac(const char *digest, const void *key, size_t key_len,
+             const void *data, size_t len, unsigned char *md, size_t md_size) {
+  pthread_once(&hmac.once, hmac_init);
+  EVP_MAC_CTX *template = (strcmp(digest, "SHA1") == 0)     ? hmac.sha1
+                          : (strcmp(digest, "SHA256") == 0) ? hmac.sha256
+                                                            : NULL;
+  EVP_MAC_CTX *ctx = (template != NULL) ? EVP_MAC_CTX_dup(template) : NULL;
+  size_t md_len = 0;
+  int ok = ctx != NULL && EVP_MAC_init(ctx, key, key_len, NULL) == 1 &&
+           EVP_MAC_update(ctx, data, len) == 1 &&
+           EVP_MAC_final(ctx, md, &md_len, md_size) == 1;
+  EVP_MAC_CTX_free(ctx);
+  return ok ? (int)md_len : -1;
+}
+
 int rpc_signature_v1(const char *secret, const char *string_to_sign, char *out,
                      size_t out_size) {
   if (out_size < RPC_SIGNATURE_SIZE)
@@ -167,17 +217,15 @@ int rpc_signature_v1(const char *secret, const char *string_to_sign, char *out,
   key[secret_len + 1] = 0;
 
   unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int md_len = 0;
-  unsigned char *ok = HMAC(EVP_sha1(), key, (int)secret_len + 1,
-                           (const unsigned char *)string_to_sign,
-                           strlen(string_to_sign), md, &md_len);
+  int md_len = rpc_hmac("SHA1", key, secret_len + 1, string_to_sign,
+                        strlen(string_to_sign), md, sizeof(md));
   OPENSSL_cleanse(key, secret_len + 1);
   free(key);
-  if (ok == NULL || md_len != 20)
+  if (md_len != 20)
     return -1;
 
   /* 20 bytes encode to 28 characters plus the NUL EVP_EncodeBlock adds. */
-  EVP_EncodeBlock((unsigned char *)out, md, (int)md_len);
+  EVP_EncodeBlock((unsigned char *)out, md, md_len);
   return 0;
 }
 
@@ -234,10 +282,53 @@ int rpc_common_params_v1(rpc_params_t *params, const char *action,
   return (status == 0) ? 0 : -1;
 }
 
+/* Nonces are cut from a pool of random bytes, filled for 32 of them at a
+ * time: each RAND_bytes() call costs a getpid() (OpenSSL's fork check) and
+ * more than the rest of the signature. A child process starts with an
+ * empty pool, so that no two processes send the same nonce. */
+#define NONCE_BYTES 16
+static struct {
+  pthread_once_t once;
+  pthread_mutex_t lock;
+  unsigned char pool[32 * NONCE_BYTES];
+  size_t used; /* bytes of the pool handed out */
+} nonces = {.once = PTHREAD_ONCE_INIT,
+            .lock = PTHREAD_MUTEX_INITIALIZER,
+            .used = sizeof(nonces.pool)};
+
+static void nonce_fork_prepare(void) { pthread_mutex_lock(&nonces.lock); }
+static void nonce_fork_parent(void) { pthread_mutex_unlock(&nonces.lock); }
+static void nonce_fork_child(void) {
+  OPENSSL_cleanse(nonces.pool, sizeof(nonces.pool));
+  nonces.used = sizeof(nonces.pool);
+  pthread_mutex_unlock(&nonces.lock);
+}
+
+static void nonce_init(void) {
+  pthread_atfork(nonce_fork_prepare, nonce_fork_parent, nonce_fork_child);
+}
+
 int rpc_nonce(char *out, size_t out_size) {
   static const char hex[] = "0123456789abcdef";
-  unsigned char bytes[16];
-  if (out_size < RPC_NONCE_SIZE || RAND_bytes(bytes, sizeof(bytes)) != 1)
+  unsigned char bytes[NONCE_BYTES];
+  if (out_size < RPC_NONCE_SIZE)
+    return -1;
+  pthread_once(&nonces.once, nonce_init);
+  pthread_mutex_lock(&nonces.lock);
+  int status = 0;
+  if (nonces.used == sizeof(nonces.pool)) {
+    if (RAND_bytes(nonces.pool, sizeof(nonces.pool)) == 1)
+      nonces.used = 0;
+    else
+      status = -1;
+  }
+  if (status == 0) {
+    memcpy(bytes, nonces.pool + nonces.used, sizeof(bytes));
+    OPENSSL_cleanse(nonces.pool + nonces.used, sizeof(bytes));
+    nonces.used += sizeof(bytes);
+  }
+  pthread_mutex_unlock(&nonces.lock);
+  if (status != 0)
     return -1;
   for (size_t i = 0; i < sizeof(bytes); i++) {
     out[2 * i] = hex[bytes[i] >> 4];

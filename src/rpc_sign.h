@@ -59,13 +59,20 @@ int rpc_common_params_v1(rpc_params_t *params, const char *action,
                          const char *security_token, time_t timestamp,
                          const char *nonce);
 
+/* HMAC of data with key, digest "SHA1" or "SHA256", into md (md_size
+ * bytes at least EVP_MAX_MD_SIZE). Returns the MAC's length, or -1. Thread
+ * safe; the key is wiped from OpenSSL's copy before it returns. */
+int rpc_hmac(const char *digest, const void *key, size_t key_len,
+             const void *data, size_t len, unsigned char *md, size_t md_size);
+
 /* Signs params for the given HTTP method and returns the complete encoded
  * query (canonical query + "&Signature=..."), ready to be sent as URL query
  * or form body. Malloc'ed, or NULL on failure. */
 char *rpc_sign_v1(rpc_params_t *params, const char *method, const char *secret);
 
-/* A fresh SignatureNonce: 32 lower-case hex digits from the operating
- * system's cryptographic random source. out needs RPC_NONCE_SIZE bytes. */
+/* A fresh SignatureNonce: 32 lower-case hex digits from OpenSSL's
+ * cryptographic random generator (drawn for several nonces at a time).
+ * Thread safe. out needs RPC_NONCE_SIZE bytes. */
 #define RPC_NONCE_SIZE 33
 int rpc_nonce(char *out, size_t out_size);
 

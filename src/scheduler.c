@@ -443,5 +443,11 @@ void sched_window_done(sched_t *s, sched_series_t *w, sched_outcome_t outcome,
     skip_group(s, w);
     not_refused(s, w);
     return;
+  case SCHED_AGAIN:
+    /* Not the service's trouble: no backoff, and the window stays in this
+     * read; every start signs anew. Bounded all the same. */
+    if (++w->attempts >= SCHED_MAX_ATTEMPTS)
+      w->next_end = 0;
+    return;
   }
 }

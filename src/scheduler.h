@@ -97,6 +97,9 @@ typedef enum {
   SCHED_CLOCK,       /* the host clock is off: the block skips the window */
   SCHED_REFUSED,     /* the statistic (permission, parameters): backs off */
   SCHED_GONE,        /* the instance no longer exists */
+  /* Not answered for a reason of the request's own (its kept-alive
+   * connection died, its nonce was refused as used): */
+  SCHED_AGAIN, /* asked again at once, signed anew */
 } sched_outcome_t;
 
 typedef enum {

@@ -241,11 +241,14 @@ ERROR_FAULTS = {
                   "User not authorized to operate on the specified resource."),
     "clock": (400, "InvalidTimeStamp.Expired",
               "Specified time stamp or date value is expired."),
+    # What the API answers a request whose nonce it has seen before (e.g.
+    # one a proxy sent twice); here for a fresh nonce too.
+    "nonce_used": (400, "SignatureNonceUsed", "Specified signature nonce was used already."),
 }
 PAYLOAD_FAULTS = frozenset({
     "hang", "garbage", "empty", "html", "empty503", "json", "truncated", "reset", "oversize",
     "entities", "xxe", "xxe_net", "wrongroot", "missing", "nonnumeric",
-    "negative", "huge", "duplicate",
+    "negative", "huge", "duplicate", "hangup",
 })
 # Answers of a gateway in front of the API rather than of the API itself:
 # "html" is nginx's 502 page, "empty503" a 503 with no body and no type.
@@ -2854,6 +2857,13 @@ class Handler(Sender, BaseHTTPRequestHandler):
         if mode in GATEWAY_FAULTS:
             log(GATEWAY_STATUS[mode], None)
             return self._gateway(fault)
+        if mode == "hangup":
+            # The request was verified (its nonce is used up), then the
+            # connection closes without a byte of answer: a server or
+            # balancer dropping a kept-alive connection as a request arrives.
+            log(None, None)
+            self.close_connection = True
+            return None
         log(200)
         if mode == "garbage":
             self._send(200, b"this is not xml", "text/plain", hdr)

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "testing.h"
 
@@ -168,6 +170,48 @@ DEF_TEST(nonce) {
   return 0;
 }
 
+static int compare_nonce(const void *a, const void *b) { return strcmp(a, b); }
+
+/* Nonces are drawn for several at a time: every one still differs, across
+ * many refills of the pool. */
+DEF_TEST(a_thousand_nonces_all_differ) {
+  static char n[1000][RPC_NONCE_SIZE];
+  for (size_t i = 0; i < 1000; i++) {
+    CHECK_ZERO(rpc_nonce(n[i], sizeof(n[i])));
+    EXPECT_EQ_UINT64(32, strspn(n[i], "0123456789abcdef"));
+  }
+  qsort(n, 1000, sizeof(n[0]), compare_nonce);
+  int same = 0;
+  for (size_t i = 1; i < 1000; i++)
+    same += strcmp(n[i - 1], n[i]) == 0;
+  EXPECT_EQ_INT(0, same);
+  return 0;
+}
+
+/* A child process does not hand out the nonces its parent still has in
+ * its pool: the next nonce of each differs. */
+DEF_TEST(a_forked_child_draws_its_own_nonces) {
+  char first[RPC_NONCE_SIZE], parent[RPC_NONCE_SIZE], child[RPC_NONCE_SIZE];
+  CHECK_ZERO(rpc_nonce(first, sizeof(first))); /* the pool is filled */
+  int pipe_fds[2];
+  CHECK_ZERO(pipe(pipe_fds));
+  pid_t pid = fork();
+  OK(pid >= 0);
+  if (pid == 0) {
+    char n[RPC_NONCE_SIZE] = "";
+    rpc_nonce(n, sizeof(n));
+    _exit(write(pipe_fds[1], n, sizeof(n)) == (ssize_t)sizeof(n) ? 0 : 1);
+  }
+  OK(read(pipe_fds[0], child, sizeof(child)) == (ssize_t)sizeof(child));
+  waitpid(pid, NULL, 0);
+  close(pipe_fds[0]);
+  close(pipe_fds[1]);
+  CHECK_ZERO(rpc_nonce(parent, sizeof(parent)));
+  EXPECT_EQ_UINT64(32, strlen(child));
+  OK(strcmp(parent, child) != 0);
+  return 0;
+}
+
 DEF_TEST(timestamp) {
   char ts[RPC_TIMESTAMP_SIZE];
   CHECK_ZERO(rpc_timestamp(1456231584, ts, sizeof(ts)));
@@ -187,6 +231,8 @@ int main(void) {
   RUN_TEST(no_empty_values);
   RUN_TEST(empty_list);
   RUN_TEST(nonce);
+  RUN_TEST(a_thousand_nonces_all_differ);
+  RUN_TEST(a_forked_child_draws_its_own_nonces);
   RUN_TEST(timestamp);
   END_TEST;
 }

@@ -379,6 +379,27 @@ DEF_TEST(three_failures_leave_the_window_to_the_next_read) {
   return 0;
 }
 
+static sched_outcome_t again_once(world_t *w, size_t i, time_t end,
+                                  unsigned generation, int nth) {
+  (void)w, (void)end, (void)generation;
+  return (i == 0 && nth == 1) ? SCHED_AGAIN : SCHED_DONE;
+}
+
+/* A request whose nonce was refused as used, or whose kept-alive connection
+ * died before an answer: asked again at once (signed anew by the glue's
+ * start), the window kept in this read, the block not held back. */
+DEF_TEST(a_request_to_ask_again_keeps_its_window) {
+  world_t *w = world_new(1, 60, 1, 10, again_once);
+  read_at(w, T0, 10);
+  EXPECT_EQ_INT(2, w->start_count);
+  EXPECT_EQ_INT(1, w->dispatch_count[0]);
+  /* No backoff: the second start follows the first answer. */
+  EXPECT_EQ_INT(w->latency, w->starts[1] - w->starts[0]);
+  EXPECT_EQ_INT(0, w->errors);
+  world_free(w);
+  return 0;
+}
+
 DEF_TEST(a_new_series_keeps_its_first_window_across_a_minute) {
   /* The first read's three tries fail; the next read is in the next
    * minute. */
@@ -895,6 +916,7 @@ int main(void) {
   RUN_TEST(a_new_series_keeps_its_first_window_across_a_minute);
   RUN_TEST(throttling_holds_the_whole_block_as_the_hint_says);
   RUN_TEST(late_refusals_of_old_keys_do_not_skip_the_window);
+  RUN_TEST(a_request_to_ask_again_keeps_its_window);
   RUN_TEST(a_wrong_key_costs_one_request_per_window);
   RUN_TEST(refused_renewable_keys_are_renewed_once_per_window);
   RUN_TEST(a_gone_instance_skips_its_other_ports);
