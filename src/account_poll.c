@@ -572,11 +572,7 @@ static bool respell(poll_t *p, series_t *s, const http_result_t *r,
          a->name, s->stat->name, (int)strcspn(sp->variant->prefix, "_"),
          sp->variant->prefix, sp->variant->param, sp->variant->value,
          sp->variant->alt_value);
-  /* Not done: the window stays due, and the scheduler starts it again at
-   * once (within MaxConcurrent and MaxRequestsPerSecond), now in the
-   * block's spelling. */
-  s->w.in_flight = false;
-  return true;
+  return true; /* asked again at once, now in the block's spelling */
 }
 
 static void finished(const http_result_t *r, void *ctx) {
@@ -650,8 +646,10 @@ static void finished(const http_result_t *r, void *ctx) {
     sched_window_done(&a->sched, &s->w, SCHED_INVALID, -1);
     return;
   }
-  if (parsed == API_RESPONSE_ERROR && respell(p, s, r, &error))
-    return; /* asked again at once, in the other spelling */
+  if (parsed == API_RESPONSE_ERROR && respell(p, s, r, &error)) {
+    sched_window_done(&a->sched, &s->w, SCHED_AGAIN, -1);
+    return;
+  }
   if (parsed == API_RESPONSE_ERROR) {
     a->stats.failed++;
     sched_outcome_t outcome = api_failed(p, s, r, &error);
