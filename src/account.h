@@ -52,7 +52,7 @@ typedef struct {
    * the first it asked for, from which its age counts. */
   time_t age_since;
   c_complain_t complaint;
-  c_complain_t paging; /* more events than STAT_MAX_PAGES pages */
+  c_complain_t paging;         /* more events than STAT_MAX_PAGES pages */
   c_complain_t name_complaint; /* names of answers refused */
 } series_t;
 

@@ -59,6 +59,17 @@ static const account_t *holder(const account_t *a, const series_t *s) {
   return NULL;
 }
 
+/* Forgets a's claims. Under claims_lock. */
+static void drop_claims(const account_t *a) {
+  size_t k = 0;
+  for (size_t i = 0; i < claim_count; i++)
+    if (claims[i].owner == a)
+      sfree(claims[i].name);
+    else
+      claims[k++] = claims[i];
+  claim_count = k;
+}
+
 /* a's claims: those of series now. Returns 0, or ENOMEM with nothing
  * changed. Under claims_lock. */
 static int claim(const account_t *a, const series_t *series, size_t n) {
@@ -83,12 +94,8 @@ static int claim(const account_t *a, const series_t *series, size_t n) {
     }
   if (names == NULL)
     return ENOMEM;
-  size_t k = 0;
-  for (size_t i = 0; i < claim_count; i++)
-    if (claims[i].owner == a)
-      sfree(claims[i].name);
-    else
-      claims[k++] = claims[i];
+  drop_claims(a);
+  size_t k = claim_count;
   for (size_t i = 0; i < n; i++)
     claims[k++] = (claim_t){
         .hash = name_hash(a->host, names[i]),
@@ -104,13 +111,7 @@ static int claim(const account_t *a, const series_t *series, size_t n) {
 
 void account_series_release(account_t *a) {
   pthread_mutex_lock(&claims_lock);
-  size_t k = 0;
-  for (size_t i = 0; i < claim_count; i++)
-    if (claims[i].owner == a)
-      sfree(claims[i].name);
-    else
-      claims[k++] = claims[i];
-  claim_count = k;
+  drop_claims(a);
   if (claim_count == 0) {
     sfree(claims);
     claim_size = 0;
