@@ -22,9 +22,9 @@ if [ "${DDOSCOO_SKIP_DISTCHECK:-}" != 1 ]; then
   echo "run-tests: make distcheck passed"
 fi
 # The end-to-end tests mostly wait for collectd's reads and for minute
-# boundaries: four modules at a time (pytest-xdist; --dist loadfile keeps a
+# boundaries: six modules at a time (pytest-xdist; --dist loadfile keeps a
 # module and its fixtures on one worker; the longest start first, see
 # tests/e2e/conftest.py). Every test uses its own directory and ports.
 exec /usr/bin/python3 -m pytest -p no:cacheprovider -q \
-  -n "${DDOSCOO_TEST_WORKERS:-4}" --dist loadfile \
+  -n "${DDOSCOO_TEST_WORKERS:-6}" --dist loadfile \
   tests/simulator tests/e2e tests/fuzz "$@"

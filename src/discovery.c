@@ -53,7 +53,9 @@ struct discovery_s {
   size_t domain_count;
   cdtime_t next_run;
   c_complain_t complaint;
-  c_complain_t names_complaint; /* names of answers left out */
+  /* Names of answers left out, of DescribeInstanceIds and DescribeDomains:
+   * apart, as the two answers come in either order. */
+  c_complain_t ids_complaint, domains_complaint;
 };
 
 static void forget(discovery_t *d) {
@@ -83,7 +85,8 @@ discovery_t *discovery_create(void) {
     d->kind = REQUEST_INSTANCES;
     d->domains_request.kind = REQUEST_DOMAINS;
     C_COMPLAIN_INIT(&d->complaint);
-    C_COMPLAIN_INIT(&d->names_complaint);
+    C_COMPLAIN_INIT(&d->ids_complaint);
+    C_COMPLAIN_INIT(&d->domains_complaint);
   }
   return d;
 }
@@ -280,17 +283,18 @@ static const api_field_t domain_fields[] = {
 
 /* Names of an answer left out: one line (rate-limited) for the answer,
  * with how many and the first, escaped. */
-static void refused_names(account_t *a, const char *action, size_t refused,
-                          size_t count, const char *first, const char *what) {
+static void refused_names(account_t *a, c_complain_t *complaint,
+                          const char *action, size_t refused, size_t count,
+                          const char *first, const char *what) {
   if (refused == 0)
     return;
   char shown[API_TEXT_SIZE];
   stat_escape(first, shown, sizeof(shown));
   /* The same answer comes back with each refresh: said once, then at
    * doubling intervals from DiscoveryInterval. */
-  if (a->discovery->names_complaint.interval == 0)
-    a->discovery->names_complaint.interval = a->discovery_interval;
-  c_complain(LOG_WARNING, &a->discovery->names_complaint,
+  if (complaint->interval == 0)
+    complaint->interval = a->discovery_interval;
+  c_complain(LOG_WARNING, complaint,
              PLUGIN_NAME " plugin: Account \"%s\": %s: left out %zu of %zu "
                          "names that are no %s, the first \"%s\".",
              a->name, action, refused, count, what, shown);
@@ -329,8 +333,8 @@ static int take_domains(account_t *a, discovery_t *d, const api_rows_t *rows) {
       return ENOMEM;
     d->domain_count++;
   }
-  refused_names(a, API_ACTION_DOMAINS, refused, listed + rows->count,
-                first_refused,
+  refused_names(a, &d->domains_complaint, API_ACTION_DOMAINS, refused,
+                listed + rows->count, first_refused,
                 "domain name (letters, digits, '-', '_' and dots, optionally "
                 "after \"*.\", short enough for a series name)");
   d->domains_found = true;
@@ -389,7 +393,8 @@ void discovery_finished(account_t *a, void *user, const http_result_t *r) {
       status =
           add_found(d, list.items[i].id, list.items[i].remark, a->ports_auto);
     }
-    refused_names(a, API_ACTION_INSTANCES, refused, list.count, first_refused,
+    refused_names(a, &d->ids_complaint, API_ACTION_INSTANCES, refused,
+                  list.count, first_refused,
                   "instance ID (letters, digits, '.', '_', '-')");
     d->instances_pending = false;
   } else if (parsed == API_RESPONSE_OK) {

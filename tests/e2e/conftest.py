@@ -375,7 +375,7 @@ def workdir(tmp_path):
 # collection order: sorted by these, the longest waits start first. A
 # module not named here counts as UNKNOWN_MODULE_SECONDS.
 MODULE_SECONDS = {
-    "test_quota.py": 300,
+    "test_quota.py": 250, "test_statistic_health.py": 190,
     "test_fleet.py": 200, "test_memory.py": 165, "test_scale.py": 165,
     "test_refusal_backoff.py": 190, "test_backfill.py": 130, "test_ram_role.py": 130, "test_state_file.py": 125,
     "test_discovery.py": 100, "test_traffic.py": 95, "test_attack_script.py": 90,

@@ -166,8 +166,10 @@ def test_endpoint_and_tls_mistakes_are_said_at_start(workdir):
                               "instances": ["ddoscoo-cn-tls"]})
 
     def account(name, *lines):
+        # An instance of its own: blocks share no series name.
+        instance = "ddoscoo-cn-tls" if name == "good" else "ddoscoo-cn-tls-" + name
         return "\n".join(['<Account "%s">' % name, '  AccessKeyId "LTAItls"',
-                          '  AccessKeySecret "SECRET-tls-9c"', '  InstanceId "ddoscoo-cn-tls"',
+                          '  AccessKeySecret "SECRET-tls-9c"', '  InstanceId "%s"' % instance,
                           "  Interval 1"] + ["  " + l for l in lines] + ["</Account>"])
     cd = Collectd(workdir, "\n".join([
         # A trailing blank would fail every request.

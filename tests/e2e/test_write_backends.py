@@ -104,7 +104,8 @@ POINTS = 2  # windows per series: the one due at start, then the next minute
 # plugin_instance <block>-api, type[-type_instance].
 BLOCKS = [("prod", HOST), ("fleet", FLEET_HOST), (EDGE, HOST), ("web", HOST)]
 SELF_METRICS = ["response_time", "total_requests-sent", "total_requests-failed",
-                "total_requests-throttled", "total_operations-backfilled_windows"]
+                "total_requests-throttled", "total_operations-backfilled_windows",
+                "operations_per_second-requests_allowed"]
 # And of each statistic the block polls: its requests and its age.
 BLOCK_STATISTICS = {"prod": ["connections", "traffic"], "fleet": ["connections", "traffic"],
                     EDGE: ["traffic"], "web": ["qps", "status_codes"]}
