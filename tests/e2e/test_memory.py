@@ -302,12 +302,15 @@ def test_heap_in_use_stays_flat(runs):
     must not grow with the exchanges. The rest of the run is cut into
     SEGMENTS; from the median of each to the median of the next, the heap
     grows by so many bytes per exchange between the two, and the median of
-    those rates may be MAX_GROWTH_PER_EXCHANGE at most. Medians, because a
-    sample may catch many requests in flight (answers, curl and TLS
-    buffers: up to a megabyte) or none, and because a step or two (a cache
-    filling up once) is no leak, while something kept for every request
-    (an answer, a curl handle, a parsed document, a log line), even if
-    freed at shutdown and so invisible to memcheck, raises every rate."""
+    the later half of those rates may be MAX_GROWTH_PER_EXCHANGE at most.
+    Medians, because a sample may catch many requests in flight (answers,
+    curl and TLS buffers: up to a megabyte) or none; the later half,
+    because caches fill up to a level that depends on how many requests
+    overlap (libcurl keeps a connection for each), which on a busy machine
+    takes most of the run (seen: 1.7 MB over 70 s, then flat). Neither is
+    a leak, while something kept for every request (an answer, a curl
+    handle, a parsed document, a log line), even if freed at shutdown and
+    so invisible to memcheck, raises every rate, the later ones too."""
     length = (SECONDS - WARM_UP) / SEGMENTS
     medians = []
     for i in range(SEGMENTS):
@@ -322,9 +325,9 @@ def test_heap_in_use_stays_flat(runs):
         assert n >= 300, (n, t0, t1)
         rates.append((b1 - b0) / n)
         exchanges += n
-    growth = statistics.median(rates)
+    growth = statistics.median(rates[len(rates) // 2:])
     print("heap in use (bytes): at start %d, segment medians %s; %d exchanges; growth per "
-          "exchange %s: median %+.1f bytes" % (
+          "exchange %s: median of the later half %+.1f bytes" % (
               runs.heap[0][1], " ".join("%d" % b for _, b in medians), exchanges,
               " ".join("%+.1f" % g for g in rates), growth))
     assert growth <= MAX_GROWTH_PER_EXCHANGE, \
