@@ -374,27 +374,29 @@ static void dispatch_held(void *ctx, const held_value_t *v) {
  * rrdtool stores one value a second at most. */
 #define RELEASE_SPACING TIME_T_TO_CDTIME_T(1)
 
+/* Dispatches s's oldest held window if it is its turn. Returns when its
+ * next is due, 0 if nothing is held. */
+static cdtime_t release_series(poll_t *p, series_t *s, cdtime_t now) {
+  if (s->held.count == 0)
+    return 0;
+  if (now >= s->released_at + RELEASE_SPACING) {
+    emit_t e = {.p = p, .s = s};
+    time_t end = held_take_oldest(&s->held, dispatch_held, &e);
+    s->released_at = now;
+    if (end < p->latest)
+      p->a->stats.backfilled++;
+    state_store_remember(p->a, s);
+  }
+  return s->held.count ? s->released_at + RELEASE_SPACING : 0;
+}
+
 /* Dispatches the oldest held window of every series whose turn it is.
  * Returns when the next is due, 0 if nothing is held. */
 static cdtime_t release(poll_t *p, cdtime_t now) {
-  account_t *a = p->a;
   cdtime_t next = 0;
-  for (size_t i = 0; i < a->series_count; i++) {
-    series_t *s = a->series + i;
-    if (s->held.count == 0)
-      continue;
-    if (now >= s->released_at + RELEASE_SPACING) {
-      emit_t e = {.p = p, .s = s};
-      time_t end = held_take_oldest(&s->held, dispatch_held, &e);
-      s->released_at = now;
-      if (end < p->latest)
-        a->stats.backfilled++;
-      state_store_remember(a, s);
-      if (s->held.count == 0)
-        continue;
-    }
-    cdtime_t due = s->released_at + RELEASE_SPACING;
-    if (next == 0 || due < next)
+  for (size_t i = 0; i < p->a->series_count; i++) {
+    cdtime_t due = release_series(p, p->a->series + i, now);
+    if (due != 0 && (next == 0 || due < next))
       next = due;
   }
   return next;
@@ -664,8 +666,10 @@ static void finished(const http_result_t *r, void *ctx) {
     return;
   if (spelling_of(a, s->variant) != NULL)
     stat_spelling_answered(spelling_of(a, s->variant), s->asked_alt);
-  release(p, cdtime());
-  state_store_remember(a, s);
+  if (s->held.count == 0)
+    state_store_remember(a, s); /* windows without values */
+  else
+    release_series(p, s, cdtime()); /* remembers what it dispatches */
   dispatch_answered(a, s);
   c_release(LOG_INFO, &a->complaint,
             PLUGIN_NAME " plugin: Account \"%s\": the API answers again.",
