@@ -28,9 +28,9 @@ CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"  # libcurl's, on Debian
 ENDPOINT = "ddoscoo.%s.aliyuncs.com"
 HOSTNAME = "web01"
 # The keys the test gives where the README leaves them to the machine: the
-# environment, and the credentials file the README names.
+# environment. A credentials file is the README's own (an ```ini block
+# whose first line names the file).
 ENV_KEY = ("LTAIreadmeEnvironment", "environment-secret")
-FILE_KEY = ("LTAIreadmeCredentialsFile", "file-secret")
 # What discovery finds in each region: two instances of the README and one
 # of Anti-DDoS Premium, each forwarding port 80; a web domain of the latter.
 DISCOVERED = {"cn-hangzhou": ["ddoscoo-cn-mp91j1ao0001", "ddoscoo-cn-mp91j1ao0002"],
@@ -46,6 +46,17 @@ def readme():
 def examples():
     """The README's collectd configurations: its ```apache blocks."""
     return re.findall(r"^```apache\n(.*?)^```$", readme(), re.M | re.S)
+
+
+def credentials_file(path):
+    """The README's ```ini block that begins with "# <path>": the file's
+    text, and its keys {access_key_id: access_key_secret}."""
+    blocks = re.findall(r"^```ini\n# %s\n(.*?)^```$" % re.escape(path), readme(), re.M | re.S)
+    assert len(blocks) == 1, "README: no ```ini block of %s" % path
+    ids = re.findall(r"^access_key_id = (.*)$", blocks[0], re.M)
+    secrets = re.findall(r"^access_key_secret = (.*)$", blocks[0], re.M)
+    assert ids and len(ids) == len(secrets), blocks[0]
+    return blocks[0], dict(zip(ids, secrets))
 
 
 def options(text):
@@ -81,7 +92,13 @@ def expected_source(opts):
     if "AccessKeyId" in opts:
         return opts["AccessKeyId"][0], "configuration"
     if "CredentialsFile" in opts:
-        return FILE_KEY[0], "credentials file %s, profile %s" % (
+        text, _ = credentials_file(opts["CredentialsFile"][0])
+        profile = opts.get("Profile", ["default"])[0]
+        assert "[%s]\n" % profile in text, "README: no profile %s in %s" % (
+            profile, opts["CredentialsFile"][0])
+        section = text.split("[%s]\n" % profile, 1)[1].split("\n[", 1)[0]
+        key = re.search(r"^access_key_id = (.*)$", section, re.M).group(1)
+        return key, "credentials file %s, profile %s" % (
             opts["CredentialsFile"][0], opts.get("Profile", ["default"])[0])
     if "RamRole" in opts:
         return "STS.", "ECS RAM role %s" % opts["RamRole"][0]
@@ -188,7 +205,7 @@ def run(namespaces, tmp_path_factory):
     enter, cert, key, etc, lib = namespaces
     d = str(tmp_path_factory.mktemp("readme"))
     configs = examples()
-    keys = {ENV_KEY[0]: {"secret": ENV_KEY[1]}, FILE_KEY[0]: {"secret": FILE_KEY[1]}}
+    keys = {ENV_KEY[0]: {"secret": ENV_KEY[1]}}
     instances = dict((i, r) for r, ids in DISCOVERED.items() for i in ids)
     for example in configs:
         for opts in accounts(example).values():
@@ -199,11 +216,13 @@ def run(namespaces, tmp_path_factory):
             if "CredentialsFile" in opts:
                 path = opts["CredentialsFile"][0]
                 assert path.startswith("/etc/collectd/"), path
+                text, file_keys = credentials_file(path)
                 with open(os.path.join(etc, path[len("/etc/collectd/"):]), "w") as f:
-                    f.write("[%s]\ntype = access_key\naccess_key_id = %s\n"
-                            "access_key_secret = %s\n" % (opts.get("Profile", ["default"])[0],
-                                                          *FILE_KEY))
+                    f.write(text)
                 os.chmod(f.name, 0o600)
+                for kid, secret in file_keys.items():
+                    assert keys.get(kid, {"secret": secret})["secret"] == secret, kid
+                    keys[kid] = {"secret": secret}
     sim = Simulator(d, {"keys": keys, "instances": sorted(instances),
                         "instance_regions": instances,
                         "rules": {i: [{"protocol": "tcp", "frontend_port": 80,
@@ -276,11 +295,11 @@ def test_the_requests_are_signed_with_those_keys(run):
             used = [r for r in answered if r["params"].get("AccessKeyId", "").startswith(key)
                     and r["params"].get("RegionId") == region]
             assert used, (name, key, region)
-    # The keys of the machine are not taken by a block that names its own.
-    inline = {opts["AccessKeyId"][0] for c in run["examples"]
-              for opts in accounts(c).values() if "AccessKeyId" in opts}
-    assert inline and all(r["params"].get("RegionId") == "cn-hangzhou" for r in answered
-                          if r["params"].get("AccessKeyId") in inline)
+    # The machine's keys (the environment) only where the README says so.
+    env_regions = {opts.get("RegionId", ["cn-hangzhou"])[0] for c in run["examples"]
+                   for opts in accounts(c).values() if expected_source(opts)[0] == ENV_KEY[0]}
+    assert env_regions and {r["params"].get("RegionId") for r in answered
+                            if r["params"].get("AccessKeyId") == ENV_KEY[0]} == env_regions
 
 
 def test_the_state_file_the_readme_names_is_written(run):
