@@ -382,7 +382,7 @@ MODULE_SECONDS = {
     "test_blackhole.py": 90, "test_events.py": 90, "test_write_backends.py": 80,
     "test_web.py": 70, "test_names.py": 150, "test_read_deadline.py": 50, "test_prometheus.py": 60, "test_fuzz.py": 40,
     "test_threshold.py": 30, "test_prometheus_rules.py": 30,
-    "test_debian_package.py": 25, "test_simulator.py": 25, "test_default_credentials.py": 15,
+    "test_debian_package.py": 25, "test_readme_config.py": 5, "test_simulator.py": 25, "test_default_credentials.py": 15,
     "test_concurrency.py": 5, "test_config.py": 5, "test_credentials.py": 5,
     "test_shutdown.py": 5, "test_docs.py": 2,
 }

@@ -240,12 +240,17 @@ def test_metric_names_and_labels_as_documented(run):
     (labels,) = run["prom"].raw('collectd_ddoscoo_response_time{job="collectd-ddoscoo"}')
     assert dict(labels) == {"__name__": "collectd_ddoscoo_response_time", "ddoscoo": "pro-api",
                             "instance": HOST, "job": "collectd-ddoscoo"}
-    # The README lists every name and label this test sees.
-    with open(os.path.join(REPO, "README.md")) as f:
-        readme = f.read()
+    # doc/series.md lists every name and label this test sees, and the
+    # README's example is one of them.
+    with open(os.path.join(REPO, "doc", "series.md")) as f:
+        listed = f.read()
     for name in run["names"]:
         if name.startswith("collectd_ddoscoo_"):
-            assert "`%s`" % name in readme or "%s{" % name in readme, name
+            assert "`%s`" % name in listed or "%s{" % name in listed, name
+    with open(os.path.join(REPO, "README.md")) as f:
+        readme = f.read()
+    shown = re.findall(r"`(collectd_ddoscoo_\w+)\{", readme)
+    assert shown and set(shown) <= set(run["names"]), shown
     assert "# TYPE collectd_ddoscoo_total_requests_total counter" in run["exposition"]
     assert "# TYPE collectd_ddoscoo_gauge gauge" in run["exposition"]
     assert "# TYPE collectd_ddoscoo_duration_seconds gauge" in run["exposition"]

@@ -7,8 +7,8 @@ writing whisper files) and the stock network plugin (into a real influxd
 tools (whisper-fetch, InfluxQL over influxd's HTTP API) and compared with
 what the API simulator served (connections, and traffic during a 40 Gbit/s
 attack; a web domain's QPS and response codes during an HTTP flood); the
-README's names and queries and the Grafana dashboards in conf/ are checked
-against what the servers hold."""
+names and queries of doc/series.md and of the README, and the Grafana
+dashboards in conf/, are checked against what the servers hold."""
 
 import json
 import os
@@ -26,7 +26,7 @@ from servers import (CarbonCache, InfluxDB, graphite_expand, graphite_find,
                      graphite_matches, series_expression)
 
 KEY_ID, SECRET = "LTAIfleetE2E", "SECRET-fleet-0c1d"
-# The README's examples use this host, instance and port, so that its lines
+# doc/series.md's and the README's examples use this host, instance and port, so that their lines
 # can be checked against what the servers hold.
 HOST = "web01"
 WEB1, WEB2 = "ddoscoo-cn-mp91j1ao0001", "ddoscoo-cn-mp91j1ao0002"
@@ -460,10 +460,15 @@ def test_influxdb_live_delivery(run):
     assert run.influx_live
 
 
-# The README ------------------------------------------------------------------
+# doc/series.md and the README ------------------------------------------------
+
+SERIES_DOC = os.path.join(REPO, "doc", "series.md")
+
 
 def readme_section(title):
-    with open(os.path.join(REPO, "README.md")) as f:
+    """A part of doc/series.md (once the README's "Reading the series"),
+    from its bold title to the next."""
+    with open(SERIES_DOC) as f:
         text = f.read()
     start = text.index(title)
     end = text.find("\n**", start + len(title))
@@ -535,15 +540,30 @@ def test_readme_web_domain_names_are_the_observed_ones(run):
 
 
 def test_readme_self_monitoring_names(run):
-    with open(os.path.join(REPO, "README.md")) as f:
-        text = f.read()
-    section = text[text.index("**Self-monitoring**"):text.index("## Reading the series")]
+    section = readme_section("**Self-monitoring**")
     graphite = re.findall(r"in Graphite: `([^`]+)`", section)
     assert graphite
     for name in graphite:
         assert name in run.graphite_default, name
     for path in re.findall(r"In RRD: `\.\.\./([^`]+)`", section):
         assert os.path.isfile(os.path.join(run.cd.rrd_dir, HOST, path)), path
+
+
+def test_readme_names_are_the_observed_ones(run):
+    """The README's own example of a series in each storage."""
+    with open(os.path.join(REPO, "README.md")) as f:
+        text = f.read()
+    section = text[text.index("## What the series are called"):]
+    section = section[:section.index("\n## ", 1)]
+    rrd = re.findall(r"^- RRD: `/var/lib/collectd/rrd/([^`]+\.rrd)`$", section, re.M)
+    assert len(rrd) == 1 and os.path.isfile(os.path.join(run.cd.rrd_dir, rrd[0])), rrd
+    graphite = re.findall(r"^- Graphite \(`write_graphite`\): `([^`]+)`$", section, re.M)
+    assert len(graphite) == 1 and graphite[0] in run.graphite_default, graphite
+    influx = re.findall(r"^- InfluxDB 1\.x \(`network`\): `([^`]+)`$", section, re.M)
+    assert len(influx) == 1 and influx[0] in run.influx_series, influx
+    # The three name one series.
+    assert rrd[0].split("/")[1] == graphite[0].split(".")[1] == "ddoscoo-" + WEB1
+    assert "instance=%s,type=gauge,type_instance=attack_bps" % WEB1 in influx[0]
 
 
 def test_readme_graphite_targets_match_the_series(run):
