@@ -157,7 +157,8 @@ typedef struct {
   /* HTTP floods whose notifications wait for their sources (cc_notify.c). */
   cc_pending_t **cc_pending;
   size_t cc_pending_count;
-  c_complain_t cc_complaint;
+  c_complain_t cc_complaint;      /* DescribeWebReportTopIp's errors */
+  c_complain_t cc_name_complaint; /* its sources refused */
 } account_t;
 
 /* The end of the newest window the series handed collectd, 0 if none:

@@ -687,6 +687,7 @@ account_t *account_config(oconfig_item_t *ci) {
         statistic_find(default_statistics[i]);
   C_COMPLAIN_INIT(&a->complaint);
   C_COMPLAIN_INIT(&a->cc_complaint);
+  C_COMPLAIN_INIT(&a->cc_name_complaint);
 
   if (cf_util_get_string(ci, &a->name) != 0 ||
       !account_is_identifier(a->name)) {

@@ -284,7 +284,7 @@ static bool sources_of(account_t *a, const cc_pending_t *p,
   size_t n = cc_sources_pick(&rows, who->src, CC_SOURCES_MAX, &refused);
   who->n = n;
   if (refused.no_ip + refused.bad_text > 0)
-    c_complain(LOG_WARNING, &a->cc_complaint,
+    c_complain(LOG_WARNING, &a->cc_name_complaint,
                PLUGIN_NAME " plugin: Account \"%s\", domain %s: %s: %zu rows "
                            "left out whose SourceIp is no IPv4 or IPv6 "
                            "address, %zu AreaId or Isp that are no number "
