@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import Collectd, Simulator, block, rrd_fetch, wait_for
+from conftest import REPO, Collectd, Simulator, block, rrd_fetch, wait_for
 
 KEY = ['AccessKeyId "LTAIcc"', 'AccessKeySecret "SECRET-cc-5d"']
 KEYS = {"LTAIcc": {"secret": "SECRET-cc-5d"}}
@@ -31,6 +31,7 @@ SHOWN = ["2001:db8::66 (China Unicom, area 440000)",
          "198.51.100.7 (China Telecom, area 90998690)",
          "203.0.113.9 (Alibaba Cloud, area ?)"]
 MISSED = 3  # minutes the StateFile says are missing, at each start
+THRESHOLD = os.path.join(REPO, "conf", "threshold-ddoscoo.conf")
 
 
 def minute(t):
@@ -89,10 +90,13 @@ def run(tmp_path_factory):
         sim.control("attack", flood(start, t["end"]))
         set_stored(state, MISSED)
         os.makedirs(os.path.join(d, "second"))
-        second = Collectd(os.path.join(d, "second"), config)
+        # With the shipped threshold example.
+        second = Collectd(os.path.join(d, "second"), config,
+                          extra_config='Include "%s"\n' % THRESHOLD)
         try:
             wait_for(lambda: notifications(second)
-                     and len(second.csv_points(DOMAIN, "count-cc_events")) >= MISSED, 30,
+                     and len(second.csv_points(DOMAIN, "count-cc_events")) >= MISSED
+                     and len(threshold_notes(second)) >= 2, 30,
                      "the end notification", step=0.5)
             time.sleep(2)  # nothing more comes
             t["alive"] = second.alive()
@@ -103,6 +107,15 @@ def run(tmp_path_factory):
         sim.stop()
     t["requests"] = sim.requests()
     return t
+
+
+def threshold_notes(cd):
+    """(severity, message) of the threshold plugin's notifications of the
+    domain's cc_events."""
+    return [(l.split("severity = ")[1].split(",")[0], l.split("message = ")[1])
+            for l in cd.log().splitlines()
+            if "Notification:" in l and "plugin_instance = %s," % DOMAIN in l
+            and "type = count, type_instance = cc_events," in l and "message = Host " in l]
 
 
 def message(line):
@@ -198,3 +211,12 @@ def test_each_window_asks_one_page_of_a_day_back(run):
         assert int(p["EndTime"]) - int(p["StartTime"]) >= 86400 + 60
     # Each catch-up in one request per start (an hour per request at most).
     assert len(asked) <= 4, [r["params"] for r in asked]
+
+
+def test_the_threshold_example_warns_of_the_flood(run):
+    # The catch-up's windows in order: the flood under way (WARNING), then
+    # over (OKAY).
+    notes = threshold_notes(run["second"])
+    assert [n[0] for n in notes[:2]] == ["WARNING", "OKAY"], notes
+    assert "is currently 1.000000. That is above the warning threshold of 0.500000" \
+        in notes[0][1]
