@@ -68,6 +68,7 @@ def run(tmp_path_factory):
     state = os.path.join(d, "state")
     config = 'StateFile "%s"\n' % state + block(
         "cc", *KEY, 'Endpoint "%s"' % sim.url, 'Statistics "cc_events"',
+        'ResourceGroupId "rg-default"',
         'Domain "%s"' % DOMAIN, "Interval 1")
     t = {"start": start}
     try:
@@ -208,6 +209,7 @@ def test_each_window_asks_one_page_of_a_day_back(run):
     for r in asked:
         p = r["params"]
         assert p["Domain"] == DOMAIN and p["PageNumber"] == "1" and p["PageSize"] == "50"
+        assert p["ResourceGroupId"] == "rg-default" and "InstanceIds.1" not in p
         assert int(p["EndTime"]) - int(p["StartTime"]) >= 86400 + 60
     # Each catch-up in one request per start (an hour per request at most).
     assert len(asked) <= 4, [r["params"] for r in asked]
