@@ -27,7 +27,6 @@ struct cc_pending_s {
   char plugin_instance[DATA_MAX_NAME_LEN];
   char domain[DATA_MAX_NAME_LEN];
   stat_event_t e; /* type, ip and port point to "" constants */
-  int before;     /* the mark: 0, 1 start notified */
   bool start_due, end_due;
   bool in_flight;
   int attempts;
@@ -173,11 +172,10 @@ void cc_notify_events(account_t *a, series_t *s, const api_rows_t *rows) {
              sizeof(q->plugin_instance));
     sstrncpy(q->domain, s->domain, sizeof(q->domain));
     q->e = e;
-    q->before = before;
     q->start_due = due.start;
     q->end_due = due.end;
     if (p == NULL) {
-      c_complain(LOG_WARNING, &a->cc_complaint,
+      c_complain(LOG_WARNING, &a->cc_name_complaint,
                  PLUGIN_NAME " plugin: Account \"%s\": more than %d HTTP "
                              "floods wait for their sources: the others are "
                              "notified without.",
@@ -206,7 +204,9 @@ int cc_sources_start_next(account_t *a, cdtime_t now, cdtime_t deadline) {
     cc_pending_t *p = a->cc_pending[i];
     if (p->in_flight)
       continue;
-    time_t end = p->end_due ? p->e.end : time(NULL);
+    /* A start: its sources so far, to the current minute. */
+    time_t now_s = time(NULL);
+    time_t end = p->end_due ? p->e.end : now_s - now_s % 60;
     rpc_params_t params = RPC_PARAMS_INIT;
     if (cc_top_ip_params(a->region_id, p->domain, p->e.start, end, &params) !=
         0) {
@@ -216,11 +216,20 @@ int cc_sources_start_next(account_t *a, cdtime_t now, cdtime_t deadline) {
     }
     int status =
         account_start(a, API_ACTION_TOP_IP, &params, now, deadline, p, NULL);
+    if (status == -1)
+      return -1; /* no keys: nothing starts in this read */
+    p->attempts++;
     if (status == 0) {
       p->in_flight = true;
-      p->attempts++;
+      return 1;
     }
-    return (status == -1) ? -1 : (status == 0);
+    /* This request could not start (logged): asked again, up to
+     * CC_MAX_ATTEMPTS in all. */
+    if (p->attempts >= CC_MAX_ATTEMPTS) {
+      notify_without(a, p, "sources not asked (the request could not start)");
+      drop(a, i);
+    }
+    return 0;
   }
   return 0;
 }
