@@ -27,7 +27,10 @@ typedef enum {
   REQUEST_INSTANCES, /* discovery: DescribeInstanceIds */
   REQUEST_RULES,     /* discovery: DescribeNetworkRules of an instance */
   REQUEST_DOMAINS,   /* discovery: DescribeDomains */
+  REQUEST_SOURCES,   /* an HTTP flood's DescribeWebReportTopIp (cc_notify) */
 } request_kind_t;
+
+typedef struct cc_pending_s cc_pending_t;
 
 /* One statistic of an instance (or, aggregated, of every instance of the
  * block) and, for connections, of a port (or all ports together); or, for
@@ -150,6 +153,12 @@ typedef struct {
   size_t named_series_count;
   size_t named_series_new;
   c_complain_t named_complaint; /* a cap reached */
+
+  /* HTTP floods whose notifications wait for their sources (cc_notify.c). */
+  cc_pending_t **cc_pending;
+  size_t cc_pending_count;
+  c_complain_t cc_complaint;      /* DescribeWebReportTopIp's errors */
+  c_complain_t cc_name_complaint; /* its sources refused */
 } account_t;
 
 /* The end of the newest window the series handed collectd, 0 if none:

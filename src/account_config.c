@@ -10,6 +10,7 @@
 
 #include "account_series.h"
 #include "api_request.h"
+#include "cc_notify.h"
 #include "discovery.h"
 
 #include <openssl/crypto.h>
@@ -72,6 +73,7 @@ void account_free(void *arg) {
   for (size_t i = 0; i < a->series_count; i++)
     held_clear(&a->series[i].held);
   sfree(a->series);
+  cc_notify_free(a);
   sched_free(&a->sched);
   sfree(a);
 }
@@ -684,6 +686,8 @@ account_t *account_config(oconfig_item_t *ci) {
     a->statistics[a->statistics_count++] =
         statistic_find(default_statistics[i]);
   C_COMPLAIN_INIT(&a->complaint);
+  C_COMPLAIN_INIT(&a->cc_complaint);
+  C_COMPLAIN_INIT(&a->cc_name_complaint);
 
   if (cf_util_get_string(ci, &a->name) != 0 ||
       !account_is_identifier(a->name)) {

@@ -15,6 +15,7 @@
 #include "account_series.h"
 #include "api_request.h"
 #include "api_response.h"
+#include "cc_notify.h"
 #include "discovery.h"
 #include "dispatch.h"
 #include "state_file.h"
@@ -196,12 +197,16 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
   return SCHED_FAILED;
 }
 
+/* Discovery's requests, and the sources of HTTP floods (cc_notify.c). */
 static bool io_other_pending(void *ctx) {
-  return discovery_has_work(((poll_t *)ctx)->a);
+  account_t *a = ((poll_t *)ctx)->a;
+  return discovery_has_work(a) || cc_sources_pending(a);
 }
 
 static int io_start_other(void *ctx, sched_time_t deadline) {
-  return discovery_start_next(((poll_t *)ctx)->a, cdtime(), deadline);
+  account_t *a = ((poll_t *)ctx)->a;
+  int status = discovery_start_next(a, cdtime(), deadline);
+  return (status != 0) ? status : cc_sources_start_next(a, cdtime(), deadline);
 }
 
 static bool io_apply(void *ctx) {
@@ -582,6 +587,10 @@ static void finished(const http_result_t *r, void *ctx) {
   account_t *a = p->a;
   p->result->latency_sum += r->seconds;
   p->result->latency_count++;
+  if (*(request_kind_t *)r->user == REQUEST_SOURCES) {
+    cc_sources_finished(a, r->user, r);
+    return;
+  }
   if (*(request_kind_t *)r->user != REQUEST_WINDOW) {
     discovery_finished(a, r->user, r);
     return;
@@ -635,8 +644,12 @@ static void finished(const http_result_t *r, void *ctx) {
                  PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: %s.",
                  a->name, s->name, stat->action, why);
   }
-  if (parsed == API_RESPONSE_OK && !more && stat->lookback > 0)
-    notify_events(a, s, &rows);
+  if (parsed == API_RESPONSE_OK && !more && stat->lookback > 0) {
+    if (stat->scope == SCOPE_DOMAIN)
+      cc_notify_events(a, s, &rows); /* HTTP floods, with their sources */
+    else
+      notify_events(a, s, &rows);
+  }
   api_rows_clear(&rows);
 
   if (parsed == API_RESPONSE_INVALID) {

@@ -213,6 +213,7 @@ typedef struct {
   time_t start;
   time_t end; /* 0: still running (EndTime 0 or absent); or its planned end */
   uint64_t bps, pps;
+  uint64_t qps; /* an HTTP flood's (DescribeDomainAttackEvents) MaxQps */
 } stat_event_t;
 
 /* Row r of an events answer as an event. */
@@ -230,6 +231,10 @@ bool stat_event_names_ok(const stat_event_t *e);
 int stat_event_notify(
     const stat_event_t *e, int notified, time_t since, time_t now,
     void (*notify)(void *ctx, const stat_event_t *e, bool started), void *ctx);
+
+/* Row r of a DescribeDomainAttackEvents answer (the cc_events statistic)
+ * as an event: type "cc", no Ip or Port, its MaxQps in qps. */
+void stat_cc_event(const api_rows_t *rows, size_t r, stat_event_t *e);
 
 /* "connections", "traffic", ...: for messages naming the known ones. */
 void statistics_names(char *buf, size_t size);

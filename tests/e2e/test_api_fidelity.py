@@ -25,9 +25,11 @@ TAKES_RESOURCE_GROUP = {
     "DescribePortConnsCount": True, "DescribePortFlowList": True,
     "DescribeBlackholeStatus": False, "DescribeDDoSEvents": True,
     "DescribeDomainQPSList": True, "DescribeDomainStatusCodeList": True,
+    "DescribeDomainAttackEvents": True,
     "DescribeInstanceIds": True, "DescribeNetworkRules": False, "DescribeDomains": True,
 }
-ALL_STATISTICS = 'Statistics "connections" "traffic" "blackhole" "events" "qps" "status_codes"'
+ALL_STATISTICS = ('Statistics "connections" "traffic" "blackhole" "events" "qps" "status_codes" '
+                  '"cc_events"')
 MISSED = 10
 # What the plugin's error lines say (doc/collectd-ddoscoo.pod).
 FAILURES = ("API error", "failed", "unusable", "ignoring", "cannot")

@@ -17,6 +17,7 @@ from conftest import REPO
 RULES = os.path.join(REPO, "conf", "prometheus-ddoscoo-rules.yml")
 TESTS = os.path.join(REPO, "tests", "prometheus-ddoscoo-rules-test.yml")
 ALERTS = ["DdoscooAttackTraffic", "DdoscooIPBlackholed", "DdoscooMitigationEvent",
+          "DdoscooHTTPFlood",
           "DdoscooConnectionsSurge", "DdoscooPluginFailing", "DdoscooPluginThrottled",
           "DdoscooStatisticBehind", "DdoscooSeriesStale"]
 

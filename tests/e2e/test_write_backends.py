@@ -76,6 +76,15 @@ def web(action, query_type=None):
     return value
 
 
+# HTTP floods (Statistics "cc_events"): the flood above, under way.
+CC = [("count-cc_events", "floods"), ("operations_per_second-cc_peak_qps", "peak")]
+
+
+def floods(field, end):
+    events = ddoscoo_sim.cc_events_for([DOMAIN], end - 60, end, end, ATTACK_RESOLVED)
+    return len(events) if field == "floods" else max([e["MaxQps"] for e in events] + [0])
+
+
 class Series(namedtuple("Series", "host pi stat metrics value")):
     """A group of series: host, plugin_instance, statistic, its (metric,
     API field)s, and value(field, window end) as the simulator served it."""
@@ -96,6 +105,7 @@ SERIES = [
     Series(HOST, DOMAIN, "status_codes/gf", EDGE_CODES, web(ddoscoo_sim.CODES_ACTION, "gf")),
     Series(HOST, DOMAIN, "status_codes/upstrem", ORIGIN_CODES,
            web(ddoscoo_sim.CODES_ACTION, "upstrem")),
+    Series(HOST, DOMAIN, "cc_events", CC, floods),
 ]
 INSTANCE_SERIES = [s for s in SERIES if s.stat in ("connections", "traffic")]
 WEB_SERIES = [s for s in SERIES if s not in INSTANCE_SERIES]
@@ -108,7 +118,7 @@ SELF_METRICS = ["response_time", "total_requests-sent", "total_requests-failed",
                 "operations_per_second-requests_allowed"]
 # And of each statistic the block polls: its requests and its age.
 BLOCK_STATISTICS = {"prod": ["connections", "traffic"], "fleet": ["connections", "traffic"],
-                    EDGE: ["traffic"], "web": ["qps", "status_codes"]}
+                    EDGE: ["traffic"], "web": ["qps", "status_codes", "cc_events"]}
 
 
 def self_metrics(block):
@@ -188,7 +198,7 @@ def run(tmp_path_factory):
 </Account>
 <Account "web">
   {key}
-  Statistics "qps" "status_codes"
+  Statistics "qps" "status_codes" "cc_events"
   Domain "{domain}"
   Interval 2
 </Account>""".format(key=key, web1=WEB1, web2=WEB2, fleet=FLEET_HOST, edge=EDGE,
@@ -713,9 +723,17 @@ def test_dashboard_is_valid_json_for_its_data_source(path):
     assert all(p["gridPos"]["y"] < rows[1]["gridPos"]["y"] for p in traffic)
     # The websites (the panels after it are its own, not the repeated
     # instance row's): every selected domain's requests per second with
-    # the attack's, and its 5xx at the edge and at the origin.
-    assert dash["panels"].index(rows[2]) == dash["panels"].index(rows[3]) - 3
-    websites = dash["panels"][-4:-2]
+    # the attack's, and its 5xx at the edge and at the origin; then its
+    # HTTP floods, their peak attack QPS and how many.
+    assert dash["panels"].index(rows[2]) == dash["panels"].index(rows[3]) - 4
+    websites = dash["panels"][-5:-3]
+    flood = dash["panels"][-3]
+    assert flood["fieldConfig"]["defaults"]["unit"] == "reqps"
+    assert set(re.findall(r"\b(cc_peak_qps|cc_events)\b", json.dumps(flood["targets"]))) == \
+        {"cc_peak_qps", "cc_events"}
+    assert all("$domain" in json.dumps(t) and "$instance" not in json.dumps(t)
+               for t in flood["targets"])
+    assert flood["gridPos"]["y"] > websites[0]["gridPos"]["y"]
     shown = {p["fieldConfig"]["defaults"]["unit"]: set(re.findall(
         r"(?:operations_per_second-|count-|')(total|attack|edge_5xx|origin_5xx)\b",
         json.dumps(p["targets"]))) for p in websites}

@@ -32,7 +32,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/ddoscoo-fuzz.XXXXXX")
 targets="api_response rpc_sign credentials_file"
 packages() {
   case $1 in
-  api_response) echo libxml-2.0 ;;
+  api_response) echo libxml-2.0 libcrypto ;;
   rpc_sign) echo libcrypto ;;
   credentials_file) echo libcrypto libcurl ;;
   esac
@@ -40,7 +40,7 @@ packages() {
 # Modules a target tests besides src/T.c.
 more_sources() {
   case $1 in
-  api_response) echo "$src/statistics.c" ;;
+  api_response) echo "$src/statistics.c $src/cc_sources.c $src/rpc_sign.c" ;;
   credentials_file) echo "$src/ecs_metadata.c" ;;
   esac
 }

@@ -146,6 +146,18 @@ ids]}, the instances whose rules name the domain):
     "ramp_seconds"? (120)}]: attack QPS ramps up to the peak, the edge ("gf") blocks
     95 % of it (403) and keeps its 5xx, the origin ("upstrem") fails (5xx) a share of
     what it gets that grows to 60 % with the flood.
+    DescribeDomainAttackEvents    StartTime, EndTime, PageNumber, PageSize (1..50), optional
+                                  Domain, ResourceGroupId: RequestId, TotalCount and
+                                  DomainAttackEvents items {Domain, StartTime, EndTime, MaxQps}:
+                                  a flood each ("floods"), MaxQps its peak_qps, newest first.
+    DescribeWebReportTopIp        StartTime, EndTime, Interval (300, 3600, 86400 as the span
+                                  allows: under 3 days all, under 31 days 3600 or 86400,
+                                  else 86400), QueryType (visit or block), optional Domain,
+                                  Top (1..100, default 10): RequestId and DataList items
+                                  {SourceIp, AreaId, Isp, Count}: the "sources" of the floods
+                                  in the range, a flood's [{"ip", "area_id", "isp", "count"}]
+                                  (any text: hostile answers), "visit" also two ordinary
+                                  visitors; most Count first.
 
 Importable pieces (used by the tests of the plugin and of this simulator):
     percent_encode(s)                  RFC 3986 encoding used by signing
@@ -288,7 +300,11 @@ EVENTS_ACTION = "DescribeDDoSEvents"
 QPS_ACTION = "DescribeDomainQPSList"
 CODES_ACTION = "DescribeDomainStatusCodeList"
 WEB_ACTIONS = (QPS_ACTION, CODES_ACTION)
-STAT_ACTIONS = (FLOW_ACTION, BLACKHOLE_ACTION, EVENTS_ACTION) + WEB_ACTIONS
+# HTTP floods on a domain and who is attacking (see "HTTP floods").
+CC_EVENTS_ACTION = "DescribeDomainAttackEvents"
+TOP_IP_ACTION = "DescribeWebReportTopIp"
+CC_ACTIONS = (CC_EVENTS_ACTION, TOP_IP_ACTION)
+STAT_ACTIONS = (FLOW_ACTION, BLACKHOLE_ACTION, EVENTS_ACTION) + WEB_ACTIONS + CC_ACTIONS
 OPERATIONS = {
     ACTION: OPERATION_PARAMS,
     LIST_INSTANCES: ("ResourceGroupId", "Edition"),
@@ -299,6 +315,9 @@ OPERATIONS = {
     LIST_DOMAINS: ("ResourceGroupId",),
     QPS_ACTION: ("StartTime", "EndTime", "Interval", "Domain", "ResourceGroupId"),
     CODES_ACTION: ("StartTime", "EndTime", "Interval", "Domain", "QueryType", "ResourceGroupId"),
+    CC_EVENTS_ACTION: ("StartTime", "EndTime", "Domain", "PageNumber", "PageSize",
+                       "ResourceGroupId"),
+    TOP_IP_ACTION: ("StartTime", "EndTime", "Interval", "QueryType", "Domain", "Top"),
 }
 INSTANCE_LIST_ACTIONS = frozenset((ACTION, LIST_INSTANCES, LIST_DOMAINS, FLOW_ACTION,
                                    BLACKHOLE_ACTION, EVENTS_ACTION))
@@ -1561,6 +1580,8 @@ def _verify_operation(params, state, action=ACTION):
         return _verify_domains(params, state)
     if action in WEB_ACTIONS:
         return _verify_web_operation(params, state, action)
+    if action in CC_ACTIONS:
+        return _verify_cc_operation(params, state, action)
     if action in STAT_ACTIONS:
         return _verify_stat_operation(params, state, action)
     return _verify_port_conns(params, state)
@@ -1864,7 +1885,8 @@ SLA_FIELDS = ("SlaBpsDropBps", "SlaBpsDropPps", "SlaPpsDropBps", "SlaPpsDropPps"
               "SlaCpsDropBps", "SlaCpsDropPps", "SlaConnDropBps", "SlaConnDropPps")
 STAT_LIST_NAMES = {FLOW_ACTION: "PortFlowList", BLACKHOLE_ACTION: "BlackholeStatus",
                    EVENTS_ACTION: "DDoSEvents", QPS_ACTION: "DomainQPSList",
-                   CODES_ACTION: "StatusCodeList"}
+                   CODES_ACTION: "StatusCodeList", CC_EVENTS_ACTION: "DomainAttackEvents",
+                   TOP_IP_ACTION: "DataList"}
 ONGOING_END_TIMES = ("zero", "absent", "future")
 EVENT_SELECTIONS = ("overlap", "start")
 # The order of DDoSEvents items, which the sources do not give: newest first,
@@ -1876,7 +1898,8 @@ ATTACK_DEFAULTS = {"attacks": [], "ongoing_end_time": "zero", "event_selection":
                    "floods": [], "hostile_ips": {}, "many_ips": {}}
 MAX_HOSTILE_TEXT = 4096         # characters of one hostile "Ip"
 MAX_MANY_IPS = 100000
-FLOOD_KEYS = frozenset({"domain", "start", "end", "peak_qps", "ramp_seconds"})
+FLOOD_KEYS = frozenset({"domain", "start", "end", "peak_qps", "ramp_seconds", "sources"})
+SOURCE_KEYS = frozenset({"ip", "area_id", "isp", "count"})
 ATTACK_KEYS = frozenset({"instance", "ip", "port", "start", "end", "peak_bps", "peak_pps",
                          "ramp_seconds", "blackhole_from", "blackhole_to", "region"})
 MAX_PEAK = 10 ** 15             # 1 Pbit/s: sums of many attacks stay far below 2^63
@@ -1974,6 +1997,25 @@ def _check_one_attack(what, a, now, section):
     return out
 
 
+def _check_sources(what, sources):
+    """A flood's sources: [{"ip", "area_id", "isp", "count"}], each text as
+    DescribeWebReportTopIp answers it (anything, to script hostile
+    answers; "ip" may be no IP address at all), count 1..10^12."""
+    if not isinstance(sources, list):
+        raise ConfigError("%s must be a list" % what)
+    out = []
+    for i, src in enumerate(sources):
+        w = "%s[%d]" % (what, i)
+        if not isinstance(src, dict) or set(src) != SOURCE_KEYS:
+            raise ConfigError("%s must be an object with ip, area_id, isp, count" % w)
+        for k in ("ip", "area_id", "isp"):
+            _check_text("%s.%s" % (w, k), src[k], empty_ok=False)
+            if len(src[k]) > MAX_HOSTILE_TEXT:
+                raise ConfigError("%s.%s: at most %d characters" % (w, k, MAX_HOSTILE_TEXT))
+        out.append(dict(src, count=_count(w + ".count", src["count"], 1, 10 ** 12)))
+    return out
+
+
 def check_attack(spec, now):
     """Validate the scenario's "attack" section (or a POST /_sim/attack
     body); return it complete, every time resolved to epoch seconds:
@@ -2052,7 +2094,7 @@ def check_attack(spec, now):
         if not isinstance(f, dict) or set(f) - FLOOD_KEYS or not {"domain", "start",
                                                                   "peak_qps"} <= set(f):
             raise ConfigError("%s must be an object with domain, start, peak_qps and "
-                              "optionally end, ramp_seconds" % what)
+                              "optionally end, ramp_seconds, sources" % what)
         _check_text(what + ".domain", f["domain"], empty_ok=False)
         flood = {"domain": f["domain"], "start": _time_spec(what + ".start", f["start"], now),
                  "end": _time_spec(what + ".end", f.get("end"), now, null_ok=True),
@@ -2061,6 +2103,7 @@ def check_attack(spec, now):
                                         0, 86400)}
         if flood["end"] is not None and flood["end"] <= flood["start"]:
             raise ConfigError("%s: end must be later than start" % what)
+        flood["sources"] = _check_sources(what + ".sources", f.get("sources", []))
         out["floods"].append(flood)
     return out
 
@@ -2446,10 +2489,141 @@ def _verify_stat_operation(params, state, action):
     return out
 
 
+# ---------------------------------------------------------------------------
+# HTTP floods: DescribeDomainAttackEvents and DescribeWebReportTopIp. What
+# the SDK's models say, and what this simulator chose where they are
+# silent: doc/api-operations.md.
+# ---------------------------------------------------------------------------
+
+TOP_IP_INTERVALS = (300, 3600, 86400)
+TOP_IP_QUERY_TYPES = ("visit", "block")
+MAX_TOP = 100                   # sources silent: a choice
+DEFAULT_TOP = 10                # sources silent: a choice
+# Ordinary visitors of every domain (QueryType "visit" only): fewer
+# requests than any scripted source.
+VISITORS = ({"ip": "192.0.2.80", "area_id": "90998690", "isp": "100017", "count": 1},
+            {"ip": "192.0.2.81", "area_id": "440000", "isp": "100026", "count": 1})
+
+
+def _page(params, name, low, high):
+    value = params[name]
+    if not UNSIGNED_RE.fullmatch(value) or not low <= int(value) <= high:
+        raise _invalid(name, "It must be an integer from %d to %d." % (low, high))
+    return int(value)
+
+
+def _verify_cc_operation(params, state, action):
+    """DescribeDomainAttackEvents (StartTime, EndTime, PageNumber,
+    PageSize; optional Domain, ResourceGroupId) and DescribeWebReportTopIp
+    (StartTime, EndTime, Interval 300|3600|86400 as the span allows,
+    QueryType visit|block; optional Domain, Top), as their SDK request
+    models require. Returns {"action", "start", "end", "domains", ...}."""
+    required = ("StartTime", "EndTime", "PageNumber", "PageSize") if action == CC_EVENTS_ACTION \
+        else ("StartTime", "EndTime", "Interval", "QueryType")
+    for name in required:
+        if name not in params:
+            raise _missing(name)
+    now = state.now()
+    start, end = _stat_time(params, "StartTime"), _stat_time(params, "EndTime")
+    if start >= end:
+        raise _invalid("StartTime", "StartTime must be earlier than EndTime.")
+    if end > math.ceil(now / 60) * 60:
+        raise _invalid("EndTime", "EndTime must not be in the future.")
+    out = {"action": action, "start": start, "end": end}
+    if action == CC_EVENTS_ACTION:
+        out["page_number"] = _page(params, "PageNumber", 1, 10 ** 6)
+        out["page_size"] = _page(params, "PageSize", 1, MAX_EVENT_PAGE_SIZE)
+    else:
+        span = end - start
+        allowed = TOP_IP_INTERVALS[0 if span < 3 * 86400 else 1 if span < 31 * 86400 else 2:]
+        if params["Interval"] not in [str(i) for i in allowed]:
+            raise _invalid("Interval", "For a time range of %d seconds valid values: %s."
+                           % (span, ", ".join(map(str, allowed))))
+        out["interval"] = int(params["Interval"])
+        if params["QueryType"] not in TOP_IP_QUERY_TYPES:
+            raise _invalid("QueryType", "Valid values: %s." % ", ".join(TOP_IP_QUERY_TYPES))
+        out["query_type"] = params["QueryType"]
+        out["top"] = _page(params, "Top", 1, MAX_TOP) if "Top" in params else DEFAULT_TOP
+    domain = params.get("Domain")
+    known = state.list_domains(None)
+    if domain is not None and domain not in known:
+        raise ApiError(400, "InvalidDomain.NotFound",
+                       "The specified domain does not exist or has no website rule: %s" % domain)
+    out["domains"] = [domain] if domain is not None else known
+    return out
+
+
+def _floods_in(domains, start, end, now, section):
+    """The floods on domains that began by now and overlap [start, end)
+    (one still running lasts until now)."""
+    for fl in section["floods"]:
+        if fl["domain"] not in domains or fl["start"] > now:
+            continue
+        running = fl["end"] is None or fl["end"] > now
+        if fl["start"] < end and (now if running else fl["end"]) > start:
+            yield fl, running
+
+
+def cc_events_for(domains, start, end, now, attack=None):
+    """Every DomainAttackEvents item a DescribeDomainAttackEvents query
+    selects, newest first: one per flood ("floods") overlapping [start,
+    end), MaxQps its peak_qps; a running flood's EndTime follows
+    "ongoing_end_time" as DDoSEvents' do."""
+    section = attack if attack is not None else check_attack({}, 0)
+    events = []
+    for fl, running in _floods_in(set(domains), start, end, now, section):
+        ev = {"Domain": fl["domain"], "StartTime": fl["start"], "MaxQps": fl["peak_qps"]}
+        if not running:
+            ev["EndTime"] = fl["end"]
+        elif section["ongoing_end_time"] == "zero":
+            ev["EndTime"] = 0
+        elif section["ongoing_end_time"] == "future":
+            ev["EndTime"] = fl["end"] if fl["end"] is not None else \
+                int(now) // 60 * 60 + 60 + FUTURE_END_SECONDS
+        events.append(ev)
+    events.sort(key=lambda ev: (-ev["StartTime"], ev["Domain"]))
+    return events
+
+
+def top_ip_for(domains, start, end, query_type, top, now, attack=None):
+    """The DataList of a DescribeWebReportTopIp query: the sources of the
+    floods on domains overlapping [start, end) (their counts added up per
+    SourceIp), for "visit" also the ordinary VISITORS; most Count first,
+    at most top."""
+    section = attack if attack is not None else check_attack({}, 0)
+    counts, rows = {}, []
+    sources = [src for fl, _ in _floods_in(set(domains), start, end, now, section)
+               for src in fl["sources"]]
+    if query_type == "visit":
+        sources += list(VISITORS)
+    for src in sources:
+        if src["ip"] in counts:
+            counts[src["ip"]]["Count"] += src["count"]
+            continue
+        counts[src["ip"]] = {"SourceIp": src["ip"], "AreaId": src["area_id"],
+                             "Isp": src["isp"], "Count": src["count"]}
+        rows.append(counts[src["ip"]])
+    rows.sort(key=lambda r: -r["Count"])
+    return rows[:top]
+
+
+def cc_answer(query, section, now):
+    """{"rows"} (and "total" for DescribeDomainAttackEvents) of a verified
+    query of one of the two operations."""
+    if query["action"] == TOP_IP_ACTION:
+        return {"rows": top_ip_for(query["domains"], query["start"], query["end"],
+                                   query["query_type"], query["top"], now, section)}
+    events = cc_events_for(query["domains"], query["start"], query["end"], now, section)
+    first = (query["page_number"] - 1) * query["page_size"]
+    return {"rows": events[first:first + query["page_size"]], "total": len(events)}
+
+
 def stat_answer(query, section, now):
     """What a verified query (from _verify_stat_operation) is answered at
     ``now``: {"rows": [item dicts]} and, for DescribeDDoSEvents, "total"."""
     action = query["action"]
+    if action in CC_ACTIONS:
+        return cc_answer(query, section, now)
     if action in WEB_ACTIONS:
         return {"rows": web_for(action, query["domains"], query["start"], query["end"],
                                 query["interval"], section, query.get("query_type"), now)}
@@ -2479,12 +2653,19 @@ def stat_fields(action, answer, request_id, seed):
     top = [("RequestId", request_id), (STAT_LIST_NAMES[action], items)]
     if action == EVENTS_ACTION:
         top.append(("Total", answer["total"]))
+    if action == CC_EVENTS_ACTION:
+        top.append(("TotalCount", answer["total"]))
     return shuffled(top)
 
 
 def stat_summary(action, answer):
     """What the log line of an answer records of it."""
     rows = answer["rows"]
+    if action == CC_EVENTS_ACTION:
+        return {"listed": ["%s:%d" % (r["Domain"], r["StartTime"]) for r in rows],
+                "total_count": answer["total"]}
+    if action == TOP_IP_ACTION:
+        return {"listed": [r["SourceIp"] for r in rows]}
     if action in (FLOW_ACTION,) + WEB_ACTIONS:
         return {"listed": ["%d/%s" % (r["Time"], r.get("Region", "-")) for r in rows]}
     if action == BLACKHOLE_ACTION:

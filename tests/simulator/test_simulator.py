@@ -2549,3 +2549,124 @@ def test_hostile_and_many_blackhole_ips():
                 {"many_ips": {"i-1": -1}}, {"many_ips": {"i-1": 10 ** 6}}):
         with pytest.raises(sim.ConfigError):
             sim.check_attack(bad, 0)
+
+
+# -- HTTP floods: DescribeDomainAttackEvents, DescribeWebReportTopIp
+
+CC_EVENTS, TOP_IP = "DescribeDomainAttackEvents", "DescribeWebReportTopIp"
+BOTS = [{"ip": "198.51.100.7", "area_id": "90998690", "isp": "100017", "count": 5000},
+        {"ip": "2001:db8::66", "area_id": "440000", "isp": "100026", "count": 9000},
+        {"ip": "bad<ip>&", "area_id": "x\"y", "isp": "1", "count": 10}]
+CC_CONFIG = dict(BASE_CONFIG, instances=[INST1], domains={WEB1: [INST1], WEB2: [INST1]},
+                 attack={"floods": [
+                     {"domain": WEB1, "start": "now-7200", "end": "now-3600",
+                      "peak_qps": 3000, "sources": BOTS[:1]},
+                     {"domain": WEB1, "start": "now-1800", "peak_qps": 20000, "sources": BOTS},
+                     {"domain": WEB2, "start": "now-600", "peak_qps": 100}]})
+
+
+@pytest.fixture(scope="module")
+def cc_server(tmp_path_factory):
+    s = RunningSim(tmp_path_factory.mktemp("cc"), CC_CONFIG)
+    yield s
+    assert s.stop() == 0
+
+
+def cc_params(action, **overrides):
+    base = {"Action": action, "InstanceIds.1": None, "Port": None,
+            "StartTime": str(minute(-86400)), "EndTime": str(minute()), "Domain": WEB1}
+    if action == CC_EVENTS:
+        base.update(PageNumber="1", PageSize="50")
+    else:
+        base.update(Interval="300", QueryType="block", Top="5")
+    base.update(overrides)
+    return make_params(**base)
+
+
+def test_cc_events_of_a_domain_paged(cc_server):
+    s, section = cc_server, attack_of(cc_server)
+    r = call(s, cc_params(CC_EVENTS))
+    root, items = parse_list(r, CC_EVENTS, "DomainAttackEvents", "repeated")
+    assert root.findtext("TotalCount") == "2"
+    running, over = section["floods"][1], section["floods"][0]
+    # Newest first; the running one's EndTime 0, the other's its end.
+    assert items == [{"Domain": WEB1, "StartTime": str(running["start"]), "EndTime": "0",
+                      "MaxQps": "20000"},
+                     {"Domain": WEB1, "StartTime": str(over["start"]),
+                      "EndTime": str(over["end"]), "MaxQps": "3000"}]
+    assert items == as_text(sim.cc_events_for([WEB1], minute(-86400), minute(), time.time(),
+                                              section))
+    # Page 2 of one a page; a range after the first flood; every domain.
+    r = call(s, cc_params(CC_EVENTS, PageNumber="2", PageSize="1"))
+    root, items = parse_list(r, CC_EVENTS, "DomainAttackEvents", "repeated")
+    assert root.findtext("TotalCount") == "2" and [i["MaxQps"] for i in items] == ["3000"]
+    r = call(s, cc_params(CC_EVENTS, StartTime=str(minute(-1200))))
+    assert [i["MaxQps"] for i in parse_list(r, CC_EVENTS, "DomainAttackEvents",
+                                            "repeated")[1]] == ["20000"]
+    r = call(s, cc_params(CC_EVENTS, Domain=None))
+    assert sorted(i["Domain"] for i in parse_list(r, CC_EVENTS, "DomainAttackEvents",
+                                                  "repeated")[1]) == sorted([WEB1, WEB1, WEB2])
+
+
+def test_top_ips_of_a_flood(cc_server):
+    s, section = cc_server, attack_of(cc_server)
+    start = section["floods"][1]["start"] // 60 * 60
+    r = call(s, cc_params(TOP_IP, StartTime=str(start)))
+    items = parse_list(r, TOP_IP, "DataList", "repeated")[1]
+    # The scripted sources, most Count first, text as scripted (hostile).
+    assert items == [{"SourceIp": "2001:db8::66", "AreaId": "440000", "Isp": "100026",
+                      "Count": "9000"},
+                     {"SourceIp": "198.51.100.7", "AreaId": "90998690", "Isp": "100017",
+                      "Count": "5000"},
+                     {"SourceIp": "bad<ip>&", "AreaId": "x\"y", "Isp": "1", "Count": "10"}]
+    # Both floods: a source's counts added up; Top cuts; visit adds visitors.
+    r = call(s, cc_params(TOP_IP, Top="1"))
+    assert [i["Count"] for i in parse_list(r, TOP_IP, "DataList", "repeated")[1]] == ["10000"]
+    r = call(s, cc_params(TOP_IP, StartTime=str(start), QueryType="visit", Top=None))
+    ips = [i["SourceIp"] for i in parse_list(r, TOP_IP, "DataList", "repeated")[1]]
+    assert ips == ["2001:db8::66", "198.51.100.7", "bad<ip>&", "192.0.2.80", "192.0.2.81"]
+    # No flood in the range: an empty list.
+    r = call(s, cc_params(TOP_IP, StartTime=str(minute(-3000)), EndTime=str(minute(-2400))))
+    assert parse_list(r, TOP_IP, "DataList", "repeated")[1] == []
+
+
+def test_cc_operations_are_strict(cc_server):
+    now = minute()
+    cases = [
+        (cc_params(CC_EVENTS, PageNumber=None), "MissingParameter"),
+        (cc_params(CC_EVENTS, PageSize=None), "MissingParameter"),
+        (cc_params(CC_EVENTS, EndTime=None), "MissingParameter"),
+        (cc_params(CC_EVENTS, PageSize="51"), "InvalidParameter"),
+        (cc_params(CC_EVENTS, PageNumber="0"), "InvalidParameter"),
+        (cc_params(CC_EVENTS, StartTime=str(now - 3630)), "InvalidParameter"),
+        (cc_params(CC_EVENTS, EndTime=str(now + 120)), "InvalidParameter"),
+        (cc_params(CC_EVENTS, InstanceIds__1=INST1), "InvalidParameter"),
+        (cc_params(CC_EVENTS, Interval="60"), "InvalidParameter"),
+        (cc_params(CC_EVENTS, Domain="nope.example.com"), "InvalidDomain.NotFound"),
+        (cc_params(TOP_IP, Interval=None), "MissingParameter"),
+        (cc_params(TOP_IP, QueryType=None), "MissingParameter"),
+        (cc_params(TOP_IP, StartTime=None), "MissingParameter"),
+        (cc_params(TOP_IP, QueryType="blocked"), "InvalidParameter"),
+        (cc_params(TOP_IP, Interval="60"), "InvalidParameter"),
+        (cc_params(TOP_IP, StartTime=str(now - 3 * 86400), Interval="300"), "InvalidParameter"),
+        (cc_params(TOP_IP, StartTime=str(now - 31 * 86400), Interval="3600"),
+         "InvalidParameter"),
+        (cc_params(TOP_IP, Top="0"), "InvalidParameter"),
+        (cc_params(TOP_IP, Top="101"), "InvalidParameter"),
+        (cc_params(TOP_IP, ResourceGroupId="rg-default"), "InvalidParameter"),
+        (cc_params(TOP_IP, Domain="nope.example.com"), "InvalidDomain.NotFound"),
+    ]
+    for params, code in cases:
+        r = call(cc_server, params)
+        assert r.status == 400 and r.code() == code, (params, r.body)
+    for interval, days in (("3600", 3), ("86400", 31)):
+        r = call(cc_server, cc_params(TOP_IP, StartTime=str(now - days * 86400),
+                                      Interval=interval))
+        assert r.status == 200, r.body
+    for bad in ({"floods": [{"domain": WEB1, "start": 0, "peak_qps": 1, "sources": "x"}]},
+                {"floods": [{"domain": WEB1, "start": 0, "peak_qps": 1,
+                             "sources": [{"ip": "1.2.3.4"}]}]},
+                {"floods": [{"domain": WEB1, "start": 0, "peak_qps": 1,
+                             "sources": [dict(BOTS[0], count=0)]}]}):
+        with pytest.raises(sim.ConfigError):
+            sim.check_attack(bad, 0)

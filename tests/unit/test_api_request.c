@@ -232,6 +232,7 @@ DEF_TEST(only_documented_parameters) {
       {"DescribeDDoSEvents", true, false, false},
       {"DescribeDomainQPSList", true, false, true},
       {"DescribeDomainStatusCodeList", true, false, true},
+      {"DescribeDomainAttackEvents", true, false, true},
       {API_ACTION_INSTANCES, true, false, false},
       {API_ACTION_RULES, false, false, false},
       {API_ACTION_DOMAINS, true, false, false},

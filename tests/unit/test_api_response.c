@@ -8,6 +8,7 @@
 #include "api_response.h"
 
 #include "api_request.h"
+#include "cc_sources.h"
 #include "statistics.h"
 
 #include <stdbool.h>
@@ -1087,6 +1088,13 @@ static long list_rows(const list_op_t *op, const char *doc) {
         API_RESPONSE_OK)
       n = (long)l.count;
     api_rule_list_clear(&l);
+  } else if (strcmp(op->action, API_ACTION_TOP_IP) == 0) {
+    api_rows_t r;
+    if (api_parse_rows(doc, len, op->action, op->list, cc_source_fields,
+                       cc_source_field_count, NULL, 0, &r, &error, why,
+                       sizeof(why)) == API_RESPONSE_OK)
+      n = (long)r.count;
+    api_rows_clear(&r);
   } else {
     api_rows_t r;
     if (api_parse_rows(doc, len, op->action, op->list, names, 1, NULL, 0, &r,
@@ -1115,7 +1123,10 @@ DEF_TEST(every_list_shape) {
                          "<FrontendPort>80</FrontendPort>"
                          "<Protocol>tcp</Protocol>"};
   ops[n++] = (list_op_t){API_ACTION_DOMAINS, "Domains", "www.example.com"};
-  EXPECT_EQ_UINT64(5 + 3, n); /* traffic, blackhole, events, qps, codes */
+  ops[n++] = (list_op_t){API_ACTION_TOP_IP, CC_SOURCES_LIST,
+                         "<SourceIp>198.51.100.7</SourceIp>"};
+  /* traffic, blackhole, events, qps, codes, cc_events */
+  EXPECT_EQ_UINT64(6 + 4, n);
 
   for (size_t i = 0; i < n; i++) {
     const list_op_t *op = ops + i;

@@ -58,7 +58,7 @@ DEF_TEST(table) {
   char names[128];
   statistics_names(names, sizeof(names));
   EXPECT_EQ_STR("\"connections\", \"traffic\", \"blackhole\", \"events\", "
-                "\"qps\", \"status_codes\"",
+                "\"qps\", \"status_codes\", \"cc_events\"",
                 names);
   /* Every value names a field of its statistic, and its type is a gauge of
    * the stock types.db: no DERIVE for a count per minute, nothing that
