@@ -112,7 +112,7 @@ def test_package_contents(build):
         "/usr/share/doc/collectd-ddoscoo/examples/collectd-victoria-metrics.conf",
         "/usr/share/doc/collectd-ddoscoo/examples/victoria-metrics.default",
         "/usr/share/doc/collectd-ddoscoo/examples/victoria-metrics-relabel.yml",
-        "/usr/share/doc/collectd-ddoscoo/storage.md",
+        "/usr/share/doc/collectd-ddoscoo/storage.md.gz",
     }
     assert expected <= files, sorted(files)
     assert not [f for f in files if f.endswith((".la", ".a"))], sorted(files)
