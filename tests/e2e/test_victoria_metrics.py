@@ -135,13 +135,13 @@ def run(tmp_path_factory):
     with open(state, "w") as f:
         f.write("# collectd-ddoscoo state 1\n%d\tvm/%s/traffic\n%d\tvm/%s_80\n"
                 % (w0 - MISSED * 60, HIT, w0 - MISSED * 60, HIT))
-    vm = VictoriaMetrics(d, listeners=("graphite",), flags=shipped_flags())
-    wp_port = free_port()
-    prom = Prometheus(d, "127.0.0.1:%d" % wp_port)
-    t = {"attack": ddoscoo_sim.check_attack(attack, 0), "vm": vm, "prom": prom, "w0": w0}
-    cd = alert = None
+    t = {"attack": ddoscoo_sim.check_attack(attack, 0), "w0": w0}
+    cd = alert = vm = prom = None
     at = 'Endpoint "%s"' % sim.url
     try:
+        t["vm"] = vm = VictoriaMetrics(d, listeners=("graphite",), flags=shipped_flags())
+        wp_port = free_port()
+        t["prom"] = prom = Prometheus(d, "127.0.0.1:%d" % wp_port)
         started = time.time()
         cd = Collectd(d, 'StateFile "%s"\n' % state + "\n".join([
             block("vm", *KEY, at, 'Statistics "connections" "traffic" "blackhole" "events"',
@@ -181,13 +181,18 @@ def run(tmp_path_factory):
         # after collectd started.
         wait_for(lambda: time.time() >= started + 55, 60, "20 s of self-monitoring")
         t["at"] = time.time() - 35
+    except BaseException:
+        for server in (vm, prom):
+            if server:
+                server.stop()
+        raise
     finally:
         if cd:
             cd.stop()
         if alert:
             alert.stop()
         sim.stop()
-    t["log"] = cd.log()
+    t["log"] = cd.log()  # with collectd's shutdown (write_graphite's last flush)
     yield t
     vm.stop()
     prom.stop()
@@ -357,7 +362,7 @@ def test_dashboard_is_valid_for_a_prometheus_data_source():
 def test_every_dashboard_query_returns_the_series(run, server):
     srv = run[server]
     dash = load_dashboard()
-    variables = {v["name"]: v["query"]["query"] for v in dash["templating"]["list"]}
+    variables = {v["name"]: v["query"] for v in dash["templating"]["list"]}
     values = {"host": label_values(srv, variables["host"], {})}
     if server == "prom":
         # The test's Prometheus scrapes a second job without honor_labels:
