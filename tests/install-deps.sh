@@ -5,7 +5,9 @@
 # besides compilers and collectd, the commands the tests run: rrdtool,
 # openssl, dpkg-buildpackage, lintian, man, podchecker and pod2man (perl),
 # valgrind, clang, promtool and prometheus, influxd, carbon-cache and
-# whisper-fetch, ip (iproute2: the simulator's loopback addresses),
+# whisper-fetch, victoria-metrics and vmalert (the package enables its
+# service; the tests run their own, on loopback), ip (iproute2: the
+# simulator's loopback addresses),
 # unshare and nsenter (util-linux), mount, and awk for demo.sh. No test
 # needs git: a release tarball has no .git. Does nothing when everything is
 # there already.
@@ -17,7 +19,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
   graphite-carbon python3-whisper influxdb
   debhelper dpkg-dev fakeroot lintian perl man-db
   clang libclang-rt-14-dev valgrind
-  prometheus python3-yaml libmicrohttpd12 libprotobuf-c1
+  prometheus python3-yaml libmicrohttpd12 libprotobuf-c1 victoria-metrics
   iproute2 util-linux mount mawk"
 
 missing=""

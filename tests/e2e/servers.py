@@ -306,3 +306,95 @@ def series_expression(target):
         if not m:
             return target
         target = _split_arguments(m.group(1))[0]
+
+
+VICTORIA_METRICS = "/usr/bin/victoria-metrics"
+VMALERT = "/usr/bin/vmalert"
+
+
+class VictoriaMetrics:
+    """victoria-metrics (single node) with its data under workdir, HTTP on
+    a free loopback port and, as asked, the Graphite plaintext, InfluxDB
+    line protocol and OpenTSDB listeners on free loopback ports (TCP and
+    UDP each). flags are more command-line flags (those of
+    conf/victoria-metrics.default)."""
+
+    def __init__(self, workdir, name="victoria-metrics", listeners=("graphite",), flags=()):
+        require(VICTORIA_METRICS, "victoria-metrics")
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(self.dir)
+        self.http_port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.http_port
+        self.ports = {}
+        cmd = [VICTORIA_METRICS, "-storageDataPath=" + os.path.join(self.dir, "data"),
+               "-httpListenAddr=127.0.0.1:%d" % self.http_port, "-loggerLevel=INFO"]
+        for kind in listeners:
+            # Its TCP and UDP listeners share the port: free for both.
+            port = free_port()
+            while not _udp_free(port):
+                port = free_port()
+            self.ports[kind] = port
+            cmd.append("-%sListenAddr=127.0.0.1:%d" % (kind, port))
+        cmd += list(flags)
+        self.log = open(os.path.join(self.dir, "victoria-metrics.log"), "w")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
+                                     cwd=self.dir, env={"PATH": "/usr/bin:/bin", "HOME": self.dir})
+        wait_for(lambda: self._health() or self.proc.poll() is not None, 60,
+                 "victoria-metrics to answer")
+        assert self.proc.poll() is None, "victoria-metrics exited:\n" + self.read_log()
+
+    def read_log(self):
+        with open(os.path.join(self.dir, "victoria-metrics.log"), errors="replace") as f:
+            return f.read()
+
+    def _health(self):
+        try:
+            with urllib.request.urlopen(self.url + "/health", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def get(self, path, **params):
+        url = "%s%s?%s" % (self.url, path, urllib.parse.urlencode(params, doseq=True))
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return json.load(r)
+
+    def query(self, promql, **params):
+        """The result of a PromQL instant query through /api/v1/query."""
+        return self._data("/api/v1/query", query=promql, **params)["result"]
+
+    def _data(self, path, **params):
+        answer = self.get(path, **params)
+        assert answer["status"] == "success", (params, answer)
+        return answer["data"]
+
+    def query_range(self, promql, start, end, step=60):
+        return self._data("/api/v1/query_range", query=promql, start=start, end=end,
+                          step=step)["result"]
+
+    def samples(self, selector, seconds):
+        """{frozenset(labels): {epoch: value}} of every raw sample of the
+        last `seconds`, from the range-vector query selector[seconds]."""
+        data = self._data("/api/v1/query", query="%s[%ds]" % (selector, seconds))
+        assert data["resultType"] == "matrix", data
+        return {frozenset(s["metric"].items()): {int(t): float(v) for t, v in s["values"]}
+                for s in data["result"]}
+
+    def flush(self):
+        """Makes what was ingested searchable at once (/internal/force_flush)."""
+        with urllib.request.urlopen(self.url + "/internal/force_flush", timeout=10):
+            pass
+
+    def stop(self):
+        _stop(self.proc, self.log)
+
+
+def _udp_free(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()

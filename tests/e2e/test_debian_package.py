@@ -108,6 +108,11 @@ def test_package_contents(build):
         "/usr/share/doc/collectd-ddoscoo/examples/write-prometheus.conf",
         "/usr/share/doc/collectd-ddoscoo/examples/prometheus-ddoscoo-scrape.yml",
         "/usr/share/doc/collectd-ddoscoo/examples/prometheus-ddoscoo-rules.yml",
+        "/usr/share/doc/collectd-ddoscoo/examples/grafana-ddoscoo-prometheus.json",
+        "/usr/share/doc/collectd-ddoscoo/examples/collectd-victoria-metrics.conf",
+        "/usr/share/doc/collectd-ddoscoo/examples/victoria-metrics.default",
+        "/usr/share/doc/collectd-ddoscoo/examples/victoria-metrics-relabel.yml",
+        "/usr/share/doc/collectd-ddoscoo/storage.md.gz",
     }
     assert expected <= files, sorted(files)
     assert not [f for f in files if f.endswith((".la", ".a"))], sorted(files)

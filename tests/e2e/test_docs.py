@@ -184,21 +184,15 @@ def test_readme_test_command_is_the_one_ci_runs():
     assert os.access(os.path.join(REPO, command), os.X_OK)
 
 
-# Written on another branch (issue 21, Prometheus-compatible storage); the
-# README links it already. Remove from here once merged.
-PENDING_DOCS = {"doc/storage.md"}
-
-
 def test_readme_links_lead_somewhere():
     links = re.findall(r"\]\(([^)#]+)\)", read(README))
     local = [l for l in links if "://" not in l]
     assert "doc/series.md" in local and "doc/alerting.md" in local, local
-    missing = [l for l in local if l not in PENDING_DOCS
-               and not os.path.isfile(os.path.join(REPO, l))]
+    missing = [l for l in local if not os.path.isfile(os.path.join(REPO, l))]
     assert not missing, missing
     for doc in glob.glob(os.path.join(REPO, "doc", "*.md")):
         for link in re.findall(r"\]\(([^)#]+)\)", read(doc)):
-            if "://" not in link and "doc/" + link not in PENDING_DOCS:
+            if "://" not in link:
                 assert os.path.isfile(os.path.join(REPO, "doc", link)), (doc, link)
 
 

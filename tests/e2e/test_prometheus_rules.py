@@ -88,7 +88,8 @@ def dashboard_thresholds(name):
 
 
 @pytest.mark.parametrize("name", ["grafana-ddoscoo-graphite.json",
-                                  "grafana-ddoscoo-influxdb.json"])
+                                  "grafana-ddoscoo-influxdb.json",
+                                  "grafana-ddoscoo-prometheus.json"])
 def test_dashboards_draw_the_rules_thresholds(name):
     r = rules()
     attack = r["DdoscooAttackTraffic"]["expr"]
