@@ -168,7 +168,8 @@ typedef struct {
    * instances (account_facts.c): the IPs that attribute rows to them. */
   instance_facts_t facts;
   struct account_facts_s *facts_refresh; /* NULL: no chunk needs the IPs */
-  bool rechunk;                          /* the chunks are to be built anew */
+  bool rechunk; /* the chunks are to be built anew, at once (a split) */
+  bool regroup; /* ... at the next read's start (split chunks grow back) */
   c_complain_t unknown_ip_complaint;
 } account_t;
 

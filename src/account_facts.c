@@ -190,14 +190,17 @@ int account_facts_start_next(account_t *a, cdtime_t now, cdtime_t deadline) {
     facts_request_t *q = f->requests + i;
     if (q->page == 0 || q->in_flight)
       continue;
-    const char *action = q->details ? API_ACTION_DETAILS : API_ACTION_FACTS;
     rpc_params_t params = RPC_PARAMS_INIT;
-    if (api_facts_params(action, a->region_id, a->resource_group_id,
+    if (api_facts_params(q->details ? API_ACTION_DETAILS : API_ACTION_FACTS,
+                         a->region_id, a->resource_group_id,
                          (const char *const *)f->ids + q->first, q->count,
                          q->page, q->details ? 0 : API_FACTS_PAGE_SIZE,
                          &params) != 0)
       return 0;
-    int status = account_start(a, action, &params, now, deadline, q, NULL);
+    int status = q->details ? account_start(a, API_ACTION_DETAILS, &params, now,
+                                            deadline, q, NULL)
+                            : account_start(a, API_ACTION_FACTS, &params, now,
+                                            deadline, q, NULL);
     if (status == 0)
       q->in_flight = true;
     return (status == -1) ? -1 : (status == 0);

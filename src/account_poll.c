@@ -323,11 +323,11 @@ static sched_outcome_t split(poll_t *p, series_t *s, const http_result_t *r,
   else
     dispatch_refused(a, s, class, error);
   INFO(PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: API error %s "
-                   "(HTTP %ld; %s): %s (RequestId %s). One of its %zu "
+                   "(HTTP %ld): %s (RequestId %s). One of its %zu "
                    "instances may be refused alone: asked again as requests "
                    "of at most %zu instances.",
        a->name, s->name, s->stat->action, error->code, r->http_status,
-       api_error_explain(class), error->message,
+       error->message,
        error->request_id[0] ? error->request_id : "none", s->member_count,
        half);
   return SCHED_SPLIT;
@@ -736,7 +736,7 @@ static void chunk_done(poll_t *p, series_t *c) {
       m->w.last_end = c->w.requested_end;
     if (m->cap > 0) {
       m->cap = (2 * m->cap >= c->stat->max_instances) ? 0 : 2 * m->cap;
-      a->rechunk = true;
+      a->regroup = true;
     }
     if (m->held.count == 0)
       state_store_remember(a, m);
@@ -876,6 +876,10 @@ void account_poll(account_t *a, time_t latest, cdtime_t deadline,
   a->sched.renewable = credentials_renewable(a->credentials);
   discovery_begin(a, cdtime());
   account_facts_begin(a, cdtime());
+  if (a->regroup) { /* no request in flight between reads */
+    a->regroup = false;
+    account_series_rechunk(a);
+  }
   restore_new(a, latest);
   check_capacity(a);
   sched_read(&a->sched, &io, latest, deadline);

@@ -351,7 +351,7 @@ static api_response_status_t read_nested(rows_builder_t *b, xmlNodePtr e,
                                          const schema_t *schema, char *why,
                                          size_t why_size) {
   size_t outer_n = schema->field_count, inner_n = schema->inner->field_count;
-  api_value_t outer[16];
+  api_value_t outer[16] = {{0}};
   if (outer_n > 16) {
     snprintf(why, why_size, "too many fields");
     return API_RESPONSE_INVALID;

@@ -108,10 +108,10 @@ size_t facts_chunks(size_t n, size_t max, const size_t *cap, size_t *first) {
     max = 1;
   for (size_t i = 0; i < n; i++) {
     size_t mine = (cap != NULL && cap[i] > 0 && cap[i] < max) ? cap[i] : max;
-    if (chunks > 0 && size < limit && size < mine) {
+    /* Members of one cap share chunks; another cap starts a new one, so a
+     * split leaves the chunks around it as they were. */
+    if (chunks > 0 && size < limit && mine == limit) {
       size++;
-      if (mine < limit)
-        limit = mine;
       continue;
     }
     first[chunks++] = i;

@@ -71,9 +71,10 @@ void facts_clear(instance_facts_t *f);
 void facts_move(instance_facts_t *to, instance_facts_t *from);
 
 /* Splits n instances (in order) into chunks of at most max each, where
- * instance i may share a chunk of at most cap[i] (cap NULL or cap[i] 0:
- * max): first[k] is the first instance of chunk k. Returns the number of
- * chunks (first must have room for n). */
+ * instance i is in a chunk of at most cap[i] (cap NULL, cap[i] 0 or above
+ * max: max) with neighbours of the same cap only: first[k] is the first
+ * instance of chunk k. Returns the number of chunks (first must have room
+ * for n). */
 size_t facts_chunks(size_t n, size_t max, const size_t *cap, size_t *first);
 
 /* How the rows of an answer to a request naming ids[0..n) belong to
