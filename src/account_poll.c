@@ -318,10 +318,11 @@ static sched_outcome_t split(poll_t *p, series_t *s, const http_result_t *r,
   for (size_t j = 0; j < s->member_count; j++)
     a->series[s->members[j]].cap = half;
   a->rechunk = true;
+  stat_health_t *h = dispatch_health(a, s->stat);
   if (class == API_ERROR_GONE)
     discovery_refresh_now(a);
-  else
-    dispatch_refused(a, s, class, error);
+  else if (h != NULL)
+    h->refused++; /* not said as the statistic's: perhaps one instance's */
   INFO(PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: API error %s "
                    "(HTTP %ld): %s (RequestId %s). One of its %zu "
                    "instances may be refused alone: asked again as requests "
@@ -688,6 +689,17 @@ static int chunk_answer(poll_t *p, series_t *c, const api_rows_t *rows,
                a->name, c->name, stat->action, note.unknown, rows->count,
                API_ACTION_DETAILS, shown);
     account_facts_refresh_soon(a);
+  }
+  if (note.not_ip > 0) {
+    char shown[128];
+    stat_escape(note.first_not_ip, shown, sizeof(shown));
+    c_complain(LOG_WARNING, &c->name_complaint,
+               PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: left out "
+                           "%zu of %zu rows whose Ip is no IPv4 or IPv6 "
+                           "address, the first \"%s\" (not attributed to any "
+                           "instance).",
+               a->name, c->name, stat->action, note.not_ip, rows->count,
+               shown);
   }
   if (note.unusable > 0) {
     char shown[128];

@@ -152,8 +152,8 @@ void facts_attribute(const instance_facts_t *f, const statistic_t *stat,
     if (stat->attribution == STAT_BY_IP) {
       char name[48];
       if (!stat_ip_name(text, name, sizeof(name))) {
-        note_first(&note->unusable, note->first_unusable,
-                   sizeof(note->first_unusable), text);
+        note_first(&note->not_ip, note->first_not_ip,
+                   sizeof(note->first_not_ip), text);
         continue;
       }
       if ((id = facts_owner(f, text)) == NULL) {

@@ -83,10 +83,12 @@ size_t facts_chunks(size_t n, size_t max, const size_t *cap, size_t *first);
  * named no other). Else by stat's attribution field: STAT_BY_INSTANCE_ID
  * a row's InstanceId; STAT_BY_IP a row's Ip, through the facts. */
 typedef struct {
-  size_t unknown;           /* rows naming an IP the facts do not know */
-  char first_unknown[256];  /* the first of them, as answered */
-  size_t unusable;          /* an Ip that is no address, none, or an */
-  char first_unusable[256]; /* InstanceId not asked for */
+  size_t unknown;          /* rows naming an IP the facts do not know */
+  char first_unknown[256]; /* the first of them, as answered */
+  size_t not_ip; /* rows whose Ip is no IPv4 or IPv6 address (or none) */
+  char first_not_ip[256];
+  size_t unusable; /* rows naming an instance the request did not name */
+  char first_unusable[256];
 } facts_attribution_t;
 
 void facts_attribute(const instance_facts_t *f, const statistic_t *stat,

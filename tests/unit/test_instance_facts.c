@@ -103,8 +103,10 @@ DEF_TEST(rows_go_to_the_instance_of_their_ip) {
   OK(owner[2] == SIZE_MAX && owner[3] == SIZE_MAX && owner[4] == SIZE_MAX);
   EXPECT_EQ_INT(1, (int)note.unknown);
   EXPECT_EQ_STR("203.0.113.9", note.first_unknown);
-  EXPECT_EQ_INT(2, (int)note.unusable);
+  EXPECT_EQ_INT(1, (int)note.unusable);
   EXPECT_EQ_STR("203.0.113.3", note.first_unusable);
+  EXPECT_EQ_INT(1, (int)note.not_ip);
+  EXPECT_EQ_STR("a b", note.first_not_ip);
 
   /* Each instance's rows, in order. */
   api_rows_t mine;
@@ -120,7 +122,7 @@ DEF_TEST(rows_go_to_the_instance_of_their_ip) {
   facts_attribute(&none, by_ip(), &rows, ids, 1, owner, &note);
   for (size_t r = 0; r < 5; r++)
     EXPECT_EQ_INT(0, (int)owner[r]);
-  EXPECT_EQ_INT(0, (int)(note.unknown + note.unusable));
+  EXPECT_EQ_INT(0, (int)(note.unknown + note.unusable + note.not_ip));
   facts_clear(&f);
   return 0;
 }
