@@ -357,9 +357,8 @@ static int make_chunk(account_t *a, series_t *c, const statistic_t *stat,
     c->name_complaint = first_old->name_complaint;
     c->age_since = first_old->age_since;
   }
-  if (n == 1)
-    ssnprintf(c->name, sizeof(c->name), "%s (%s)",
-              a->series[idx[0]].plugin_instance, stat->name);
+  if (n == 1) /* as the instance's own series, the log lines as ever */
+    sstrncpy(c->name, a->series[idx[0]].name, sizeof(c->name));
   else
     ssnprintf(c->name, sizeof(c->name), "%s of %zu instances (%s to %s)",
               stat->name, n, c->member_ids[0], c->member_ids[n - 1]);

@@ -26,6 +26,8 @@ TAKES_RESOURCE_GROUP = {
     "DescribeBlackholeStatus": False, "DescribeDDoSEvents": True,
     "DescribeDomainQPSList": True, "DescribeDomainStatusCodeList": True,
     "DescribeInstanceIds": True, "DescribeNetworkRules": False, "DescribeDomains": True,
+    # The instances' IPs (events and blackhole of several instances at once).
+    "DescribeInstances": True, "DescribeInstanceDetails": False,
 }
 ALL_STATISTICS = 'Statistics "connections" "traffic" "blackhole" "events" "qps" "status_codes"'
 MISSED = 10
