@@ -231,7 +231,9 @@ static bool io_apply(void *ctx) {
   if (changed) /* new instances: their IPs */
     account_facts_begin(p->a, cdtime());
   changed |= account_facts_apply(p->a);
-  if (p->a->rechunk) {
+  /* A split's new chunks, once no answer is between its pages (a new
+   * plan would ask them from the first page again). */
+  if (p->a->rechunk && p->page_count == 0) {
     account_series_rechunk(p->a);
     changed = true;
   }
@@ -328,9 +330,8 @@ static sched_outcome_t split(poll_t *p, series_t *s, const http_result_t *r,
                    "instances may be refused alone: asked again as requests "
                    "of at most %zu instances.",
        a->name, s->name, s->stat->action, error->code, r->http_status,
-       error->message,
-       error->request_id[0] ? error->request_id : "none", s->member_count,
-       half);
+       error->message, error->request_id[0] ? error->request_id : "none",
+       s->member_count, half);
   return SCHED_SPLIT;
 }
 
@@ -698,8 +699,7 @@ static int chunk_answer(poll_t *p, series_t *c, const api_rows_t *rows,
                            "%zu of %zu rows whose Ip is no IPv4 or IPv6 "
                            "address, the first \"%s\" (not attributed to any "
                            "instance).",
-               a->name, c->name, stat->action, note.not_ip, rows->count,
-               shown);
+               a->name, c->name, stat->action, note.not_ip, rows->count, shown);
   }
   if (note.unusable > 0) {
     char shown[128];

@@ -26,6 +26,9 @@ ATTACKED_IP = "203.0.113.80"
 STRANGER = INSTANCES[201]            # attacked on an IP the listings lack
 UNKNOWN_IP = "203.0.113.99"
 FORBIDDEN = INSTANCES[233]           # the key may not read it
+# Attacked at once, each on its own IP: more events than a page (50) holds
+# in the answer of their request.
+CAMPAIGN = INSTANCES[10:70]
 
 
 def attack(now):
@@ -39,7 +42,8 @@ def attack(now):
             {"instance": STRANGER, "ip": UNKNOWN_IP, "port": 443, "start": now - 300,
              "end": None, "ramp_seconds": 0, "peak_bps": 5_000_000_000, "peak_pps": 500_000,
              "blackhole_from": now - 200, "blackhole_to": now + 3600},
-        ],
+        ] + [{"instance": i, "port": 80, "start": now - 240, "end": None, "ramp_seconds": 0,
+              "peak_bps": 1_000_000_000, "peak_pps": 100_000} for i in CAMPAIGN],
         "instance_ips": {TWO_IPS: [CALM_IP, HIT_IP], ATTACKED: [ATTACKED_IP]},
         "unlisted_ips": [UNKNOWN_IP],
         "forbidden_instances": [FORBIDDEN],
@@ -95,16 +99,20 @@ def ids_of(r):
 def test_a_request_names_many_instances(run):
     for action, most, per_window in (("DescribeDDoSEvents", 100, 3),
                                      ("DescribeBlackholeStatus", 20, 13)):
-        reqs = window_requests(run, action)
-        assert reqs and all(len(ids_of(r)) <= most for r in reqs), action
+        every = window_requests(run, action)
+        assert every and all(len(ids_of(r)) <= most for r in every), action
+        # A request's further pages ask the same instances again.
+        reqs = [r for r in every if r["params"].get("PageNumber", "1") == "1"]
         asked = Counter(i for r in reqs for i in ids_of(r))
-        # Two windows: each instance (but the refused one) answered twice,
-        # in 2 * per_window requests and the pieces of the refused one's
-        # (two per halving, log2(most) halvings at most), not 2 * 250.
-        assert all(asked[i] == 2 for i in INSTANCES if i != FORBIDDEN), action
+        # Two windows: each instance (but the refused one) answered in each,
+        # in about 2 * per_window requests and the pieces of the refused
+        # one's (two per halving, log2(most) halvings at most), and a few
+        # asked again (a read that ends before an answer, or between pages,
+        # asks again at the next), not 2 * 250.
+        assert all(asked[i] >= 2 for i in INSTANCES if i != FORBIDDEN), action
         assert asked[FORBIDDEN] == 0
         halvings = (most - 1).bit_length()
-        assert 2 * per_window <= len(reqs) <= 2 * (per_window + 2 * halvings), \
+        assert 2 * per_window <= len(reqs) <= 2 * (per_window + 2 * halvings) + 6, \
             (action, len(reqs))
     assert run["alive"]
 
@@ -148,6 +156,20 @@ def test_each_event_under_its_instance_once(run):
     hole = [l for l in lines if "instance %s," % TWO_IPS in l]
     assert len([l for l in hole if "blackhole started" in l]) == 1, lines
     assert len([l for l in hole if "mitigation started" in l]) == 1, lines
+
+
+def test_events_of_many_pages_each_under_its_instance_once(run):
+    cd, first = run["cd"], run["first"]
+    lines = notifications(cd)
+    for i in CAMPAIGN:
+        mine = [l for l in lines if "instance %s," % i in l]
+        assert len(mine) == 1 and "mitigation started" in mine[0], (i, mine)
+        assert cd.csv_points(i, "count-mitigation_events")[first] == 1, i
+    # The request of the campaign's instances was read page by page.
+    pages = [r for r in window_requests(run, "DescribeDDoSEvents")
+             if CAMPAIGN[0] in ids_of(r)]
+    assert {r["params"]["PageNumber"] for r in pages} >= {"1", "2"}
+    assert all(r["params"]["PageSize"] == "50" for r in pages)
 
 
 def test_an_unknown_ip_is_logged_once_and_not_attributed(run):
