@@ -35,6 +35,7 @@ typedef struct {
   poll_result_t *result;
   pages_t *pages; /* series between pages */
   size_t page_count;
+  cdtime_t release_at; /* when held windows go out next; 0: none held */
 } poll_t;
 
 /* The pages read so far of s (NULL: none; create: an empty entry). */
@@ -256,12 +257,31 @@ static void finished(const http_result_t *r, void *ctx);
 
 static cdtime_t release(poll_t *p, cdtime_t now);
 
+/* Held windows go out together, at most every RELEASE_BATCH: collectd
+ * wakes a sleeping write thread for every value dispatched, and its write
+ * threads, woken a few at a time for each answer, contend for its queue;
+ * values dispatched together keep the woken threads busy instead. */
+#define RELEASE_BATCH MS_TO_CDTIME_T(100)
+
+/* Held windows are due at due (0: none), in the next batch at the soonest. */
+static void release_due(poll_t *p, cdtime_t due, cdtime_t now) {
+  if (due == 0)
+    return;
+  if (due < now + RELEASE_BATCH)
+    due = now + RELEASE_BATCH;
+  if (p->release_at == 0 || due < p->release_at)
+    p->release_at = due;
+}
+
 static void io_wait(void *ctx, sched_time_t until) {
   poll_t *p = ctx;
   cdtime_t now = cdtime();
-  cdtime_t next = release(p, now);
-  if (next != 0 && next < until)
-    until = next;
+  if (p->release_at != 0 && now >= p->release_at) {
+    p->release_at = 0;
+    release_due(p, release(p, now), now);
+  }
+  if (p->release_at != 0 && p->release_at < until)
+    until = p->release_at;
   if (http_client_in_flight(p->a->http) == 0) {
     if (until > now) {
       struct timespec ts = CDTIME_T_TO_TIMESPEC(until - now);
@@ -869,8 +889,8 @@ static void finished(const http_result_t *r, void *ctx) {
     chunk_done(p, s);
   else if (s->held.count == 0)
     state_store_remember(a, s); /* windows without values */
-  else
-    release_series(p, s, cdtime()); /* remembers what it dispatches */
+  else /* released (and remembered) in the next batch */
+    release_due(p, s->released_at + RELEASE_SPACING, cdtime());
   dispatch_answered(a, s);
   c_release(LOG_INFO, &a->complaint,
             PLUGIN_NAME " plugin: Account \"%s\": the API answers again.",
@@ -883,7 +903,8 @@ static void finished(const http_result_t *r, void *ctx) {
 
 void account_poll(account_t *a, time_t latest, cdtime_t deadline,
                   poll_result_t *result) {
-  poll_t p = {.a = a, .latest = latest, .result = result};
+  /* Windows held since the last read are due at once. */
+  poll_t p = {.a = a, .latest = latest, .result = result, .release_at = 1};
   sched_io_t io = {
       .ctx = &p,
       .now = io_now,
