@@ -93,7 +93,7 @@ typedef struct {
   uint64_t failed;
   uint64_t throttled;
   uint64_t backfilled;
-  stat_health_t of[8]; /* of the block's statistics[i] */
+  stat_health_t of[STAT_MAX_STATISTICS]; /* of the block's statistics[i] */
 } account_stats_t;
 
 typedef struct {
@@ -129,7 +129,8 @@ typedef struct {
   cdtime_t discovery_interval;
   struct discovery_s *discovery; /* NULL: nothing to discover */
   bool aggregate;
-  const statistic_t *statistics[8]; /* Statistics: what each instance gives */
+  const statistic_t *statistics[STAT_MAX_STATISTICS]; /* Statistics: what each
+                                                         instance gives */
   size_t statistics_count;
   cdtime_t interval;
   int window;

@@ -66,11 +66,13 @@ static const api_field_t eip_fields[] = {
 /* Whether a statistic of the block attributes rows by IP among several of
  * its instances. */
 static bool needed(const account_t *a) {
-  if (a->aggregate || a->instance_count < 2)
+  if (a->aggregate || a->instance_count < 1)
     return false;
   for (size_t k = 0; k < a->statistics_count; k++)
-    if (a->statistics[k]->attribution == STAT_BY_IP)
-      return true;
+    if ((a->statistics[k]->attribution == STAT_BY_IP &&
+         a->instance_count >= 2) ||
+        a->statistics[k]->attribution == STAT_ACCOUNT_BY_IP)
+      return true; /* an account's answer: other instances' IPs too */
   return false;
 }
 

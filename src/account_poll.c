@@ -179,9 +179,10 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
       .instance_count = web        ? 0
                         : s->chunk ? s->member_count
                                    : s->instance_count,
+      .account_wide = s->stat->attribution == STAT_ACCOUNT_BY_IP,
       .domain = web ? s->domain : NULL,
-      .fixed_param = s->variant ? s->variant->param : NULL,
-      .fixed_value = !s->variant    ? NULL
+      .fixed_param = s->variant ? s->variant->param : s->stat->fixed_param,
+      .fixed_value = !s->variant    ? s->stat->fixed_value
                      : s->asked_alt ? s->variant->alt_value
                                     : s->variant->value,
       .port = s->port[0] ? s->port : NULL,
@@ -378,7 +379,9 @@ static sched_outcome_t api_failed(poll_t *p, series_t *s,
     return SCHED_AGAIN;
   }
   api_error_class_t class = api_error_classify(error->code, r->http_status);
+  /* A request of the whole account names no instance to split by. */
   if (s->chunk && s->member_count > 1 &&
+      s->stat->attribution != STAT_ACCOUNT_BY_IP &&
       (class == API_ERROR_PERMISSION || class == API_ERROR_REQUEST ||
        class == API_ERROR_GONE))
     return split(p, s, r, error, class);
@@ -520,6 +523,7 @@ static void utc(time_t t, char *buf, size_t size) {
 static void notify(void *ctx, const stat_event_t *e, bool started) {
   event_ctx_t *c = ctx;
   bool blackhole = strcmp(e->type, "blackhole") == 0;
+  bool cc = strcmp(e->type, "cc") == 0; /* instance_cc_events */
   notification_t n = {
       .severity = !started    ? NOTIF_OKAY
                   : blackhole ? NOTIF_FAILURE
@@ -531,7 +535,9 @@ static void notify(void *ctx, const stat_event_t *e, bool started) {
   sstrncpy(n.plugin_instance, c->s->plugin_instance, sizeof(n.plugin_instance));
   sstrncpy(n.type, "count", sizeof(n.type));
   sstrncpy(n.type_instance,
-           blackhole ? "blackhole_events" : "mitigation_events",
+           cc          ? "cc_events"
+           : blackhole ? "blackhole_events"
+                       : "mitigation_events",
            sizeof(n.type_instance));
   char from[32], to[32], when[80];
   utc(e->start, from, sizeof(from));
@@ -543,7 +549,9 @@ static void notify(void *ctx, const stat_event_t *e, bool started) {
   ssnprintf(n.message, sizeof(n.message),
             "Anti-DDoS %s %s: instance %s, IP %s%s%s, %" PRIu64
             " bit/s, %" PRIu64 " packets/s, %s",
-            blackhole ? "blackhole" : "mitigation",
+            cc          ? "CC (connection flood)"
+            : blackhole ? "blackhole"
+                        : "mitigation",
             started ? "started" : "ended", c->s->plugin_instance,
             e->ip[0] ? e->ip : "?", e->port[0] ? ", port " : "", e->port,
             e->bps, e->pps, when);
@@ -561,7 +569,7 @@ static void notify_events(account_t *a, series_t *s, const api_rows_t *rows,
   char first_refused[128] = "";
   for (size_t r = 0; r < rows->count; r++) {
     stat_event_t e;
-    stat_event(rows, r, &e);
+    (s->stat->event != NULL ? s->stat->event : stat_event)(rows, r, &e);
     /* An Ip or Port of an answer that is none: not notified, not kept. */
     if (!stat_event_names_ok(&e)) {
       if (refused++ == 0) {
