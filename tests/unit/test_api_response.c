@@ -1106,7 +1106,7 @@ static long list_rows(const list_op_t *op, const char *doc) {
 }
 
 DEF_TEST(every_list_shape) {
-  list_op_t ops[16];
+  list_op_t ops[32];
   size_t n = 0;
   for (size_t i = 0; i < statistics_count; i++) {
     if (statistics[i].list == NULL)
@@ -1125,8 +1125,8 @@ DEF_TEST(every_list_shape) {
   ops[n++] = (list_op_t){API_ACTION_DOMAINS, "Domains", "www.example.com"};
   ops[n++] = (list_op_t){API_ACTION_TOP_IP, CC_SOURCES_LIST,
                          "<SourceIp>198.51.100.7</SourceIp>"};
-  /* traffic, blackhole, events, qps, codes, cc_events */
-  EXPECT_EQ_UINT64(6 + 4, n);
+  /* traffic, blackhole, events, qps, codes, cc_events, instance_cc_events */
+  EXPECT_EQ_UINT64(7 + 4, n);
 
   for (size_t i = 0; i < n; i++) {
     const list_op_t *op = ops + i;
