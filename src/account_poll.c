@@ -535,7 +535,7 @@ static void notify(void *ctx, const stat_event_t *e, bool started) {
   sstrncpy(n.plugin_instance, c->s->plugin_instance, sizeof(n.plugin_instance));
   sstrncpy(n.type, "count", sizeof(n.type));
   sstrncpy(n.type_instance,
-           cc          ? "cc_events"
+           cc          ? "cc_instance_events"
            : blackhole ? "blackhole_events"
                        : "mitigation_events",
            sizeof(n.type_instance));

@@ -200,9 +200,9 @@ static const api_field_t all_event_fields[] = {
 };
 enum { AE_TYPE, AE_IP, AE_PORT, AE_START, AE_END, AE_MBPS, AE_PPS };
 static const stat_value_t all_event_values[] = {
-    {"EventType", "count", "cc_events"},
-    {"Mbps", "gauge", "cc_peak_bps"},
-    {"Pps", "operations_per_second", "cc_peak_packets"},
+    {"EventType", "count", "cc_instance_events"},
+    {"Mbps", "gauge", "cc_instance_peak_bps"},
+    {"Pps", "operations_per_second", "cc_instance_peak_packets"},
 };
 
 static int all_events_points(const statistic_t *stat, const api_rows_t *rows,

@@ -139,21 +139,21 @@ def test_cc_floods_under_their_instance_once_each_way(run):
     assert "Anti-DDoS CC (connection flood) started: instance %s, IP %s, port 8080, " \
         "%d bit/s, %d packets/s, since " % (INSTANCE, IP, CC_MBPS * 10 ** 6, CC_PPS) \
         in started[0] and "severity = WARNING" in started[0]
-    assert "plugin_instance = %s, type = count, type_instance = cc_events," % INSTANCE \
+    assert "plugin_instance = %s, type = count, type_instance = cc_instance_events," % INSTANCE \
         in started[0]
     assert "CC (connection flood) ended: instance %s" % INSTANCE in ended[0]
     assert "severity = OKAY" in ended[0]
     # The other instance's flood: in every answer, never said nor stored.
     assert not [l for l in notifications(run["first"]) + notifications(run["second"])
                 if OTHER_IP in l or OTHER in l]
-    assert not run["first"].csv_points(OTHER, "count-cc_events")
+    assert not run["first"].csv_points(OTHER, "count-cc_instance_events")
     assert not run["first"].log_lines("no instance of the block has")
 
 
 def test_cc_floods_per_window(run):
     cd = run["first"]
-    floods = cd.csv_points(INSTANCE, "count-cc_events")
-    peak = cd.csv_points(INSTANCE, "gauge-cc_peak_bps")
+    floods = cd.csv_points(INSTANCE, "count-cc_instance_events")
+    peak = cd.csv_points(INSTANCE, "gauge-cc_instance_peak_bps")
     assert floods and set(floods) == set(peak)
     assert all(floods[t] == 1 and peak[t] == CC_MBPS * 10 ** 6 for t in floods)
 
