@@ -373,13 +373,14 @@ DEF_TEST(cc_events_of_instances_per_window) {
   emitted[0] = 0;
   CHECK_ZERO(stat_points(cc, &rows, START + 60, START + 120, 60, collect, NULL,
                          why, sizeof(why)));
-  EXPECT_EQ_STR("1796205600 count-cc_instance_events=1\n"
-                "1796205600 gauge-cc_instance_peak_bps=1.2e+09\n"
-                "1796205600 operations_per_second-cc_instance_peak_packets=90000\n"
-                "1796205660 count-cc_instance_events=2\n"
-                "1796205660 gauge-cc_instance_peak_bps=1.2e+09\n"
-                "1796205660 operations_per_second-cc_instance_peak_packets=90000\n",
-                emitted);
+  EXPECT_EQ_STR(
+      "1796205600 count-cc_instance_events=1\n"
+      "1796205600 gauge-cc_instance_peak_bps=1.2e+09\n"
+      "1796205600 operations_per_second-cc_instance_peak_packets=90000\n"
+      "1796205660 count-cc_instance_events=2\n"
+      "1796205660 gauge-cc_instance_peak_bps=1.2e+09\n"
+      "1796205660 operations_per_second-cc_instance_peak_packets=90000\n",
+      emitted);
   stat_event_t e;
   cc->event(&rows, 1, &e);
   EXPECT_EQ_STR("cc", e.type);
