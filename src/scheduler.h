@@ -54,6 +54,10 @@ typedef struct {
   size_t stat;         /* the statistic: series of one back off together */
   int batch;           /* windows one request may cover; 0: one */
   bool latest_only;    /* a state: only the newest window, no backfill */
+  /* A state that changes slowly: asked once every cadence seconds (its
+   * newest window only, nothing caught up), with the requests the series
+   * without a cadence leave over. 0: every window. */
+  int cadence;
 
   /* Within a read */
   time_t next_end;        /* the next window to fetch; 0: none in this read */
@@ -172,8 +176,10 @@ int sched_init(sched_t *s, int window, int max_backfill, int max_concurrent,
 void sched_free(sched_t *s);
 
 /* One read: fetches, for every series, the windows after its last
- * dispatched one up to latest (the newest complete window), oldest first.
- * Starts no request that could not end by deadline. */
+ * dispatched one up to latest (the newest complete window), oldest first;
+ * a series with a cadence, its newest window once the cadence is over
+ * since its last, and only when no series without one may start. Starts no
+ * request that could not end by deadline. */
 void sched_read(sched_t *s, const sched_io_t *io, time_t latest,
                 sched_time_t deadline);
 
