@@ -77,7 +77,7 @@ typedef struct {
   uint64_t failed;
   uint64_t throttled;
   uint64_t backfilled;
-  stat_health_t of[8]; /* of the block's statistics[i] */
+  stat_health_t of[16]; /* of the block's statistics[i] */
 } account_stats_t;
 
 typedef struct {
@@ -111,9 +111,10 @@ typedef struct {
   bool domains_auto;   /* Domain "auto", or web statistics and no Domain */
   bool domains_listed; /* some Domain other than "auto" */
   cdtime_t discovery_interval;
+  int state_interval;            /* seconds between asks of a slow statistic */
   struct discovery_s *discovery; /* NULL: nothing to discover */
   bool aggregate;
-  const statistic_t *statistics[8]; /* Statistics: what each instance gives */
+  const statistic_t *statistics[16]; /* Statistics: what each instance gives */
   size_t statistics_count;
   cdtime_t interval;
   int window;

@@ -339,6 +339,8 @@ static int option_value(account_t *a, oconfig_item_t *ci) {
     return config_int(a, ci, 1, MAX_CONCURRENT, NULL, &a->max_concurrent);
   if (strcasecmp("MaxRequestsPerSecond", key) == 0)
     return config_int(a, ci, 0, MAX_RPS, NULL, &a->max_rps);
+  if (strcasecmp("StateInterval", key) == 0)
+    return config_int(a, ci, 60, 86400, "seconds", &a->state_interval);
   if (strcasecmp("DiscoveryInterval", key) == 0)
     return config_positive_time(a, ci, &a->discovery_interval);
   if (strcasecmp("InstanceNames", key) == 0)
@@ -677,6 +679,7 @@ account_t *account_config(oconfig_item_t *ci) {
   a->max_concurrent = 4;
   a->max_rps = 10; /* the API's documented limit for its listing calls */
   a->discovery_interval = TIME_T_TO_CDTIME_T(600);
+  a->state_interval = 600; /* limits and quotas change at a purchase */
   /* The essential picture of an attack; web domains are asked for. */
   static const char *const default_statistics[] = {"connections", "traffic",
                                                    "blackhole", "events"};

@@ -96,7 +96,13 @@ static void check_capacity(account_t *a) {
       CDTIME_T_TO_DOUBLE(a->interval ? a->interval : plugin_get_interval());
   size_t capacity = sched_capacity(a->window, interval,
                                    CDTIME_T_TO_DOUBLE(a->timeout), a->max_rps);
-  bool over = a->series_count > capacity;
+  /* A series with a cadence asks once per cadence, not per window. */
+  double load = 0;
+  for (size_t i = 0; i < a->series_count; i++)
+    load += (a->series[i].w.cadence > a->window)
+                ? (double)a->window / a->series[i].w.cadence
+                : 1;
+  bool over = load > (double)capacity;
   if (over && !a->over_capacity)
     WARNING(PLUGIN_NAME " plugin: Account \"%s\": %zu series, but at "
                         "MaxRequestsPerSecond %d, with reads of %.0f s every "
@@ -161,6 +167,7 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
           web ? NULL : (const char *const *)a->instance_ids + s->first_instance,
       .instance_count = web ? 0 : s->instance_count,
       .domain = web ? s->domain : NULL,
+      .account = s->stat->scope == SCOPE_ACCOUNT,
       .fixed_param = s->variant ? s->variant->param : NULL,
       .fixed_value = !s->variant    ? NULL
                      : s->asked_alt ? s->variant->alt_value
@@ -542,6 +549,27 @@ static api_response_status_t gather_pages(poll_t *p, series_t *s,
   return API_RESPONSE_OK;
 }
 
+/* The rows of an answer that names its instances: those of the instances
+ * the request named, the others refused and said (rate-limited). */
+static api_response_status_t attribute_rows(poll_t *p, series_t *s,
+                                            api_rows_t *rows, char *why,
+                                            size_t why_size) {
+  account_t *a = p->a;
+  size_t total = rows->count;
+  int left_out = stat_rows_of_instances(
+      s->stat, rows, (const char *const *)a->instance_ids + s->first_instance,
+      s->instance_count, why, why_size);
+  if (left_out < 0)
+    return API_RESPONSE_INVALID;
+  if (left_out > 0)
+    c_complain(LOG_WARNING, &s->name_complaint,
+               PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: %d of %zu "
+                           "rows refused: %s.",
+               a->name, s->name, s->stat->action, left_out, total, why);
+  why[0] = 0;
+  return API_RESPONSE_OK;
+}
+
 /* The first answer with values after refusals: said once. */
 static void allowed_again(account_t *a, const series_t *s) {
   unsigned refusals = sched_refusals(&a->sched, &s->w);
@@ -621,6 +649,9 @@ static void finished(const http_result_t *r, void *ctx) {
   bool more = false;
   if (parsed == API_RESPONSE_OK && stat->lookback > 0)
     parsed = gather_pages(p, s, &rows, &more, why, sizeof(why));
+
+  if (parsed == API_RESPONSE_OK && !more && stat->instance_field != NULL)
+    parsed = attribute_rows(p, s, &rows, why, sizeof(why));
 
   /* The values the answer gives its windows, dispatched unless the answer
    * turns out to be unusable; then the news of attack events. */

@@ -58,7 +58,8 @@ static int add_optional(const api_request_t *req, rpc_params_t *params) {
 
 int api_request_params(const api_request_t *req, rpc_params_t *params) {
   bool timeless = req->start_time == 0 && req->end_time == 0;
-  if ((req->instance_count < 1 && req->domain == NULL) ||
+  if ((req->instance_count < 1 && req->domain == NULL && !req->account) ||
+      (req->account && (req->instance_count > 0 || req->domain != NULL)) ||
       req->instance_count > API_MAX_INSTANCE_IDS ||
       (!timeless && req->start_time >= req->end_time) ||
       (req->domain != NULL && req->domain[0] == 0) ||

@@ -11,6 +11,7 @@
 
 #include "rpc_sign.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -33,6 +34,7 @@ typedef struct {
   const char *resource_group_id; /* NULL or not taken: not sent */
   const char *const *instance_ids;
   size_t instance_count;   /* 1 .. API_MAX_INSTANCE_IDS; 0 with a domain */
+  bool account;            /* the whole account's: no instance, no domain */
   const char *domain;      /* Domain; NULL (or not taken): not sent */
   const char *fixed_param; /* a parameter of fixed value (QueryType), or */
   const char *fixed_value; /* NULL: not sent */

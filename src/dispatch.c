@@ -133,6 +133,10 @@ static void describe_cover(const account_t *a, const statistic_t *stat,
                            char *buf, size_t size) {
   bool web = stat->scope == SCOPE_DOMAIN;
   size_t n = web ? a->domain_count : a->instance_count;
+  if (stat->scope == SCOPE_ACCOUNT) {
+    sstrncpy(buf, "the account", size);
+    return;
+  }
   ssnprintf(buf, size, "%zu %s%s", n, web ? "domain" : "instance",
             n == 1 ? "" : "s");
 }

@@ -1115,7 +1115,8 @@ DEF_TEST(every_list_shape) {
                          "<FrontendPort>80</FrontendPort>"
                          "<Protocol>tcp</Protocol>"};
   ops[n++] = (list_op_t){API_ACTION_DOMAINS, "Domains", "www.example.com"};
-  EXPECT_EQ_UINT64(5 + 3, n); /* traffic, blackhole, events, qps, codes */
+  /* traffic, blackhole, events, qps, codes, capacity, usage, mitigations */
+  EXPECT_EQ_UINT64(8 + 3, n);
 
   for (size_t i = 0; i < n; i++) {
     const list_op_t *op = ops + i;

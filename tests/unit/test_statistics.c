@@ -5,8 +5,10 @@
  * The table of statistics and how an answer's rows become windows: Time
  * or Index, rows of one bucket added up, rows outside the range refused.
  */
+#include "api_response.h"
 #include "statistics.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,10 +57,11 @@ DEF_TEST(table) {
   EXPECT_EQ_STR("DescribePortFlowList", traffic->action);
   OK(statistic_find("QPS") == statistic_find("qps"));
   OK(statistic_of_action("DescribePortFlowList") == traffic);
-  char names[128];
+  char names[256];
   statistics_names(names, sizeof(names));
   EXPECT_EQ_STR("\"connections\", \"traffic\", \"blackhole\", \"events\", "
-                "\"qps\", \"status_codes\"",
+                "\"qps\", \"status_codes\", \"capacity\", \"usage\", "
+                "\"advanced_mitigations\", \"blackhole_releases\"",
                 names);
   /* Every value names a field of its statistic, and its type is a gauge of
    * the stock types.db: no DERIVE for a count per minute, nothing that
@@ -642,6 +645,142 @@ DEF_TEST(origin_spellings) {
   return 0;
 }
 
+/* An answer parsed as the plugin parses it, its values as emitted. */
+static int answer_points(const char *stat_name, const char *xml,
+                         const char *const *ids, size_t id_count,
+                         int *left_out) {
+  const statistic_t *st = statistic_find(stat_name);
+  api_rows_t rows = {0};
+  api_error_t error;
+  emitted[0] = why[0] = 0;
+  if (api_parse_rows(xml, strlen(xml), st->action, st->list, st->fields,
+                     st->field_count, st->root_fields, st->root_field_count,
+                     &rows, &error, why, sizeof(why)) != API_RESPONSE_OK)
+    return -2;
+  *left_out =
+      stat_rows_of_instances(st, &rows, ids, id_count, why, sizeof(why));
+  int status = (*left_out < 0)
+                   ? -1
+                   : stat_points(st, &rows, START + 60, START + 60, 60, collect,
+                                 NULL, why, sizeof(why));
+  api_rows_clear(&rows);
+  return status;
+}
+
+DEF_TEST(capacity_in_the_units_it_measures) {
+  const char *id[] = {"ddoscoo-cn-a"};
+  int left_out;
+  CHECK_ZERO(answer_points(
+      "capacity",
+      "<DescribeInstanceSpecsResponse><RequestId>r</RequestId>"
+      "<InstanceSpecs><InstanceId>ddoscoo-cn-a</InstanceId>"
+      "<BaseBandwidth>30</BaseBandwidth><ElasticBandwidth>300"
+      "</ElasticBandwidth><BandwidthMbps>100</BandwidthMbps><ElasticBw>300"
+      "</ElasticBw><RealLimitBw>0</RealLimitBw><QpsLimit>3000</QpsLimit>"
+      "<ElasticQps>10</ElasticQps><ConnLimit>100000</ConnLimit><CpsLimit>5000"
+      "</CpsLimit><PortLimit>50</PortLimit><DomainLimit>50</DomainLimit>"
+      "<SiteLimit>5</SiteLimit><DefenseCount>-1</DefenseCount>"
+      "<FunctionVersion>default</FunctionVersion></InstanceSpecs>"
+      "</DescribeInstanceSpecsResponse>",
+      id, 1, &left_out));
+  EXPECT_EQ_INT(0, left_out);
+  EXPECT_EQ_STR("1796205600 gauge-protection_base_bps=3e+10\n"
+                "1796205600 gauge-protection_elastic_bps=3e+11\n"
+                "1796205600 gauge-clean_bps_limit=1e+08\n"
+                "1796205600 gauge-clean_elastic_bps_limit=3e+08\n"
+                "1796205600 operations_per_second-qps_limit=3000\n"
+                "1796205600 operations_per_second-qps_elastic_limit=10\n"
+                "1796205600 current_connections-concurrent_limit=100000\n"
+                "1796205600 operations_per_second-new_connections_limit=5000\n"
+                "1796205600 count-port_limit=50\n"
+                "1796205600 count-domain_limit=50\n"
+                "1796205600 count-site_limit=5\n",
+                emitted);
+  /* A rate limit and a number of mitigations: values then. */
+  CHECK_ZERO(answer_points(
+      "capacity",
+      "<DescribeInstanceSpecsResponse><InstanceSpecs><InstanceId>ddoscoo-cn-a"
+      "</InstanceId><RealLimitBw>2048</RealLimitBw><DefenseCount>2"
+      "</DefenseCount></InstanceSpecs></DescribeInstanceSpecsResponse>",
+      id, 1, &left_out));
+  EXPECT_EQ_STR("1796205600 gauge-clean_rate_limit_bps=2.048e+09\n"
+                "1796205600 count-advanced_mitigations_limit=2\n",
+                emitted);
+  /* Any other negative number is no count. */
+  EXPECT_EQ_INT(-1, answer_points("capacity",
+                                  "<DescribeInstanceSpecsResponse>"
+                                  "<InstanceSpecs><InstanceId>ddoscoo-cn-a"
+                                  "</InstanceId><DefenseCount>-2</DefenseCount>"
+                                  "</InstanceSpecs>"
+                                  "</DescribeInstanceSpecsResponse>",
+                                  id, 1, &left_out));
+  OK(strstr(why, "DefenseCount") != NULL && emitted[0] == 0);
+  return 0;
+}
+
+DEF_TEST(rows_of_other_instances_are_refused) {
+  const char *id[] = {"ddoscoo-cn-a"};
+  int left_out;
+  CHECK_ZERO(answer_points(
+      "usage",
+      "<DescribeInstanceStatisticsResponse>"
+      "<InstanceStatistics><InstanceId>ddoscoo-cn-b</InstanceId><PortUsage>9"
+      "</PortUsage></InstanceStatistics>"
+      "<InstanceStatistics><InstanceId>ddoscoo-cn-a</InstanceId><PortUsage>2"
+      "</PortUsage><DomainUsage>1</DomainUsage><SiteUsage>1</SiteUsage>"
+      "</InstanceStatistics></DescribeInstanceStatisticsResponse>",
+      id, 1, &left_out));
+  EXPECT_EQ_INT(1, left_out);
+  OK(strstr(why, "ddoscoo-cn-b") != NULL);
+  EXPECT_EQ_STR("1796205600 count-port_usage=2\n"
+                "1796205600 count-domain_usage=1\n"
+                "1796205600 count-site_usage=1\n",
+                emitted);
+  /* One instance answered twice: no answer to trust. */
+  EXPECT_EQ_INT(
+      -1, answer_points("usage",
+                        "<DescribeInstanceStatisticsResponse>"
+                        "<InstanceStatistics><InstanceId>ddoscoo-cn-a"
+                        "</InstanceId><PortUsage>2</PortUsage>"
+                        "</InstanceStatistics><InstanceStatistics>"
+                        "<InstanceId>ddoscoo-cn-a</InstanceId><PortUsage>3"
+                        "</PortUsage></InstanceStatistics>"
+                        "</DescribeInstanceStatisticsResponse>",
+                        id, 1, &left_out));
+  OK(strstr(why, "answered twice") != NULL && emitted[0] == 0);
+  return 0;
+}
+
+DEF_TEST(quotas_of_the_account) {
+  int left_out;
+  CHECK_ZERO(answer_points(
+      "advanced_mitigations",
+      "<DescribeDefenseCountStatisticsResponse><RequestId>r</RequestId>"
+      "<DefenseCountStatistics><FlowPackCountRemain>0</FlowPackCountRemain>"
+      "<MaxUsableDefenseCountCurrentMonth>20"
+      "</MaxUsableDefenseCountCurrentMonth>"
+      "<DefenseCountTotalUsageOfCurrentMonth>3"
+      "</DefenseCountTotalUsageOfCurrentMonth><SecHighSpeedCountRemain>1"
+      "</SecHighSpeedCountRemain></DefenseCountStatistics>"
+      "</DescribeDefenseCountStatisticsResponse>",
+      NULL, 0, &left_out));
+  EXPECT_EQ_STR("1796205600 count-advanced_mitigations_month_limit=20\n"
+                "1796205600 count-advanced_mitigations_month_used=3\n"
+                "1796205600 count-advanced_mitigations_pack_left=0\n"
+                "1796205600 count-advanced_mitigations_sec_cma_left=1\n"
+                "1796205600 count-advanced_mitigations_left=17\n",
+                emitted);
+  CHECK_ZERO(answer_points("blackhole_releases",
+                           "<DescribeUnBlackholeCountResponse><TotalCount>5"
+                           "</TotalCount><RequestId>r</RequestId><RemainCount>"
+                           "4</RemainCount></DescribeUnBlackholeCountResponse>",
+                           NULL, 0, &left_out));
+  EXPECT_EQ_STR("1796205600 count-blackhole_releases_left=4\n"
+                "1796205600 count-blackhole_releases_total=5\n",
+                emitted);
+  return 0;
+}
+
 int main(void) {
   RUN_TEST(origin_spellings);
   traffic = statistic_find("traffic");
@@ -657,6 +796,9 @@ int main(void) {
   RUN_TEST(text_names);
   RUN_TEST(blackhole_refuses_what_is_no_ip);
   RUN_TEST(generic_points_are_the_mapped_fields);
+  RUN_TEST(capacity_in_the_units_it_measures);
+  RUN_TEST(rows_of_other_instances_are_refused);
+  RUN_TEST(quotas_of_the_account);
   RUN_TEST(events_per_window);
   RUN_TEST(events_beyond_one_page_count_from_all_pages);
   RUN_TEST(events_are_notified_once_each_way);
