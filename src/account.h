@@ -108,7 +108,14 @@ typedef struct {
   size_t domain_count;
   char **listed_domains; /* configured, kept for discovery */
   size_t listed_domain_count;
-  bool domains_auto;   /* Domain "auto", or web statistics and no Domain */
+  bool domains_auto; /* Domain "auto", or web statistics and no Domain */
+  /* A statistic asks with the instances' rules (health): discovery reads
+   * them, and keeps them here, per instance of instance_ids (port, +
+   * DISCOVERY_UDP for udp). */
+  bool rules_wanted;
+  int **rules;
+  size_t *rule_counts;
+  size_t rules_of;     /* instances the lists are of */
   bool domains_listed; /* some Domain other than "auto" */
   cdtime_t discovery_interval;
   int state_interval;            /* seconds between asks of a slow statistic */
@@ -172,5 +179,8 @@ bool account_is_domain(const char *s);
 account_t *account_config(oconfig_item_t *ci);
 
 void account_free(void *account);
+
+/* Frees the block's rules (account_t.rules). */
+void account_free_rules(account_t *a);
 
 #endif /* ACCOUNT_H */

@@ -67,6 +67,7 @@ void account_free(void *arg) {
   free_strings(a->domains, a->domain_count);
   free_strings(a->listed_domains, a->listed_domain_count);
   discovery_destroy(a->discovery);
+  account_free_rules(a);
   sfree(a->ca_cert);
   sfree(a->proxy);
   for (size_t i = 0; i < a->series_count; i++)
@@ -74,6 +75,14 @@ void account_free(void *arg) {
   sfree(a->series);
   sched_free(&a->sched);
   sfree(a);
+}
+
+void account_free_rules(account_t *a) {
+  for (size_t i = 0; a->rules != NULL && i < a->rules_of; i++)
+    sfree(a->rules[i]);
+  sfree(a->rules);
+  sfree(a->rule_counts);
+  a->rules_of = 0;
 }
 
 bool account_is_identifier(const char *s) {
@@ -516,7 +525,10 @@ static int resolve_endpoint(account_t *a) {
 /* The series of listed instances and ports now; anything to discover is
  * found at the first reads. */
 static int build_series(account_t *a) {
-  if (a->discover_instances || a->ports_auto || a->domains_auto) {
+  for (size_t k = 0; k < a->statistics_count; k++)
+    a->rules_wanted = a->rules_wanted || a->statistics[k]->takes_rules;
+  if (a->discover_instances || a->ports_auto || a->domains_auto ||
+      a->rules_wanted) {
     a->discovery = discovery_create();
     if (a->discovery == NULL)
       return ENOMEM;

@@ -589,6 +589,11 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
                           "limit.",
               a->name, stat->max_instances, n, stat->name);
       size_t per_stat = (stat->scope == SCOPE_PORT) ? per_port : 1;
+      /* Asked with the instance's rules: none known (yet), nothing to ask;
+       * not over several instances. */
+      if (stat->takes_rules &&
+          (a->aggregate || found == NULL || found_count[g] == 0))
+        per_stat = 0;
       for (size_t p = 0; p < per_stat; p++) {
         series_t *s = series + series_count++;
         series_init(a, s, stat, g);

@@ -332,6 +332,77 @@ static api_response_status_t read_self_row(rows_builder_t *b, xmlNodePtr e,
   return API_RESPONSE_OK;
 }
 
+/* The fields of a row's own (before the first "List/Field"). */
+static size_t own_fields(const schema_t *schema) {
+  size_t n = 0;
+  while (n < schema->field_count && strchr(schema->fields[n].name, '/') == NULL)
+    n++;
+  return n;
+}
+
+#define MAX_NESTED_FIELDS 8
+
+static api_response_status_t read_list(rows_builder_t *b, xmlNodePtr root,
+                                       const schema_t *schema, char *why,
+                                       size_t why_size);
+
+/* A row whose fields after the own ones are "List/Field": a row per item
+ * of its nested <List>, each with the row's own fields and the item's
+ * (a row without items: one, the item's fields absent). */
+static api_response_status_t read_nested(rows_builder_t *b, xmlNodePtr e,
+                                         const schema_t *schema, size_t own,
+                                         char *why, size_t why_size) {
+  const char *first = schema->fields[own].name;
+  size_t prefix = (size_t)(strchr(first, '/') - first);
+  char list[64];
+  api_field_t sub[MAX_NESTED_FIELDS];
+  size_t nested = schema->field_count - own;
+  if (prefix >= sizeof(list) || nested > MAX_NESTED_FIELDS) {
+    snprintf(why, why_size, "a nested list the parser cannot hold");
+    return API_RESPONSE_INVALID;
+  }
+  memcpy(list, first, prefix);
+  list[prefix] = 0;
+  for (size_t i = 0; i < nested; i++) {
+    sub[i] = schema->fields[own + i];
+    sub[i].name = strchr(sub[i].name, '/') + 1;
+  }
+  schema_t items = {.list = list, .fields = sub, .field_count = nested};
+  /* The row's own fields, once, then a copy per item. */
+  api_value_t *row;
+  if (add_row(b, schema->list, &row, why, why_size) != API_RESPONSE_OK)
+    return API_RESPONSE_INVALID;
+  size_t at = b->rows->count - 1, width = b->rows->field_count;
+  api_response_status_t status =
+      read_values(e, schema->fields, own, row, &b->rows->texts, why, why_size);
+  for (size_t i = 0; status == API_RESPONSE_OK && i < nested; i++)
+    row[own + i] = (api_value_t){.text = ""};
+  if (status != API_RESPONSE_OK)
+    return status;
+  api_rows_t one = {.field_count = nested};
+  rows_builder_t ib = {.rows = &one};
+  status = read_list(&ib, e, &items, why, why_size);
+  for (size_t k = 0; status == API_RESPONSE_OK && k < one.count; k++) {
+    api_value_t *copy = b->rows->values + at * width;
+    if (k > 0) {
+      if (add_row(b, schema->list, &copy, why, why_size) != API_RESPONSE_OK) {
+        status = API_RESPONSE_INVALID;
+        break;
+      }
+      memcpy(copy, b->rows->values + at * width, own * sizeof(*copy));
+    }
+    memcpy(copy + own, one.values + k * nested, nested * sizeof(*copy));
+  }
+  /* The items' texts go with the rows. */
+  api_text_block_t **tail = &one.texts;
+  while (*tail != NULL)
+    tail = &(*tail)->next;
+  *tail = b->rows->texts;
+  b->rows->texts = one.texts;
+  free(one.values);
+  return status;
+}
+
 static api_response_status_t read_row(rows_builder_t *b, xmlNodePtr e,
                                       const schema_t *schema, char *why,
                                       size_t why_size) {
@@ -342,6 +413,9 @@ static api_response_status_t read_row(rows_builder_t *b, xmlNodePtr e,
                  e->name);
     return API_RESPONSE_INVALID;
   }
+  size_t own = own_fields(schema);
+  if (own < schema->field_count)
+    return read_nested(b, e, schema, own, why, why_size);
   api_value_t *row;
   if (add_row(b, schema->list, &row, why, why_size) != API_RESPONSE_OK)
     return API_RESPONSE_INVALID;

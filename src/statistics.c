@@ -264,6 +264,31 @@ static const stat_value_t releases_values[] = {
     {"TotalCount", "count", "blackhole_releases_total"},
 };
 
+/* DescribeHealthCheckStatus: a row per forwarding rule of the NetworkRules
+ * asked, and in it a RealServerStatusList item per origin server: a row
+ * per server here (api_parse_rows' nested fields). Per rule 1 (normal) or
+ * 0, and its servers abnormal; how many rules are abnormal. */
+static const api_field_t health_fields[] = {
+    {"InstanceId", API_FIELD_TEXT, true},
+    {"Protocol", API_FIELD_TEXT, true},
+    {"FrontendPort", API_FIELD_COUNT, true},
+    {"Status", API_FIELD_TEXT, true},
+    {"RealServerStatusList/Address", API_FIELD_TEXT, false},
+    {"RealServerStatusList/Status", API_FIELD_TEXT, false},
+};
+enum { HC_ID, HC_PROTOCOL, HC_PORT, HC_STATUS, HC_ADDRESS, HC_SERVER_STATUS };
+static const stat_value_t health_values[] = {
+    {"Status", "bool", "<rule_Protocol_FrontendPort>"},
+    {"RealServerStatusList/Status", "count",
+     "<abnormal_servers_Protocol_FrontendPort>"},
+    {"Status", "count", "abnormal_rules"},
+};
+
+static int health_points(const statistic_t *stat, const api_rows_t *rows,
+                         time_t first_end, time_t last_end, int window,
+                         stat_emit_t emit, void *ctx, char *why,
+                         size_t why_size);
+
 const statistic_t statistics[] = {
     {
         .name = "connections",
@@ -435,6 +460,25 @@ const statistic_t statistics[] = {
         .timeless = true,
         .slow = true,
         .state_suffix = "/blackhole_releases",
+    },
+    {
+        .name = "health",
+        .action = "DescribeHealthCheckStatus",
+        .takes = 0, /* NetworkRules alone (required) */
+        .scope = SCOPE_INSTANCE,
+        .list = "HealthCheckStatus",
+        .fields = health_fields,
+        .field_count = COUNT_OF(health_fields),
+        .values = health_values,
+        .value_count = COUNT_OF(health_values),
+        .max_response = 1024 * 1024, /* a row per rule and origin server */
+        .max_instances = 1,
+        .timeless = true,
+        .slow = true,
+        .takes_rules = true,
+        .instance_field = "InstanceId",
+        .points = health_points,
+        .state_suffix = "/health",
     },
 };
 const size_t statistics_count = COUNT_OF(statistics);
@@ -942,7 +986,9 @@ int stat_rows_of_instances(const statistic_t *stat, api_rows_t *rows,
       }
       continue;
     }
-    for (size_t k = 0; k < kept; k++)
+    /* Mapped fields (no points of its own) are a row per instance: a
+     * second would be added to the first. */
+    for (size_t k = 0; stat->points == NULL && k < kept; k++)
       if (strcmp(rows->values[k * n + id_f].text, id) == 0) {
         char shown[96];
         stat_escape(id, shown, sizeof(shown));
@@ -981,6 +1027,171 @@ static int mitigations_points(const statistic_t *stat, const api_rows_t *rows,
   const stat_value_t *left = stat->values + stat->value_count - 1;
   emit(ctx, last_end, left->type, left->type_instance,
        used < limit ? limit - used : 0);
+  return 0;
+}
+
+/* Row r's rule, "tcp_80", or false (why) for a Protocol or FrontendPort
+ * that is none. */
+static bool rule_name(const api_value_t *row, char *out, size_t size, char *why,
+                      size_t why_size) {
+  const char *p = row[HC_PROTOCOL].text;
+  uint64_t port = row[HC_PORT].count;
+  if ((strcmp(p, "tcp") != 0 && strcmp(p, "udp") != 0) || port < 1 ||
+      port > 65535) {
+    char shown[48];
+    stat_escape(p, shown, sizeof(shown));
+    snprintf(why, why_size, "a rule of Protocol \"%s\", FrontendPort %llu",
+             shown, (unsigned long long)port);
+    return false;
+  }
+  snprintf(out, size, "%s_%u", p, (unsigned)port);
+  return true;
+}
+
+/* Whether a Status is "abnormal" (*abnormal) or "normal"; false for
+ * anything else. */
+static bool health_status(const char *status, bool *abnormal) {
+  *abnormal = strcmp(status, "abnormal") == 0;
+  return *abnormal || strcmp(status, "normal") == 0;
+}
+
+/* Whether row r, of the rule of row r - 1, is another of its servers (a
+ * nested item flattened): both have one, the rule's Status is the same,
+ * and its Address is none of the rule's rows before. */
+static bool same_rule_again(const api_rows_t *rows, size_t r) {
+  size_t n = rows->field_count;
+  const api_value_t *row = rows->values + r * n;
+  for (size_t k = r; k-- > 0;) {
+    const api_value_t *o = rows->values + k * n;
+    if (o[HC_PORT].count != row[HC_PORT].count ||
+        strcmp(o[HC_PROTOCOL].text, row[HC_PROTOCOL].text) != 0)
+      break;
+    if (!o[HC_ADDRESS].present || !row[HC_ADDRESS].present ||
+        strcmp(o[HC_STATUS].text, row[HC_STATUS].text) != 0 ||
+        strcmp(o[HC_ADDRESS].text, row[HC_ADDRESS].text) == 0)
+      return false;
+  }
+  return true;
+}
+
+/* Checks a health answer: rules named as rules are, each once (its rows
+ * together, as nested items flatten), statuses of the two documented. */
+static int health_check(const api_rows_t *rows, char *why, size_t why_size) {
+  typedef char rule_t[16];
+  rule_t *seen = calloc(rows->count + 1, sizeof(*seen));
+  if (seen == NULL) {
+    snprintf(why, why_size, "out of memory");
+    return -1;
+  }
+  size_t rules = 0;
+  int status = 0;
+  for (size_t r = 0; r < rows->count && status == 0; r++) {
+    const api_value_t *row = rows->values + r * rows->field_count;
+    rule_t name;
+    bool abnormal;
+    if (!rule_name(row, name, sizeof(name), why, why_size)) {
+      status = -1;
+    } else if (!health_status(row[HC_STATUS].text, &abnormal) ||
+               (row[HC_SERVER_STATUS].present &&
+                !health_status(row[HC_SERVER_STATUS].text, &abnormal))) {
+      snprintf(why, why_size,
+               "a Status of rule %s is neither \"normal\" nor "
+               "\"abnormal\"",
+               name);
+      status = -1;
+    } else if (rules == 0 || strcmp(seen[rules - 1], name) != 0) {
+      memcpy(seen[rules++], name, sizeof(name));
+    } else if (!same_rule_again(rows, r)) {
+      snprintf(why, why_size, "rule %s is answered twice", name);
+      status = -1;
+    }
+  }
+  if (status == 0) {
+    qsort(seen, rules, sizeof(*seen), name_compare);
+    for (size_t k = 1; k < rules && status == 0; k++)
+      if (strcmp(seen[k - 1], seen[k]) == 0) {
+        snprintf(why, why_size, "rule %s is answered twice", seen[k]);
+        status = -1;
+      }
+  }
+  free(seen);
+  return status;
+}
+
+void stat_health_each(const api_rows_t *rows,
+                      void (*each)(void *ctx, const char *rule,
+                                   const char *address, bool abnormal),
+                      void *ctx) {
+  char why[8];
+  for (size_t r = 0; r < rows->count; r++) {
+    const api_value_t *row = rows->values + r * rows->field_count;
+    const api_value_t *prev = r ? row - rows->field_count : NULL;
+    char name[16], address[STAT_ADDRESS_SIZE];
+    bool abnormal, cut;
+    if (!rule_name(row, name, sizeof(name), why, sizeof(why)))
+      continue;
+    if (prev == NULL || prev[HC_PORT].count != row[HC_PORT].count ||
+        strcmp(prev[HC_PROTOCOL].text, row[HC_PROTOCOL].text) != 0) {
+      health_status(row[HC_STATUS].text, &abnormal);
+      each(ctx, name, NULL, abnormal);
+    }
+    if (!row[HC_ADDRESS].present || !row[HC_SERVER_STATUS].present)
+      continue;
+    if (!stat_ip_name(row[HC_ADDRESS].text, address, sizeof(address)))
+      stat_text_name(row[HC_ADDRESS].text, address, sizeof(address), &cut);
+    if (address[0] == 0)
+      continue;
+    health_status(row[HC_SERVER_STATUS].text, &abnormal);
+    each(ctx, name, address, abnormal);
+  }
+}
+
+int stat_health_step(int mark, bool abnormal, bool *notify) {
+  int now = abnormal ? STAT_HEALTH_ABNORMAL : STAT_HEALTH_NORMAL;
+  /* News: a change, or abnormal when first seen; normal when first seen
+   * is how things should be. */
+  *notify = (mark != now) && (mark != 0 || abnormal);
+  return now;
+}
+
+/* Per rule 1 or 0 and its servers abnormal, how many rules are abnormal;
+ * at the newest window. */
+static int health_points(const statistic_t *stat, const api_rows_t *rows,
+                         time_t first_end, time_t last_end, int window,
+                         stat_emit_t emit, void *ctx, char *why,
+                         size_t why_size) {
+  (void)first_end, (void)window;
+  if (health_check(rows, why, why_size) != 0)
+    return -1;
+  unsigned abnormal_rules = 0;
+  for (size_t r = 0; r < rows->count;) {
+    const api_value_t *row = rows->values + r * rows->field_count;
+    char name[16], ti[64];
+    bool abnormal;
+    rule_name(row, name, sizeof(name), why, why_size);
+    health_status(row[HC_STATUS].text, &abnormal);
+    abnormal_rules += abnormal;
+    unsigned servers = 0;
+    size_t k = r;
+    for (; k < rows->count; k++) {
+      const api_value_t *o = rows->values + k * rows->field_count;
+      bool down;
+      if (o[HC_PORT].count != row[HC_PORT].count ||
+          strcmp(o[HC_PROTOCOL].text, row[HC_PROTOCOL].text) != 0)
+        break;
+      if (o[HC_SERVER_STATUS].present &&
+          health_status(o[HC_SERVER_STATUS].text, &down))
+        servers += down;
+    }
+    snprintf(ti, sizeof(ti), "rule_%s", name);
+    emit(ctx, last_end, stat->values[0].type, ti, abnormal ? 0 : 1);
+    snprintf(ti, sizeof(ti), "abnormal_servers_%s", name);
+    emit(ctx, last_end, stat->values[1].type, ti, servers);
+    r = k;
+  }
+  emit(ctx, last_end, stat->values[2].type, stat->values[2].type_instance,
+       abnormal_rules);
+  why[0] = 0;
   return 0;
 }
 

@@ -147,6 +147,9 @@ struct statistic_s {
    * every StateInterval (sched_series_t.cadence), with the requests the
    * per-minute statistics leave over; timeless too. */
   bool slow;
+  /* Asked with the NetworkRules of the instance's forwarding rules (a
+   * JSON text), known from discovery: no series before they are. */
+  bool takes_rules;
   /* The field of a row naming its instance: a row of an instance the
    * request did not name is refused (stat_rows_of_instances). NULL: the
    * rows name none. */
@@ -202,10 +205,33 @@ int stat_rows_append(api_rows_t *all, api_rows_t *page);
 /* Keeps the rows of an answer whose instance_field names one of the ids
  * asked for (all rows when stat has no instance_field). Returns how many
  * rows were left out, the first of them named in why; or -1 with why for
- * an instance answered twice (no answer to trust). */
+ * an instance answered twice where a row is an instance's (no points
+ * function of its own). */
 int stat_rows_of_instances(const statistic_t *stat, api_rows_t *rows,
                            const char *const *ids, size_t id_count, char *why,
                            size_t why_size);
+
+/* A real server's address as a name: an IP address's (stat_ip_name), else
+ * stat_text_name's. */
+#define STAT_ADDRESS_SIZE 64
+
+/* The health of each forwarding rule (address NULL) and each of its real
+ * servers in a DescribeHealthCheckStatus answer that stat_points took:
+ * rule "tcp_80", address as a name, abnormal or not. */
+void stat_health_each(const api_rows_t *rows,
+                      void (*each)(void *ctx, const char *rule,
+                                   const char *address, bool abnormal),
+                      void *ctx);
+
+/* What is known of a rule's or server's health (a StateFile mark): 0
+ * nothing yet. */
+#define STAT_HEALTH_NORMAL 1
+#define STAT_HEALTH_ABNORMAL 2
+
+/* The mark after a health seen abnormal or not, given the mark before;
+ * *notify: whether that is news (it turned abnormal, or normal again; or
+ * is abnormal when first seen), once per change. */
+int stat_health_step(int mark, bool abnormal, bool *notify);
 
 /* Whether stat's values of that type are named by the answer (a table
  * type_instance such as "<Ip>"): series the answer, not the table, makes. */

@@ -247,6 +247,7 @@ DEF_TEST(only_documented_parameters) {
       {"DescribeInstanceStatistics", false, false, false},
       {"DescribeDefenseCountStatistics", true, false, false},
       {"DescribeUnBlackholeCount", true, false, false},
+      {"DescribeHealthCheckStatus", false, false, false},
       {API_ACTION_INSTANCES, true, false, false},
       {API_ACTION_RULES, false, false, false},
       {API_ACTION_DOMAINS, true, false, false},
@@ -260,13 +261,14 @@ DEF_TEST(only_documented_parameters) {
     rpc_params_t p = RPC_PARAMS_INIT;
     if (stat != NULL) {
       bool web = stat->scope == SCOPE_DOMAIN;
-      bool account = stat->scope == SCOPE_ACCOUNT;
+      bool account = stat->scope == SCOPE_ACCOUNT, rules = stat->takes_rules;
       api_request_t req = {
           .takes = stat->takes,
           .resource_group_id = "rg-1",
-          .instance_ids = (web || account) ? NULL : ids,
-          .instance_count = (web || account) ? 0 : 1,
+          .instance_ids = (web || account || rules) ? NULL : ids,
+          .instance_count = (web || account || rules) ? 0 : 1,
           .account = account,
+          .network_rules = rules ? "[]" : NULL,
           .domain = web ? "www.example.com" : NULL,
           .port = stat->scope == SCOPE_PORT ? "80" : NULL,
           .start_time = 1796205540,

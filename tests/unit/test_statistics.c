@@ -61,7 +61,8 @@ DEF_TEST(table) {
   statistics_names(names, sizeof(names));
   EXPECT_EQ_STR("\"connections\", \"traffic\", \"blackhole\", \"events\", "
                 "\"qps\", \"status_codes\", \"capacity\", \"usage\", "
-                "\"advanced_mitigations\", \"blackhole_releases\"",
+                "\"advanced_mitigations\", \"blackhole_releases\", "
+                "\"health\"",
                 names);
   /* Every value names a field of its statistic, and its type is a gauge of
    * the stock types.db: no DERIVE for a count per minute, nothing that
@@ -129,7 +130,6 @@ DEF_TEST(rows_outside_the_range_are_refused) {
     why[0] = 0;
     EXPECT_EQ_INT(-1, stat_windows(traffic, &rows, START + 60, START + 120, 60,
                                    values, seen, why, sizeof(why)));
-    printf("# why: %s\n", why);
     OK(strstr(why, bad[i].why) != NULL);
   }
   return 0;
@@ -781,6 +781,95 @@ DEF_TEST(quotas_of_the_account) {
   return 0;
 }
 
+static char changes[512];
+
+static void change(void *ctx, const char *rule, const char *address,
+                   bool abnormal) {
+  (void)ctx;
+  size_t n = strlen(changes);
+  snprintf(changes + n, sizeof(changes) - n, "%s%s%s=%s\n", rule,
+           address ? " " : "", address ? address : "",
+           abnormal ? "abnormal" : "normal");
+}
+
+DEF_TEST(origin_health_per_rule_and_server) {
+  const char *id[] = {"ddoscoo-cn-a"};
+  int left_out;
+  const char *answer =
+      "<DescribeHealthCheckStatusResponse><RequestId>r</RequestId>"
+      "<HealthCheckStatus><InstanceId>ddoscoo-cn-a</InstanceId><Protocol>tcp"
+      "</Protocol><FrontendPort>80</FrontendPort><Status>abnormal</Status>"
+      "<RealServerStatusList><Address>192.0.2.1</Address><Status>normal"
+      "</Status></RealServerStatusList><RealServerStatusList><Address>"
+      "192.0.2.2</Address><Status>abnormal</Status></RealServerStatusList>"
+      "</HealthCheckStatus><HealthCheckStatus><InstanceId>ddoscoo-cn-a"
+      "</InstanceId><Protocol>udp</Protocol><FrontendPort>53</FrontendPort>"
+      "<Status>normal</Status></HealthCheckStatus>"
+      "</DescribeHealthCheckStatusResponse>";
+  CHECK_ZERO(answer_points("health", answer, id, 1, &left_out));
+  EXPECT_EQ_STR("1796205600 bool-rule_tcp_80=0\n"
+                "1796205600 count-abnormal_servers_tcp_80=1\n"
+                "1796205600 bool-rule_udp_53=1\n"
+                "1796205600 count-abnormal_servers_udp_53=0\n"
+                "1796205600 count-abnormal_rules=1\n",
+                emitted);
+  /* Each rule and each server, for the notifications. */
+  const statistic_t *st = statistic_find("health");
+  api_rows_t rows;
+  api_error_t error;
+  CHECK_ZERO((int)api_parse_rows(answer, strlen(answer), st->action, st->list,
+                                 st->fields, st->field_count, NULL, 0, &rows,
+                                 &error, why, sizeof(why)));
+  changes[0] = 0;
+  stat_health_each(&rows, change, NULL);
+  api_rows_clear(&rows);
+  EXPECT_EQ_STR("tcp_80=abnormal\ntcp_80 192.0.2.1=normal\n"
+                "tcp_80 192.0.2.2=abnormal\nudp_53=normal\n",
+                changes);
+  /* A status of neither kind, or a rule twice: no answer to trust. */
+  EXPECT_EQ_INT(-1, answer_points("health",
+                                  "<DescribeHealthCheckStatusResponse>"
+                                  "<HealthCheckStatus><InstanceId>ddoscoo-cn-a"
+                                  "</InstanceId><Protocol>tcp</Protocol>"
+                                  "<FrontendPort>80</FrontendPort><Status>ok"
+                                  "</Status></HealthCheckStatus>"
+                                  "</DescribeHealthCheckStatusResponse>",
+                                  id, 1, &left_out));
+  EXPECT_EQ_INT(
+      -1, answer_points("health",
+                        "<DescribeHealthCheckStatusResponse>"
+                        "<HealthCheckStatus><InstanceId>ddoscoo-cn-a"
+                        "</InstanceId><Protocol>tcp</Protocol><FrontendPort>80"
+                        "</FrontendPort><Status>normal</Status>"
+                        "</HealthCheckStatus><HealthCheckStatus><InstanceId>"
+                        "ddoscoo-cn-a</InstanceId><Protocol>tcp</Protocol>"
+                        "<FrontendPort>80</FrontendPort><Status>normal</Status>"
+                        "</HealthCheckStatus>"
+                        "</DescribeHealthCheckStatusResponse>",
+                        id, 1, &left_out));
+  OK(strstr(why, "twice") != NULL);
+  return 0;
+}
+
+DEF_TEST(health_changes_are_news_once) {
+  bool news;
+  /* First seen normal: nothing to say; abnormal: news. */
+  EXPECT_EQ_INT(STAT_HEALTH_NORMAL, stat_health_step(0, false, &news));
+  OK(!news);
+  EXPECT_EQ_INT(STAT_HEALTH_ABNORMAL, stat_health_step(0, true, &news));
+  OK(news);
+  /* Down, still down, back, still back: two notifications. */
+  int mark = STAT_HEALTH_NORMAL, told = 0;
+  bool seen[] = {true, true, false, false};
+  for (size_t i = 0; i < 4; i++) {
+    mark = stat_health_step(mark, seen[i], &news);
+    told += news;
+  }
+  EXPECT_EQ_INT(2, told);
+  EXPECT_EQ_INT(STAT_HEALTH_NORMAL, mark);
+  return 0;
+}
+
 int main(void) {
   RUN_TEST(origin_spellings);
   traffic = statistic_find("traffic");
@@ -799,6 +888,8 @@ int main(void) {
   RUN_TEST(capacity_in_the_units_it_measures);
   RUN_TEST(rows_of_other_instances_are_refused);
   RUN_TEST(quotas_of_the_account);
+  RUN_TEST(origin_health_per_rule_and_server);
+  RUN_TEST(health_changes_are_news_once);
   RUN_TEST(events_per_window);
   RUN_TEST(events_beyond_one_page_count_from_all_pages);
   RUN_TEST(events_are_notified_once_each_way);
