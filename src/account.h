@@ -108,18 +108,19 @@ typedef struct {
   size_t domain_count;
   char **listed_domains; /* configured, kept for discovery */
   size_t listed_domain_count;
-  bool domains_auto; /* Domain "auto", or web statistics and no Domain */
+  bool domains_auto;   /* Domain "auto", or web statistics and no Domain */
+  bool domains_listed; /* some Domain other than "auto" */
+  cdtime_t discovery_interval;
+  struct discovery_s *discovery; /* NULL: nothing to discover */
+  /* StateInterval: seconds between asks of a slow statistic. */
+  int state_interval;
   /* A statistic asks with the instances' rules (health): discovery reads
    * them, and keeps them here, per instance of instance_ids (port, +
-   * DISCOVERY_UDP for udp). */
+   * DISCOVERY_UDP for udp), rules_of lists. */
   bool rules_wanted;
   int **rules;
   size_t *rule_counts;
-  size_t rules_of;     /* instances the lists are of */
-  bool domains_listed; /* some Domain other than "auto" */
-  cdtime_t discovery_interval;
-  int state_interval;            /* seconds between asks of a slow statistic */
-  struct discovery_s *discovery; /* NULL: nothing to discover */
+  size_t rules_of;
   bool aggregate;
   const statistic_t *statistics[16]; /* Statistics: what each instance gives */
   size_t statistics_count;

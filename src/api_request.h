@@ -33,18 +33,20 @@ typedef struct {
   const char *region_id;         /* NULL: not sent */
   const char *resource_group_id; /* NULL or not taken: not sent */
   const char *const *instance_ids;
-  size_t instance_count;     /* 1 .. API_MAX_INSTANCE_IDS; 0 with a domain */
-  bool account;              /* the whole account's: no instance, no domain */
-  const char *network_rules; /* NetworkRules (a JSON text); NULL: not sent */
-  const char *domain;        /* Domain; NULL (or not taken): not sent */
-  const char *fixed_param;   /* a parameter of fixed value (QueryType), or */
-  const char *fixed_value;   /* NULL: not sent */
-  const char *port;          /* NULL (or not taken): all ports together */
-  time_t start_time;         /* both 0: not sent (a state, not a history) */
+  size_t instance_count;   /* 1 .. API_MAX_INSTANCE_IDS; 0 with a domain */
+  const char *domain;      /* Domain; NULL (or not taken): not sent */
+  const char *fixed_param; /* a parameter of fixed value (QueryType), or */
+  const char *fixed_value; /* NULL: not sent */
+  const char *port;        /* NULL (or not taken): all ports together */
+  time_t start_time;       /* both 0: not sent (a state, not a history) */
   time_t end_time;
   int interval;    /* seconds per row (operations with rows); 0: not sent */
   int page_size;   /* PageSize (paged answers); 0: not sent */
   int page_number; /* PageNumber, with page_size: from 1; 0: 1 */
+  /* The whole account's: neither instances nor a domain. */
+  bool account;
+  /* NetworkRules (a JSON text); NULL: not sent. */
+  const char *network_rules;
 } api_request_t;
 
 /* The end of the newest complete window: floor((now - delay) / window) *
