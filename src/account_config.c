@@ -692,9 +692,13 @@ account_t *account_config(oconfig_item_t *ci) {
   a->max_rps = 10; /* the API's documented limit for its listing calls */
   a->discovery_interval = TIME_T_TO_CDTIME_T(600);
   a->state_interval = 600; /* limits and quotas change at a purchase */
-  /* The essential picture of an attack; web domains are asked for. */
-  static const char *const default_statistics[] = {"connections", "traffic",
-                                                   "blackhole", "events"};
+  /* The essential picture of an attack; web domains are asked for. What
+   * the plan allows and what is used of it, at a tenth of a request per
+   * instance and minute (StateInterval), to measure the attack against;
+   * the account's blackhole releases, six requests an hour. */
+  static const char *const default_statistics[] = {
+      "connections", "traffic", "blackhole",         "events",
+      "capacity",    "usage",   "blackhole_releases"};
   for (size_t i = 0; i < STATIC_ARRAY_SIZE(default_statistics); i++)
     a->statistics[a->statistics_count++] =
         statistic_find(default_statistics[i]);
