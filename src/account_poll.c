@@ -568,11 +568,11 @@ static void notify_health_change(void *ctx, const char *rule,
   const char *sep = strchr(rule, '_');
   sstrncpy(port, sep ? sep + 1 : "", sizeof(port));
   if (address != NULL)
-    ssnprintf(n.message, sizeof(n.message),
-              "Anti-DDoS origin server %s %s its health check: instance %s, "
-              "rule %.*s/%s",
-              address, abnormal ? "fails" : "passes again",
-              c->s->plugin_instance, (int)(sep ? sep - rule : 0), rule, port);
+    ssnprintf(
+        n.message, sizeof(n.message),
+        "Anti-DDoS origin server %s %s: instance %s, rule %.*s/%s", address,
+        abnormal ? "fails its health check" : "passes its health check again",
+        c->s->plugin_instance, (int)(sep ? sep - rule : 0), rule, port);
   else
     ssnprintf(n.message, sizeof(n.message),
               "Anti-DDoS forwarding rule %.*s/%s %s: instance %s",

@@ -132,15 +132,19 @@ def test_plugin_option_is_documented(option):
 
 
 def test_man_page_metric_table_matches_the_readme():
-    """README and man page list exactly the values of the statistics table
-    (src/statistics.c): API field, type, type_instance."""
+    """The man page, the complete reference, lists every value of the
+    statistics table (src/statistics.c): API field, type, type_instance;
+    the README, a guide, lists those of the per-minute statistics, and no
+    value the table does not have. (The slow states of issue 19 are in
+    the man page; the README points there.)"""
     readme_rows = re.findall(r"^\| `(\w+)` \| `(\w+)` \| `(\w+)` \|", read(README), re.M)
     table = re.findall(r'\{"(\w+)", "(\w+)", "(\w+)"\}',
                        read(os.path.join(REPO, "src", "statistics.c")))
     assert len(table) >= 10, table
-    assert sorted(readme_rows) == sorted(table)
+    assert set(readme_rows) <= set(table), set(readme_rows) - set(table)
+    assert len(readme_rows) >= 36, readme_rows  # the per-minute values
     pod = read(POD)
-    for field, type_, type_instance in readme_rows:
+    for field, type_, type_instance in table:
         assert re.search(r"^  %s +%s +%s " % (field, type_, type_instance), pod, re.M), field
 
 

@@ -197,7 +197,7 @@ def test_each_health_change_is_notified_once_across_a_restart(run):
     assert len(after) == 2, after
     assert all("OKAY" in l for l in after)
     assert sum("forwarding rule tcp/443 is normal again" in l for l in after) == 1
-    assert sum("origin server 192.0.2.3 passes again" in l for l in after) == 1
+    assert sum("origin server 192.0.2.3 passes its health check again" in l for l in after) == 1
     assert run["alive"]
 
 
