@@ -561,9 +561,9 @@ static void notify_health_change(void *ctx, const char *rule,
   sstrncpy(n.host, c->a->host[0] ? c->a->host : hostname_g, sizeof(n.host));
   sstrncpy(n.plugin, PLUGIN_NAME, sizeof(n.plugin));
   sstrncpy(n.plugin_instance, c->s->plugin_instance, sizeof(n.plugin_instance));
-  sstrncpy(n.type, address ? "count" : "bool", sizeof(n.type));
+  sstrncpy(n.type, address ? "count" : "gauge", sizeof(n.type));
   ssnprintf(n.type_instance, sizeof(n.type_instance), "%s_%s",
-            address ? "abnormal_servers" : "rule", rule);
+            address ? "abnormal_servers" : "rule_normal", rule);
   char port[8];
   const char *sep = strchr(rule, '_');
   sstrncpy(port, sep ? sep + 1 : "", sizeof(port));

@@ -278,7 +278,8 @@ static const api_field_t health_fields[] = {
 };
 enum { HC_ID, HC_PROTOCOL, HC_PORT, HC_STATUS, HC_ADDRESS, HC_SERVER_STATUS };
 static const stat_value_t health_values[] = {
-    {"Status", "bool", "<rule_Protocol_FrontendPort>"},
+    /* gauge, not bool: a bool of 1 is a blackholed IP to the alerts */
+    {"Status", "gauge", "<rule_normal_Protocol_FrontendPort>"},
     {"RealServerStatusList/Status", "count",
      "<abnormal_servers_Protocol_FrontendPort>"},
     {"Status", "count", "abnormal_rules"},
@@ -1183,7 +1184,7 @@ static int health_points(const statistic_t *stat, const api_rows_t *rows,
           health_status(o[HC_SERVER_STATUS].text, &down))
         servers += down;
     }
-    snprintf(ti, sizeof(ti), "rule_%s", name);
+    snprintf(ti, sizeof(ti), "rule_normal_%s", name);
     emit(ctx, last_end, stat->values[0].type, ti, abnormal ? 0 : 1);
     snprintf(ti, sizeof(ti), "abnormal_servers_%s", name);
     emit(ctx, last_end, stat->values[1].type, ti, servers);

@@ -74,12 +74,12 @@ def run(tmp_path_factory):
     try:
         wait_for(lambda: cd.csv_points(INSTANCE, "gauge-protection_base_bps")
                  and cd.csv_points("plan", "count-blackhole_releases_left")
-                 and cd.csv_points(ORIGIN, "bool-rule_tcp_80"), 40, "the first answers")
-        t["first"] = first = min(cd.csv_points(ORIGIN, "bool-rule_tcp_80"))
+                 and cd.csv_points(ORIGIN, "gauge-rule_normal_tcp_80"), 40, "the first answers")
+        t["first"] = first = min(cd.csv_points(ORIGIN, "gauge-rule_normal_tcp_80"))
         sim.control("attack", section([
             {"instance": ORIGIN, "frontend_port": 80, "address": "192.0.2.2", "start": "now"},
             {"instance": ORIGIN, "frontend_port": 443, "start": "now"}]))
-        wait_for(lambda: first + 60 in cd.csv_points(ORIGIN, "bool-rule_tcp_80")
+        wait_for(lambda: first + 60 in cd.csv_points(ORIGIN, "gauge-rule_normal_tcp_80")
                  and len(notifications(cd.log())) >= 4, 90, "the next minute", step=1)
         t["alive"] = cd.alive()
     finally:
@@ -91,7 +91,7 @@ def run(tmp_path_factory):
         sim.control("attack", section([
             {"instance": ORIGIN, "frontend_port": 80, "address": "192.0.2.2",
              "start": "now-120"}]))
-        wait_for(lambda: first + 120 in cd.csv_points(ORIGIN, "bool-rule_tcp_80"), 90,
+        wait_for(lambda: first + 120 in cd.csv_points(ORIGIN, "gauge-rule_normal_tcp_80"), 90,
                  "the minute after the restart", step=1)
         time.sleep(2)  # its notifications, if any more were to come
         t["alive"] = t["alive"] and cd.alive()
@@ -165,8 +165,8 @@ def test_each_asked_once_per_state_interval_beside_every_window(run):
 
 def test_origin_health_per_rule_through_csv_and_rrd(run):
     cd, first = run["cd"], run["first"]
-    rule80 = cd.csv_points(ORIGIN, "bool-rule_tcp_80")
-    rule443 = cd.csv_points(ORIGIN, "bool-rule_tcp_443")
+    rule80 = cd.csv_points(ORIGIN, "gauge-rule_normal_tcp_80")
+    rule443 = cd.csv_points(ORIGIN, "gauge-rule_normal_tcp_443")
     down80 = cd.csv_points(ORIGIN, "count-abnormal_servers_tcp_80")
     rules = cd.csv_points(ORIGIN, "count-abnormal_rules")
     assert [rule80[first + k] for k in (0, 60, 120)] == [1, 0, 0]
@@ -174,7 +174,7 @@ def test_origin_health_per_rule_through_csv_and_rrd(run):
     assert [down80[first + k] for k in (0, 60, 120)] == [0, 1, 1]
     assert [rules[first + k] for k in (0, 60, 120)] == [0, 2, 1]
     # StateInterval 60: a step of a minute, every value in the RRD.
-    path = cd.rrd_file(ORIGIN, "bool-rule_tcp_443")
+    path = cd.rrd_file(ORIGIN, "gauge-rule_normal_tcp_443")
     assert rrd_info(path)["step"] == "60"
     stored = rrd_fetch(path, first, first + 120)
     assert stored[first + 60] == 0 and stored[first + 120] == 1, stored

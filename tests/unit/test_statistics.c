@@ -807,9 +807,9 @@ DEF_TEST(origin_health_per_rule_and_server) {
       "<Status>normal</Status></HealthCheckStatus>"
       "</DescribeHealthCheckStatusResponse>";
   CHECK_ZERO(answer_points("health", answer, id, 1, &left_out));
-  EXPECT_EQ_STR("1796205600 bool-rule_tcp_80=0\n"
+  EXPECT_EQ_STR("1796205600 gauge-rule_normal_tcp_80=0\n"
                 "1796205600 count-abnormal_servers_tcp_80=1\n"
-                "1796205600 bool-rule_udp_53=1\n"
+                "1796205600 gauge-rule_normal_udp_53=1\n"
                 "1796205600 count-abnormal_servers_udp_53=0\n"
                 "1796205600 count-abnormal_rules=1\n",
                 emitted);
