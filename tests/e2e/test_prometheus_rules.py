@@ -18,7 +18,12 @@ RULES = os.path.join(REPO, "conf", "prometheus-ddoscoo-rules.yml")
 TESTS = os.path.join(REPO, "tests", "prometheus-ddoscoo-rules-test.yml")
 ALERTS = ["DdoscooAttackTraffic", "DdoscooIPBlackholed", "DdoscooMitigationEvent",
           "DdoscooConnectionsSurge", "DdoscooPluginFailing", "DdoscooPluginThrottled",
-          "DdoscooStatisticBehind", "DdoscooSeriesStale"]
+          "DdoscooStatisticBehind", "DdoscooSeriesStale",
+          # Against the plan and the account's quotas (issue 19).
+          "DdoscooAttackAboveBaseProtection", "DdoscooAttackNearProtectionCeiling",
+          "DdoscooCleanTrafficNearLimit", "DdoscooQpsNearLimit", "DdoscooQuotaNearlyUsed",
+          "DdoscooAdvancedMitigationsLow", "DdoscooNoBlackholeReleaseLeft",
+          "DdoscooOriginUnhealthy"]
 
 
 def promtool(*args):
