@@ -68,10 +68,14 @@ def test_the_unit_tests_notice_an_alert_that_is_gone(tmp_path, alert):
     (tmp_path / "tests").mkdir()
     with open(tmp_path / "conf" / "prometheus-ddoscoo-rules.yml", "w") as f:
         yaml.safe_dump(doc, f)
+    # The alert's own cases (promtool runs each case with all rules): a
+    # run of 16 alerts costs what their cases cost, not 16 times all.
     with open(TESTS) as f:
-        tests = f.read()
+        tests = yaml.safe_load(f)
+    tests["tests"] = [t for t in tests["tests"]
+                      if any(c["alertname"] == alert for c in t["alert_rule_test"])]
     with open(tmp_path / "tests" / "t.yml", "w") as f:
-        f.write(tests)
+        yaml.safe_dump(tests, f)
     out = promtool("test", "rules", str(tmp_path / "tests" / "t.yml"))
     assert out.returncode != 0 and ("alertname: %s," % alert) in out.stdout + out.stderr
 
