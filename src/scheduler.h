@@ -44,7 +44,7 @@ typedef uint64_t sched_time_t;
 #define SCHED_REFUSAL_MAX SCHED_SECONDS(3600)
 /* Statistics (and variants) a block backs off apart: sched_series_t.stat
  * modulo this. */
-#define SCHED_MAX_STATS 16
+#define SCHED_MAX_STATS 32
 
 /* One series' windows. The glue keeps one in each of its series. */
 typedef struct {

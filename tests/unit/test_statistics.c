@@ -6,6 +6,7 @@
  * or Index, rows of one bucket added up, rows outside the range refused.
  */
 #include "api_response.h"
+#include "scheduler.h"
 #include "statistics.h"
 
 #include <math.h>
@@ -67,6 +68,14 @@ DEF_TEST(table) {
   /* Every value names a field of its statistic, and its type is a gauge of
    * the stock types.db: no DERIVE for a count per minute, nothing that
    * clips (bitrate stops at 2^32 - 1). */
+  /* Statistics and their variants back off apart (sched_series_t.stat:
+   * the row, plus statistics_count per variant, modulo SCHED_MAX_STATS). */
+  size_t most = 0;
+  for (size_t i = 0; i < statistics_count; i++)
+    if (statistics[i].variant_count > 0 &&
+        i + statistics_count * (statistics[i].variant_count - 1) + 1 > most)
+      most = i + statistics_count * (statistics[i].variant_count - 1) + 1;
+  OK(most <= SCHED_MAX_STATS && statistics_count <= SCHED_MAX_STATS);
   const char *gauges[] = {"gauge", "count", "operations_per_second",
                           "current_connections", "bool"};
   for (size_t i = 0; i < statistics_count; i++) {
