@@ -589,10 +589,12 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
                           "limit.",
               a->name, stat->max_instances, n, stat->name);
       size_t per_stat = (stat->scope == SCOPE_PORT) ? per_port : 1;
-      /* Asked with the instance's rules: none known (yet), nothing to ask;
-       * not over several instances. */
-      if (stat->takes_rules &&
-          (a->aggregate || found == NULL || found_count[g] == 0))
+      /* Asked with the instance's rules: none known (yet), nothing to ask.
+       * Rows of an instance each (a plan, its rules) are not added up over
+       * an Aggregate's instances: one instance's protection is no part of
+       * a sum. */
+      if ((stat->takes_rules && (found == NULL || found_count[g] == 0)) ||
+          (a->aggregate && stat->instance_field != NULL))
         per_stat = 0;
       for (size_t p = 0; p < per_stat; p++) {
         series_t *s = series + series_count++;
