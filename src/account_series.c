@@ -583,18 +583,19 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
       const statistic_t *stat = a->statistics[k];
       if (stat->scope == SCOPE_DOMAIN || stat->scope == SCOPE_ACCOUNT)
         continue;
+      /* Rows of an instance each (a plan, its rules) are not added up over
+       * an Aggregate's instances: one instance's protection is no part of
+       * a sum. */
+      if (a->aggregate && stat->instance_field != NULL)
+        continue;
       if (n > stat->max_instances)
         ERROR(PLUGIN_NAME " plugin: Account \"%s\": Aggregate covers the "
                           "first %zu of %zu instances for %s, the API's "
                           "limit.",
               a->name, stat->max_instances, n, stat->name);
       size_t per_stat = (stat->scope == SCOPE_PORT) ? per_port : 1;
-      /* Asked with the instance's rules: none known (yet), nothing to ask.
-       * Rows of an instance each (a plan, its rules) are not added up over
-       * an Aggregate's instances: one instance's protection is no part of
-       * a sum. */
-      if ((stat->takes_rules && (found == NULL || found_count[g] == 0)) ||
-          (a->aggregate && stat->instance_field != NULL))
+      /* Asked with the instance's rules: none known (yet), nothing to ask. */
+      if (stat->takes_rules && (found == NULL || found_count[g] == 0))
         per_stat = 0;
       for (size_t p = 0; p < per_stat; p++) {
         series_t *s = series + series_count++;
