@@ -2671,3 +2671,21 @@ def test_origin_goes_down_and_comes_back(start_sim):
     section["origin_down"][0]["end"] = "now-1"
     assert send(s.base + "/_sim/attack", "POST", json.dumps(section).encode()).status == 200
     assert health()[("tcp", "80")]["Status"] == "normal"
+
+
+def test_an_attack_scripted_across_the_base_protection():
+    """The attack section scripts an attack whose peak crosses the base
+    protection bandwidth the plan says: AttackBps of the flow rows against
+    DescribeInstanceSpecs' BaseBandwidth (Gbit/s)."""
+    now = int(time.time()) // 60 * 60
+    section = sim.check_attack({
+        "attacks": [{"instance": INST1, "start": now - 600, "end": now + 600, "ramp_seconds": 0,
+                     "peak_bps": 3 * 10 ** 9, "peak_pps": 10 ** 6}],
+        "plans": {INST1: {"BaseBandwidth": 2, "ElasticBandwidth": 10}}}, now)
+    spec = sim.plan_answer({"action": SPECS, "region": "cn-hangzhou",
+                            "instance_ids": [INST1]}, section, now)["rows"][0]
+    before = sim.flow_for([INST1], now - 1260, now - 1200, 60, section)
+    during = sim.flow_for([INST1], now - 300, now - 240, 60, section)
+    base = spec["BaseBandwidth"] * 10 ** 9
+    assert sum(r["AttackBps"] for r in before) < base < sum(r["AttackBps"] for r in during)
+    assert sum(r["AttackBps"] for r in during) < spec["ElasticBandwidth"] * 10 ** 9
