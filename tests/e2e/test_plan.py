@@ -210,3 +210,29 @@ def test_health_asks_with_the_rules_discovery_found(run):
             ("tcp", 80), ("tcp", 443)]
         assert {x["InstanceId"] for x in rules} == {ORIGIN}
         assert not [p for p in r["params"] if p.startswith("InstanceIds")]
+
+
+def test_an_aggregate_block_has_no_plan_series(tmp_path):
+    """With Aggregate, a plan's rows are an instance's, not parts of a sum:
+    capacity, usage and health make no series (and no complaint); the
+    account's quotas and the aggregated traffic do."""
+    d = str(tmp_path)
+    ids = ["ddoscoo-cn-agg1", "ddoscoo-cn-agg2"]
+    sim = Simulator(d, {"keys": KEYS, "instances": ids,
+                        "rules": {i: ORIGIN_RULES for i in ids}})
+    try:
+        cd = Collectd(d, block("agg", *KEY, 'Endpoint "%s"' % sim.url, "Aggregate true",
+                               'Statistics "traffic" "capacity" "usage" "health" '
+                               '"blackhole_releases"',
+                               *['InstanceId "%s"' % i for i in ids], "Interval 1"))
+        wait_for(lambda: cd.csv_points("agg", "count-blackhole_releases_left"), 30,
+                 "the account's releases")
+        assert cd.alive()
+        assert cd.stop() == 0
+    finally:
+        sim.stop()
+    assert cd.log_lines('Account "agg": 2 series from')  # traffic, releases
+    assert not cd.log_lines("Aggregate covers")
+    asked = {r.get("action") for r in sim.requests() if r.get("status") == 200}
+    assert not asked & {"DescribeInstanceSpecs", "DescribeInstanceStatistics",
+                        "DescribeHealthCheckStatus"}, asked
