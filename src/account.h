@@ -93,7 +93,7 @@ typedef struct {
   uint64_t failed;
   uint64_t throttled;
   uint64_t backfilled;
-  stat_health_t of[8]; /* of the block's statistics[i] */
+  stat_health_t of[16]; /* of the block's statistics[i] */
 } account_stats_t;
 
 typedef struct {
@@ -128,8 +128,17 @@ typedef struct {
   bool domains_listed; /* some Domain other than "auto" */
   cdtime_t discovery_interval;
   struct discovery_s *discovery; /* NULL: nothing to discover */
+  /* StateInterval: seconds between asks of a slow statistic. */
+  int state_interval;
+  /* A statistic asks with the instances' rules (health): discovery reads
+   * them, and keeps them here, per instance of instance_ids (port, +
+   * DISCOVERY_UDP for udp), rules_of lists. */
+  bool rules_wanted;
+  int **rules;
+  size_t *rule_counts;
+  size_t rules_of;
   bool aggregate;
-  const statistic_t *statistics[8]; /* Statistics: what each instance gives */
+  const statistic_t *statistics[16]; /* Statistics: what each instance gives */
   size_t statistics_count;
   cdtime_t interval;
   int window;
@@ -200,5 +209,8 @@ bool account_is_domain(const char *s);
 account_t *account_config(oconfig_item_t *ci);
 
 void account_free(void *account);
+
+/* Frees the block's rules (account_t.rules). */
+void account_free_rules(account_t *a);
 
 #endif /* ACCOUNT_H */

@@ -68,6 +68,7 @@ void account_free(void *arg) {
   free_strings(a->domains, a->domain_count);
   free_strings(a->listed_domains, a->listed_domain_count);
   discovery_destroy(a->discovery);
+  account_free_rules(a);
   sfree(a->ca_cert);
   sfree(a->proxy);
   for (size_t i = 0; i < a->series_count; i++)
@@ -76,6 +77,14 @@ void account_free(void *arg) {
   cc_notify_free(a);
   sched_free(&a->sched);
   sfree(a);
+}
+
+void account_free_rules(account_t *a) {
+  for (size_t i = 0; a->rules != NULL && i < a->rules_of; i++)
+    sfree(a->rules[i]);
+  sfree(a->rules);
+  sfree(a->rule_counts);
+  a->rules_of = 0;
 }
 
 bool account_is_identifier(const char *s) {
@@ -341,6 +350,8 @@ static int option_value(account_t *a, oconfig_item_t *ci) {
     return config_int(a, ci, 1, MAX_CONCURRENT, NULL, &a->max_concurrent);
   if (strcasecmp("MaxRequestsPerSecond", key) == 0)
     return config_int(a, ci, 0, MAX_RPS, NULL, &a->max_rps);
+  if (strcasecmp("StateInterval", key) == 0)
+    return config_int(a, ci, 60, 86400, "seconds", &a->state_interval);
   if (strcasecmp("DiscoveryInterval", key) == 0)
     return config_positive_time(a, ci, &a->discovery_interval);
   if (strcasecmp("InstanceNames", key) == 0)
@@ -516,7 +527,10 @@ static int resolve_endpoint(account_t *a) {
 /* The series of listed instances and ports now; anything to discover is
  * found at the first reads. */
 static int build_series(account_t *a) {
-  if (a->discover_instances || a->ports_auto || a->domains_auto) {
+  for (size_t k = 0; k < a->statistics_count; k++)
+    a->rules_wanted = a->rules_wanted || a->statistics[k]->takes_rules;
+  if (a->discover_instances || a->ports_auto || a->domains_auto ||
+      a->rules_wanted) {
     a->discovery = discovery_create();
     if (a->discovery == NULL)
       return ENOMEM;
@@ -679,9 +693,14 @@ account_t *account_config(oconfig_item_t *ci) {
   a->max_concurrent = 4;
   a->max_rps = 10; /* the API's documented limit for its listing calls */
   a->discovery_interval = TIME_T_TO_CDTIME_T(600);
-  /* The essential picture of an attack; web domains are asked for. */
-  static const char *const default_statistics[] = {"connections", "traffic",
-                                                   "blackhole", "events"};
+  a->state_interval = 600; /* limits and quotas change at a purchase */
+  /* The essential picture of an attack; web domains are asked for. What
+   * the plan allows and what is used of it, at a tenth of a request per
+   * instance and minute (StateInterval), to measure the attack against;
+   * the account's blackhole releases, six requests an hour. */
+  static const char *const default_statistics[] = {
+      "connections", "traffic", "blackhole",         "events",
+      "capacity",    "usage",   "blackhole_releases"};
   for (size_t i = 0; i < STATIC_ARRAY_SIZE(default_statistics); i++)
     a->statistics[a->statistics_count++] =
         statistic_find(default_statistics[i]);

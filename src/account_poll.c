@@ -108,10 +108,19 @@ static void check_capacity(account_t *a) {
       CDTIME_T_TO_DOUBLE(a->interval ? a->interval : plugin_get_interval());
   size_t capacity = sched_capacity(a->window, interval,
                                    CDTIME_T_TO_DOUBLE(a->timeout), a->max_rps);
-  size_t asking = 0; /* members ask nothing: their chunks do */
-  for (size_t i = 0; i < a->series_count; i++)
-    asking += !a->series[i].member;
-  bool over = asking > capacity;
+  /* Members ask nothing (their chunks do); a series with a cadence asks
+   * once per cadence, not per window. */
+  double load = 0;
+  size_t asking = 0;
+  for (size_t i = 0; i < a->series_count; i++) {
+    if (a->series[i].member)
+      continue;
+    asking++;
+    load += (a->series[i].w.cadence > a->window)
+                ? (double)a->window / a->series[i].w.cadence
+                : 1;
+  }
+  bool over = load > (double)capacity;
   if (over && !a->over_capacity)
     WARNING(PLUGIN_NAME " plugin: Account \"%s\": %zu series, but at "
                         "MaxRequestsPerSecond %d, with reads of %.0f s every "
@@ -160,12 +169,43 @@ static stat_spelling_t *spelling_of(account_t *a, const stat_variant_t *v) {
   return a->spellings + a->spelling_count++;
 }
 
+/* The NetworkRules of the instance of s (its forwarding rules, as
+ * discovery found them) as DescribeHealthCheckStatus takes them: a JSON
+ * array of {"InstanceId", "Protocol", "FrontendPort"}. NULL: none known,
+ * or no memory. Instance IDs are identifiers: nothing to escape. */
+static char *network_rules(const account_t *a, const series_t *s) {
+  size_t k = s->first_instance;
+  if (a->rules == NULL || a->rules_of != a->instance_count ||
+      k >= a->rules_of || a->rule_counts[k] == 0)
+    return NULL;
+  const char *id = a->instance_ids[k];
+  size_t each = strlen(id) + 64, size = a->rule_counts[k] * each + 3;
+  char *json = malloc(size);
+  if (json == NULL)
+    return NULL;
+  size_t n = 0;
+  json[n++] = '[';
+  for (size_t r = 0; r < a->rule_counts[k]; r++) {
+    int code = a->rules[k][r];
+    n += (size_t)ssnprintf(
+        json + n, size - n,
+        "%s{\"InstanceId\":\"%s\",\"Protocol\":\"%s\",\"FrontendPort\":%d}",
+        r ? "," : "", id, (code & DISCOVERY_UDP) ? "udp" : "tcp",
+        code & (DISCOVERY_UDP - 1));
+  }
+  json[n++] = ']';
+  json[n] = 0;
+  return json;
+}
+
 static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
                                      time_t last_end, sched_time_t deadline,
                                      unsigned *generation) {
   account_t *a = ((poll_t *)ctx)->a;
   series_t *s = a->series + i;
   bool web = s->stat->scope == SCOPE_DOMAIN;
+  bool rules = s->stat->takes_rules;
+  char *json = rules ? network_rules(a, s) : NULL;
   stat_spelling_t *spelling = spelling_of(a, s->variant);
   s->asked_alt = spelling != NULL && spelling->alt;
   api_request_t req = {
@@ -173,13 +213,15 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
       .region_id = a->region_id,
       .resource_group_id = a->resource_group_id,
       .instance_ids =
-          web        ? NULL
-          : s->chunk ? (const char *const *)s->member_ids
+          (web || rules) ? NULL
+          : s->chunk     ? (const char *const *)s->member_ids
                      : (const char *const *)a->instance_ids + s->first_instance,
-      .instance_count = web        ? 0
-                        : s->chunk ? s->member_count
-                                   : s->instance_count,
+      .instance_count = (web || rules) ? 0
+                        : s->chunk     ? s->member_count
+                                       : s->instance_count,
+      .network_rules = json,
       .domain = web ? s->domain : NULL,
+      .account = s->stat->scope == SCOPE_ACCOUNT,
       .fixed_param = s->variant ? s->variant->param : NULL,
       .fixed_value = !s->variant    ? NULL
                      : s->asked_alt ? s->variant->alt_value
@@ -196,10 +238,12 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
   if (s->w.page <= 1)
     pages_drop((poll_t *)ctx, s);
   rpc_params_t params = RPC_PARAMS_INIT;
-  int status = (api_request_params(&req, &params) == 0)
-                   ? account_start(a, s->stat->action, &params, cdtime(),
-                                   deadline, s, generation)
-                   : -2;
+  int status =
+      ((!rules || json != NULL) && api_request_params(&req, &params) == 0)
+          ? account_start(a, s->stat->action, &params, cdtime(), deadline, s,
+                          generation)
+          : -2;
+  free(json);
   if (status == 0) {
     stat_health_t *h = dispatch_health(a, s->stat);
     if (h != NULL)
@@ -602,6 +646,55 @@ static void notify_events(account_t *a, series_t *s, const api_rows_t *rows,
   }
 }
 
+/* A forwarding rule or one of its origin servers turned abnormal, or
+ * normal again: a notification (FAILURE, OKAY). */
+static void notify_health_change(void *ctx, const char *rule,
+                                 const char *address, bool abnormal) {
+  event_ctx_t *c = ctx;
+  char key[STATE_STORE_KEY_SIZE];
+  ssnprintf(key, sizeof(key), "%s/%s/health/%s%s%s", c->a->name,
+            c->s->plugin_instance, rule, address ? "/" : "",
+            address ? address : "");
+  bool news;
+  int mark = stat_health_step((int)state_store_mark(key), abnormal, &news);
+  if ((int)state_store_mark(key) != mark)
+    state_store_set_mark(key, mark);
+  if (!news)
+    return;
+  notification_t n = {.severity = abnormal ? NOTIF_FAILURE : NOTIF_OKAY,
+                      .time = cdtime()};
+  sstrncpy(n.host, c->a->host[0] ? c->a->host : hostname_g, sizeof(n.host));
+  sstrncpy(n.plugin, PLUGIN_NAME, sizeof(n.plugin));
+  sstrncpy(n.plugin_instance, c->s->plugin_instance, sizeof(n.plugin_instance));
+  sstrncpy(n.type, address ? "count" : "gauge", sizeof(n.type));
+  ssnprintf(n.type_instance, sizeof(n.type_instance), "%s_%s",
+            address ? "abnormal_servers" : "rule_normal", rule);
+  char port[8];
+  const char *sep = strchr(rule, '_');
+  sstrncpy(port, sep ? sep + 1 : "", sizeof(port));
+  if (address != NULL)
+    ssnprintf(
+        n.message, sizeof(n.message),
+        "Anti-DDoS origin server %s %s: instance %s, rule %.*s/%s", address,
+        abnormal ? "fails its health check" : "passes its health check again",
+        c->s->plugin_instance, (int)(sep ? sep - rule : 0), rule, port);
+  else
+    ssnprintf(n.message, sizeof(n.message),
+              "Anti-DDoS forwarding rule %.*s/%s %s: instance %s",
+              (int)(sep ? sep - rule : 0), rule, port,
+              abnormal ? "is abnormal (its origin fails health checks)"
+                       : "is normal again",
+              c->s->plugin_instance);
+  plugin_dispatch_notification(&n);
+}
+
+/* Each rule and origin server that turns abnormal, and back, is notified
+ * once, also across a restart with a StateFile. */
+static void notify_health(account_t *a, series_t *s, const api_rows_t *rows) {
+  event_ctx_t ctx = {.a = a, .s = s};
+  stat_health_each(rows, notify_health_change, &ctx);
+}
+
 /* A page of a paged answer (the events): gathered with the pages before
  * it. *more: the next page is due; otherwise rows becomes every page
  * together, for the values and the notifications. */
@@ -642,6 +735,29 @@ static api_response_status_t gather_pages(poll_t *p, series_t *s,
   *rows = pages->rows;
   pages->rows = (api_rows_t){0};
   pages_drop(p, s);
+  return API_RESPONSE_OK;
+}
+
+/* The rows of an answer that names its instances: those of the instances
+ * the request named, the others refused and said (rate-limited). */
+static api_response_status_t attribute_rows(poll_t *p, series_t *s,
+                                            api_rows_t *rows, char *why,
+                                            size_t why_size) {
+  account_t *a = p->a;
+  size_t total = rows->count;
+  int left_out = stat_rows_of_instances(
+      s->stat, rows,
+      s->chunk ? (const char *const *)s->member_ids
+               : (const char *const *)a->instance_ids + s->first_instance,
+      s->chunk ? s->member_count : s->instance_count, why, why_size);
+  if (left_out < 0)
+    return API_RESPONSE_INVALID;
+  if (left_out > 0)
+    c_complain(LOG_WARNING, &s->name_complaint,
+               PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: %d of %zu "
+                           "rows refused: %s.",
+               a->name, s->name, s->stat->action, left_out, total, why);
+  why[0] = 0;
   return API_RESPONSE_OK;
 }
 
@@ -834,6 +950,9 @@ static void finished(const http_result_t *r, void *ctx) {
   if (parsed == API_RESPONSE_OK && stat->lookback > 0)
     parsed = gather_pages(p, s, &rows, &more, why, sizeof(why));
 
+  if (parsed == API_RESPONSE_OK && !more && stat->instance_field != NULL)
+    parsed = attribute_rows(p, s, &rows, why, sizeof(why));
+
   /* The values the answer gives its windows, dispatched unless the answer
    * turns out to be unusable; then the news of attack events. */
   emit_t e = {.p = p, .s = s};
@@ -856,6 +975,8 @@ static void finished(const http_result_t *r, void *ctx) {
     else
       notify_events(a, s, &rows, s->w.requested_first);
   }
+  if (parsed == API_RESPONSE_OK && stat->takes_rules)
+    notify_health(a, s, &rows);
   api_rows_clear(&rows);
 
   if (parsed == API_RESPONSE_INVALID) {

@@ -11,6 +11,7 @@
 
 #include "rpc_sign.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -42,6 +43,10 @@ typedef struct {
   int interval;    /* seconds per row (operations with rows); 0: not sent */
   int page_size;   /* PageSize (paged answers); 0: not sent */
   int page_number; /* PageNumber, with page_size: from 1; 0: 1 */
+  /* The whole account's: neither instances nor a domain. */
+  bool account;
+  /* NetworkRules (a JSON text); NULL: not sent. */
+  const char *network_rules;
 } api_request_t;
 
 /* The end of the newest complete window: floor((now - delay) / window) *

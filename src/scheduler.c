@@ -121,16 +121,17 @@ static void plan(sched_t *s) {
     refusal_of(s, w)->probing = false;
     /* A new series starts with the window due at its first read, and keeps
      * it due until it is fetched, across minute boundaries. */
+    time_t step = (w->cadence > s->window) ? w->cadence : s->window;
     if (w->last_end == 0)
-      w->last_end = s->latest - s->window;
+      w->last_end = s->latest - step;
     if (w->idle)
       continue;
     if (s->latest <= w->given_up_end || s->latest <= s->given_up_end)
       continue;
-    time_t first = w->last_end + s->window;
+    time_t first = w->last_end + step;
     if (first > s->latest)
       continue;
-    if (w->latest_only)
+    if (w->latest_only || w->cadence > 0)
       first = s->latest;
     time_t behind = (s->latest - first) / s->window + 1;
     if (behind > s->max_backfill) {
@@ -161,10 +162,11 @@ static bool start_next_window(sched_t *s, sched_time_t now,
                               sched_time_t deadline, sched_time_t *wake) {
   const sched_io_t *io = s->io;
   size_t n = io->series_count(io->ctx);
-  for (size_t k = 0; k < n; k++) {
+  /* The series with a cadence take what those without leave over. */
+  for (size_t k = 0; k < 2 * n; k++) {
     size_t i = (s->cursor + k) % n;
     sched_series_t *w = io->series(io->ctx, i);
-    if (w->in_flight || w->next_end == 0)
+    if (w->in_flight || w->next_end == 0 || (w->cadence > 0) != (k >= n))
       continue;
     if (w->retry_at > now) {
       if (w->retry_at < *wake)

@@ -126,8 +126,13 @@ def test_times_too_short_to_poll_are_refused(workdir):
         assert lines and words in lines[0], lines
         assert ('Account "%s" has configuration errors (above) and is not polled.' % name
                 in lines[-1])
-    asked = {r["params"].get("InstanceIds.1") for r in sim.requests()}
+    asked = {r["params"].get("InstanceIds.1") for r in sim.requests()
+             if "InstanceIds.1" in r["params"]}
     assert asked == {"ddoscoo-cn-ok"}
+    # The account's own (blackhole_releases, on by default): once, of the
+    # one block polled.
+    account = [r["action"] for r in sim.requests() if "InstanceIds.1" not in r["params"]]
+    assert account == ["DescribeUnBlackholeCount"], account
     assert not cd.log_lines('Account "minimums"', "too short")
 
 

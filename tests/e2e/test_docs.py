@@ -117,7 +117,7 @@ def test_plugin_option_is_documented(option):
 def statistics_table():
     """(API field, type, type_instance) of every row of the statistics
     table (src/statistics.c)."""
-    table = re.findall(r'\{"(\w+)", "(\w+)", "(\w+)"\}',
+    table = re.findall(r'\{"(\w+)",\s*"(\w+)",\s*"(\w+)"\}',
                        read(os.path.join(REPO, "src", "statistics.c")))
     assert len(table) >= 10, table
     return table

@@ -192,6 +192,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
              COUNT_OF(flow_fields), flow_root_fields,
              COUNT_OF(flow_root_fields), &rows);
   api_rows_clear(&rows);
+  /* A list nested in each row (DescribeHealthCheckStatus' servers): a
+   * row per nested item. */
+  const statistic_t *h = statistic_find("health");
+  parse_rows(data, size, NULL, h->list, h->fields, h->field_count, NULL, 0,
+             &rows);
+  api_rows_clear(&rows);
   /* A list of names (DescribeDomains): every row a non-empty text. */
   if (parse_rows(data, size, NULL, "Domains", name_fields,
                  COUNT_OF(name_fields), NULL, 0, &rows) == API_RESPONSE_OK)

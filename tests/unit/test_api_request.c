@@ -146,6 +146,17 @@ DEF_TEST(invalid_requests) {
   req.start_time = 60;
   OK(api_request_params(&req, &p) != 0);
   req.start_time = 0;
+  /* The whole account's: neither instances nor a domain, and no time. */
+  req.account = true;
+  OK(api_request_params(&req, &p) != 0); /* an instance too */
+  req.instance_count = 0;
+  req.end_time = 0;
+  CHECK_ZERO(api_request_params(&req, &p));
+  OK(param(&p, "InstanceIds.1") == NULL && param(&p, "StartTime") == NULL);
+  rpc_params_clear(&p);
+  req.account = false;
+  req.instance_count = 1;
+  req.end_time = 60;
   req.port = ""; /* never sent empty */
   OK(api_request_params(&req, &p) != 0);
   EXPECT_EQ_UINT64(0, p.count);
@@ -233,6 +244,11 @@ DEF_TEST(only_documented_parameters) {
       {"DescribeDomainQPSList", true, false, true},
       {"DescribeDomainStatusCodeList", true, false, true},
       {"DescribeDomainAttackEvents", true, false, true},
+      {"DescribeInstanceSpecs", false, false, false},
+      {"DescribeInstanceStatistics", false, false, false},
+      {"DescribeDefenseCountStatistics", true, false, false},
+      {"DescribeUnBlackholeCount", true, false, false},
+      {"DescribeHealthCheckStatus", false, false, false},
       {API_ACTION_INSTANCES, true, false, false},
       {API_ACTION_RULES, false, false, false},
       {API_ACTION_DOMAINS, true, false, false},
@@ -246,11 +262,14 @@ DEF_TEST(only_documented_parameters) {
     rpc_params_t p = RPC_PARAMS_INIT;
     if (stat != NULL) {
       bool web = stat->scope == SCOPE_DOMAIN;
+      bool account = stat->scope == SCOPE_ACCOUNT, rules = stat->takes_rules;
       api_request_t req = {
           .takes = stat->takes,
           .resource_group_id = "rg-1",
-          .instance_ids = web ? NULL : ids,
-          .instance_count = web ? 0 : 1,
+          .instance_ids = (web || account || rules) ? NULL : ids,
+          .instance_count = (web || account || rules) ? 0 : 1,
+          .account = account,
+          .network_rules = rules ? "[]" : NULL,
           .domain = web ? "www.example.com" : NULL,
           .port = stat->scope == SCOPE_PORT ? "80" : NULL,
           .start_time = 1796205540,

@@ -929,12 +929,82 @@ DEF_TEST(pages_of_an_answer_are_requests_like_any_other) {
   return 0;
 }
 
+/* Series with a cadence of 10 minutes, the others every minute. */
+static world_t *cadence_world(size_t fast, size_t slow, int rps) {
+  world_t *w = world_new(fast + slow, 60, 4, rps, always_done);
+  w->latency = SCHED_MS(5);
+  for (size_t i = fast; i < fast + slow; i++) {
+    w->series[i].cadence = 600;
+    w->series[i].latest_only = true;
+  }
+  return w;
+}
+
+DEF_TEST(a_cadence_asks_the_newest_window_every_ten_minutes) {
+  world_t *w = cadence_world(2, 2, 10);
+  run_reads(w, T0, T0 + 3600, 10, 10);
+  EXPECT_EQ_INT(0, w->errors);
+  time_t latest = (T0 + 3590 - 60) / WINDOW * WINDOW;
+  for (size_t i = 2; i < 4; i++) {
+    /* At the first read, then each 10 minutes: 6 in an hour. */
+    EXPECT_EQ_INT(6, w->requests[i]);
+    EXPECT_EQ_INT(6, w->windows[i]); /* one window each */
+    OK(w->dispatched[i] > latest - 600 && w->dispatched[i] <= latest);
+  }
+  for (size_t i = 0; i < 2; i++)
+    EXPECT_EQ_INT(60, w->requests[i]);
+  /* An outage of half an hour: the newest window once, nothing caught
+   * up; the series without a cadence catch up as MaxBackfill says. */
+  run_reads(w, T0 + 5400, T0 + 5410, 10, 10);
+  for (size_t i = 2; i < 4; i++) {
+    EXPECT_EQ_INT(7, w->requests[i]);
+    EXPECT_EQ_INT(7, w->windows[i]);
+    EXPECT_EQ_INT((T0 + 5400 - 60) / WINDOW * WINDOW, w->dispatched[i]);
+  }
+  world_free(w);
+  return 0;
+}
+
+DEF_TEST(a_cadence_takes_only_the_requests_left_over) {
+  /* 120 series every minute are more than the 95 requests a minute
+   * MaxRequestsPerSecond 10 allows in reads of 10 s: the 20 with a
+   * cadence take none of theirs, and change nothing of what they get. */
+  world_t *alone = cadence_world(120, 0, 10);
+  world_t *with = cadence_world(120, 20, 10);
+  run_reads(alone, T0, T0 + 1800, 60, 10);
+  run_reads(with, T0, T0 + 1800, 60, 10);
+  EXPECT_EQ_INT(0, with->errors);
+  for (size_t i = 0; i < 120; i++)
+    EXPECT_EQ_INT(alone->requests[i], with->requests[i]);
+  for (size_t i = 120; i < 140; i++)
+    EXPECT_EQ_INT(0, with->requests[i]);
+  world_free(alone);
+  world_free(with);
+
+  /* 80 every minute leave room: the 20 are asked each 10 minutes, each
+   * after every request of the others in its read. */
+  world_t *w = cadence_world(80, 20, 10);
+  run_reads(w, T0, T0 + 1800, 60, 10);
+  EXPECT_EQ_INT(0, w->errors);
+  for (size_t i = 0; i < 80; i++)
+    EXPECT_EQ_INT(30, w->requests[i]);
+  for (size_t i = 80; i < 100; i++)
+    EXPECT_EQ_INT(3, w->requests[i]);
+  for (size_t k = 1; k < w->start_count; k++)
+    if (w->start_series[k - 1] >= 80 && w->start_series[k] < 80)
+      OK(w->starts[k] - w->starts[k - 1] > SCHED_SECONDS(30)); /* next read */
+  world_free(w);
+  return 0;
+}
+
 int main(void) {
   RUN_TEST(idle_series_ask_nothing_and_a_split_costs_no_window);
   RUN_TEST(the_pace_learns_a_quota_per_account);
   RUN_TEST(the_pace_learns_a_quota_per_operation);
   RUN_TEST(every_window_lands_when_the_load_fits_the_quota);
   RUN_TEST(a_day_of_reads_fetches_every_window_once);
+  RUN_TEST(a_cadence_asks_the_newest_window_every_ten_minutes);
+  RUN_TEST(a_cadence_takes_only_the_requests_left_over);
   RUN_TEST(the_rate_limit_holds_and_series_take_turns);
   RUN_TEST(too_many_series_fall_behind_as_capacity_says);
   RUN_TEST(backfill_after_an_outage_stops_at_max_backfill);
