@@ -103,9 +103,27 @@ static sched_refusal_t *refusal_of(sched_t *s, const sched_series_t *w) {
   return s->refusals + w->stat % SCHED_MAX_STATS;
 }
 
+/* The windows w asks at once, or of which it asks one (thin): its plan's
+ * cadence. */
+static time_t cadence_of(const sched_series_t *w) {
+  return (w->cadence > 1) ? w->cadence : 1;
+}
+
+/* How many windows after end the next one of w's cadence is (0: end is
+ * one). */
+static time_t to_cadence(const sched_t *s, const sched_series_t *w,
+                         time_t end) {
+  time_t k = cadence_of(w);
+  time_t n = end / s->window;
+  return (((time_t)w->phase - n) % k + k) % k;
+}
+
 /* Which windows each series needs in this read: from the one after its
  * last dispatched window to latest, at most MaxBackfill of them (older
- * ones are skipped, and counted, once). */
+ * ones are skipped, and counted, once). A series the request plan batches
+ * over time waits until its cadence's window or until it is a cadence
+ * behind; one it thins asks only the windows of its cadence; one it drops
+ * asks none. */
 static void plan(sched_t *s) {
   const sched_io_t *io = s->io;
   size_t n = io->series_count(io->ctx);
@@ -123,7 +141,8 @@ static void plan(sched_t *s) {
      * it due until it is fetched, across minute boundaries. */
     if (w->last_end == 0)
       w->last_end = s->latest - s->window;
-    if (s->latest <= w->given_up_end || s->latest <= s->given_up_end)
+    if (s->latest <= w->given_up_end || s->latest <= s->given_up_end ||
+        w->dropped)
       continue;
     time_t first = w->last_end + s->window;
     if (first > s->latest)
@@ -135,6 +154,20 @@ static void plan(sched_t *s) {
       s->skipped += (size_t)(behind - s->max_backfill);
       first = s->latest - (time_t)(s->max_backfill - 1) * s->window;
       w->last_end = first - s->window;
+    }
+    time_t k = cadence_of(w);
+    if (k > 1 && w->thin && w->latest_only) {
+      /* A state at a lower resolution: its newest window of the cadence. */
+      first = s->latest - ((k - to_cadence(s, w, s->latest)) % k) * s->window;
+      if (first <= w->last_end)
+        continue;
+    } else if (k > 1 && w->thin) {
+      first += to_cadence(s, w, first) * s->window;
+      if (first > s->latest)
+        continue;
+    } else if (k > 1 && to_cadence(s, w, s->latest) != 0 &&
+               (s->latest - first) / s->window + 1 < k) {
+      continue; /* batched over time: not its turn yet */
     }
     w->next_end = first;
   }
@@ -185,7 +218,7 @@ static bool start_next_window(sched_t *s, sched_time_t now,
     }
     s->cursor = (i + 1) % n;
     time_t last = w->next_end;
-    if (w->batch > 1)
+    if (w->batch > 1 && !w->thin)
       last += (time_t)(w->batch - 1) * s->window;
     if (last > s->latest)
       last = s->latest;
@@ -372,15 +405,18 @@ void sched_window_done(sched_t *s, sched_series_t *w, sched_outcome_t outcome,
   w->probe = false;
 
   switch (outcome) {
-  case SCHED_DONE:
+  case SCHED_DONE: {
+    /* A thin series' next window is a cadence later. */
+    time_t next = end + (w->thin ? cadence_of(w) : 1) * s->window;
     w->last_end = end;
-    w->next_end = (end + s->window <= s->latest) ? end + s->window : 0;
+    w->next_end = (next <= s->latest) ? next : 0;
     w->attempts = 0;
     w->page = 1;
     s->failures = 0;
     s->keys_rejected = false;
     not_refused(s, w); /* full pace again */
     return;
+  }
   case SCHED_MORE:
     /* The same windows, their next page: a request as any other. */
     w->page++;

@@ -54,6 +54,15 @@ typedef struct {
   size_t stat;         /* the statistic: series of one back off together */
   int batch;           /* windows one request may cover; 0: one */
   bool latest_only;    /* a state: only the newest window, no backfill */
+  /* The request plan's (plan.h). cadence > 1: the series is asked every
+   * cadence windows: all of them at once (batched over time: each window
+   * stored, only later), or, thin, only the windows whose number (end /
+   * window) is phase modulo cadence (a lower resolution). dropped: not
+   * asked at all. */
+  int cadence;
+  int phase;
+  bool thin;
+  bool dropped;
 
   /* Within a read */
   time_t next_end;        /* the next window to fetch; 0: none in this read */
