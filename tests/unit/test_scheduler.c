@@ -7,6 +7,7 @@
  * scripted outcomes, and keys that change generation. Days of reads run
  * in milliseconds.
  */
+#include "plan.h"
 #include "scheduler.h"
 
 #include <stdio.h>
@@ -15,7 +16,7 @@
 
 #include "testing.h"
 
-#define MAX_SERIES 1200
+#define MAX_SERIES 2100
 #define MAX_FLIGHT 64
 #define MAX_STARTS 400000
 #define WINDOW 60
@@ -27,7 +28,7 @@ typedef sched_outcome_t (*answer_t)(world_t *w, size_t i, time_t end,
 
 typedef struct {
   size_t i; /* series; (size_t)-1: discovery */
-  time_t end;
+  time_t first, end;
   unsigned generation;
   sched_time_t done_at;
 } flight_t;
@@ -128,6 +129,7 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
   if (w->s.keys_rejected && w->renew_on_reject)
     w->generation++;
   w->flight[w->in_flight++] = (flight_t){.i = i,
+                                         .first = first_end,
                                          .end = end,
                                          .generation = w->generation,
                                          .done_at = w->now + w->latency};
@@ -166,13 +168,15 @@ static void answer(world_t *w, flight_t f) {
     return;
   }
   if (o == SCHED_DONE) {
+    /* Every window, or every cadence-th of a thinned series. */
+    time_t step = (s->thin && s->cadence > 1) ? s->cadence * WINDOW : WINDOW;
     time_t last = w->dispatched[f.i];
-    if (f.end <= last)
+    if (f.first <= last)
       w->errors++; /* twice, or backwards */
-    else if (last != 0 && f.end != last + WINDOW)
+    else if (last != 0 && f.first != last + step)
       w->gaps++;
     w->dispatched[f.i] = f.end;
-    w->dispatch_count[f.i]++;
+    w->dispatch_count[f.i] += (unsigned)((f.end - f.first) / step + 1);
   }
   sched_window_done(&w->s, s, o, w->hint_ms);
 }
@@ -902,6 +906,90 @@ DEF_TEST(pages_of_an_answer_are_requests_like_any_other) {
   return 0;
 }
 
+/* A block of n instances of p ports each with the default statistics, as
+ * the glue builds it (per instance: events, blackhole, traffic, then a
+ * series per port), planned (plan.h) in the default priority order for
+ * what MaxRequestsPerSecond 10 allows with reads of 10 s every 10 s. */
+enum { EVENTS, BLACKHOLE, TRAFFIC, CONNECTIONS };
+static void planned_block(world_t *w, size_t n, size_t p, plan_stat_t *plan) {
+  static const char *names[] = {"events", "blackhole", "traffic",
+                                "connections"};
+  size_t count = 0, kind[MAX_SERIES];
+  for (size_t g = 0; g < n; g++)
+    for (size_t k = 0; k < 3 + p; k++) {
+      sched_series_t *s = w->series + count;
+      kind[count++] = (k < 3) ? k : CONNECTIONS;
+      *s = (sched_series_t){.group = g, .stat = (k < 3) ? k : CONNECTIONS};
+      s->batch = (k == EVENTS || k == TRAFFIC) ? 60 : 0;
+      s->latest_only = k == BLACKHOLE;
+    }
+  w->count = count;
+  for (size_t k = 0; k < 4; k++)
+    plan[k] = (plan_stat_t){.name = names[k],
+                            .max_batch = (k == EVENTS || k == TRAFFIC) ? 60 : 0,
+                            .max_backfill = 60};
+  for (size_t i = 0; i < count; i++) {
+    plan[kind[i]].series++;
+    plan[kind[i]].requests += 1;
+  }
+  plan_make(plan, 4, (double)sched_capacity(WINDOW, 10, 10, 10));
+  size_t j[4] = {0};
+  for (size_t i = 0; i < count; i++)
+    plan_series(plan + kind[i], j[kind[i]]++, w->series + i);
+}
+
+/* Days of reads against a quota of 10 requests/s per account: every window
+ * the plan promises lands, in order, none twice, none lost, each series
+ * within its cadence of the newest window; the quota holds. */
+static int keeps_its_promise(size_t n, size_t p, int days) {
+  world_t *w = world_new(0, 60, 4, 10, quota_answer);
+  plan_stat_t plan[4];
+  planned_block(w, n, p, plan);
+  char line[1024];
+  plan_describe(plan, 4, (double)sched_capacity(WINDOW, 10, 10, 10), WINDOW,
+                line, sizeof(line));
+  printf("  %zu x %zu: %s\n", n, p, line);
+  OK(plan_cost(plan, 4) <= 571 * PLAN_USE);
+  quota_set(10, false);
+  memset(quota.sent, 0, sizeof(quota.sent));
+  memset(quota.throttled, 0, sizeof(quota.throttled));
+  double mean;
+  int most;
+  time_t to = T0 + days * 86400;
+  quota_reads(w, T0, to, &mean, &most);
+  printf("  %u sent, %u throttled, pace mean %.2f\n", quota_sum(quota.sent),
+         quota_sum(quota.throttled), mean);
+  EXPECT_EQ_INT(0, w->errors);
+  EXPECT_EQ_INT(0, w->gaps);
+  EXPECT_EQ_INT(0, w->skipped);
+  OK(quota_sum(quota.throttled) * 1000 < quota_sum(quota.sent));
+  time_t latest = (to - 10 - 60) / WINDOW * WINDOW;
+  int late = 0, short_count = 0;
+  for (size_t i = 0; i < w->count; i++) {
+    const sched_series_t *s = w->series + i;
+    time_t k = (s->cadence > 1) ? s->cadence : 1;
+    /* Up to date within its cadence ... */
+    late += w->dispatched[i] <= latest - k * WINDOW;
+    /* ... and every promised window since the first read's. */
+    time_t step = s->thin ? k * WINDOW : WINDOW;
+    unsigned promised =
+        (unsigned)((w->dispatched[i] - (T0 - 60 - WINDOW)) / step);
+    short_count += w->dispatch_count[i] + 1 < promised;
+  }
+  EXPECT_EQ_INT(0, late);
+  EXPECT_EQ_INT(0, short_count);
+  world_free(w);
+  return 0;
+}
+
+DEF_TEST(twenty_instances_of_fifty_ports_keep_the_plan_for_days) {
+  return keeps_its_promise(20, 50, 2);
+}
+
+DEF_TEST(five_hundred_instances_keep_the_plan_for_days) {
+  return keeps_its_promise(500, 1, 2);
+}
+
 int main(void) {
   RUN_TEST(the_pace_learns_a_quota_per_account);
   RUN_TEST(the_pace_learns_a_quota_per_operation);
@@ -928,5 +1016,7 @@ int main(void) {
   RUN_TEST(a_series_refused_alone_backs_off_alone);
   RUN_TEST(another_code_starts_again_at_the_first_step);
   RUN_TEST(pages_of_an_answer_are_requests_like_any_other);
+  RUN_TEST(twenty_instances_of_fifty_ports_keep_the_plan_for_days);
+  RUN_TEST(five_hundred_instances_keep_the_plan_for_days);
   END_TEST;
 }
