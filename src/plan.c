@@ -147,13 +147,21 @@ static void span(int k, int window, bool one, char *buf, size_t size) {
   } while (0)
 
 void plan_describe(const plan_stat_t *stats, size_t n, double capacity,
-                   int window, char *buf, size_t size) {
-  char needed[32], planned[32], a_window[32];
+                   int window, const char *context, char *buf, size_t size) {
+  char needed[32], planned[32], fit[32], a_window[32];
   count(plan_needed(stats, n), needed, sizeof(needed));
   count(capacity * PLAN_USE, planned, sizeof(planned));
+  count(capacity, fit, sizeof(fit));
   span(1, window, false, a_window, sizeof(a_window));
+  bool degraded = false;
+  for (size_t i = 0; i < n; i++)
+    degraded = degraded || stats[i].cadence != 1;
   size_t o = 0;
   buf[0] = 0;
+  APPEND(buf, size, o,
+         "%s requests a %s %s %s (%.0f %% of the %s that fit, %s)%s: ", needed,
+         a_window, degraded ? "do not fit" : "fit", planned, PLAN_USE * 100,
+         fit, context, degraded ? ", degraded by Priority" : "");
   for (size_t i = 0; i < n; i++) {
     const plan_stat_t *p = stats + i;
     char series[32], cost[32], every[32], late[32];
@@ -161,29 +169,23 @@ void plan_describe(const plan_stat_t *stats, size_t n, double capacity,
     count(p->cost, cost, sizeof(cost));
     span(p->cadence, window, false, every, sizeof(every));
     span(p->cadence - 1, window, true, late, sizeof(late));
-    APPEND(buf, size, o, "%s%s: %s series, %s requests a %s, ", i ? "; " : "",
-           p->name, series, cost, a_window);
-    if (p->cadence == 0)
-      APPEND(buf, size, o, "not polled (%s requests a %s do not fit %s)",
-             needed, a_window, planned);
-    else if (p->cadence == 1)
+    APPEND(buf, size, o, "%s%s: %s series, %s a %s, ", i ? "; " : "", p->name,
+           series, cost, a_window);
+    if (p->cadence == 0) {
+      APPEND(buf, size, o, "not polled");
+    } else if (p->cadence == 1) {
       APPEND(buf, size, o, "every %s", a_window);
-    else if (!p->thin)
-      APPEND(buf, size, o,
-             "every %s, batched %d at a time (up to %s later: %s requests a "
-             "%s do not fit %s)",
-             a_window, p->cadence, late, needed, a_window, planned);
-    else {
+    } else if (!p->thin) {
+      APPEND(buf, size, o, "every %s, %d at a time (up to %s late)", a_window,
+             p->cadence, late);
+    } else {
       char full_count[32], rest[32];
       count((double)p->full, full_count, sizeof(full_count));
       count((double)(p->series - p->full), rest, sizeof(rest));
       if (p->full > 0)
-        APPEND(buf, size, o, "the first %s every %s, ", full_count, a_window);
-      APPEND(buf, size, o,
-             "%s%s every %s only (a lower resolution: %s requests a %s do "
-             "not fit %s)",
-             p->full > 0 ? "the other " : "", rest, every, needed, a_window,
-             planned);
+        APPEND(buf, size, o, "the first %s every %s, the other ", full_count,
+               a_window);
+      APPEND(buf, size, o, "%s every %s only", rest, every);
     }
   }
 }

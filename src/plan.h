@@ -63,12 +63,13 @@ double plan_cost(const plan_stat_t *stats, size_t n);
  * order) of statistic p. */
 void plan_series(const plan_stat_t *p, size_t j, sched_series_t *w);
 
-/* The plan in words, for the log: per statistic its series, the requests a
- * window it takes and the resolution and delay it gets, then what was
- * degraded and why, e.g. "connections: 1,000 series, 454 requests a
- * minute: 317 every minute, 683 every 5 minutes (a lower resolution:
- * 1,060 requests a minute do not fit 514)". Window: seconds. */
+/* The plan in words, for the log: the requests a window needed, and
+ * whether they fit the capacity (context: how it was reckoned); then per
+ * statistic its series, the requests a window it takes and the resolution
+ * and delay it gets, e.g. "connections: 1,000 series, 454 a minute, the
+ * first 317 every minute, the other 683 every 5 minutes only". Window:
+ * seconds. */
 void plan_describe(const plan_stat_t *stats, size_t n, double capacity,
-                   int window, char *buf, size_t size);
+                   int window, const char *context, char *buf, size_t size);
 
 #endif /* PLAN_H */

@@ -38,11 +38,12 @@ DEF_TEST(a_block_that_fits_runs_at_full_resolution) {
   }
   EXPECT_EQ_DOUBLE(25, plan_cost(s, 4));
   char line[1024];
-  plan_describe(s, 4, 571, 60, line, sizeof(line));
-  EXPECT_EQ_STR("events: 5 series, 5 requests a minute, every minute; "
-                "blackhole: 5 series, 5 requests a minute, every minute; "
-                "traffic: 5 series, 5 requests a minute, every minute; "
-                "connections: 10 series, 10 requests a minute, every minute",
+  plan_describe(s, 4, 571, 60, "pace 10/s", line, sizeof(line));
+  EXPECT_EQ_STR("25 requests a minute fit 514 (90 % of the 571 that fit, "
+                "pace 10/s): events: 5 series, 5 a minute, every minute; "
+                "blackhole: 5 series, 5 a minute, every minute; traffic: 5 "
+                "series, 5 a minute, every minute; connections: 10 series, "
+                "10 a minute, every minute",
                 line);
   return 0;
 }
@@ -60,12 +61,13 @@ DEF_TEST(many_ports_lower_the_resolution_of_the_last_ones) {
   OK(plan_cost(s, 4) <= 571 * PLAN_USE);
   OK(plan_cost(s, 4) >= 571 * PLAN_USE - 1); /* and it is used */
   char line[1024];
-  plan_describe(s, 4, 571, 60, line, sizeof(line));
+  plan_describe(s, 4, 571, 60, "pace 10/s", line, sizeof(line));
   printf("  %s\n", line);
-  OK(strstr(line, "connections: 1,000 series, 454 requests a minute, the "
-                  "first 317 every minute, the other 683 every 5 minutes "
-                  "only (a lower resolution: 1,060 requests a minute do not "
-                  "fit 514)") != NULL);
+  OK(strstr(line, "1,060 requests a minute do not fit 514 (90 % of the 571 "
+                  "that fit, pace 10/s), degraded by Priority: events: 20 "
+                  "series, 20 a minute, every minute; ") == line);
+  OK(strstr(line, "; connections: 1,000 series, 454 a minute, the first 317 "
+                  "every minute, the other 683 every 5 minutes only") != NULL);
 
   /* Its series: the first 317 every minute, the others every fifth,
    * spread over the five. */
@@ -100,11 +102,10 @@ DEF_TEST(history_is_batched_over_time_rather_than_thinned) {
   OK(s[3].thin);
   OK(plan_cost(s, 4) <= 571 * PLAN_USE);
   char line[1024];
-  plan_describe(s, 4, 571, 60, line, sizeof(line));
+  plan_describe(s, 4, 571, 60, "pace 10/s", line, sizeof(line));
   printf("  %s\n", line);
-  OK(strstr(line, "traffic: 500 series, 250 requests a minute, every minute, "
-                  "batched 2 at a time (up to 1 minute later: 1,030 requests "
-                  "a minute do not fit 514)") != NULL);
+  OK(strstr(line, "; traffic: 500 series, 250 a minute, every minute, 2 at "
+                  "a time (up to 1 minute late); ") != NULL);
   /* A batched series: every window, two at a time, half of them at odd
    * minutes. */
   sched_series_t w = {0};
@@ -148,10 +149,10 @@ DEF_TEST(what_cannot_be_afforded_is_dropped_and_said) {
   plan_series(s + 3, 0, &w);
   OK(w.dropped);
   char line[1024];
-  plan_describe(s, 4, 30, 60, line, sizeof(line));
+  plan_describe(s, 4, 30, 60, "pace 1/s", line, sizeof(line));
   printf("  %s\n", line);
-  OK(strstr(line, "connections: 500 series, 0 requests a minute, not polled "
-                  "(2,000 requests a minute do not fit 27)") != NULL);
+  OK(strstr(line, "2,000 requests a minute do not fit 27 ") == line);
+  OK(strstr(line, "; connections: 500 series, 0 a minute, not polled") != NULL);
   return 0;
 }
 

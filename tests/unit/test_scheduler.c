@@ -947,7 +947,7 @@ static int keeps_its_promise(size_t n, size_t p, int days) {
   planned_block(w, n, p, plan);
   char line[1024];
   plan_describe(plan, 4, (double)sched_capacity(WINDOW, 10, 10, 10), WINDOW,
-                line, sizeof(line));
+                "pace 10/s", line, sizeof(line));
   printf("  %zu x %zu: %s\n", n, p, line);
   OK(plan_cost(plan, 4) <= 571 * PLAN_USE);
   quota_set(10, false);
