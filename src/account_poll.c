@@ -11,6 +11,7 @@
 #include "utils/common/common.h"
 #include "utils_random.h"
 
+#include "account_plan.h"
 #include "account_request.h"
 #include "account_series.h"
 #include "api_request.h"
@@ -86,31 +87,6 @@ static void restore_new(account_t *a, time_t latest) {
         s->age_since = latest - a->window;
     }
   }
-}
-
-/* More series than MaxRequestsPerSecond lets the block poll once per
- * Window: said once, with what helps, rather than silently falling
- * behind. */
-static void check_capacity(account_t *a) {
-  double interval =
-      CDTIME_T_TO_DOUBLE(a->interval ? a->interval : plugin_get_interval());
-  size_t capacity = sched_capacity(a->window, interval,
-                                   CDTIME_T_TO_DOUBLE(a->timeout), a->max_rps);
-  bool over = a->series_count > capacity;
-  if (over && !a->over_capacity)
-    WARNING(PLUGIN_NAME " plugin: Account \"%s\": %zu series, but at "
-                        "MaxRequestsPerSecond %d, with reads of %.0f s every "
-                        "%.0f s, at most %zu requests fit in a Window of %d s: "
-                        "the series fall behind. A longer Window, Aggregate, "
-                        "or a higher API quota (and MaxRequestsPerSecond) "
-                        "help; a second block on the same account does not, "
-                        "the quota is per account.",
-            a->name, a->series_count, a->max_rps,
-            interval < CDTIME_T_TO_DOUBLE(a->timeout)
-                ? interval
-                : CDTIME_T_TO_DOUBLE(a->timeout),
-            interval, capacity, a->window);
-  a->over_capacity = over;
 }
 
 static sched_time_t io_now(void *ctx) {
@@ -210,6 +186,7 @@ static bool io_apply(void *ctx) {
     return false;
   pages_drop(p, NULL); /* the series are new: their answers start afresh */
   restore_new(p->a, p->latest);
+  account_plan(p->a, true); /* and planned before the read asks them */
   return true;
 }
 
@@ -699,7 +676,7 @@ void account_poll(account_t *a, time_t latest, cdtime_t deadline,
   a->sched.renewable = credentials_renewable(a->credentials);
   discovery_begin(a, cdtime());
   restore_new(a, latest);
-  check_capacity(a);
+  account_plan(a, false);
   sched_read(&a->sched, &io, latest, deadline);
   /* What is still held goes out a window a second, within the read. */
   for (cdtime_t next = release(&p, cdtime()); next != 0 && next < deadline;

@@ -33,8 +33,10 @@ static void submit(const account_t *a, const char *plugin_instance,
  * files from vl.interval. */
 void dispatch_value(const account_t *a, const series_t *s, time_t end,
                     const char *type, const char *type_instance, double value) {
+  /* A series the request plan thins has a value every cadence windows. */
+  int every = (s->w.thin && s->w.cadence > 1) ? s->w.cadence : 1;
   submit(a, s->plugin_instance, TIME_T_TO_CDTIME_T(end),
-         TIME_T_TO_CDTIME_T(a->window), type, type_instance,
+         TIME_T_TO_CDTIME_T(a->window * every), type, type_instance,
          (value_t){.gauge = (gauge_t)value});
 }
 
