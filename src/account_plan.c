@@ -13,7 +13,7 @@
 /* A new plan for the pace: when its mean over the last reads is this far
  * from the pace planned for, and at most this often. */
 #define PLAN_PACE_CHANGE 0.2
-#define PLAN_REPLAN_SECONDS 600
+#define PLAN_REPLAN_SECONDS 180
 /* The weight of a read's pace in the mean (about the last ten reads). */
 #define PLAN_PACE_WEIGHT 0.1
 
