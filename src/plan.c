@@ -64,7 +64,8 @@ static void fit(plan_stat_t *p, double budget) {
                      .series = p->series,
                      .requests = p->requests,
                      .max_batch = p->max_batch,
-                     .max_backfill = p->max_backfill};
+                     .max_backfill = p->max_backfill,
+                     .rank = p->rank};
 }
 
 double plan_needed(const plan_stat_t *stats, size_t n) {
@@ -83,8 +84,10 @@ double plan_cost(const plan_stat_t *stats, size_t n) {
 
 bool plan_make(plan_stat_t *stats, size_t n, double capacity) {
   double left = capacity * PLAN_USE;
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n; i++) {
     full(stats + i);
+    stats[i].rank = (int)i;
+  }
   if (plan_needed(stats, n) <= left)
     return false;
   for (size_t i = 0; i < n; i++) {
@@ -101,6 +104,7 @@ bool plan_make(plan_stat_t *stats, size_t n, double capacity) {
 }
 
 void plan_series(const plan_stat_t *p, size_t j, sched_series_t *w) {
+  w->rank = p->rank;
   w->dropped = p->cadence == 0;
   w->thin = p->thin && j >= p->full;
   w->cadence = (p->cadence > 1 && (!p->thin || j >= p->full)) ? p->cadence : 1;

@@ -45,6 +45,7 @@ typedef struct {
                   resolution), otherwise all of them, k at a time */
   size_t full; /* with thin: its first `full` series keep every window */
   double cost; /* requests a window it takes as planned */
+  int rank;    /* its place in the priority order, from 0 */
 } plan_stat_t;
 
 /* Plans n statistics (in priority order) into capacity requests a window

@@ -185,13 +185,26 @@ static bool pending(const sched_t *s) {
   return false;
 }
 
-/* Starts the next series, round robin from the cursor, with a window to
- * fetch and nothing in flight. Returns whether it started one; if none can
- * start yet, *wake is brought forward to when one can. */
+/* Starts the next series with a window to fetch and nothing in flight:
+ * of the lowest rank, round robin from the cursor. Returns whether it
+ * started one; if none can start yet, *wake is brought forward to when one
+ * can. */
 static bool start_next_window(sched_t *s, sched_time_t now,
                               sched_time_t deadline, sched_time_t *wake) {
   const sched_io_t *io = s->io;
   size_t n = io->series_count(io->ctx);
+  /* The lowest rank of a series that may start now. */
+  int rank = -1;
+  for (size_t i = 0; i < n; i++) {
+    const sched_series_t *w = io->series(io->ctx, i);
+    const sched_refusal_t *r = refusal_of(s, w);
+    if (w->in_flight || w->next_end == 0 || w->retry_at > now ||
+        w->refused_until > now ||
+        (r->refusals > 0 && (r->probing || r->not_before > now)))
+      continue;
+    if (rank < 0 || w->rank < rank)
+      rank = w->rank;
+  }
   for (size_t k = 0; k < n; k++) {
     size_t i = (s->cursor + k) % n;
     sched_series_t *w = io->series(io->ctx, i);
@@ -216,6 +229,8 @@ static bool start_next_window(sched_t *s, sched_time_t now,
         *wake = r->not_before;
       continue;
     }
+    if (w->rank != rank)
+      continue; /* a more important series starts first */
     s->cursor = (i + 1) % n;
     time_t last = w->next_end;
     if (w->batch > 1 && !w->thin)

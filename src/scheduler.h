@@ -63,6 +63,11 @@ typedef struct {
   int phase;
   bool thin;
   bool dropped;
+  /* Its statistic's place in the block's priority (0 first): when not
+   * every due request can start, a lower rank starts first, so that a
+   * shortfall (a throttled pace) delays the least important series, which
+   * then catch up, rather than any at random. */
+  int rank;
 
   /* Within a read */
   time_t next_end;        /* the next window to fetch; 0: none in this read */

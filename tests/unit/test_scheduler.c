@@ -990,6 +990,38 @@ DEF_TEST(five_hundred_instances_keep_the_plan_for_days) {
   return keeps_its_promise(500, 1, 2);
 }
 
+/* The quota falls to half for five minutes (another client shares it):
+ * the pace follows, and the requests that no longer fit are the least
+ * important ones, which catch up once the quota is back. Blackhole, a
+ * state asked only for its newest window, would lose the minutes it
+ * missed: none is missed. */
+DEF_TEST(a_shortfall_delays_the_least_important_series_only) {
+  world_t *w = world_new(0, 60, 4, 10, quota_answer);
+  plan_stat_t plan[4];
+  planned_block(w, 20, 50, plan);
+  quota_set(10, false);
+  double mean;
+  int most;
+  quota_reads(w, T0, T0 + 1800, &mean, &most);
+  quota_set(5, false);
+  quota_reads(w, T0 + 1800, T0 + 2100, &mean, &most);
+  OK(most < 10); /* the pace came down */
+  quota_set(10, false);
+  quota_reads(w, T0 + 2100, T0 + 5400, &mean, &most);
+  EXPECT_EQ_INT(0, w->errors);
+  EXPECT_EQ_INT(0, w->gaps); /* a blackhole series that skipped is one */
+  EXPECT_EQ_INT(0, w->skipped);
+  time_t latest = (T0 + 5390 - 60) / WINDOW * WINDOW;
+  int late = 0;
+  for (size_t i = 0; i < w->count; i++) {
+    time_t k = (w->series[i].cadence > 1) ? w->series[i].cadence : 1;
+    late += w->dispatched[i] <= latest - k * WINDOW;
+  }
+  EXPECT_EQ_INT(0, late);
+  world_free(w);
+  return 0;
+}
+
 int main(void) {
   RUN_TEST(the_pace_learns_a_quota_per_account);
   RUN_TEST(the_pace_learns_a_quota_per_operation);
@@ -1018,5 +1050,6 @@ int main(void) {
   RUN_TEST(pages_of_an_answer_are_requests_like_any_other);
   RUN_TEST(twenty_instances_of_fifty_ports_keep_the_plan_for_days);
   RUN_TEST(five_hundred_instances_keep_the_plan_for_days);
+  RUN_TEST(a_shortfall_delays_the_least_important_series_only);
   END_TEST;
 }
