@@ -121,9 +121,9 @@ static time_t to_cadence(const sched_t *s, const sched_series_t *w,
 /* Which windows each series needs in this read: from the one after its
  * last dispatched window to latest, at most MaxBackfill of them (older
  * ones are skipped, and counted, once). A series the request plan batches
- * over time waits until its cadence's window or until it is a cadence
- * behind; one it thins asks only the windows of its cadence; one it drops
- * asks none. */
+ * over time waits until a window of its cadence is due (and, if it could
+ * not ask then, asks at the next read); one it thins asks only the windows
+ * of its cadence; one it drops asks none. */
 static void plan(sched_t *s) {
   const sched_io_t *io = s->io;
   size_t n = io->series_count(io->ctx);
@@ -156,18 +156,20 @@ static void plan(sched_t *s) {
       w->last_end = first - s->window;
     }
     time_t k = cadence_of(w);
+    /* The newest window of its cadence that is due. */
+    time_t cadence_end =
+        s->latest - ((k - to_cadence(s, w, s->latest)) % k) * s->window;
     if (k > 1 && w->thin && w->latest_only) {
       /* A state at a lower resolution: its newest window of the cadence. */
-      first = s->latest - ((k - to_cadence(s, w, s->latest)) % k) * s->window;
+      first = cadence_end;
       if (first <= w->last_end)
         continue;
     } else if (k > 1 && w->thin) {
       first += to_cadence(s, w, first) * s->window;
       if (first > s->latest)
         continue;
-    } else if (k > 1 && to_cadence(s, w, s->latest) != 0 &&
-               (s->latest - first) / s->window + 1 < k) {
-      continue; /* batched over time: not its turn yet */
+    } else if (k > 1 && cadence_end <= w->last_end) {
+      continue; /* batched over time: no window of its cadence due yet */
     }
     w->next_end = first;
   }

@@ -1022,6 +1022,31 @@ DEF_TEST(a_shortfall_delays_the_least_important_series_only) {
   return 0;
 }
 
+/* Every request fails in the minute a new series' first batch comes due
+ * (the quota taken by others): the batch is asked at the next minute, not
+ * once the series is a whole cadence behind. */
+static sched_outcome_t fails_in_minute_one(world_t *w, size_t i, time_t end,
+                                           unsigned generation, int nth) {
+  (void)i, (void)end, (void)generation, (void)nth;
+  time_t now = (time_t)(w->now >> 30);
+  return (now >= T0 + 60 && now < T0 + 120) ? SCHED_THROTTLED : SCHED_DONE;
+}
+
+DEF_TEST(a_batch_missed_in_its_minute_is_asked_at_the_next) {
+  world_t *w = world_new(1, 60, 4, 10, fails_in_minute_one);
+  w->series[0].batch = 60;
+  w->series[0].cadence = 5;
+  w->series[0].phase = (int)((T0 / WINDOW) % 5); /* due at T0 + 60 */
+  run_reads(w, T0, T0 + 120, 10, 10);
+  EXPECT_EQ_INT(0, w->dispatch_count[0]);
+  run_reads(w, T0 + 120, T0 + 180, 10, 10);
+  EXPECT_EQ_INT(T0 + 60, w->dispatched[0]); /* up to date at T0 + 120 */
+  EXPECT_EQ_INT(3, w->dispatch_count[0]);   /* from the first read's on */
+  EXPECT_EQ_INT(0, w->gaps);
+  world_free(w);
+  return 0;
+}
+
 int main(void) {
   RUN_TEST(the_pace_learns_a_quota_per_account);
   RUN_TEST(the_pace_learns_a_quota_per_operation);
@@ -1051,5 +1076,6 @@ int main(void) {
   RUN_TEST(twenty_instances_of_fifty_ports_keep_the_plan_for_days);
   RUN_TEST(five_hundred_instances_keep_the_plan_for_days);
   RUN_TEST(a_shortfall_delays_the_least_important_series_only);
+  RUN_TEST(a_batch_missed_in_its_minute_is_asked_at_the_next);
   END_TEST;
 }
