@@ -288,7 +288,7 @@ static void series_init(const account_t *a, series_t *s,
   s->w.group = g;
   s->w.stat = (size_t)(stat - statistics); /* refusals back off per stat */
   s->w.latest_only = stat->timeless;
-  s->w.cadence = stat->slow ? a->state_interval : 0;
+  s->w.state_every = stat->slow ? a->state_interval : 0;
   s->w.batch = stat->batch_seconds / a->window;
   if (s->w.batch > STAT_MAX_BATCH)
     s->w.batch = STAT_MAX_BATCH;

@@ -166,6 +166,36 @@ def test_domain_mistakes_are_named(workdir):
     assert 'Account "baddomain" has configuration errors' in log
 
 
+def test_priority_mistakes_are_named(workdir):
+    cd = Collectd(workdir, """
+<Account "unknownprio">
+  AccessKeyId "LTAIx"
+  AccessKeySecret "s"
+  Endpoint "http://127.0.0.1:9/"
+  Priority "events" "alerts"
+</Account>
+<Account "twiceprio">
+  AccessKeyId "LTAIx"
+  AccessKeySecret "s"
+  Endpoint "http://127.0.0.1:9/"
+  Priority "traffic" "events" "traffic"
+</Account>
+""", interval=1)
+    try:
+        time.sleep(1)
+        assert cd.alive()
+    finally:
+        assert cd.stop() == 0
+    log = cd.log()
+    known = '"connections", "traffic", "blackhole", "events", "qps", "status_codes"'
+    assert ('Account "unknownprio": Priority takes one or more of %s, each once, most '
+            "important first; value 2 is none of them." % known) in log, log
+    assert ('Account "twiceprio": Priority takes one or more of %s, each once, most '
+            "important first; value 3 is named twice." % known) in log, log
+    assert 'Account "unknownprio" has configuration errors' in log
+    assert 'Account "twiceprio" has configuration errors' in log
+
+
 def test_endpoint_and_tls_mistakes_are_said_at_start(workdir):
     sim = Simulator(workdir, {"keys": {"LTAItls": {"secret": "SECRET-tls-9c"}},
                               "instances": ["ddoscoo-cn-tls"]})
