@@ -841,3 +841,10 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
   a->instance_count = count;
   return 0;
 }
+
+size_t account_series_shown(const account_t *a) {
+  size_t n = 0;
+  for (size_t i = 0; i < a->series_count; i++)
+    n += !a->series[i].chunk;
+  return n;
+}

@@ -36,7 +36,7 @@ void dispatch_value(const account_t *a, const series_t *s, time_t end,
                     const char *type, const char *type_instance, double value) {
   /* A state has a value every state_every seconds; a series the request
    * plan thins, every cadence windows. */
-  int every = (s->w.state_every > a->window) ? s->w.state_every
+  int every = (s->w.state_every > a->window)    ? s->w.state_every
               : (s->w.thin && s->w.cadence > 1) ? a->window * s->w.cadence
                                                 : a->window;
   submit(a, s->plugin_instance, TIME_T_TO_CDTIME_T(end),

@@ -148,8 +148,7 @@ static void plan(sched_t *s) {
     refusal_of(s, w)->probing = false;
     /* A new series starts with the window due at its first read, and keeps
      * it due until it is fetched, across minute boundaries. */
-    time_t step =
-        (w->state_every > s->window) ? w->state_every : s->window;
+    time_t step = (w->state_every > s->window) ? w->state_every : s->window;
     if (w->last_end == 0)
       w->last_end = s->latest - step;
     if (w->idle)
