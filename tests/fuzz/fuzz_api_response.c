@@ -23,7 +23,7 @@
  * string the parser forgot to terminate is seen.
  */
 #include "api_response.h"
-#include "cc_sources.h"
+#include "sources.h"
 #include "statistics.h"
 
 #include <stdint.h>
@@ -199,15 +199,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (rows.values[r].text[0] == 0)
         fail("OK with an empty name", size);
   api_rows_clear(&rows);
-  /* DescribeWebReportTopIp: whatever the answer, at most CC_SOURCES_MAX
+  /* DescribeWebReportTopIp: whatever the answer, at most SOURCES_MAX
    * sources, each a canonical IP, its AreaId and Isp digits or "?", and
    * the text a notification shows log-safe. */
-  if (parse_rows(data, size, NULL, CC_SOURCES_LIST, cc_source_fields,
+  if (parse_rows(data, size, NULL, CC_TOP_IP_LIST, cc_source_fields,
                  cc_source_field_count, NULL, 0, &rows) == API_RESPONSE_OK) {
-    cc_source_t src[CC_SOURCES_MAX];
-    cc_refused_t refused;
-    size_t n = cc_sources_pick(&rows, src, CC_SOURCES_MAX, &refused);
-    if (n > CC_SOURCES_MAX || n > rows.count)
+    source_t src[SOURCES_MAX];
+    sources_refused_t refused;
+    size_t n = sources_pick(&rows, src, SOURCES_MAX, &refused);
+    if (n > SOURCES_MAX || n > rows.count)
       fail("more sources than asked for or answered", size);
     for (size_t k = 0; k < n; k++) {
       unsigned char addr[16];
@@ -221,7 +221,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fail("an AreaId or Isp that is neither digits nor \"?\"", size);
     }
     char text[256];
-    cc_sources_text(src, n, text, sizeof(text));
+    sources_text(src, n, text, sizeof(text));
     if (!is_log_safe(text, sizeof(text)) ||
         !is_log_safe(refused.first, sizeof(refused.first)))
       fail("sources text unterminated or with control characters", size);
