@@ -15,6 +15,7 @@
 #include "credentials.h"
 #include "held_values.h"
 #include "http_client.h"
+#include "instance_facts.h"
 #include "scheduler.h"
 #include "statistics.h"
 
@@ -28,6 +29,7 @@ typedef enum {
   REQUEST_RULES,     /* discovery: DescribeNetworkRules of an instance */
   REQUEST_DOMAINS,   /* discovery: DescribeDomains */
   REQUEST_SOURCES,   /* an attack event's sources (event_sources.c) */
+  REQUEST_FACTS,     /* instance facts: DescribeInstances, ...Details */
 } request_kind_t;
 
 typedef struct event_pending_s event_pending_t;
@@ -57,6 +59,17 @@ typedef struct {
   c_complain_t complaint;
   c_complain_t paging;         /* more events than STAT_MAX_PAGES pages */
   c_complain_t name_complaint; /* names of answers refused */
+  /* Of a statistic whose requests name several instances (its
+   * attribution): a member is an instance's series (values, StateFile),
+   * asking nothing itself (w.idle); a chunk asks for up to max_instances
+   * members (the series at these indices of the block's) and dispatches
+   * nothing itself. */
+  bool member;
+  size_t cap; /* member: the most members its chunk may have; 0: any */
+  bool chunk;
+  size_t *members;
+  char **member_ids; /* the InstanceIds it asks, the members' */
+  size_t member_count;
 } series_t;
 
 /* What the block has seen of one of its statistics: counters since the
@@ -162,6 +175,13 @@ typedef struct {
   size_t pending_count;
   c_complain_t sources_complaint[2];
   c_complain_t sources_name_complaint[2];
+  /* What DescribeInstances and DescribeInstanceDetails say of the
+   * instances (account_facts.c): the IPs that attribute rows to them. */
+  instance_facts_t facts;
+  struct account_facts_s *facts_refresh; /* NULL: no chunk needs the IPs */
+  bool rechunk; /* the chunks are to be built anew, at once (a split) */
+  bool regroup; /* ... at the next read's start (split chunks grow back) */
+  c_complain_t unknown_ip_complaint;
 } account_t;
 
 /* The end of the newest window the series handed collectd, 0 if none:

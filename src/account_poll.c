@@ -11,6 +11,7 @@
 #include "utils/common/common.h"
 #include "utils_random.h"
 
+#include "account_facts.h"
 #include "account_request.h"
 #include "account_series.h"
 #include "api_request.h"
@@ -76,16 +77,25 @@ static void describe_clock(const http_result_t *resp, char *buf, size_t size) {
             offset < 0 ? -offset : offset, offset < 0 ? "behind" : "ahead of");
 }
 
-/* Series new to the block carry on where the StateFile says they stopped. */
+/* Series new to the block carry on where the StateFile says they stopped;
+ * a chunk (which the StateFile does not know) where the furthest behind
+ * of its members did. */
 static void restore_new(account_t *a, time_t latest) {
   for (size_t i = 0; i < a->series_count; i++) {
     series_t *s = a->series + i;
-    if (!s->restored) {
+    if (s->restored)
+      continue;
+    if (s->chunk)
+      for (size_t j = 0; j < s->member_count; j++) {
+        time_t end = a->series[s->members[j]].w.last_end;
+        if (end != 0 && (s->w.last_end == 0 || end < s->w.last_end))
+          s->w.last_end = end;
+      }
+    else
       state_store_restore(a, s, latest);
-      s->restored = true;
-      if (s->w.last_end == 0)
-        s->age_since = latest - a->window;
-    }
+    s->restored = true;
+    if (s->w.last_end == 0)
+      s->age_since = latest - a->window;
   }
 }
 
@@ -97,7 +107,10 @@ static void check_capacity(account_t *a) {
       CDTIME_T_TO_DOUBLE(a->interval ? a->interval : plugin_get_interval());
   size_t capacity = sched_capacity(a->window, interval,
                                    CDTIME_T_TO_DOUBLE(a->timeout), a->max_rps);
-  bool over = a->series_count > capacity;
+  size_t asking = 0; /* members ask nothing: their chunks do */
+  for (size_t i = 0; i < a->series_count; i++)
+    asking += !a->series[i].member;
+  bool over = asking > capacity;
   if (over && !a->over_capacity)
     WARNING(PLUGIN_NAME " plugin: Account \"%s\": %zu series, but at "
                         "MaxRequestsPerSecond %d, with reads of %.0f s every "
@@ -106,7 +119,7 @@ static void check_capacity(account_t *a) {
                         "or a higher API quota (and MaxRequestsPerSecond) "
                         "help; a second block on the same account does not, "
                         "the quota is per account.",
-            a->name, a->series_count, a->max_rps,
+            a->name, asking, a->max_rps,
             interval < CDTIME_T_TO_DOUBLE(a->timeout)
                 ? interval
                 : CDTIME_T_TO_DOUBLE(a->timeout),
@@ -159,8 +172,12 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
       .region_id = a->region_id,
       .resource_group_id = a->resource_group_id,
       .instance_ids =
-          web ? NULL : (const char *const *)a->instance_ids + s->first_instance,
-      .instance_count = web ? 0 : s->instance_count,
+          web        ? NULL
+          : s->chunk ? (const char *const *)s->member_ids
+                     : (const char *const *)a->instance_ids + s->first_instance,
+      .instance_count = web        ? 0
+                        : s->chunk ? s->member_count
+                                   : s->instance_count,
       .domain = web ? s->domain : NULL,
       .fixed_param = s->variant ? s->variant->param : NULL,
       .fixed_value = !s->variant    ? NULL
@@ -201,19 +218,32 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
  * (event_sources.c). */
 static bool io_other_pending(void *ctx) {
   account_t *a = ((poll_t *)ctx)->a;
-  return discovery_has_work(a) || event_sources_pending(a);
+  return discovery_has_work(a) || account_facts_has_work(a) ||
+         event_sources_pending(a);
 }
 
 static int io_start_other(void *ctx, sched_time_t deadline) {
   account_t *a = ((poll_t *)ctx)->a;
   int status = discovery_start_next(a, cdtime(), deadline);
+  if (status == 0)
+    status = account_facts_start_next(a, cdtime(), deadline);
   return (status != 0) ? status
                        : event_sources_start_next(a, cdtime(), deadline);
 }
 
 static bool io_apply(void *ctx) {
   poll_t *p = ctx;
-  if (!discovery_apply(p->a))
+  bool changed = discovery_apply(p->a);
+  if (changed) /* new instances: their IPs */
+    account_facts_begin(p->a, cdtime());
+  changed |= account_facts_apply(p->a);
+  /* A split's new chunks, once no answer is between its pages (a new
+   * plan would ask them from the first page again). */
+  if (p->a->rechunk && p->page_count == 0) {
+    account_series_rechunk(p->a);
+    changed = true;
+  }
+  if (!changed)
     return false;
   pages_drop(p, NULL); /* the series are new: their answers start afresh */
   restore_new(p->a, p->latest);
@@ -282,6 +312,35 @@ static void refused(poll_t *p, series_t *s, const http_result_t *r,
                           : ", by one of its series while the others wait");
 }
 
+/* A request naming several instances refused (permission, parameters) or
+ * answered "not found": the service refuses it whole when it refuses one
+ * of its instances (a RAM policy that names instances, an instance gone or
+ * of an edition without the feature). It is split in two, asked again in
+ * this read; a request of one instance is refused as any. Its members
+ * stay in chunks of at most that size, doubled again by each answer. */
+static sched_outcome_t split(poll_t *p, series_t *s, const http_result_t *r,
+                             const api_error_t *error,
+                             api_error_class_t class) {
+  account_t *a = p->a;
+  size_t half = (s->member_count + 1) / 2;
+  for (size_t j = 0; j < s->member_count; j++)
+    a->series[s->members[j]].cap = half;
+  a->rechunk = true;
+  stat_health_t *h = dispatch_health(a, s->stat);
+  if (class == API_ERROR_GONE)
+    discovery_refresh_now(a);
+  else if (h != NULL)
+    h->refused++; /* not said as the statistic's: perhaps one instance's */
+  INFO(PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: API error %s "
+                   "(HTTP %ld): %s (RequestId %s). One of its %zu "
+                   "instances may be refused alone: asked again as requests "
+                   "of at most %zu instances.",
+       a->name, s->name, s->stat->action, error->code, r->http_status,
+       error->message, error->request_id[0] ? error->request_id : "none",
+       s->member_count, half);
+  return SCHED_SPLIT;
+}
+
 /* An API error: logged, and what it means for the series or the block. A
  * refusal is refused()'s, and already handed to the scheduler. */
 static sched_outcome_t api_failed(poll_t *p, series_t *s,
@@ -301,6 +360,10 @@ static sched_outcome_t api_failed(poll_t *p, series_t *s,
     return SCHED_AGAIN;
   }
   api_error_class_t class = api_error_classify(error->code, r->http_status);
+  if (s->chunk && s->member_count > 1 &&
+      (class == API_ERROR_PERMISSION || class == API_ERROR_REQUEST ||
+       class == API_ERROR_GONE))
+    return split(p, s, r, error, class);
   if (class == API_ERROR_PERMISSION || class == API_ERROR_REQUEST) {
     dispatch_refused(a, s, class, error);
     refused(p, s, r, error, class);
@@ -371,6 +434,20 @@ static void emit(void *ctx, time_t end, const char *type,
                e->p->a->name, e->s->name, (long long)end);
 }
 
+/* A value of a member's window it handed collectd already (its chunk
+ * asks from the furthest behind of its members): not again. */
+static void emit_member(void *ctx, time_t end, const char *type,
+                        const char *type_instance, double value) {
+  emit_t *e = ctx;
+  if (end > e->s->w.last_end)
+    emit(ctx, end, type, type_instance, value);
+}
+
+static void emit_nothing(void *ctx, time_t end, const char *type,
+                         const char *type_instance, double value) {
+  (void)ctx, (void)end, (void)type, (void)type_instance, (void)value;
+}
+
 static void dispatch_held(void *ctx, const held_value_t *v) {
   emit_t *e = ctx;
   dispatch_value(e->p->a, e->s, v->end, v->type, v->type_instance, v->value);
@@ -411,9 +488,10 @@ static cdtime_t release(poll_t *p, cdtime_t now) {
 
 /* Each event is notified once when it starts and once when it ends, also
  * across a restart with a StateFile, with its sources (event_sources.c). */
-static void notify_events(account_t *a, series_t *s, const api_rows_t *rows) {
+static void notify_events(account_t *a, series_t *s, const api_rows_t *rows,
+                          time_t first) {
   time_t now = time(NULL);
-  time_t since = s->w.requested_first - a->window;
+  time_t since = first - a->window;
   size_t refused = 0;
   char first_refused[128] = "";
   for (size_t r = 0; r < rows->count; r++) {
@@ -535,6 +613,107 @@ static bool respell(poll_t *p, series_t *s, const http_result_t *r,
   return true; /* asked again at once, now in the block's spelling */
 }
 
+/* A chunk's answer: each row goes to its member's series (the instance
+ * facts say whose IP it is), whose values and notifications are that
+ * instance's as if it had been asked alone. An unusable answer gives
+ * nothing: returns -1 with why. */
+static int chunk_answer(poll_t *p, series_t *c, const api_rows_t *rows,
+                        char *why, size_t why_size) {
+  account_t *a = p->a;
+  const statistic_t *stat = c->stat;
+  time_t first = c->w.requested_first, last = c->w.requested_end;
+  if (stat_points(stat, rows, first, last, a->window, emit_nothing, NULL, why,
+                  why_size) != 0)
+    return -1;
+  why[0] = 0; /* notes of names refused: each member's, below */
+  size_t *owner = calloc(rows->count + 1, sizeof(*owner));
+  if (owner == NULL) {
+    sstrncpy(why, "out of memory", why_size);
+    return -1;
+  }
+  facts_attribution_t note;
+  facts_attribute(&a->facts, stat, rows, (const char *const *)c->member_ids,
+                  c->member_count, owner, &note);
+  if (note.unknown > 0) {
+    char shown[128];
+    stat_escape(note.first_unknown, shown, sizeof(shown));
+    if (a->unknown_ip_complaint.interval == 0)
+      a->unknown_ip_complaint.interval = TIME_T_TO_CDTIME_T(a->window);
+    c_complain(LOG_WARNING, &a->unknown_ip_complaint,
+               PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: %zu of "
+                           "%zu rows name an IP that no instance of the block "
+                           "has by %s, the first \"%s\": not attributed to "
+                           "any instance; the instances' IPs are asked again.",
+               a->name, c->name, stat->action, note.unknown, rows->count,
+               API_ACTION_DETAILS, shown);
+    account_facts_refresh_soon(a);
+  }
+  if (note.not_ip > 0) {
+    char shown[128];
+    stat_escape(note.first_not_ip, shown, sizeof(shown));
+    c_complain(LOG_WARNING, &c->name_complaint,
+               PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: left out "
+                           "%zu of %zu rows whose Ip is no IPv4 or IPv6 "
+                           "address, the first \"%s\" (not attributed to any "
+                           "instance).",
+               a->name, c->name, stat->action, note.not_ip, rows->count, shown);
+  }
+  if (note.unusable > 0) {
+    char shown[128];
+    stat_escape(note.first_unusable, shown, sizeof(shown));
+    c_complain(LOG_WARNING, &c->name_complaint,
+               PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: %zu of "
+                           "%zu rows name no instance the request asked for "
+                           "(%s \"%s\", the first): not attributed.",
+               a->name, c->name, stat->action, note.unusable, rows->count,
+               stat->attribution_field, shown);
+  }
+  for (size_t k = 0; k < c->member_count; k++) {
+    series_t *m = a->series + c->members[k];
+    api_rows_t mine;
+    char mine_why[256] = "";
+    if (facts_rows_of(rows, owner, k, &mine) != 0) {
+      c_complain(LOG_ERR, &m->complaint,
+                 PLUGIN_NAME " plugin: Account \"%s\", series %s: out of "
+                             "memory; the values of %lld are lost.",
+                 a->name, m->name, (long long)last);
+      continue;
+    }
+    emit_t e = {.p = p, .s = m};
+    stat_points(stat, &mine, first, last, a->window, emit_member, &e, mine_why,
+                sizeof(mine_why));
+    if (mine_why[0] != 0)
+      c_complain(LOG_WARNING, &m->name_complaint,
+                 PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: %s.",
+                 a->name, m->name, stat->action, mine_why);
+    if (stat->lookback > 0)
+      notify_events(a, m, &mine, first);
+    free(mine.values);
+  }
+  free(owner);
+  return 0;
+}
+
+/* A chunk answered its windows: each member has them, and the members of
+ * a split chunk may share a larger one again (twice its size, each
+ * answer). */
+static void chunk_done(poll_t *p, series_t *c) {
+  account_t *a = p->a;
+  for (size_t k = 0; k < c->member_count; k++) {
+    series_t *m = a->series + c->members[k];
+    if (c->w.requested_end > m->w.last_end)
+      m->w.last_end = c->w.requested_end;
+    if (m->cap > 0) {
+      m->cap = (2 * m->cap >= c->stat->max_instances) ? 0 : 2 * m->cap;
+      a->regroup = true;
+    }
+    if (m->held.count == 0)
+      state_store_remember(a, m);
+    else
+      release_series(p, m, cdtime());
+  }
+}
+
 static void finished(const http_result_t *r, void *ctx) {
   poll_t *p = ctx;
   account_t *a = p->a;
@@ -542,6 +721,10 @@ static void finished(const http_result_t *r, void *ctx) {
   p->result->latency_count++;
   if (*(request_kind_t *)r->user == REQUEST_SOURCES) {
     event_sources_finished(a, r->user, r);
+    return;
+  }
+  if (*(request_kind_t *)r->user == REQUEST_FACTS) {
+    account_facts_finished(a, r->user, r);
     return;
   }
   if (*(request_kind_t *)r->user != REQUEST_WINDOW) {
@@ -587,7 +770,10 @@ static void finished(const http_result_t *r, void *ctx) {
   /* The values the answer gives its windows, dispatched unless the answer
    * turns out to be unusable; then the news of attack events. */
   emit_t e = {.p = p, .s = s};
-  if (parsed == API_RESPONSE_OK && !more) {
+  if (parsed == API_RESPONSE_OK && !more && s->chunk) {
+    if (chunk_answer(p, s, &rows, why, sizeof(why)) != 0)
+      parsed = API_RESPONSE_INVALID;
+  } else if (parsed == API_RESPONSE_OK && !more) {
     why[0] = 0;
     if (stat_points(stat, &rows, s->w.requested_first, s->w.requested_end,
                     a->window, emit, &e, why, sizeof(why)) != 0)
@@ -597,11 +783,11 @@ static void finished(const http_result_t *r, void *ctx) {
                  PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: %s.",
                  a->name, s->name, stat->action, why);
   }
-  if (parsed == API_RESPONSE_OK && !more && stat->lookback > 0) {
+  if (parsed == API_RESPONSE_OK && !more && stat->lookback > 0 && !s->chunk) {
     if (stat->scope == SCOPE_DOMAIN)
       cc_notify_events(a, s, &rows); /* HTTP floods, with their sources */
     else
-      notify_events(a, s, &rows);
+      notify_events(a, s, &rows, s->w.requested_first);
   }
   api_rows_clear(&rows);
 
@@ -632,7 +818,9 @@ static void finished(const http_result_t *r, void *ctx) {
     return;
   if (spelling_of(a, s->variant) != NULL)
     stat_spelling_answered(spelling_of(a, s->variant), s->asked_alt);
-  if (s->held.count == 0)
+  if (s->chunk)
+    chunk_done(p, s);
+  else if (s->held.count == 0)
     state_store_remember(a, s); /* windows without values */
   else
     release_series(p, s, cdtime()); /* remembers what it dispatches */
@@ -664,6 +852,11 @@ void account_poll(account_t *a, time_t latest, cdtime_t deadline,
   };
   a->sched.renewable = credentials_renewable(a->credentials);
   discovery_begin(a, cdtime());
+  account_facts_begin(a, cdtime());
+  if (a->regroup) { /* no request in flight between reads */
+    a->regroup = false;
+    account_series_rechunk(a);
+  }
   restore_new(a, latest);
   check_capacity(a);
   sched_read(&a->sched, &io, latest, deadline);

@@ -8,6 +8,7 @@
 
 #include "utils/common/common.h"
 
+#include "account_facts.h"
 #include "api_request.h"
 
 #include <pthread.h>
@@ -19,6 +20,8 @@ void account_series_name(const char *remark, char *out, size_t size) {
   bool cut;
   stat_text_name(remark, out, (size > NAME_SIZE) ? NAME_SIZE : size, &cut);
 }
+
+static void free_chunk(series_t *c);
 
 /* The names in use, by every block: a series of one block (host, plugin
  * instance, statistic and variant) is no other block's. Blocks read on
@@ -119,6 +122,10 @@ void account_series_release(account_t *a) {
   pthread_mutex_unlock(&claims_lock);
   sfree(a->named_series);
   a->named_series_count = 0;
+  for (size_t i = 0; i < a->series_count; i++)
+    if (a->series[i].chunk)
+      free_chunk(a->series + i);
+  account_facts_free(a);
 }
 
 static int hash_compare(const void *x, const void *y) {
@@ -207,7 +214,8 @@ static int *merge_ports(const account_t *a, int *const *found,
 
 static series_t *find(series_t *list, size_t count, const series_t *s) {
   for (size_t i = 0; i < count; i++)
-    if (list[i].stat == s->stat && list[i].variant == s->variant &&
+    if (!list[i].chunk && list[i].stat == s->stat &&
+        list[i].variant == s->variant &&
         strcmp(list[i].plugin_instance, s->plugin_instance) == 0)
       return list + i;
   return NULL;
@@ -251,6 +259,7 @@ static void carry_over(const account_t *a, series_t *s, bool log_changes) {
     s->complaint = old->complaint;
     s->name_complaint = old->name_complaint;
     s->restored = old->restored;
+    s->cap = old->cap;
   } else if (log_changes) {
     INFO(PLUGIN_NAME " plugin: Account \"%s\": now polling %s.", a->name,
          describe(s, label, sizeof(label)));
@@ -262,7 +271,8 @@ static void log_gone(const account_t *a, series_t *series,
                      size_t series_count) {
   for (size_t i = 0; i < a->series_count; i++) {
     char label[DATA_MAX_NAME_LEN + 96];
-    if (find(series, series_count, a->series + i) == NULL)
+    if (!a->series[i].chunk &&
+        find(series, series_count, a->series + i) == NULL)
       INFO(PLUGIN_NAME " plugin: Account \"%s\": %s is gone from the "
                        "account; no longer polled.",
            a->name, describe(a->series + i, label, sizeof(label)));
@@ -281,14 +291,200 @@ static void series_init(const account_t *a, series_t *s,
   s->w.batch = stat->batch_seconds / a->window;
   if (s->w.batch > STAT_MAX_BATCH)
     s->w.batch = STAT_MAX_BATCH;
+  /* Asked for by its chunk (a series of its own, below). */
+  s->member = stat->attribution != STAT_OWN_ROWS && !a->aggregate;
+  s->w.idle = s->member;
+}
+
+static void free_chunk(series_t *c) {
+  for (size_t j = 0; c->member_ids != NULL && j < c->member_count; j++)
+    sfree(c->member_ids[j]);
+  sfree(c->member_ids);
+  sfree(c->members);
+  c->member_count = 0;
+}
+
+/* The old chunk of stat that asked for instance id, or NULL. */
+static const series_t *old_chunk_of(const series_t *old, size_t old_count,
+                                    const statistic_t *stat, const char *id) {
+  for (size_t i = 0; i < old_count; i++)
+    for (size_t j = 0; old[i].stat == stat && j < old[i].member_count; j++)
+      if (strcmp(old[i].member_ids[j], id) == 0)
+        return old + i;
+  return NULL;
+}
+
+/* A chunk of members [from, to) of idx: what it asks, and its windows as
+ * far as its members' old chunks had them (the oldest), or, the same
+ * members asked the same way, the old chunk's state. */
+static int make_chunk(account_t *a, series_t *c, const statistic_t *stat,
+                      char *const *ids, const size_t *idx, size_t n,
+                      const series_t *old, size_t old_count) {
+  series_init(a, c, stat, SIZE_MAX / 2 - (size_t)(c - a->series));
+  c->member = false;
+  c->w.idle = false;
+  c->chunk = true;
+  c->members = calloc(n + 1, sizeof(*c->members));
+  c->member_ids = calloc(n + 1, sizeof(*c->member_ids));
+  if (c->members == NULL || c->member_ids == NULL)
+    return ENOMEM;
+  C_COMPLAIN_INIT(&c->complaint);
+  C_COMPLAIN_INIT(&c->name_complaint);
+  c->name_complaint.interval = TIME_T_TO_CDTIME_T(a->window);
+  bool same = true, restored = true;
+  const series_t *first_old = NULL;
+  for (size_t j = 0; j < n; j++) {
+    const series_t *m = a->series + idx[j];
+    c->members[j] = idx[j];
+    if ((c->member_ids[j] = strdup(ids[m->first_instance])) == NULL)
+      return ENOMEM;
+    c->member_count = j + 1;
+    const series_t *o = old_chunk_of(old, old_count, stat, c->member_ids[j]);
+    if (j == 0)
+      first_old = o;
+    same = same && o != NULL && o == first_old && o->member_count == n;
+    restored = restored && o != NULL && o->restored;
+    time_t end = o != NULL ? o->w.last_end : m->w.last_end;
+    if (end != 0 && (c->w.last_end == 0 || end < c->w.last_end))
+      c->w.last_end = end;
+  }
+  c->restored = restored;
+  if (same) {
+    c->w.given_up_end = first_old->w.given_up_end;
+    c->w.refusals = first_old->w.refusals;
+    c->w.refused_until = first_old->w.refused_until;
+    c->complaint = first_old->complaint;
+    c->name_complaint = first_old->name_complaint;
+    c->age_since = first_old->age_since;
+  }
+  if (n == 1) /* as the instance's own series, the log lines as ever */
+    sstrncpy(c->name, a->series[idx[0]].name, sizeof(c->name));
+  else
+    ssnprintf(c->name, sizeof(c->name), "%s of %zu instances (%s to %s)",
+              stat->name, n, c->member_ids[0], c->member_ids[n - 1]);
+  return 0;
+}
+
+/* Appends to the block's series (members, no chunk) the chunks of each
+ * statistic whose requests name several instances: its members in order,
+ * max_instances a chunk (one without the instance facts), fewer where a
+ * member's cap says. ids: what the members' first_instance index. Returns
+ * 0 or ENOMEM (no chunk then). */
+static int build_chunks(account_t *a, char *const *ids, const series_t *old,
+                        size_t old_count) {
+  size_t base = a->series_count, members = 0;
+  for (size_t i = 0; i < base; i++)
+    members += a->series[i].member;
+  if (members == 0)
+    return 0;
+  series_t *grown = realloc(a->series, (base + members + 1) * sizeof(*grown));
+  size_t *idx = calloc(members + 1, sizeof(*idx));
+  size_t *caps = calloc(members + 1, sizeof(*caps));
+  size_t *first = calloc(members + 1, sizeof(*first));
+  int status = (grown == NULL || idx == NULL || caps == NULL || first == NULL)
+                   ? ENOMEM
+                   : 0;
+  if (grown != NULL)
+    a->series = grown;
+  bool facts = account_facts_usable(a);
+  for (size_t k = 0; k < a->statistics_count && status == 0; k++) {
+    const statistic_t *stat = a->statistics[k];
+    size_t n = 0;
+    for (size_t i = 0; i < base; i++)
+      if (a->series[i].member && a->series[i].stat == stat) {
+        idx[n] = i;
+        caps[n++] = a->series[i].cap;
+      }
+    size_t max =
+        (facts || stat->attribution != STAT_BY_IP) ? stat->max_instances : 1;
+    size_t chunks = facts_chunks(n, max, caps, first);
+    for (size_t c = 0; c < chunks && status == 0; c++) {
+      size_t to = (c + 1 < chunks) ? first[c + 1] : n;
+      series_t *ch = a->series + a->series_count;
+      status = make_chunk(a, ch, stat, ids, idx + first[c], to - first[c], old,
+                          old_count);
+      a->series_count++;
+      if (status != 0)
+        free_chunk(ch);
+    }
+  }
+  if (status != 0) {
+    for (size_t i = base; i < a->series_count; i++)
+      free_chunk(a->series + i);
+    a->series_count = base;
+  }
+  free(idx);
+  free(caps);
+  free(first);
+  account_series_idle(a);
+  return status;
+}
+
+bool account_series_idle(account_t *a) {
+  bool ready = account_facts_ready(a), usable = account_facts_usable(a);
+  bool refreshing = account_facts_refreshing(a), changed = false;
+  for (size_t i = 0; i < a->series_count; i++) {
+    series_t *c = a->series + i;
+    if (!c->chunk)
+      continue;
+    bool idle = false;
+    if (c->member_count > 1 && c->stat->attribution == STAT_BY_IP && usable) {
+      /* New instances: their IPs first, if they are being asked. */
+      idle = !ready;
+      for (size_t j = 0; refreshing && !idle && j < c->member_count; j++)
+        idle = facts_find(&a->facts, c->member_ids[j]) == NULL;
+    }
+    changed |= idle != c->w.idle;
+    c->w.idle = idle;
+  }
+  return changed;
+}
+
+/* Takes the chunks out of the block's series (they are at the end):
+ * returned, *count of them. */
+static series_t *take_chunks(account_t *a, size_t *count) {
+  size_t first = a->series_count;
+  while (first > 0 && a->series[first - 1].chunk)
+    first--;
+  *count = a->series_count - first;
+  if (*count == 0)
+    return NULL;
+  series_t *old = malloc(*count * sizeof(*old));
+  if (old != NULL)
+    memcpy(old, a->series + first, *count * sizeof(*old));
+  else
+    for (size_t i = first; i < a->series_count; i++)
+      free_chunk(a->series + i);
+  a->series_count = first;
+  if (old == NULL)
+    *count = 0;
+  return old;
+}
+
+static void free_chunks(series_t *old, size_t count) {
+  for (size_t i = 0; i < count; i++)
+    free_chunk(old + i);
+  free(old);
+}
+
+int account_series_rechunk(account_t *a) {
+  size_t old_count;
+  series_t *old = take_chunks(a, &old_count);
+  int status = build_chunks(a, a->instance_ids, old, old_count);
+  free_chunks(old, old_count);
+  a->sched.cursor = 0;
+  a->rechunk = false;
+  return status;
 }
 
 /* The block's series are series now: the ones no longer there are logged
  * as gone, and the next read starts at the first. */
 static void install_series(account_t *a, series_t *series, size_t series_count,
-                           bool log_changes) {
+                           bool log_changes, char *const *ids) {
   if (log_changes)
     log_gone(a, series, series_count);
+  size_t old_count;
+  series_t *old = take_chunks(a, &old_count);
   /* Windows fetched but not yet dispatched stay with their series. */
   for (size_t i = 0; i < series_count; i++) {
     series_t *old = find(a->series, a->series_count, series + i);
@@ -301,6 +497,12 @@ static void install_series(account_t *a, series_t *series, size_t series_count,
   a->series = series;
   a->series_count = series_count;
   a->sched.cursor = 0;
+  if (build_chunks(a, ids, old, old_count) != 0)
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": out of memory building the "
+                      "requests of several instances; those statistics are "
+                      "not polled until the next discovery.",
+          a->name);
+  free_chunks(old, old_count);
 }
 
 /* base, cut at a character to leave room, "_" and suffix. */
@@ -422,7 +624,8 @@ static int add_domain_series(const account_t *a, char *const *domains,
 static int keep_series(const account_t *a, bool domains, series_t **series,
                        size_t *series_count) {
   for (size_t i = 0; i < a->series_count; i++) {
-    if ((a->series[i].stat->scope == SCOPE_DOMAIN) != domains)
+    if ((a->series[i].stat->scope == SCOPE_DOMAIN) != domains ||
+        a->series[i].chunk)
       continue;
     series_t *grown = realloc(*series, (*series_count + 2) * sizeof(**series));
     if (grown == NULL)
@@ -450,7 +653,7 @@ int account_set_domains(account_t *a, char **domains, size_t count,
     free_list(domains, count);
     return status;
   }
-  install_series(a, series, series_count, log_changes);
+  install_series(a, series, series_count, log_changes, a->instance_ids);
   free_list(a->domains, a->domain_count);
   a->domains = domains;
   a->domain_count = count;
@@ -592,7 +795,7 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
     free_list(names, count);
     return status;
   }
-  install_series(a, series, series_count, log_changes);
+  install_series(a, series, series_count, log_changes, ids);
   free_list(a->instance_ids, a->instance_count);
   free_list(a->instance_names, a->instance_count);
   a->instance_ids = ids;

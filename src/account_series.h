@@ -59,4 +59,15 @@ void account_series_new_read(account_t *a);
 bool account_series_admit(account_t *a, const series_t *s,
                           const char *type_instance);
 
+/* Builds the block's chunks anew (account.h: series_t.chunk), from its
+ * members, their caps and the instance facts: after a refusal split one,
+ * or when the facts came or went. The chunks' windows carry on. Only with
+ * no request in flight. Returns 0 or ENOMEM. */
+int account_series_rechunk(account_t *a);
+
+/* Chunks of several instances that attribute rows by IP wait (w.idle)
+ * while the instance facts are not there, or are being asked again and
+ * lack one of their instances. Returns whether a chunk's waiting changed. */
+bool account_series_idle(account_t *a);
+
 #endif /* ACCOUNT_SERIES_H */

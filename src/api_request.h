@@ -79,6 +79,18 @@ int api_network_rules_params(const char *region_id,
 /* DescribeDomains: the account's web domains (those of instance_ids, if
  * count > 0). Returns 0 or -1. */
 #define API_ACTION_DOMAINS "DescribeDomains"
+
+/* The instance facts (instance_facts.h): DescribeInstances, of the listed
+ * instance_ids (1 .. API_MAX_INSTANCE_IDS), page page_number of
+ * API_FACTS_PAGE_SIZE; and DescribeInstanceDetails (page_size 0: no
+ * paging) of the same. Returns 0 or -1. */
+#define API_ACTION_FACTS "DescribeInstances"
+#define API_ACTION_DETAILS "DescribeInstanceDetails"
+#define API_FACTS_PAGE_SIZE 50
+int api_facts_params(const char *action, const char *region_id,
+                     const char *resource_group_id,
+                     const char *const *instance_ids, size_t count,
+                     int page_number, int page_size, rpc_params_t *params);
 int api_domains_params(const char *region_id, const char *resource_group_id,
                        const char *const *instance_ids, size_t count,
                        rpc_params_t *params);

@@ -227,7 +227,16 @@ typedef struct {
   size_t field_count;
   const api_field_t *root_fields;
   size_t root_field_count;
+  /* Rows of a list inside each row (EipInfos of an instance): a row per
+   * inner item, the outer fields first. NULL: none. */
+  const struct inner_s *inner;
 } schema_t;
+
+typedef struct inner_s {
+  const char *list;
+  const api_field_t *fields;
+  size_t field_count;
+} inner_t;
 
 typedef struct {
   api_rows_t *rows;
@@ -332,9 +341,43 @@ static api_response_status_t read_self_row(rows_builder_t *b, xmlNodePtr e,
   return API_RESPONSE_OK;
 }
 
+static api_response_status_t read_list(rows_builder_t *b, xmlNodePtr root,
+                                       const schema_t *schema, char *why,
+                                       size_t why_size);
+
+/* A row holding a list (schema->inner): a row per inner item, each the
+ * outer fields followed by the item's. */
+static api_response_status_t read_nested(rows_builder_t *b, xmlNodePtr e,
+                                         const schema_t *schema, char *why,
+                                         size_t why_size) {
+  size_t outer_n = schema->field_count, inner_n = schema->inner->field_count;
+  api_value_t outer[16] = {{0}};
+  if (outer_n > 16) {
+    snprintf(why, why_size, "too many fields");
+    return API_RESPONSE_INVALID;
+  }
+  api_response_status_t status = read_values(e, schema->fields, outer_n, outer,
+                                             &b->rows->texts, why, why_size);
+  if (status != API_RESPONSE_OK)
+    return status;
+  schema_t inner = {
+      schema->inner->list, schema->inner->fields, inner_n, NULL, 0, NULL};
+  size_t before = b->rows->count;
+  status = read_list(b, e, &inner, why, why_size);
+  size_t width = b->rows->field_count;
+  for (size_t r = before; r < b->rows->count; r++) {
+    api_value_t *row = b->rows->values + r * width;
+    memmove(row + outer_n, row, inner_n * sizeof(*row));
+    memcpy(row, outer, outer_n * sizeof(*row));
+  }
+  return status;
+}
+
 static api_response_status_t read_row(rows_builder_t *b, xmlNodePtr e,
                                       const schema_t *schema, char *why,
                                       size_t why_size) {
+  if (schema->inner != NULL)
+    return read_nested(b, e, schema, why, why_size);
   if (self_rows(schema))
     return read_self_row(b, e, schema, why, why_size);
   if (holds_text(e)) {
@@ -448,7 +491,9 @@ static api_response_status_t parse_answer(const char *body, size_t len,
                                           const schema_t *schema,
                                           api_rows_t *rows, api_error_t *error,
                                           char *why, size_t why_size) {
-  *rows = (api_rows_t){.field_count = schema->field_count};
+  *rows = (api_rows_t){.field_count =
+                           schema->field_count +
+                           (schema->inner ? schema->inner->field_count : 0)};
   if (len == 0) {
     snprintf(why, why_size, "empty body");
     return API_RESPONSE_INVALID;
@@ -516,12 +561,25 @@ api_parse_rows(const char *body, size_t len, const char *action,
                const api_field_t *root_fields, size_t root_field_count,
                api_rows_t *rows, api_error_t *error, char *why,
                size_t why_size) {
-  schema_t schema = {list, fields, field_count, root_fields, root_field_count};
+  schema_t schema = {list,        fields,           field_count,
+                     root_fields, root_field_count, NULL};
   char root[API_TEXT_SIZE];
   if (action != NULL)
     snprintf(root, sizeof(root), "%sResponse", action);
   return parse_answer(body, len, action != NULL ? root : NULL, &schema, rows,
                       error, why, why_size);
+}
+
+api_response_status_t api_parse_nested_rows(
+    const char *body, size_t len, const char *action, const char *list,
+    const api_field_t *fields, size_t field_count, const char *inner_list,
+    const api_field_t *inner_fields, size_t inner_field_count, api_rows_t *rows,
+    api_error_t *error, char *why, size_t why_size) {
+  inner_t inner = {inner_list, inner_fields, inner_field_count};
+  schema_t schema = {list, fields, field_count, NULL, 0, &inner};
+  char root[API_TEXT_SIZE];
+  snprintf(root, sizeof(root), "%sResponse", action);
+  return parse_answer(body, len, root, &schema, rows, error, why, why_size);
 }
 
 void api_rows_clear(api_rows_t *rows) {
@@ -542,7 +600,7 @@ api_response_status_t api_parse_instance_ids(const char *body, size_t len,
                                              api_instance_list_t *list,
                                              api_error_t *error, char *why,
                                              size_t why_size) {
-  schema_t schema = {"InstanceIds", instance_fields, 2, NULL, 0};
+  schema_t schema = {"InstanceIds", instance_fields, 2, NULL, 0, NULL};
   api_rows_t rows;
   *list = (api_instance_list_t){0};
   api_response_status_t status =
@@ -586,7 +644,7 @@ api_response_status_t api_parse_network_rules(const char *body, size_t len,
                                               api_rule_list_t *list,
                                               api_error_t *error, char *why,
                                               size_t why_size) {
-  schema_t schema = {"NetworkRules", rule_fields, 2, rule_root_fields, 1};
+  schema_t schema = {"NetworkRules", rule_fields, 2, rule_root_fields, 1, NULL};
   api_rows_t rows;
   *list = (api_rule_list_t){0};
   api_response_status_t status =

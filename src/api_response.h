@@ -97,6 +97,17 @@ api_parse_rows(const char *body, size_t len, const char *action,
                size_t why_size);
 void api_rows_clear(api_rows_t *rows);
 
+/* As api_parse_rows() (no root fields), for rows that hold a list of their
+ * own (DescribeInstanceDetails: InstanceDetails, each with EipInfos): a row
+ * per item of an inner list, its fields the outer row's (field_count)
+ * followed by the item's (inner_field_count). A row whose inner list is
+ * empty or absent gives no row. */
+api_response_status_t api_parse_nested_rows(
+    const char *body, size_t len, const char *action, const char *list,
+    const api_field_t *fields, size_t field_count, const char *inner_list,
+    const api_field_t *inner_fields, size_t inner_field_count, api_rows_t *rows,
+    api_error_t *error, char *why, size_t why_size);
+
 /* The listings discovery reads: api_parse_rows() with the operation's
  * table, checking the root's name too, copied into structs. */
 

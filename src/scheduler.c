@@ -123,6 +123,8 @@ static void plan(sched_t *s) {
      * it due until it is fetched, across minute boundaries. */
     if (w->last_end == 0)
       w->last_end = s->latest - s->window;
+    if (w->idle)
+      continue;
     if (s->latest <= w->given_up_end || s->latest <= s->given_up_end)
       continue;
     time_t first = w->last_end + s->window;
@@ -442,6 +444,9 @@ void sched_window_done(sched_t *s, sched_series_t *w, sched_outcome_t outcome,
     s->gone++;
     skip_group(s, w);
     not_refused(s, w);
+    return;
+  case SCHED_SPLIT:
+    w->next_end = 0;
     return;
   case SCHED_AGAIN:
     /* Not the service's trouble: no backoff, and the window stays in this

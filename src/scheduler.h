@@ -54,6 +54,10 @@ typedef struct {
   size_t stat;         /* the statistic: series of one back off together */
   int batch;           /* windows one request may cover; 0: one */
   bool latest_only;    /* a state: only the newest window, no backfill */
+  /* Asks nothing for now (its windows stay due): a series whose values
+   * another series' requests fetch, or one that waits for what it needs
+   * (the glue says which). */
+  bool idle;
 
   /* Within a read */
   time_t next_end;        /* the next window to fetch; 0: none in this read */
@@ -100,6 +104,9 @@ typedef enum {
   /* Not answered for a reason of the request's own (its kept-alive
    * connection died, its nonce was refused as used): */
   SCHED_AGAIN, /* asked again at once, signed anew */
+  /* The glue replaces the series (a request of several instances refused
+   * is split): no window done, nothing counted; the new series ask. */
+  SCHED_SPLIT,
 } sched_outcome_t;
 
 typedef enum {

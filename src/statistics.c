@@ -51,7 +51,8 @@ static const stat_value_t traffic_values[] = {
 };
 
 /* DescribeBlackholeStatus: a row per IP of the instances, no instance ID
- * (hence a request per instance), no time: the state when asked. */
+ * (the instance facts map each IP to its instance), no time: the state
+ * when asked. */
 static const api_field_t blackhole_fields[] = {
     {"Ip", API_FIELD_TEXT, true},
     {"BlackStatus", API_FIELD_TEXT, true},
@@ -68,7 +69,8 @@ static int blackhole_points(const statistic_t *stat, const api_rows_t *rows,
                             stat_emit_t emit, void *ctx, char *why,
                             size_t why_size);
 
-/* DescribeDDoSEvents: a row per event of the instances (no instance ID),
+/* DescribeDDoSEvents: a row per event of the instances (no instance ID:
+ * its Ip says whose, through the instance facts),
  * in an order the docs do not give, paged; Port empty and Region absent on
  * blackholes (the docs' own example). */
 static const api_field_t event_fields[] = {
@@ -231,6 +233,8 @@ const statistic_t statistics[] = {
         .value_count = COUNT_OF(blackhole_values),
         .max_response = 1024 * 1024, /* a row per IP */
         .max_instances = 20,         /* InstanceIds: maxItems 20 */
+        .attribution = STAT_BY_IP,   /* a row per IP, no instance ID */
+        .attribution_field = "Ip",
         .timeless = true,
         .points = blackhole_points,
         .state_suffix = "/blackhole",
@@ -250,7 +254,9 @@ const statistic_t statistics[] = {
         .values = event_values,
         .value_count = COUNT_OF(event_values),
         .max_response = 1024 * 1024, /* a page of events (50) */
-        .max_instances = 100,
+        .max_instances = 100,        /* InstanceIds: maxItems 100 */
+        .attribution = STAT_BY_IP,   /* events carry Ip, no instance ID */
+        .attribution_field = "Ip",
         .points = events_points,
         .state_suffix = "/events",
     },

@@ -31,6 +31,17 @@ typedef enum {
   SCOPE_DOMAIN,   /* a series per web domain (Domain): no InstanceIds */
 } stat_scope_t;
 
+/* Whose a row of an answer is, for a statistic whose requests name
+ * several instances (max_instances): the block asks once for up to
+ * max_instances of its instances (a chunk, a scheduler series), and each
+ * row's values and notifications go to its own instance's series. */
+typedef enum {
+  STAT_OWN_ROWS,       /* a request names one instance: its rows are it */
+  STAT_BY_INSTANCE_ID, /* a row's attribution_field is its InstanceId */
+  STAT_BY_IP, /* a row's attribution_field is an IP of its instance, mapped
+                 through the instance facts (instance_facts.h) */
+} stat_attribution_t;
+
 typedef struct statistic_s statistic_t;
 
 /* Where a statistic's values go: one value of the window ending at end. */
@@ -108,6 +119,10 @@ struct statistic_s {
   size_t value_count;
   size_t max_response;  /* the largest answer accepted, in bytes */
   size_t max_instances; /* InstanceIds one request may name */
+  /* With STAT_BY_*: requests name up to max_instances instances, their
+   * rows attributed by attribution_field. */
+  stat_attribution_t attribution;
+  const char *attribution_field;
   /* Seconds before the first window a request also covers: events that
    * began earlier and still run. With it, the answer is paged: every page
    * up to its Total (root field 0), at most STAT_MAX_PAGES. */

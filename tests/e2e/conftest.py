@@ -380,7 +380,7 @@ MODULE_SECONDS = {
     "test_refusal_backoff.py": 190, "test_backfill.py": 130, "test_ram_role.py": 130, "test_state_file.py": 125,
     "test_discovery.py": 100, "test_traffic.py": 95, "test_attack_script.py": 90,
     "test_blackhole.py": 90, "test_events.py": 90, "test_write_backends.py": 80,
-    "test_web.py": 70, "test_victoria_metrics.py": 65, "test_names.py": 150, "test_read_deadline.py": 50, "test_prometheus.py": 60, "test_fuzz.py": 40,
+    "test_web.py": 70, "test_victoria_metrics.py": 65, "test_batch.py": 75, "test_names.py": 150, "test_read_deadline.py": 50, "test_prometheus.py": 60, "test_fuzz.py": 40,
     "test_threshold.py": 30, "test_prometheus_rules.py": 30, "test_cc_events.py": 10,
     "test_debian_package.py": 25, "test_readme_config.py": 5, "test_simulator.py": 25, "test_default_credentials.py": 15,
     "test_concurrency.py": 5, "test_config.py": 5, "test_credentials.py": 5,

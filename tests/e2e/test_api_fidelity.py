@@ -27,6 +27,8 @@ TAKES_RESOURCE_GROUP = {
     "DescribeDomainQPSList": True, "DescribeDomainStatusCodeList": True,
     "DescribeDomainAttackEvents": True,
     "DescribeInstanceIds": True, "DescribeNetworkRules": False, "DescribeDomains": True,
+    # The instances' IPs (events and blackhole of several instances at once).
+    "DescribeInstances": True, "DescribeInstanceDetails": False,
 }
 ALL_STATISTICS = ('Statistics "connections" "traffic" "blackhole" "events" "qps" "status_codes" '
                   '"cc_events"')

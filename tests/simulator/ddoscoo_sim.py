@@ -69,6 +69,20 @@ Listing operations:
                           ForwardProtocol tcp|udp, FrontendPort: RequestId, TotalCount and
                           NetworkRules items {InstanceId, Protocol, FrontendPort,
                           BackendPort, RealServers [ip, ...], Remark, IsAutoCreate false}.
+    DescribeInstances     PageNumber >= 1, PageSize 1..50, optional InstanceIds.N
+                          (1..100), ResourceGroupId, Edition, Enabled 0|1, Ip, Remark
+                          (a part of it), ExpireStartTime/ExpireEndTime (ms) filters:
+                          RequestId, TotalCount and Instances items {InstanceId, Ip (the
+                          first listed IP), Remark, Edition, Status 1, Enabled 1,
+                          DebtStatus 0, ExpireTime, CreateTime (ms), IpMode, IpVersion,
+                          IsFirstOpenBw 0, IsFirstOpenQps 0}, the SDK model's fields.
+    DescribeInstanceDetails InstanceIds.N (1..100, each an instance of the region, else
+                          InvalidInstance.NotFound): RequestId and InstanceDetails items
+                          {InstanceId, Line, EipInfos [{Eip, Status (normal, defense or
+                          blackhole, by the attack section), IpMode, IpVersion,
+                          CertConfigured, TlsVersion, Ssl13Enabled, FunctionVersion}]}: an
+                          instance's IPs are its "instance_ips" (several possible), its
+                          attacks' and "many_ips" addresses, but "unlisted_ips".
     In XML a list is rendered per the scenario's "list_style":
       "repeated" (default)  <InstanceIds>..fields..</InstanceIds><InstanceIds>..</InstanceIds>
                             directly under the root (nothing when the list is empty);
@@ -296,7 +310,10 @@ V3_KNOWN_PARAMS = frozenset(("Format", "RegionId") + OPERATION_PARAMS)
 LIST_INSTANCES = "DescribeInstanceIds"
 LIST_RULES = "DescribeNetworkRules"
 LIST_DOMAINS = "DescribeDomains"
-LIST_ACTIONS = (LIST_INSTANCES, LIST_RULES, LIST_DOMAINS)
+# What is known of instances (see the section "Instance facts").
+FACTS_INSTANCES = "DescribeInstances"
+FACTS_DETAILS = "DescribeInstanceDetails"
+LIST_ACTIONS = (LIST_INSTANCES, LIST_RULES, LIST_DOMAINS, FACTS_INSTANCES, FACTS_DETAILS)
 # The statistics of an attack (see the section "Attack statistics").
 FLOW_ACTION = "DescribePortFlowList"
 BLACKHOLE_ACTION = "DescribeBlackholeStatus"
@@ -321,6 +338,9 @@ OPERATIONS = {
     BLACKHOLE_ACTION: (),
     EVENTS_ACTION: ("StartTime", "EndTime", "PageNumber", "PageSize", "ResourceGroupId"),
     LIST_DOMAINS: ("ResourceGroupId",),
+    FACTS_INSTANCES: ("ResourceGroupId", "PageNumber", "PageSize", "Ip", "Remark", "Edition",
+                      "Enabled", "ExpireStartTime", "ExpireEndTime"),
+    FACTS_DETAILS: (),
     QPS_ACTION: ("StartTime", "EndTime", "Interval", "Domain", "ResourceGroupId"),
     CODES_ACTION: ("StartTime", "EndTime", "Interval", "Domain", "QueryType", "ResourceGroupId"),
     CC_EVENTS_ACTION: ("StartTime", "EndTime", "Domain", "PageNumber", "PageSize",
@@ -329,7 +349,8 @@ OPERATIONS = {
     SRC_IP_ACTION: ("EventType", "Ip", "StartTime", "Range"),
 }
 INSTANCE_LIST_ACTIONS = frozenset((ACTION, LIST_INSTANCES, LIST_DOMAINS, FLOW_ACTION,
-                                   BLACKHOLE_ACTION, EVENTS_ACTION))
+                                   BLACKHOLE_ACTION, EVENTS_ACTION, FACTS_INSTANCES,
+                                   FACTS_DETAILS))
 ALL_OPERATION_PARAMS = frozenset(n for names in OPERATIONS.values() for n in names)
 DEFAULT_REGION = "cn-hangzhou"          # a request without RegionId
 DEFAULT_RESOURCE_GROUP = "rg-default"   # instances not in "resource_groups"
@@ -1153,6 +1174,29 @@ class SimState:
                             "IpMode": "fnat", "IpVersion": "Ipv4"})
         return out
 
+    def describe_instances(self, region, resource_group=None, ids=None):
+        """DescribeInstances' items (every field of the SDK's model), in
+        listing order, of the region (and resource group, and ids)."""
+        inv = self._inventory
+        section = self.attack_section()
+        out = []
+        with self._lock:
+            for iid in self._listed:
+                if (self._region_of(iid) != region
+                        or (resource_group is not None and
+                            inv["resource_groups"].get(iid, DEFAULT_RESOURCE_GROUP) != resource_group)
+                        or (ids is not None and iid not in ids)):
+                    continue
+                ips = listed_ips(iid, section)
+                out.append({"InstanceId": iid, "Ip": ips[0] if ips else "",
+                            "Remark": inv["remarks"].get(iid, ""),
+                            "Edition": inv["editions"].get(iid, DEFAULT_EDITION),
+                            "Status": 1, "Enabled": 1, "DebtStatus": 0,
+                            "ExpireTime": INSTANCE_EXPIRE_MS, "CreateTime": INSTANCE_CREATE_MS,
+                            "IpMode": "fnat", "IpVersion": "Ipv6" if ips and ":" in ips[0]
+                            else "Ipv4", "IsFirstOpenBw": 0, "IsFirstOpenQps": 0})
+        return out
+
     def network_rules(self, iid, region, protocol=None, frontend_port=None):
         """The rules of instance ``iid`` (copies, filtered), or None when
         there is no such instance in ``region``."""
@@ -1587,6 +1631,10 @@ def _verify_operation(params, state, action=ACTION):
         return _verify_network_rules(params, state)
     if action == LIST_DOMAINS:
         return _verify_domains(params, state)
+    if action == FACTS_INSTANCES:
+        return _verify_describe_instances(params, state)
+    if action == FACTS_DETAILS:
+        return _verify_instance_details(params, state)
     if action in WEB_ACTIONS:
         return _verify_web_operation(params, state, action)
     if action in CC_ACTIONS:
@@ -1630,6 +1678,68 @@ def _verify_instance_ids(params, state):
     items = state.list_instances(region, params.get("ResourceGroupId"), edition,
                                  None if ids is None else set(ids))
     return {"region": region, "instances": items}
+
+
+def _verify_describe_instances(params, state):
+    """DescribeInstances: PageNumber (>= 1), PageSize (1..50), optional
+    InstanceIds.N (1..100), ResourceGroupId, Edition, Enabled, Ip, Remark
+    (a part of it), ExpireStartTime/ExpireEndTime (ms) filters. Returns
+    {"total_count", "instances": [the page's item dicts]}."""
+    for name in ("PageNumber", "PageSize"):
+        if name not in params:
+            raise _missing(name)
+    number, size = params["PageNumber"], params["PageSize"]
+    if not UNSIGNED_RE.fullmatch(number) or int(number) < 1:
+        raise _invalid("PageNumber", "It must be an integer from 1.")
+    if not UNSIGNED_RE.fullmatch(size) or not 1 <= int(size) <= MAX_PAGE_SIZE:
+        raise _invalid("PageSize", "It must be an integer from 1 to %d." % MAX_PAGE_SIZE)
+    numbers = {}
+    for name in ("Edition", "Enabled", "ExpireStartTime", "ExpireEndTime"):
+        if name in params:
+            if not UNSIGNED_RE.fullmatch(params[name]):
+                raise _invalid(name, "It must be a non-negative integer.")
+            numbers[name] = int(params[name])
+    if "Enabled" in numbers and numbers["Enabled"] not in (0, 1):
+        raise _invalid("Enabled", "Valid values: 0, 1.")
+    ids = _instance_id_list(params, required=False)
+    region = params.get("RegionId", DEFAULT_REGION)
+    items = state.describe_instances(region, params.get("ResourceGroupId"),
+                                     None if ids is None else set(ids))
+    section = state.attack_section()
+    out = []
+    for it in items:
+        if ("Edition" in numbers and it["Edition"] != numbers["Edition"]
+                or "Enabled" in numbers and it["Enabled"] != numbers["Enabled"]
+                or "ExpireStartTime" in numbers and it["ExpireTime"] < numbers["ExpireStartTime"]
+                or "ExpireEndTime" in numbers and it["ExpireTime"] > numbers["ExpireEndTime"]
+                or "Remark" in params and params["Remark"] not in it["Remark"]
+                or "Ip" in params and params["Ip"] not in listed_ips(it["InstanceId"], section)):
+            continue
+        out.append(it)
+    first = (int(number) - 1) * int(size)
+    return {"total_count": len(out), "instances": out[first:first + int(size)]}
+
+
+def _verify_instance_details(params, state):
+    """DescribeInstanceDetails: InstanceIds.N (1..100), each an instance of
+    the region. Returns {"details": [{"InstanceId", "Line", "EipInfos": [...]}]},
+    in request order."""
+    ids = _instance_id_list(params, required=True)
+    region = params.get("RegionId", DEFAULT_REGION)
+    for iid in ids:
+        if not state.instance_in_region(iid, region):
+            raise ApiError(400, "InvalidInstance.NotFound",
+                           "The specified instance does not exist: %s" % iid)
+    section = state.attack_section()
+    details = []
+    for iid in dict.fromkeys(ids):
+        eips = [{"Eip": ip, "Status": eip_status(iid, ip, section, state.now()),
+                 "IpMode": "fnat", "IpVersion": "Ipv6" if ":" in ip else "Ipv4",
+                 "CertConfigured": False, "TlsVersion": "tls1.2", "Ssl13Enabled": False,
+                 "FunctionVersion": "default"}
+                for ip in listed_ips(iid, section)]
+        details.append({"InstanceId": iid, "Line": "coop-line-001", "EipInfos": eips})
+    return {"details": details}
 
 
 def _verify_domains(params, state):
@@ -1812,6 +1922,16 @@ def list_fields(action, result, request_id, seed):
         return shuffled([("RequestId", request_id), ("InstanceIds", items)])
     if action == LIST_DOMAINS:
         return shuffled([("RequestId", request_id), ("Domains", ListValue(result["domains"]))])
+    if action == FACTS_INSTANCES:
+        items = ListValue(shuffled(i.items()) for i in result["instances"])
+        return shuffled([("RequestId", request_id), ("TotalCount", result["total_count"]),
+                         ("Instances", items)])
+    if action == FACTS_DETAILS:
+        items = ListValue(shuffled(
+            [("InstanceId", d["InstanceId"]), ("Line", d["Line"]),
+             ("EipInfos", ListValue(shuffled(e.items()) for e in d["EipInfos"]))])
+            for d in result["details"])
+        return shuffled([("RequestId", request_id), ("InstanceDetails", items)])
     items = ListValue(shuffled([
         ("InstanceId", result["instance_id"]), ("Protocol", r["protocol"]),
         ("FrontendPort", r["frontend_port"]), ("BackendPort", r["backend_port"]),
@@ -1827,6 +1947,12 @@ def list_summary(action, result):
         return {"listed": [i["InstanceId"] for i in result["instances"]]}
     if action == LIST_DOMAINS:
         return {"listed": list(result["domains"])}
+    if action == FACTS_INSTANCES:
+        return {"listed": [i["InstanceId"] for i in result["instances"]],
+                "total_count": result["total_count"]}
+    if action == FACTS_DETAILS:
+        return {"listed": ["%s:%s" % (d["InstanceId"], e["Eip"]) for d in result["details"]
+                           for e in d["EipInfos"]]}
     return {"listed": ["%s:%d" % (r["protocol"], r["frontend_port"]) for r in result["rules"]],
             "total_count": result["total_count"]}
 
@@ -1906,7 +2032,8 @@ EVENT_ORDERS = ("newest", "scrambled")
 ATTACK_DEFAULTS = {"attacks": [], "ongoing_end_time": "zero", "event_selection": "overlap",
                    "event_order": "newest",
                    "flow_regions": ["cn"], "instance_ips": {}, "flow_delay_seconds": 0,
-                   "floods": [], "hostile_ips": {}, "many_ips": {}}
+                   "floods": [], "hostile_ips": {}, "many_ips": {},
+                   "unlisted_ips": [], "forbidden_instances": []}
 MAX_HOSTILE_TEXT = 4096         # characters of one hostile "Ip"
 MAX_MANY_IPS = 100000
 FLOOD_KEYS = frozenset({"domain", "start", "end", "peak_qps", "ramp_seconds", "sources"})
@@ -1957,6 +2084,36 @@ def default_ip(iid):
     n = int.from_bytes(hashlib.sha256(("ip:" + iid).encode("utf-8")).digest()[:4], "big")
     x = n % 512
     return "198.%d.%d.%d" % (18 + x // 256, x % 256, 1 + (n >> 9) % 254)
+
+
+# Instance facts (DescribeInstances, DescribeInstanceDetails): every
+# instance was created and expires at these times (ms), is "normal" (Status
+# 1), forwards (Enabled 1) and owes nothing (DebtStatus 0).
+INSTANCE_CREATE_MS = 1600000000000
+INSTANCE_EXPIRE_MS = 1900000000000
+
+
+def listed_ips(iid, section):
+    """The IPs the instance facts list of an instance: its IPs, but those of
+    "unlisted_ips" (an address the listing does not know yet)."""
+    hidden = set(section.get("unlisted_ips", ()))
+    many = ["10.%d.%d.%d" % (n >> 16 & 255, n >> 8 & 255, n & 255)
+            for n in range(section.get("many_ips", {}).get(iid, 0))]
+    return [ip for ip in instance_ips(iid, section) + many if ip not in hidden]
+
+
+def eip_status(iid, ip, section, now):
+    """An EipInfos Status: "blackhole" while a blackhole of the IP is on,
+    "defense" while an attack on it runs, else "normal"."""
+    status = "normal"
+    for a in section["attacks"]:
+        if a["instance"] != iid or a["ip"] != ip:
+            continue
+        if a["blackhole_from"] is not None and a["blackhole_from"] <= now < a["blackhole_to"]:
+            return "blackhole"
+        if a["start"] <= now and (a["end"] is None or now < a["end"]):
+            status = "defense"
+    return status
 
 
 def instance_ips(iid, section):
@@ -2046,6 +2203,11 @@ def check_attack(spec, now):
          "hostile_ips": {instance id: [any text, ...]}  (more BlackholeStatus rows,
                        "normal", whose Ip is that text: a hostile answer),
          "many_ips": {instance id: N}  (N more rows, "normal", 10.0.0.0 on),
+         "unlisted_ips": [ip, ...]     (IPs DescribeInstances and
+                       DescribeInstanceDetails leave out: not known yet),
+         "forbidden_instances": [id, ...] (the key may not read them: a
+                       statistic's request naming one is refused whole, 403
+                       Forbidden.RAM),
          "flow_delay_seconds": N}      (a bucket is answered N s after it ends)
     """
     if not isinstance(spec, dict):
@@ -2093,6 +2255,23 @@ def check_attack(spec, now):
         out["many_ips"] = _check_id_map(
             "attack.many_ips", spec["many_ips"],
             lambda what, n: _count(what, n, 0, MAX_MANY_IPS))
+    if "unlisted_ips" in spec:
+        # IPs the answers name that DescribeInstances/DescribeInstanceDetails
+        # do not list (yet).
+        if not isinstance(spec["unlisted_ips"], list):
+            raise ConfigError("attack.unlisted_ips must be a list of IP addresses")
+        for ip in spec["unlisted_ips"]:
+            _check_ip("attack.unlisted_ips[]", ip)
+        out["unlisted_ips"] = list(spec["unlisted_ips"])
+    if "forbidden_instances" in spec:
+        # Instances the key may not read: a statistic's request naming one
+        # of them is refused whole (403 Forbidden.RAM).
+        lst = spec["forbidden_instances"]
+        if not isinstance(lst, list):
+            raise ConfigError("attack.forbidden_instances must be a list of instance ids")
+        for iid in lst:
+            _check_text("attack.forbidden_instances[]", iid, empty_ok=False)
+        out["forbidden_instances"] = list(lst)
     if "flow_delay_seconds" in spec:
         out["flow_delay_seconds"] = _count("attack.flow_delay_seconds",
                                            spec["flow_delay_seconds"], 0, 86400)
@@ -3268,7 +3447,13 @@ class Handler(Sender, BaseHTTPRequestHandler):
         state = self.server.state
         if state.latency > 0:
             state.stopping.wait(state.latency)
-        answer = stat_answer(query, state.attack_section(), state.now())
+        section = state.attack_section()
+        forbidden = set(section["forbidden_instances"]) & set(query.get("instance_ids") or ())
+        if forbidden:
+            status, code, message = ERROR_FAULTS["forbidden"]
+            return self._api_error(ApiError(status, code, message), method, params, rid, fmt, t,
+                                   fault="forbidden_instance")
+        answer = stat_answer(query, section, state.now())
         seed = int.from_bytes(hashlib.sha256(nonce.encode()).digest()[:8], "big")
         fields = stat_fields(action, answer, rid, seed)
         self._list_answer(action, fields, stat_summary(action, answer),

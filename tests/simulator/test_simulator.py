@@ -1952,6 +1952,120 @@ def test_blackhole_status_rejections(stat_servers, overrides, code, mentions):
                  mentions)
 
 
+# Instance facts: DescribeInstances and DescribeInstanceDetails.
+
+FACTS, DETAILS = "DescribeInstances", "DescribeInstanceDetails"
+FACTS_FIELDS = {"InstanceId", "Ip", "Remark", "Edition", "Status", "Enabled", "DebtStatus",
+                "ExpireTime", "CreateTime", "IpMode", "IpVersion", "IsFirstOpenBw",
+                "IsFirstOpenQps"}
+
+
+def facts_params(action, **overrides):
+    base = {"Action": action, "StartTime": None, "EndTime": None}
+    if action == FACTS:
+        base.update(PageNumber="1", PageSize="50", InstanceIds__1=None)
+    base.update(overrides)
+    return make_params(**base)
+
+
+def details_of(resp, style):
+    """{InstanceId: [(Eip, Status), ...]} of a DescribeInstanceDetails
+    answer, each level checked against the list style."""
+    assert resp.status == 200, resp.body
+    root = resp.xml()
+    assert root.tag == DETAILS + "Response"
+    items = root.findall("InstanceDetails")
+    if style == "wrapper":
+        assert len(items) == 1
+        items = list(items[0])
+        assert all(i.tag == "item" for i in items)
+    out = {}
+    for item in items:
+        eips = item.findall("EipInfos")
+        if style == "wrapper":
+            assert len(eips) == 1
+            eips = list(eips[0])
+            assert all(e.tag == "item" for e in eips)
+        out[item.findtext("InstanceId")] = [(e.findtext("Eip"), e.findtext("Status"))
+                                           for e in eips]
+        assert item.findtext("Line")
+    return out
+
+
+@pytest.mark.parametrize("style", ["repeated", "wrapper"])
+def test_instance_details_list_every_ip(stat_servers, style):
+    s = stat_servers[style]
+    got = details_of(call(s, facts_params(DETAILS, InstanceIds__2=INST2)), style)
+    # INST1: its own address and its attacks' IP; INST2 its two, one blackholed.
+    assert got == {INST1: [(sim.default_ip(INST1), "normal"), (IP_A, "defense")],
+                   INST2: [(IP_B1, "normal"), (IP_B2, "blackhole")]}
+    doc = json.loads(call(s, facts_params(DETAILS, Format=None)).body)
+    eip = doc["InstanceDetails"][0]["EipInfos"][0]
+    assert set(eip) == {"Eip", "Status", "IpMode", "IpVersion", "CertConfigured",
+                        "TlsVersion", "Ssl13Enabled", "FunctionVersion"}
+
+
+@pytest.mark.parametrize("style", ["repeated", "wrapper"])
+def test_describe_instances_pages_with_every_field(stat_servers, style):
+    s = stat_servers[style]
+    r = call(s, facts_params(FACTS, PageSize="1"))
+    root, items = parse_list(r, FACTS, "Instances", style)
+    assert root.findtext("TotalCount") == "2"  # of the request's region
+    assert [i["InstanceId"] for i in items] == [INST1]
+    assert set(items[0]) == FACTS_FIELDS
+    assert items[0]["Ip"] == sim.default_ip(INST1)
+    assert items[0]["ExpireTime"] == str(sim.INSTANCE_EXPIRE_MS)
+    _, items = parse_list(call(s, facts_params(FACTS, PageSize="1", PageNumber="2")), FACTS,
+                          "Instances", style)
+    assert [i["InstanceId"] for i in items] == [INST2] and items[0]["Ip"] == IP_B1
+    _, items = parse_list(call(s, facts_params(FACTS, PageNumber="3", PageSize="1")), FACTS,
+                          "Instances", style)
+    assert items == []
+    # Filters: InstanceIds, an IP of the instance, a part of the Remark.
+    _, items = parse_list(call(s, facts_params(FACTS, InstanceIds__1=INST2)), FACTS,
+                          "Instances", style)
+    assert [i["InstanceId"] for i in items] == [INST2]
+    _, items = parse_list(call(s, facts_params(FACTS, Ip=IP_B2)), FACTS, "Instances", style)
+    assert [i["InstanceId"] for i in items] == [INST2]
+
+
+@pytest.mark.parametrize("action,overrides,code,mentions", [
+    (FACTS, {"PageNumber": None}, "MissingParameter", "PageNumber"),
+    (FACTS, {"PageSize": "51"}, "InvalidParameter", "PageSize"),
+    (FACTS, {"PageNumber": "0"}, "InvalidParameter", "PageNumber"),
+    (FACTS, {"Enabled": "2"}, "InvalidParameter", "Enabled"),
+    (FACTS, dict(("InstanceIds__%d" % n, INST1) for n in range(1, 102)), "InvalidParameter",
+     "At most 100"),
+    (DETAILS, {"InstanceIds__1": None}, "MissingParameter", "InstanceIds.1"),
+    (DETAILS, {"InstanceIds__1": "ddoscoo-cn-nope"}, "InvalidInstance.NotFound",
+     "ddoscoo-cn-nope"),
+    (DETAILS, dict(("InstanceIds__%d" % n, INST1) for n in range(1, 102)), "InvalidParameter",
+     "At most 100"),
+    (DETAILS, {"PageSize": "10"}, "InvalidParameter", "PageSize"),
+])
+def test_instance_facts_rejections(stat_servers, action, overrides, code, mentions):
+    assert_error(call(stat_servers["repeated"], facts_params(action, **overrides)), 400, code,
+                 mentions)
+
+
+def test_unlisted_ips_and_forbidden_instances(start_sim):
+    section = dict(ATTACK_SECTION, unlisted_ips=[IP_B2], forbidden_instances=[INST2])
+    s = start_sim(dict(STAT_CONFIG, attack=section))
+    # The answers name the unlisted IP; the facts do not.
+    items = stat_items(call(s, stat_params(BLACKHOLE)), BLACKHOLE)
+    assert IP_A in [i["Ip"] for i in items]
+    got = details_of(call(s, facts_params(DETAILS, InstanceIds__1=INST2)), "repeated")
+    assert got == {INST2: [(IP_B1, "normal")]}
+    # A request naming the forbidden instance is refused whole; others answer.
+    assert_error(call(s, stat_params(BLACKHOLE, InstanceIds__2=INST2)), 403, "Forbidden.RAM")
+    assert_error(call(s, stat_params(EVENTS, InstanceIds__1=INST2)), 403, "Forbidden.RAM")
+    assert call(s, stat_params(BLACKHOLE)).status == 200
+    with pytest.raises(sim.ConfigError):
+        sim.check_attack({"unlisted_ips": ["not an ip"]}, 0)
+    with pytest.raises(sim.ConfigError):
+        sim.check_attack({"forbidden_instances": [""]}, 0)
+
+
 @pytest.mark.parametrize("style", ["repeated", "wrapper"])
 def test_ddos_events_and_paging(stat_servers, style):
     s = stat_servers[style]

@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: MIT
  *
  * HTTP floods on a domain (cc_events) and who is attacking
- * (cc_sources): floods per window and their peak, the flood as an event
+ * (sources.c): floods per window and their peak, the flood as an event
  * notified once each way, the DescribeWebReportTopIp request, and an
  * untrusted answer's sources checked, ranked, capped and fitted.
  */

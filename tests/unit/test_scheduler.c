@@ -268,6 +268,33 @@ DEF_TEST(a_day_of_reads_fetches_every_window_once) {
   return 0;
 }
 
+/* Series 0 is refused once as a whole request (a chunk of several
+ * instances split by the glue): SCHED_SPLIT. */
+static sched_outcome_t split_once(world_t *w, size_t i, time_t end,
+                                  unsigned generation, int nth) {
+  (void)w, (void)end, (void)generation;
+  return (i == 0 && nth == 1) ? SCHED_SPLIT : SCHED_DONE;
+}
+
+DEF_TEST(idle_series_ask_nothing_and_a_split_costs_no_window) {
+  /* Series 1 is a member whose chunk asks for it: idle, a day long. */
+  world_t *w = world_new(3, 60, 4, 10, split_once);
+  w->series[1].idle = true;
+  run_reads(w, T0, T0 + 86400, 10, 10);
+  EXPECT_EQ_INT(0, w->errors);
+  EXPECT_EQ_INT(0, (int)w->requests[1]);
+  EXPECT_EQ_INT(0, (int)w->dispatch_count[1]);
+  /* A split is no refusal: the statistic does not back off, and the
+   * window stays due (asked at the next read, or by the new series). */
+  EXPECT_EQ_INT(0, (int)w->step_count);
+  EXPECT_EQ_INT(0, (int)sched_refusals(&w->s, &w->series[0]));
+  EXPECT_EQ_INT(1440, (int)w->dispatch_count[0]);
+  EXPECT_EQ_INT(1441, (int)w->requests[0]);
+  EXPECT_EQ_INT(1440, (int)w->dispatch_count[2]);
+  world_free(w);
+  return 0;
+}
+
 DEF_TEST(the_rate_limit_holds_and_series_take_turns) {
   world_t *w = world_new(300, 60, 4, 10, always_done);
   w->latency = SCHED_MS(5);
@@ -903,6 +930,7 @@ DEF_TEST(pages_of_an_answer_are_requests_like_any_other) {
 }
 
 int main(void) {
+  RUN_TEST(idle_series_ask_nothing_and_a_split_costs_no_window);
   RUN_TEST(the_pace_learns_a_quota_per_account);
   RUN_TEST(the_pace_learns_a_quota_per_operation);
   RUN_TEST(every_window_lands_when_the_load_fits_the_quota);
