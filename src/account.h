@@ -28,11 +28,11 @@ typedef enum {
   REQUEST_INSTANCES, /* discovery: DescribeInstanceIds */
   REQUEST_RULES,     /* discovery: DescribeNetworkRules of an instance */
   REQUEST_DOMAINS,   /* discovery: DescribeDomains */
-  REQUEST_SOURCES,   /* an HTTP flood's DescribeWebReportTopIp (cc_notify) */
+  REQUEST_SOURCES,   /* an attack event's sources (event_sources.c) */
   REQUEST_FACTS,     /* instance facts: DescribeInstances, ...Details */
 } request_kind_t;
 
-typedef struct cc_pending_s cc_pending_t;
+typedef struct event_pending_s event_pending_t;
 
 /* One statistic of an instance (or, aggregated, of every instance of the
  * block) and, for connections, of a port (or all ports together); or, for
@@ -155,6 +155,7 @@ typedef struct {
   char *proxy;
   char host[DATA_MAX_NAME_LEN];
   bool self_monitoring;
+  bool event_sources; /* EventSources: notifications name the sources */
 
   /* State; only the block's read callback touches it. */
   series_t *series;
@@ -183,11 +184,13 @@ typedef struct {
   size_t named_series_new;
   c_complain_t named_complaint; /* a cap reached */
 
-  /* HTTP floods whose notifications wait for their sources (cc_notify.c). */
-  cc_pending_t **cc_pending;
-  size_t cc_pending_count;
-  c_complain_t cc_complaint;      /* DescribeWebReportTopIp's errors */
-  c_complain_t cc_name_complaint; /* its sources refused */
+  /* Attack events whose notifications wait for their sources
+   * (event_sources.c); of each sources operation (sources_op_t) its
+   * errors, and its sources refused. */
+  event_pending_t **pending;
+  size_t pending_count;
+  c_complain_t sources_complaint[2];
+  c_complain_t sources_name_complaint[2];
   /* What DescribeInstances and DescribeInstanceDetails say of the
    * instances (account_facts.c): the IPs that attribute rows to them. */
   instance_facts_t facts;

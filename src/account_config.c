@@ -10,8 +10,8 @@
 
 #include "account_series.h"
 #include "api_request.h"
-#include "cc_notify.h"
 #include "discovery.h"
+#include "event_sources.h"
 
 #include <openssl/crypto.h>
 
@@ -74,7 +74,7 @@ void account_free(void *arg) {
   for (size_t i = 0; i < a->series_count; i++)
     held_clear(&a->series[i].held);
   sfree(a->series);
-  cc_notify_free(a);
+  event_sources_free(a);
   sched_free(&a->sched);
   sfree(a);
 }
@@ -391,6 +391,8 @@ static int option_value(account_t *a, oconfig_item_t *ci) {
     return cf_util_get_boolean(ci, &a->instance_names_option);
   if (strcasecmp("SelfMonitoring", key) == 0)
     return cf_util_get_boolean(ci, &a->self_monitoring);
+  if (strcasecmp("EventSources", key) == 0)
+    return cf_util_get_boolean(ci, &a->event_sources);
   if (strcasecmp("Timeout", key) == 0)
     return config_time_at_least(a, ci, MIN_TIMEOUT, &a->timeout);
   if (strcasecmp("VerifyPeer", key) == 0)
@@ -722,6 +724,7 @@ account_t *account_config(oconfig_item_t *ci) {
   a->verify_peer = true;
   a->verify_host = true;
   a->self_monitoring = true;
+  a->event_sources = true;
   a->signature_version = 1;
   a->max_concurrent = 4;
   a->max_rps = 10; /* the API's documented limit for its listing calls */
@@ -738,8 +741,10 @@ account_t *account_config(oconfig_item_t *ci) {
     a->statistics[a->statistics_count++] =
         statistic_find(default_statistics[i]);
   C_COMPLAIN_INIT(&a->complaint);
-  C_COMPLAIN_INIT(&a->cc_complaint);
-  C_COMPLAIN_INIT(&a->cc_name_complaint);
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(a->sources_complaint); i++) {
+    C_COMPLAIN_INIT(&a->sources_complaint[i]);
+    C_COMPLAIN_INIT(&a->sources_name_complaint[i]);
+  }
 
   if (cf_util_get_string(ci, &a->name) != 0 ||
       !account_is_identifier(a->name)) {

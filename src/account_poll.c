@@ -17,9 +17,9 @@
 #include "account_series.h"
 #include "api_request.h"
 #include "api_response.h"
-#include "cc_notify.h"
 #include "discovery.h"
 #include "dispatch.h"
+#include "event_sources.h"
 #include "state_file.h"
 #include "state_store.h"
 
@@ -223,11 +223,12 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
   return SCHED_FAILED;
 }
 
-/* Discovery's requests, and the sources of HTTP floods (cc_notify.c). */
+/* Discovery's requests, and the sources of attack events
+ * (event_sources.c). */
 static bool io_other_pending(void *ctx) {
   account_t *a = ((poll_t *)ctx)->a;
   return discovery_has_work(a) || account_facts_has_work(a) ||
-         cc_sources_pending(a);
+         event_sources_pending(a);
 }
 
 static int io_start_other(void *ctx, sched_time_t deadline) {
@@ -235,7 +236,8 @@ static int io_start_other(void *ctx, sched_time_t deadline) {
   int status = discovery_start_next(a, cdtime(), deadline);
   if (status == 0)
     status = account_facts_start_next(a, cdtime(), deadline);
-  return (status != 0) ? status : cc_sources_start_next(a, cdtime(), deadline);
+  return (status != 0) ? status
+                       : event_sources_start_next(a, cdtime(), deadline);
 }
 
 static bool io_apply(void *ctx) {
@@ -513,57 +515,10 @@ static cdtime_t release(poll_t *p, cdtime_t now) {
   return next;
 }
 
-typedef struct {
-  account_t *a;
-  series_t *s;
-} event_ctx_t;
-
-static void utc(time_t t, char *buf, size_t size) {
-  struct tm tm;
-  if (gmtime_r(&t, &tm) == NULL || strftime(buf, size, "%FT%TZ", &tm) == 0)
-    ssnprintf(buf, size, "%lld", (long long)t);
-}
-
-/* An attack event started or ended: a notification, which collectd routes
- * to notify_email, notify_nagios, exec or the log. */
-static void notify(void *ctx, const stat_event_t *e, bool started) {
-  event_ctx_t *c = ctx;
-  bool blackhole = strcmp(e->type, "blackhole") == 0;
-  notification_t n = {
-      .severity = !started    ? NOTIF_OKAY
-                  : blackhole ? NOTIF_FAILURE
-                              : NOTIF_WARNING,
-      .time = cdtime(),
-  };
-  sstrncpy(n.host, c->a->host[0] ? c->a->host : hostname_g, sizeof(n.host));
-  sstrncpy(n.plugin, PLUGIN_NAME, sizeof(n.plugin));
-  sstrncpy(n.plugin_instance, c->s->plugin_instance, sizeof(n.plugin_instance));
-  sstrncpy(n.type, "count", sizeof(n.type));
-  sstrncpy(n.type_instance,
-           blackhole ? "blackhole_events" : "mitigation_events",
-           sizeof(n.type_instance));
-  char from[32], to[32], when[80];
-  utc(e->start, from, sizeof(from));
-  utc(e->end, to, sizeof(to));
-  if (started)
-    ssnprintf(when, sizeof(when), "since %s", from);
-  else
-    ssnprintf(when, sizeof(when), "from %s to %s", from, to);
-  ssnprintf(n.message, sizeof(n.message),
-            "Anti-DDoS %s %s: instance %s, IP %s%s%s, %" PRIu64
-            " bit/s, %" PRIu64 " packets/s, %s",
-            blackhole ? "blackhole" : "mitigation",
-            started ? "started" : "ended", c->s->plugin_instance,
-            e->ip[0] ? e->ip : "?", e->port[0] ? ", port " : "", e->port,
-            e->bps, e->pps, when);
-  plugin_dispatch_notification(&n);
-}
-
 /* Each event is notified once when it starts and once when it ends, also
- * across a restart with a StateFile. */
+ * across a restart with a StateFile, with its sources (event_sources.c). */
 static void notify_events(account_t *a, series_t *s, const api_rows_t *rows,
                           time_t first) {
-  event_ctx_t ctx = {.a = a, .s = s};
   time_t now = time(NULL);
   time_t since = first - a->window;
   size_t refused = 0;
@@ -586,11 +541,9 @@ static void notify_events(account_t *a, series_t *s, const api_rows_t *rows,
     ssnprintf(key, sizeof(key), "%s/%s/event/%s/%s/%s/%lld", a->name,
               s->plugin_instance, e.type, e.ip, e.port, (long long)e.start);
     /* The mark: 1, its start notified; its end (2 at least), its end too. */
-    time_t mark = state_store_mark(key);
-    int before = (mark > 2) ? 2 : (int)mark;
-    int after = stat_event_notify(&e, before, since, now, notify, &ctx);
-    if (after != before)
-      state_store_set_mark(key, (after == 2 && e.end > 2) ? e.end : after);
+    event_of_t of = {
+        .op = SOURCES_DDOS, .key = key, .plugin_instance = s->plugin_instance};
+    event_sources_due(a, &of, &e, since, now);
   }
   if (refused > 0)
     c_complain(LOG_WARNING, &s->name_complaint,
@@ -611,11 +564,16 @@ static void notify_events(account_t *a, series_t *s, const api_rows_t *rows,
   }
 }
 
+typedef struct {
+  account_t *a;
+  series_t *s;
+} health_ctx_t;
+
 /* A forwarding rule or one of its origin servers turned abnormal, or
  * normal again: a notification (FAILURE, OKAY). */
 static void notify_health_change(void *ctx, const char *rule,
                                  const char *address, bool abnormal) {
-  event_ctx_t *c = ctx;
+  health_ctx_t *c = ctx;
   char key[STATE_STORE_KEY_SIZE];
   ssnprintf(key, sizeof(key), "%s/%s/health/%s%s%s", c->a->name,
             c->s->plugin_instance, rule, address ? "/" : "",
@@ -656,7 +614,7 @@ static void notify_health_change(void *ctx, const char *rule,
 /* Each rule and origin server that turns abnormal, and back, is notified
  * once, also across a restart with a StateFile. */
 static void notify_health(account_t *a, series_t *s, const api_rows_t *rows) {
-  event_ctx_t ctx = {.a = a, .s = s};
+  health_ctx_t ctx = {.a = a, .s = s};
   stat_health_each(rows, notify_health_change, &ctx);
 }
 
@@ -868,7 +826,7 @@ static void finished(const http_result_t *r, void *ctx) {
   p->result->latency_sum += r->seconds;
   p->result->latency_count++;
   if (*(request_kind_t *)r->user == REQUEST_SOURCES) {
-    cc_sources_finished(a, r->user, r);
+    event_sources_finished(a, r->user, r);
     return;
   }
   if (*(request_kind_t *)r->user == REQUEST_FACTS) {

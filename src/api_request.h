@@ -101,8 +101,12 @@ int api_domains_params(const char *region_id, const char *resource_group_id,
                        rpc_params_t *params);
 
 /* DescribeWebReportTopIp: the top source IPs of an HTTP flood on a
- * domain (cc_sources.h builds its parameters). */
+ * domain (sources.h builds its parameters). */
 #define API_ACTION_TOP_IP "DescribeWebReportTopIp"
+
+/* DescribeDDosEventSrcIp: the top source IPs of a volumetric event
+ * (sources.h builds its parameters). */
+#define API_ACTION_SRC_IP "DescribeDDosEventSrcIp"
 
 /* The optional parameters action takes (API_TAKES_*): the statistics'
  * from their table, the listing operations' from their own; 0 for an

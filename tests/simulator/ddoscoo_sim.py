@@ -125,11 +125,16 @@ default cn-hangzhou):
                              1..50, optional EndTime (default now), ResourceGroupId:
                              RequestId, Total and the page's DDoSEvents items {EventType,
                              Ip, Port, Region, StartTime, EndTime, Bps, Pps}.
+    DescribeDDosEventSrcIp   EventType (defense or blackhole), Ip, StartTime (seconds),
+                             Range (1..100), all required, nothing else: RequestId and
+                             Ips items {SrcIp, AreaId, Isp}: the "sources" of the attack
+                             whose event it is ([{"ip", "area_id", "isp", "count"}], any
+                             text: hostile answers), most count first, cut at Range.
     The scenario's "attack" section scripts what they report (check_attack has the
     keys): e.g. {"attacks": [{"instance": id, "ip": "203.0.113.10", "port": 80,
     "start": "now-600", "end": "now+600", "peak_bps": 40000000000, "peak_pps": 5000000,
-    "blackhole_from": "now-60", "blackhole_to": "now+300"}]}: traffic ramps up to the
-    peak from start, a "defense" event runs from start to end, the IP is blackholed
+    "blackhole_from": "now-60", "blackhole_to": "now+300", "sources": [...]}]}: traffic
+    ramps up to the peak from start, a "defense" event runs from start to end, the IP is blackholed
     (its traffic gone, a "blackhole" event) in between. Times are epoch seconds or
     "now", "now+N", "now-N". Without attacks every instance shows only its smooth
     legitimate traffic (baseline_for), deterministic for every past minute.
@@ -330,8 +335,10 @@ DEFENSE_COUNT_ACTION = "DescribeDefenseCountStatistics"
 UNBLACKHOLE_ACTION = "DescribeUnBlackholeCount"
 PLAN_ACTIONS = (SPECS_ACTION, INSTANCE_STATS_ACTION, HEALTH_ACTION, DEFENSE_COUNT_ACTION,
                 UNBLACKHOLE_ACTION)
+# Who is attacking in a volumetric event (see "Attack statistics").
+SRC_IP_ACTION = "DescribeDDosEventSrcIp"
 STAT_ACTIONS = (FLOW_ACTION, BLACKHOLE_ACTION, EVENTS_ACTION) + WEB_ACTIONS + CC_ACTIONS + \
-    PLAN_ACTIONS
+    PLAN_ACTIONS + (SRC_IP_ACTION,)
 OPERATIONS = {
     ACTION: OPERATION_PARAMS,
     LIST_INSTANCES: ("ResourceGroupId", "Edition"),
@@ -353,6 +360,7 @@ OPERATIONS = {
     HEALTH_ACTION: ("NetworkRules",),
     DEFENSE_COUNT_ACTION: ("ResourceGroupId",),
     UNBLACKHOLE_ACTION: ("ResourceGroupId",),
+    SRC_IP_ACTION: ("EventType", "Ip", "StartTime", "Range"),
 }
 INSTANCE_LIST_ACTIONS = frozenset((ACTION, LIST_INSTANCES, LIST_DOMAINS, FLOW_ACTION,
                                    BLACKHOLE_ACTION, EVENTS_ACTION, FACTS_INSTANCES,
@@ -1645,6 +1653,8 @@ def _verify_operation(params, state, action=ACTION):
         return _verify_web_operation(params, state, action)
     if action in CC_ACTIONS:
         return _verify_cc_operation(params, state, action)
+    if action == SRC_IP_ACTION:
+        return _verify_src_ip(params, state)
     if action in STAT_ACTIONS:
         return _verify_stat_operation(params, state, action)
     return _verify_port_conns(params, state)
@@ -2027,7 +2037,7 @@ SLA_FIELDS = ("SlaBpsDropBps", "SlaBpsDropPps", "SlaPpsDropBps", "SlaPpsDropPps"
 STAT_LIST_NAMES = {FLOW_ACTION: "PortFlowList", BLACKHOLE_ACTION: "BlackholeStatus",
                    EVENTS_ACTION: "DDoSEvents", QPS_ACTION: "DomainQPSList",
                    CODES_ACTION: "StatusCodeList", CC_EVENTS_ACTION: "DomainAttackEvents",
-                   TOP_IP_ACTION: "DataList"}
+                   TOP_IP_ACTION: "DataList", SRC_IP_ACTION: "Ips"}
 ONGOING_END_TIMES = ("zero", "absent", "future")
 EVENT_SELECTIONS = ("overlap", "start")
 # The order of DDoSEvents items, which the sources do not give: newest first,
@@ -2044,7 +2054,8 @@ MAX_MANY_IPS = 100000
 FLOOD_KEYS = frozenset({"domain", "start", "end", "peak_qps", "ramp_seconds", "sources"})
 SOURCE_KEYS = frozenset({"ip", "area_id", "isp", "count"})
 ATTACK_KEYS = frozenset({"instance", "ip", "port", "start", "end", "peak_bps", "peak_pps",
-                         "ramp_seconds", "blackhole_from", "blackhole_to", "region"})
+                         "ramp_seconds", "blackhole_from", "blackhole_to", "region",
+                         "sources"})
 MAX_PEAK = 10 ** 15             # 1 Pbit/s: sums of many attacks stay far below 2^63
 FUTURE_END_SECONDS = 3600       # "future": an open-ended event's EndTime, past now
 TIME_SPEC_RE = re.compile(r"now(?:([+-])([0-9]{1,10}))?", re.ASCII)
@@ -2167,6 +2178,9 @@ def _check_one_attack(what, a, now, section):
     out["region"] = region
     # Without an ip the attack hits the instance's first IP.
     out["ip"] = a["ip"] if a.get("ip") is not None else instance_ips(a["instance"], section)[0]
+    # Who is attacking (DescribeDDosEventSrcIp), as a flood's sources: the
+    # count ranks them (most attack traffic first) and is not answered.
+    out["sources"] = _check_sources(what + ".sources", a.get("sources", []))
     return out
 
 
@@ -3029,6 +3043,57 @@ def cc_answer(query, section, now):
     return {"rows": events[first:first + query["page_size"]], "total": len(events)}
 
 
+# ---------------------------------------------------------------------------
+# DescribeDDosEventSrcIp: the sources of a volumetric event. What the SDK's
+# model says, and what this simulator chose where it is silent:
+# doc/api-operations.md.
+# ---------------------------------------------------------------------------
+
+SRC_IP_EVENT_TYPES = ("defense", "blackhole")
+MAX_SRC_IP_RANGE = 100                 # sources silent: a choice
+
+
+def _verify_src_ip(params, state):
+    """DescribeDDosEventSrcIp: EventType (defense or blackhole), Ip (an IP
+    address), StartTime (seconds, not in the future), Range (1..MAX_SRC_IP_RANGE),
+    every one required by the SDK's request model. Returns {"action",
+    "event_type", "ip", "start", "range"}."""
+    for name in ("EventType", "Ip", "StartTime", "Range"):
+        if name not in params:
+            raise _missing(name)
+    if params["EventType"] not in SRC_IP_EVENT_TYPES:
+        raise _invalid("EventType", "Valid values: %s." % ", ".join(SRC_IP_EVENT_TYPES))
+    try:
+        ipaddress.ip_address(params["Ip"])
+    except ValueError:
+        raise _invalid("Ip", "It must be an IP address of an instance.") from None
+    start = params["StartTime"]
+    if not UNSIGNED_RE.fullmatch(start):
+        raise _invalid("StartTime", "It must be a UNIX timestamp in seconds.")
+    if int(start) > state.now():
+        raise _invalid("StartTime", "StartTime must not be in the future.")
+    return {"action": SRC_IP_ACTION, "event_type": params["EventType"],
+            "ip": params["Ip"], "start": int(start),
+            "range": _page(params, "Range", 1, MAX_SRC_IP_RANGE)}
+
+
+def src_ip_for(event_type, ip, start, top, now, attack=None):
+    """The Ips of a DescribeDDosEventSrcIp query: the "sources" of the
+    attack whose event of that type (its "defense" from start, its
+    "blackhole" from blackhole_from: the attack that caused it) on ip began
+    at start, by now; most count first, at most top, {SrcIp, AreaId, Isp}.
+    An event there is none of: no Ips (a choice)."""
+    section = attack if attack is not None else check_attack({}, 0)
+    sources = []
+    for a in section["attacks"]:
+        begin = a["start"] if event_type == "defense" else a["blackhole_from"]
+        if a["ip"] == ip and begin == start and begin <= now:
+            sources += a["sources"]
+    ranked = sorted(sources, key=lambda src: -src["count"])
+    return [{"SrcIp": src["ip"], "AreaId": src["area_id"], "Isp": src["isp"]}
+            for src in ranked[:top]]
+
+
 def stat_answer(query, section, now):
     """What a verified query (from _verify_stat_operation) is answered at
     ``now``: {"rows": [item dicts]} and, for DescribeDDoSEvents, "total"."""
@@ -3037,6 +3102,9 @@ def stat_answer(query, section, now):
         return cc_answer(query, section, now)
     if action in PLAN_ACTIONS:
         return plan_answer(query, section, now)
+    if action == SRC_IP_ACTION:
+        return {"rows": src_ip_for(query["event_type"], query["ip"], query["start"],
+                                   query["range"], now, section)}
     if action in WEB_ACTIONS:
         return {"rows": web_for(action, query["domains"], query["start"], query["end"],
                                 query["interval"], section, query.get("query_type"), now)}
@@ -3083,6 +3151,8 @@ def stat_summary(action, answer):
                 "total_count": answer["total"]}
     if action == TOP_IP_ACTION:
         return {"listed": [r["SourceIp"] for r in rows]}
+    if action == SRC_IP_ACTION:
+        return {"listed": [r["SrcIp"] for r in rows]}
     if action in (FLOW_ACTION,) + WEB_ACTIONS:
         return {"listed": ["%d/%s" % (r["Time"], r.get("Region", "-")) for r in rows]}
     if action == BLACKHOLE_ACTION:

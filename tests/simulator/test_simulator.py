@@ -2373,7 +2373,8 @@ def test_attack_config_validation():
     a = cfg["attack"]["attacks"][0]
     assert a == {"instance": INST1, "ip": sim.default_ip(INST1), "port": 80, "start": 1000,
                  "end": None, "peak_bps": 1, "peak_pps": 1, "ramp_seconds": 120,
-                 "blackhole_from": None, "blackhole_to": None, "region": "cn"}
+                 "blackhole_from": None, "blackhole_to": None, "region": "cn",
+                 "sources": []}
     assert sim.load_config(BASE_CONFIG)["attack"] == sim.ATTACK_DEFAULTS
     with pytest.raises(sim.ConfigError):
         sim.load_config(dict(BASE_CONFIG, list_faults={"DescribeWebRules": {"mode": "throttle"}}))
@@ -2924,3 +2925,75 @@ def test_an_attack_scripted_across_the_base_protection():
     base = spec["BaseBandwidth"] * 10 ** 9
     assert sum(r["AttackBps"] for r in before) < base < sum(r["AttackBps"] for r in during)
     assert sum(r["AttackBps"] for r in during) < spec["ElasticBandwidth"] * 10 ** 9
+
+
+# -- Who is attacking in a volumetric event: DescribeDDosEventSrcIp
+
+SRC_IP = "DescribeDDosEventSrcIp"
+SRC_CONFIG = dict(BASE_CONFIG, instances=[INST1], attack={"attacks": [
+    {"instance": INST1, "ip": "203.0.113.10", "start": "now-1200", "end": "now-300",
+     "peak_bps": 10 ** 9, "peak_pps": 10 ** 5, "blackhole_from": "now-900",
+     "blackhole_to": "now-600", "sources": BOTS},
+    {"instance": INST1, "ip": "203.0.113.11", "start": "now-1200", "peak_bps": 1,
+     "peak_pps": 1}]})
+
+
+@pytest.fixture(scope="module")
+def src_ip_server(tmp_path_factory):
+    s = RunningSim(tmp_path_factory.mktemp("srcip"), SRC_CONFIG)
+    yield s
+    assert s.stop() == 0
+
+
+def src_ip_params(**overrides):
+    base = {"Action": SRC_IP, "InstanceIds.1": None, "Port": None, "EndTime": None,
+            "EventType": "defense", "Ip": "203.0.113.10", "Range": "5"}
+    base.update(overrides)
+    return make_params(**base)
+
+
+def test_sources_of_a_volumetric_event(src_ip_server):
+    s, section = src_ip_server, attack_of(src_ip_server)
+    a = section["attacks"][0]
+    r = call(s, src_ip_params(StartTime=str(a["start"])))
+    items = parse_list(r, SRC_IP, "Ips", "repeated")[1]
+    # The scripted sources, most count first (not answered), as scripted.
+    assert items == [{"SrcIp": "2001:db8::66", "AreaId": "440000", "Isp": "100026"},
+                     {"SrcIp": "198.51.100.7", "AreaId": "90998690", "Isp": "100017"},
+                     {"SrcIp": "bad<ip>&", "AreaId": "x\"y", "Isp": "1"}]
+    assert items == sim.src_ip_for("defense", a["ip"], a["start"], 5, time.time(), section)
+    # The blackhole's: the same attack's; Range cuts.
+    r = call(s, src_ip_params(EventType="blackhole", StartTime=str(a["blackhole_from"]),
+                              Range="1"))
+    assert [i["SrcIp"] for i in parse_list(r, SRC_IP, "Ips", "repeated")[1]] == ["2001:db8::66"]
+    # No such event (another start, type or IP; an attack without sources).
+    for params in (src_ip_params(StartTime=str(a["start"] + 1)),
+                   src_ip_params(EventType="blackhole", StartTime=str(a["start"])),
+                   src_ip_params(Ip="203.0.113.11", StartTime=str(a["start"]))):
+        assert parse_list(call(s, params), SRC_IP, "Ips", "repeated")[1] == []
+
+
+def test_src_ip_is_strict(src_ip_server):
+    start = str(attack_of(src_ip_server)["attacks"][0]["start"])
+    cases = [
+        (src_ip_params(StartTime=None), "MissingParameter"),
+        (src_ip_params(StartTime=start, EventType=None), "MissingParameter"),
+        (src_ip_params(StartTime=start, Ip=None), "MissingParameter"),
+        (src_ip_params(StartTime=start, Range=None), "MissingParameter"),
+        (src_ip_params(StartTime=start, EventType="cc"), "InvalidParameter"),
+        (src_ip_params(StartTime=start, EventType="Defense"), "InvalidParameter"),
+        (src_ip_params(StartTime=start, Ip="203.0.113"), "InvalidParameter"),
+        (src_ip_params(StartTime="-1"), "InvalidParameter"),
+        (src_ip_params(StartTime=str(int(time.time()) + 600)), "InvalidParameter"),
+        (src_ip_params(StartTime=start, Range="0"), "InvalidParameter"),
+        (src_ip_params(StartTime=start, Range="101"), "InvalidParameter"),
+        (src_ip_params(StartTime=start, EndTime=str(minute())), "InvalidParameter"),
+        (src_ip_params(StartTime=start, InstanceIds__1=INST1), "InvalidParameter"),
+        (src_ip_params(StartTime=start, ResourceGroupId="rg-default"), "InvalidParameter"),
+    ]
+    for params, code in cases:
+        r = call(src_ip_server, params)
+        assert r.status == 400 and r.code() == code, (params, r.body)
+    with pytest.raises(sim.ConfigError):
+        sim.check_attack({"attacks": [{"instance": INST1, "start": 0, "peak_bps": 1,
+                                       "peak_pps": 1, "sources": [{"ip": "1.2.3.4"}]}]}, 0)

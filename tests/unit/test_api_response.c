@@ -8,7 +8,7 @@
 #include "api_response.h"
 
 #include "api_request.h"
-#include "cc_sources.h"
+#include "sources.h"
 #include "statistics.h"
 
 #include <stdbool.h>
@@ -1124,7 +1124,7 @@ DEF_TEST(every_list_shape) {
                          "<FrontendPort>80</FrontendPort>"
                          "<Protocol>tcp</Protocol>"};
   ops[n++] = (list_op_t){API_ACTION_DOMAINS, "Domains", "www.example.com"};
-  ops[n++] = (list_op_t){API_ACTION_TOP_IP, CC_SOURCES_LIST,
+  ops[n++] = (list_op_t){API_ACTION_TOP_IP, CC_TOP_IP_LIST,
                          "<SourceIp>198.51.100.7</SourceIp>"};
   /* traffic, blackhole, events, qps, codes, cc_events, capacity, usage,
    * mitigations, health */
