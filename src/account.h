@@ -28,11 +28,11 @@ typedef enum {
   REQUEST_INSTANCES, /* discovery: DescribeInstanceIds */
   REQUEST_RULES,     /* discovery: DescribeNetworkRules of an instance */
   REQUEST_DOMAINS,   /* discovery: DescribeDomains */
-  REQUEST_SOURCES,   /* an HTTP flood's DescribeWebReportTopIp (cc_notify) */
+  REQUEST_SOURCES,   /* an attack event's sources (event_sources.c) */
   REQUEST_FACTS,     /* instance facts: DescribeInstances, ...Details */
 } request_kind_t;
 
-typedef struct cc_pending_s cc_pending_t;
+typedef struct event_pending_s event_pending_t;
 
 /* One statistic of an instance (or, aggregated, of every instance of the
  * block) and, for connections, of a port (or all ports together); or, for
@@ -128,10 +128,22 @@ typedef struct {
   bool domains_listed; /* some Domain other than "auto" */
   cdtime_t discovery_interval;
   struct discovery_s *discovery; /* NULL: nothing to discover */
+  /* StateInterval: seconds between asks of a slow statistic. */
+  int state_interval;
+  /* A statistic asks with the instances' rules (health): discovery reads
+   * them, and keeps them here, per instance of instance_ids (port, +
+   * DISCOVERY_UDP for udp), rules_of lists. */
+  bool rules_wanted;
+  int **rules;
+  size_t *rule_counts;
+  size_t rules_of;
   bool aggregate;
   const statistic_t *statistics[STAT_MAX_STATISTICS]; /* Statistics: what each
                                                          instance gives */
   size_t statistics_count;
+  const statistic_t *priority[STAT_MAX_STATISTICS]; /* Priority: who gives
+                                                       way last, first */
+  size_t priority_count;
   cdtime_t interval;
   int window;
   int delay;
@@ -145,6 +157,7 @@ typedef struct {
   char *proxy;
   char host[DATA_MAX_NAME_LEN];
   bool self_monitoring;
+  bool event_sources; /* EventSources: notifications name the sources */
 
   /* State; only the block's read callback touches it. */
   series_t *series;
@@ -153,7 +166,12 @@ typedef struct {
   http_client_t *http;
   sched_t sched;          /* windows, limits, backoff, keys refused */
   time_t marks_forgotten; /* when old event marks were last dropped */
-  bool over_capacity;     /* said so, for this number of series */
+  /* The request plan (account_plan.c): the pace it was made for, when,
+   * the pace's mean over the last reads, and its line as last logged. */
+  int plan_pace;
+  cdtime_t plan_time;
+  double plan_pace_mean;
+  char plan_line[1024];
   /* The spelling asked of each variant with two (account_poll.c). */
   stat_spelling_t spellings[STAT_MAX_SPELLINGS];
   size_t spelling_count;
@@ -168,11 +186,13 @@ typedef struct {
   size_t named_series_new;
   c_complain_t named_complaint; /* a cap reached */
 
-  /* HTTP floods whose notifications wait for their sources (cc_notify.c). */
-  cc_pending_t **cc_pending;
-  size_t cc_pending_count;
-  c_complain_t cc_complaint;      /* DescribeWebReportTopIp's errors */
-  c_complain_t cc_name_complaint; /* its sources refused */
+  /* Attack events whose notifications wait for their sources
+   * (event_sources.c); of each sources operation (sources_op_t) its
+   * errors, and its sources refused. */
+  event_pending_t **pending;
+  size_t pending_count;
+  c_complain_t sources_complaint[3];
+  c_complain_t sources_name_complaint[3];
   /* What DescribeInstances and DescribeInstanceDetails say of the
    * instances (account_facts.c): the IPs that attribute rows to them. */
   instance_facts_t facts;
@@ -201,5 +221,8 @@ bool account_is_domain(const char *s);
 account_t *account_config(oconfig_item_t *ci);
 
 void account_free(void *account);
+
+/* Frees the block's rules (account_t.rules). */
+void account_free_rules(account_t *a);
 
 #endif /* ACCOUNT_H */

@@ -10,8 +10,8 @@
 
 #include "account_series.h"
 #include "api_request.h"
-#include "cc_notify.h"
 #include "discovery.h"
+#include "event_sources.h"
 
 #include <openssl/crypto.h>
 
@@ -68,14 +68,23 @@ void account_free(void *arg) {
   free_strings(a->domains, a->domain_count);
   free_strings(a->listed_domains, a->listed_domain_count);
   discovery_destroy(a->discovery);
+  account_free_rules(a);
   sfree(a->ca_cert);
   sfree(a->proxy);
   for (size_t i = 0; i < a->series_count; i++)
     held_clear(&a->series[i].held);
   sfree(a->series);
-  cc_notify_free(a);
+  event_sources_free(a);
   sched_free(&a->sched);
   sfree(a);
+}
+
+void account_free_rules(account_t *a) {
+  for (size_t i = 0; a->rules != NULL && i < a->rules_of; i++)
+    sfree(a->rules[i]);
+  sfree(a->rules);
+  sfree(a->rule_counts);
+  a->rules_of = 0;
 }
 
 bool account_is_identifier(const char *s) {
@@ -190,6 +199,37 @@ static int config_statistics(account_t *a, oconfig_item_t *ci) {
   }
   if (a->statistics_count == 0) {
     ERROR(PLUGIN_NAME " plugin: Account \"%s\": Statistics needs at least "
+                      "one statistic.",
+          a->name);
+    return EINVAL;
+  }
+  return 0;
+}
+
+/* Priority "events" "blackhole" ...: who gives way last when the quota is
+ * short (account_plan.h); each once. */
+static int config_priority(account_t *a, oconfig_item_t *ci) {
+  a->priority_count = 0;
+  for (int i = 0; i < ci->values_num; i++) {
+    const statistic_t *stat = (ci->values[i].type == OCONFIG_TYPE_STRING)
+                                  ? statistic_find(ci->values[i].value.string)
+                                  : NULL;
+    bool twice = false;
+    for (size_t k = 0; stat != NULL && k < a->priority_count; k++)
+      twice = twice || a->priority[k] == stat;
+    if (stat == NULL || twice) {
+      char known[256];
+      statistics_names(known, sizeof(known));
+      ERROR(PLUGIN_NAME " plugin: Account \"%s\": Priority takes one or "
+                        "more of %s, each once, most important first; "
+                        "value %d is %s.",
+            a->name, known, i + 1, twice ? "named twice" : "none of them");
+      return EINVAL;
+    }
+    a->priority[a->priority_count++] = stat;
+  }
+  if (a->priority_count == 0) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": Priority needs at least "
                       "one statistic.",
           a->name);
     return EINVAL;
@@ -327,6 +367,8 @@ static int option_value(account_t *a, oconfig_item_t *ci) {
     return config_domain(a, ci);
   if (strcasecmp("Statistics", key) == 0)
     return config_statistics(a, ci);
+  if (strcasecmp("Priority", key) == 0)
+    return config_priority(a, ci);
   if (strcasecmp("Aggregate", key) == 0)
     return cf_util_get_boolean(ci, &a->aggregate);
   if (strcasecmp("Interval", key) == 0)
@@ -341,12 +383,16 @@ static int option_value(account_t *a, oconfig_item_t *ci) {
     return config_int(a, ci, 1, MAX_CONCURRENT, NULL, &a->max_concurrent);
   if (strcasecmp("MaxRequestsPerSecond", key) == 0)
     return config_int(a, ci, 0, MAX_RPS, NULL, &a->max_rps);
+  if (strcasecmp("StateInterval", key) == 0)
+    return config_int(a, ci, 60, 86400, "seconds", &a->state_interval);
   if (strcasecmp("DiscoveryInterval", key) == 0)
     return config_positive_time(a, ci, &a->discovery_interval);
   if (strcasecmp("InstanceNames", key) == 0)
     return cf_util_get_boolean(ci, &a->instance_names_option);
   if (strcasecmp("SelfMonitoring", key) == 0)
     return cf_util_get_boolean(ci, &a->self_monitoring);
+  if (strcasecmp("EventSources", key) == 0)
+    return cf_util_get_boolean(ci, &a->event_sources);
   if (strcasecmp("Timeout", key) == 0)
     return config_time_at_least(a, ci, MIN_TIMEOUT, &a->timeout);
   if (strcasecmp("VerifyPeer", key) == 0)
@@ -516,7 +562,10 @@ static int resolve_endpoint(account_t *a) {
 /* The series of listed instances and ports now; anything to discover is
  * found at the first reads. */
 static int build_series(account_t *a) {
-  if (a->discover_instances || a->ports_auto || a->domains_auto) {
+  for (size_t k = 0; k < a->statistics_count; k++)
+    a->rules_wanted = a->rules_wanted || a->statistics[k]->takes_rules;
+  if (a->discover_instances || a->ports_auto || a->domains_auto ||
+      a->rules_wanted) {
     a->discovery = discovery_create();
     if (a->discovery == NULL)
       return ENOMEM;
@@ -675,19 +724,27 @@ account_t *account_config(oconfig_item_t *ci) {
   a->verify_peer = true;
   a->verify_host = true;
   a->self_monitoring = true;
+  a->event_sources = true;
   a->signature_version = 1;
   a->max_concurrent = 4;
   a->max_rps = 10; /* the API's documented limit for its listing calls */
   a->discovery_interval = TIME_T_TO_CDTIME_T(600);
-  /* The essential picture of an attack; web domains are asked for. */
-  static const char *const default_statistics[] = {"connections", "traffic",
-                                                   "blackhole", "events"};
+  a->state_interval = 600; /* limits and quotas change at a purchase */
+  /* The essential picture of an attack; web domains are asked for. What
+   * the plan allows and what is used of it, at a tenth of a request per
+   * instance and minute (StateInterval), to measure the attack against;
+   * the account's blackhole releases, six requests an hour. */
+  static const char *const default_statistics[] = {
+      "connections", "traffic", "blackhole",         "events",
+      "capacity",    "usage",   "blackhole_releases"};
   for (size_t i = 0; i < STATIC_ARRAY_SIZE(default_statistics); i++)
     a->statistics[a->statistics_count++] =
         statistic_find(default_statistics[i]);
   C_COMPLAIN_INIT(&a->complaint);
-  C_COMPLAIN_INIT(&a->cc_complaint);
-  C_COMPLAIN_INIT(&a->cc_name_complaint);
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(a->sources_complaint); i++) {
+    C_COMPLAIN_INIT(&a->sources_complaint[i]);
+    C_COMPLAIN_INIT(&a->sources_name_complaint[i]);
+  }
 
   if (cf_util_get_string(ci, &a->name) != 0 ||
       !account_is_identifier(a->name)) {

@@ -12,13 +12,14 @@
 #include "utils_random.h"
 
 #include "account_facts.h"
+#include "account_plan.h"
 #include "account_request.h"
 #include "account_series.h"
 #include "api_request.h"
 #include "api_response.h"
-#include "cc_notify.h"
 #include "discovery.h"
 #include "dispatch.h"
+#include "event_sources.h"
 #include "state_file.h"
 #include "state_store.h"
 
@@ -100,34 +101,6 @@ static void restore_new(account_t *a, time_t latest) {
   }
 }
 
-/* More series than MaxRequestsPerSecond lets the block poll once per
- * Window: said once, with what helps, rather than silently falling
- * behind. */
-static void check_capacity(account_t *a) {
-  double interval =
-      CDTIME_T_TO_DOUBLE(a->interval ? a->interval : plugin_get_interval());
-  size_t capacity = sched_capacity(a->window, interval,
-                                   CDTIME_T_TO_DOUBLE(a->timeout), a->max_rps);
-  size_t asking = 0; /* members ask nothing: their chunks do */
-  for (size_t i = 0; i < a->series_count; i++)
-    asking += !a->series[i].member;
-  bool over = asking > capacity;
-  if (over && !a->over_capacity)
-    WARNING(PLUGIN_NAME " plugin: Account \"%s\": %zu series, but at "
-                        "MaxRequestsPerSecond %d, with reads of %.0f s every "
-                        "%.0f s, at most %zu requests fit in a Window of %d s: "
-                        "the series fall behind. A longer Window, Aggregate, "
-                        "or a higher API quota (and MaxRequestsPerSecond) "
-                        "help; a second block on the same account does not, "
-                        "the quota is per account.",
-            a->name, asking, a->max_rps,
-            interval < CDTIME_T_TO_DOUBLE(a->timeout)
-                ? interval
-                : CDTIME_T_TO_DOUBLE(a->timeout),
-            interval, capacity, a->window);
-  a->over_capacity = over;
-}
-
 static sched_time_t io_now(void *ctx) {
   (void)ctx;
   return cdtime();
@@ -160,12 +133,46 @@ static stat_spelling_t *spelling_of(account_t *a, const stat_variant_t *v) {
   return a->spellings + a->spelling_count++;
 }
 
+/* The NetworkRules of the instance of s (its forwarding rules, as
+ * discovery found them) as DescribeHealthCheckStatus takes them: a JSON
+ * array of {"InstanceId", "Protocol", "FrontendPort"}. NULL: none known,
+ * or no memory. Instance IDs are identifiers: nothing to escape. */
+static char *network_rules(const account_t *a, const series_t *s) {
+  size_t k = s->first_instance;
+  if (a->rules == NULL || a->rules_of != a->instance_count ||
+      k >= a->rules_of || a->rule_counts[k] == 0)
+    return NULL;
+  const char *id = a->instance_ids[k];
+  size_t each = strlen(id) + 64, size = a->rule_counts[k] * each + 3;
+  char *json = malloc(size);
+  if (json == NULL)
+    return NULL;
+  size_t n = 0;
+  json[n++] = '[';
+  for (size_t r = 0; r < a->rule_counts[k]; r++) {
+    int code = a->rules[k][r];
+    n += (size_t)ssnprintf(
+        json + n, size - n,
+        "%s{\"InstanceId\":\"%s\",\"Protocol\":\"%s\",\"FrontendPort\":%d}",
+        r ? "," : "", id, (code & DISCOVERY_UDP) ? "udp" : "tcp",
+        code & (DISCOVERY_UDP - 1));
+  }
+  json[n++] = ']';
+  json[n] = 0;
+  return json;
+}
+
 static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
                                      time_t last_end, sched_time_t deadline,
                                      unsigned *generation) {
   account_t *a = ((poll_t *)ctx)->a;
   series_t *s = a->series + i;
   bool web = s->stat->scope == SCOPE_DOMAIN;
+  bool rules = s->stat->takes_rules;
+  /* The whole account's: the account itself, or every instance of it. */
+  bool account = s->stat->scope == SCOPE_ACCOUNT ||
+                 s->stat->attribution == STAT_ACCOUNT_BY_IP;
+  char *json = rules ? network_rules(a, s) : NULL;
   stat_spelling_t *spelling = spelling_of(a, s->variant);
   s->asked_alt = spelling != NULL && spelling->alt;
   api_request_t req = {
@@ -173,14 +180,15 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
       .region_id = a->region_id,
       .resource_group_id = a->resource_group_id,
       .instance_ids =
-          web        ? NULL
-          : s->chunk ? (const char *const *)s->member_ids
+          (web || rules || account) ? NULL
+          : s->chunk                ? (const char *const *)s->member_ids
                      : (const char *const *)a->instance_ids + s->first_instance,
-      .instance_count = web        ? 0
-                        : s->chunk ? s->member_count
-                                   : s->instance_count,
-      .account_wide = s->stat->attribution == STAT_ACCOUNT_BY_IP,
+      .instance_count = (web || rules || account) ? 0
+                        : s->chunk                ? s->member_count
+                                                  : s->instance_count,
+      .network_rules = json,
       .domain = web ? s->domain : NULL,
+      .account = account,
       .fixed_param = s->variant ? s->variant->param : s->stat->fixed_param,
       .fixed_value = !s->variant    ? s->stat->fixed_value
                      : s->asked_alt ? s->variant->alt_value
@@ -197,10 +205,12 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
   if (s->w.page <= 1)
     pages_drop((poll_t *)ctx, s);
   rpc_params_t params = RPC_PARAMS_INIT;
-  int status = (api_request_params(&req, &params) == 0)
-                   ? account_start(a, s->stat->action, &params, cdtime(),
-                                   deadline, s, generation)
-                   : -2;
+  int status =
+      ((!rules || json != NULL) && api_request_params(&req, &params) == 0)
+          ? account_start(a, s->stat->action, &params, cdtime(), deadline, s,
+                          generation)
+          : -2;
+  free(json);
   if (status == 0) {
     stat_health_t *h = dispatch_health(a, s->stat);
     if (h != NULL)
@@ -216,11 +226,12 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
   return SCHED_FAILED;
 }
 
-/* Discovery's requests, and the sources of HTTP floods (cc_notify.c). */
+/* Discovery's requests, and the sources of attack events
+ * (event_sources.c). */
 static bool io_other_pending(void *ctx) {
   account_t *a = ((poll_t *)ctx)->a;
   return discovery_has_work(a) || account_facts_has_work(a) ||
-         cc_sources_pending(a);
+         event_sources_pending(a);
 }
 
 static int io_start_other(void *ctx, sched_time_t deadline) {
@@ -228,7 +239,8 @@ static int io_start_other(void *ctx, sched_time_t deadline) {
   int status = discovery_start_next(a, cdtime(), deadline);
   if (status == 0)
     status = account_facts_start_next(a, cdtime(), deadline);
-  return (status != 0) ? status : cc_sources_start_next(a, cdtime(), deadline);
+  return (status != 0) ? status
+                       : event_sources_start_next(a, cdtime(), deadline);
 }
 
 static bool io_apply(void *ctx) {
@@ -247,6 +259,7 @@ static bool io_apply(void *ctx) {
     return false;
   pages_drop(p, NULL); /* the series are new: their answers start afresh */
   restore_new(p->a, p->latest);
+  account_plan(p->a, true); /* and planned before the read asks them */
   return true;
 }
 
@@ -507,62 +520,10 @@ static cdtime_t release(poll_t *p, cdtime_t now) {
   return next;
 }
 
-typedef struct {
-  account_t *a;
-  series_t *s;
-} event_ctx_t;
-
-static void utc(time_t t, char *buf, size_t size) {
-  struct tm tm;
-  if (gmtime_r(&t, &tm) == NULL || strftime(buf, size, "%FT%TZ", &tm) == 0)
-    ssnprintf(buf, size, "%lld", (long long)t);
-}
-
-/* An attack event started or ended: a notification, which collectd routes
- * to notify_email, notify_nagios, exec or the log. */
-static void notify(void *ctx, const stat_event_t *e, bool started) {
-  event_ctx_t *c = ctx;
-  bool blackhole = strcmp(e->type, "blackhole") == 0;
-  bool cc = strcmp(e->type, "cc") == 0; /* instance_cc_events */
-  notification_t n = {
-      .severity = !started    ? NOTIF_OKAY
-                  : blackhole ? NOTIF_FAILURE
-                              : NOTIF_WARNING,
-      .time = cdtime(),
-  };
-  sstrncpy(n.host, c->a->host[0] ? c->a->host : hostname_g, sizeof(n.host));
-  sstrncpy(n.plugin, PLUGIN_NAME, sizeof(n.plugin));
-  sstrncpy(n.plugin_instance, c->s->plugin_instance, sizeof(n.plugin_instance));
-  sstrncpy(n.type, "count", sizeof(n.type));
-  sstrncpy(n.type_instance,
-           cc          ? "cc_instance_events"
-           : blackhole ? "blackhole_events"
-                       : "mitigation_events",
-           sizeof(n.type_instance));
-  char from[32], to[32], when[80];
-  utc(e->start, from, sizeof(from));
-  utc(e->end, to, sizeof(to));
-  if (started)
-    ssnprintf(when, sizeof(when), "since %s", from);
-  else
-    ssnprintf(when, sizeof(when), "from %s to %s", from, to);
-  ssnprintf(n.message, sizeof(n.message),
-            "Anti-DDoS %s %s: instance %s, IP %s%s%s, %" PRIu64
-            " bit/s, %" PRIu64 " packets/s, %s",
-            cc          ? "CC (connection flood)"
-            : blackhole ? "blackhole"
-                        : "mitigation",
-            started ? "started" : "ended", c->s->plugin_instance,
-            e->ip[0] ? e->ip : "?", e->port[0] ? ", port " : "", e->port,
-            e->bps, e->pps, when);
-  plugin_dispatch_notification(&n);
-}
-
 /* Each event is notified once when it starts and once when it ends, also
- * across a restart with a StateFile. */
+ * across a restart with a StateFile, with its sources (event_sources.c). */
 static void notify_events(account_t *a, series_t *s, const api_rows_t *rows,
                           time_t first) {
-  event_ctx_t ctx = {.a = a, .s = s};
   time_t now = time(NULL);
   time_t since = first - a->window;
   size_t refused = 0;
@@ -585,11 +546,13 @@ static void notify_events(account_t *a, series_t *s, const api_rows_t *rows,
     ssnprintf(key, sizeof(key), "%s/%s/event/%s/%s/%s/%lld", a->name,
               s->plugin_instance, e.type, e.ip, e.port, (long long)e.start);
     /* The mark: 1, its start notified; its end (2 at least), its end too. */
-    time_t mark = state_store_mark(key);
-    int before = (mark > 2) ? 2 : (int)mark;
-    int after = stat_event_notify(&e, before, since, now, notify, &ctx);
-    if (after != before)
-      state_store_set_mark(key, (after == 2 && e.end > 2) ? e.end : after);
+    /* DescribeDDosEventSrcIp names the sources of a mitigation or a
+     * blackhole; none names a connection flood's (instance_cc_events). */
+    event_of_t of = {.op = strcmp(e.type, "cc") == 0 ? SOURCES_NONE
+                                                     : SOURCES_DDOS,
+                     .key = key,
+                     .plugin_instance = s->plugin_instance};
+    event_sources_due(a, &of, &e, since, now);
   }
   if (refused > 0)
     c_complain(LOG_WARNING, &s->name_complaint,
@@ -608,6 +571,60 @@ static void notify_events(account_t *a, series_t *s, const api_rows_t *rows,
                              now - (time_t)(a->max_backfill + 1) * a->window -
                                  s->stat->lookback);
   }
+}
+
+typedef struct {
+  account_t *a;
+  series_t *s;
+} health_ctx_t;
+
+/* A forwarding rule or one of its origin servers turned abnormal, or
+ * normal again: a notification (FAILURE, OKAY). */
+static void notify_health_change(void *ctx, const char *rule,
+                                 const char *address, bool abnormal) {
+  health_ctx_t *c = ctx;
+  char key[STATE_STORE_KEY_SIZE];
+  ssnprintf(key, sizeof(key), "%s/%s/health/%s%s%s", c->a->name,
+            c->s->plugin_instance, rule, address ? "/" : "",
+            address ? address : "");
+  bool news;
+  int mark = stat_health_step((int)state_store_mark(key), abnormal, &news);
+  if ((int)state_store_mark(key) != mark)
+    state_store_set_mark(key, mark);
+  if (!news)
+    return;
+  notification_t n = {.severity = abnormal ? NOTIF_FAILURE : NOTIF_OKAY,
+                      .time = cdtime()};
+  sstrncpy(n.host, c->a->host[0] ? c->a->host : hostname_g, sizeof(n.host));
+  sstrncpy(n.plugin, PLUGIN_NAME, sizeof(n.plugin));
+  sstrncpy(n.plugin_instance, c->s->plugin_instance, sizeof(n.plugin_instance));
+  sstrncpy(n.type, address ? "count" : "gauge", sizeof(n.type));
+  ssnprintf(n.type_instance, sizeof(n.type_instance), "%s_%s",
+            address ? "abnormal_servers" : "rule_normal", rule);
+  char port[8];
+  const char *sep = strchr(rule, '_');
+  sstrncpy(port, sep ? sep + 1 : "", sizeof(port));
+  if (address != NULL)
+    ssnprintf(
+        n.message, sizeof(n.message),
+        "Anti-DDoS origin server %s %s: instance %s, rule %.*s/%s", address,
+        abnormal ? "fails its health check" : "passes its health check again",
+        c->s->plugin_instance, (int)(sep ? sep - rule : 0), rule, port);
+  else
+    ssnprintf(n.message, sizeof(n.message),
+              "Anti-DDoS forwarding rule %.*s/%s %s: instance %s",
+              (int)(sep ? sep - rule : 0), rule, port,
+              abnormal ? "is abnormal (its origin fails health checks)"
+                       : "is normal again",
+              c->s->plugin_instance);
+  plugin_dispatch_notification(&n);
+}
+
+/* Each rule and origin server that turns abnormal, and back, is notified
+ * once, also across a restart with a StateFile. */
+static void notify_health(account_t *a, series_t *s, const api_rows_t *rows) {
+  health_ctx_t ctx = {.a = a, .s = s};
+  stat_health_each(rows, notify_health_change, &ctx);
 }
 
 /* A page of a paged answer (the events): gathered with the pages before
@@ -650,6 +667,29 @@ static api_response_status_t gather_pages(poll_t *p, series_t *s,
   *rows = pages->rows;
   pages->rows = (api_rows_t){0};
   pages_drop(p, s);
+  return API_RESPONSE_OK;
+}
+
+/* The rows of an answer that names its instances: those of the instances
+ * the request named, the others refused and said (rate-limited). */
+static api_response_status_t attribute_rows(poll_t *p, series_t *s,
+                                            api_rows_t *rows, char *why,
+                                            size_t why_size) {
+  account_t *a = p->a;
+  size_t total = rows->count;
+  int left_out = stat_rows_of_instances(
+      s->stat, rows,
+      s->chunk ? (const char *const *)s->member_ids
+               : (const char *const *)a->instance_ids + s->first_instance,
+      s->chunk ? s->member_count : s->instance_count, why, why_size);
+  if (left_out < 0)
+    return API_RESPONSE_INVALID;
+  if (left_out > 0)
+    c_complain(LOG_WARNING, &s->name_complaint,
+               PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: %d of %zu "
+                           "rows refused: %s.",
+               a->name, s->name, s->stat->action, left_out, total, why);
+  why[0] = 0;
   return API_RESPONSE_OK;
 }
 
@@ -795,7 +835,7 @@ static void finished(const http_result_t *r, void *ctx) {
   p->result->latency_sum += r->seconds;
   p->result->latency_count++;
   if (*(request_kind_t *)r->user == REQUEST_SOURCES) {
-    cc_sources_finished(a, r->user, r);
+    event_sources_finished(a, r->user, r);
     return;
   }
   if (*(request_kind_t *)r->user == REQUEST_FACTS) {
@@ -842,6 +882,9 @@ static void finished(const http_result_t *r, void *ctx) {
   if (parsed == API_RESPONSE_OK && stat->lookback > 0)
     parsed = gather_pages(p, s, &rows, &more, why, sizeof(why));
 
+  if (parsed == API_RESPONSE_OK && !more && stat->instance_field != NULL)
+    parsed = attribute_rows(p, s, &rows, why, sizeof(why));
+
   /* The values the answer gives its windows, dispatched unless the answer
    * turns out to be unusable; then the news of attack events. */
   emit_t e = {.p = p, .s = s};
@@ -864,6 +907,8 @@ static void finished(const http_result_t *r, void *ctx) {
     else
       notify_events(a, s, &rows, s->w.requested_first);
   }
+  if (parsed == API_RESPONSE_OK && stat->takes_rules)
+    notify_health(a, s, &rows);
   api_rows_clear(&rows);
 
   if (parsed == API_RESPONSE_INVALID) {
@@ -934,7 +979,7 @@ void account_poll(account_t *a, time_t latest, cdtime_t deadline,
     account_series_rechunk(a);
   }
   restore_new(a, latest);
-  check_capacity(a);
+  account_plan(a, false);
   sched_read(&a->sched, &io, latest, deadline);
   /* What is still held goes out a window a second, within the read. */
   for (cdtime_t next = release(&p, cdtime()); next != 0 && next < deadline;

@@ -227,7 +227,7 @@ static series_t *find(series_t *list, size_t count, const series_t *s) {
 static const char *describe(const series_t *s, char *buf, size_t size) {
   if (s->stat->scope == SCOPE_PORT)
     ssnprintf(buf, size, "series %s", s->plugin_instance);
-  else if (s->stat->scope == SCOPE_INSTANCE)
+  else if (s->stat->scope == SCOPE_INSTANCE || s->stat->scope == SCOPE_ACCOUNT)
     ssnprintf(buf, size, "%s of series %s", s->stat->name, s->plugin_instance);
   else if (s->variant != NULL)
     ssnprintf(buf, size, "%s (%s %s) of domain %s", s->stat->name,
@@ -288,6 +288,7 @@ static void series_init(const account_t *a, series_t *s,
   s->w.group = g;
   s->w.stat = (size_t)(stat - statistics); /* refusals back off per stat */
   s->w.latest_only = stat->timeless;
+  s->w.state_every = stat->slow ? a->state_interval : 0;
   s->w.batch = stat->batch_seconds / a->window;
   if (s->w.batch > STAT_MAX_BATCH)
     s->w.batch = STAT_MAX_BATCH;
@@ -710,6 +711,33 @@ static void display_name(const account_t *a, char **ids, char **names,
   sstrncpy(out, mine, size);
 }
 
+/* Appends to *series those of the block's statistics of the whole account,
+ * named after the block. Returns 0 or ENOMEM. Under claims_lock. */
+static int add_account_series(const account_t *a, series_t **series,
+                              size_t *series_count, bool log_changes) {
+  size_t first = *series_count;
+  for (size_t k = 0; k < a->statistics_count; k++) {
+    const statistic_t *stat = a->statistics[k];
+    if (stat->scope != SCOPE_ACCOUNT)
+      continue;
+    series_t *grown = realloc(*series, (*series_count + 2) * sizeof(**series));
+    if (grown == NULL)
+      return ENOMEM;
+    *series = grown;
+    series_t *s = *series + (*series_count)++;
+    series_init(a, s, stat, SIZE_MAX / 2); /* no instance's group */
+  }
+  if (*series_count == first ||
+      !choose_names(a, *series + first, *series_count - first, "Account", NULL,
+                    a->name)) {
+    *series_count = first;
+    return 0;
+  }
+  for (size_t i = first; i < *series_count; i++)
+    carry_over(a, *series + i, log_changes);
+  return 0;
+}
+
 int account_set_instances(account_t *a, char **ids, char **names, size_t count,
                           int *const *found, const size_t *found_count,
                           bool log_changes) {
@@ -740,9 +768,9 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
     size_t per_port = all_ports ? 1 : port_count;
     size_t want = 0;
     for (size_t k = 0; k < a->statistics_count; k++)
-      want += (a->statistics[k]->scope == SCOPE_PORT)     ? per_port
-              : (a->statistics[k]->scope == SCOPE_DOMAIN) ? 0
-                                                          : 1;
+      want += (a->statistics[k]->scope == SCOPE_PORT)       ? per_port
+              : (a->statistics[k]->scope == SCOPE_INSTANCE) ? 1
+                                                            : 0;
     series_t *grown =
         realloc(series, (series_count + want + 1) * sizeof(*series));
     if (grown == NULL) {
@@ -760,7 +788,12 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
     size_t group_first = series_count;
     for (size_t k = 0; k < a->statistics_count; k++) {
       const statistic_t *stat = a->statistics[k];
-      if (stat->scope == SCOPE_DOMAIN)
+      if (stat->scope == SCOPE_DOMAIN || stat->scope == SCOPE_ACCOUNT)
+        continue;
+      /* Rows of an instance each (a plan, its rules) are not added up over
+       * an Aggregate's instances: one instance's protection is no part of
+       * a sum. */
+      if (a->aggregate && stat->instance_field != NULL)
         continue;
       if (n > stat->max_instances)
         ERROR(PLUGIN_NAME " plugin: Account \"%s\": Aggregate covers the "
@@ -768,6 +801,9 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
                           "limit.",
               a->name, stat->max_instances, n, stat->name);
       size_t per_stat = (stat->scope == SCOPE_PORT) ? per_port : 1;
+      /* Asked with the instance's rules: none known (yet), nothing to ask. */
+      if (stat->takes_rules && (found == NULL || found_count[g] == 0))
+        per_stat = 0;
       for (size_t p = 0; p < per_stat; p++) {
         series_t *s = series + series_count++;
         series_init(a, s, stat, g);
@@ -787,6 +823,8 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
     for (size_t i = group_first; i < series_count; i++)
       carry_over(a, series + i, log_changes);
   }
+  if (status == 0)
+    status = add_account_series(a, &series, &series_count, log_changes);
   /* The web series stay as they are. */
   if (status == 0)
     status = keep_series(a, true, &series, &series_count);
@@ -806,4 +844,11 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
   a->instance_names = names;
   a->instance_count = count;
   return 0;
+}
+
+size_t account_series_shown(const account_t *a) {
+  size_t n = 0;
+  for (size_t i = 0; i < a->series_count; i++)
+    n += !a->series[i].chunk;
+  return n;
 }

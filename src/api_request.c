@@ -58,8 +58,11 @@ static int add_optional(const api_request_t *req, rpc_params_t *params) {
 
 int api_request_params(const api_request_t *req, rpc_params_t *params) {
   bool timeless = req->start_time == 0 && req->end_time == 0;
-  if ((req->instance_count < 1 && req->domain == NULL && !req->account_wide) ||
-      (req->instance_count > API_MAX_INSTANCE_IDS && !req->account_wide) ||
+  if ((req->instance_count < 1 && req->domain == NULL && !req->account &&
+       req->network_rules == NULL) ||
+      (req->network_rules != NULL && req->network_rules[0] == 0) ||
+      (req->account && (req->instance_count > 0 || req->domain != NULL)) ||
+      req->instance_count > API_MAX_INSTANCE_IDS ||
       (!timeless && req->start_time >= req->end_time) ||
       (req->domain != NULL && req->domain[0] == 0) ||
       ((req->fixed_param == NULL) != (req->fixed_value == NULL)))
@@ -83,8 +86,10 @@ int api_request_params(const api_request_t *req, rpc_params_t *params) {
   }
   if (req->fixed_param != NULL)
     status |= rpc_params_add(params, req->fixed_param, req->fixed_value);
+  if (req->network_rules != NULL)
+    status |= rpc_params_add(params, "NetworkRules", req->network_rules);
 
-  for (size_t i = 0; !req->account_wide && i < req->instance_count; i++) {
+  for (size_t i = 0; i < req->instance_count; i++) {
     char name[48];
     snprintf(name, sizeof(name), "InstanceIds.%zu", i + 1);
     status |= rpc_params_add(params, name, req->instance_ids[i]);

@@ -34,7 +34,6 @@ typedef struct {
   const char *resource_group_id; /* NULL or not taken: not sent */
   const char *const *instance_ids;
   size_t instance_count;   /* 1 .. API_MAX_INSTANCE_IDS; 0 with a domain */
-  bool account_wide;       /* names no instance: the account's all */
   const char *domain;      /* Domain; NULL (or not taken): not sent */
   const char *fixed_param; /* a parameter of fixed value (QueryType), or */
   const char *fixed_value; /* NULL: not sent */
@@ -44,6 +43,11 @@ typedef struct {
   int interval;    /* seconds per row (operations with rows); 0: not sent */
   int page_size;   /* PageSize (paged answers); 0: not sent */
   int page_number; /* PageNumber, with page_size: from 1; 0: 1 */
+  /* The whole account's: neither instances nor a domain (a statistic of
+   * SCOPE_ACCOUNT, or of STAT_ACCOUNT_BY_IP). */
+  bool account;
+  /* NetworkRules (a JSON text); NULL: not sent. */
+  const char *network_rules;
 } api_request_t;
 
 /* The end of the newest complete window: floor((now - delay) / window) *
@@ -99,8 +103,12 @@ int api_domains_params(const char *region_id, const char *resource_group_id,
                        rpc_params_t *params);
 
 /* DescribeWebReportTopIp: the top source IPs of an HTTP flood on a
- * domain (cc_sources.h builds its parameters). */
+ * domain (sources.h builds its parameters). */
 #define API_ACTION_TOP_IP "DescribeWebReportTopIp"
+
+/* DescribeDDosEventSrcIp: the top source IPs of a volumetric event
+ * (sources.h builds its parameters). */
+#define API_ACTION_SRC_IP "DescribeDDosEventSrcIp"
 
 /* The optional parameters action takes (API_TAKES_*): the statistics'
  * from their table, the listing operations' from their own; 0 for an

@@ -227,16 +227,7 @@ typedef struct {
   size_t field_count;
   const api_field_t *root_fields;
   size_t root_field_count;
-  /* Rows of a list inside each row (EipInfos of an instance): a row per
-   * inner item, the outer fields first. NULL: none. */
-  const struct inner_s *inner;
 } schema_t;
-
-typedef struct inner_s {
-  const char *list;
-  const api_field_t *fields;
-  size_t field_count;
-} inner_t;
 
 typedef struct {
   api_rows_t *rows;
@@ -341,43 +332,80 @@ static api_response_status_t read_self_row(rows_builder_t *b, xmlNodePtr e,
   return API_RESPONSE_OK;
 }
 
+/* The fields of a row's own (before the first "List/Field"). */
+static size_t own_fields(const schema_t *schema) {
+  size_t n = 0;
+  while (n < schema->field_count && strchr(schema->fields[n].name, '/') == NULL)
+    n++;
+  return n;
+}
+
+#define MAX_NESTED_FIELDS 8
+
 static api_response_status_t read_list(rows_builder_t *b, xmlNodePtr root,
                                        const schema_t *schema, char *why,
                                        size_t why_size);
 
-/* A row holding a list (schema->inner): a row per inner item, each the
- * outer fields followed by the item's. */
+/* A row whose fields after the own ones are "List/Field": a row per item
+ * of its nested <List>, each with the row's own fields and the item's
+ * (a row without items: one, the item's fields absent). */
 static api_response_status_t read_nested(rows_builder_t *b, xmlNodePtr e,
-                                         const schema_t *schema, char *why,
-                                         size_t why_size) {
-  size_t outer_n = schema->field_count, inner_n = schema->inner->field_count;
-  api_value_t outer[16] = {{0}};
-  if (outer_n > 16) {
-    snprintf(why, why_size, "too many fields");
+                                         const schema_t *schema, size_t own,
+                                         char *why, size_t why_size) {
+  const char *first = schema->fields[own].name;
+  size_t prefix = (size_t)(strchr(first, '/') - first);
+  char list[64];
+  api_field_t sub[MAX_NESTED_FIELDS];
+  size_t nested = schema->field_count - own;
+  if (prefix >= sizeof(list) || nested > MAX_NESTED_FIELDS) {
+    snprintf(why, why_size, "a nested list the parser cannot hold");
     return API_RESPONSE_INVALID;
   }
-  api_response_status_t status = read_values(e, schema->fields, outer_n, outer,
-                                             &b->rows->texts, why, why_size);
+  memcpy(list, first, prefix);
+  list[prefix] = 0;
+  for (size_t i = 0; i < nested; i++) {
+    sub[i] = schema->fields[own + i];
+    sub[i].name = strchr(sub[i].name, '/') + 1;
+  }
+  schema_t items = {.list = list, .fields = sub, .field_count = nested};
+  /* The row's own fields, once, then a copy per item. */
+  api_value_t *row;
+  if (add_row(b, schema->list, &row, why, why_size) != API_RESPONSE_OK)
+    return API_RESPONSE_INVALID;
+  size_t at = b->rows->count - 1, width = b->rows->field_count;
+  api_response_status_t status =
+      read_values(e, schema->fields, own, row, &b->rows->texts, why, why_size);
+  for (size_t i = 0; status == API_RESPONSE_OK && i < nested; i++)
+    row[own + i] = (api_value_t){.text = ""};
   if (status != API_RESPONSE_OK)
     return status;
-  schema_t inner = {
-      schema->inner->list, schema->inner->fields, inner_n, NULL, 0, NULL};
-  size_t before = b->rows->count;
-  status = read_list(b, e, &inner, why, why_size);
-  size_t width = b->rows->field_count;
-  for (size_t r = before; r < b->rows->count; r++) {
-    api_value_t *row = b->rows->values + r * width;
-    memmove(row + outer_n, row, inner_n * sizeof(*row));
-    memcpy(row, outer, outer_n * sizeof(*row));
+  api_rows_t one = {.field_count = nested};
+  rows_builder_t ib = {.rows = &one};
+  status = read_list(&ib, e, &items, why, why_size);
+  for (size_t k = 0; status == API_RESPONSE_OK && k < one.count; k++) {
+    api_value_t *copy = b->rows->values + at * width;
+    if (k > 0) {
+      if (add_row(b, schema->list, &copy, why, why_size) != API_RESPONSE_OK) {
+        status = API_RESPONSE_INVALID;
+        break;
+      }
+      memcpy(copy, b->rows->values + at * width, own * sizeof(*copy));
+    }
+    memcpy(copy + own, one.values + k * nested, nested * sizeof(*copy));
   }
+  /* The items' texts go with the rows. */
+  api_text_block_t **tail = &one.texts;
+  while (*tail != NULL)
+    tail = &(*tail)->next;
+  *tail = b->rows->texts;
+  b->rows->texts = one.texts;
+  free(one.values);
   return status;
 }
 
 static api_response_status_t read_row(rows_builder_t *b, xmlNodePtr e,
                                       const schema_t *schema, char *why,
                                       size_t why_size) {
-  if (schema->inner != NULL)
-    return read_nested(b, e, schema, why, why_size);
   if (self_rows(schema))
     return read_self_row(b, e, schema, why, why_size);
   if (holds_text(e)) {
@@ -385,6 +413,9 @@ static api_response_status_t read_row(rows_builder_t *b, xmlNodePtr e,
                  e->name);
     return API_RESPONSE_INVALID;
   }
+  size_t own = own_fields(schema);
+  if (own < schema->field_count)
+    return read_nested(b, e, schema, own, why, why_size);
   api_value_t *row;
   if (add_row(b, schema->list, &row, why, why_size) != API_RESPONSE_OK)
     return API_RESPONSE_INVALID;
@@ -491,9 +522,7 @@ static api_response_status_t parse_answer(const char *body, size_t len,
                                           const schema_t *schema,
                                           api_rows_t *rows, api_error_t *error,
                                           char *why, size_t why_size) {
-  *rows = (api_rows_t){.field_count =
-                           schema->field_count +
-                           (schema->inner ? schema->inner->field_count : 0)};
+  *rows = (api_rows_t){.field_count = schema->field_count};
   if (len == 0) {
     snprintf(why, why_size, "empty body");
     return API_RESPONSE_INVALID;
@@ -561,8 +590,7 @@ api_parse_rows(const char *body, size_t len, const char *action,
                const api_field_t *root_fields, size_t root_field_count,
                api_rows_t *rows, api_error_t *error, char *why,
                size_t why_size) {
-  schema_t schema = {list,        fields,           field_count,
-                     root_fields, root_field_count, NULL};
+  schema_t schema = {list, fields, field_count, root_fields, root_field_count};
   char root[API_TEXT_SIZE];
   if (action != NULL)
     snprintf(root, sizeof(root), "%sResponse", action);
@@ -575,11 +603,39 @@ api_response_status_t api_parse_nested_rows(
     const api_field_t *fields, size_t field_count, const char *inner_list,
     const api_field_t *inner_fields, size_t inner_field_count, api_rows_t *rows,
     api_error_t *error, char *why, size_t why_size) {
-  inner_t inner = {inner_list, inner_fields, inner_field_count};
-  schema_t schema = {list, fields, field_count, NULL, 0, &inner};
-  char root[API_TEXT_SIZE];
-  snprintf(root, sizeof(root), "%sResponse", action);
-  return parse_answer(body, len, root, &schema, rows, error, why, why_size);
+  /* The inner fields as "List/Field" (read_nested), and rows without an
+   * item dropped. */
+  api_field_t all[2 * MAX_NESTED_FIELDS];
+  char names[MAX_NESTED_FIELDS][64];
+  size_t n = field_count + inner_field_count;
+  if (field_count > MAX_NESTED_FIELDS || inner_field_count == 0 ||
+      inner_field_count > MAX_NESTED_FIELDS) {
+    snprintf(why, why_size, "a nested list the parser cannot hold");
+    *rows = (api_rows_t){0};
+    return API_RESPONSE_INVALID;
+  }
+  memcpy(all, fields, field_count * sizeof(*all));
+  for (size_t i = 0; i < inner_field_count; i++) {
+    snprintf(names[i], sizeof(names[i]), "%s/%s", inner_list,
+             inner_fields[i].name);
+    all[field_count + i] = inner_fields[i];
+    all[field_count + i].name = names[i];
+  }
+  api_response_status_t status = api_parse_rows(
+      body, len, action, list, all, n, NULL, 0, rows, error, why, why_size);
+  if (status != API_RESPONSE_OK)
+    return status;
+  size_t kept = 0;
+  for (size_t r = 0; r < rows->count; r++) {
+    const api_value_t *row = rows->values + r * n;
+    bool item = false;
+    for (size_t i = field_count; i < n; i++)
+      item = item || row[i].present;
+    if (item)
+      memmove(rows->values + kept++ * n, row, n * sizeof(*row));
+  }
+  rows->count = kept;
+  return API_RESPONSE_OK;
 }
 
 void api_rows_clear(api_rows_t *rows) {
@@ -600,7 +656,7 @@ api_response_status_t api_parse_instance_ids(const char *body, size_t len,
                                              api_instance_list_t *list,
                                              api_error_t *error, char *why,
                                              size_t why_size) {
-  schema_t schema = {"InstanceIds", instance_fields, 2, NULL, 0, NULL};
+  schema_t schema = {"InstanceIds", instance_fields, 2, NULL, 0};
   api_rows_t rows;
   *list = (api_instance_list_t){0};
   api_response_status_t status =
@@ -644,7 +700,7 @@ api_response_status_t api_parse_network_rules(const char *body, size_t len,
                                               api_rule_list_t *list,
                                               api_error_t *error, char *why,
                                               size_t why_size) {
-  schema_t schema = {"NetworkRules", rule_fields, 2, rule_root_fields, 1, NULL};
+  schema_t schema = {"NetworkRules", rule_fields, 2, rule_root_fields, 1};
   api_rows_t rows;
   *list = (api_rule_list_t){0};
   api_response_status_t status =

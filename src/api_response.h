@@ -75,7 +75,10 @@ typedef struct {
  * to 2^53; a required field missing, any field twice in one row, a count that
  * is not one, more than API_MAX_LIST rows: API_RESPONSE_INVALID with why.
  * An optional field may be absent (present false) or empty (a text "", but
- * an empty count is absent). On anything but API_RESPONSE_OK rows is
+ * an empty count is absent). Fields named "List/Field", after the row's
+ * own, are of a list nested in each row (in either shape): a row per
+ * nested item, each with the row's own fields; a row without items is one
+ * row, those fields absent. On anything but API_RESPONSE_OK rows is
  * empty. Free with api_rows_clear().
  *
  * Also API_RESPONSE_INVALID: a root not named *Response (a gateway's HTML

@@ -25,6 +25,8 @@ typedef struct {
   char *remark;
   int *ports;
   size_t port_count;
+  int *rules; /* port, + DISCOVERY_UDP for udp: each rule once */
+  size_t rule_count;
   int next_page; /* 0: all read */
   bool in_flight;
 } found_t;
@@ -63,6 +65,7 @@ static void forget(discovery_t *d) {
     sfree(d->found[i].id);
     sfree(d->found[i].remark);
     sfree(d->found[i].ports);
+    sfree(d->found[i].rules);
   }
   sfree(d->found);
   d->found_count = 0;
@@ -74,9 +77,9 @@ static void forget(discovery_t *d) {
   d->domains_found = false;
 }
 
-/* Whether the refresh asks for instances or their ports. */
+/* Whether the refresh asks for instances or their ports (or rules). */
 static bool instances_part(const account_t *a) {
-  return a->discover_instances || a->ports_auto;
+  return a->discover_instances || a->ports_auto || a->rules_wanted;
 }
 
 discovery_t *discovery_create(void) {
@@ -131,7 +134,9 @@ void discovery_begin(account_t *a, cdtime_t now) {
   /* Listed instances (then instance_ids never changes): only their ports
    * are discovered. */
   for (size_t i = 0;
-       !a->discover_instances && a->ports_auto && i < a->instance_count; i++)
+       !a->discover_instances && (a->ports_auto || a->rules_wanted) &&
+       i < a->instance_count;
+       i++)
     if (add_found(d, a->instance_ids[i], NULL, true) != 0)
       d->running = false;
 }
@@ -246,6 +251,22 @@ static int add_port(found_t *f, int port) {
     return ENOMEM;
   f->ports = grown;
   f->ports[f->port_count++] = port;
+  return 0;
+}
+
+/* A rule as the health statistic asks for it: its port, and its protocol
+ * (udp, or else tcp). */
+static int add_rule(found_t *f, const api_rule_t *rule) {
+  int code = rule->frontend_port +
+             (strcmp(rule->protocol, "udp") == 0 ? DISCOVERY_UDP : 0);
+  for (size_t i = 0; i < f->rule_count; i++)
+    if (f->rules[i] == code)
+      return 0;
+  int *grown = realloc(f->rules, (f->rule_count + 1) * sizeof(*grown));
+  if (grown == NULL)
+    return ENOMEM;
+  f->rules = grown;
+  f->rules[f->rule_count++] = code;
   return 0;
 }
 
@@ -390,16 +411,19 @@ void discovery_finished(account_t *a, void *user, const http_result_t *r) {
           first_refused = list.items[i].id;
         continue;
       }
-      status =
-          add_found(d, list.items[i].id, list.items[i].remark, a->ports_auto);
+      status = add_found(d, list.items[i].id, list.items[i].remark,
+                         a->ports_auto || a->rules_wanted);
     }
     refused_names(a, &d->ids_complaint, API_ACTION_INSTANCES, refused,
                   list.count, first_refused,
                   "instance ID (letters, digits, '.', '_', '-')");
     d->instances_pending = false;
   } else if (parsed == API_RESPONSE_OK) {
-    for (size_t i = 0; i < rules.count && status == 0; i++)
+    for (size_t i = 0; i < rules.count && status == 0; i++) {
       status = add_port(f, rules.items[i].frontend_port);
+      if (status == 0)
+        status = add_rule(f, &rules.items[i]);
+    }
     bool more =
         rules.count > 0 &&
         (uint64_t)f->next_page * API_RULES_PAGE_SIZE < rules.total_count &&
@@ -437,9 +461,32 @@ void discovery_finished(account_t *a, void *user, const http_result_t *r) {
              : instances ? API_ACTION_INSTANCES
                          : API_ACTION_RULES,
              f != NULL ? " of " : "", f != NULL ? f->id : "", what,
-             a->series_count);
+             account_series_shown(a));
   d->failed = true;
   check_complete(a);
+}
+
+/* The rules found of each instance, in the order of found (instance IDs
+ * sorted): a->rules[i] is a list of rule_counts[i] codes. */
+static int account_set_rules(account_t *a, found_t *found, size_t n) {
+  int **rules = calloc(n + 1, sizeof(*rules));
+  size_t *counts = calloc(n + 1, sizeof(*counts));
+  if (rules == NULL || counts == NULL) {
+    sfree(rules);
+    sfree(counts);
+    return ENOMEM;
+  }
+  for (size_t i = 0; i < n; i++) {
+    rules[i] = found[i].rules;
+    counts[i] = found[i].rule_count;
+    found[i].rules = NULL;
+    found[i].rule_count = 0;
+  }
+  account_free_rules(a);
+  a->rules = rules;
+  a->rule_counts = counts;
+  a->rules_of = n;
+  return 0;
 }
 
 static int compare_found(const void *x, const void *y) {
@@ -476,7 +523,11 @@ bool discovery_apply(account_t *a) {
 
   size_t before = a->series_count;
   int status = 0;
+  /* The instances' rules, for the health statistic's requests: set before
+   * the series, which are made for instances that have rules. */
   if (instances_part(a))
+    status = account_set_rules(a, d->found, n);
+  if (status == 0 && instances_part(a))
     status = account_set_instances(a, ids, names, n, ports, counts,
                                    /* log_changes = */ d->applied);
   else {
@@ -495,7 +546,7 @@ bool discovery_apply(account_t *a) {
   if (status == 0 && !d->applied && instances_part(a))
     INFO(PLUGIN_NAME " plugin: Account \"%s\": discovered %zu instances, "
                      "%zu series.",
-         a->name, n, a->series_count);
+         a->name, n, account_series_shown(a));
   if (status == 0)
     d->applied = true;
   else

@@ -15,6 +15,9 @@
 
 typedef struct discovery_s discovery_t;
 
+/* A udp rule's code in account_t.rules: its port plus this. */
+#define DISCOVERY_UDP 0x10000
+
 discovery_t *discovery_create(void);
 void discovery_destroy(discovery_t *d);
 

@@ -29,12 +29,18 @@ static void submit(const account_t *a, const char *plugin_instance,
 }
 
 /* The value covers the window ending at EndTime, and there is one per
- * Window whatever the read interval: write plugins (rrdtool) size their
- * files from vl.interval. */
+ * Window whatever the read interval (one per cadence for a slowly changing
+ * state): write plugins (rrdtool, whose heartbeat is twice the step) size
+ * their files from vl.interval. */
 void dispatch_value(const account_t *a, const series_t *s, time_t end,
                     const char *type, const char *type_instance, double value) {
+  /* A state has a value every state_every seconds; a series the request
+   * plan thins, every cadence windows. */
+  int every = (s->w.state_every > a->window)    ? s->w.state_every
+              : (s->w.thin && s->w.cadence > 1) ? a->window * s->w.cadence
+                                                : a->window;
   submit(a, s->plugin_instance, TIME_T_TO_CDTIME_T(end),
-         TIME_T_TO_CDTIME_T(a->window), type, type_instance,
+         TIME_T_TO_CDTIME_T(every), type, type_instance,
          (value_t){.gauge = (gauge_t)value});
 }
 
@@ -133,6 +139,10 @@ static void describe_cover(const account_t *a, const statistic_t *stat,
                            char *buf, size_t size) {
   bool web = stat->scope == SCOPE_DOMAIN;
   size_t n = web ? a->domain_count : a->instance_count;
+  if (stat->scope == SCOPE_ACCOUNT) {
+    sstrncpy(buf, "the account", size);
+    return;
+  }
   ssnprintf(buf, size, "%zu %s%s", n, web ? "domain" : "instance",
             n == 1 ? "" : "s");
 }

@@ -210,6 +210,134 @@ static int all_events_points(const statistic_t *stat, const api_rows_t *rows,
                              stat_emit_t emit, void *ctx, char *why,
                              size_t why_size);
 
+/* DescribeInstanceSpecs: a row per instance asked (InstanceId), what its
+ * plan protects and allows. Bandwidths in bit/s (Gbit/s and Mbit/s in the
+ * answer), "gauge" as traffic's; RealLimitBw 0 is no limit, DefenseCount
+ * -1 unlimited: no value. */
+static const api_field_t capacity_fields[] = {
+    {"InstanceId", API_FIELD_TEXT, true},
+    {"BaseBandwidth", API_FIELD_COUNT, false},
+    {"ElasticBandwidth", API_FIELD_COUNT, false},
+    {"BandwidthMbps", API_FIELD_COUNT, false},
+    {"ElasticBw", API_FIELD_COUNT, false},
+    {"RealLimitBw", API_FIELD_COUNT, false},
+    {"QpsLimit", API_FIELD_COUNT, false},
+    {"ElasticQps", API_FIELD_COUNT, false},
+    {"ConnLimit", API_FIELD_COUNT, false},
+    {"CpsLimit", API_FIELD_COUNT, false},
+    {"PortLimit", API_FIELD_COUNT, false},
+    {"DomainLimit", API_FIELD_COUNT, false},
+    {"SiteLimit", API_FIELD_COUNT, false},
+    {"DefenseCount", API_FIELD_TEXT, false},
+};
+static const stat_value_t capacity_values[] = {
+    {"BaseBandwidth", "gauge", "protection_base_bps"},
+    {"ElasticBandwidth", "gauge", "protection_elastic_bps"},
+    {"BandwidthMbps", "gauge", "clean_bps_limit"},
+    {"ElasticBw", "gauge", "clean_elastic_bps_limit"},
+    {"RealLimitBw", "gauge", "clean_rate_limit_bps"},
+    {"QpsLimit", "operations_per_second", "qps_limit"},
+    {"ElasticQps", "operations_per_second", "qps_elastic_limit"},
+    {"ConnLimit", "current_connections", "concurrent_limit"},
+    {"CpsLimit", "operations_per_second", "new_connections_limit"},
+    {"PortLimit", "count", "port_limit"},
+    {"DomainLimit", "count", "domain_limit"},
+    {"SiteLimit", "count", "site_limit"},
+    {"DefenseCount", "count", "advanced_mitigations_limit"},
+};
+static const stat_unit_t capacity_units[] = {
+    {1e9, 0},
+    {1e9, 0},
+    {1e6, 0},
+    {1e6, 0},
+    {1e6, STAT_NONE_ZERO},
+    {0, 0},
+    {0, 0},
+    {0, 0},
+    {0, 0},
+    {0, 0},
+    {0, 0},
+    {0, 0},
+    {0, STAT_NONE_MINUS_ONE},
+};
+
+/* DescribeInstanceStatistics: a row per instance asked, what it uses of
+ * the limits above. */
+static const api_field_t usage_fields[] = {
+    {"InstanceId", API_FIELD_TEXT, true},
+    {"PortUsage", API_FIELD_COUNT, false},
+    {"DomainUsage", API_FIELD_COUNT, false},
+    {"SiteUsage", API_FIELD_COUNT, false},
+    {"DefenseCountUsage", API_FIELD_COUNT, false},
+};
+static const stat_value_t usage_values[] = {
+    {"PortUsage", "count", "port_usage"},
+    {"DomainUsage", "count", "domain_usage"},
+    {"SiteUsage", "count", "site_usage"},
+    {"DefenseCountUsage", "count", "advanced_mitigations_used"},
+};
+
+/* DescribeDefenseCountStatistics: the account's advanced mitigations of
+ * this calendar month (one struct, DefenseCountStatistics), and what is
+ * left of them. */
+static const api_field_t mitigations_fields[] = {
+    {"MaxUsableDefenseCountCurrentMonth", API_FIELD_COUNT, true},
+    {"DefenseCountTotalUsageOfCurrentMonth", API_FIELD_COUNT, true},
+    {"FlowPackCountRemain", API_FIELD_COUNT, false},
+    {"SecHighSpeedCountRemain", API_FIELD_COUNT, false},
+};
+static const stat_value_t mitigations_values[] = {
+    {"MaxUsableDefenseCountCurrentMonth", "count",
+     "advanced_mitigations_month_limit"},
+    {"DefenseCountTotalUsageOfCurrentMonth", "count",
+     "advanced_mitigations_month_used"},
+    {"FlowPackCountRemain", "count", "advanced_mitigations_pack_left"},
+    {"SecHighSpeedCountRemain", "count", "advanced_mitigations_sec_cma_left"},
+    /* the limit less those used */
+    {"MaxUsableDefenseCountCurrentMonth", "count", "advanced_mitigations_left"},
+};
+
+static int mitigations_points(const statistic_t *stat, const api_rows_t *rows,
+                              time_t first_end, time_t last_end, int window,
+                              stat_emit_t emit, void *ctx, char *why,
+                              size_t why_size);
+
+/* DescribeUnBlackholeCount: the account's blackhole releases, flat. */
+static const api_field_t releases_fields[] = {
+    {"RemainCount", API_FIELD_COUNT, true},
+    {"TotalCount", API_FIELD_COUNT, false},
+};
+static const stat_value_t releases_values[] = {
+    {"RemainCount", "count", "blackhole_releases_left"},
+    {"TotalCount", "count", "blackhole_releases_total"},
+};
+
+/* DescribeHealthCheckStatus: a row per forwarding rule of the NetworkRules
+ * asked, and in it a RealServerStatusList item per origin server: a row
+ * per server here (api_parse_rows' nested fields). Per rule 1 (normal) or
+ * 0, and its servers abnormal; how many rules are abnormal. */
+static const api_field_t health_fields[] = {
+    {"InstanceId", API_FIELD_TEXT, true},
+    {"Protocol", API_FIELD_TEXT, true},
+    {"FrontendPort", API_FIELD_COUNT, true},
+    {"Status", API_FIELD_TEXT, true},
+    {"RealServerStatusList/Address", API_FIELD_TEXT, false},
+    {"RealServerStatusList/Status", API_FIELD_TEXT, false},
+};
+enum { HC_ID, HC_PROTOCOL, HC_PORT, HC_STATUS, HC_ADDRESS, HC_SERVER_STATUS };
+static const stat_value_t health_values[] = {
+    /* gauge, not bool: a bool of 1 is a blackholed IP to the alerts */
+    {"Status", "gauge", "<rule_normal_Protocol_FrontendPort>"},
+    {"RealServerStatusList/Status", "count",
+     "<abnormal_servers_Protocol_FrontendPort>"},
+    {"Status", "count", "abnormal_rules"},
+};
+
+static int health_points(const statistic_t *stat, const api_rows_t *rows,
+                         time_t first_end, time_t last_end, int window,
+                         stat_emit_t emit, void *ctx, char *why,
+                         size_t why_size);
+
 const statistic_t statistics[] = {
     {
         .name = "connections",
@@ -363,6 +491,94 @@ const statistic_t statistics[] = {
         .fixed_value = "cc",
         .event = stat_all_event,
     },
+    {
+        .name = "capacity",
+        .action = "DescribeInstanceSpecs",
+        .takes = 0, /* InstanceIds alone (required, maxItems 100) */
+        .scope = SCOPE_INSTANCE,
+        .list = "InstanceSpecs",
+        .fields = capacity_fields,
+        .field_count = COUNT_OF(capacity_fields),
+        .values = capacity_values,
+        .value_count = COUNT_OF(capacity_values),
+        .units = capacity_units,
+        .max_response = 64 * 1024, /* a row of numbers */
+        .max_instances = 100,
+        .attribution = STAT_BY_INSTANCE_ID, /* a row per instance asked */
+        .attribution_field = "InstanceId",
+        .timeless = true,
+        .slow = true,
+        .instance_field = "InstanceId",
+        .state_suffix = "/capacity",
+    },
+    {
+        .name = "usage",
+        .action = "DescribeInstanceStatistics",
+        .takes = 0, /* InstanceIds alone (required, maxItems 100) */
+        .scope = SCOPE_INSTANCE,
+        .list = "InstanceStatistics",
+        .fields = usage_fields,
+        .field_count = COUNT_OF(usage_fields),
+        .values = usage_values,
+        .value_count = COUNT_OF(usage_values),
+        .max_response = 64 * 1024,
+        .max_instances = 100,
+        .attribution = STAT_BY_INSTANCE_ID, /* a row per instance asked */
+        .attribution_field = "InstanceId",
+        .timeless = true,
+        .slow = true,
+        .instance_field = "InstanceId",
+        .state_suffix = "/usage",
+    },
+    {
+        .name = "advanced_mitigations",
+        .action = "DescribeDefenseCountStatistics",
+        .takes = API_TAKES_RESOURCE_GROUP,
+        .scope = SCOPE_ACCOUNT,
+        .list = "DefenseCountStatistics", /* one struct: one row */
+        .fields = mitigations_fields,
+        .field_count = COUNT_OF(mitigations_fields),
+        .values = mitigations_values,
+        .value_count = COUNT_OF(mitigations_values),
+        .max_response = 64 * 1024,
+        .timeless = true,
+        .slow = true,
+        .points = mitigations_points,
+        .state_suffix = "/advanced_mitigations",
+    },
+    {
+        .name = "blackhole_releases",
+        .action = "DescribeUnBlackholeCount",
+        .takes = API_TAKES_RESOURCE_GROUP,
+        .scope = SCOPE_ACCOUNT,
+        .fields = releases_fields,
+        .field_count = COUNT_OF(releases_fields),
+        .values = releases_values,
+        .value_count = COUNT_OF(releases_values),
+        .max_response = 64 * 1024,
+        .timeless = true,
+        .slow = true,
+        .state_suffix = "/blackhole_releases",
+    },
+    {
+        .name = "health",
+        .action = "DescribeHealthCheckStatus",
+        .takes = 0, /* NetworkRules alone (required) */
+        .scope = SCOPE_INSTANCE,
+        .list = "HealthCheckStatus",
+        .fields = health_fields,
+        .field_count = COUNT_OF(health_fields),
+        .values = health_values,
+        .value_count = COUNT_OF(health_values),
+        .max_response = 1024 * 1024, /* a row per rule and origin server */
+        .max_instances = 1,
+        .timeless = true,
+        .slow = true,
+        .takes_rules = true,
+        .instance_field = "InstanceId",
+        .points = health_points,
+        .state_suffix = "/health",
+    },
 };
 const size_t statistics_count = COUNT_OF(statistics);
 
@@ -388,6 +604,42 @@ static int field_index(const statistic_t *stat, const char *name) {
   return -1;
 }
 
+/* Value v of a row, field f holding it: the count (or, for a text field,
+ * an integer), NAN where it means none, in the value's unit. Returns 0, or
+ * -1 with why for a text that is no integer, or negative other than a -1
+ * that means none. */
+static int value_of(const statistic_t *stat, size_t v, int f,
+                    const api_value_t *field, double *x, char *why,
+                    size_t why_size) {
+  const stat_value_t *sv = stat->values + v;
+  stat_unit_t unit = stat->units ? stat->units[v] : (stat_unit_t){0, 0};
+  if (stat->fields[f].kind == API_FIELD_TEXT) {
+    const char *t = field->text;
+    size_t digits = strspn(t + (t[0] == '-'), "0123456789");
+    if (digits == 0 || digits > 15 || t[(t[0] == '-') + digits] != 0 ||
+        (t[0] == '-' &&
+         !((unit.none & STAT_NONE_MINUS_ONE) && strcmp(t, "-1") == 0))) {
+      char shown[48];
+      stat_escape(t, shown, sizeof(shown));
+      snprintf(why, why_size, "<%s> is \"%s\", neither a count nor -1",
+               sv->field, shown);
+      return -1;
+    }
+    if (t[0] == '-') {
+      *x = NAN; /* unlimited */
+      return 0;
+    }
+    *x = strtod(t, NULL);
+  } else {
+    *x = (double)field->count;
+  }
+  if ((unit.none & STAT_NONE_ZERO) && *x == 0)
+    *x = NAN;
+  else if (unit.scale != 0)
+    *x *= unit.scale;
+  return 0;
+}
+
 int stat_windows(const statistic_t *stat, const api_rows_t *rows,
                  time_t first_end, time_t last_end, int window, double *values,
                  bool *seen, char *why, size_t why_size) {
@@ -405,7 +657,9 @@ int stat_windows(const statistic_t *stat, const api_rows_t *rows,
   for (size_t r = 0; r < rows->count; r++) {
     const api_value_t *row = rows->values + r * rows->field_count;
     size_t k = 0;
-    if (stat->list != NULL) {
+    if (stat->list != NULL && time_f < 0 && index_f < 0) {
+      k = windows - 1; /* a state: the newest window */
+    } else if (stat->list != NULL) {
       /* Time, the bucket's start, or else Index, buckets from StartTime. */
       uint64_t offset;
       if (time_f >= 0 && row[time_f].present) {
@@ -437,9 +691,13 @@ int stat_windows(const statistic_t *stat, const api_rows_t *rows,
     seen[k] = true;
     for (size_t v = 0; v < stat->value_count; v++) {
       int f = value_f[v];
-      double *sum = values + k * stat->value_count + v;
-      if (f >= 0 && row[f].present)
-        *sum = isnan(*sum) ? (double)row[f].count : *sum + (double)row[f].count;
+      double *sum = values + k * stat->value_count + v, x;
+      if (f < 0 || !row[f].present)
+        continue;
+      if (value_of(stat, v, f, row + f, &x, why, why_size) != 0)
+        return -1;
+      if (!isnan(x))
+        *sum = isnan(*sum) ? x : *sum + x;
     }
   }
   return 0;
@@ -801,6 +1059,238 @@ int stat_points(const statistic_t *stat, const api_rows_t *rows,
       if (!isnan(values[k * stat->value_count + v]))
         emit(ctx, first_end + (time_t)k * window, stat->values[v].type,
              stat->values[v].type_instance, values[k * stat->value_count + v]);
+  return 0;
+}
+
+int stat_rows_of_instances(const statistic_t *stat, api_rows_t *rows,
+                           const char *const *ids, size_t id_count, char *why,
+                           size_t why_size) {
+  int id_f = field_index(stat, stat->instance_field);
+  if (id_f < 0)
+    return 0;
+  size_t kept = 0, left_out = 0, n = rows->field_count;
+  for (size_t r = 0; r < rows->count; r++) {
+    const api_value_t *row = rows->values + r * n;
+    const char *id = row[id_f].text;
+    bool asked = false;
+    for (size_t i = 0; i < id_count && !asked; i++)
+      asked = strcmp(ids[i], id) == 0;
+    if (!asked) {
+      if (left_out++ == 0) {
+        char shown[96];
+        stat_escape(id, shown, sizeof(shown));
+        snprintf(why, why_size,
+                 "a row of %s \"%s\", an instance the request did not name",
+                 stat->instance_field, shown);
+      }
+      continue;
+    }
+    /* Mapped fields (no points of its own) are a row per instance: a
+     * second would be added to the first. */
+    for (size_t k = 0; stat->points == NULL && k < kept; k++)
+      if (strcmp(rows->values[k * n + id_f].text, id) == 0) {
+        char shown[96];
+        stat_escape(id, shown, sizeof(shown));
+        snprintf(why, why_size, "%s \"%s\" is answered twice",
+                 stat->instance_field, shown);
+        return -1;
+      }
+    if (kept != r)
+      memcpy(rows->values + kept * n, row, n * sizeof(*row));
+    kept++;
+  }
+  rows->count = kept;
+  return (int)left_out;
+}
+
+/* The month's advanced mitigations: the fields, and what is left of them
+ * (the limit less those used, not below 0). */
+static int mitigations_points(const statistic_t *stat, const api_rows_t *rows,
+                              time_t first_end, time_t last_end, int window,
+                              stat_emit_t emit, void *ctx, char *why,
+                              size_t why_size) {
+  (void)first_end, (void)window;
+  if (rows->count != 1) {
+    snprintf(why, why_size, "%zu <%s> where one is expected", rows->count,
+             stat->list);
+    return -1;
+  }
+  const api_value_t *row = rows->values;
+  for (size_t v = 0; v + 1 < stat->value_count; v++) {
+    int f = field_index(stat, stat->values[v].field);
+    if (f >= 0 && row[f].present)
+      emit(ctx, last_end, stat->values[v].type, stat->values[v].type_instance,
+           (double)row[f].count);
+  }
+  double limit = (double)row[0].count, used = (double)row[1].count;
+  const stat_value_t *left = stat->values + stat->value_count - 1;
+  emit(ctx, last_end, left->type, left->type_instance,
+       used < limit ? limit - used : 0);
+  return 0;
+}
+
+/* Row r's rule, "tcp_80", or false (why) for a Protocol or FrontendPort
+ * that is none. */
+static bool rule_name(const api_value_t *row, char *out, size_t size, char *why,
+                      size_t why_size) {
+  const char *p = row[HC_PROTOCOL].text;
+  uint64_t port = row[HC_PORT].count;
+  if ((strcmp(p, "tcp") != 0 && strcmp(p, "udp") != 0) || port < 1 ||
+      port > 65535) {
+    char shown[48];
+    stat_escape(p, shown, sizeof(shown));
+    snprintf(why, why_size, "a rule of Protocol \"%s\", FrontendPort %llu",
+             shown, (unsigned long long)port);
+    return false;
+  }
+  snprintf(out, size, "%s_%u", p, (unsigned)port);
+  return true;
+}
+
+/* Whether a Status is "abnormal" (*abnormal) or "normal"; false for
+ * anything else. */
+static bool health_status(const char *status, bool *abnormal) {
+  *abnormal = strcmp(status, "abnormal") == 0;
+  return *abnormal || strcmp(status, "normal") == 0;
+}
+
+/* Whether row r, of the rule of row r - 1, is another of its servers (a
+ * nested item flattened): both have one, the rule's Status is the same,
+ * and its Address is none of the rule's rows before. */
+static bool same_rule_again(const api_rows_t *rows, size_t r) {
+  size_t n = rows->field_count;
+  const api_value_t *row = rows->values + r * n;
+  for (size_t k = r; k-- > 0;) {
+    const api_value_t *o = rows->values + k * n;
+    if (o[HC_PORT].count != row[HC_PORT].count ||
+        strcmp(o[HC_PROTOCOL].text, row[HC_PROTOCOL].text) != 0)
+      break;
+    if (!o[HC_ADDRESS].present || !row[HC_ADDRESS].present ||
+        strcmp(o[HC_STATUS].text, row[HC_STATUS].text) != 0 ||
+        strcmp(o[HC_ADDRESS].text, row[HC_ADDRESS].text) == 0)
+      return false;
+  }
+  return true;
+}
+
+/* Checks a health answer: rules named as rules are, each once (its rows
+ * together, as nested items flatten), statuses of the two documented. */
+static int health_check(const api_rows_t *rows, char *why, size_t why_size) {
+  typedef char rule_t[16];
+  rule_t *seen = calloc(rows->count + 1, sizeof(*seen));
+  if (seen == NULL) {
+    snprintf(why, why_size, "out of memory");
+    return -1;
+  }
+  size_t rules = 0;
+  int status = 0;
+  for (size_t r = 0; r < rows->count && status == 0; r++) {
+    const api_value_t *row = rows->values + r * rows->field_count;
+    rule_t name;
+    bool abnormal;
+    if (!rule_name(row, name, sizeof(name), why, why_size)) {
+      status = -1;
+    } else if (!health_status(row[HC_STATUS].text, &abnormal) ||
+               (row[HC_SERVER_STATUS].present &&
+                !health_status(row[HC_SERVER_STATUS].text, &abnormal))) {
+      snprintf(why, why_size,
+               "a Status of rule %s is neither \"normal\" nor "
+               "\"abnormal\"",
+               name);
+      status = -1;
+    } else if (rules == 0 || strcmp(seen[rules - 1], name) != 0) {
+      memcpy(seen[rules++], name, sizeof(name));
+    } else if (!same_rule_again(rows, r)) {
+      snprintf(why, why_size, "rule %s is answered twice", name);
+      status = -1;
+    }
+  }
+  if (status == 0) {
+    qsort(seen, rules, sizeof(*seen), name_compare);
+    for (size_t k = 1; k < rules && status == 0; k++)
+      if (strcmp(seen[k - 1], seen[k]) == 0) {
+        snprintf(why, why_size, "rule %s is answered twice", seen[k]);
+        status = -1;
+      }
+  }
+  free(seen);
+  return status;
+}
+
+void stat_health_each(const api_rows_t *rows,
+                      void (*each)(void *ctx, const char *rule,
+                                   const char *address, bool abnormal),
+                      void *ctx) {
+  char why[8];
+  for (size_t r = 0; r < rows->count; r++) {
+    const api_value_t *row = rows->values + r * rows->field_count;
+    const api_value_t *prev = r ? row - rows->field_count : NULL;
+    char name[16], address[STAT_ADDRESS_SIZE];
+    bool abnormal, cut;
+    if (!rule_name(row, name, sizeof(name), why, sizeof(why)))
+      continue;
+    if (prev == NULL || prev[HC_PORT].count != row[HC_PORT].count ||
+        strcmp(prev[HC_PROTOCOL].text, row[HC_PROTOCOL].text) != 0) {
+      health_status(row[HC_STATUS].text, &abnormal);
+      each(ctx, name, NULL, abnormal);
+    }
+    if (!row[HC_ADDRESS].present || !row[HC_SERVER_STATUS].present)
+      continue;
+    if (!stat_ip_name(row[HC_ADDRESS].text, address, sizeof(address)))
+      stat_text_name(row[HC_ADDRESS].text, address, sizeof(address), &cut);
+    if (address[0] == 0)
+      continue;
+    health_status(row[HC_SERVER_STATUS].text, &abnormal);
+    each(ctx, name, address, abnormal);
+  }
+}
+
+int stat_health_step(int mark, bool abnormal, bool *notify) {
+  int now = abnormal ? STAT_HEALTH_ABNORMAL : STAT_HEALTH_NORMAL;
+  /* News: a change, or abnormal when first seen; normal when first seen
+   * is how things should be. */
+  *notify = (mark != now) && (mark != 0 || abnormal);
+  return now;
+}
+
+/* Per rule 1 or 0 and its servers abnormal, how many rules are abnormal;
+ * at the newest window. */
+static int health_points(const statistic_t *stat, const api_rows_t *rows,
+                         time_t first_end, time_t last_end, int window,
+                         stat_emit_t emit, void *ctx, char *why,
+                         size_t why_size) {
+  (void)first_end, (void)window;
+  if (health_check(rows, why, why_size) != 0)
+    return -1;
+  unsigned abnormal_rules = 0;
+  for (size_t r = 0; r < rows->count;) {
+    const api_value_t *row = rows->values + r * rows->field_count;
+    char name[16], ti[64];
+    bool abnormal;
+    rule_name(row, name, sizeof(name), why, why_size);
+    health_status(row[HC_STATUS].text, &abnormal);
+    abnormal_rules += abnormal;
+    unsigned servers = 0;
+    size_t k = r;
+    for (; k < rows->count; k++) {
+      const api_value_t *o = rows->values + k * rows->field_count;
+      bool down;
+      if (o[HC_PORT].count != row[HC_PORT].count ||
+          strcmp(o[HC_PROTOCOL].text, row[HC_PROTOCOL].text) != 0)
+        break;
+      if (o[HC_SERVER_STATUS].present &&
+          health_status(o[HC_SERVER_STATUS].text, &down))
+        servers += down;
+    }
+    snprintf(ti, sizeof(ti), "rule_normal_%s", name);
+    emit(ctx, last_end, stat->values[0].type, ti, abnormal ? 0 : 1);
+    snprintf(ti, sizeof(ti), "abnormal_servers_%s", name);
+    emit(ctx, last_end, stat->values[1].type, ti, servers);
+    r = k;
+  }
+  emit(ctx, last_end, stat->values[2].type, stat->values[2].type_instance,
+       abnormal_rules);
+  why[0] = 0;
   return 0;
 }
 

@@ -32,6 +32,7 @@ typedef enum {
   SCOPE_PORT,     /* a series per instance and port (or all ports) */
   SCOPE_INSTANCE, /* a series per instance */
   SCOPE_DOMAIN,   /* a series per web domain (Domain): no InstanceIds */
+  SCOPE_ACCOUNT,  /* a series per block: neither InstanceIds nor Domain */
 } stat_scope_t;
 
 /* Whose a row of an answer is, for a statistic whose requests name
@@ -65,6 +66,20 @@ typedef struct {
   const char *type;
   const char *type_instance;
 } stat_value_t;
+
+/* How a value is converted: the field's unit in the value's (1e9: Gbit/s
+ * as bit/s; 0: 1), and a field value that means no value (STAT_NONE_*:
+ * no limit). */
+typedef struct {
+  double scale;
+  unsigned none;
+} stat_unit_t;
+
+/* 0 means no limit (RealLimitBw). */
+#define STAT_NONE_ZERO 0x1u
+/* -1 means unlimited (DefenseCount): the field is read as a text, an
+ * integer of at most 15 digits with an optional '-'. */
+#define STAT_NONE_MINUS_ONE 0x2u
 
 /* A parameter with fixed values: the statistic is asked once per value, a
  * series each, and the type_instance of each of its values starts with
@@ -127,8 +142,9 @@ struct statistic_s {
   size_t root_field_count;
   const stat_value_t *values;
   size_t value_count;
-  size_t max_response;  /* the largest answer accepted, in bytes */
-  size_t max_instances; /* InstanceIds one request may name */
+  const stat_unit_t *units; /* per value; NULL: as answered */
+  size_t max_response;      /* the largest answer accepted, in bytes */
+  size_t max_instances;     /* InstanceIds one request may name */
   /* With STAT_BY_*: requests name up to max_instances instances, their
    * rows attributed by attribution_field. */
   stat_attribution_t attribution;
@@ -160,6 +176,17 @@ struct statistic_s {
    * statistic with a lookback of instances (stat_event, stat_all_event);
    * NULL: stat_event. */
   void (*event)(const api_rows_t *rows, size_t r, stat_event_t *e);
+  /* A state that changes slowly (a plan's limits, quotas used): asked once
+   * every StateInterval (sched_series_t.cadence), with the requests the
+   * per-minute statistics leave over; timeless too. */
+  bool slow;
+  /* Asked with the NetworkRules of the instance's forwarding rules (a
+   * JSON text), known from discovery: no series before they are. */
+  bool takes_rules;
+  /* The field of a row naming its instance: a row of an instance the
+   * request did not name is refused (stat_rows_of_instances). NULL: the
+   * rows name none. */
+  const char *instance_field;
 };
 
 /* The statistics, and how many there are. */
@@ -208,6 +235,37 @@ stat_pages_t stat_next_page(uint64_t total, int page, int page_size,
  * Returns 0, or -1 (out of memory, or rows of other fields). */
 int stat_rows_append(api_rows_t *all, api_rows_t *page);
 
+/* Keeps the rows of an answer whose instance_field names one of the ids
+ * asked for (all rows when stat has no instance_field). Returns how many
+ * rows were left out, the first of them named in why; or -1 with why for
+ * an instance answered twice where a row is an instance's (no points
+ * function of its own). */
+int stat_rows_of_instances(const statistic_t *stat, api_rows_t *rows,
+                           const char *const *ids, size_t id_count, char *why,
+                           size_t why_size);
+
+/* A real server's address as a name: an IP address's (stat_ip_name), else
+ * stat_text_name's. */
+#define STAT_ADDRESS_SIZE 64
+
+/* The health of each forwarding rule (address NULL) and each of its real
+ * servers in a DescribeHealthCheckStatus answer that stat_points took:
+ * rule "tcp_80", address as a name, abnormal or not. */
+void stat_health_each(const api_rows_t *rows,
+                      void (*each)(void *ctx, const char *rule,
+                                   const char *address, bool abnormal),
+                      void *ctx);
+
+/* What is known of a rule's or server's health (a StateFile mark): 0
+ * nothing yet. */
+#define STAT_HEALTH_NORMAL 1
+#define STAT_HEALTH_ABNORMAL 2
+
+/* The mark after a health seen abnormal or not, given the mark before;
+ * *notify: whether that is news (it turned abnormal, or normal again; or
+ * is abnormal when first seen), once per change. */
+int stat_health_step(int mark, bool abnormal, bool *notify);
+
 /* Whether stat's values of that type are named by the answer (a table
  * type_instance such as "<Ip>"): series the answer, not the table, makes. */
 bool stat_named_by_answer(const statistic_t *stat, const char *type);
@@ -240,7 +298,7 @@ void stat_escape(const char *text, char *out, size_t size);
 
 /* An attack event of a DescribeDDoSEvents answer. */
 struct stat_event_s {
-  const char *type; /* "defense" (mitigation) or "blackhole" */
+  const char *type; /* "defense" (mitigation), "blackhole" or "cc" */
   const char *ip;
   const char *port; /* "" for a blackhole */
   time_t start;

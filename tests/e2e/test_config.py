@@ -4,6 +4,7 @@ be used: collectd still starts (a failing configuration callback would
 stop it, and every other plugin with it), and the log says why."""
 
 import os
+import re
 import socket
 import time
 
@@ -126,8 +127,13 @@ def test_times_too_short_to_poll_are_refused(workdir):
         assert lines and words in lines[0], lines
         assert ('Account "%s" has configuration errors (above) and is not polled.' % name
                 in lines[-1])
-    asked = {r["params"].get("InstanceIds.1") for r in sim.requests()}
+    asked = {r["params"].get("InstanceIds.1") for r in sim.requests()
+             if "InstanceIds.1" in r["params"]}
     assert asked == {"ddoscoo-cn-ok"}
+    # The account's own (blackhole_releases, on by default): once, of the
+    # one block polled.
+    account = [r["action"] for r in sim.requests() if "InstanceIds.1" not in r["params"]]
+    assert account == ["DescribeUnBlackholeCount"], account
     assert not cd.log_lines('Account "minimums"', "too short")
 
 
@@ -159,6 +165,39 @@ def test_domain_mistakes_are_named(workdir):
     assert 'Account "baddomain": Domain "www.exa mple.com" is not a domain name' in log
     assert 'Account "nodomainstat" has configuration errors' in log
     assert 'Account "baddomain" has configuration errors' in log
+
+
+def test_priority_mistakes_are_named(workdir):
+    cd = Collectd(workdir, """
+<Account "unknownprio">
+  AccessKeyId "LTAIx"
+  AccessKeySecret "s"
+  Endpoint "http://127.0.0.1:9/"
+  Priority "events" "alerts"
+</Account>
+<Account "twiceprio">
+  AccessKeyId "LTAIx"
+  AccessKeySecret "s"
+  Endpoint "http://127.0.0.1:9/"
+  Priority "traffic" "events" "traffic"
+</Account>
+""", interval=1)
+    try:
+        time.sleep(1)
+        assert cd.alive()
+    finally:
+        assert cd.stop() == 0
+    log = cd.log()
+    # The known names, every statistic of the table.
+    known = re.search(r'Account "unknownprio": Priority takes one or more of (.*), each once, '
+                      r'most important first; value 2 is none of them\.', log)
+    assert known, log
+    assert known.group(1).startswith(
+        '"connections", "traffic", "blackhole", "events", "qps", "status_codes"'), known.group(1)
+    assert ('Account "twiceprio": Priority takes one or more of %s, each once, most '
+            "important first; value 3 is named twice." % known.group(1)) in log, log
+    assert 'Account "unknownprio" has configuration errors' in log
+    assert 'Account "twiceprio" has configuration errors' in log
 
 
 def test_endpoint_and_tls_mistakes_are_said_at_start(workdir):

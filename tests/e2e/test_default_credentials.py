@@ -114,8 +114,9 @@ def test_the_role_is_found_at_100_100_100_200(run):
 
 def test_the_default_endpoint_is_reached_over_verified_tls(run):
     log = run["cd"].log()
-    # Per-port connections of all ports, traffic, blackholes, events.
-    assert "4 series from https://%s/" % HOST in log
+    # Per-port connections of all ports, traffic, blackholes, events,
+    # capacity and usage; the account's blackhole releases.
+    assert "7 series from https://%s/" % HOST in log
     assert "plain HTTP" not in log and "certificate" not in log
     api = [r for r in run["requests"] if r.get("service") == "api"]
     assert api and all(r["params"].get("RegionId") == "cn-hangzhou" for r in api)
@@ -123,7 +124,8 @@ def test_the_default_endpoint_is_reached_over_verified_tls(run):
 
 def test_the_default_statistics_give_the_whole_picture(run):
     """No Statistics option: connections (above), traffic, blackholes and
-    attack events, each as the simulator served it (a calm instance)."""
+    attack events, each as the simulator served it (a calm instance); the
+    plan and what is used of it."""
     cd = run["cd"]
     for end, value in cd.csv_points(FOUND, "gauge-in_bps").items():
         rows = ddoscoo_sim.flow_for([FOUND], end - 60, end, 60)
@@ -132,7 +134,10 @@ def test_the_default_statistics_give_the_whole_picture(run):
     assert set(cd.csv_points(FOUND, "bool-" + ip).values()) == {0}
     assert set(cd.csv_points(FOUND, "count-blackholed_ips").values()) == {0}
     assert set(cd.csv_points(FOUND, "count-mitigation_events").values()) == {0}
+    # The vendor's example plan, as the simulator serves it: 30 Gbit/s.
+    assert set(cd.csv_points(FOUND, "gauge-protection_base_bps").values()) == {30e9}
     asked = {r.get("action") for r in run["requests"] if r.get("service") == "api"
              and r["status"] == 200 and r["params"].get("InstanceIds.1") == FOUND}
     assert asked == {"DescribePortConnsCount", "DescribePortFlowList",
-                     "DescribeBlackholeStatus", "DescribeDDoSEvents"}
+                     "DescribeBlackholeStatus", "DescribeDDoSEvents",
+                     "DescribeInstanceSpecs", "DescribeInstanceStatistics"}

@@ -117,7 +117,7 @@ def test_plugin_option_is_documented(option):
 def statistics_table():
     """(API field, type, type_instance) of every row of the statistics
     table (src/statistics.c)."""
-    table = re.findall(r'\{"(\w+)", "(\w+)", "(\w+)"\}',
+    table = re.findall(r'\{"(\w+)",\s*"(\w+)",\s*"(\w+)"\}',
                        read(os.path.join(REPO, "src", "statistics.c")))
     assert len(table) >= 10, table
     return table
@@ -204,10 +204,12 @@ RAM_PREFIX = "yundun-ddoscoo:"
 
 def called_operations():
     """The API operations the plugin calls: the API_ACTION* macros of
-    src/api_request.h that the C code hands to account_start(), and the
+    src/api_request.h that the C code hands to account_start(), the
     action of every row of the statistics table (src/statistics.c), which
-    the polls hand it as s->stat->action. Any other argument there fails,
-    so that a new operation cannot bypass the check."""
+    the polls hand it as s->stat->action, and of every row of the table of
+    sources operations (src/event_sources.c), handed as
+    kinds[p->op].action. Any other argument there fails, so that a new
+    operation cannot bypass the check."""
     defines = dict(re.findall(r'^#define (API_ACTION\w*) "(\w+)"$',
                               read(os.path.join(REPO, "src", "api_request.h")), re.M))
     table = re.findall(r'^\s*\.action = "(\w+)",$',
@@ -218,6 +220,11 @@ def called_operations():
             arg = arg.strip()
             if arg == "s->stat->action":
                 called.update(table)
+                continue
+            if arg == "kinds[p->op].action":
+                rows = re.findall(r"^\s*\[SOURCES_\w+\] = \{(API_ACTION\w*),", read(path), re.M)
+                assert rows, path
+                called.update(defines[r] for r in rows)
                 continue
             assert arg in defines, "%s: account_start() is given %r, not an API_ACTION* " \
                 "of src/api_request.h nor a statistic's action" % (os.path.basename(path), arg)

@@ -23,7 +23,7 @@
  * string the parser forgot to terminate is seen.
  */
 #include "api_response.h"
-#include "cc_sources.h"
+#include "sources.h"
 #include "statistics.h"
 
 #include <stdint.h>
@@ -225,6 +225,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
              COUNT_OF(flow_fields), flow_root_fields,
              COUNT_OF(flow_root_fields), &rows);
   api_rows_clear(&rows);
+  /* A list nested in each row (DescribeHealthCheckStatus' servers): a
+   * row per nested item. */
+  const statistic_t *h = statistic_find("health");
+  parse_rows(data, size, NULL, h->list, h->fields, h->field_count, NULL, 0,
+             &rows);
+  api_rows_clear(&rows);
   /* A list of names (DescribeDomains): every row a non-empty text. */
   if (parse_rows(data, size, NULL, "Domains", name_fields,
                  COUNT_OF(name_fields), NULL, 0, &rows) == API_RESPONSE_OK)
@@ -232,33 +238,46 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (rows.values[r].text[0] == 0)
         fail("OK with an empty name", size);
   api_rows_clear(&rows);
-  /* DescribeWebReportTopIp: whatever the answer, at most CC_SOURCES_MAX
-   * sources, each a canonical IP, its AreaId and Isp digits or "?", and
+  /* DescribeWebReportTopIp and DescribeDDosEventSrcIp: whatever the
+   * answer, at most SOURCES_MAX sources, each a canonical IP, its Isp
+   * digits or "?", its AreaId lower-case letters and digits or "?", and
    * the text a notification shows log-safe. */
-  if (parse_rows(data, size, NULL, CC_SOURCES_LIST, cc_source_fields,
-                 cc_source_field_count, NULL, 0, &rows) == API_RESPONSE_OK) {
-    cc_source_t src[CC_SOURCES_MAX];
-    cc_refused_t refused;
-    size_t n = cc_sources_pick(&rows, src, CC_SOURCES_MAX, &refused);
-    if (n > CC_SOURCES_MAX || n > rows.count)
+  const struct {
+    const char *list;
+    const api_field_t *fields;
+    size_t count;
+  } sources_ops[] = {
+      {CC_TOP_IP_LIST, cc_source_fields, cc_source_field_count},
+      {DDOS_SRC_IP_LIST, ddos_source_fields, ddos_source_field_count},
+  };
+  for (size_t op = 0; op < COUNT_OF(sources_ops); op++) {
+    if (parse_rows(data, size, NULL, sources_ops[op].list,
+                   sources_ops[op].fields, sources_ops[op].count, NULL, 0,
+                   &rows) != API_RESPONSE_OK)
+      continue;
+    source_t src[SOURCES_MAX];
+    sources_refused_t refused;
+    size_t n = sources_pick(&rows, src, SOURCES_MAX, &refused);
+    if (n > SOURCES_MAX || n > rows.count)
       fail("more sources than asked for or answered", size);
     for (size_t k = 0; k < n; k++) {
       unsigned char addr[16];
       if (inet_pton(strchr(src[k].ip, ':') ? AF_INET6 : AF_INET, src[k].ip,
                     addr) != 1)
         fail("a source that is no IP address", size);
-      if ((strspn(src[k].area, "0123456789") != strlen(src[k].area) &&
+      if ((strspn(src[k].area, "0123456789abcdefghijklmnopqrstuvwxyz") !=
+               strlen(src[k].area) &&
            strcmp(src[k].area, "?") != 0) ||
           (strspn(src[k].isp, "0123456789") != strlen(src[k].isp) &&
            strcmp(src[k].isp, "?") != 0))
-        fail("an AreaId or Isp that is neither digits nor \"?\"", size);
+        fail("an AreaId or Isp that is no code nor \"?\"", size);
     }
     char text[256];
-    cc_sources_text(src, n, text, sizeof(text));
+    sources_text(src, n, text, sizeof(text));
     if (!is_log_safe(text, sizeof(text)) ||
         !is_log_safe(refused.first, sizeof(refused.first)))
       fail("sources text unterminated or with control characters", size);
+    api_rows_clear(&rows);
   }
-  api_rows_clear(&rows);
   return 0;
 }

@@ -40,7 +40,7 @@ packages() {
 # Modules a target tests besides src/T.c.
 more_sources() {
   case $1 in
-  api_response) echo "$src/statistics.c $src/cc_sources.c $src/rpc_sign.c" ;;
+  api_response) echo "$src/statistics.c $src/sources.c $src/rpc_sign.c" ;;
   credentials_file) echo "$src/ecs_metadata.c" ;;
   esac
 }

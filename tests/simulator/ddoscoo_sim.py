@@ -125,11 +125,16 @@ default cn-hangzhou):
                              1..50, optional EndTime (default now), ResourceGroupId:
                              RequestId, Total and the page's DDoSEvents items {EventType,
                              Ip, Port, Region, StartTime, EndTime, Bps, Pps}.
+    DescribeDDosEventSrcIp   EventType (defense or blackhole), Ip, StartTime (seconds),
+                             Range (1..100), all required, nothing else: RequestId and
+                             Ips items {SrcIp, AreaId, Isp}: the "sources" of the attack
+                             whose event it is ([{"ip", "area_id", "isp", "count"}], any
+                             text: hostile answers), most count first, cut at Range.
     The scenario's "attack" section scripts what they report (check_attack has the
     keys): e.g. {"attacks": [{"instance": id, "ip": "203.0.113.10", "port": 80,
     "start": "now-600", "end": "now+600", "peak_bps": 40000000000, "peak_pps": 5000000,
-    "blackhole_from": "now-60", "blackhole_to": "now+300"}]}: traffic ramps up to the
-    peak from start, a "defense" event runs from start to end, the IP is blackholed
+    "blackhole_from": "now-60", "blackhole_to": "now+300", "sources": [...]}]}: traffic
+    ramps up to the peak from start, a "defense" event runs from start to end, the IP is blackholed
     (its traffic gone, a "blackhole" event) in between. Times are epoch seconds or
     "now", "now+N", "now-N". Without attacks every instance shows only its smooth
     legitimate traffic (baseline_for), deterministic for every past minute.
@@ -323,8 +328,19 @@ TOP_IP_ACTION = "DescribeWebReportTopIp"
 CC_ACTIONS = (CC_EVENTS_ACTION, TOP_IP_ACTION)
 # The attack events of the whole account, no instance named (see "All events").
 ALL_EVENTS_ACTION = "DescribeDDosAllEventList"
-STAT_ACTIONS = (FLOW_ACTION, BLACKHOLE_ACTION, EVENTS_ACTION) + WEB_ACTIONS + CC_ACTIONS + (
-    ALL_EVENTS_ACTION,)
+# The plan and its state (see the section "Plans, quotas and origin
+# health"): asked every few minutes.
+SPECS_ACTION = "DescribeInstanceSpecs"
+INSTANCE_STATS_ACTION = "DescribeInstanceStatistics"
+HEALTH_ACTION = "DescribeHealthCheckStatus"
+DEFENSE_COUNT_ACTION = "DescribeDefenseCountStatistics"
+UNBLACKHOLE_ACTION = "DescribeUnBlackholeCount"
+PLAN_ACTIONS = (SPECS_ACTION, INSTANCE_STATS_ACTION, HEALTH_ACTION, DEFENSE_COUNT_ACTION,
+                UNBLACKHOLE_ACTION)
+# Who is attacking in a volumetric event (see "Attack statistics").
+SRC_IP_ACTION = "DescribeDDosEventSrcIp"
+STAT_ACTIONS = (FLOW_ACTION, BLACKHOLE_ACTION, EVENTS_ACTION) + WEB_ACTIONS + CC_ACTIONS + \
+    PLAN_ACTIONS + (SRC_IP_ACTION, ALL_EVENTS_ACTION)
 OPERATIONS = {
     ACTION: OPERATION_PARAMS,
     LIST_INSTANCES: ("ResourceGroupId", "Edition"),
@@ -341,11 +357,17 @@ OPERATIONS = {
     CC_EVENTS_ACTION: ("StartTime", "EndTime", "Domain", "PageNumber", "PageSize",
                        "ResourceGroupId"),
     TOP_IP_ACTION: ("StartTime", "EndTime", "Interval", "QueryType", "Domain", "Top"),
+    SPECS_ACTION: (),
+    INSTANCE_STATS_ACTION: (),
+    HEALTH_ACTION: ("NetworkRules",),
+    DEFENSE_COUNT_ACTION: ("ResourceGroupId",),
+    UNBLACKHOLE_ACTION: ("ResourceGroupId",),
+    SRC_IP_ACTION: ("EventType", "Ip", "StartTime", "Range"),
     ALL_EVENTS_ACTION: ("EventType", "StartTime", "EndTime", "PageNumber", "PageSize"),
 }
 INSTANCE_LIST_ACTIONS = frozenset((ACTION, LIST_INSTANCES, LIST_DOMAINS, FLOW_ACTION,
                                    BLACKHOLE_ACTION, EVENTS_ACTION, FACTS_INSTANCES,
-                                   FACTS_DETAILS))
+                                   FACTS_DETAILS, SPECS_ACTION, INSTANCE_STATS_ACTION))
 ALL_OPERATION_PARAMS = frozenset(n for names in OPERATIONS.values() for n in names)
 DEFAULT_REGION = "cn-hangzhou"          # a request without RegionId
 DEFAULT_RESOURCE_GROUP = "rg-default"   # instances not in "resource_groups"
@@ -1634,6 +1656,8 @@ def _verify_operation(params, state, action=ACTION):
         return _verify_web_operation(params, state, action)
     if action in CC_ACTIONS:
         return _verify_cc_operation(params, state, action)
+    if action == SRC_IP_ACTION:
+        return _verify_src_ip(params, state)
     if action == ALL_EVENTS_ACTION:
         return _verify_all_events(params, state)
     if action in STAT_ACTIONS:
@@ -2018,7 +2042,8 @@ SLA_FIELDS = ("SlaBpsDropBps", "SlaBpsDropPps", "SlaPpsDropBps", "SlaPpsDropPps"
 STAT_LIST_NAMES = {FLOW_ACTION: "PortFlowList", BLACKHOLE_ACTION: "BlackholeStatus",
                    EVENTS_ACTION: "DDoSEvents", QPS_ACTION: "DomainQPSList",
                    CODES_ACTION: "StatusCodeList", CC_EVENTS_ACTION: "DomainAttackEvents",
-                   TOP_IP_ACTION: "DataList", ALL_EVENTS_ACTION: "AttackEvents"}
+                   TOP_IP_ACTION: "DataList", SRC_IP_ACTION: "Ips",
+                   ALL_EVENTS_ACTION: "AttackEvents"}
 # DescribeDDosAllEventList's EventType values (SDK model and vendor metadata);
 # several, comma-separated, or none: all.
 ALL_EVENT_TYPES = ("web-cc", "cc", "defense", "blackhole")
@@ -2033,13 +2058,15 @@ ATTACK_DEFAULTS = {"attacks": [], "ongoing_end_time": "zero", "event_selection":
                    "event_order": "newest",
                    "flow_regions": ["cn"], "instance_ips": {}, "flow_delay_seconds": 0,
                    "floods": [], "hostile_ips": {}, "many_ips": {},
-                   "unlisted_ips": [], "forbidden_instances": [], "cc_attacks": []}
+                   "unlisted_ips": [], "forbidden_instances": [], "cc_attacks": [],
+                   "plans": {}, "usage": {}, "account_quotas": {}, "origin_down": []}
 MAX_HOSTILE_TEXT = 4096         # characters of one hostile "Ip"
 MAX_MANY_IPS = 100000
 FLOOD_KEYS = frozenset({"domain", "start", "end", "peak_qps", "ramp_seconds", "sources"})
 SOURCE_KEYS = frozenset({"ip", "area_id", "isp", "count"})
 ATTACK_KEYS = frozenset({"instance", "ip", "port", "start", "end", "peak_bps", "peak_pps",
-                         "ramp_seconds", "blackhole_from", "blackhole_to", "region"})
+                         "ramp_seconds", "blackhole_from", "blackhole_to", "region",
+                         "sources"})
 MAX_PEAK = 10 ** 15             # 1 Pbit/s: sums of many attacks stay far below 2^63
 FUTURE_END_SECONDS = 3600       # "future": an open-ended event's EndTime, past now
 TIME_SPEC_RE = re.compile(r"now(?:([+-])([0-9]{1,10}))?", re.ASCII)
@@ -2162,6 +2189,9 @@ def _check_one_attack(what, a, now, section):
     out["region"] = region
     # Without an ip the attack hits the instance's first IP.
     out["ip"] = a["ip"] if a.get("ip") is not None else instance_ips(a["instance"], section)[0]
+    # Who is attacking (DescribeDDosEventSrcIp), as a flood's sources: the
+    # count ranks them (most attack traffic first) and is not answered.
+    out["sources"] = _check_sources(what + ".sources", a.get("sources", []))
     return out
 
 
@@ -2275,6 +2305,7 @@ def check_attack(spec, now):
     if "flow_delay_seconds" in spec:
         out["flow_delay_seconds"] = _count("attack.flow_delay_seconds",
                                            spec["flow_delay_seconds"], 0, 86400)
+    check_plan_keys(spec, out, now)
     attacks = spec.get("attacks", [])
     if not isinstance(attacks, list):
         raise ConfigError("attack.attacks must be a list")
@@ -2510,6 +2541,219 @@ def blackhole_for(instance_ids, now, attack=None):
     return rows
 
 
+# ---------------------------------------------------------------------------
+# Plans, quotas and origin health: pure functions of the section
+# ---------------------------------------------------------------------------
+# DescribeInstanceSpecs and DescribeInstanceStatistics (InstanceIds.N,
+# required, maxItems 100: a row per instance, InstanceId in each),
+# DescribeHealthCheckStatus (NetworkRules, required: a JSON string of
+# [{"InstanceId", "Protocol", "FrontendPort"}]), DescribeDefenseCountStatistics
+# (a struct) and DescribeUnBlackholeCount (flat), optional ResourceGroupId:
+# the SDK's models (alibabacloud-go/ddoscoo-20200101) and the API metadata.
+# An instance's plan is the vendor's example unless "plans" says otherwise;
+# DefenseCount and DefenseCountUsage are answered only for RegionId
+# ap-southeast-1, as the reference says.
+
+SPEC_DEFAULTS = {"BaseBandwidth": 30, "ElasticBandwidth": 30, "BandwidthMbps": 100,
+                 "ElasticBw": 300, "RealLimitBw": 0, "QpsLimit": 3000, "ElasticQps": 10,
+                 "ConnLimit": 100000, "CpsLimit": 5000, "PortLimit": 50, "DomainLimit": 50,
+                 "SiteLimit": 5, "DefenseCount": 2, "FunctionVersion": "default",
+                 "ElasticBwModel": "day", "ElasticQpsMode": "day"}
+USAGE_FIELDS = ("PortUsage", "DomainUsage", "SiteUsage", "DefenseCountUsage")
+ACCOUNT_QUOTA_DEFAULTS = {"MaxUsableDefenseCountCurrentMonth": 20,
+                          "DefenseCountTotalUsageOfCurrentMonth": 0, "FlowPackCountRemain": 0,
+                          "SecHighSpeedCountRemain": 0, "TotalCount": 5, "RemainCount": 5}
+PREMIUM_ONLY_FIELDS = ("DefenseCount", "DefenseCountUsage")
+ORIGIN_DOWN_KEYS = frozenset({"instance", "protocol", "frontend_port", "address", "start", "end"})
+MAX_HEALTH_RULES = 1000        # the sources give none; a bound on a test's JSON
+
+
+def check_plan_keys(spec, out, now):
+    """The section's "plans" ({instance id: {DescribeInstanceSpecs field:
+    value}}: integers, -1 allowed for DefenseCount; the text fields as
+    text), "usage" ({instance id: {PortUsage...: integer}}; PortUsage
+    defaults to the instance's rules), "account_quotas" ({field of
+    DescribeDefenseCountStatistics or DescribeUnBlackholeCount: integer})
+    and "origin_down" ([{"instance", "frontend_port", "protocol"? ("tcp"),
+    "address"? (null: every real server), "start", "end"? (null: open)}]:
+    real servers failing their health checks), into out."""
+    def plan(what, p):
+        if not isinstance(p, dict) or set(p) - set(SPEC_DEFAULTS):
+            raise ConfigError("%s must be an object of %s" % (what, ", ".join(SPEC_DEFAULTS)))
+        for k, v in p.items():
+            if isinstance(SPEC_DEFAULTS[k], str):
+                _check_text("%s.%s" % (what, k), v, empty_ok=False)
+            else:
+                _count("%s.%s" % (what, k), v, -1 if k == "DefenseCount" else 0, 2 ** 31 - 1)
+    def usage(what, u):
+        if not isinstance(u, dict) or set(u) - set(USAGE_FIELDS):
+            raise ConfigError("%s must be an object of %s" % (what, ", ".join(USAGE_FIELDS)))
+        for k, v in u.items():
+            _count("%s.%s" % (what, k), v, 0, 2 ** 31 - 1)
+    if "plans" in spec:
+        out["plans"] = _check_id_map("attack.plans", spec["plans"], plan)
+    if "usage" in spec:
+        out["usage"] = _check_id_map("attack.usage", spec["usage"], usage)
+    if "account_quotas" in spec:
+        q = spec["account_quotas"]
+        if not isinstance(q, dict) or set(q) - set(ACCOUNT_QUOTA_DEFAULTS):
+            raise ConfigError("attack.account_quotas must be an object of %s"
+                              % ", ".join(ACCOUNT_QUOTA_DEFAULTS))
+        for k, v in q.items():
+            _count("attack.account_quotas." + k, v, 0, 2 ** 31 - 1)
+        out["account_quotas"] = dict(q)
+    downs = spec.get("origin_down", [])
+    if not isinstance(downs, list):
+        raise ConfigError("attack.origin_down must be a list")
+    out["origin_down"] = []
+    for i, d in enumerate(downs):
+        what = "attack.origin_down[%d]" % i
+        if not isinstance(d, dict) or set(d) - ORIGIN_DOWN_KEYS or not {
+                "instance", "frontend_port", "start"} <= set(d):
+            raise ConfigError("%s must be an object with instance, frontend_port, start and "
+                              "optionally protocol, address, end" % what)
+        _check_text(what + ".instance", d["instance"], empty_ok=False)
+        protocol = d.get("protocol", "tcp")
+        if protocol not in ("tcp", "udp"):
+            raise ConfigError(what + ".protocol must be tcp or udp")
+        down = {"instance": d["instance"], "protocol": protocol,
+                "frontend_port": _count(what + ".frontend_port", d["frontend_port"], 1, 65535),
+                "address": d.get("address"),
+                "start": _time_spec(what + ".start", d["start"], now),
+                "end": _time_spec(what + ".end", d.get("end"), now, null_ok=True)}
+        if down["address"] is not None:
+            _check_text(what + ".address", down["address"], empty_ok=False)
+        out["origin_down"].append(down)
+
+
+def _network_rules_param(text):
+    """NetworkRules: a JSON array of {"InstanceId": text, "Protocol": "tcp" |
+    "udp", "FrontendPort": 1..65535}, each required, nothing else."""
+    try:
+        rules = json.loads(text)
+    except ValueError:
+        raise _invalid("NetworkRules", "It must be a JSON array of rules.")
+    if not isinstance(rules, list) or not rules or len(rules) > MAX_HEALTH_RULES:
+        raise _invalid("NetworkRules", "It must be a non-empty JSON array of rules.")
+    out = []
+    for r in rules:
+        if (not isinstance(r, dict) or set(r) != {"InstanceId", "Protocol", "FrontendPort"}
+                or not isinstance(r["InstanceId"], str) or not r["InstanceId"]
+                or r["Protocol"] not in ("tcp", "udp")
+                or not isinstance(r["FrontendPort"], int) or isinstance(r["FrontendPort"], bool)
+                or not 1 <= r["FrontendPort"] <= 65535):
+            raise _invalid("NetworkRules", "Each rule needs InstanceId, Protocol (tcp or udp) "
+                           "and FrontendPort (1 to 65535), and nothing else.")
+        out.append((r["InstanceId"], r["Protocol"], r["FrontendPort"]))
+    return out
+
+
+def verify_plan_operation(params, state, action):
+    """The checks of the plan operations. Returns {"action", "region",
+    "instance_ids" (SPECS, STATS), "rules" (HEALTH, with each rule's real
+    servers, None for a rule the instance does not have)}."""
+    region = params.get("RegionId", DEFAULT_REGION)
+    out = {"action": action, "region": region}
+    if action in (SPECS_ACTION, INSTANCE_STATS_ACTION):
+        ids = _instance_id_list(params, required=True)
+        for iid in ids:
+            if not state.instance_in_region(iid, region):
+                raise ApiError(400, "InvalidInstance.NotFound",
+                               "The specified instance does not exist: %s" % iid)
+        out["instance_ids"] = ids
+        out["rule_counts"] = {iid: len(state.network_rules(iid, region) or []) for iid in ids}
+    elif action == HEALTH_ACTION:
+        if "NetworkRules" not in params:
+            raise _missing("NetworkRules")
+        rules = []
+        for iid, protocol, port in _network_rules_param(params["NetworkRules"]):
+            found = state.network_rules(iid, region, protocol, port)
+            if found is None:
+                raise ApiError(400, "InvalidInstance.NotFound",
+                               "The specified instance does not exist: %s" % iid)
+            rules.append((iid, protocol, port, found[0]["real_servers"] if found else None))
+        out["rules"] = rules
+    return out
+
+
+def _server_down(section, iid, protocol, port, address, now):
+    return any(d["instance"] == iid and d["protocol"] == protocol
+               and d["frontend_port"] == port
+               and d["address"] in (None, address)
+               and d["start"] <= now and (d["end"] is None or now < d["end"])
+               for d in section.get("origin_down", []))
+
+
+def plan_answer(query, section, now):
+    """What a verified plan query is answered at ``now``: {"rows": [...]}
+    (SPECS, STATS, HEALTH) or {"fields": {...}} (the account's)."""
+    action, premium = query["action"], query["region"] == PREMIUM_REGION
+    if action == SPECS_ACTION:
+        rows = []
+        for iid in query["instance_ids"]:
+            spec = dict(SPEC_DEFAULTS, **section.get("plans", {}).get(iid, {}))
+            row = {"InstanceId": iid}
+            row.update((k, v) for k, v in spec.items()
+                       if premium or k not in PREMIUM_ONLY_FIELDS)
+            rows.append(row)
+        return {"rows": rows}
+    if action == INSTANCE_STATS_ACTION:
+        rows = []
+        for iid in query["instance_ids"]:
+            usage = {"PortUsage": query["rule_counts"][iid], "DomainUsage": 0, "SiteUsage": 0,
+                     "DefenseCountUsage": 0}
+            usage.update(section.get("usage", {}).get(iid, {}))
+            row = {"InstanceId": iid}
+            row.update((k, v) for k, v in usage.items()
+                       if premium or k not in PREMIUM_ONLY_FIELDS)
+            rows.append(row)
+        return {"rows": rows}
+    if action == HEALTH_ACTION:
+        rows = []
+        for iid, protocol, port, servers in query["rules"]:
+            if servers is None:
+                continue  # no such rule: nothing to say of it
+            statuses = [(a, "abnormal" if _server_down(section, iid, protocol, port, a, now)
+                         else "normal") for a in servers]
+            rows.append({"InstanceId": iid, "Protocol": protocol, "FrontendPort": port,
+                         "Status": "abnormal" if any(st == "abnormal" for _, st in statuses)
+                         else "normal",
+                         "RealServerStatusList": ListValue(
+                             [("Address", a), ("Status", st)] for a, st in statuses)})
+        return {"rows": rows}
+    quotas = dict(ACCOUNT_QUOTA_DEFAULTS, **section.get("account_quotas", {}))
+    names = (("TotalCount", "RemainCount") if action == UNBLACKHOLE_ACTION else
+             tuple(k for k in ACCOUNT_QUOTA_DEFAULTS if k not in ("TotalCount", "RemainCount")))
+    return {"fields": {k: quotas[k] for k in names}}
+
+
+PLAN_LIST_NAMES = {SPECS_ACTION: "InstanceSpecs", INSTANCE_STATS_ACTION: "InstanceStatistics",
+                   HEALTH_ACTION: "HealthCheckStatus"}
+
+
+def plan_fields(action, answer, request_id, shuffled):
+    """The answer's (name, value) pairs: a list of rows, a struct
+    (DefenseCountStatistics) or the root's own fields."""
+    top = [("RequestId", request_id)]
+    if action in PLAN_LIST_NAMES:
+        top.append((PLAN_LIST_NAMES[action],
+                    ListValue(shuffled(row.items()) for row in answer["rows"])))
+    elif action == DEFENSE_COUNT_ACTION:
+        top.append(("DefenseCountStatistics", shuffled(answer["fields"].items())))
+    else:
+        top += list(answer["fields"].items())
+    return shuffled(top)
+
+
+def plan_summary(action, answer):
+    if action == HEALTH_ACTION:
+        return {"listed": ["%s:%s/%d:%s" % (r["InstanceId"], r["Protocol"], r["FrontendPort"],
+                                            r["Status"]) for r in answer["rows"]]}
+    if "rows" in answer:
+        return {"listed": [r["InstanceId"] for r in answer["rows"]]}
+    return {"fields": answer["fields"]}
+
+
 # Web statistics: pure functions of (domain, minute) and the section.
 
 QPS_FIELDS = ("TotalQps", "AttackQps", "MaxQps", "MaxNormalQps", "MaxAttackQps")
@@ -2668,6 +2912,8 @@ def _verify_stat_operation(params, state, action):
     Returns {"action", "region", "instance_ids", and per operation "start",
     "end" (None: DescribeDDoSEvents without EndTime), "interval",
     "page_number", "page_size"}."""
+    if action in PLAN_ACTIONS:
+        return verify_plan_operation(params, state, action)
     required = {FLOW_ACTION: ("StartTime", "EndTime", "Interval"), BLACKHOLE_ACTION: (),
                 EVENTS_ACTION: ("StartTime", "PageNumber", "PageSize")}[action]
     for name in required:
@@ -2922,12 +3168,68 @@ def cc_answer(query, section, now):
     return {"rows": events[first:first + query["page_size"]], "total": len(events)}
 
 
+# ---------------------------------------------------------------------------
+# DescribeDDosEventSrcIp: the sources of a volumetric event. What the SDK's
+# model says, and what this simulator chose where it is silent:
+# doc/api-operations.md.
+# ---------------------------------------------------------------------------
+
+SRC_IP_EVENT_TYPES = ("defense", "blackhole")
+MAX_SRC_IP_RANGE = 100                 # sources silent: a choice
+
+
+def _verify_src_ip(params, state):
+    """DescribeDDosEventSrcIp: EventType (defense or blackhole), Ip (an IP
+    address), StartTime (seconds, not in the future), Range (1..MAX_SRC_IP_RANGE),
+    every one required by the SDK's request model. Returns {"action",
+    "event_type", "ip", "start", "range"}."""
+    for name in ("EventType", "Ip", "StartTime", "Range"):
+        if name not in params:
+            raise _missing(name)
+    if params["EventType"] not in SRC_IP_EVENT_TYPES:
+        raise _invalid("EventType", "Valid values: %s." % ", ".join(SRC_IP_EVENT_TYPES))
+    try:
+        ipaddress.ip_address(params["Ip"])
+    except ValueError:
+        raise _invalid("Ip", "It must be an IP address of an instance.") from None
+    start = params["StartTime"]
+    if not UNSIGNED_RE.fullmatch(start):
+        raise _invalid("StartTime", "It must be a UNIX timestamp in seconds.")
+    if int(start) > state.now():
+        raise _invalid("StartTime", "StartTime must not be in the future.")
+    return {"action": SRC_IP_ACTION, "event_type": params["EventType"],
+            "ip": params["Ip"], "start": int(start),
+            "range": _page(params, "Range", 1, MAX_SRC_IP_RANGE)}
+
+
+def src_ip_for(event_type, ip, start, top, now, attack=None):
+    """The Ips of a DescribeDDosEventSrcIp query: the "sources" of the
+    attack whose event of that type (its "defense" from start, its
+    "blackhole" from blackhole_from: the attack that caused it) on ip began
+    at start, by now; most count first, at most top, {SrcIp, AreaId, Isp}.
+    An event there is none of: no Ips (a choice)."""
+    section = attack if attack is not None else check_attack({}, 0)
+    sources = []
+    for a in section["attacks"]:
+        begin = a["start"] if event_type == "defense" else a["blackhole_from"]
+        if a["ip"] == ip and begin == start and begin <= now:
+            sources += a["sources"]
+    ranked = sorted(sources, key=lambda src: -src["count"])
+    return [{"SrcIp": src["ip"], "AreaId": src["area_id"], "Isp": src["isp"]}
+            for src in ranked[:top]]
+
+
 def stat_answer(query, section, now):
     """What a verified query (from _verify_stat_operation) is answered at
     ``now``: {"rows": [item dicts]} and, for DescribeDDoSEvents, "total"."""
     action = query["action"]
     if action in CC_ACTIONS:
         return cc_answer(query, section, now)
+    if action in PLAN_ACTIONS:
+        return plan_answer(query, section, now)
+    if action == SRC_IP_ACTION:
+        return {"rows": src_ip_for(query["event_type"], query["ip"], query["start"],
+                                   query["range"], now, section)}
     if action == ALL_EVENTS_ACTION:
         in_region = query.get("in_region", lambda iid: True)
         events = all_events_for(query["types"], query["start"], query["end"], now, section,
@@ -2959,6 +3261,8 @@ def stat_fields(action, answer, request_id, seed):
         pairs = list(pairs)
         rng.shuffle(pairs)
         return pairs
+    if action in PLAN_ACTIONS:
+        return plan_fields(action, answer, request_id, shuffled)
     items = ListValue(shuffled(row.items()) for row in answer["rows"])
     top = [("RequestId", request_id), (STAT_LIST_NAMES[action], items)]
     if action in (EVENTS_ACTION, ALL_EVENTS_ACTION):
@@ -2970,12 +3274,16 @@ def stat_fields(action, answer, request_id, seed):
 
 def stat_summary(action, answer):
     """What the log line of an answer records of it."""
+    if action in PLAN_ACTIONS:
+        return plan_summary(action, answer)
     rows = answer["rows"]
     if action == CC_EVENTS_ACTION:
         return {"listed": ["%s:%d" % (r["Domain"], r["StartTime"]) for r in rows],
                 "total_count": answer["total"]}
     if action == TOP_IP_ACTION:
         return {"listed": [r["SourceIp"] for r in rows]}
+    if action == SRC_IP_ACTION:
+        return {"listed": [r["SrcIp"] for r in rows]}
     if action in (FLOW_ACTION,) + WEB_ACTIONS:
         return {"listed": ["%d/%s" % (r["Time"], r.get("Region", "-")) for r in rows]}
     if action == BLACKHOLE_ACTION:

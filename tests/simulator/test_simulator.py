@@ -2373,7 +2373,8 @@ def test_attack_config_validation():
     a = cfg["attack"]["attacks"][0]
     assert a == {"instance": INST1, "ip": sim.default_ip(INST1), "port": 80, "start": 1000,
                  "end": None, "peak_bps": 1, "peak_pps": 1, "ramp_seconds": 120,
-                 "blackhole_from": None, "blackhole_to": None, "region": "cn"}
+                 "blackhole_from": None, "blackhole_to": None, "region": "cn",
+                 "sources": []}
     assert sim.load_config(BASE_CONFIG)["attack"] == sim.ATTACK_DEFAULTS
     with pytest.raises(sim.ConfigError):
         sim.load_config(dict(BASE_CONFIG, list_faults={"DescribeWebRules": {"mode": "throttle"}}))
@@ -2784,6 +2785,218 @@ def test_cc_operations_are_strict(cc_server):
                              "sources": [dict(BOTS[0], count=0)]}]}):
         with pytest.raises(sim.ConfigError):
             sim.check_attack(bad, 0)
+
+
+# ---------------------------------------------------------------------------
+# Plans, quotas and origin health
+# ---------------------------------------------------------------------------
+
+SPECS, USAGE, HEALTH = "DescribeInstanceSpecs", "DescribeInstanceStatistics", \
+    "DescribeHealthCheckStatus"
+MITIGATIONS, RELEASES = "DescribeDefenseCountStatistics", "DescribeUnBlackholeCount"
+PLAN_CONFIG = dict(BASE_CONFIG, rules={
+    INST1: [{"protocol": "tcp", "frontend_port": 80, "backend_port": 8080,
+             "real_servers": ["192.0.2.1", "192.0.2.2"]},
+            {"protocol": "udp", "frontend_port": 53, "backend_port": 53}]},
+    attack={"plans": {INST1: {"BaseBandwidth": 1, "DefenseCount": -1}},
+            "usage": {INST2: {"DomainUsage": 4}},
+            "account_quotas": {"DefenseCountTotalUsageOfCurrentMonth": 3, "RemainCount": 2}})
+
+
+@pytest.fixture(scope="module")
+def plan_server(tmp_path_factory):
+    s = RunningSim(tmp_path_factory.mktemp("plans"), PLAN_CONFIG)
+    yield s
+    assert s.stop() == 0
+
+
+def plan_params(action, **overrides):
+    return make_params(**dict({"Action": action, "StartTime": None, "EndTime": None},
+                              **overrides))
+
+
+def items_of(resp, action, list_name):
+    """The items of a repeated list, a nested list (RealServerStatusList,
+    repeated too) as a list of dicts."""
+    assert resp.status == 200, resp.body
+    root = resp.xml()
+    assert root.tag == action + "Response"
+    out = []
+    for i in root.findall(list_name):
+        item = {}
+        for e in i:
+            if len(e) == 0:
+                assert e.tag not in item
+                item[e.tag] = e.text
+            else:
+                item.setdefault(e.tag, []).append({c.tag: c.text for c in e})
+        out.append(item)
+    return out
+
+
+def test_instance_specs_per_instance(plan_server):
+    r = call(plan_server, plan_params(SPECS, InstanceIds__2=INST2))
+    rows = {i["InstanceId"]: i for i in items_of(r, SPECS, "InstanceSpecs")}
+    assert rows[INST1]["BaseBandwidth"] == "1" and rows[INST2]["BaseBandwidth"] == "30"
+    assert rows[INST1]["BandwidthMbps"] == "100" and rows[INST1]["QpsLimit"] == "3000"
+    # DefenseCount only for RegionId ap-southeast-1, as the reference says.
+    assert "DefenseCount" not in rows[INST1]
+    r = call(plan_server, plan_params(SPECS, RegionId="ap-southeast-1",
+                                      InstanceIds__1="ddoscoo-cn-nope"))
+    assert_error(r, 400, "InvalidInstance.NotFound", "ddoscoo-cn-nope")
+
+
+def test_instance_statistics_count_rules(plan_server):
+    r = call(plan_server, plan_params(USAGE, InstanceIds__2=INST2))
+    rows = {i["InstanceId"]: i for i in items_of(r, USAGE, "InstanceStatistics")}
+    assert rows[INST1]["PortUsage"] == "2" and rows[INST2]["PortUsage"] == "0"
+    assert rows[INST2]["DomainUsage"] == "4" and "DefenseCountUsage" not in rows[INST1]
+
+
+@pytest.mark.parametrize("action,overrides,code,mentions", [
+    (SPECS, {"InstanceIds__1": None}, "MissingParameter", "InstanceIds.1"),
+    (USAGE, dict(("InstanceIds__%d" % n, INST1) for n in range(1, 102)), "InvalidParameter",
+     "At most 100"),
+    (SPECS, {"ResourceGroupId": "rg-default"}, "InvalidParameter", "ResourceGroupId"),
+    (MITIGATIONS, {}, "InvalidParameter", "InstanceIds.1"),
+    (RELEASES, {"InstanceIds__1": None, "StartTime": "60"}, "InvalidParameter", "StartTime"),
+    (HEALTH, {"InstanceIds__1": None}, "MissingParameter", "NetworkRules"),
+    (HEALTH, {"InstanceIds__1": None, "NetworkRules": "[{\"InstanceId\": 1}]"},
+     "InvalidParameter", "NetworkRules"),
+    (HEALTH, {"InstanceIds__1": None, "NetworkRules": "tcp/80"}, "InvalidParameter",
+     "NetworkRules"),
+])
+def test_plan_rejections(plan_server, action, overrides, code, mentions):
+    assert_error(call(plan_server, plan_params(action, **overrides)), 400, code, mentions)
+
+
+def test_account_quotas_struct_and_flat(plan_server):
+    r = call(plan_server, plan_params(MITIGATIONS, InstanceIds__1=None))
+    assert r.status == 200, r.body
+    st = r.xml().find("DefenseCountStatistics")
+    assert st.findtext("MaxUsableDefenseCountCurrentMonth") == "20"
+    assert st.findtext("DefenseCountTotalUsageOfCurrentMonth") == "3"
+    r = call(plan_server, plan_params(RELEASES, InstanceIds__1=None,
+                                      ResourceGroupId="rg-default"))
+    assert r.status == 200, r.body
+    assert r.xml().findtext("RemainCount") == "2" and r.xml().findtext("TotalCount") == "5"
+
+
+def test_origin_goes_down_and_comes_back(start_sim):
+    s = start_sim(PLAN_CONFIG)
+    rules = json.dumps([{"InstanceId": INST1, "Protocol": "tcp", "FrontendPort": 80},
+                        {"InstanceId": INST1, "Protocol": "udp", "FrontendPort": 53}])
+
+    def health():
+        r = call(s, plan_params(HEALTH, InstanceIds__1=None, NetworkRules=rules))
+        return {(i["Protocol"], i["FrontendPort"]): i
+                for i in items_of(r, HEALTH, "HealthCheckStatus")}
+    rows = health()
+    assert rows[("tcp", "80")]["Status"] == "normal"
+    assert rows[("tcp", "80")]["RealServerStatusList"] == [
+        {"Address": "192.0.2.1", "Status": "normal"},
+        {"Address": "192.0.2.2", "Status": "normal"}]
+    section = dict(PLAN_CONFIG["attack"], origin_down=[
+        {"instance": INST1, "frontend_port": 80, "address": "192.0.2.2", "start": "now-60"}])
+    assert send(s.base + "/_sim/attack", "POST", json.dumps(section).encode()).status == 200
+    rows = health()
+    assert rows[("tcp", "80")]["Status"] == "abnormal"
+    assert {x["Address"]: x["Status"] for x in rows[("tcp", "80")]["RealServerStatusList"]} \
+        == {"192.0.2.1": "normal", "192.0.2.2": "abnormal"}
+    assert rows[("udp", "53")]["Status"] == "normal"
+    section["origin_down"][0]["end"] = "now-1"
+    assert send(s.base + "/_sim/attack", "POST", json.dumps(section).encode()).status == 200
+    assert health()[("tcp", "80")]["Status"] == "normal"
+
+
+def test_an_attack_scripted_across_the_base_protection():
+    """The attack section scripts an attack whose peak crosses the base
+    protection bandwidth the plan says: AttackBps of the flow rows against
+    DescribeInstanceSpecs' BaseBandwidth (Gbit/s)."""
+    now = int(time.time()) // 60 * 60
+    section = sim.check_attack({
+        "attacks": [{"instance": INST1, "start": now - 600, "end": now + 600, "ramp_seconds": 0,
+                     "peak_bps": 3 * 10 ** 9, "peak_pps": 10 ** 6}],
+        "plans": {INST1: {"BaseBandwidth": 2, "ElasticBandwidth": 10}}}, now)
+    spec = sim.plan_answer({"action": SPECS, "region": "cn-hangzhou",
+                            "instance_ids": [INST1]}, section, now)["rows"][0]
+    before = sim.flow_for([INST1], now - 1260, now - 1200, 60, section)
+    during = sim.flow_for([INST1], now - 300, now - 240, 60, section)
+    base = spec["BaseBandwidth"] * 10 ** 9
+    assert sum(r["AttackBps"] for r in before) < base < sum(r["AttackBps"] for r in during)
+    assert sum(r["AttackBps"] for r in during) < spec["ElasticBandwidth"] * 10 ** 9
+
+
+# -- Who is attacking in a volumetric event: DescribeDDosEventSrcIp
+
+SRC_IP = "DescribeDDosEventSrcIp"
+SRC_CONFIG = dict(BASE_CONFIG, instances=[INST1], attack={"attacks": [
+    {"instance": INST1, "ip": "203.0.113.10", "start": "now-1200", "end": "now-300",
+     "peak_bps": 10 ** 9, "peak_pps": 10 ** 5, "blackhole_from": "now-900",
+     "blackhole_to": "now-600", "sources": BOTS},
+    {"instance": INST1, "ip": "203.0.113.11", "start": "now-1200", "peak_bps": 1,
+     "peak_pps": 1}]})
+
+
+@pytest.fixture(scope="module")
+def src_ip_server(tmp_path_factory):
+    s = RunningSim(tmp_path_factory.mktemp("srcip"), SRC_CONFIG)
+    yield s
+    assert s.stop() == 0
+
+
+def src_ip_params(**overrides):
+    base = {"Action": SRC_IP, "InstanceIds.1": None, "Port": None, "EndTime": None,
+            "EventType": "defense", "Ip": "203.0.113.10", "Range": "5"}
+    base.update(overrides)
+    return make_params(**base)
+
+
+def test_sources_of_a_volumetric_event(src_ip_server):
+    s, section = src_ip_server, attack_of(src_ip_server)
+    a = section["attacks"][0]
+    r = call(s, src_ip_params(StartTime=str(a["start"])))
+    items = parse_list(r, SRC_IP, "Ips", "repeated")[1]
+    # The scripted sources, most count first (not answered), as scripted.
+    assert items == [{"SrcIp": "2001:db8::66", "AreaId": "440000", "Isp": "100026"},
+                     {"SrcIp": "198.51.100.7", "AreaId": "90998690", "Isp": "100017"},
+                     {"SrcIp": "bad<ip>&", "AreaId": "x\"y", "Isp": "1"}]
+    assert items == sim.src_ip_for("defense", a["ip"], a["start"], 5, time.time(), section)
+    # The blackhole's: the same attack's; Range cuts.
+    r = call(s, src_ip_params(EventType="blackhole", StartTime=str(a["blackhole_from"]),
+                              Range="1"))
+    assert [i["SrcIp"] for i in parse_list(r, SRC_IP, "Ips", "repeated")[1]] == ["2001:db8::66"]
+    # No such event (another start, type or IP; an attack without sources).
+    for params in (src_ip_params(StartTime=str(a["start"] + 1)),
+                   src_ip_params(EventType="blackhole", StartTime=str(a["start"])),
+                   src_ip_params(Ip="203.0.113.11", StartTime=str(a["start"]))):
+        assert parse_list(call(s, params), SRC_IP, "Ips", "repeated")[1] == []
+
+
+def test_src_ip_is_strict(src_ip_server):
+    start = str(attack_of(src_ip_server)["attacks"][0]["start"])
+    cases = [
+        (src_ip_params(StartTime=None), "MissingParameter"),
+        (src_ip_params(StartTime=start, EventType=None), "MissingParameter"),
+        (src_ip_params(StartTime=start, Ip=None), "MissingParameter"),
+        (src_ip_params(StartTime=start, Range=None), "MissingParameter"),
+        (src_ip_params(StartTime=start, EventType="cc"), "InvalidParameter"),
+        (src_ip_params(StartTime=start, EventType="Defense"), "InvalidParameter"),
+        (src_ip_params(StartTime=start, Ip="203.0.113"), "InvalidParameter"),
+        (src_ip_params(StartTime="-1"), "InvalidParameter"),
+        (src_ip_params(StartTime=str(int(time.time()) + 600)), "InvalidParameter"),
+        (src_ip_params(StartTime=start, Range="0"), "InvalidParameter"),
+        (src_ip_params(StartTime=start, Range="101"), "InvalidParameter"),
+        (src_ip_params(StartTime=start, EndTime=str(minute())), "InvalidParameter"),
+        (src_ip_params(StartTime=start, InstanceIds__1=INST1), "InvalidParameter"),
+        (src_ip_params(StartTime=start, ResourceGroupId="rg-default"), "InvalidParameter"),
+    ]
+    for params, code in cases:
+        r = call(src_ip_server, params)
+        assert r.status == 400 and r.code() == code, (params, r.body)
+    with pytest.raises(sim.ConfigError):
+        sim.check_attack({"attacks": [{"instance": INST1, "start": 0, "peak_bps": 1,
+                                       "peak_pps": 1, "sources": [{"ip": "1.2.3.4"}]}]}, 0)
 
 
 # ---------------------------------------------------------------------------

@@ -146,6 +146,17 @@ DEF_TEST(invalid_requests) {
   req.start_time = 60;
   OK(api_request_params(&req, &p) != 0);
   req.start_time = 0;
+  /* The whole account's: neither instances nor a domain, and no time. */
+  req.account = true;
+  OK(api_request_params(&req, &p) != 0); /* an instance too */
+  req.instance_count = 0;
+  req.end_time = 0;
+  CHECK_ZERO(api_request_params(&req, &p));
+  OK(param(&p, "InstanceIds.1") == NULL && param(&p, "StartTime") == NULL);
+  rpc_params_clear(&p);
+  req.account = false;
+  req.instance_count = 1;
+  req.end_time = 60;
   req.port = ""; /* never sent empty */
   OK(api_request_params(&req, &p) != 0);
   EXPECT_EQ_UINT64(0, p.count);
@@ -228,9 +239,7 @@ DEF_TEST(account_wide_params) {
     ids[i] = "ddoscoo-cn-a";
   api_request_t req = {.takes = cc->takes,
                        .resource_group_id = "rg-1",
-                       .instance_ids = (const char *const *)ids,
-                       .instance_count = 300,
-                       .account_wide = true,
+                       .account = true,
                        .fixed_param = cc->fixed_param,
                        .fixed_value = cc->fixed_value,
                        .start_time = 1796119140,
@@ -246,7 +255,13 @@ DEF_TEST(account_wide_params) {
   EXPECT_EQ_STR("2", param(&p, "PageNumber"));
   EXPECT_EQ_STR("50", param(&p, "PageSize"));
   rpc_params_clear(&p);
-  req.account_wide = false; /* 300 InstanceIds: too many */
+  /* The account's, naming instances: refused. */
+  req.instance_ids = (const char *const *)ids;
+  req.instance_count = 1;
+  OK(api_request_params(&req, &p) != 0);
+  EXPECT_EQ_UINT64(0, p.count);
+  req.account = false; /* 300 InstanceIds: too many */
+  req.instance_count = 300;
   OK(api_request_params(&req, &p) != 0);
   return 0;
 }
@@ -268,6 +283,11 @@ DEF_TEST(only_documented_parameters) {
       {"DescribeDomainStatusCodeList", true, false, true},
       {"DescribeDomainAttackEvents", true, false, true},
       {"DescribeDDosAllEventList", false, false, false},
+      {"DescribeInstanceSpecs", false, false, false},
+      {"DescribeInstanceStatistics", false, false, false},
+      {"DescribeDefenseCountStatistics", true, false, false},
+      {"DescribeUnBlackholeCount", true, false, false},
+      {"DescribeHealthCheckStatus", false, false, false},
       {API_ACTION_INSTANCES, true, false, false},
       {API_ACTION_RULES, false, false, false},
       {API_ACTION_DOMAINS, true, false, false},
@@ -281,12 +301,16 @@ DEF_TEST(only_documented_parameters) {
     rpc_params_t p = RPC_PARAMS_INIT;
     if (stat != NULL) {
       bool web = stat->scope == SCOPE_DOMAIN;
+      bool account = stat->scope == SCOPE_ACCOUNT ||
+                     stat->attribution == STAT_ACCOUNT_BY_IP,
+           rules = stat->takes_rules;
       api_request_t req = {
           .takes = stat->takes,
           .resource_group_id = "rg-1",
-          .instance_ids = web ? NULL : ids,
-          .instance_count = web ? 0 : 1,
-          .account_wide = stat->attribution == STAT_ACCOUNT_BY_IP,
+          .instance_ids = (web || account || rules) ? NULL : ids,
+          .instance_count = (web || account || rules) ? 0 : 1,
+          .account = account,
+          .network_rules = rules ? "[]" : NULL,
           .domain = web ? "www.example.com" : NULL,
           .port = stat->scope == SCOPE_PORT ? "80" : NULL,
           .start_time = 1796205540,

@@ -8,7 +8,7 @@
 #include "api_response.h"
 
 #include "api_request.h"
-#include "cc_sources.h"
+#include "sources.h"
 #include "statistics.h"
 
 #include <stdbool.h>
@@ -1056,9 +1056,10 @@ static void item_of(const api_field_t *fields, size_t n, char *buf,
   size_t used = 0;
   buf[0] = 0;
   for (size_t f = 0; f < n && used < size; f++)
-    used += (size_t)snprintf(
-        buf + used, size - used, "<%s>%s</%s>", fields[f].name,
-        fields[f].kind == API_FIELD_COUNT ? "60" : "x", fields[f].name);
+    if (strchr(fields[f].name, '/') == NULL) /* not of a nested list */
+      used += (size_t)snprintf(
+          buf + used, size - used, "<%s>%s</%s>", fields[f].name,
+          fields[f].kind == API_FIELD_COUNT ? "60" : "x", fields[f].name);
 }
 
 /* How many rows doc has to the operation's parser, or -1 if refused. */
@@ -1123,10 +1124,11 @@ DEF_TEST(every_list_shape) {
                          "<FrontendPort>80</FrontendPort>"
                          "<Protocol>tcp</Protocol>"};
   ops[n++] = (list_op_t){API_ACTION_DOMAINS, "Domains", "www.example.com"};
-  ops[n++] = (list_op_t){API_ACTION_TOP_IP, CC_SOURCES_LIST,
+  ops[n++] = (list_op_t){API_ACTION_TOP_IP, CC_TOP_IP_LIST,
                          "<SourceIp>198.51.100.7</SourceIp>"};
-  /* traffic, blackhole, events, qps, codes, cc_events, instance_cc_events */
-  EXPECT_EQ_UINT64(7 + 4, n);
+  /* traffic, blackhole, events, qps, codes, cc_events, instance_cc_events,
+   * capacity, usage, mitigations, health */
+  EXPECT_EQ_UINT64(11 + 4, n);
 
   for (size_t i = 0; i < n; i++) {
     const list_op_t *op = ops + i;
@@ -1277,11 +1279,63 @@ DEF_TEST(memory_is_bounded_by_the_answer) {
   return 0;
 }
 
+/* A list nested in each row (DescribeHealthCheckStatus' servers): a row
+ * per nested item with the row's own fields, in both shapes. */
+DEF_TEST(rows_of_a_nested_list) {
+  static const api_field_t fields[] = {
+      {"Port", API_FIELD_COUNT, true},
+      {"Status", API_FIELD_TEXT, true},
+      {"Servers/Address", API_FIELD_TEXT, true},
+      {"Servers/Status", API_FIELD_TEXT, false},
+  };
+  const char *shapes[] = {
+      "<RResponse><Rule><Port>80</Port><Status>abnormal</Status>"
+      "<Servers><Address>a</Address><Status>normal</Status></Servers>"
+      "<Servers><Address>b</Address><Status>abnormal</Status></Servers>"
+      "</Rule><Rule><Port>53</Port><Status>normal</Status></Rule></RResponse>",
+      "<RResponse><Rule><Port>80</Port><Status>abnormal</Status><Servers>"
+      "<item><Address>a</Address><Status>normal</Status></item>"
+      "<item><Address>b</Address><Status>abnormal</Status></item>"
+      "</Servers></Rule><Rule><Port>53</Port><Status>normal</Status>"
+      "<Servers/></Rule></RResponse>",
+  };
+  for (size_t k = 0; k < 2; k++) {
+    api_rows_t rows;
+    CHECK_ZERO((int)api_parse_rows(shapes[k], strlen(shapes[k]), "R", "Rule",
+                                   fields, 4, NULL, 0, &rows, &error, why,
+                                   sizeof(why)));
+    EXPECT_EQ_INT(3, (int)rows.count);
+    const api_value_t *v = rows.values;
+    EXPECT_EQ_INT(80, (int)v[0].count);
+    EXPECT_EQ_STR("abnormal", v[1].text);
+    EXPECT_EQ_STR("a", v[2].text);
+    EXPECT_EQ_STR("normal", v[3].text);
+    EXPECT_EQ_INT(80, (int)v[4].count); /* the rule's fields, copied */
+    EXPECT_EQ_STR("abnormal", v[5].text);
+    EXPECT_EQ_STR("b", v[6].text);
+    EXPECT_EQ_STR("abnormal", v[7].text);
+    EXPECT_EQ_INT(53, (int)v[8].count); /* no servers: one row */
+    OK(!v[10].present && !v[11].present);
+    api_rows_clear(&rows);
+  }
+  /* A nested item without its required field is no answer. */
+  const char *bad =
+      "<RResponse><Rule><Port>80</Port><Status>normal</Status>"
+      "<Servers><Status>normal</Status></Servers></Rule></RResponse>";
+  api_rows_t rows;
+  EXPECT_EQ_INT(API_RESPONSE_INVALID,
+                api_parse_rows(bad, strlen(bad), "R", "Rule", fields, 4, NULL,
+                               0, &rows, &error, why, sizeof(why)));
+  OK(strstr(why, "Address") != NULL);
+  return 0;
+}
+
 int main(void) {
   RUN_TEST(refusals_of_a_value);
   RUN_TEST(codes_of_the_vendors_tools);
   RUN_TEST(throttling_is_said);
   RUN_TEST(every_list_shape);
+  RUN_TEST(rows_of_a_nested_list);
   RUN_TEST(rows_of_names);
   RUN_TEST(a_domain_not_found_is_gone);
   RUN_TEST(success_in_any_order);

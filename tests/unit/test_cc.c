@@ -3,11 +3,11 @@
  * SPDX-License-Identifier: MIT
  *
  * HTTP floods on a domain (cc_events) and who is attacking
- * (cc_sources): floods per window and their peak, the flood as an event
+ * (sources.c): floods per window and their peak, the flood as an event
  * notified once each way, the DescribeWebReportTopIp request, and an
  * untrusted answer's sources checked, ranked, capped and fitted.
  */
-#include "cc_sources.h"
+#include "sources.h"
 #include "statistics.h"
 
 #include <stdio.h>
@@ -189,9 +189,9 @@ DEF_TEST(sources_are_checked_ranked_and_capped) {
   source_row(cells + 24, "192.0.2.2", "1", "x", 200);
   source_row(cells + 28, "192.0.2.3", NULL, "100025", 400);
   source_row(cells + 32, NULL, "1", "1", 5);
-  cc_source_t src[CC_SOURCES_MAX];
-  cc_refused_t refused;
-  size_t n = cc_sources_pick(&rows, src, CC_SOURCES_MAX, &refused);
+  source_t src[SOURCES_MAX];
+  sources_refused_t refused;
+  size_t n = sources_pick(&rows, src, SOURCES_MAX, &refused);
   EXPECT_EQ_INT(5, (int)n);
   /* Most Count first; 192.0.2.1 (10) is the sixth and drops out. */
   EXPECT_EQ_STR("2001:db8::1", src[0].ip);
@@ -204,30 +204,99 @@ DEF_TEST(sources_are_checked_ranked_and_capped) {
   EXPECT_EQ_STR("?", src[4].isp);
   OK(src[4].isp_name == NULL);
   EXPECT_EQ_INT(2, (int)refused.no_ip);
-  EXPECT_EQ_INT(3, (int)refused.bad_text); /* area"51, absent, x */
+  /* area"51 and x; an absent AreaId is "?" without a word. */
+  EXPECT_EQ_INT(2, (int)refused.bad_text);
   /* The first refused value, escaped for one log line. */
   EXPECT_EQ_STR("not-an-ip\\x1B[31m", refused.first);
 
   char text[512];
-  cc_sources_text(src, n, text, sizeof(text));
+  sources_text(src, n, text, sizeof(text));
   EXPECT_EQ_STR("2001:db8::1 (China Unicom, area 440000), 203.0.113.5 "
                 "(Alibaba Cloud, area ?), 192.0.2.3 (China Mobile, area ?), "
                 "198.51.100.7 (China Telecom, area 90998690), 192.0.2.2 (ISP "
                 "?, area 1)",
                 text);
   /* Only what fits whole, then how many more. */
-  cc_sources_text(src, n, text, 80);
+  sources_text(src, n, text, 80);
   EXPECT_EQ_STR("2001:db8::1 (China Unicom, area 440000) and 4 more", text);
-  cc_sources_text(src, n, text, 16);
+  sources_text(src, n, text, 16);
   EXPECT_EQ_STR(" and 5 more", text);
-  cc_sources_text(src, 0, text, sizeof(text));
+  sources_text(src, 0, text, sizeof(text));
   EXPECT_EQ_STR("", text);
   /* An unknown ISP code that is a number is shown as one. */
   rows.count = 1;
   source_row(cells, "192.0.2.9", "1", "123456", 1);
-  n = cc_sources_pick(&rows, src, CC_SOURCES_MAX, &refused);
-  cc_sources_text(src, n, text, sizeof(text));
+  n = sources_pick(&rows, src, SOURCES_MAX, &refused);
+  sources_text(src, n, text, sizeof(text));
   EXPECT_EQ_STR("192.0.2.9 (ISP 123456, area 1)", text);
+  return 0;
+}
+
+DEF_TEST(src_ip_request) {
+  rpc_params_t p = RPC_PARAMS_INIT;
+  /* The event's own StartTime (no rounding), type and IP; the top 5. */
+  CHECK_ZERO(ddos_src_ip_params("cn-hangzhou", "blackhole", "203.0.113.10",
+                                START + 17, &p));
+  EXPECT_EQ_STR("blackhole", param(&p, "EventType"));
+  EXPECT_EQ_STR("203.0.113.10", param(&p, "Ip"));
+  EXPECT_EQ_STR("1796205557", param(&p, "StartTime"));
+  EXPECT_EQ_STR("5", param(&p, "Range"));
+  EXPECT_EQ_STR("XML", param(&p, "Format"));
+  EXPECT_EQ_STR("cn-hangzhou", param(&p, "RegionId"));
+  /* Nothing the model lacks: no EndTime, no ResourceGroupId. */
+  OK(param(&p, "EndTime") == NULL && p.count == 6);
+  rpc_params_clear(&p);
+  CHECK_ZERO(ddos_src_ip_params(NULL, "defense", "2001:db8::1", START, &p));
+  OK(param(&p, "RegionId") == NULL && p.count == 5);
+  rpc_params_clear(&p);
+  /* Only the two types the operation takes; an IP and a start. */
+  OK(ddos_src_ip_params(NULL, "cc", "192.0.2.1", START, &p) == -1);
+  OK(ddos_src_ip_params(NULL, "defense", "", START, &p) == -1);
+  OK(ddos_src_ip_params(NULL, "defense", "192.0.2.1", 0, &p) == -1);
+  OK(p.count == 0);
+  return 0;
+}
+
+/* An Ips row: SrcIp, AreaId, Isp (NULL: absent). */
+static void src_ip_row(api_value_t *row, const char *ip, const char *area,
+                       const char *isp) {
+  row[0] = (api_value_t){.present = ip != NULL, .text = ip ? ip : ""};
+  row[1] = (api_value_t){.present = area != NULL, .text = area ? area : ""};
+  row[2] = (api_value_t){.present = isp != NULL, .text = isp ? isp : ""};
+}
+
+DEF_TEST(event_sources_keep_the_answers_order) {
+  OK(ddos_source_field_count == 3);
+  EXPECT_EQ_STR("SrcIp", ddos_source_fields[0].name);
+  api_value_t cells[7 * 3];
+  api_rows_t rows = {.field_count = 3, .values = cells, .count = 7};
+  /* Most attack traffic first, as the API ranks them; the vendor's
+   * example has an AreaId "us" and an empty Isp. */
+  src_ip_row(cells, "218.0.0.24", "110000", "100026");
+  src_ip_row(cells + 3, "193.0.0.174", "us", "");
+  src_ip_row(cells + 6, "218.***.***.24", "110000", "100026"); /* masked */
+  src_ip_row(cells + 9, "198.51.100.1", "US\n", "100017");
+  src_ip_row(cells + 12, "218.0.0.24", "1", "1"); /* twice */
+  src_ip_row(cells + 15, "198.51.100.2", "440000", "100025");
+  src_ip_row(cells + 18, "198.51.100.3", "440000", "100025");
+  source_t src[SOURCES_MAX];
+  sources_refused_t refused;
+  size_t n = sources_pick(&rows, src, 3, &refused);
+  EXPECT_EQ_INT(3, (int)n);
+  EXPECT_EQ_STR("218.0.0.24", src[0].ip);
+  EXPECT_EQ_STR("193.0.0.174", src[1].ip);
+  EXPECT_EQ_STR("us", src[1].area);
+  EXPECT_EQ_STR("?", src[1].isp);
+  EXPECT_EQ_STR("198.51.100.1", src[2].ip);
+  EXPECT_EQ_STR("?", src[2].area);
+  EXPECT_EQ_INT(1, (int)refused.no_ip);
+  EXPECT_EQ_INT(1, (int)refused.bad_text); /* "US\n"; the empty Isp not */
+  EXPECT_EQ_STR("218.***.***.24", refused.first);
+  char text[256];
+  sources_text(src, n, text, sizeof(text));
+  EXPECT_EQ_STR("218.0.0.24 (China Unicom, area 110000), 193.0.0.174 (ISP ?, "
+                "area us), 198.51.100.1 (China Telecom, area ?)",
+                text);
   return 0;
 }
 
@@ -237,5 +306,7 @@ int main(void) {
   RUN_TEST(a_flood_is_an_event);
   RUN_TEST(top_ip_request);
   RUN_TEST(sources_are_checked_ranked_and_capped);
+  RUN_TEST(src_ip_request);
+  RUN_TEST(event_sources_keep_the_answers_order);
   END_TEST;
 }

@@ -5,8 +5,11 @@
  * The table of statistics and how an answer's rows become windows: Time
  * or Index, rows of one bucket added up, rows outside the range refused.
  */
+#include "api_response.h"
+#include "scheduler.h"
 #include "statistics.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,11 +62,20 @@ DEF_TEST(table) {
   statistics_names(names, sizeof(names));
   EXPECT_EQ_STR("\"connections\", \"traffic\", \"blackhole\", \"events\", "
                 "\"qps\", \"status_codes\", \"cc_events\", "
-                "\"instance_cc_events\"",
+                "\"instance_cc_events\", \"capacity\", \"usage\", "
+                "\"advanced_mitigations\", \"blackhole_releases\", \"health\"",
                 names);
   /* Every value names a field of its statistic, and its type is a gauge of
    * the stock types.db: no DERIVE for a count per minute, nothing that
    * clips (bitrate stops at 2^32 - 1). */
+  /* Statistics and their variants back off apart (sched_series_t.stat:
+   * the row, plus statistics_count per variant, modulo SCHED_MAX_STATS). */
+  size_t most = 0;
+  for (size_t i = 0; i < statistics_count; i++)
+    if (statistics[i].variant_count > 0 &&
+        i + statistics_count * (statistics[i].variant_count - 1) + 1 > most)
+      most = i + statistics_count * (statistics[i].variant_count - 1) + 1;
+  OK(most <= SCHED_MAX_STATS && statistics_count <= SCHED_MAX_STATS);
   const char *gauges[] = {"gauge", "count", "operations_per_second",
                           "current_connections", "bool"};
   for (size_t i = 0; i < statistics_count; i++) {
@@ -127,7 +139,6 @@ DEF_TEST(rows_outside_the_range_are_refused) {
     why[0] = 0;
     EXPECT_EQ_INT(-1, stat_windows(traffic, &rows, START + 60, START + 120, 60,
                                    values, seen, why, sizeof(why)));
-    printf("# why: %s\n", why);
     OK(strstr(why, bad[i].why) != NULL);
   }
   return 0;
@@ -685,6 +696,231 @@ DEF_TEST(origin_spellings) {
   return 0;
 }
 
+/* An answer parsed as the plugin parses it, its values as emitted. */
+static int answer_points(const char *stat_name, const char *xml,
+                         const char *const *ids, size_t id_count,
+                         int *left_out) {
+  const statistic_t *st = statistic_find(stat_name);
+  api_rows_t rows = {0};
+  api_error_t error;
+  emitted[0] = why[0] = 0;
+  if (api_parse_rows(xml, strlen(xml), st->action, st->list, st->fields,
+                     st->field_count, st->root_fields, st->root_field_count,
+                     &rows, &error, why, sizeof(why)) != API_RESPONSE_OK)
+    return -2;
+  *left_out =
+      stat_rows_of_instances(st, &rows, ids, id_count, why, sizeof(why));
+  int status = (*left_out < 0)
+                   ? -1
+                   : stat_points(st, &rows, START + 60, START + 60, 60, collect,
+                                 NULL, why, sizeof(why));
+  api_rows_clear(&rows);
+  return status;
+}
+
+DEF_TEST(capacity_in_the_units_it_measures) {
+  const char *id[] = {"ddoscoo-cn-a"};
+  int left_out;
+  CHECK_ZERO(answer_points(
+      "capacity",
+      "<DescribeInstanceSpecsResponse><RequestId>r</RequestId>"
+      "<InstanceSpecs><InstanceId>ddoscoo-cn-a</InstanceId>"
+      "<BaseBandwidth>30</BaseBandwidth><ElasticBandwidth>300"
+      "</ElasticBandwidth><BandwidthMbps>100</BandwidthMbps><ElasticBw>300"
+      "</ElasticBw><RealLimitBw>0</RealLimitBw><QpsLimit>3000</QpsLimit>"
+      "<ElasticQps>10</ElasticQps><ConnLimit>100000</ConnLimit><CpsLimit>5000"
+      "</CpsLimit><PortLimit>50</PortLimit><DomainLimit>50</DomainLimit>"
+      "<SiteLimit>5</SiteLimit><DefenseCount>-1</DefenseCount>"
+      "<FunctionVersion>default</FunctionVersion></InstanceSpecs>"
+      "</DescribeInstanceSpecsResponse>",
+      id, 1, &left_out));
+  EXPECT_EQ_INT(0, left_out);
+  EXPECT_EQ_STR("1796205600 gauge-protection_base_bps=3e+10\n"
+                "1796205600 gauge-protection_elastic_bps=3e+11\n"
+                "1796205600 gauge-clean_bps_limit=1e+08\n"
+                "1796205600 gauge-clean_elastic_bps_limit=3e+08\n"
+                "1796205600 operations_per_second-qps_limit=3000\n"
+                "1796205600 operations_per_second-qps_elastic_limit=10\n"
+                "1796205600 current_connections-concurrent_limit=100000\n"
+                "1796205600 operations_per_second-new_connections_limit=5000\n"
+                "1796205600 count-port_limit=50\n"
+                "1796205600 count-domain_limit=50\n"
+                "1796205600 count-site_limit=5\n",
+                emitted);
+  /* A rate limit and a number of mitigations: values then. */
+  CHECK_ZERO(answer_points(
+      "capacity",
+      "<DescribeInstanceSpecsResponse><InstanceSpecs><InstanceId>ddoscoo-cn-a"
+      "</InstanceId><RealLimitBw>2048</RealLimitBw><DefenseCount>2"
+      "</DefenseCount></InstanceSpecs></DescribeInstanceSpecsResponse>",
+      id, 1, &left_out));
+  EXPECT_EQ_STR("1796205600 gauge-clean_rate_limit_bps=2.048e+09\n"
+                "1796205600 count-advanced_mitigations_limit=2\n",
+                emitted);
+  /* Any other negative number is no count. */
+  EXPECT_EQ_INT(-1, answer_points("capacity",
+                                  "<DescribeInstanceSpecsResponse>"
+                                  "<InstanceSpecs><InstanceId>ddoscoo-cn-a"
+                                  "</InstanceId><DefenseCount>-2</DefenseCount>"
+                                  "</InstanceSpecs>"
+                                  "</DescribeInstanceSpecsResponse>",
+                                  id, 1, &left_out));
+  OK(strstr(why, "DefenseCount") != NULL && emitted[0] == 0);
+  return 0;
+}
+
+DEF_TEST(rows_of_other_instances_are_refused) {
+  const char *id[] = {"ddoscoo-cn-a"};
+  int left_out;
+  CHECK_ZERO(answer_points(
+      "usage",
+      "<DescribeInstanceStatisticsResponse>"
+      "<InstanceStatistics><InstanceId>ddoscoo-cn-b</InstanceId><PortUsage>9"
+      "</PortUsage></InstanceStatistics>"
+      "<InstanceStatistics><InstanceId>ddoscoo-cn-a</InstanceId><PortUsage>2"
+      "</PortUsage><DomainUsage>1</DomainUsage><SiteUsage>1</SiteUsage>"
+      "</InstanceStatistics></DescribeInstanceStatisticsResponse>",
+      id, 1, &left_out));
+  EXPECT_EQ_INT(1, left_out);
+  OK(strstr(why, "ddoscoo-cn-b") != NULL);
+  EXPECT_EQ_STR("1796205600 count-port_usage=2\n"
+                "1796205600 count-domain_usage=1\n"
+                "1796205600 count-site_usage=1\n",
+                emitted);
+  /* One instance answered twice: no answer to trust. */
+  EXPECT_EQ_INT(
+      -1, answer_points("usage",
+                        "<DescribeInstanceStatisticsResponse>"
+                        "<InstanceStatistics><InstanceId>ddoscoo-cn-a"
+                        "</InstanceId><PortUsage>2</PortUsage>"
+                        "</InstanceStatistics><InstanceStatistics>"
+                        "<InstanceId>ddoscoo-cn-a</InstanceId><PortUsage>3"
+                        "</PortUsage></InstanceStatistics>"
+                        "</DescribeInstanceStatisticsResponse>",
+                        id, 1, &left_out));
+  OK(strstr(why, "answered twice") != NULL && emitted[0] == 0);
+  return 0;
+}
+
+DEF_TEST(quotas_of_the_account) {
+  int left_out;
+  CHECK_ZERO(answer_points(
+      "advanced_mitigations",
+      "<DescribeDefenseCountStatisticsResponse><RequestId>r</RequestId>"
+      "<DefenseCountStatistics><FlowPackCountRemain>0</FlowPackCountRemain>"
+      "<MaxUsableDefenseCountCurrentMonth>20"
+      "</MaxUsableDefenseCountCurrentMonth>"
+      "<DefenseCountTotalUsageOfCurrentMonth>3"
+      "</DefenseCountTotalUsageOfCurrentMonth><SecHighSpeedCountRemain>1"
+      "</SecHighSpeedCountRemain></DefenseCountStatistics>"
+      "</DescribeDefenseCountStatisticsResponse>",
+      NULL, 0, &left_out));
+  EXPECT_EQ_STR("1796205600 count-advanced_mitigations_month_limit=20\n"
+                "1796205600 count-advanced_mitigations_month_used=3\n"
+                "1796205600 count-advanced_mitigations_pack_left=0\n"
+                "1796205600 count-advanced_mitigations_sec_cma_left=1\n"
+                "1796205600 count-advanced_mitigations_left=17\n",
+                emitted);
+  CHECK_ZERO(answer_points("blackhole_releases",
+                           "<DescribeUnBlackholeCountResponse><TotalCount>5"
+                           "</TotalCount><RequestId>r</RequestId><RemainCount>"
+                           "4</RemainCount></DescribeUnBlackholeCountResponse>",
+                           NULL, 0, &left_out));
+  EXPECT_EQ_STR("1796205600 count-blackhole_releases_left=4\n"
+                "1796205600 count-blackhole_releases_total=5\n",
+                emitted);
+  return 0;
+}
+
+static char changes[512];
+
+static void change(void *ctx, const char *rule, const char *address,
+                   bool abnormal) {
+  (void)ctx;
+  size_t n = strlen(changes);
+  snprintf(changes + n, sizeof(changes) - n, "%s%s%s=%s\n", rule,
+           address ? " " : "", address ? address : "",
+           abnormal ? "abnormal" : "normal");
+}
+
+DEF_TEST(origin_health_per_rule_and_server) {
+  const char *id[] = {"ddoscoo-cn-a"};
+  int left_out;
+  const char *answer =
+      "<DescribeHealthCheckStatusResponse><RequestId>r</RequestId>"
+      "<HealthCheckStatus><InstanceId>ddoscoo-cn-a</InstanceId><Protocol>tcp"
+      "</Protocol><FrontendPort>80</FrontendPort><Status>abnormal</Status>"
+      "<RealServerStatusList><Address>192.0.2.1</Address><Status>normal"
+      "</Status></RealServerStatusList><RealServerStatusList><Address>"
+      "192.0.2.2</Address><Status>abnormal</Status></RealServerStatusList>"
+      "</HealthCheckStatus><HealthCheckStatus><InstanceId>ddoscoo-cn-a"
+      "</InstanceId><Protocol>udp</Protocol><FrontendPort>53</FrontendPort>"
+      "<Status>normal</Status></HealthCheckStatus>"
+      "</DescribeHealthCheckStatusResponse>";
+  CHECK_ZERO(answer_points("health", answer, id, 1, &left_out));
+  EXPECT_EQ_STR("1796205600 gauge-rule_normal_tcp_80=0\n"
+                "1796205600 count-abnormal_servers_tcp_80=1\n"
+                "1796205600 gauge-rule_normal_udp_53=1\n"
+                "1796205600 count-abnormal_servers_udp_53=0\n"
+                "1796205600 count-abnormal_rules=1\n",
+                emitted);
+  /* Each rule and each server, for the notifications. */
+  const statistic_t *st = statistic_find("health");
+  api_rows_t rows;
+  api_error_t error;
+  CHECK_ZERO((int)api_parse_rows(answer, strlen(answer), st->action, st->list,
+                                 st->fields, st->field_count, NULL, 0, &rows,
+                                 &error, why, sizeof(why)));
+  changes[0] = 0;
+  stat_health_each(&rows, change, NULL);
+  api_rows_clear(&rows);
+  EXPECT_EQ_STR("tcp_80=abnormal\ntcp_80 192.0.2.1=normal\n"
+                "tcp_80 192.0.2.2=abnormal\nudp_53=normal\n",
+                changes);
+  /* A status of neither kind, or a rule twice: no answer to trust. */
+  EXPECT_EQ_INT(-1, answer_points("health",
+                                  "<DescribeHealthCheckStatusResponse>"
+                                  "<HealthCheckStatus><InstanceId>ddoscoo-cn-a"
+                                  "</InstanceId><Protocol>tcp</Protocol>"
+                                  "<FrontendPort>80</FrontendPort><Status>ok"
+                                  "</Status></HealthCheckStatus>"
+                                  "</DescribeHealthCheckStatusResponse>",
+                                  id, 1, &left_out));
+  EXPECT_EQ_INT(
+      -1, answer_points("health",
+                        "<DescribeHealthCheckStatusResponse>"
+                        "<HealthCheckStatus><InstanceId>ddoscoo-cn-a"
+                        "</InstanceId><Protocol>tcp</Protocol><FrontendPort>80"
+                        "</FrontendPort><Status>normal</Status>"
+                        "</HealthCheckStatus><HealthCheckStatus><InstanceId>"
+                        "ddoscoo-cn-a</InstanceId><Protocol>tcp</Protocol>"
+                        "<FrontendPort>80</FrontendPort><Status>normal</Status>"
+                        "</HealthCheckStatus>"
+                        "</DescribeHealthCheckStatusResponse>",
+                        id, 1, &left_out));
+  OK(strstr(why, "twice") != NULL);
+  return 0;
+}
+
+DEF_TEST(health_changes_are_news_once) {
+  bool news;
+  /* First seen normal: nothing to say; abnormal: news. */
+  EXPECT_EQ_INT(STAT_HEALTH_NORMAL, stat_health_step(0, false, &news));
+  OK(!news);
+  EXPECT_EQ_INT(STAT_HEALTH_ABNORMAL, stat_health_step(0, true, &news));
+  OK(news);
+  /* Down, still down, back, still back: two notifications. */
+  int mark = STAT_HEALTH_NORMAL, told = 0;
+  bool seen[] = {true, true, false, false};
+  for (size_t i = 0; i < 4; i++) {
+    mark = stat_health_step(mark, seen[i], &news);
+    told += news;
+  }
+  EXPECT_EQ_INT(2, told);
+  EXPECT_EQ_INT(STAT_HEALTH_NORMAL, mark);
+  return 0;
+}
+
 int main(void) {
   RUN_TEST(origin_spellings);
   traffic = statistic_find("traffic");
@@ -701,6 +937,11 @@ int main(void) {
   RUN_TEST(blackhole_refuses_what_is_no_ip);
   RUN_TEST(generic_points_are_the_mapped_fields);
   RUN_TEST(cc_events_of_instances_per_window);
+  RUN_TEST(capacity_in_the_units_it_measures);
+  RUN_TEST(rows_of_other_instances_are_refused);
+  RUN_TEST(quotas_of_the_account);
+  RUN_TEST(origin_health_per_rule_and_server);
+  RUN_TEST(health_changes_are_news_once);
   RUN_TEST(events_per_window);
   RUN_TEST(events_beyond_one_page_count_from_all_pages);
   RUN_TEST(events_are_notified_once_each_way);

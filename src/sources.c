@@ -1,12 +1,13 @@
 /**
- * collectd-ddoscoo - src/cc_sources.c
+ * collectd-ddoscoo - src/sources.c
  * SPDX-License-Identifier: MIT
  *
- * The top source IPs of an HTTP flood; see cc_sources.h. Parameters and
- * fields: the SDK's models of DescribeWebReportTopIp
- * (alibabacloud-go/ddoscoo-20200101), doc/api-operations.md.
+ * The top source IPs of an attack event; see sources.h. Parameters and
+ * fields: the SDK's models of DescribeWebReportTopIp and
+ * DescribeDDosEventSrcIp (alibabacloud-go/ddoscoo-20200101),
+ * doc/api-operations.md.
  */
-#include "cc_sources.h"
+#include "sources.h"
 
 #include "statistics.h"
 
@@ -23,6 +24,15 @@ const api_field_t cc_source_fields[] = {
 enum { SRC_IP, SRC_AREA, SRC_ISP, SRC_COUNT };
 const size_t cc_source_field_count =
     sizeof(cc_source_fields) / sizeof(cc_source_fields[0]);
+
+/* In the same order; no Count. */
+const api_field_t ddos_source_fields[] = {
+    {"SrcIp", API_FIELD_TEXT, false},
+    {"AreaId", API_FIELD_TEXT, false},
+    {"Isp", API_FIELD_TEXT, false},
+};
+const size_t ddos_source_field_count =
+    sizeof(ddos_source_fields) / sizeof(ddos_source_fields[0]);
 
 /* The Isp codes the SDK's model lists, with its names. */
 static const struct {
@@ -77,7 +87,7 @@ int cc_top_ip_params(const char *region_id, const char *domain, time_t start,
   status |= add_number(params, "Interval", cc_top_ip_interval(to - from));
   status |= rpc_params_add(params, "QueryType", "block");
   status |= rpc_params_add(params, "Domain", domain);
-  status |= add_number(params, "Top", CC_SOURCES_MAX);
+  status |= add_number(params, "Top", SOURCES_MAX);
   if (status != 0) {
     rpc_params_clear(params);
     return -1;
@@ -85,16 +95,38 @@ int cc_top_ip_params(const char *region_id, const char *domain, time_t start,
   return 0;
 }
 
-/* text if it is 1 to 16 digits, else "?" (and noted). */
-static void number_text(const char *text, char *out, size_t size,
-                        cc_refused_t *refused) {
-  size_t digits = strspn(text, "0123456789");
-  if (digits > 0 && digits <= 16 && text[digits] == 0 && digits < size) {
-    memcpy(out, text, digits + 1);
+int ddos_src_ip_params(const char *region_id, const char *type, const char *ip,
+                       time_t start, rpc_params_t *params) {
+  if (type == NULL || ip == NULL || ip[0] == 0 || start <= 0 ||
+      (strcmp(type, "defense") != 0 && strcmp(type, "blackhole") != 0))
+    return -1;
+  int status = rpc_params_add(params, "Format", "XML");
+  if (region_id != NULL)
+    status |= rpc_params_add(params, "RegionId", region_id);
+  status |= rpc_params_add(params, "EventType", type);
+  status |= rpc_params_add(params, "Ip", ip);
+  status |= add_number(params, "StartTime", (long long)start);
+  status |= add_number(params, "Range", SOURCES_MAX);
+  if (status != 0) {
+    rpc_params_clear(params);
+    return -1;
+  }
+  return 0;
+}
+
+/* text if it is a code of 1 to 16 digits (or, with letters, lower-case
+ * letters and digits: an AreaId "us"), else "?" (and noted, unless it is
+ * empty). */
+static void code_text(const char *text, bool letters, char *out, size_t size,
+                      sources_refused_t *refused) {
+  size_t len = strspn(text, letters ? "0123456789abcdefghijklmnopqrstuvwxyz"
+                                    : "0123456789");
+  if (len > 0 && len <= 16 && text[len] == 0 && len < size) {
+    memcpy(out, text, len + 1);
     return;
   }
   snprintf(out, size, "?");
-  if (refused->bad_text++ == 0 && refused->no_ip == 0)
+  if (text[0] != 0 && refused->bad_text++ == 0 && refused->no_ip == 0)
     stat_escape(text, refused->first, sizeof(refused->first));
 }
 
@@ -106,13 +138,14 @@ static bool canonical_ip(const char *ip, char *out, size_t size) {
          inet_ntop(family, addr, out, (socklen_t)size) != NULL;
 }
 
-size_t cc_sources_pick(const api_rows_t *rows, cc_source_t *out, size_t max,
-                       cc_refused_t *refused) {
+size_t sources_pick(const api_rows_t *rows, source_t *out, size_t max,
+                    sources_refused_t *refused) {
   size_t n = 0;
-  *refused = (cc_refused_t){0};
+  *refused = (sources_refused_t){0};
   for (size_t r = 0; r < rows->count; r++) {
     const api_value_t *row = rows->values + r * rows->field_count;
-    cc_source_t src = {.count = row[SRC_COUNT].count};
+    source_t src = {
+        .count = rows->field_count > SRC_COUNT ? row[SRC_COUNT].count : 0};
     if (!row[SRC_IP].present ||
         !canonical_ip(row[SRC_IP].text, src.ip, sizeof(src.ip))) {
       if (refused->no_ip++ == 0 && refused->bad_text == 0)
@@ -125,10 +158,10 @@ size_t cc_sources_pick(const api_rows_t *rows, cc_source_t *out, size_t max,
       twice = strcmp(out[k].ip, src.ip) == 0;
     if (twice)
       continue;
-    number_text(row[SRC_AREA].present ? row[SRC_AREA].text : "", src.area,
-                sizeof(src.area), refused);
-    number_text(row[SRC_ISP].present ? row[SRC_ISP].text : "", src.isp,
-                sizeof(src.isp), refused);
+    code_text(row[SRC_AREA].present ? row[SRC_AREA].text : "", true, src.area,
+              sizeof(src.area), refused);
+    code_text(row[SRC_ISP].present ? row[SRC_ISP].text : "", false, src.isp,
+              sizeof(src.isp), refused);
     for (size_t i = 0; i < sizeof(isps) / sizeof(isps[0]); i++)
       if (strcmp(isps[i].code, src.isp) == 0)
         src.isp_name = isps[i].name;
@@ -147,7 +180,7 @@ size_t cc_sources_pick(const api_rows_t *rows, cc_source_t *out, size_t max,
   return n;
 }
 
-void cc_sources_text(const cc_source_t *src, size_t n, char *out, size_t size) {
+void sources_text(const source_t *src, size_t n, char *out, size_t size) {
   if (size == 0)
     return;
   out[0] = 0;
