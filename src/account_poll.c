@@ -711,7 +711,8 @@ static void notify_expiry(account_t *a, series_t *s, const api_rows_t *rows,
                     e.in_debt ? 2 : 1};
     for (int k = 0; k < 2; k++) {
       char key[STATE_STORE_KEY_SIZE];
-      ssnprintf(key, sizeof(key), "%s/%s/%s", a->name, s->plugin_instance,
+      /* Not "<block>/<instance>/expiry": the series' own key. */
+      ssnprintf(key, sizeof(key), "%s/%s/term/%s", a->name, s->plugin_instance,
                 k ? "debt" : "expiry");
       int before = (int)state_store_mark(key);
       bool news;
