@@ -145,6 +145,8 @@ typedef struct {
   bool aggregate;
   const statistic_t *statistics[16]; /* Statistics: what each instance gives */
   size_t statistics_count;
+  const statistic_t *priority[8]; /* Priority: who gives way last, first */
+  size_t priority_count;
   cdtime_t interval;
   int window;
   int delay;
@@ -166,7 +168,12 @@ typedef struct {
   http_client_t *http;
   sched_t sched;          /* windows, limits, backoff, keys refused */
   time_t marks_forgotten; /* when old event marks were last dropped */
-  bool over_capacity;     /* said so, for this number of series */
+  /* The request plan (account_plan.c): the pace it was made for, when,
+   * the pace's mean over the last reads, and its line as last logged. */
+  int plan_pace;
+  cdtime_t plan_time;
+  double plan_pace_mean;
+  char plan_line[1024];
   /* The spelling asked of each variant with two (account_poll.c). */
   stat_spelling_t spellings[STAT_MAX_SPELLINGS];
   size_t spelling_count;

@@ -206,6 +206,37 @@ static int config_statistics(account_t *a, oconfig_item_t *ci) {
   return 0;
 }
 
+/* Priority "events" "blackhole" ...: who gives way last when the quota is
+ * short (account_plan.h); each once. */
+static int config_priority(account_t *a, oconfig_item_t *ci) {
+  a->priority_count = 0;
+  for (int i = 0; i < ci->values_num; i++) {
+    const statistic_t *stat = (ci->values[i].type == OCONFIG_TYPE_STRING)
+                                  ? statistic_find(ci->values[i].value.string)
+                                  : NULL;
+    bool twice = false;
+    for (size_t k = 0; stat != NULL && k < a->priority_count; k++)
+      twice = twice || a->priority[k] == stat;
+    if (stat == NULL || twice) {
+      char known[256];
+      statistics_names(known, sizeof(known));
+      ERROR(PLUGIN_NAME " plugin: Account \"%s\": Priority takes one or "
+                        "more of %s, each once, most important first; "
+                        "value %d is %s.",
+            a->name, known, i + 1, twice ? "named twice" : "none of them");
+      return EINVAL;
+    }
+    a->priority[a->priority_count++] = stat;
+  }
+  if (a->priority_count == 0) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": Priority needs at least "
+                      "one statistic.",
+          a->name);
+    return EINVAL;
+  }
+  return 0;
+}
+
 static int config_port(account_t *a, oconfig_item_t *ci) {
   char buf[16] = "";
   bool ok = false;
@@ -336,6 +367,8 @@ static int option_value(account_t *a, oconfig_item_t *ci) {
     return config_domain(a, ci);
   if (strcasecmp("Statistics", key) == 0)
     return config_statistics(a, ci);
+  if (strcasecmp("Priority", key) == 0)
+    return config_priority(a, ci);
   if (strcasecmp("Aggregate", key) == 0)
     return cf_util_get_boolean(ci, &a->aggregate);
   if (strcasecmp("Interval", key) == 0)

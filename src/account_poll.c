@@ -12,6 +12,7 @@
 #include "utils_random.h"
 
 #include "account_facts.h"
+#include "account_plan.h"
 #include "account_request.h"
 #include "account_series.h"
 #include "api_request.h"
@@ -98,43 +99,6 @@ static void restore_new(account_t *a, time_t latest) {
     if (s->w.last_end == 0)
       s->age_since = latest - a->window;
   }
-}
-
-/* More series than MaxRequestsPerSecond lets the block poll once per
- * Window: said once, with what helps, rather than silently falling
- * behind. */
-static void check_capacity(account_t *a) {
-  double interval =
-      CDTIME_T_TO_DOUBLE(a->interval ? a->interval : plugin_get_interval());
-  size_t capacity = sched_capacity(a->window, interval,
-                                   CDTIME_T_TO_DOUBLE(a->timeout), a->max_rps);
-  /* Members ask nothing (their chunks do); a series with a cadence asks
-   * once per cadence, not per window. */
-  double load = 0;
-  size_t asking = 0;
-  for (size_t i = 0; i < a->series_count; i++) {
-    if (a->series[i].member)
-      continue;
-    asking++;
-    load += (a->series[i].w.cadence > a->window)
-                ? (double)a->window / a->series[i].w.cadence
-                : 1;
-  }
-  bool over = load > (double)capacity;
-  if (over && !a->over_capacity)
-    WARNING(PLUGIN_NAME " plugin: Account \"%s\": %zu series, but at "
-                        "MaxRequestsPerSecond %d, with reads of %.0f s every "
-                        "%.0f s, at most %zu requests fit in a Window of %d s: "
-                        "the series fall behind. A longer Window, Aggregate, "
-                        "or a higher API quota (and MaxRequestsPerSecond) "
-                        "help; a second block on the same account does not, "
-                        "the quota is per account.",
-            a->name, asking, a->max_rps,
-            interval < CDTIME_T_TO_DOUBLE(a->timeout)
-                ? interval
-                : CDTIME_T_TO_DOUBLE(a->timeout),
-            interval, capacity, a->window);
-  a->over_capacity = over;
 }
 
 static sched_time_t io_now(void *ctx) {
@@ -291,6 +255,7 @@ static bool io_apply(void *ctx) {
     return false;
   pages_drop(p, NULL); /* the series are new: their answers start afresh */
   restore_new(p->a, p->latest);
+  account_plan(p->a, true); /* and planned before the read asks them */
   return true;
 }
 
@@ -1117,7 +1082,7 @@ void account_poll(account_t *a, time_t latest, cdtime_t deadline,
     account_series_rechunk(a);
   }
   restore_new(a, latest);
-  check_capacity(a);
+  account_plan(a, false);
   sched_read(&a->sched, &io, latest, deadline);
   /* What is still held goes out a window a second, within the read. */
   for (cdtime_t next = release(&p, cdtime()); next != 0 && next < deadline;

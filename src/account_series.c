@@ -288,7 +288,7 @@ static void series_init(const account_t *a, series_t *s,
   s->w.group = g;
   s->w.stat = (size_t)(stat - statistics); /* refusals back off per stat */
   s->w.latest_only = stat->timeless;
-  s->w.cadence = stat->slow ? a->state_interval : 0;
+  s->w.state_every = stat->slow ? a->state_interval : 0;
   s->w.batch = stat->batch_seconds / a->window;
   if (s->w.batch > STAT_MAX_BATCH)
     s->w.batch = STAT_MAX_BATCH;
@@ -840,4 +840,11 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
   a->instance_names = names;
   a->instance_count = count;
   return 0;
+}
+
+size_t account_series_shown(const account_t *a) {
+  size_t n = 0;
+  for (size_t i = 0; i < a->series_count; i++)
+    n += !a->series[i].chunk;
+  return n;
 }

@@ -70,4 +70,8 @@ int account_series_rechunk(account_t *a);
  * lack one of their instances. Returns whether a chunk's waiting changed. */
 bool account_series_idle(account_t *a);
 
+/* The block's series as users see them, for the log: not its chunks, which
+ * only ask for their members. */
+size_t account_series_shown(const account_t *a);
+
 #endif /* ACCOUNT_SERIES_H */

@@ -590,8 +590,7 @@ api_parse_rows(const char *body, size_t len, const char *action,
                const api_field_t *root_fields, size_t root_field_count,
                api_rows_t *rows, api_error_t *error, char *why,
                size_t why_size) {
-  schema_t schema = {list,        fields,           field_count,
-                     root_fields, root_field_count};
+  schema_t schema = {list, fields, field_count, root_fields, root_field_count};
   char root[API_TEXT_SIZE];
   if (action != NULL)
     snprintf(root, sizeof(root), "%sResponse", action);
@@ -622,9 +621,8 @@ api_response_status_t api_parse_nested_rows(
     all[field_count + i] = inner_fields[i];
     all[field_count + i].name = names[i];
   }
-  api_response_status_t status =
-      api_parse_rows(body, len, action, list, all, n, NULL, 0, rows, error,
-                     why, why_size);
+  api_response_status_t status = api_parse_rows(
+      body, len, action, list, all, n, NULL, 0, rows, error, why, why_size);
   if (status != API_RESPONSE_OK)
     return status;
   size_t kept = 0;

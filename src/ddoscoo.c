@@ -156,7 +156,8 @@ static int ddoscoo_config(oconfig_item_t *ci) {
     ssnprintf(cb_name, sizeof(cb_name), PLUGIN_NAME "/%s", a->name);
     INFO(PLUGIN_NAME " plugin: Account \"%s\": %zu series from %s, "
                      "credentials from the %s, signature %s.",
-         a->name, a->series_count, a->url, credentials_describe(a->credentials),
+         a->name, account_series_shown(a), a->url,
+         credentials_describe(a->credentials),
          a->signature_version == 1 ? "1.0" : "V3");
     if (plugin_register_complex_read(
             /* group = */ NULL, cb_name, ddoscoo_read, a->interval,

@@ -461,7 +461,7 @@ void discovery_finished(account_t *a, void *user, const http_result_t *r) {
              : instances ? API_ACTION_INSTANCES
                          : API_ACTION_RULES,
              f != NULL ? " of " : "", f != NULL ? f->id : "", what,
-             a->series_count);
+             account_series_shown(a));
   d->failed = true;
   check_complete(a);
 }
@@ -546,7 +546,7 @@ bool discovery_apply(account_t *a) {
   if (status == 0 && !d->applied && instances_part(a))
     INFO(PLUGIN_NAME " plugin: Account \"%s\": discovered %zu instances, "
                      "%zu series.",
-         a->name, n, a->series_count);
+         a->name, n, account_series_shown(a));
   if (status == 0)
     d->applied = true;
   else

@@ -34,7 +34,11 @@ static void submit(const account_t *a, const char *plugin_instance,
  * their files from vl.interval. */
 void dispatch_value(const account_t *a, const series_t *s, time_t end,
                     const char *type, const char *type_instance, double value) {
-  int every = (s->w.cadence > a->window) ? s->w.cadence : a->window;
+  /* A state has a value every state_every seconds; a series the request
+   * plan thins, every cadence windows. */
+  int every = (s->w.state_every > a->window)    ? s->w.state_every
+              : (s->w.thin && s->w.cadence > 1) ? a->window * s->w.cadence
+                                                : a->window;
   submit(a, s->plugin_instance, TIME_T_TO_CDTIME_T(end),
          TIME_T_TO_CDTIME_T(every), type, type_instance,
          (value_t){.gauge = (gauge_t)value});

@@ -6,6 +6,8 @@
  */
 #include "scheduler.h"
 
+#include <limits.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,9 +105,34 @@ static sched_refusal_t *refusal_of(sched_t *s, const sched_series_t *w) {
   return s->refusals + w->stat % SCHED_MAX_STATS;
 }
 
+/* w's place in the priority: the plan's rank, and a state asked every
+ * state_every seconds after all of them (it takes the requests the others
+ * leave over). */
+static int rank_of(const sched_series_t *w) {
+  return (w->state_every > 0) ? INT_MAX : w->rank;
+}
+
+/* The windows w asks at once, or of which it asks one (thin): its plan's
+ * cadence. */
+static time_t cadence_of(const sched_series_t *w) {
+  return (w->cadence > 1) ? w->cadence : 1;
+}
+
+/* How many windows after end the next one of w's cadence is (0: end is
+ * one). */
+static time_t to_cadence(const sched_t *s, const sched_series_t *w,
+                         time_t end) {
+  time_t k = cadence_of(w);
+  time_t n = end / s->window;
+  return (((time_t)w->phase - n) % k + k) % k;
+}
+
 /* Which windows each series needs in this read: from the one after its
  * last dispatched window to latest, at most MaxBackfill of them (older
- * ones are skipped, and counted, once). */
+ * ones are skipped, and counted, once). A series the request plan batches
+ * over time waits until a window of its cadence is due (and, if it could
+ * not ask then, asks at the next read); one it thins asks only the windows
+ * of its cadence; one it drops asks none. */
 static void plan(sched_t *s) {
   const sched_io_t *io = s->io;
   size_t n = io->series_count(io->ctx);
@@ -121,23 +148,40 @@ static void plan(sched_t *s) {
     refusal_of(s, w)->probing = false;
     /* A new series starts with the window due at its first read, and keeps
      * it due until it is fetched, across minute boundaries. */
-    time_t step = (w->cadence > s->window) ? w->cadence : s->window;
+    time_t step = (w->state_every > s->window) ? w->state_every : s->window;
     if (w->last_end == 0)
       w->last_end = s->latest - step;
     if (w->idle)
       continue;
-    if (s->latest <= w->given_up_end || s->latest <= s->given_up_end)
+    if (s->latest <= w->given_up_end || s->latest <= s->given_up_end ||
+        w->dropped)
       continue;
     time_t first = w->last_end + step;
     if (first > s->latest)
       continue;
-    if (w->latest_only || w->cadence > 0)
+    if (w->latest_only || w->state_every > 0)
       first = s->latest;
     time_t behind = (s->latest - first) / s->window + 1;
     if (behind > s->max_backfill) {
       s->skipped += (size_t)(behind - s->max_backfill);
       first = s->latest - (time_t)(s->max_backfill - 1) * s->window;
       w->last_end = first - s->window;
+    }
+    time_t k = cadence_of(w);
+    /* The newest window of its cadence that is due. */
+    time_t cadence_end =
+        s->latest - ((k - to_cadence(s, w, s->latest)) % k) * s->window;
+    if (k > 1 && w->thin && w->latest_only) {
+      /* A state at a lower resolution: its newest window of the cadence. */
+      first = cadence_end;
+      if (first <= w->last_end)
+        continue;
+    } else if (k > 1 && w->thin) {
+      first += to_cadence(s, w, first) * s->window;
+      if (first > s->latest)
+        continue;
+    } else if (k > 1 && cadence_end <= w->last_end) {
+      continue; /* batched over time: no window of its cadence due yet */
     }
     w->next_end = first;
   }
@@ -155,18 +199,30 @@ static bool pending(const sched_t *s) {
   return false;
 }
 
-/* Starts the next series, round robin from the cursor, with a window to
- * fetch and nothing in flight. Returns whether it started one; if none can
- * start yet, *wake is brought forward to when one can. */
+/* Starts the next series with a window to fetch and nothing in flight:
+ * of the lowest rank, round robin from the cursor. Returns whether it
+ * started one; if none can start yet, *wake is brought forward to when one
+ * can. */
 static bool start_next_window(sched_t *s, sched_time_t now,
                               sched_time_t deadline, sched_time_t *wake) {
   const sched_io_t *io = s->io;
   size_t n = io->series_count(io->ctx);
-  /* The series with a cadence take what those without leave over. */
-  for (size_t k = 0; k < 2 * n; k++) {
+  /* The lowest rank of a series that may start now. */
+  int rank = -1;
+  for (size_t i = 0; i < n; i++) {
+    const sched_series_t *w = io->series(io->ctx, i);
+    const sched_refusal_t *r = refusal_of(s, w);
+    if (w->in_flight || w->next_end == 0 || w->retry_at > now ||
+        w->refused_until > now ||
+        (r->refusals > 0 && (r->probing || r->not_before > now)))
+      continue;
+    if (rank < 0 || rank_of(w) < rank)
+      rank = rank_of(w);
+  }
+  for (size_t k = 0; k < n; k++) {
     size_t i = (s->cursor + k) % n;
     sched_series_t *w = io->series(io->ctx, i);
-    if (w->in_flight || w->next_end == 0 || (w->cadence > 0) != (k >= n))
+    if (w->in_flight || w->next_end == 0)
       continue;
     if (w->retry_at > now) {
       if (w->retry_at < *wake)
@@ -187,9 +243,11 @@ static bool start_next_window(sched_t *s, sched_time_t now,
         *wake = r->not_before;
       continue;
     }
+    if (rank_of(w) != rank)
+      continue; /* a more important series starts first */
     s->cursor = (i + 1) % n;
     time_t last = w->next_end;
-    if (w->batch > 1)
+    if (w->batch > 1 && !w->thin)
       last += (time_t)(w->batch - 1) * s->window;
     if (last > s->latest)
       last = s->latest;
@@ -376,15 +434,18 @@ void sched_window_done(sched_t *s, sched_series_t *w, sched_outcome_t outcome,
   w->probe = false;
 
   switch (outcome) {
-  case SCHED_DONE:
+  case SCHED_DONE: {
+    /* A thin series' next window is a cadence later. */
+    time_t next = end + (w->thin ? cadence_of(w) : 1) * s->window;
     w->last_end = end;
-    w->next_end = (end + s->window <= s->latest) ? end + s->window : 0;
+    w->next_end = (next <= s->latest) ? next : 0;
     w->attempts = 0;
     w->page = 1;
     s->failures = 0;
     s->keys_rejected = false;
     not_refused(s, w); /* full pace again */
     return;
+  }
   case SCHED_MORE:
     /* The same windows, their next page: a request as any other. */
     w->page++;

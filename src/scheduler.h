@@ -58,10 +58,24 @@ typedef struct {
    * another series' requests fetch, or one that waits for what it needs
    * (the glue says which). */
   bool idle;
-  /* A state that changes slowly: asked once every cadence seconds (its
+  /* A state that changes slowly: asked once every state_every seconds (its
    * newest window only, nothing caught up), with the requests the series
-   * without a cadence leave over. 0: every window. */
+   * without one leave over. 0: every window. */
+  int state_every;
+  /* The request plan's (plan.h). cadence > 1: the series is asked every
+   * cadence windows: all of them at once (batched over time: each window
+   * stored, only later), or, thin, only the windows whose number (end /
+   * window) is phase modulo cadence (a lower resolution). dropped: not
+   * asked at all. */
   int cadence;
+  int phase;
+  bool thin;
+  bool dropped;
+  /* Its statistic's place in the block's priority (0 first): when not
+   * every due request can start, a lower rank starts first, so that a
+   * shortfall (a throttled pace) delays the least important series, which
+   * then catch up, rather than any at random. */
+  int rank;
 
   /* Within a read */
   time_t next_end;        /* the next window to fetch; 0: none in this read */
@@ -184,7 +198,7 @@ void sched_free(sched_t *s);
 
 /* One read: fetches, for every series, the windows after its last
  * dispatched one up to latest (the newest complete window), oldest first;
- * a series with a cadence, its newest window once the cadence is over
+ * a series with a state_every, its newest window once that is over
  * since its last, and only when no series without one may start. Starts no
  * request that could not end by deadline. */
 void sched_read(sched_t *s, const sched_io_t *io, time_t latest,

@@ -4,6 +4,7 @@ be used: collectd still starts (a failing configuration callback would
 stop it, and every other plugin with it), and the log says why."""
 
 import os
+import re
 import socket
 import time
 
@@ -164,6 +165,39 @@ def test_domain_mistakes_are_named(workdir):
     assert 'Account "baddomain": Domain "www.exa mple.com" is not a domain name' in log
     assert 'Account "nodomainstat" has configuration errors' in log
     assert 'Account "baddomain" has configuration errors' in log
+
+
+def test_priority_mistakes_are_named(workdir):
+    cd = Collectd(workdir, """
+<Account "unknownprio">
+  AccessKeyId "LTAIx"
+  AccessKeySecret "s"
+  Endpoint "http://127.0.0.1:9/"
+  Priority "events" "alerts"
+</Account>
+<Account "twiceprio">
+  AccessKeyId "LTAIx"
+  AccessKeySecret "s"
+  Endpoint "http://127.0.0.1:9/"
+  Priority "traffic" "events" "traffic"
+</Account>
+""", interval=1)
+    try:
+        time.sleep(1)
+        assert cd.alive()
+    finally:
+        assert cd.stop() == 0
+    log = cd.log()
+    # The known names, every statistic of the table.
+    known = re.search(r'Account "unknownprio": Priority takes one or more of (.*), each once, '
+                      r'most important first; value 2 is none of them\.', log)
+    assert known, log
+    assert known.group(1).startswith(
+        '"connections", "traffic", "blackhole", "events", "qps", "status_codes"'), known.group(1)
+    assert ('Account "twiceprio": Priority takes one or more of %s, each once, most '
+            "important first; value 3 is named twice." % known.group(1)) in log, log
+    assert 'Account "unknownprio" has configuration errors' in log
+    assert 'Account "twiceprio" has configuration errors' in log
 
 
 def test_endpoint_and_tls_mistakes_are_said_at_start(workdir):

@@ -3,14 +3,23 @@
 pace the API allows (issue 18). The simulator enforces 3 requests/s per
 AccessKeyId (--quota-rps 3), throttling the excess with Throttling.User;
 the block keeps the default MaxRequestsPerSecond 10 and polls 80 ports of
-one instance (80 requests a minute: the load fits the quota)."""
+one instance (80 requests a minute: the load fits the quota).
+
+In the same run, two more blocks (keys of their own, so quotas of their own)
+need more than MaxRequestsPerSecond 2 allows (114 requests a minute fit, 103
+planned): 10 instances of 10 ports, connections and traffic, 110 requests a
+minute. "plan", by the default priority, keeps traffic and thins
+the last connections series to every other minute; "prio", with Priority
+"connections" first, keeps every port and batches traffic over time. Both say
+their plan, and every minute they promise is stored (issue 18)."""
 
 import statistics
 import time
 
 import pytest
 
-from conftest import METRICS, Collectd, Simulator, wait_for
+from conftest import METRICS, TRAFFIC, Collectd, Simulator, wait_for
+from conftest import block as plain_block
 from conftest import connections_block as block  # see conftest.CONNECTIONS
 
 KEY = ['AccessKeyId "LTAIquota"', 'AccessKeySecret "SECRET-quota-18"']
@@ -22,15 +31,35 @@ LEARNING = 60      # s: the first minute, while the pace comes down
 MEASURED = 120     # s after it
 PACE = "operations_per_second-requests_allowed"
 
+PLANNED = ["ddoscoo-cn-plan%02d" % i for i in range(10)]
+PLANNED_PORTS = list(range(9001, 9011))
+PLAN_KEYS = {"plan": "LTAIplan", "prio": "LTAIprio"}
+
+
+def planned_block(name, *lines):
+    return plain_block(name, 'AccessKeyId "%s"' % PLAN_KEYS[name],
+                 # Below the quota: a throttled answer would halve the pace,
+                 # and the plan is made for the pace, not the quota.
+                 'AccessKeySecret "SECRET-%s-18"' % name, 'MaxRequestsPerSecond 2',
+                 'MaxConcurrentRequests 16',
+                 'Host "%s"' % name,  # the blocks name their series alike
+                 'Statistics "connections" "traffic"',
+                 *['InstanceId "%s"' % i for i in PLANNED],
+                 *['Port "%d"' % p for p in PLANNED_PORTS], *lines)
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     d = str(tmp_path_factory.mktemp("quota"))
-    sim = Simulator(d, {"keys": KEYS, "instances": [INSTANCE]},
+    keys = dict(KEYS, **{k: {"secret": "SECRET-%s-18" % n} for n, k in PLAN_KEYS.items()})
+    sim = Simulator(d, {"keys": keys, "instances": [INSTANCE] + PLANNED},
                     args=("--quota-rps", str(QUOTA), "--quota-per", "account"))
-    cd = Collectd(d, block("q", *KEY, 'Endpoint "%s"' % sim.url,
-                           'InstanceId "%s"' % INSTANCE,
-                           *['Port "%d"' % p for p in PORTS]))
+    cd = Collectd(d, "\n".join([
+        block("q", *KEY, 'Endpoint "%s"' % sim.url, 'InstanceId "%s"' % INSTANCE,
+              *['Port "%d"' % p for p in PORTS]),
+        planned_block("plan", 'Endpoint "%s"' % sim.url),
+        planned_block("prio", 'Endpoint "%s"' % sim.url,
+                      'Priority "connections" "traffic"')]))
     t = {"cd": cd, "start": time.time()}
     try:
         # Past the first minute, then two more: every window due in them
@@ -44,7 +73,9 @@ def run(tmp_path_factory):
         try:
             wait_for(lambda: all(max(cd.csv_points("%s_%d" % (INSTANCE, p), METRICS[0][0]),
                                      default=0) >= (int(t["to"]) - 60) // 60 * 60 - 60
-                                 for p in PORTS), 60, "the windows due", step=1)
+                                 for p in PORTS)
+                     and not broken_promises(cd, t["start"], t["to"]),
+                     60, "the windows due", step=2)
         except AssertionError:
             pass
         t["alive"] = cd.alive()
@@ -56,7 +87,8 @@ def run(tmp_path_factory):
 
 
 def test_throttled_answers_are_rare_after_the_first_minute(run):
-    reqs = [r for r in run["requests"] if r.get("action") == "DescribePortConnsCount"]
+    reqs = [r for r in run["requests"] if r.get("action") == "DescribePortConnsCount"
+            and r["params"].get("AccessKeyId") == "LTAIquota"]
     first = [r for r in reqs if r["time"] < run["from"]]
     later = [r for r in reqs if r["time"] >= run["from"]]
     throttled = [r for r in later if r.get("code") == "Throttling.User"]
@@ -82,3 +114,82 @@ def test_every_window_lands_when_the_load_fits_the_quota(run):
         assert pts and pts == list(range(pts[0], pts[-1] + 60, 60)), (p, pts)
         assert pts[0] <= run["start"] - 60 and pts[-1] >= run["to"] - 180, (p, pts)
     assert not run["cd"].lost_values()
+
+
+def plan_line(run, name):
+    lines = run["cd"].log_lines('Account "%s": request plan: ' % name)
+    assert len(lines) == 1, lines  # once: nothing changed
+    return lines[0]
+
+
+def points(run, host, instance, metric):
+    return sorted(run["cd"].csv_points(instance, metric, host=host))
+
+
+def test_a_block_beyond_its_quota_says_its_plan(run):
+    line = plan_line(run, "plan")
+    assert ("110 requests a minute do not fit 103 (90 % of the 114 that fit, pace 2/s of "
+            "MaxRequestsPerSecond 2, reads of 10 s every 10 s), degraded by Priority: "
+            "traffic: 10 series, 10 a minute, every minute; connections: 100 series, "
+            "93 a minute, the first 85 every minute, the other 15 every 2 minutes only."
+            in line), line
+    line = plan_line(run, "prio")
+    assert ("connections: 100 series, 100 a minute, every minute; traffic: 10 series, "
+            "2 a minute, every minute, 5 at a time (up to 4 minutes late)." in line), line
+
+
+def every(pts, step):
+    return pts == list(range(pts[0], pts[-1] + step, step)) if pts else True
+
+
+def broken_promises(cd, start, to):
+    """The series of "plan" and "prio" that miss a window their plan
+    promised by `to`: "plan", the first 85 ports every minute, the last 15
+    every other one, traffic every minute; "prio", every port every minute,
+    traffic every minute, up to 4 minutes late."""
+    first = (int(start) - 60) // 60 * 60  # the window due at the start
+    due = (int(to) - 60) // 60 * 60       # and at the end
+    broken = []
+
+    def check(host, instance, metric, step, newest, full=True):
+        pts = sorted(cd.csv_points(instance, metric, host=host))
+        ok = every(pts, step) and (pts[-1] if pts else 0) >= newest
+        if not full:  # batched: every window up to the newest promised
+            ok = every(pts, step) and all(w in pts for w in range(first, newest + 1, 60))
+        elif len(pts) < 2:
+            ok = False
+        if not ok:
+            broken.append((host, instance, metric, pts))
+
+    for n, i in enumerate(PLANNED):
+        for k, p in enumerate(PLANNED_PORTS):
+            step = 120 if n * len(PLANNED_PORTS) + k >= 85 else 60
+            check("plan", "%s_%d" % (i, p), METRICS[0][0], step, due - step)
+            check("prio", "%s_%d" % (i, p), METRICS[0][0], 60, due - 60)
+        check("plan", i, TRAFFIC[0][0], 60, due - 60)
+        check("prio", i, TRAFFIC[0][0], 60, due - 240, full=False)
+    return broken
+
+
+def test_every_minute_the_plan_promises_is_stored(run):
+    assert run["alive"]
+    broken = broken_promises(run["cd"], run["start"], run["to"])
+    assert not broken, broken[:5]
+    assert not run["cd"].lost_values()
+
+
+@pytest.mark.xfail(strict=True, reason="known: the scheduler starts the more important "
+                   "statistic first; the block's first read comes mid-minute, and the "
+                   "connections' backlog (100 requests at 2/s, 88 % of the capacity) drains "
+                   "by 7 s a minute, so traffic starves for the first minutes of the run")
+def test_traffic_is_batched_over_time(run):
+    """"prio" asks each instance's traffic up to five minutes at a time (the
+    first batch of each shorter, to spread them): a request a minute would
+    not fit."""
+    asked = [r for r in run["requests"] if r.get("action") == "DescribePortFlowList"
+             and r["params"].get("AccessKeyId") == PLAN_KEYS["prio"] and r.get("code") is None]
+    spans = sorted(int(r["params"]["EndTime"]) - int(r["params"]["StartTime"]) for r in asked)
+    assert spans and set(spans) <= {60, 120, 180, 240, 300}, spans
+    assert spans[-1] >= 120, spans  # one request, several minutes
+    minutes = (run["to"] - run["start"]) / 60 + 1
+    assert len(asked) <= len(PLANNED) * (minutes / 5 + 1), (len(asked), spans)

@@ -7,6 +7,7 @@
  * scripted outcomes, and keys that change generation. Days of reads run
  * in milliseconds.
  */
+#include "plan.h"
 #include "scheduler.h"
 
 #include <stdio.h>
@@ -15,7 +16,7 @@
 
 #include "testing.h"
 
-#define MAX_SERIES 1200
+#define MAX_SERIES 2100
 #define MAX_FLIGHT 64
 #define MAX_STARTS 400000
 #define WINDOW 60
@@ -27,7 +28,7 @@ typedef sched_outcome_t (*answer_t)(world_t *w, size_t i, time_t end,
 
 typedef struct {
   size_t i; /* series; (size_t)-1: discovery */
-  time_t end;
+  time_t first, end;
   unsigned generation;
   sched_time_t done_at;
 } flight_t;
@@ -128,6 +129,7 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
   if (w->s.keys_rejected && w->renew_on_reject)
     w->generation++;
   w->flight[w->in_flight++] = (flight_t){.i = i,
+                                         .first = first_end,
                                          .end = end,
                                          .generation = w->generation,
                                          .done_at = w->now + w->latency};
@@ -166,13 +168,15 @@ static void answer(world_t *w, flight_t f) {
     return;
   }
   if (o == SCHED_DONE) {
+    /* Every window, or every cadence-th of a thinned series. */
+    time_t step = (s->thin && s->cadence > 1) ? s->cadence * WINDOW : WINDOW;
     time_t last = w->dispatched[f.i];
-    if (f.end <= last)
+    if (f.first <= last)
       w->errors++; /* twice, or backwards */
-    else if (last != 0 && f.end != last + WINDOW)
+    else if (last != 0 && f.first != last + step)
       w->gaps++;
     w->dispatched[f.i] = f.end;
-    w->dispatch_count[f.i]++;
+    w->dispatch_count[f.i] += (unsigned)((f.end - f.first) / step + 1);
   }
   sched_window_done(&w->s, s, o, w->hint_ms);
 }
@@ -934,7 +938,7 @@ static world_t *cadence_world(size_t fast, size_t slow, int rps) {
   world_t *w = world_new(fast + slow, 60, 4, rps, always_done);
   w->latency = SCHED_MS(5);
   for (size_t i = fast; i < fast + slow; i++) {
-    w->series[i].cadence = 600;
+    w->series[i].state_every = 600;
     w->series[i].latest_only = true;
   }
   return w;
@@ -997,6 +1001,147 @@ DEF_TEST(a_cadence_takes_only_the_requests_left_over) {
   return 0;
 }
 
+/* A block of n instances of p ports each with the default statistics, as
+ * the glue builds it (per instance: events, blackhole, traffic, then a
+ * series per port), planned (plan.h) in the default priority order for
+ * what MaxRequestsPerSecond 10 allows with reads of 10 s every 10 s. */
+enum { EVENTS, BLACKHOLE, TRAFFIC, CONNECTIONS };
+static void planned_block(world_t *w, size_t n, size_t p, plan_stat_t *plan) {
+  static const char *names[] = {"events", "blackhole", "traffic",
+                                "connections"};
+  size_t count = 0, kind[MAX_SERIES];
+  for (size_t g = 0; g < n; g++)
+    for (size_t k = 0; k < 3 + p; k++) {
+      sched_series_t *s = w->series + count;
+      kind[count++] = (k < 3) ? k : CONNECTIONS;
+      *s = (sched_series_t){.group = g, .stat = (k < 3) ? k : CONNECTIONS};
+      s->batch = (k == EVENTS || k == TRAFFIC) ? 60 : 0;
+      s->latest_only = k == BLACKHOLE;
+    }
+  w->count = count;
+  for (size_t k = 0; k < 4; k++)
+    plan[k] = (plan_stat_t){.name = names[k],
+                            .max_batch = (k == EVENTS || k == TRAFFIC) ? 60 : 0,
+                            .max_backfill = 60};
+  for (size_t i = 0; i < count; i++) {
+    plan[kind[i]].series++;
+    plan[kind[i]].requests += 1;
+  }
+  plan_make(plan, 4, (double)sched_capacity(WINDOW, 10, 10, 10));
+  size_t j[4] = {0};
+  for (size_t i = 0; i < count; i++)
+    plan_series(plan + kind[i], j[kind[i]]++, w->series + i);
+}
+
+/* Days of reads against a quota of 10 requests/s per account: every window
+ * the plan promises lands, in order, none twice, none lost, each series
+ * within its cadence of the newest window; the quota holds. */
+static int keeps_its_promise(size_t n, size_t p, int days) {
+  world_t *w = world_new(0, 60, 4, 10, quota_answer);
+  plan_stat_t plan[4];
+  planned_block(w, n, p, plan);
+  char line[1024];
+  plan_describe(plan, 4, (double)sched_capacity(WINDOW, 10, 10, 10), WINDOW,
+                "pace 10/s", line, sizeof(line));
+  printf("  %zu x %zu: %s\n", n, p, line);
+  OK(plan_cost(plan, 4) <= 571 * PLAN_USE);
+  quota_set(10, false);
+  memset(quota.sent, 0, sizeof(quota.sent));
+  memset(quota.throttled, 0, sizeof(quota.throttled));
+  double mean;
+  int most;
+  time_t to = T0 + days * 86400;
+  quota_reads(w, T0, to, &mean, &most);
+  printf("  %u sent, %u throttled, pace mean %.2f\n", quota_sum(quota.sent),
+         quota_sum(quota.throttled), mean);
+  EXPECT_EQ_INT(0, w->errors);
+  EXPECT_EQ_INT(0, w->gaps);
+  EXPECT_EQ_INT(0, w->skipped);
+  OK(quota_sum(quota.throttled) * 1000 < quota_sum(quota.sent));
+  time_t latest = (to - 10 - 60) / WINDOW * WINDOW;
+  int late = 0, short_count = 0;
+  for (size_t i = 0; i < w->count; i++) {
+    const sched_series_t *s = w->series + i;
+    time_t k = (s->cadence > 1) ? s->cadence : 1;
+    /* Up to date within its cadence ... */
+    late += w->dispatched[i] <= latest - k * WINDOW;
+    /* ... and every promised window since the first read's. */
+    time_t step = s->thin ? k * WINDOW : WINDOW;
+    unsigned promised =
+        (unsigned)((w->dispatched[i] - (T0 - 60 - WINDOW)) / step);
+    short_count += w->dispatch_count[i] + 1 < promised;
+  }
+  EXPECT_EQ_INT(0, late);
+  EXPECT_EQ_INT(0, short_count);
+  world_free(w);
+  return 0;
+}
+
+DEF_TEST(twenty_instances_of_fifty_ports_keep_the_plan_for_days) {
+  return keeps_its_promise(20, 50, 2);
+}
+
+DEF_TEST(five_hundred_instances_keep_the_plan_for_days) {
+  return keeps_its_promise(500, 1, 2);
+}
+
+/* The quota falls to half for five minutes (another client shares it):
+ * the pace follows, and the requests that no longer fit are the least
+ * important ones, which catch up once the quota is back. Blackhole, a
+ * state asked only for its newest window, would lose the minutes it
+ * missed: none is missed. */
+DEF_TEST(a_shortfall_delays_the_least_important_series_only) {
+  world_t *w = world_new(0, 60, 4, 10, quota_answer);
+  plan_stat_t plan[4];
+  planned_block(w, 20, 50, plan);
+  quota_set(10, false);
+  double mean;
+  int most;
+  quota_reads(w, T0, T0 + 1800, &mean, &most);
+  quota_set(5, false);
+  quota_reads(w, T0 + 1800, T0 + 2100, &mean, &most);
+  OK(most < 10); /* the pace came down */
+  quota_set(10, false);
+  quota_reads(w, T0 + 2100, T0 + 5400, &mean, &most);
+  EXPECT_EQ_INT(0, w->errors);
+  EXPECT_EQ_INT(0, w->gaps); /* a blackhole series that skipped is one */
+  EXPECT_EQ_INT(0, w->skipped);
+  time_t latest = (T0 + 5390 - 60) / WINDOW * WINDOW;
+  int late = 0;
+  for (size_t i = 0; i < w->count; i++) {
+    time_t k = (w->series[i].cadence > 1) ? w->series[i].cadence : 1;
+    late += w->dispatched[i] <= latest - k * WINDOW;
+  }
+  EXPECT_EQ_INT(0, late);
+  world_free(w);
+  return 0;
+}
+
+/* Every request fails in the minute a new series' first batch comes due
+ * (the quota taken by others): the batch is asked at the next minute, not
+ * once the series is a whole cadence behind. */
+static sched_outcome_t fails_in_minute_one(world_t *w, size_t i, time_t end,
+                                           unsigned generation, int nth) {
+  (void)i, (void)end, (void)generation, (void)nth;
+  time_t now = (time_t)(w->now >> 30);
+  return (now >= T0 + 60 && now < T0 + 120) ? SCHED_THROTTLED : SCHED_DONE;
+}
+
+DEF_TEST(a_batch_missed_in_its_minute_is_asked_at_the_next) {
+  world_t *w = world_new(1, 60, 4, 10, fails_in_minute_one);
+  w->series[0].batch = 60;
+  w->series[0].cadence = 5;
+  w->series[0].phase = (int)((T0 / WINDOW) % 5); /* due at T0 + 60 */
+  run_reads(w, T0, T0 + 120, 10, 10);
+  EXPECT_EQ_INT(0, w->dispatch_count[0]);
+  run_reads(w, T0 + 120, T0 + 180, 10, 10);
+  EXPECT_EQ_INT(T0 + 60, w->dispatched[0]); /* up to date at T0 + 120 */
+  EXPECT_EQ_INT(3, w->dispatch_count[0]);   /* from the first read's on */
+  EXPECT_EQ_INT(0, w->gaps);
+  world_free(w);
+  return 0;
+}
+
 int main(void) {
   RUN_TEST(idle_series_ask_nothing_and_a_split_costs_no_window);
   RUN_TEST(the_pace_learns_a_quota_per_account);
@@ -1026,5 +1171,9 @@ int main(void) {
   RUN_TEST(a_series_refused_alone_backs_off_alone);
   RUN_TEST(another_code_starts_again_at_the_first_step);
   RUN_TEST(pages_of_an_answer_are_requests_like_any_other);
+  RUN_TEST(twenty_instances_of_fifty_ports_keep_the_plan_for_days);
+  RUN_TEST(five_hundred_instances_keep_the_plan_for_days);
+  RUN_TEST(a_shortfall_delays_the_least_important_series_only);
+  RUN_TEST(a_batch_missed_in_its_minute_is_asked_at_the_next);
   END_TEST;
 }

@@ -1,0 +1,145 @@
+/**
+ * collectd-ddoscoo - src/account_plan.c
+ * SPDX-License-Identifier: MIT
+ *
+ * A block's request plan, the glue around plan.c; see account_plan.h.
+ */
+#include "account_plan.h"
+
+#include "utils/common/common.h"
+
+#include "plan.h"
+
+/* A new plan for the pace: when its mean over the last reads is this far
+ * from the pace planned for, and at most this often. */
+#define PLAN_PACE_CHANGE 0.2
+#define PLAN_REPLAN_SECONDS 180
+/* The weight of a read's pace in the mean (about the last ten reads). */
+#define PLAN_PACE_WEIGHT 0.1
+
+/* Alerting first: events, blackhole; then traffic, connections, web. */
+static const char *const default_priority[] = {
+    "events", "blackhole", "traffic", "connections", "qps", "status_codes"};
+
+size_t account_priority(const account_t *a, const statistic_t *stat) {
+  for (size_t i = 0; i < a->priority_count; i++)
+    if (a->priority[i] == stat)
+      return i;
+  size_t rank = a->priority_count;
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(default_priority); i++) {
+    bool named = false;
+    for (size_t k = 0; k < a->priority_count; k++)
+      named = named || strcmp(a->priority[k]->name, default_priority[i]) == 0;
+    if (strcmp(stat->name, default_priority[i]) == 0)
+      return rank;
+    if (!named)
+      rank++;
+  }
+  return rank; /* not in the list: last */
+}
+
+/* The requests a Window the block can send at that pace. */
+static double capacity(const account_t *a, int pace, double *interval,
+                       double *busy) {
+  *interval =
+      CDTIME_T_TO_DOUBLE(a->interval ? a->interval : plugin_get_interval());
+  double timeout = CDTIME_T_TO_DOUBLE(a->timeout);
+  *busy = (timeout < *interval) ? timeout : *interval;
+  size_t c = sched_capacity(a->window, *interval, timeout, pace);
+  return (c == SIZE_MAX) ? 1e12 : (double)c;
+}
+
+static void make(account_t *a, int pace) {
+  plan_stat_t stats[STATIC_ARRAY_SIZE(a->statistics)];
+  const statistic_t *of[STATIC_ARRAY_SIZE(a->statistics)];
+  size_t n = 0;
+  /* The block's statistics that have series, most important first; the
+   * members of chunks ask nothing (their chunks do), and the states asked
+   * every StateInterval take what the plan leaves over. */
+  double states = 0;
+  for (size_t i = 0; i < a->series_count; i++) {
+    const series_t *s = a->series + i;
+    if (s->member)
+      continue;
+    if (s->w.state_every > a->window) {
+      states += (double)a->window / s->w.state_every;
+      continue;
+    }
+    size_t k = 0;
+    while (k < n && of[k] != s->stat)
+      k++;
+    if (k == n) {
+      if (n == STATIC_ARRAY_SIZE(stats))
+        continue;
+      size_t rank = account_priority(a, s->stat);
+      k = 0;
+      while (k < n && account_priority(a, of[k]) <= rank)
+        k++;
+      memmove(stats + k + 1, stats + k, (n - k) * sizeof(*stats));
+      memmove(of + k + 1, of + k, (n - k) * sizeof(*of));
+      n++;
+      of[k] = s->stat;
+      stats[k] = (plan_stat_t){.name = s->stat->name,
+                               .max_batch = s->w.batch,
+                               .max_backfill = a->max_backfill};
+    }
+    /* A series is a request a window, however many instances it names. */
+    stats[k].series++;
+    stats[k].requests += 1;
+  }
+  double interval, busy;
+  double cap = capacity(a, pace, &interval, &busy) - states;
+  if (cap < 0)
+    cap = 0;
+  plan_make(stats, n, cap);
+  size_t j[STATIC_ARRAY_SIZE(stats)] = {0};
+  for (size_t i = 0; i < a->series_count; i++) {
+    series_t *s = a->series + i;
+    if (s->member || s->w.state_every > a->window)
+      continue;
+    for (size_t k = 0; k < n; k++)
+      if (of[k] == s->stat)
+        plan_series(stats + k, j[k]++, &s->w);
+    /* A chunk's members store what it fetches, at its resolution. */
+    for (size_t m = 0; s->chunk && m < s->member_count; m++) {
+      sched_series_t *w = &a->series[s->members[m]].w;
+      w->cadence = s->w.cadence;
+      w->thin = s->w.thin;
+    }
+  }
+
+  char context[128], line[1024];
+  if (a->max_rps > 0)
+    ssnprintf(context, sizeof(context),
+              "pace %d/s of MaxRequestsPerSecond %d, reads of %.0f s every "
+              "%.0f s",
+              pace, a->max_rps, busy, interval);
+  else
+    sstrncpy(context, "MaxRequestsPerSecond 0: no limit", sizeof(context));
+  plan_describe(stats, n, cap, a->window, context, line, sizeof(line));
+  a->plan_pace = pace;
+  a->plan_time = cdtime();
+  if (strcmp(line, a->plan_line) == 0)
+    return; /* said already */
+  sstrncpy(a->plan_line, line, sizeof(a->plan_line));
+  INFO(PLUGIN_NAME " plugin: Account \"%s\": request plan: %s.", a->name, line);
+}
+
+void account_plan(account_t *a, bool changed) {
+  int pace = a->sched.pace;
+  if (a->plan_time == 0)
+    a->plan_pace_mean = pace;
+  a->plan_pace_mean += PLAN_PACE_WEIGHT * (pace - a->plan_pace_mean);
+  if (changed || a->plan_time == 0) {
+    make(a, a->plan_time ? a->plan_pace : pace);
+    return;
+  }
+  double mean = a->plan_pace_mean;
+  bool moved = mean < a->plan_pace * (1 - PLAN_PACE_CHANGE) ||
+               mean > a->plan_pace * (1 + PLAN_PACE_CHANGE);
+  if (moved && a->max_rps > 0 &&
+      cdtime() >= a->plan_time + TIME_T_TO_CDTIME_T(PLAN_REPLAN_SECONDS)) {
+    int planned = (int)(mean + 0.5);
+    make(a, planned < 1 ? 1 : planned);
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * collectd-ddoscoo - tests/unit/test_plan.c
+ * SPDX-License-Identifier: MIT
+ *
+ * A block's request plan: what fits runs at full resolution; what does not
+ * is batched over time, asked at a lower resolution, or dropped, lowest
+ * priority first, and said so.
+ */
+#include "plan.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testing.h"
+
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The default statistics of n instances of p ports each, in the default
+ * priority order: events, blackhole, traffic, connections. */
+static void block(plan_stat_t *s, size_t n, size_t p) {
+  s[0] = (plan_stat_t){.name = "events", .series = n, .max_batch = 60};
+  s[1] = (plan_stat_t){.name = "blackhole", .series = n, .max_batch = 0};
+  s[2] = (plan_stat_t){.name = "traffic", .series = n, .max_batch = 60};
+  s[3] = (plan_stat_t){.name = "connections", .series = n * p};
+  for (size_t i = 0; i < 4; i++) {
+    s[i].requests = (double)s[i].series;
+    s[i].max_backfill = 60;
+  }
+}
+
+DEF_TEST(a_block_that_fits_runs_at_full_resolution) {
+  plan_stat_t s[4];
+  block(s, 5, 2);
+  OK(!plan_make(s, 4, 571));
+  for (size_t i = 0; i < 4; i++) {
+    EXPECT_EQ_INT(1, s[i].cadence);
+    OK(!s[i].thin);
+  }
+  EXPECT_EQ_DOUBLE(25, plan_cost(s, 4));
+  char line[1024];
+  plan_describe(s, 4, 571, 60, "pace 10/s", line, sizeof(line));
+  EXPECT_EQ_STR("25 requests a minute fit 514 (90 % of the 571 that fit, "
+                "pace 10/s): events: 5 series, 5 a minute, every minute; "
+                "blackhole: 5 series, 5 a minute, every minute; traffic: 5 "
+                "series, 5 a minute, every minute; connections: 10 series, "
+                "10 a minute, every minute",
+                line);
+  return 0;
+}
+
+DEF_TEST(many_ports_lower_the_resolution_of_the_last_ones) {
+  /* 20 x 50: 1,060 requests a minute, 514 planned of 571. */
+  plan_stat_t s[4];
+  block(s, 20, 50);
+  OK(plan_make(s, 4, 571));
+  for (size_t i = 0; i < 3; i++)
+    EXPECT_EQ_INT(1, s[i].cadence);
+  EXPECT_EQ_INT(5, s[3].cadence);
+  OK(s[3].thin);
+  EXPECT_EQ_INT(317, s[3].full); /* (513.9 - 60 - 200) / 0.8 */
+  OK(plan_cost(s, 4) <= 571 * PLAN_USE);
+  OK(plan_cost(s, 4) >= 571 * PLAN_USE - 1); /* and it is used */
+  char line[1024];
+  plan_describe(s, 4, 571, 60, "pace 10/s", line, sizeof(line));
+  printf("  %s\n", line);
+  OK(strstr(line, "1,060 requests a minute do not fit 514 (90 % of the 571 "
+                  "that fit, pace 10/s), degraded by Priority: events: 20 "
+                  "series, 20 a minute, every minute; ") == line);
+  OK(strstr(line, "; connections: 1,000 series, 454 a minute, the first 317 "
+                  "every minute, the other 683 every 5 minutes only") != NULL);
+
+  /* Its series: the first 317 every minute, the others every fifth,
+   * spread over the five. */
+  sched_series_t w = {0};
+  plan_series(s + 3, 316, &w);
+  OK(!w.thin && w.cadence == 1 && !w.dropped);
+  int phases[5] = {0}, wrong = 0;
+  for (size_t j = 317; j < 1000; j++) {
+    plan_series(s + 3, j, &w);
+    wrong += !(w.thin && w.cadence == 5 && !w.dropped);
+    phases[w.phase]++;
+  }
+  EXPECT_EQ_INT(0, wrong);
+  for (size_t k = 0; k < 5; k++)
+    OK(phases[k] >= 136 && phases[k] <= 137);
+  return 0;
+}
+
+DEF_TEST(history_is_batched_over_time_rather_than_thinned) {
+  /* 500 x 1 with events and blackhole asked for many instances at once
+   * (5 and 25 requests): traffic is batched, connections thinned. */
+  plan_stat_t s[4];
+  block(s, 500, 1);
+  s[0].series = 5, s[0].requests = 5;
+  s[1].series = 25, s[1].requests = 25;
+  OK(plan_make(s, 4, 571));
+  EXPECT_EQ_INT(1, s[0].cadence);
+  EXPECT_EQ_INT(1, s[1].cadence);
+  EXPECT_EQ_INT(2, s[2].cadence); /* 250 of the 484 left */
+  OK(!s[2].thin);
+  EXPECT_EQ_INT(5, s[3].cadence);
+  OK(s[3].thin);
+  OK(plan_cost(s, 4) <= 571 * PLAN_USE);
+  char line[1024];
+  plan_describe(s, 4, 571, 60, "pace 10/s", line, sizeof(line));
+  printf("  %s\n", line);
+  OK(strstr(line, "; traffic: 500 series, 250 a minute, every minute, 2 at "
+                  "a time (up to 1 minute late); ") != NULL);
+  /* A batched series: every window, two at a time, half of them at odd
+   * minutes. */
+  sched_series_t w = {0};
+  plan_series(s + 2, 7, &w);
+  OK(!w.thin && w.cadence == 2 && w.phase == 1);
+  return 0;
+}
+
+DEF_TEST(the_priority_order_decides_who_gives_way) {
+  /* The same block, connections before traffic: connections take what
+   * they can, traffic is batched as far as it goes. */
+  plan_stat_t s[4];
+  block(s, 20, 50);
+  plan_stat_t t = s[2];
+  s[2] = s[3], s[3] = t;
+  OK(plan_make(s, 4, 571));
+  EXPECT_EQ_STR("connections", s[2].name);
+  OK(s[2].thin && s[2].cadence == 5);
+  EXPECT_EQ_INT(341, s[2].full);   /* (513.9 - 40 - 20 / 60 - 200) / 0.8 */
+  EXPECT_EQ_INT(30, s[3].cadence); /* traffic: what is left */
+  OK(!s[3].thin);
+  OK(plan_cost(s, 4) <= 571 * PLAN_USE);
+  return 0;
+}
+
+DEF_TEST(what_cannot_be_afforded_is_dropped_and_said) {
+  /* 500 x 1, every statistic a request per instance, 30 requests a minute
+   * (27 planned): events take what they need to run at all, blackhole what
+   * is left, traffic and connections nothing. */
+  plan_stat_t s[4];
+  block(s, 500, 1);
+  OK(plan_make(s, 4, 30));
+  OK(plan_cost(s, 4) <= 30 * PLAN_USE);
+  EXPECT_EQ_INT(30, s[0].cadence); /* 17 of the 27 */
+  OK(!s[0].thin);
+  EXPECT_EQ_INT(60, s[1].cadence); /* the rest */
+  OK(s[1].thin);
+  EXPECT_EQ_INT(0, s[2].cadence);
+  EXPECT_EQ_INT(0, s[3].cadence);
+  sched_series_t w = {0};
+  plan_series(s + 3, 0, &w);
+  OK(w.dropped);
+  char line[1024];
+  plan_describe(s, 4, 30, 60, "pace 1/s", line, sizeof(line));
+  printf("  %s\n", line);
+  OK(strstr(line, "2,000 requests a minute do not fit 27 ") == line);
+  OK(strstr(line, "; connections: 500 series, 0 a minute, not polled") != NULL);
+  return 0;
+}
+
+DEF_TEST(a_batch_waits_no_longer_than_max_backfill) {
+  plan_stat_t s[1] = {{.name = "traffic",
+                       .series = 100,
+                       .requests = 100,
+                       .max_batch = 60,
+                       .max_backfill = 10}};
+  plan_make(s, 1, 20); /* 18 planned: 100 / 10 fits, 100 / 5 does not */
+  EXPECT_EQ_INT(10, s[0].cadence);
+  plan_make(s, 1, 5); /* 100 / 10 does not fit: dropped */
+  EXPECT_EQ_INT(0, s[0].cadence);
+  return 0;
+}
+
+int main(void) {
+  RUN_TEST(a_block_that_fits_runs_at_full_resolution);
+  RUN_TEST(many_ports_lower_the_resolution_of_the_last_ones);
+  RUN_TEST(history_is_batched_over_time_rather_than_thinned);
+  RUN_TEST(the_priority_order_decides_who_gives_way);
+  RUN_TEST(what_cannot_be_afforded_is_dropped_and_said);
+  RUN_TEST(a_batch_waits_no_longer_than_max_backfill);
+  END_TEST;
+}
