@@ -63,7 +63,7 @@ DEF_TEST(table) {
   EXPECT_EQ_STR("\"connections\", \"traffic\", \"blackhole\", \"events\", "
                 "\"qps\", \"status_codes\", \"cc_events\", \"capacity\", "
                 "\"usage\", \"advanced_mitigations\", \"blackhole_releases\", "
-                "\"health\"",
+                "\"health\", \"expiry\"",
                 names);
   /* Every value names a field of its statistic, and its type is a gauge of
    * the stock types.db: no DERIVE for a count per minute, nothing that
@@ -77,7 +77,7 @@ DEF_TEST(table) {
       most = i + statistics_count * (statistics[i].variant_count - 1) + 1;
   OK(most <= SCHED_MAX_STATS && statistics_count <= SCHED_MAX_STATS);
   const char *gauges[] = {"gauge", "count", "operations_per_second",
-                          "current_connections", "bool"};
+                          "current_connections", "bool", "timeleft"};
   for (size_t i = 0; i < statistics_count; i++) {
     const statistic_t *s = statistics + i;
     OK(s->value_count <= STAT_MAX_VALUES);
