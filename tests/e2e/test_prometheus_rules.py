@@ -25,7 +25,9 @@ ALERTS = ["DdoscooAttackTraffic", "DdoscooIPBlackholed", "DdoscooMitigationEvent
           "DdoscooAttackAboveBaseProtection", "DdoscooAttackNearProtectionCeiling",
           "DdoscooCleanTrafficNearLimit", "DdoscooQpsNearLimit", "DdoscooQuotaNearlyUsed",
           "DdoscooAdvancedMitigationsLow", "DdoscooNoBlackholeReleaseLeft",
-          "DdoscooOriginUnhealthy"]
+          "DdoscooOriginUnhealthy",
+          # An instance's term (Statistics "expiry").
+          "DdoscooInstanceExpiresSoon", "DdoscooInstanceExpired", "DdoscooInstanceInDebt"]
 
 
 def promtool(*args):
