@@ -144,7 +144,7 @@ def run(tmp_path_factory):
         t["prom"] = prom = Prometheus(d, "127.0.0.1:%d" % wp_port)
         started = time.time()
         cd = Collectd(d, 'StateFile "%s"\n' % state + "\n".join([
-            block("vm", *KEY, at, 'Statistics "connections" "traffic" "blackhole" "events"',
+            block("vm", *KEY, at, 'Statistics "connections" "traffic" "blackhole" "events" "expiry"',
                   'InstanceId "%s"' % HIT, 'InstanceId "%s"' % CALM, 'Port "80"', "Interval 1"),
             block("web", *KEY, at, 'Statistics "qps" "status_codes"', 'Domain "%s"' % DOMAIN,
                   "Interval 1"),
