@@ -130,6 +130,11 @@ typedef struct {
   struct discovery_s *discovery; /* NULL: nothing to discover */
   /* StateInterval: seconds between asks of a slow statistic. */
   int state_interval;
+  /* ExpiryWarningDays, ExpiryFailureDays: days before an instance expires
+   * that its notifications (the expiry statistic) are a WARNING, a
+   * FAILURE. */
+  int expiry_warning_days;
+  int expiry_failure_days;
   /* A statistic asks with the instances' rules (health): discovery reads
    * them, and keeps them here, per instance of instance_ids (port, +
    * DISCOVERY_UDP for udp), rules_of lists. */

@@ -385,6 +385,10 @@ static int option_value(account_t *a, oconfig_item_t *ci) {
     return config_int(a, ci, 0, MAX_RPS, NULL, &a->max_rps);
   if (strcasecmp("StateInterval", key) == 0)
     return config_int(a, ci, 60, 86400, "seconds", &a->state_interval);
+  if (strcasecmp("ExpiryWarningDays", key) == 0)
+    return config_int(a, ci, 0, 3650, "days", &a->expiry_warning_days);
+  if (strcasecmp("ExpiryFailureDays", key) == 0)
+    return config_int(a, ci, 0, 3650, "days", &a->expiry_failure_days);
   if (strcasecmp("DiscoveryInterval", key) == 0)
     return config_positive_time(a, ci, &a->discovery_interval);
   if (strcasecmp("InstanceNames", key) == 0)
@@ -662,6 +666,13 @@ static int account_validate(account_t *a) {
   }
   if (check_domains(a) != 0)
     return EINVAL;
+  if (a->expiry_failure_days > a->expiry_warning_days) {
+    ERROR(PLUGIN_NAME " plugin: Account \"%s\": ExpiryFailureDays %d is more "
+                      "than ExpiryWarningDays %d; the failure comes after the "
+                      "warning.",
+          a->name, a->expiry_failure_days, a->expiry_warning_days);
+    return EINVAL;
+  }
   if (a->aggregate && a->instance_count > API_MAX_INSTANCE_IDS) {
     ERROR(PLUGIN_NAME " plugin: Account \"%s\": Aggregate takes at most %d "
                       "InstanceIds, the API's limit; %zu are given.",
@@ -729,14 +740,16 @@ account_t *account_config(oconfig_item_t *ci) {
   a->max_concurrent = 4;
   a->max_rps = 10; /* the API's documented limit for its listing calls */
   a->discovery_interval = TIME_T_TO_CDTIME_T(600);
-  a->state_interval = 600; /* limits and quotas change at a purchase */
+  a->state_interval = 600;     /* limits and quotas change at a purchase */
+  a->expiry_warning_days = 14; /* time to renew */
+  a->expiry_failure_days = 3;
   /* The essential picture of an attack; web domains are asked for. What
    * the plan allows and what is used of it, at a tenth of a request per
    * instance and minute (StateInterval), to measure the attack against;
    * the account's blackhole releases, six requests an hour. */
   static const char *const default_statistics[] = {
-      "connections", "traffic", "blackhole",         "events",
-      "capacity",    "usage",   "blackhole_releases"};
+      "connections", "traffic", "blackhole",          "events",
+      "capacity",    "usage",   "blackhole_releases", "expiry"};
   for (size_t i = 0; i < STATIC_ARRAY_SIZE(default_statistics); i++)
     a->statistics[a->statistics_count++] =
         statistic_find(default_statistics[i]);

@@ -197,7 +197,8 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
       .start_time =
           s->stat->timeless ? 0 : first_end - a->window - s->stat->lookback,
       .end_time = s->stat->timeless ? 0 : last_end,
-      .page_size = (s->stat->lookback > 0) ? API_EVENTS_PAGE_SIZE : 0,
+      .page_size =
+          (s->stat->lookback > 0) ? API_EVENTS_PAGE_SIZE : s->stat->page_size,
       .page_number = s->w.page,
       .interval = s->stat->takes_interval ? a->window : 0,
   };
@@ -627,6 +628,78 @@ static void notify_health(account_t *a, series_t *s, const api_rows_t *rows) {
   stat_health_each(rows, notify_health_change, &ctx);
 }
 
+/* t as 2026-12-01T06:48:49Z (its seconds, if gmtime_r cannot say). */
+static void utc(time_t t, char *buf, size_t size) {
+  struct tm tm;
+  if (gmtime_r(&t, &tm) == NULL || strftime(buf, size, "%FT%TZ", &tm) == 0)
+    ssnprintf(buf, size, "%lld", (long long)t);
+}
+
+/* An instance's term: one news each of its expiry coming near (WARNING,
+ * FAILURE), its end (FAILURE), its renewal (OKAY), and of its debt and
+ * its payment, also across a restart with a StateFile. */
+static void notify_expiry(account_t *a, series_t *s, const api_rows_t *rows,
+                          time_t now) {
+  static const int severity[] = {NOTIF_OKAY, NOTIF_OKAY, NOTIF_WARNING,
+                                 NOTIF_FAILURE, NOTIF_FAILURE};
+  for (size_t r = 0; r < rows->count; r++) {
+    stat_expiry_t e;
+    stat_expiry(rows, r, &e);
+    int level[2] = {stat_expiry_level(&e, now, 86400LL * a->expiry_warning_days,
+                                      86400LL * a->expiry_failure_days),
+                    e.in_debt ? 2 : 1};
+    for (int k = 0; k < 2; k++) {
+      char key[STATE_STORE_KEY_SIZE];
+      /* Not "<block>/<instance>/expiry": the series' own key. */
+      ssnprintf(key, sizeof(key), "%s/%s/term/%s", a->name, s->plugin_instance,
+                k ? "debt" : "expiry");
+      int before = (int)state_store_mark(key);
+      bool news;
+      int after = stat_mark_step(before, level[k], &news);
+      if (after != before)
+        state_store_set_mark(key, after);
+      if (!news)
+        continue;
+      notification_t n = {.severity =
+                              k ? (e.in_debt ? NOTIF_FAILURE : NOTIF_OKAY)
+                                : severity[after],
+                          .time = cdtime()};
+      sstrncpy(n.host, a->host[0] ? a->host : hostname_g, sizeof(n.host));
+      sstrncpy(n.plugin, PLUGIN_NAME, sizeof(n.plugin));
+      sstrncpy(n.plugin_instance, s->plugin_instance,
+               sizeof(n.plugin_instance));
+      sstrncpy(n.type, k ? "gauge" : "timeleft", sizeof(n.type));
+      sstrncpy(n.type_instance, k ? "debt_status" : "expiry",
+               sizeof(n.type_instance));
+      char until[32];
+      utc(e.expire, until, sizeof(until));
+      long long days = ((long long)e.expire - now) / 86400;
+      if (k)
+        ssnprintf(n.message, sizeof(n.message), "Anti-DDoS instance %s %s",
+                  s->plugin_instance,
+                  e.in_debt ? "is in debt (DebtStatus): renew or pay to keep "
+                              "it forwarding"
+                            : "is paid again (no debt)");
+      else if (after == STAT_EXPIRY_EXPIRED)
+        ssnprintf(n.message, sizeof(n.message),
+                  "Anti-DDoS instance %s has expired (%s): it stops "
+                  "forwarding; renew it",
+                  s->plugin_instance, until);
+      else if (after == STAT_EXPIRY_OK)
+        ssnprintf(n.message, sizeof(n.message),
+                  "Anti-DDoS instance %s is renewed: it expires at %s, in "
+                  "%lld days",
+                  s->plugin_instance, until, days);
+      else
+        ssnprintf(n.message, sizeof(n.message),
+                  "Anti-DDoS instance %s expires at %s, in %lld days: renew "
+                  "it",
+                  s->plugin_instance, until, days);
+      plugin_dispatch_notification(&n);
+    }
+  }
+}
+
 /* A page of a paged answer (the events): gathered with the pages before
  * it. *more: the next page is due; otherwise rows becomes every page
  * together, for the values and the notifications. */
@@ -803,6 +876,8 @@ static int chunk_answer(poll_t *p, series_t *c, const api_rows_t *rows,
                  a->name, m->name, stat->action, mine_why);
     if (stat->lookback > 0)
       notify_events(a, m, &mine, first);
+    if (stat->notifies_expiry)
+      notify_expiry(a, m, &mine, last);
     free(mine.values);
   }
   free(owner);
@@ -909,6 +984,8 @@ static void finished(const http_result_t *r, void *ctx) {
   }
   if (parsed == API_RESPONSE_OK && stat->takes_rules)
     notify_health(a, s, &rows);
+  if (parsed == API_RESPONSE_OK && !more && stat->notifies_expiry && !s->chunk)
+    notify_expiry(a, s, &rows, s->w.requested_end);
   api_rows_clear(&rows);
 
   if (parsed == API_RESPONSE_INVALID) {

@@ -338,6 +338,30 @@ static int health_points(const statistic_t *stat, const api_rows_t *rows,
                          stat_emit_t emit, void *ctx, char *why,
                          size_t why_size);
 
+/* DescribeInstances: a row per instance asked (InstanceId), when it
+ * expires (ExpireTime, ms), whether it is expired (Status 2; 1 normal),
+ * forwards (Enabled 1; 0 stopped) and owes (DebtStatus: 0 none). The
+ * seconds until it expires, 0 once it has ("timeleft" stops at 0). */
+static const api_field_t expiry_fields[] = {
+    {"InstanceId", API_FIELD_TEXT, true},
+    {"ExpireTime", API_FIELD_COUNT, true},
+    {"Status", API_FIELD_COUNT, true},
+    {"Enabled", API_FIELD_COUNT, false},
+    {"DebtStatus", API_FIELD_COUNT, false},
+};
+enum { EX_ID, EX_EXPIRE, EX_STATUS, EX_ENABLED, EX_DEBT };
+static const stat_value_t expiry_values[] = {
+    {"ExpireTime", "timeleft", "expiry"},
+    {"Status", "gauge", "instance_status"},
+    {"Enabled", "gauge", "enabled"},
+    {"DebtStatus", "gauge", "debt_status"},
+};
+
+static int expiry_points(const statistic_t *stat, const api_rows_t *rows,
+                         time_t first_end, time_t last_end, int window,
+                         stat_emit_t emit, void *ctx, char *why,
+                         size_t why_size);
+
 const statistic_t statistics[] = {
     {
         .name = "connections",
@@ -578,6 +602,30 @@ const statistic_t statistics[] = {
         .instance_field = "InstanceId",
         .points = health_points,
         .state_suffix = "/health",
+    },
+    {
+        .name = "expiry",
+        .action = "DescribeInstances",
+        .takes = API_TAKES_RESOURCE_GROUP,
+        .scope = SCOPE_INSTANCE,
+        .list = "Instances",
+        .fields = expiry_fields,
+        .field_count = COUNT_OF(expiry_fields),
+        .values = expiry_values,
+        .value_count = COUNT_OF(expiry_values),
+        .max_response = 1024 * 1024, /* 50 instances of ~700 bytes */
+        /* InstanceIds: up to 200 (API reference), 100 here; PageSize 1 to
+         * 50: as many instances a request as one page holds. */
+        .max_instances = 50,
+        .page_size = 50,
+        .attribution = STAT_BY_INSTANCE_ID, /* a row per instance asked */
+        .attribution_field = "InstanceId",
+        .timeless = true,
+        .slow = true,
+        .instance_field = "InstanceId",
+        .points = expiry_points,
+        .notifies_expiry = true,
+        .state_suffix = "/expiry",
     },
 };
 const size_t statistics_count = COUNT_OF(statistics);
@@ -1423,6 +1471,48 @@ static int all_events_points(const statistic_t *stat, const api_rows_t *rows,
     emit(ctx, end, v[0].type, v[0].type_instance, floods);
     emit(ctx, end, v[1].type, v[1].type_instance, bps);
     emit(ctx, end, v[2].type, v[2].type_instance, pps);
+  }
+  return 0;
+}
+
+void stat_expiry(const api_rows_t *rows, size_t r, stat_expiry_t *e) {
+  const api_value_t *row = rows->values + r * rows->field_count;
+  e->instance_id = row[EX_ID].present ? row[EX_ID].text : "";
+  e->expire = (time_t)(row[EX_EXPIRE].count / 1000);
+  e->expired = row[EX_STATUS].count == 2;
+  e->in_debt = row[EX_DEBT].present && row[EX_DEBT].count != 0;
+}
+
+int stat_expiry_level(const stat_expiry_t *e, time_t now, long long warning,
+                      long long failure) {
+  long long left = (long long)e->expire - (long long)now;
+  if (e->expired || left <= 0)
+    return STAT_EXPIRY_EXPIRED;
+  if (left <= failure)
+    return STAT_EXPIRY_FAILURE;
+  return (left <= warning) ? STAT_EXPIRY_WARNING : STAT_EXPIRY_OK;
+}
+
+int stat_mark_step(int mark, int level, bool *notify) {
+  /* First seen as it should be (1): nothing to say. */
+  *notify = level != mark && !(mark == 0 && level == 1);
+  return level;
+}
+
+static int expiry_points(const statistic_t *stat, const api_rows_t *rows,
+                         time_t first_end, time_t last_end, int window,
+                         stat_emit_t emit, void *ctx, char *why,
+                         size_t why_size) {
+  (void)first_end, (void)window, (void)why, (void)why_size;
+  for (size_t r = 0; r < rows->count; r++) {
+    const api_value_t *row = rows->values + r * rows->field_count;
+    long long left = (long long)(row[EX_EXPIRE].count / 1000) - last_end;
+    emit(ctx, last_end, stat->values[0].type, stat->values[0].type_instance,
+         left > 0 ? (double)left : 0.0);
+    for (size_t v = 1; v < stat->value_count; v++)
+      if (row[EX_STATUS + v - 1].present)
+        emit(ctx, last_end, stat->values[v].type, stat->values[v].type_instance,
+             (double)row[EX_STATUS + v - 1].count);
   }
   return 0;
 }

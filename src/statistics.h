@@ -187,6 +187,13 @@ struct statistic_s {
    * request did not name is refused (stat_rows_of_instances). NULL: the
    * rows name none. */
   const char *instance_field;
+  /* PageSize (and PageNumber 1) of an operation that requires them
+   * (DescribeInstances): max_instances at most, one page holds every row
+   * a request asks for. 0: not sent (or the events' paging, lookback). */
+  int page_size;
+  /* Its rows are instances' terms (stat_expiry): news of their expiry
+   * and debt. */
+  bool notifies_expiry;
 };
 
 /* The statistics, and how many there are. */
@@ -265,6 +272,34 @@ void stat_health_each(const api_rows_t *rows,
  * *notify: whether that is news (it turned abnormal, or normal again; or
  * is abnormal when first seen), once per change. */
 int stat_health_step(int mark, bool abnormal, bool *notify);
+
+/* An instance's term in a DescribeInstances answer (the expiry
+ * statistic): when it expires (seconds), whether it is expired (Status 2)
+ * and in debt (DebtStatus other than 0). */
+typedef struct {
+  const char *instance_id;
+  time_t expire;
+  bool expired;
+  bool in_debt;
+} stat_expiry_t;
+
+/* Row r of an expiry answer that stat_points took. */
+void stat_expiry(const api_rows_t *rows, size_t r, stat_expiry_t *e);
+
+/* How near e's end is at now, given the seconds before it that are a
+ * warning and a failure: a StateFile mark. */
+#define STAT_EXPIRY_OK 1
+#define STAT_EXPIRY_WARNING 2 /* expires within warning seconds */
+#define STAT_EXPIRY_FAILURE 3 /* within failure seconds */
+#define STAT_EXPIRY_EXPIRED 4 /* Status 2, or its ExpireTime is past */
+int stat_expiry_level(const stat_expiry_t *e, time_t now, long long warning,
+                      long long failure);
+
+/* The mark after a state seen at level (1: as it should be; an expiry
+ * level, or 1/2 for not in debt/in debt), given the mark before (0:
+ * nothing yet); *notify: whether that is news, once per change (a level
+ * other than 1 when first seen is news too). */
+int stat_mark_step(int mark, int level, bool *notify);
 
 /* Whether stat's values of that type are named by the answer (a table
  * type_instance such as "<Ip>"): series the answer, not the table, makes. */

@@ -319,3 +319,41 @@ def test_one_account_in_two_plugin_blocks(workdir):
     assert len(cd.log_lines('a second <Account "a"> block; only the first is polled.')) == 1
     assert len(cd.log_lines('Account "a": 1 series from')) == 1
     assert not cd.log_lines("nothing to poll")
+
+
+def test_expiry_day_mistakes_are_named(workdir):
+    cd = Collectd(workdir, """
+<Account "warnrange">
+  AccessKeyId "LTAIx"
+  AccessKeySecret "s"
+  Endpoint "http://127.0.0.1:9/"
+  ExpiryWarningDays 3651
+</Account>
+<Account "failafterwarn">
+  AccessKeyId "LTAIx"
+  AccessKeySecret "s"
+  Endpoint "http://127.0.0.1:9/"
+  ExpiryWarningDays 2
+  ExpiryFailureDays 5
+</Account>
+<Account "halfday">
+  AccessKeyId "LTAIx"
+  AccessKeySecret "s"
+  Endpoint "http://127.0.0.1:9/"
+  ExpiryFailureDays 0.5
+</Account>
+""", interval=1)
+    try:
+        time.sleep(1)
+        assert cd.alive()
+    finally:
+        assert cd.stop() == 0
+    log = cd.log()
+    assert ('Account "warnrange": ExpiryWarningDays needs a whole number of days from 0 '
+            'to 3650.') in log, log
+    assert ('Account "halfday": ExpiryFailureDays needs a whole number of days from 0 '
+            'to 3650.') in log, log
+    assert ('Account "failafterwarn": ExpiryFailureDays 5 is more than ExpiryWarningDays 2; '
+            'the failure comes after the warning.') in log, log
+    for name in ("warnrange", "failafterwarn", "halfday"):
+        assert 'Account "%s" has configuration errors' % name in log

@@ -115,8 +115,9 @@ def test_the_role_is_found_at_100_100_100_200(run):
 def test_the_default_endpoint_is_reached_over_verified_tls(run):
     log = run["cd"].log()
     # Per-port connections of all ports, traffic, blackholes, events,
-    # capacity and usage; the account's blackhole releases.
-    assert "7 series from https://%s/" % HOST in log
+    # capacity, usage and the instance's term; the account's blackhole
+    # releases.
+    assert "8 series from https://%s/" % HOST in log
     assert "plain HTTP" not in log and "certificate" not in log
     api = [r for r in run["requests"] if r.get("service") == "api"]
     assert api and all(r["params"].get("RegionId") == "cn-hangzhou" for r in api)
@@ -125,7 +126,7 @@ def test_the_default_endpoint_is_reached_over_verified_tls(run):
 def test_the_default_statistics_give_the_whole_picture(run):
     """No Statistics option: connections (above), traffic, blackholes and
     attack events, each as the simulator served it (a calm instance); the
-    plan and what is used of it."""
+    plan and what is used of it, and the instance's term."""
     cd = run["cd"]
     for end, value in cd.csv_points(FOUND, "gauge-in_bps").items():
         rows = ddoscoo_sim.flow_for([FOUND], end - 60, end, 60)
@@ -140,4 +141,7 @@ def test_the_default_statistics_give_the_whole_picture(run):
              and r["status"] == 200 and r["params"].get("InstanceIds.1") == FOUND}
     assert asked == {"DescribePortConnsCount", "DescribePortFlowList",
                      "DescribeBlackholeStatus", "DescribeDDoSEvents",
-                     "DescribeInstanceSpecs", "DescribeInstanceStatistics"}
+                     "DescribeInstanceSpecs", "DescribeInstanceStatistics",
+                     "DescribeInstances"}
+    # The instance's term (expiry), as the simulator serves it: Status 1.
+    assert set(cd.csv_points(FOUND, "gauge-instance_status").values()) == {1}

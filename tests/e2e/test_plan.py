@@ -36,8 +36,29 @@ ORIGIN_RULES = [{"protocol": "tcp", "frontend_port": 80, "backend_port": 8080,
                  "real_servers": ["192.0.2.3"]}]
 
 
-def section(origin_down):
-    return {"plans": {INSTANCE: PLAN},
+# Instances' terms (Statistics "expiry", block "term", StateInterval 60):
+# SOON expires in 10 days, then in 2, then is renewed for a year; LATER in
+# 30 days, then (after the restart) in 10; DEBT owes, then pays; GONE is
+# expired (Status 2) and stopped forwarding throughout.
+SOON, LATER, DEBT, GONE = ("ddoscoo-cn-soon", "ddoscoo-cn-later", "ddoscoo-cn-debt",
+                           "ddoscoo-cn-gone")
+TERMS = (SOON, LATER, DEBT, GONE)
+NOW = int(time.time())
+DAY = 86400
+
+
+def terms(phase):
+    """The terms of minute M (0), M+1 (1) and M+2, after the restart (2)."""
+    soon = {0: 10 * DAY, 1: 2 * DAY, 2: 365 * DAY}[phase]
+    return {SOON: {"expires": NOW + soon},
+            LATER: {"expires": NOW + (10 if phase == 2 else 30) * DAY},
+            DEBT: {"expires": NOW + 100 * DAY, "DebtStatus": 1 if phase == 0 else 0},
+            GONE: {"expires": NOW - DAY, "Status": 2, "Enabled": 0}}
+
+
+def section(origin_down, phase=0):
+    return {"expiry": terms(phase),
+            "plans": {INSTANCE: PLAN},
             "usage": {INSTANCE: {"DomainUsage": 3, "SiteUsage": 1, "DefenseCountUsage": 4}},
             "account_quotas": {"MaxUsableDefenseCountCurrentMonth": 10,
                                "DefenseCountTotalUsageOfCurrentMonth": 4, "RemainCount": 3},
@@ -45,7 +66,13 @@ def section(origin_down):
 
 
 def notifications(text):
-    return [l for l in text.splitlines() if "Notification:" in l and "Anti-DDoS" in l]
+    return [l for l in text.splitlines() if "Notification:" in l and "Anti-DDoS" in l
+            and "Anti-DDoS instance" not in l]
+
+
+def term_notes(text):
+    return [l for l in text.splitlines() if "Notification:" in l
+            and "Anti-DDoS instance" in l]
 
 
 @pytest.fixture(scope="module")
@@ -56,31 +83,37 @@ def run(tmp_path_factory):
     192.0.2.3 passes again, 192.0.2.2 still fails."""
     d = str(tmp_path_factory.mktemp("plan"))
     state_file = d + "/state"
-    sim = Simulator(d, {"keys": KEYS, "instances": [INSTANCE, ORIGIN],
+    sim = Simulator(d, {"keys": KEYS, "instances": [INSTANCE, ORIGIN, *TERMS],
                         "regions": [REGION, "cn-hangzhou"],
                         "instance_regions": {INSTANCE: REGION},
                         "rules": {INSTANCE: [{"protocol": "tcp", "frontend_port": 443,
                                               "backend_port": 443}],
                                   ORIGIN: ORIGIN_RULES},
                         "attack": section([])})
-    config = 'StateFile "%s"\n%s\n%s' % (state_file, block(
+    config = 'StateFile "%s"\n%s\n%s\n%s' % (state_file, block(
         "plan", *KEY, 'Endpoint "%s"' % sim.url, 'RegionId "%s"' % REGION,
         'Statistics "connections" %s' % " ".join('"%s"' % s for s in SLOW),
         'InstanceId "%s"' % INSTANCE, "Interval 1"), block(
         "origin", *KEY, 'Endpoint "%s"' % sim.url, 'Statistics "health"',
-        'InstanceId "%s"' % ORIGIN, "StateInterval 60", "Interval 1"))
+        'InstanceId "%s"' % ORIGIN, "StateInterval 60", "Interval 1"), block(
+        "term", *KEY, 'Endpoint "%s"' % sim.url, 'Statistics "expiry"',
+        *['InstanceId "%s"' % i for i in TERMS], "StateInterval 60", "Interval 1"))
     t = {"sim": sim}
     cd = Collectd(d, config)
     try:
         wait_for(lambda: cd.csv_points(INSTANCE, "gauge-protection_base_bps")
                  and cd.csv_points("plan", "count-blackhole_releases_left")
-                 and cd.csv_points(ORIGIN, "gauge-rule_normal_tcp_80"), 40, "the first answers")
+                 and cd.csv_points(ORIGIN, "gauge-rule_normal_tcp_80")
+                 and cd.csv_points(GONE, "timeleft-expiry"), 40, "the first answers")
         t["first"] = first = min(cd.csv_points(ORIGIN, "gauge-rule_normal_tcp_80"))
+        t["term_first"] = term_first = min(cd.csv_points(SOON, "timeleft-expiry"))
         sim.control("attack", section([
             {"instance": ORIGIN, "frontend_port": 80, "address": "192.0.2.2", "start": "now"},
-            {"instance": ORIGIN, "frontend_port": 443, "start": "now"}]))
+            {"instance": ORIGIN, "frontend_port": 443, "start": "now"}], 1))
         wait_for(lambda: first + 60 in cd.csv_points(ORIGIN, "gauge-rule_normal_tcp_80")
-                 and len(notifications(cd.log())) >= 4, 90, "the next minute", step=1)
+                 and term_first + 60 in cd.csv_points(DEBT, "gauge-debt_status")
+                 and len(notifications(cd.log())) >= 4
+                 and len(term_notes(cd.log())) >= 5, 90, "the next minute", step=1)
         t["alive"] = cd.alive()
     finally:
         cd.stop()
@@ -90,8 +123,9 @@ def run(tmp_path_factory):
     try:
         sim.control("attack", section([
             {"instance": ORIGIN, "frontend_port": 80, "address": "192.0.2.2",
-             "start": "now-120"}]))
-        wait_for(lambda: first + 120 in cd.csv_points(ORIGIN, "gauge-rule_normal_tcp_80"), 90,
+             "start": "now-120"}], 2))
+        wait_for(lambda: first + 120 in cd.csv_points(ORIGIN, "gauge-rule_normal_tcp_80")
+                 and term_first + 120 in cd.csv_points(SOON, "timeleft-expiry"), 90,
                  "the minute after the restart", step=1)
         time.sleep(2)  # its notifications, if any more were to come
         t["alive"] = t["alive"] and cd.alive()
@@ -236,3 +270,61 @@ def test_an_aggregate_block_has_no_plan_series(tmp_path):
     asked = {r.get("action") for r in sim.requests() if r.get("status") == 200}
     assert not asked & {"DescribeInstanceSpecs", "DescribeInstanceStatistics",
                         "DescribeHealthCheckStatus"}, asked
+
+
+def test_expiry_in_seconds_left_and_the_term_through_csv_and_rrd(run):
+    """Seconds from each window's end to ExpireTime (ms in the answer), 0
+    once expired; Status, Enabled and DebtStatus as answered."""
+    cd, first = run["cd"], run["term_first"]
+    for phase in (0, 1, 2):
+        end = first + 60 * phase
+        for iid, term in terms(phase).items():
+            left = cd.csv_points(iid, "timeleft-expiry")
+            assert left[end] == max(term["expires"] - end, 0), (iid, phase)
+            assert cd.csv_points(iid, "gauge-instance_status")[end] == term.get("Status", 1)
+            assert cd.csv_points(iid, "gauge-enabled")[end] == term.get("Enabled", 1)
+            assert cd.csv_points(iid, "gauge-debt_status")[end] == term.get("DebtStatus", 0)
+    path = cd.rrd_file(SOON, "timeleft-expiry")
+    assert rrd_info(path)["step"] == "60"
+    stored = rrd_fetch(path, first, first + 120)
+    assert stored[first + 60] == NOW + 2 * DAY - (first + 60), stored
+    assert stored[first + 120] == NOW + 365 * DAY - (first + 120), stored
+    assert rrd_fetch(cd.rrd_file(GONE, "timeleft-expiry"), first, first + 120)[first + 60] == 0
+
+
+def test_each_expiry_and_debt_is_notified_once_across_a_restart(run):
+    before = term_notes(run["before_restart"])
+    after = term_notes(run["after_restart"])
+
+    def one(lines, severity, *words):
+        return sum(severity in l and all(w in l for w in words) for l in lines) == 1
+
+    def days(iid, phase):  # whole days from the window's end
+        return "in %d days" % ((terms(phase)[iid]["expires"]
+                                 - (run["term_first"] + 60 * phase)) // DAY)
+    # M: SOON within 14 days, DEBT in debt, GONE expired; LATER (30 days)
+    # says nothing. M+1: SOON within 3 days, DEBT paid.
+    assert len(before) == 5, before
+    assert one(before, "WARNING", "instance %s expires at" % SOON, days(SOON, 0))
+    assert one(before, "FAILURE", "instance %s expires at" % SOON, days(SOON, 1))
+    assert one(before, "FAILURE", "instance %s is in debt" % DEBT)
+    assert one(before, "OKAY", "instance %s is paid again" % DEBT)
+    assert one(before, "FAILURE", "instance %s has expired" % GONE, "stops forwarding")
+    # After the restart: SOON renewed, LATER now within 14 days; GONE
+    # still expired is not said again (the StateFile's marks).
+    assert len(after) == 2, after
+    assert one(after, "OKAY", "instance %s is renewed" % SOON)
+    assert one(after, "WARNING", "instance %s expires at" % LATER, days(LATER, 2))
+    assert not [l for l in before + after if LATER in l and days(LATER, 0) in l]
+
+
+def test_expiry_asks_its_instances_in_one_page_each_minute(run):
+    """StateInterval 60: a request a minute (three in all, a restart
+    between) names every instance of the block, on page 1 of 50."""
+    reqs = [r for r in run["requests"] if r.get("action") == "DescribeInstances"
+            and r["params"].get("InstanceIds.1") in TERMS]
+    named = [r for r in reqs if sorted(v for k, v in r["params"].items()
+                                       if k.startswith("InstanceIds.")) == sorted(TERMS)]
+    assert len(named) >= 3, [r["params"] for r in reqs]
+    assert all(r["status"] == 200 and r["params"]["PageNumber"] == "1"
+               and r["params"]["PageSize"] == "50" for r in reqs)

@@ -25,7 +25,9 @@ ALERTS = ["DdoscooAttackTraffic", "DdoscooIPBlackholed", "DdoscooMitigationEvent
           "DdoscooAttackAboveBaseProtection", "DdoscooAttackNearProtectionCeiling",
           "DdoscooCleanTrafficNearLimit", "DdoscooQpsNearLimit", "DdoscooQuotaNearlyUsed",
           "DdoscooAdvancedMitigationsLow", "DdoscooNoBlackholeReleaseLeft",
-          "DdoscooOriginUnhealthy"]
+          "DdoscooOriginUnhealthy",
+          # An instance's term (Statistics "expiry").
+          "DdoscooInstanceExpiresSoon", "DdoscooInstanceExpired", "DdoscooInstanceInDebt"]
 
 
 def promtool(*args):
@@ -198,3 +200,50 @@ def test_dashboards_draw_each_limit_beside_its_measurement(name):
             label = t.get("alias") or re.search(r"'([^']*) \\2", t["target"]).group(1)
             limit = ti.endswith(("_limit", "_bps_limit")) or ti.startswith("protection_")
             assert bool(regex.match(label)) == limit, (title, label)
+
+
+@pytest.mark.parametrize("name", ["grafana-ddoscoo-graphite.json",
+                                  "grafana-ddoscoo-influxdb.json",
+                                  "grafana-ddoscoo-prometheus.json"])
+def test_dashboards_draw_days_to_expiry(name):
+    """In each instance's row, the days until it expires (timeleft/expiry
+    of the selected hosts and instances, in days), with lines at the 14
+    days of DdoscooInstanceExpiresSoon and at 3 days (the plugin's
+    ExpiryFailureDays by default). The Prometheus dashboard's query runs
+    against real servers in test_victoria_metrics.py."""
+    dash, thresholds = dashboard_thresholds(name)
+    (p,) = [p for p in dash["panels"] if p.get("title") == "Days to expiry"]
+    instance_row = [q for q in dash["panels"] if q.get("repeat") == "instance"][0]
+    websites = [q for q in dash["panels"] if q["type"] == "row" and q["title"] == "Websites"][0]
+    assert instance_row["gridPos"]["y"] < p["gridPos"]["y"] < websites["gridPos"]["y"]
+    # Nothing else at its place.
+    for q in dash["panels"]:
+        if q is not p and q["type"] != "row" and q["gridPos"]["x"] == p["gridPos"]["x"]:
+            assert q["gridPos"]["y"] != p["gridPos"]["y"], q["title"]
+    assert p["fieldConfig"]["defaults"]["unit"] == "d"
+    days = int(re.search(r"<= (\d+) \* 86400",
+                         rules()["DdoscooInstanceExpiresSoon"]["expr"]).group(1))
+    assert [st["value"] for st in thresholds["Days to expiry"]] == [None, 3, days]
+    assert p["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"] == "dashed"
+    (t,) = p["targets"]
+    if "target" in t:
+        m = re.fullmatch(r"aliasSub\(scale\(\$host\.ddoscoo-\$instance\.timeleft-expiry, "
+                         r"([0-9.]+)\), .*\)", t["target"])
+        assert m and abs(float(m.group(1)) * 86400 - 1) < 1e-9, t["target"]
+    elif "query" in t:
+        assert drawn(t) == (("timeleft", "expiry", "instance"), True)
+        assert t["query"].startswith('SELECT mean("value") / 86400 FROM')
+    else:
+        assert t["expr"] == ('collectd_ddoscoo_timeleft{instance=~"$host",'
+                             'ddoscoo=~"$instance",type="expiry"} / 86400')
+
+
+def test_threshold_example_warns_of_expiry_as_the_rules():
+    with open(os.path.join(REPO, "conf", "threshold-ddoscoo.conf")) as f:
+        conf = f.read()
+    days = int(re.search(r"<= (\d+) \* 86400",
+                         rules()["DdoscooInstanceExpiresSoon"]["expr"]).group(1))
+    assert ('<Type "timeleft">\n      Instance "expiry"\n      WarningMin %d\n'
+            '      FailureMin %d\n' % (days * 86400, 3 * 86400)) in conf
+    assert 'Instance "instance_status"\n      FailureMax 1.5\n' in conf
+    assert 'Instance "debt_status"\n      FailureMax 0.5\n' in conf

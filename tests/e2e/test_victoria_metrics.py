@@ -148,7 +148,7 @@ def run(tmp_path_factory):
         started = time.time()
         cd = Collectd(d, 'StateFile "%s"\n' % state + "\n".join([
             block("vm", *KEY, at, 'Statistics "connections" "traffic" "blackhole" "events" '
-                  '"instance_cc_events"',
+                  '"expiry" "instance_cc_events"',
                   'InstanceId "%s"' % HIT, 'InstanceId "%s"' % CALM, 'Port "80"', "Interval 1"),
             block("web", *KEY, at, 'Statistics "qps" "status_codes"', 'Domain "%s"' % DOMAIN,
                   "Interval 1"),

@@ -150,10 +150,11 @@ DASHBOARD_WEB_METRICS = {"operations_per_second-total", "operations_per_second-a
                          "count-edge_5xx", "count-origin_5xx"}
 HEALTH_PANEL = "Seconds behind, per statistic"
 # Measurements beside the plan's limits (Statistics "capacity", "usage",
-# "health", every StateInterval): not polled here; their targets are
+# "health", every StateInterval) and the instances' terms ("expiry"): not
+# polled here; their targets are
 # checked in test_prometheus_rules.py against the rules they draw.
 PLAN_PANELS = {"Attack against protection", "Inbound against clean bandwidth",
-               "QPS against the plan", "Quotas used against limits"}
+               "QPS against the plan", "Quotas used against limits", "Days to expiry"}
 GRAFANA_GRAPHITE = os.path.join(REPO, "conf", "grafana-ddoscoo-graphite.json")
 GRAFANA_INFLUXDB = os.path.join(REPO, "conf", "grafana-ddoscoo-influxdb.json")
 

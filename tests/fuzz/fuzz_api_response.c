@@ -161,6 +161,16 @@ static void count_value(void *ctx, time_t end, const char *type,
   emitted++;
 }
 
+/* A value of the expiry statistic: the seconds left are never negative,
+ * nothing is NaN. */
+static size_t fuzz_size;
+static void check_expiry_value(void *ctx, time_t end, const char *type,
+                               const char *type_instance, double value) {
+  (void)ctx, (void)end, (void)type_instance;
+  if (value != value || (strcmp(type, "timeleft") == 0 && value < 0))
+    fail("an expiry value that is NaN or a negative time left", fuzz_size);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc;
   (void)argv;
@@ -230,6 +240,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const statistic_t *h = statistic_find("health");
   parse_rows(data, size, NULL, h->list, h->fields, h->field_count, NULL, 0,
              &rows);
+  api_rows_clear(&rows);
+  /* DescribeInstances as the expiry statistic reads it: each row's term
+   * a level of 1 to 4, its values checked. */
+  const statistic_t *x = statistic_find("expiry");
+  if (parse_rows(data, size, NULL, x->list, x->fields, x->field_count, NULL, 0,
+                 &rows) == API_RESPONSE_OK) {
+    for (size_t r = 0; r < rows.count; r++) {
+      stat_expiry_t e;
+      stat_expiry(&rows, r, &e);
+      int level = stat_expiry_level(&e, 1796205600, 14 * 86400LL, 3 * 86400LL);
+      if (level < STAT_EXPIRY_OK || level > STAT_EXPIRY_EXPIRED)
+        fail("an expiry level out of range", size);
+    }
+    char why[256];
+    fuzz_size = size;
+    stat_points(x, &rows, 1796205600, 1796205600, 60, check_expiry_value, NULL,
+                why, sizeof(why));
+  }
   api_rows_clear(&rows);
   /* A list of names (DescribeDomains): every row a non-empty text. */
   if (parse_rows(data, size, NULL, "Domains", name_fields,

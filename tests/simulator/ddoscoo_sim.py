@@ -75,7 +75,9 @@ Listing operations:
                           RequestId, TotalCount and Instances items {InstanceId, Ip (the
                           first listed IP), Remark, Edition, Status 1, Enabled 1,
                           DebtStatus 0, ExpireTime, CreateTime (ms), IpMode, IpVersion,
-                          IsFirstOpenBw 0, IsFirstOpenQps 0}, the SDK model's fields.
+                          IsFirstOpenBw 0, IsFirstOpenQps 0}, the SDK model's fields;
+                          the attack section's "expiry" {id: {"expires" (time spec),
+                          Status, Enabled, DebtStatus}} sets an instance's term.
     DescribeInstanceDetails InstanceIds.N (1..100, each an instance of the region, else
                           InvalidInstance.NotFound): RequestId and InstanceDetails items
                           {InstanceId, Line, EipInfos [{Eip, Status (normal, defense or
@@ -1212,6 +1214,7 @@ class SimState:
                             "ExpireTime": INSTANCE_EXPIRE_MS, "CreateTime": INSTANCE_CREATE_MS,
                             "IpMode": "fnat", "IpVersion": "Ipv6" if ips and ":" in ips[0]
                             else "Ipv4", "IsFirstOpenBw": 0, "IsFirstOpenQps": 0})
+                out[-1].update(section.get("expiry", {}).get(iid, {}))
         return out
 
     def network_rules(self, iid, region, protocol=None, frontend_port=None):
@@ -2059,7 +2062,8 @@ ATTACK_DEFAULTS = {"attacks": [], "ongoing_end_time": "zero", "event_selection":
                    "flow_regions": ["cn"], "instance_ips": {}, "flow_delay_seconds": 0,
                    "floods": [], "hostile_ips": {}, "many_ips": {},
                    "unlisted_ips": [], "forbidden_instances": [], "cc_attacks": [],
-                   "plans": {}, "usage": {}, "account_quotas": {}, "origin_down": []}
+                   "plans": {}, "usage": {}, "account_quotas": {}, "origin_down": [],
+                   "expiry": {}}
 MAX_HOSTILE_TEXT = 4096         # characters of one hostile "Ip"
 MAX_MANY_IPS = 100000
 FLOOD_KEYS = frozenset({"domain", "start", "end", "peak_qps", "ramp_seconds", "sources"})
@@ -2564,6 +2568,11 @@ ACCOUNT_QUOTA_DEFAULTS = {"MaxUsableDefenseCountCurrentMonth": 20,
                           "DefenseCountTotalUsageOfCurrentMonth": 0, "FlowPackCountRemain": 0,
                           "SecHighSpeedCountRemain": 0, "TotalCount": 5, "RemainCount": 5}
 PREMIUM_ONLY_FIELDS = ("DefenseCount", "DefenseCountUsage")
+# "expiry": an instance's term as DescribeInstances answers it: "expires"
+# (a time spec, seconds; ExpireTime is its milliseconds), Status (1 normal,
+# 2 expired), Enabled (1 forwarding, 0 stopped), DebtStatus (0 none, 1 in
+# debt): an instance expiring soon, expired, in debt, renewed.
+TERM_KEYS = {"expires": None, "Status": (1, 2), "Enabled": (0, 1), "DebtStatus": (0, 1)}
 ORIGIN_DOWN_KEYS = frozenset({"instance", "protocol", "frontend_port", "address", "start", "end"})
 MAX_HEALTH_RULES = 1000        # the sources give none; a bound on a test's JSON
 
@@ -2576,7 +2585,8 @@ def check_plan_keys(spec, out, now):
     DescribeDefenseCountStatistics or DescribeUnBlackholeCount: integer})
     and "origin_down" ([{"instance", "frontend_port", "protocol"? ("tcp"),
     "address"? (null: every real server), "start", "end"? (null: open)}]:
-    real servers failing their health checks), into out."""
+    real servers failing their health checks) and "expiry" ({instance id:
+    {"expires", "Status", "Enabled", "DebtStatus"}}, TERM_KEYS), into out."""
     def plan(what, p):
         if not isinstance(p, dict) or set(p) - set(SPEC_DEFAULTS):
             raise ConfigError("%s must be an object of %s" % (what, ", ".join(SPEC_DEFAULTS)))
@@ -2590,6 +2600,20 @@ def check_plan_keys(spec, out, now):
             raise ConfigError("%s must be an object of %s" % (what, ", ".join(USAGE_FIELDS)))
         for k, v in u.items():
             _count("%s.%s" % (what, k), v, 0, 2 ** 31 - 1)
+    def term(what, t):
+        if not isinstance(t, dict) or set(t) - set(TERM_KEYS):
+            raise ConfigError("%s must be an object of %s" % (what, ", ".join(TERM_KEYS)))
+        out_t = {}
+        for k, v in t.items():
+            if k == "expires":
+                out_t["ExpireTime"] = _time_spec(what + ".expires", v, now) * 1000
+            else:
+                out_t[k] = _count("%s.%s" % (what, k), v, *TERM_KEYS[k])
+        return out_t
+    if "expiry" in spec:
+        _check_id_map("attack.expiry", spec["expiry"], term)
+        out["expiry"] = {iid: term("attack.expiry[%r]" % iid, t)
+                         for iid, t in spec["expiry"].items()}
     if "plans" in spec:
         out["plans"] = _check_id_map("attack.plans", spec["plans"], plan)
     if "usage" in spec:

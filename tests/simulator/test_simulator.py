@@ -2909,6 +2909,39 @@ def test_origin_goes_down_and_comes_back(start_sim):
     assert health()[("tcp", "80")]["Status"] == "normal"
 
 
+def test_an_instance_expiring_expired_in_debt_and_renewed(start_sim):
+    """The attack section's "expiry" sets what DescribeInstances answers of
+    an instance's term: ExpireTime in ms from a time spec, Status,
+    Enabled and DebtStatus; the others keep the defaults."""
+    s = start_sim(PLAN_CONFIG)
+
+    def terms():
+        r = call(s, plan_params("DescribeInstances", InstanceIds__2=INST2, PageNumber="1",
+                                PageSize="50"))
+        return {i["InstanceId"]: i for i in items_of(r, "DescribeInstances", "Instances")}
+    rows = terms()
+    assert rows[INST1]["ExpireTime"] == str(sim.INSTANCE_EXPIRE_MS)
+    assert (rows[INST1]["Status"], rows[INST1]["Enabled"], rows[INST1]["DebtStatus"]) == \
+        ("1", "1", "0")
+    t0 = time.time()
+    for term, want in (({"expires": "now+86400"}, ("1", "1", "0")),          # soon
+                       ({"expires": "now-60", "Status": 2, "Enabled": 0}, ("2", "0", "0")),
+                       ({"expires": "now+86400", "DebtStatus": 1}, ("1", "1", "1")),
+                       ({"expires": "now+31536000"}, ("1", "1", "0"))):  # renewed
+        section = dict(PLAN_CONFIG["attack"], expiry={INST1: term})
+        assert send(s.base + "/_sim/attack", "POST", json.dumps(section).encode()).status == 200
+        rows = terms()
+        got = rows[INST1]
+        assert (got["Status"], got["Enabled"], got["DebtStatus"]) == want, term
+        offset = int(term["expires"][3:])
+        assert abs(int(got["ExpireTime"]) / 1000 - (t0 + offset)) < 5, term
+        assert rows[INST2]["ExpireTime"] == str(sim.INSTANCE_EXPIRE_MS)
+    for bad in ({INST1: {"Status": 3}}, {INST1: {"expires": "tomorrow"}},
+                {INST1: {"DebtStatus": 2}}, {INST1: {"ExpireTime": 1}}, {INST1: 5}):
+        with pytest.raises(sim.ConfigError):
+            sim.check_attack({"expiry": bad}, 0)
+
+
 def test_an_attack_scripted_across_the_base_protection():
     """The attack section scripts an attack whose peak crosses the base
     protection bandwidth the plan says: AttackBps of the flow rows against

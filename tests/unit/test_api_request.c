@@ -288,6 +288,7 @@ DEF_TEST(only_documented_parameters) {
       {"DescribeDefenseCountStatistics", true, false, false},
       {"DescribeUnBlackholeCount", true, false, false},
       {"DescribeHealthCheckStatus", false, false, false},
+      {"DescribeInstances", true, false, false}, /* expiry, and the facts */
       {API_ACTION_INSTANCES, true, false, false},
       {API_ACTION_RULES, false, false, false},
       {API_ACTION_DOMAINS, true, false, false},

@@ -63,7 +63,8 @@ DEF_TEST(table) {
   EXPECT_EQ_STR("\"connections\", \"traffic\", \"blackhole\", \"events\", "
                 "\"qps\", \"status_codes\", \"cc_events\", "
                 "\"instance_cc_events\", \"capacity\", \"usage\", "
-                "\"advanced_mitigations\", \"blackhole_releases\", \"health\"",
+                "\"advanced_mitigations\", \"blackhole_releases\", \"health\", "
+                "\"expiry\"",
                 names);
   /* Every value names a field of its statistic, and its type is a gauge of
    * the stock types.db: no DERIVE for a count per minute, nothing that
@@ -77,7 +78,7 @@ DEF_TEST(table) {
       most = i + statistics_count * (statistics[i].variant_count - 1) + 1;
   OK(most <= SCHED_MAX_STATS && statistics_count <= SCHED_MAX_STATS);
   const char *gauges[] = {"gauge", "count", "operations_per_second",
-                          "current_connections", "bool"};
+                          "current_connections", "bool", "timeleft"};
   for (size_t i = 0; i < statistics_count; i++) {
     const statistic_t *s = statistics + i;
     OK(s->value_count <= STAT_MAX_VALUES);
@@ -832,6 +833,54 @@ DEF_TEST(quotas_of_the_account) {
   return 0;
 }
 
+DEF_TEST(expiry_in_seconds_left_and_its_news) {
+  const char *ids[] = {"ddoscoo-cn-a", "ddoscoo-cn-b"};
+  int left_out;
+  /* a: 10 days and 5 s after the window (ms, the fraction dropped); b:
+   * expired an hour before, in debt, stopped forwarding. */
+  CHECK_ZERO(answer_points(
+      "expiry",
+      "<DescribeInstancesResponse><RequestId>r</RequestId><TotalCount>2"
+      "</TotalCount><Instances><InstanceId>ddoscoo-cn-a</InstanceId>"
+      "<ExpireTime>1797069605999</ExpireTime><Status>1</Status><Enabled>1"
+      "</Enabled><DebtStatus>0</DebtStatus><Edition>9</Edition></Instances>"
+      "<Instances><DebtStatus>1</DebtStatus><InstanceId>ddoscoo-cn-b"
+      "</InstanceId><ExpireTime>1796202000000</ExpireTime><Status>2</Status>"
+      "<Enabled>0</Enabled></Instances></DescribeInstancesResponse>",
+      ids, 2, &left_out));
+  EXPECT_EQ_INT(0, left_out);
+  EXPECT_EQ_STR("1796205600 timeleft-expiry=864005\n"
+                "1796205600 gauge-instance_status=1\n"
+                "1796205600 gauge-enabled=1\n"
+                "1796205600 gauge-debt_status=0\n"
+                "1796205600 timeleft-expiry=0\n"
+                "1796205600 gauge-instance_status=2\n"
+                "1796205600 gauge-enabled=0\n"
+                "1796205600 gauge-debt_status=1\n",
+                emitted);
+  long long w = 14 * 86400, f = 3 * 86400;
+  stat_expiry_t e = {.expire = 1000000};
+  EXPECT_EQ_INT(STAT_EXPIRY_OK, stat_expiry_level(&e, 1000000 - w - 1, w, f));
+  EXPECT_EQ_INT(STAT_EXPIRY_WARNING, stat_expiry_level(&e, 1000000 - w, w, f));
+  EXPECT_EQ_INT(STAT_EXPIRY_FAILURE, stat_expiry_level(&e, 1000000 - f, w, f));
+  EXPECT_EQ_INT(STAT_EXPIRY_EXPIRED, stat_expiry_level(&e, 1000000, w, f));
+  e.expired = true; /* Status 2 before its ExpireTime */
+  EXPECT_EQ_INT(STAT_EXPIRY_EXPIRED, stat_expiry_level(&e, 0, w, f));
+  /* News once per change; nothing for an instance first seen fine. */
+  bool news;
+  EXPECT_EQ_INT(1, stat_mark_step(0, 1, &news));
+  OK(!news);
+  EXPECT_EQ_INT(2, stat_mark_step(1, 2, &news));
+  OK(news);
+  EXPECT_EQ_INT(2, stat_mark_step(2, 2, &news));
+  OK(!news);
+  EXPECT_EQ_INT(4, stat_mark_step(0, 4, &news));
+  OK(news);
+  EXPECT_EQ_INT(1, stat_mark_step(4, 1, &news));
+  OK(news);
+  return 0;
+}
+
 static char changes[512];
 
 static void change(void *ctx, const char *rule, const char *address,
@@ -942,6 +991,7 @@ int main(void) {
   RUN_TEST(quotas_of_the_account);
   RUN_TEST(origin_health_per_rule_and_server);
   RUN_TEST(health_changes_are_news_once);
+  RUN_TEST(expiry_in_seconds_left_and_its_news);
   RUN_TEST(events_per_window);
   RUN_TEST(events_beyond_one_page_count_from_all_pages);
   RUN_TEST(events_are_notified_once_each_way);
