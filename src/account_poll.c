@@ -656,7 +656,7 @@ static void notify_expiry(account_t *a, series_t *s, const api_rows_t *rows,
       sstrncpy(n.type_instance, k ? "debt_status" : "expiry",
                sizeof(n.type_instance));
       char until[32];
-      utc(e.expire, until, sizeof(until));
+      dispatch_utc(e.expire, until, sizeof(until));
       long long days = ((long long)e.expire - now) / 86400;
       if (k)
         ssnprintf(n.message, sizeof(n.message), "Anti-DDoS instance %s %s",
