@@ -628,13 +628,6 @@ static void notify_health(account_t *a, series_t *s, const api_rows_t *rows) {
   stat_health_each(rows, notify_health_change, &ctx);
 }
 
-/* t as 2026-12-01T06:48:49Z (its seconds, if gmtime_r cannot say). */
-static void utc(time_t t, char *buf, size_t size) {
-  struct tm tm;
-  if (gmtime_r(&t, &tm) == NULL || strftime(buf, size, "%FT%TZ", &tm) == 0)
-    ssnprintf(buf, size, "%lld", (long long)t);
-}
-
 /* An instance's term: one news each of its expiry coming near (WARNING,
  * FAILURE), its end (FAILURE), its renewal (OKAY), and of its debt and
  * its payment, also across a restart with a StateFile. */
@@ -672,7 +665,7 @@ static void notify_expiry(account_t *a, series_t *s, const api_rows_t *rows,
       sstrncpy(n.type_instance, k ? "debt_status" : "expiry",
                sizeof(n.type_instance));
       char until[32];
-      utc(e.expire, until, sizeof(until));
+      dispatch_utc(e.expire, until, sizeof(until));
       long long days = ((long long)e.expire - now) / 86400;
       if (k)
         ssnprintf(n.message, sizeof(n.message), "Anti-DDoS instance %s %s",

@@ -44,6 +44,12 @@ void dispatch_value(const account_t *a, const series_t *s, time_t end,
          (value_t){.gauge = (gauge_t)value});
 }
 
+void dispatch_utc(time_t t, char *buf, size_t size) {
+  struct tm tm;
+  if (gmtime_r(&t, &tm) == NULL || strftime(buf, size, "%FT%TZ", &tm) == 0)
+    ssnprintf(buf, size, "%lld", (long long)t);
+}
+
 /* The plugin's own health, as <block>-api, stamped with the whole second.
  * Reads can follow each other closely after one that ran long; a second
  * dispatch within the same second would be refused downstream ("Value too

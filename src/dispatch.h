@@ -18,6 +18,9 @@ void dispatch_value(const account_t *a, const series_t *s, time_t end,
 /* The block's self-monitoring (<block>-api): the mean latency of this
  * read's requests (if any), the counters, and of each statistic its
  * counters and its age (see statistic_age). */
+/* t as notifications show it: ISO 8601 in UTC ("2026-12-05T14:45:14Z"). */
+void dispatch_utc(time_t t, char *buf, size_t size);
+
 void dispatch_stats(account_t *a, double latency_sum, unsigned latency_count);
 
 /* The block's counters of stat; NULL if the block does not poll it. */

@@ -13,6 +13,7 @@
 
 #include "account_request.h"
 #include "api_request.h"
+#include "dispatch.h"
 #include "sources.h"
 #include "state_store.h"
 
@@ -48,17 +49,11 @@ typedef struct {
   char why[128]; /* with n 0 */
 } sources_t;
 
-static void utc(time_t t, char *buf, size_t size) {
-  struct tm tm;
-  if (gmtime_r(&t, &tm) == NULL || strftime(buf, size, "%FT%TZ", &tm) == 0)
-    ssnprintf(buf, size, "%lld", (long long)t);
-}
-
 static void when_text(const event_pending_t *p, bool started, char *buf,
                       size_t size) {
   char from[32], to[32];
-  utc(p->e.start, from, sizeof(from));
-  utc(p->e.end, to, sizeof(to));
+  dispatch_utc(p->e.start, from, sizeof(from));
+  dispatch_utc(p->e.end, to, sizeof(to));
   if (started)
     ssnprintf(buf, size, "since %s", from);
   else
