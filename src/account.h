@@ -93,7 +93,7 @@ typedef struct {
   uint64_t failed;
   uint64_t throttled;
   uint64_t backfilled;
-  stat_health_t of[16]; /* of the block's statistics[i] */
+  stat_health_t of[STAT_MAX_STATISTICS]; /* of the block's statistics[i] */
 } account_stats_t;
 
 typedef struct {
@@ -143,9 +143,11 @@ typedef struct {
   size_t *rule_counts;
   size_t rules_of;
   bool aggregate;
-  const statistic_t *statistics[16]; /* Statistics: what each instance gives */
+  const statistic_t *statistics[STAT_MAX_STATISTICS]; /* Statistics: what each
+                                                         instance gives */
   size_t statistics_count;
-  const statistic_t *priority[8]; /* Priority: who gives way last, first */
+  const statistic_t *priority[STAT_MAX_STATISTICS]; /* Priority: who gives
+                                                       way last, first */
   size_t priority_count;
   cdtime_t interval;
   int window;
@@ -194,8 +196,8 @@ typedef struct {
    * errors, and its sources refused. */
   event_pending_t **pending;
   size_t pending_count;
-  c_complain_t sources_complaint[2];
-  c_complain_t sources_name_complaint[2];
+  c_complain_t sources_complaint[3];
+  c_complain_t sources_name_complaint[3];
   /* What DescribeInstances and DescribeInstanceDetails say of the
    * instances (account_facts.c): the IPs that attribute rows to them. */
   instance_facts_t facts;

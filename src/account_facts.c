@@ -23,6 +23,12 @@ typedef struct {
   request_kind_t kind; /* REQUEST_FACTS */
   bool details;
   size_t first, count;
+  /* DescribeInstances of the account's every instance (no InstanceIds, no
+   * ResourceGroupId): for an answer of the whole account (a statistic of
+   * STAT_ACCOUNT_BY_IP), whose rows name the IPs of instances the block
+   * does not poll too. Its DescribeInstanceDetails follow, of the
+   * instances it lists. */
+  bool account;
   int page; /* the page to ask next, from 1; 0: answered */
   bool in_flight;
 } facts_request_t;
@@ -63,14 +69,24 @@ static const api_field_t eip_fields[] = {
     {"Eip", API_FIELD_TEXT, false},
 };
 
+/* Whether a statistic of the block asks for the whole account. */
+static bool account_wide(const account_t *a) {
+  for (size_t k = 0; !a->aggregate && k < a->statistics_count; k++)
+    if (a->statistics[k]->attribution == STAT_ACCOUNT_BY_IP)
+      return true;
+  return false;
+}
+
 /* Whether a statistic of the block attributes rows by IP among several of
  * its instances. */
 static bool needed(const account_t *a) {
-  if (a->aggregate || a->instance_count < 2)
+  if (a->aggregate || a->instance_count < 1)
     return false;
   for (size_t k = 0; k < a->statistics_count; k++)
-    if (a->statistics[k]->attribution == STAT_BY_IP)
-      return true;
+    if ((a->statistics[k]->attribution == STAT_BY_IP &&
+         a->instance_count >= 2) ||
+        a->statistics[k]->attribution == STAT_ACCOUNT_BY_IP)
+      return true; /* an account's answer: other instances' IPs too */
   return false;
 }
 
@@ -155,7 +171,10 @@ void account_facts_begin(account_t *a, cdtime_t now) {
       forget(f);
       return;
     }
-  for (size_t c = 0; c < chunks; c++)
+  if (account_wide(a)) /* the account's list, then its details */
+    f->requests[f->request_count++] =
+        (facts_request_t){.kind = REQUEST_FACTS, .account = true, .page = 1};
+  for (size_t c = 0; c < chunks && !account_wide(a); c++)
     for (int details = 0; details < 2; details++) {
       size_t first = c * API_MAX_INSTANCE_IDS;
       size_t left = f->id_count - first;
@@ -192,7 +211,7 @@ int account_facts_start_next(account_t *a, cdtime_t now, cdtime_t deadline) {
       continue;
     rpc_params_t params = RPC_PARAMS_INIT;
     if (api_facts_params(q->details ? API_ACTION_DETAILS : API_ACTION_FACTS,
-                         a->region_id, a->resource_group_id,
+                         a->region_id, q->account ? NULL : a->resource_group_id,
                          (const char *const *)f->ids + q->first, q->count,
                          q->page, q->details ? 0 : API_FACTS_PAGE_SIZE,
                          &params) != 0)
@@ -204,6 +223,43 @@ int account_facts_start_next(account_t *a, cdtime_t now, cdtime_t deadline) {
     if (status == 0)
       q->in_flight = true;
     return (status == -1) ? -1 : (status == 0);
+  }
+  return 0;
+}
+
+/* The account's list is read: the DescribeInstanceDetails of every
+ * instance it holds, API_MAX_INSTANCE_IDS a request. Nothing else of the
+ * refresh is in flight (the list is its only request before). Returns 0 or
+ * ENOMEM. */
+static int ask_details_of_all(struct account_facts_s *f) {
+  size_t n = f->building.count;
+  size_t chunks = (n + API_MAX_INSTANCE_IDS - 1) / API_MAX_INSTANCE_IDS;
+  char **ids = calloc(n + 1, sizeof(*ids));
+  facts_request_t *grown =
+      realloc(f->requests, (f->request_count + chunks + 1) * sizeof(*grown));
+  if (grown != NULL)
+    f->requests = grown;
+  if (ids == NULL || grown == NULL) {
+    free(ids);
+    return ENOMEM;
+  }
+  for (size_t i = 0; i < f->id_count; i++)
+    sfree(f->ids[i]);
+  sfree(f->ids);
+  f->ids = ids;
+  f->id_count = 0;
+  for (size_t i = 0; i < n; i++)
+    if ((f->ids[f->id_count++] = strdup(f->building.items[i].id)) == NULL)
+      return ENOMEM;
+  for (size_t c = 0; c < chunks; c++) {
+    size_t first = c * API_MAX_INSTANCE_IDS, left = n - first;
+    f->requests[f->request_count++] = (facts_request_t){
+        .kind = REQUEST_FACTS,
+        .details = true,
+        .first = first,
+        .count = left < API_MAX_INSTANCE_IDS ? left : API_MAX_INSTANCE_IDS,
+        .page = 1,
+    };
   }
   return 0;
 }
@@ -296,6 +352,8 @@ void account_facts_finished(account_t *a, void *user, const http_result_t *r) {
                   (uint64_t)q->page * API_FACTS_PAGE_SIZE < total &&
                   q->page < STAT_MAX_PAGES;
       q->page = more ? q->page + 1 : 0;
+      if (status == 0 && q->account && q->page == 0)
+        status = ask_details_of_all(f); /* q moved: not used again */
     }
   }
   api_rows_clear(&rows);

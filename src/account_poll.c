@@ -169,6 +169,9 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
   series_t *s = a->series + i;
   bool web = s->stat->scope == SCOPE_DOMAIN;
   bool rules = s->stat->takes_rules;
+  /* The whole account's: the account itself, or every instance of it. */
+  bool account = s->stat->scope == SCOPE_ACCOUNT ||
+                 s->stat->attribution == STAT_ACCOUNT_BY_IP;
   char *json = rules ? network_rules(a, s) : NULL;
   stat_spelling_t *spelling = spelling_of(a, s->variant);
   s->asked_alt = spelling != NULL && spelling->alt;
@@ -177,17 +180,17 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
       .region_id = a->region_id,
       .resource_group_id = a->resource_group_id,
       .instance_ids =
-          (web || rules) ? NULL
-          : s->chunk     ? (const char *const *)s->member_ids
+          (web || rules || account) ? NULL
+          : s->chunk                ? (const char *const *)s->member_ids
                      : (const char *const *)a->instance_ids + s->first_instance,
-      .instance_count = (web || rules) ? 0
-                        : s->chunk     ? s->member_count
-                                       : s->instance_count,
+      .instance_count = (web || rules || account) ? 0
+                        : s->chunk                ? s->member_count
+                                                  : s->instance_count,
       .network_rules = json,
       .domain = web ? s->domain : NULL,
-      .account = s->stat->scope == SCOPE_ACCOUNT,
-      .fixed_param = s->variant ? s->variant->param : NULL,
-      .fixed_value = !s->variant    ? NULL
+      .account = account,
+      .fixed_param = s->variant ? s->variant->param : s->stat->fixed_param,
+      .fixed_value = !s->variant    ? s->stat->fixed_value
                      : s->asked_alt ? s->variant->alt_value
                                     : s->variant->value,
       .port = s->port[0] ? s->port : NULL,
@@ -390,7 +393,9 @@ static sched_outcome_t api_failed(poll_t *p, series_t *s,
     return SCHED_AGAIN;
   }
   api_error_class_t class = api_error_classify(error->code, r->http_status);
+  /* A request of the whole account names no instance to split by. */
   if (s->chunk && s->member_count > 1 &&
+      s->stat->attribution != STAT_ACCOUNT_BY_IP &&
       (class == API_ERROR_PERMISSION || class == API_ERROR_REQUEST ||
        class == API_ERROR_GONE))
     return split(p, s, r, error, class);
@@ -526,7 +531,7 @@ static void notify_events(account_t *a, series_t *s, const api_rows_t *rows,
   char first_refused[128] = "";
   for (size_t r = 0; r < rows->count; r++) {
     stat_event_t e;
-    stat_event(rows, r, &e);
+    (s->stat->event != NULL ? s->stat->event : stat_event)(rows, r, &e);
     /* An Ip or Port of an answer that is none: not notified, not kept. */
     if (!stat_event_names_ok(&e)) {
       if (refused++ == 0) {
@@ -542,8 +547,12 @@ static void notify_events(account_t *a, series_t *s, const api_rows_t *rows,
     ssnprintf(key, sizeof(key), "%s/%s/event/%s/%s/%s/%lld", a->name,
               s->plugin_instance, e.type, e.ip, e.port, (long long)e.start);
     /* The mark: 1, its start notified; its end (2 at least), its end too. */
-    event_of_t of = {
-        .op = SOURCES_DDOS, .key = key, .plugin_instance = s->plugin_instance};
+    /* DescribeDDosEventSrcIp names the sources of a mitigation or a
+     * blackhole; none names a connection flood's (instance_cc_events). */
+    event_of_t of = {.op = strcmp(e.type, "cc") == 0 ? SOURCES_NONE
+                                                     : SOURCES_DDOS,
+                     .key = key,
+                     .plugin_instance = s->plugin_instance};
     event_sources_due(a, &of, &e, since, now);
   }
   if (refused > 0)

@@ -398,6 +398,8 @@ static int build_chunks(account_t *a, char *const *ids, const series_t *old,
       }
     size_t max =
         (facts || stat->attribution != STAT_BY_IP) ? stat->max_instances : 1;
+    if (stat->attribution == STAT_ACCOUNT_BY_IP)
+      max = n; /* one request, naming none, for all of them */
     size_t chunks = facts_chunks(n, max, caps, first);
     for (size_t c = 0; c < chunks && status == 0; c++) {
       size_t to = (c + 1 < chunks) ? first[c + 1] : n;
@@ -429,7 +431,9 @@ bool account_series_idle(account_t *a) {
     if (!c->chunk)
       continue;
     bool idle = false;
-    if (c->member_count > 1 && c->stat->attribution == STAT_BY_IP && usable) {
+    bool account = c->stat->attribution == STAT_ACCOUNT_BY_IP;
+    if ((c->member_count > 1 || account) &&
+        (c->stat->attribution == STAT_BY_IP || account) && usable) {
       /* New instances: their IPs first, if they are being asked. */
       idle = !ready;
       for (size_t j = 0; refreshing && !idle && j < c->member_count; j++)

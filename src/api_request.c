@@ -151,7 +151,9 @@ int api_facts_params(const char *action, const char *region_id,
                      const char *const *instance_ids, size_t count,
                      int page_number, int page_size, rpc_params_t *params) {
   int status = listing_params(action, region_id, resource_group_id, params);
-  if (status != 0 || count < 1 || count > API_MAX_INSTANCE_IDS) {
+  /* DescribeInstances alone may name none: the account's every instance. */
+  if (status != 0 || (count < 1 && page_size == 0) ||
+      count > API_MAX_INSTANCE_IDS) {
     rpc_params_clear(params);
     return -1;
   }

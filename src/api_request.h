@@ -43,7 +43,8 @@ typedef struct {
   int interval;    /* seconds per row (operations with rows); 0: not sent */
   int page_size;   /* PageSize (paged answers); 0: not sent */
   int page_number; /* PageNumber, with page_size: from 1; 0: 1 */
-  /* The whole account's: neither instances nor a domain. */
+  /* The whole account's: neither instances nor a domain (a statistic of
+   * SCOPE_ACCOUNT, or of STAT_ACCOUNT_BY_IP). */
   bool account;
   /* NetworkRules (a JSON text); NULL: not sent. */
   const char *network_rules;
@@ -86,9 +87,10 @@ int api_network_rules_params(const char *region_id,
 #define API_ACTION_DOMAINS "DescribeDomains"
 
 /* The instance facts (instance_facts.h): DescribeInstances, of the listed
- * instance_ids (1 .. API_MAX_INSTANCE_IDS), page page_number of
- * API_FACTS_PAGE_SIZE; and DescribeInstanceDetails (page_size 0: no
- * paging) of the same. Returns 0 or -1. */
+ * instance_ids (1 .. API_MAX_INSTANCE_IDS, or 0: the account's every
+ * instance), page page_number of API_FACTS_PAGE_SIZE; and
+ * DescribeInstanceDetails (page_size 0: no paging) of the listed (1 ..).
+ * Returns 0 or -1. */
 #define API_ACTION_FACTS "DescribeInstances"
 #define API_ACTION_DETAILS "DescribeInstanceDetails"
 #define API_FACTS_PAGE_SIZE 50

@@ -60,25 +60,36 @@ static void when_text(const event_pending_t *p, bool started, char *buf,
     ssnprintf(buf, size, "from %s to %s", from, to);
 }
 
-/* A mitigation or blackhole started or ended: which instance and IP, how
- * hard, since when. A blackhole's start is a failure: its IP is
- * unreachable. */
+/* The attacks on an instance's IP, by their EventType: the notification's
+ * type instance and words, and the severity of a start (a blackhole's is a
+ * failure: its IP is unreachable). The last row: any other, a mitigation. */
+static const struct {
+  const char *type;
+  const char *type_instance;
+  const char *words;
+  int severity;
+} attacks[] = {
+    {"blackhole", "blackhole_events", "blackhole", NOTIF_FAILURE},
+    {"cc", "cc_instance_events", "CC (connection flood)", NOTIF_WARNING},
+    {NULL, "mitigation_events", "mitigation", NOTIF_WARNING},
+};
+
+/* An attack on an instance's IP (a mitigation, a blackhole, a connection
+ * flood) started or ended: which instance and IP, how hard, since when. */
 static void ddos_head(const event_pending_t *p, bool started,
                       notification_t *n) {
-  bool blackhole = strcmp(p->type, "blackhole") == 0;
-  n->severity = !started    ? NOTIF_OKAY
-                : blackhole ? NOTIF_FAILURE
-                            : NOTIF_WARNING;
-  sstrncpy(n->type_instance,
-           blackhole ? "blackhole_events" : "mitigation_events",
+  size_t k = 0;
+  while (attacks[k].type != NULL && strcmp(p->type, attacks[k].type) != 0)
+    k++;
+  n->severity = started ? attacks[k].severity : NOTIF_OKAY;
+  sstrncpy(n->type_instance, attacks[k].type_instance,
            sizeof(n->type_instance));
   char when[80];
   when_text(p, started, when, sizeof(when));
   ssnprintf(n->message, sizeof(n->message),
             "Anti-DDoS %s %s: instance %s, IP %s%s%s, %" PRIu64
             " bit/s, %" PRIu64 " packets/s, %s",
-            blackhole ? "blackhole" : "mitigation",
-            started ? "started" : "ended", p->plugin_instance,
+            attacks[k].words, started ? "started" : "ended", p->plugin_instance,
             p->ip[0] ? p->ip : "?", p->port[0] ? ", port " : "", p->port,
             p->e.bps, p->e.pps, when);
 }
@@ -109,8 +120,8 @@ static int cc_params(const account_t *a, const event_pending_t *p,
   return cc_top_ip_params(a->region_id, p->domain, p->e.start, end, params);
 }
 
-/* Each kind of event: the operation that finds its sources, its answer,
- * and the notification's words. */
+/* Each kind of event: the operation that finds its sources (NULL: none),
+ * its answer, and the notification's words. */
 static const struct {
   const char *action;
   const char *list;
@@ -128,6 +139,7 @@ static const struct {
     [SOURCES_CC] = {API_ACTION_TOP_IP, CC_TOP_IP_LIST, cc_source_fields,
                     &cc_source_field_count, "top blocked sources: ",
                     "no blocked sources reported", cc_params, cc_head},
+    [SOURCES_NONE] = {.head = ddos_head},
 };
 
 /* An event started or ended, with who is attacking, as a notification:
@@ -221,7 +233,10 @@ void event_sources_due(account_t *a, const event_of_t *of,
     state_store_set_mark(of->key, (after == 2 && e->end > 2) ? e->end : after);
     return;
   }
-  if (p == NULL && a->event_sources && a->pending_count < MAX_WAITING) {
+  /* EventSources false, or an event whose sources no operation names:
+   * notified at once, without a request. */
+  bool asks = a->event_sources && kinds[of->op].action != NULL;
+  if (p == NULL && asks && a->pending_count < MAX_WAITING) {
     event_pending_t **more =
         realloc(a->pending, (a->pending_count + 1) * sizeof(*more));
     p = (more != NULL) ? calloc(1, sizeof(*p)) : NULL;
@@ -251,8 +266,8 @@ void event_sources_due(account_t *a, const event_of_t *of,
   q->end_due = due.end;
   if (p != NULL)
     return;
-  if (!a->event_sources) {
-    notify_without(a, q, ""); /* EventSources false: no request */
+  if (!asks) {
+    notify_without(a, q, "");
     return;
   }
   c_complain(LOG_WARNING, &a->sources_name_complaint[of->op],

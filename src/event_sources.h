@@ -21,6 +21,9 @@
 typedef enum {
   SOURCES_DDOS, /* a mitigation or blackhole event: DescribeDDosEventSrcIp */
   SOURCES_CC,   /* an HTTP flood on a domain: DescribeWebReportTopIp */
+  /* a connection flood (CC) on an instance's IP (instance_cc_events): no
+   * operation names its sources, it is notified at once */
+  SOURCES_NONE,
 } sources_op_t;
 
 /* What an event's notification names: the plugin instance, and for an HTTP

@@ -142,14 +142,15 @@ void facts_attribute(const instance_facts_t *f, const statistic_t *stat,
   int field = field_of(stat, stat->attribution_field);
   for (size_t r = 0; r < rows->count; r++) {
     owner[r] = SIZE_MAX;
-    if (n == 1) {
+    bool account = stat->attribution == STAT_ACCOUNT_BY_IP;
+    if (n == 1 && !account) {
       owner[r] = 0;
       continue;
     }
     const char *text =
         (field >= 0) ? rows->values[r * rows->field_count + field].text : "";
     const char *id = text;
-    if (stat->attribution == STAT_BY_IP) {
+    if (stat->attribution == STAT_BY_IP || account) {
       char name[48];
       if (!stat_ip_name(text, name, sizeof(name))) {
         note_first(&note->not_ip, note->first_not_ip,
@@ -165,7 +166,9 @@ void facts_attribute(const instance_facts_t *f, const statistic_t *stat,
     for (size_t k = 0; k < n && owner[r] == SIZE_MAX; k++)
       if (strcmp(ids[k], id) == 0)
         owner[r] = k;
-    if (owner[r] == SIZE_MAX) /* an instance the request did not name */
+    if (owner[r] == SIZE_MAX && account) /* the block does not poll it */
+      note->others++;
+    else if (owner[r] == SIZE_MAX) /* an instance the request did not name */
       note_first(&note->unusable, note->first_unusable,
                  sizeof(note->first_unusable), text);
   }

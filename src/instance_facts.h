@@ -81,7 +81,9 @@ size_t facts_chunks(size_t n, size_t max, const size_t *cap, size_t *first);
  * them: owner[r] is the index into ids of row r's instance, or SIZE_MAX
  * (not attributed). With n 1, every row is that instance's (the request
  * named no other). Else by stat's attribution field: STAT_BY_INSTANCE_ID
- * a row's InstanceId; STAT_BY_IP a row's Ip, through the facts. */
+ * a row's InstanceId; STAT_BY_IP a row's Ip, through the facts; and
+ * STAT_ACCOUNT_BY_IP (a request naming no instance, ids the block's) so
+ * also with n 1. */
 typedef struct {
   size_t unknown;          /* rows naming an IP the facts do not know */
   char first_unknown[256]; /* the first of them, as answered */
@@ -89,6 +91,9 @@ typedef struct {
   char first_not_ip[256];
   size_t unusable; /* rows naming an instance the request did not name */
   char first_unusable[256];
+  /* STAT_ACCOUNT_BY_IP: rows of the account's instances the block does not
+   * poll (the request named none), dropped without a word. */
+  size_t others;
 } facts_attribution_t;
 
 void facts_attribute(const instance_facts_t *f, const statistic_t *stat,

@@ -187,6 +187,29 @@ static int cc_points(const statistic_t *stat, const api_rows_t *rows,
                      time_t first_end, time_t last_end, int window,
                      stat_emit_t emit, void *ctx, char *why, size_t why_size);
 
+/* DescribeDDosAllEventList: the attack events of the whole account (the
+ * request names no instance), EventType cc, a row per connection flood
+ * (CC) on an IP of an instance: Ip says whose, through the instance facts.
+ * Paged like DDoSEvents, counted by Total. Mbps is Mbit/s, not bit/s. Area
+ * (where the attack comes from) is not read. */
+static const api_field_t all_event_fields[] = {
+    {"EventType", API_FIELD_TEXT, true}, {"Ip", API_FIELD_TEXT, false},
+    {"Port", API_FIELD_TEXT, false},     {"StartTime", API_FIELD_COUNT, true},
+    {"EndTime", API_FIELD_COUNT, false}, {"Mbps", API_FIELD_COUNT, false},
+    {"Pps", API_FIELD_COUNT, false},
+};
+enum { AE_TYPE, AE_IP, AE_PORT, AE_START, AE_END, AE_MBPS, AE_PPS };
+static const stat_value_t all_event_values[] = {
+    {"EventType", "count", "cc_instance_events"},
+    {"Mbps", "gauge", "cc_instance_peak_bps"},
+    {"Pps", "operations_per_second", "cc_instance_peak_packets"},
+};
+
+static int all_events_points(const statistic_t *stat, const api_rows_t *rows,
+                             time_t first_end, time_t last_end, int window,
+                             stat_emit_t emit, void *ctx, char *why,
+                             size_t why_size);
+
 /* DescribeInstanceSpecs: a row per instance asked (InstanceId), what its
  * plan protects and allows. Bandwidths in bit/s (Gbit/s and Mbit/s in the
  * answer), "gauge" as traffic's; RealLimitBw 0 is no limit, DefenseCount
@@ -465,6 +488,32 @@ const statistic_t statistics[] = {
         .max_response = 1024 * 1024, /* a page of floods (50) */
         .points = cc_points,
         .state_suffix = "/cc_events",
+    },
+    {
+        .name = "instance_cc_events",
+        .action = "DescribeDDosAllEventList",
+        .takes = 0, /* no ResourceGroupId, no InstanceIds */
+        .scope = SCOPE_INSTANCE,
+        .batch_seconds = 3600,
+        .lookback = 86400, /* floods of the last day that still run */
+        .list = "AttackEvents",
+        .fields = all_event_fields,
+        .field_count = COUNT_OF(all_event_fields),
+        .root_fields = event_root_fields, /* Total */
+        .root_field_count = COUNT_OF(event_root_fields),
+        .values = all_event_values,
+        .value_count = COUNT_OF(all_event_values),
+        .max_response = 1024 * 1024, /* a page of events (50) */
+        .max_instances = SIZE_MAX,   /* names none: every instance at once */
+        .attribution = STAT_ACCOUNT_BY_IP,
+        .attribution_field = "Ip",
+        .points = all_events_points,
+        .state_suffix = "/instance_cc_events",
+        /* One type a request: a web-cc event's Ip is its domain, no IP to
+         * attribute (cc_events has the domains' floods). */
+        .fixed_param = "EventType",
+        .fixed_value = "cc",
+        .event = stat_all_event,
     },
     {
         .name = "capacity",
@@ -1363,6 +1412,65 @@ static int cc_points(const statistic_t *stat, const api_rows_t *rows,
     }
     emit(ctx, end, stat->values[0].type, stat->values[0].type_instance, floods);
     emit(ctx, end, stat->values[1].type, stat->values[1].type_instance, qps);
+  }
+  return 0;
+}
+
+void stat_all_event(const api_rows_t *rows, size_t r, stat_event_t *e) {
+  const api_value_t *row = rows->values + r * rows->field_count;
+  uint64_t mbps = row[AE_MBPS].count;
+  *e = (stat_event_t){
+      .type = row[AE_TYPE].text,
+      .ip = row[AE_IP].text,
+      .port = row[AE_PORT].text,
+      .start = (time_t)row[AE_START].count,
+      .end = row[AE_END].present ? (time_t)row[AE_END].count : 0,
+      /* Mbit/s as bit/s, saturated rather than wrapped. */
+      .bps = (mbps > UINT64_MAX / 1000000) ? UINT64_MAX : mbps * 1000000,
+      .pps = row[AE_PPS].count,
+  };
+}
+
+/* Per window: the connection floods (CC) on the instance under way at some
+ * time in it, and the largest among them. */
+static int all_events_points(const statistic_t *stat, const api_rows_t *rows,
+                             time_t first_end, time_t last_end, int window,
+                             stat_emit_t emit, void *ctx, char *why,
+                             size_t why_size) {
+  for (size_t r = 0; r < rows->count; r++) {
+    stat_event_t e;
+    stat_all_event(rows, r, &e);
+    if (strcmp(e.type, stat->fixed_value) != 0) {
+      char shown[64];
+      stat_escape(e.type, shown, sizeof(shown));
+      snprintf(why, why_size, "EventType \"%s\" is not the \"%s\" asked", shown,
+               stat->fixed_value);
+      return -1;
+    }
+    if (e.end != 0 && e.end < e.start) {
+      char shown[96];
+      stat_escape(e.ip, shown, sizeof(shown));
+      snprintf(why, why_size, "an event of %s ends before it starts", shown);
+      return -1;
+    }
+  }
+  for (time_t end = first_end; end <= last_end; end += window) {
+    double floods = 0, bps = 0, pps = 0;
+    for (size_t r = 0; r < rows->count; r++) {
+      stat_event_t e;
+      stat_all_event(rows, r, &e);
+      if (e.start >= end || (e.end != 0 && e.end <= end - window))
+        continue; /* not under way in this window */
+      floods++;
+      if ((double)e.bps > bps)
+        bps = (double)e.bps;
+      if ((double)e.pps > pps)
+        pps = (double)e.pps;
+    }
+    const stat_value_t *v = stat->values;
+    emit(ctx, end, v[0].type, v[0].type_instance, floods);
+    emit(ctx, end, v[1].type, v[1].type_instance, bps);
+    emit(ctx, end, v[2].type, v[2].type_instance, pps);
   }
   return 0;
 }

@@ -24,6 +24,9 @@
 #define STAT_MAX_VALUES 16
 /* Pages of one paged answer (events) read for one request's windows. */
 #define STAT_MAX_PAGES 20
+/* Statistics one block may poll (account_t's arrays): room for the table's
+ * rows, and for more. */
+#define STAT_MAX_STATISTICS 16
 
 typedef enum {
   SCOPE_PORT,     /* a series per instance and port (or all ports) */
@@ -41,9 +44,16 @@ typedef enum {
   STAT_BY_INSTANCE_ID, /* a row's attribution_field is its InstanceId */
   STAT_BY_IP, /* a row's attribution_field is an IP of its instance, mapped
                  through the instance facts (instance_facts.h) */
+  /* The request names no instance: it answers for the whole account, one
+   * request (a chunk of all the block's instances, a series of its own)
+   * for every instance; a row goes, by its IP as for STAT_BY_IP, to the
+   * instance of the block it belongs to, and a row of an instance the block
+   * does not poll is dropped without a word. */
+  STAT_ACCOUNT_BY_IP,
 } stat_attribution_t;
 
 typedef struct statistic_s statistic_t;
+typedef struct stat_event_s stat_event_t;
 
 /* Where a statistic's values go: one value of the window ending at end. */
 typedef void (*stat_emit_t)(void *ctx, time_t end, const char *type,
@@ -158,6 +168,14 @@ struct statistic_s {
   /* Asked once per variant (e.g. QueryType gf and upstrem); NULL: once. */
   const stat_variant_t *variants;
   size_t variant_count;
+  /* A parameter every request carries with this value (EventType cc);
+   * NULL: none. A variant's goes before it. */
+  const char *fixed_param;
+  const char *fixed_value;
+  /* Row r of an answer as an attack event, for the notifications of a
+   * statistic with a lookback of instances (stat_event, stat_all_event);
+   * NULL: stat_event. */
+  void (*event)(const api_rows_t *rows, size_t r, stat_event_t *e);
   /* A state that changes slowly (a plan's limits, quotas used): asked once
    * every StateInterval (sched_series_t.cadence), with the requests the
    * per-minute statistics leave over; timeless too. */
@@ -314,15 +332,15 @@ void stat_escape(const char *text, char *out, size_t size);
 #define STAT_MAX_NAMED_SERIES 4096
 
 /* An attack event of a DescribeDDoSEvents answer. */
-typedef struct {
-  const char *type; /* "defense" (mitigation) or "blackhole" */
+struct stat_event_s {
+  const char *type; /* "defense" (mitigation), "blackhole" or "cc" */
   const char *ip;
   const char *port; /* "" for a blackhole */
   time_t start;
   time_t end; /* 0: still running (EndTime 0 or absent); or its planned end */
   uint64_t bps, pps;
   uint64_t qps; /* an HTTP flood's (DescribeDomainAttackEvents) MaxQps */
-} stat_event_t;
+};
 
 /* Row r of an events answer as an event. */
 void stat_event(const api_rows_t *rows, size_t r, stat_event_t *e);
@@ -343,6 +361,11 @@ int stat_event_notify(
 /* Row r of a DescribeDomainAttackEvents answer (the cc_events statistic)
  * as an event: type "cc", no Ip or Port, its MaxQps in qps. */
 void stat_cc_event(const api_rows_t *rows, size_t r, stat_event_t *e);
+
+/* Row r of a DescribeDDosAllEventList answer (the instance_cc_events
+ * statistic) as an event: its EventType ("cc"), Ip, Port, its Mbps (Mbit/s)
+ * as bit/s (times 10^6) and Pps. */
+void stat_all_event(const api_rows_t *rows, size_t r, stat_event_t *e);
 
 /* "connections", "traffic", ...: for messages naming the known ones. */
 void statistics_names(char *buf, size_t size);

@@ -10,7 +10,11 @@ notification names who is attacking: the event's top source IPs with
 region and ISP, one DescribeDDosEventSrcIp request per notification; the
 answer's hostile sources are left out or shown as "?", and logged escaped.
 The campaign's block has EventSources false: no such request, the
-notifications without sources."""
+notifications without sources. The first block's "instance_cc_events":
+the connection floods (CC) of DescribeDDosAllEventList, one request for
+the whole account, under the instance whose IP they hit, notified once
+each way across the restart, without sources (no operation names them);
+a flood on an instance of the account the block does not poll ignored."""
 
 import os
 import re
@@ -25,6 +29,10 @@ KEYS = {"LTAIevents": {"secret": "SECRET-events-2b"}}
 INSTANCE = "ddoscoo-cn-ev"
 IP = "203.0.113.40"
 PEAK_BPS, PEAK_PPS = 30_000_000_000, 4_000_000
+# Another instance of the account, not polled by the block, under a CC
+# flood too; the block's own CC flood: Mbit/s in the answer.
+OTHER, OTHER_IP = "ddoscoo-cn-evother", "203.0.113.41"
+CC_MBPS, CC_PPS = 1_500, 120_000
 # Most attack traffic first, as the service ranks them; two hostile ones.
 SOURCES = [{"ip": "2001:DB8::0:77", "area_id": "us", "isp": "100017", "count": 9000},
            {"ip": "198.51.100.9", "area_id": "110000", "isp": "100026", "count": 5000},
@@ -40,7 +48,12 @@ def attack(now, end=None):
          "ramp_seconds": 0, "peak_bps": PEAK_BPS, "peak_pps": PEAK_PPS,
          "blackhole_from": now - 300, "blackhole_to": end or now + 3600,
          "sources": SOURCES}
-    return {"attacks": [a]}
+    cc = [{"instance": INSTANCE, "ip": IP, "port": 8080, "start": now - 400, "end": end,
+           "peak_mbps": CC_MBPS, "peak_pps": CC_PPS},
+          {"instance": OTHER, "ip": OTHER_IP, "port": 80, "start": now - 400,
+           "peak_mbps": 7, "peak_pps": 7}]
+    return {"attacks": [a], "cc_attacks": cc,
+            "instance_ips": {INSTANCE: [IP], OTHER: [OTHER_IP]}}
 
 
 def workdir(d, name):
@@ -56,16 +69,16 @@ def notifications(cd):
 def run(tmp_path_factory):
     d = str(tmp_path_factory.mktemp("events"))
     now = int(time.time())
-    sim = Simulator(d, {"keys": KEYS, "instances": [INSTANCE], "attack": attack(now)})
+    sim = Simulator(d, {"keys": KEYS, "instances": [INSTANCE, OTHER], "attack": attack(now)})
     state = os.path.join(d, "state")
     config = 'StateFile "%s"\n' % state + block(
-        "ev", *KEY, 'Endpoint "%s"' % sim.url, 'Statistics "events"',
+        "ev", *KEY, 'Endpoint "%s"' % sim.url, 'Statistics "events" "instance_cc_events"',
         'InstanceId "%s"' % INSTANCE, "Interval 1")
     t = {"start": now - 600, "blackhole": now - 300}
     try:
         first = Collectd(workdir(d, "first"), config)
         try:
-            wait_for(lambda: len(notifications(first)) >= 2, 30, "the start notifications")
+            wait_for(lambda: len(notifications(first)) >= 3, 30, "the start notifications")
         finally:
             first.stop()
         t["first"] = first
@@ -74,7 +87,7 @@ def run(tmp_path_factory):
         second = Collectd(workdir(d, "second"), config)
         try:
             sim.control("attack", attack(now, int(time.time())))
-            wait_for(lambda: len(notifications(second)) >= 2, 90,
+            wait_for(lambda: len(notifications(second)) >= 3, 90,
                      "the end notifications", step=1)
             time.sleep(2)  # nothing more comes
         finally:
@@ -83,8 +96,18 @@ def run(tmp_path_factory):
     finally:
         sim.stop()
     t["requests"] = [r for r in sim.requests() if r.get("action") == "DescribeDDoSEvents"]
+    t["all_events"] = [r for r in sim.requests()
+                       if r.get("action") == "DescribeDDosAllEventList"]
     t["sources"] = [r for r in sim.requests() if r.get("action") == "DescribeDDosEventSrcIp"]
     return t
+
+
+def volumetric(cd):
+    return [l for l in notifications(cd) if "Anti-DDoS CC" not in l]
+
+
+def cc_lines(cd):
+    return [l for l in notifications(cd) if "Anti-DDoS CC" in l]
 
 
 def message(line):
@@ -102,7 +125,7 @@ def assert_names_sources(line):
 
 
 def test_each_start_is_notified_once(run):
-    lines = notifications(run["first"])
+    lines = volumetric(run["first"])
     started = [l for l in lines if "started" in l]
     assert len(started) == 2, lines
     mitigation = [l for l in started if "Anti-DDoS mitigation started" in l]
@@ -120,7 +143,7 @@ def test_each_start_is_notified_once(run):
 
 
 def test_after_a_restart_only_the_ends_are_notified(run):
-    lines = notifications(run["second"])
+    lines = volumetric(run["second"])
     assert not [l for l in lines if "started" in l], lines
     ended = [l for l in lines if "ended" in l]
     assert len(ended) == 2, lines
@@ -167,6 +190,47 @@ def test_values_per_window(run):
         assert t % 60 == 0
         assert mitigation[t] == 1 and blackhole[t] == 1
         assert peak[t] == PEAK_BPS and packets[t] == PEAK_PPS
+
+
+def test_cc_floods_under_their_instance_once_each_way(run):
+    started, ended = cc_lines(run["first"]), cc_lines(run["second"])
+    assert len(started) == 1 and len(ended) == 1, (started, ended)
+    assert "Anti-DDoS CC (connection flood) started: instance %s, IP %s, port 8080, " \
+        "%d bit/s, %d packets/s, since " % (INSTANCE, IP, CC_MBPS * 10 ** 6, CC_PPS) \
+        in started[0] and "severity = WARNING" in started[0]
+    assert "plugin_instance = %s, type = count, type_instance = cc_instance_events," % INSTANCE \
+        in started[0]
+    assert "CC (connection flood) ended: instance %s" % INSTANCE in ended[0]
+    assert "severity = OKAY" in ended[0]
+    # No operation names a connection flood's sources: none named, none
+    # asked (test_sources_asked_once_per_notification counts the others').
+    assert all(re.search(r"since \S+Z$|to \S+Z$", l) for l in started + ended), (started, ended)
+    # The other instance's flood: in every answer, never said nor stored.
+    assert not [l for l in notifications(run["first"]) + notifications(run["second"])
+                if OTHER_IP in l or OTHER in l]
+    assert not run["first"].csv_points(OTHER, "count-cc_instance_events")
+    assert not run["first"].log_lines("no instance of the block has")
+
+
+def test_cc_floods_per_window(run):
+    cd = run["first"]
+    floods = cd.csv_points(INSTANCE, "count-cc_instance_events")
+    peak = cd.csv_points(INSTANCE, "gauge-cc_instance_peak_bps")
+    assert floods and set(floods) == set(peak)
+    assert all(floods[t] == 1 and peak[t] == CC_MBPS * 10 ** 6 for t in floods)
+
+
+def test_cc_requests_name_no_instance(run):
+    reqs = run["all_events"]
+    assert reqs and all(r["status"] == 200 for r in reqs)
+    for r in reqs:
+        p = r["params"]
+        assert p["EventType"] == "cc" and p["PageSize"] == "50"
+        assert not [k for k in p if k.startswith("InstanceIds") or k == "ResourceGroupId"]
+        assert int(p["EndTime"]) - int(p["StartTime"]) >= 86400 + 60
+    # One request a window (and a read cut short asked again), not per instance.
+    windows = {r["params"]["EndTime"] for r in reqs}
+    assert len(reqs) <= len(windows) + 2
 
 
 def test_requests_look_back_a_day_one_page_when_it_holds_them(run):

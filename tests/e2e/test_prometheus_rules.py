@@ -18,7 +18,7 @@ from conftest import REPO
 RULES = os.path.join(REPO, "conf", "prometheus-ddoscoo-rules.yml")
 TESTS = os.path.join(REPO, "tests", "prometheus-ddoscoo-rules-test.yml")
 ALERTS = ["DdoscooAttackTraffic", "DdoscooIPBlackholed", "DdoscooMitigationEvent",
-          "DdoscooHTTPFlood",
+          "DdoscooHTTPFlood", "DdoscooConnectionFlood",
           "DdoscooConnectionsSurge", "DdoscooPluginFailing", "DdoscooPluginThrottled",
           "DdoscooStatisticBehind", "DdoscooSeriesStale",
           # Against the plan and the account's quotas (issue 19).
@@ -128,6 +128,10 @@ def test_threshold_example_has_the_same_numbers():
     limit = float(r["DdoscooAttackTraffic"]["expr"].rsplit(">", 1)[1])
     assert ('Instance "attack_bps"\n      WarningMax %d\n' % limit) in conf
     assert 'Instance "mitigation_events"\n      WarningMax 0.5\n' in conf
+    # A connection flood on an instance: the rule's and the example's.
+    assert r["DdoscooConnectionFlood"]["expr"] == \
+        'collectd_ddoscoo_count{type="cc_instance_events"} > 0'
+    assert 'Instance "cc_instance_events"\n      WarningMax 0.5\n' in conf
     assert '<Type "bool">\n      FailureMax 0.5\n' in conf
 
 

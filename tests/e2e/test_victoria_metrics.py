@@ -124,6 +124,9 @@ def run(tmp_path_factory):
                            "peak_bps": 8_000_000_000, "peak_pps": 1_000_000,
                            "blackhole_from": now - 600, "blackhole_to": now + 3600}],
               "instance_ips": {HIT: ["203.0.113.39", HIT_IP], CALM: ["203.0.113.41"]},
+              # A connection flood on HIT (instance_cc_events).
+              "cc_attacks": [{"instance": HIT, "ip": HIT_IP, "port": 443, "start": now - 7200,
+                              "peak_mbps": 900, "peak_pps": 80_000}],
               "floods": [{"domain": DOMAIN, "start": now - 7200, "end": None,
                           "ramp_seconds": 0, "peak_qps": 20000}]}
     sim = Simulator(d, {"keys": KEYS, "instances": [HIT, CALM], "attack": attack,
@@ -144,7 +147,8 @@ def run(tmp_path_factory):
         t["prom"] = prom = Prometheus(d, "127.0.0.1:%d" % wp_port)
         started = time.time()
         cd = Collectd(d, 'StateFile "%s"\n' % state + "\n".join([
-            block("vm", *KEY, at, 'Statistics "connections" "traffic" "blackhole" "events" "expiry"',
+            block("vm", *KEY, at, 'Statistics "connections" "traffic" "blackhole" "events" '
+                  '"expiry" "instance_cc_events"',
                   'InstanceId "%s"' % HIT, 'InstanceId "%s"' % CALM, 'Port "80"', "Interval 1"),
             block("web", *KEY, at, 'Statistics "qps" "status_codes"', 'Domain "%s"' % DOMAIN,
                   "Interval 1"),
@@ -276,6 +280,7 @@ def test_vmalert_evaluates_every_rule_and_fires_on_the_attack(run):
     assert ("DdoscooAttackTraffic", HIT, "attack_bps") in firing, run["alerts"]
     assert ("DdoscooIPBlackholed", HIT, HIT_IP) in firing, run["alerts"]
     assert ("DdoscooMitigationEvent", HIT, "mitigation_events") in firing, run["alerts"]
+    assert ("DdoscooConnectionFlood", HIT, "cc_instance_events") in firing, run["alerts"]
     assert not [a for a in firing if a[1] in (CALM, CALM + "_80")], firing
     for name in ("DdoscooSeriesStale", "DdoscooPluginThrottled", "DdoscooStatisticBehind",
                  "DdoscooPluginFailing"):

@@ -52,6 +52,9 @@ ATTACK = {"attacks": [{"instance": WEB1, "start": _NOW - 3600, "end": None,
           # reaches it, the edge's own 5xx stay as they were.
           "floods": [{"domain": DOMAIN, "start": _NOW - 3600, "end": None,
                       "ramp_seconds": 0, "peak_qps": 20000}]}
+# A connection flood (CC) on WEB1's IP, under way (instance_cc_events).
+ATTACK["cc_attacks"] = [{"instance": WEB1, "start": _NOW - 3600, "peak_mbps": 900,
+                         "peak_pps": 80_000}]
 ATTACK_RESOLVED = ddoscoo_sim.check_attack(ATTACK, 0)
 
 
@@ -85,6 +88,19 @@ def floods(field, end):
     return len(events) if field == "floods" else max([e["MaxQps"] for e in events] + [0])
 
 
+# Connection floods on an instance (Statistics "instance_cc_events").
+CC_INSTANCE = [("count-cc_instance_events", "events"),
+               ("gauge-cc_instance_peak_bps", "bps"),
+               ("operations_per_second-cc_instance_peak_packets", "pps")]
+
+
+def cc_instance(field, end):
+    events = ddoscoo_sim.all_events_for(("cc",), end - 60, end, end, ATTACK_RESOLVED)
+    return {"events": len(events),
+            "bps": max([e["Mbps"] * 10 ** 6 for e in events] + [0]),
+            "pps": max([e["Pps"] for e in events] + [0])}[field]
+
+
 class Series(namedtuple("Series", "host pi stat metrics value")):
     """A group of series: host, plugin_instance, statistic, its (metric,
     API field)s, and value(field, window end) as the simulator served it."""
@@ -99,6 +115,7 @@ SERIES = [
     Series(HOST, WEB1 + "_443", "connections", METRICS, connections([WEB1], "443")),
     Series(FLEET_HOST, WEB2, "connections", METRICS, connections([WEB2], None)),
     Series(HOST, WEB1, "traffic", TRAFFIC, traffic([WEB1])),
+    Series(HOST, WEB1, "instance_cc_events", CC_INSTANCE, cc_instance),
     Series(FLEET_HOST, WEB2, "traffic", TRAFFIC, traffic([WEB2])),
     Series(HOST, EDGE, "traffic", TRAFFIC, traffic([WEB1, WEB2])),
     Series(HOST, DOMAIN, "qps", QPS, web(ddoscoo_sim.QPS_ACTION)),
@@ -107,7 +124,8 @@ SERIES = [
            web(ddoscoo_sim.CODES_ACTION, "upstrem")),
     Series(HOST, DOMAIN, "cc_events", CC, floods),
 ]
-INSTANCE_SERIES = [s for s in SERIES if s.stat in ("connections", "traffic")]
+INSTANCE_SERIES = [s for s in SERIES if s.stat in ("connections", "traffic",
+                                                   "instance_cc_events")]
 WEB_SERIES = [s for s in SERIES if s not in INSTANCE_SERIES]
 POINTS = 2  # windows per series: the one due at start, then the next minute
 # The plugin's own health (SelfMonitoring, on by default): per block, as
@@ -117,7 +135,7 @@ SELF_METRICS = ["response_time", "total_requests-sent", "total_requests-failed",
                 "total_requests-throttled", "total_operations-backfilled_windows",
                 "operations_per_second-requests_allowed"]
 # And of each statistic the block polls: its requests and its age.
-BLOCK_STATISTICS = {"prod": ["connections", "traffic"], "fleet": ["connections", "traffic"],
+BLOCK_STATISTICS = {"prod": ["connections", "traffic", "instance_cc_events"], "fleet": ["connections", "traffic"],
                     EDGE: ["traffic"], "web": ["qps", "status_codes", "cc_events"]}
 
 
@@ -181,7 +199,7 @@ def run(tmp_path_factory):
                                                                             sim.url)
         blocks = """<Account "prod">
   {key}
-  Statistics "connections" "traffic"
+  Statistics "connections" "traffic" "instance_cc_events"
   InstanceId "{web1}"
   Port "80"
   Port "443"
@@ -721,6 +739,14 @@ def test_dashboard_is_valid_json_for_its_data_source(path):
     # Inbound and attack overlaid, in bit/s, and in packets/s.
     start = dash["panels"].index(rows[0])
     traffic = dash["panels"][start + 1:dash["panels"].index(rows[1])]
+    # Below them, the connection floods per instance (instance_cc_events).
+    cc = traffic.pop()
+    assert cc["title"] == "CC events under way, per instance"
+    assert set(re.findall(r"\bcc_instance_(events|peak_bps|peak_packets)\b",
+                          json.dumps(cc["targets"]))) == {"events", "peak_bps", "peak_packets"}
+    assert all("$instance" in json.dumps(t) and "$domain" not in json.dumps(t)
+               for t in cc["targets"])
+    assert cc["gridPos"]["y"] > max(p["gridPos"]["y"] for p in traffic)
     shown = {p["fieldConfig"]["defaults"]["unit"]: set(re.findall(
         r"(in|attack|out)_(?:bps|packets)", json.dumps(p["targets"]))) for p in traffic}
     assert shown == {"bps": {"in", "attack", "out"}, "pps": {"in", "attack", "out"}}

@@ -151,6 +151,16 @@ parse_rows(const uint8_t *data, size_t size, const char *action,
   return status;
 }
 
+/* Values of stat_points: counted, each a number (never NaN or infinite). */
+static size_t emitted;
+static void count_value(void *ctx, time_t end, const char *type,
+                        const char *type_instance, double value) {
+  (void)ctx, (void)end, (void)type, (void)type_instance;
+  if (value != value || value < 0 || value > 1e300)
+    abort();
+  emitted++;
+}
+
 /* A value of the expiry statistic: the seconds left are never negative,
  * nothing is NaN. */
 static size_t fuzz_size;
@@ -197,6 +207,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   parse_rows(data, size, NULL, "DDoSEvents", event_fields,
              COUNT_OF(event_fields), event_root_fields,
              COUNT_OF(event_root_fields), &rows);
+  api_rows_clear(&rows);
+  /* DescribeDDosAllEventList (instance_cc_events): whatever the answer,
+   * its values are a count of floods and finite peaks, or none at all. */
+  const statistic_t *cc = statistic_find("instance_cc_events");
+  if (parse_rows(data, size, NULL, cc->list, cc->fields, cc->field_count,
+                 cc->root_fields, cc->root_field_count,
+                 &rows) == API_RESPONSE_OK) {
+    char why[256] = "";
+    emitted = 0;
+    if (stat_points(cc, &rows, 1796205660, 1796205780, 60, count_value, NULL,
+                    why, sizeof(why)) == 0) {
+      if (emitted != 3 * 3)
+        fail("instance_cc_events: not three values a window", size);
+    } else if (emitted != 0 || !is_log_safe(why, sizeof(why)) || !why[0]) {
+      fail("instance_cc_events: refused with values or without a why", size);
+    }
+    for (size_t r = 0; r < rows.count; r++) {
+      stat_event_t e;
+      cc->event(&rows, r, &e);
+      if (e.bps % 1000000 != 0 && e.bps != UINT64_MAX)
+        fail("instance_cc_events: bit/s not a whole megabit", size);
+    }
+  }
   api_rows_clear(&rows);
   parse_rows(data, size, NULL, "PortFlowList", flow_fields,
              COUNT_OF(flow_fields), flow_root_fields,

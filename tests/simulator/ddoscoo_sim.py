@@ -328,6 +328,8 @@ WEB_ACTIONS = (QPS_ACTION, CODES_ACTION)
 CC_EVENTS_ACTION = "DescribeDomainAttackEvents"
 TOP_IP_ACTION = "DescribeWebReportTopIp"
 CC_ACTIONS = (CC_EVENTS_ACTION, TOP_IP_ACTION)
+# The attack events of the whole account, no instance named (see "All events").
+ALL_EVENTS_ACTION = "DescribeDDosAllEventList"
 # The plan and its state (see the section "Plans, quotas and origin
 # health"): asked every few minutes.
 SPECS_ACTION = "DescribeInstanceSpecs"
@@ -340,7 +342,7 @@ PLAN_ACTIONS = (SPECS_ACTION, INSTANCE_STATS_ACTION, HEALTH_ACTION, DEFENSE_COUN
 # Who is attacking in a volumetric event (see "Attack statistics").
 SRC_IP_ACTION = "DescribeDDosEventSrcIp"
 STAT_ACTIONS = (FLOW_ACTION, BLACKHOLE_ACTION, EVENTS_ACTION) + WEB_ACTIONS + CC_ACTIONS + \
-    PLAN_ACTIONS + (SRC_IP_ACTION,)
+    PLAN_ACTIONS + (SRC_IP_ACTION, ALL_EVENTS_ACTION)
 OPERATIONS = {
     ACTION: OPERATION_PARAMS,
     LIST_INSTANCES: ("ResourceGroupId", "Edition"),
@@ -363,6 +365,7 @@ OPERATIONS = {
     DEFENSE_COUNT_ACTION: ("ResourceGroupId",),
     UNBLACKHOLE_ACTION: ("ResourceGroupId",),
     SRC_IP_ACTION: ("EventType", "Ip", "StartTime", "Range"),
+    ALL_EVENTS_ACTION: ("EventType", "StartTime", "EndTime", "PageNumber", "PageSize"),
 }
 INSTANCE_LIST_ACTIONS = frozenset((ACTION, LIST_INSTANCES, LIST_DOMAINS, FLOW_ACTION,
                                    BLACKHOLE_ACTION, EVENTS_ACTION, FACTS_INSTANCES,
@@ -1658,6 +1661,8 @@ def _verify_operation(params, state, action=ACTION):
         return _verify_cc_operation(params, state, action)
     if action == SRC_IP_ACTION:
         return _verify_src_ip(params, state)
+    if action == ALL_EVENTS_ACTION:
+        return _verify_all_events(params, state)
     if action in STAT_ACTIONS:
         return _verify_stat_operation(params, state, action)
     return _verify_port_conns(params, state)
@@ -2040,7 +2045,13 @@ SLA_FIELDS = ("SlaBpsDropBps", "SlaBpsDropPps", "SlaPpsDropBps", "SlaPpsDropPps"
 STAT_LIST_NAMES = {FLOW_ACTION: "PortFlowList", BLACKHOLE_ACTION: "BlackholeStatus",
                    EVENTS_ACTION: "DDoSEvents", QPS_ACTION: "DomainQPSList",
                    CODES_ACTION: "StatusCodeList", CC_EVENTS_ACTION: "DomainAttackEvents",
-                   TOP_IP_ACTION: "DataList", SRC_IP_ACTION: "Ips"}
+                   TOP_IP_ACTION: "DataList", SRC_IP_ACTION: "Ips",
+                   ALL_EVENTS_ACTION: "AttackEvents"}
+# DescribeDDosAllEventList's EventType values (SDK model and vendor metadata);
+# several, comma-separated, or none: all.
+ALL_EVENT_TYPES = ("web-cc", "cc", "defense", "blackhole")
+CC_ATTACK_KEYS = frozenset({"instance", "ip", "port", "start", "end", "peak_mbps", "peak_pps",
+                            "area"})
 ONGOING_END_TIMES = ("zero", "absent", "future")
 EVENT_SELECTIONS = ("overlap", "start")
 # The order of DDoSEvents items, which the sources do not give: newest first,
@@ -2050,7 +2061,7 @@ ATTACK_DEFAULTS = {"attacks": [], "ongoing_end_time": "zero", "event_selection":
                    "event_order": "newest",
                    "flow_regions": ["cn"], "instance_ips": {}, "flow_delay_seconds": 0,
                    "floods": [], "hostile_ips": {}, "many_ips": {},
-                   "unlisted_ips": [], "forbidden_instances": [],
+                   "unlisted_ips": [], "forbidden_instances": [], "cc_attacks": [],
                    "plans": {}, "usage": {}, "account_quotas": {}, "origin_down": [],
                    "expiry": {}}
 MAX_HOSTILE_TEXT = 4096         # characters of one hostile "Ip"
@@ -2227,7 +2238,11 @@ def check_attack(spec, now):
          "forbidden_instances": [id, ...] (the key may not read them: a
                        statistic's request naming one is refused whole, 403
                        Forbidden.RAM),
-         "flow_delay_seconds": N}      (a bucket is answered N s after it ends)
+         "flow_delay_seconds": N,      (a bucket is answered N s after it ends)
+         "cc_attacks": [{"instance", "ip"? (its first), "port"? (80), "start",
+                        "end"? (null: open-ended), "peak_mbps", "peak_pps",
+                        "area"? ("cn")}, ...]  (connection floods, EventType "cc"
+                       of DescribeDDosAllEventList only)}
     """
     if not isinstance(spec, dict):
         raise ConfigError("attack must be a JSON object")
@@ -2300,6 +2315,31 @@ def check_attack(spec, now):
         raise ConfigError("attack.attacks must be a list")
     for i, a in enumerate(attacks):
         out["attacks"].append(_check_one_attack("attack.attacks[%d]" % i, a, now, out))
+    cc_attacks = spec.get("cc_attacks", [])
+    if not isinstance(cc_attacks, list):
+        raise ConfigError("attack.cc_attacks must be a list")
+    for i, c in enumerate(cc_attacks):
+        what = "attack.cc_attacks[%d]" % i
+        if not isinstance(c, dict) or set(c) - CC_ATTACK_KEYS or not {
+                "instance", "start", "peak_mbps", "peak_pps"} <= set(c):
+            raise ConfigError("%s must be an object with instance, start, peak_mbps, peak_pps "
+                              "and optionally ip, port, end, area" % what)
+        _check_text(what + ".instance", c["instance"], empty_ok=False)
+        if c.get("ip") is not None:
+            _check_ip(what + ".ip", c["ip"])
+        if not _port_number(c.get("port", 80)):
+            raise ConfigError("%s.port must be an integer 1..65535" % what)
+        cc = {"instance": c["instance"], "port": c.get("port", 80),
+              "start": _time_spec(what + ".start", c["start"], now),
+              "end": _time_spec(what + ".end", c.get("end"), now, null_ok=True),
+              "peak_mbps": _count(what + ".peak_mbps", c["peak_mbps"], 0, MAX_PEAK // 10 ** 6),
+              "peak_pps": _count(what + ".peak_pps", c["peak_pps"], 0, MAX_PEAK),
+              "area": c.get("area", "cn")}
+        _check_text(what + ".area", cc["area"], empty_ok=False)
+        if cc["end"] is not None and cc["end"] <= cc["start"]:
+            raise ConfigError("%s: end must be later than start" % what)
+        cc["ip"] = c["ip"] if c.get("ip") is not None else instance_ips(c["instance"], out)[0]
+        out["cc_attacks"].append(cc)
     floods = spec.get("floods", [])
     if not isinstance(floods, list):
         raise ConfigError("attack.floods must be a list")
@@ -3002,6 +3042,91 @@ def _verify_cc_operation(params, state, action):
     return out
 
 
+# ---------------------------------------------------------------------------
+# All events: DescribeDDosAllEventList, the account's attack events in one
+# list (SDK model DescribeDDosAllEventListRequest: StartTime, EndTime (Unix
+# seconds), PageNumber, PageSize required, EventType optional, several
+# comma-separated; no InstanceIds, no ResourceGroupId). PageSize's limit:
+# sources silent, MAX_EVENT_PAGE_SIZE chosen as for DescribeDDoSEvents.
+# ---------------------------------------------------------------------------
+
+def _verify_all_events(params, state):
+    """Returns {"action", "region", "start", "end", "types", "page_number",
+    "page_size"}."""
+    for name in ("StartTime", "EndTime", "PageNumber", "PageSize"):
+        if name not in params:
+            raise _missing(name)
+    now = state.now()
+    start, end = _stat_time(params, "StartTime"), _stat_time(params, "EndTime")
+    if start >= end:
+        raise _invalid("StartTime", "StartTime must be earlier than EndTime.")
+    if end > math.ceil(now / 60) * 60:
+        raise _invalid("EndTime", "EndTime must not be in the future.")
+    types = ALL_EVENT_TYPES
+    if "EventType" in params:
+        types = tuple(params["EventType"].split(","))
+        if any(t not in ALL_EVENT_TYPES for t in types) or len(set(types)) != len(types):
+            raise _invalid("EventType", "Valid values: %s, several separated by commas."
+                           % ", ".join(ALL_EVENT_TYPES))
+    return {"action": ALL_EVENTS_ACTION, "region": params.get("RegionId", DEFAULT_REGION),
+            "start": start, "end": end, "types": types,
+            "page_number": _page(params, "PageNumber", 1, 10 ** 6),
+            "page_size": _page(params, "PageSize", 1, MAX_EVENT_PAGE_SIZE)}
+
+
+def all_events_for(types, start, end, now, attack=None, region_id=DEFAULT_REGION,
+                   in_region=lambda iid: True):
+    """Every AttackEvents item a DescribeDDosAllEventList query selects,
+    newest first: of every instance of the region (in_region), none named:
+    the "defense" and "blackhole" events DescribeDDoSEvents has (Mbps their
+    Bps in whole Mbit/s, rounded down; no Region, an Area "cn"), the
+    "cc_attacks" as "cc" events and the "floods" as "web-cc" events (Ip the
+    domain, no Port: the vendor's metadata), overlapping [start, end) as
+    "event_selection" says; a running event's EndTime as for DDoSEvents."""
+    section = attack if attack is not None else check_attack({}, 0)
+    spans = []
+    for a in section["attacks"]:
+        if not in_region(a["instance"]):
+            continue
+        spans.append(("defense", a["ip"], str(a["port"]), a["start"], a["end"],
+                      a["peak_bps"] // 10 ** 6, a["peak_pps"], "cn"))
+        if a["blackhole_from"] is not None:
+            spans.append(("blackhole", a["ip"], "", a["blackhole_from"], a["blackhole_to"],
+                          a["peak_bps"] // 10 ** 6, a["peak_pps"], "cn"))
+    for c in section["cc_attacks"]:
+        if in_region(c["instance"]):
+            spans.append(("cc", c["ip"], str(c["port"]), c["start"], c["end"], c["peak_mbps"],
+                          c["peak_pps"], c["area"]))
+    for fl in section["floods"]:
+        spans.append(("web-cc", fl["domain"], None, fl["start"], fl["end"], 0, 0, "cn"))
+    events = []
+    for kind, ip, port, begin, finish, mbps, pps, area in spans:
+        if kind not in types or begin > now:
+            continue
+        running = finish is None or finish > now
+        seen_until = now if running else finish
+        if section["event_selection"] == "overlap":
+            selected = begin < end and seen_until > start
+        else:
+            selected = start <= begin < end
+        if not selected:
+            continue
+        ev = {"EventType": kind, "Ip": ip, "Area": area, "StartTime": begin, "Mbps": mbps,
+              "Pps": pps}
+        if port is not None:
+            ev["Port"] = port
+        if not running:
+            ev["EndTime"] = finish
+        elif section["ongoing_end_time"] == "zero":
+            ev["EndTime"] = 0
+        elif section["ongoing_end_time"] == "future":
+            ev["EndTime"] = finish if finish is not None else \
+                int(now) // 60 * 60 + 60 + FUTURE_END_SECONDS
+        events.append(ev)
+    events.sort(key=lambda ev: (-ev["StartTime"], ev["EventType"], ev["Ip"]))
+    return events
+
+
 def _floods_in(domains, start, end, now, section):
     """The floods on domains that began by now and overlap [start, end)
     (one still running lasts until now)."""
@@ -3129,6 +3254,12 @@ def stat_answer(query, section, now):
     if action == SRC_IP_ACTION:
         return {"rows": src_ip_for(query["event_type"], query["ip"], query["start"],
                                    query["range"], now, section)}
+    if action == ALL_EVENTS_ACTION:
+        in_region = query.get("in_region", lambda iid: True)
+        events = all_events_for(query["types"], query["start"], query["end"], now, section,
+                                query["region"], in_region)
+        first = (query["page_number"] - 1) * query["page_size"]
+        return {"rows": events[first:first + query["page_size"]], "total": len(events)}
     if action in WEB_ACTIONS:
         return {"rows": web_for(action, query["domains"], query["start"], query["end"],
                                 query["interval"], section, query.get("query_type"), now)}
@@ -3158,7 +3289,7 @@ def stat_fields(action, answer, request_id, seed):
         return plan_fields(action, answer, request_id, shuffled)
     items = ListValue(shuffled(row.items()) for row in answer["rows"])
     top = [("RequestId", request_id), (STAT_LIST_NAMES[action], items)]
-    if action == EVENTS_ACTION:
+    if action in (EVENTS_ACTION, ALL_EVENTS_ACTION):
         top.append(("Total", answer["total"]))
     if action == CC_EVENTS_ACTION:
         top.append(("TotalCount", answer["total"]))
@@ -3714,6 +3845,8 @@ class Handler(Sender, BaseHTTPRequestHandler):
             status, code, message = ERROR_FAULTS["forbidden"]
             return self._api_error(ApiError(status, code, message), method, params, rid, fmt, t,
                                    fault="forbidden_instance")
+        if action == ALL_EVENTS_ACTION:
+            query["in_region"] = lambda iid: state.instance_in_region(iid, query["region"])
         answer = stat_answer(query, section, state.now())
         seed = int.from_bytes(hashlib.sha256(nonce.encode()).digest()[:8], "big")
         fields = stat_fields(action, answer, rid, seed)

@@ -3030,3 +3030,86 @@ def test_src_ip_is_strict(src_ip_server):
     with pytest.raises(sim.ConfigError):
         sim.check_attack({"attacks": [{"instance": INST1, "start": 0, "peak_bps": 1,
                                        "peak_pps": 1, "sources": [{"ip": "1.2.3.4"}]}]}, 0)
+
+
+# ---------------------------------------------------------------------------
+# DescribeDDosAllEventList: the account's events, no instance named
+# ---------------------------------------------------------------------------
+
+ALL_EVENTS = sim.ALL_EVENTS_ACTION
+
+
+def all_events_params(**overrides):
+    base = dict(Action=ALL_EVENTS, StartTime=str(minute(-7200)), EndTime=str(minute()),
+                PageNumber="1", PageSize="10", InstanceIds__1=None)
+    base.update(overrides)
+    return make_params(**base)
+
+
+def test_all_events_cc_of_every_instance_paged(start_sim):
+    section = dict(ATTACK_SECTION, cc_attacks=[
+        {"instance": INST1, "ip": IP_A, "port": 8080, "start": "now-300",
+         "peak_mbps": 1200, "peak_pps": 90000, "area": "alb-us-west-1-gf-2"},
+        {"instance": INST2, "ip": IP_B1, "start": "now-3000", "end": "now-2400",
+         "peak_mbps": 3, "peak_pps": 700}],
+        floods=[{"domain": "www.example.com", "start": "now-900", "peak_qps": 5000}])
+    s = start_sim(dict(STAT_CONFIG, attack=section))
+    root, items = parse_list(call(s, all_events_params(EventType="cc")), ALL_EVENTS,
+                             "AttackEvents", "repeated")
+    assert root.findtext("Total") == "2"
+    assert [(i["EventType"], i["Ip"], i["Port"], i["Mbps"], i["Pps"], i["EndTime"])
+            for i in items] == [("cc", IP_A, "8080", "1200", "90000", "0"),
+                                ("cc", IP_B1, "80", "3", "700",
+                                 str(attack_of(s)["cc_attacks"][1]["end"]))]
+    assert items[0]["Area"] == "alb-us-west-1-gf-2"
+    # Without EventType: every kind; web-cc names the domain, without Port;
+    # volumetric events in whole Mbit/s.
+    root, items = parse_list(call(s, all_events_params(PageSize="50")), ALL_EVENTS,
+                             "AttackEvents", "repeated")
+    kinds = [(i["EventType"], i["Ip"]) for i in items]
+    assert ("web-cc", "www.example.com") in kinds and ("defense", IP_A) in kinds
+    web = [i for i in items if i["EventType"] == "web-cc"][0]
+    assert "Port" not in web
+    assert [i["Mbps"] for i in items if i["EventType"] == "defense" and i["Port"] == "80"
+            and i["Ip"] == IP_A] == ["40000"]
+    # Several types, comma-separated; pages of one.
+    got = []
+    for page in (1, 2, 3, 4):
+        root, its = parse_list(call(s, all_events_params(EventType="cc,blackhole",
+                                                         PageNumber=str(page), PageSize="1")),
+                               ALL_EVENTS, "AttackEvents", "repeated")
+        assert root.findtext("Total") == "4"
+        got += its
+    assert sorted(i["EventType"] for i in got) == ["blackhole", "blackhole", "cc", "cc"]
+
+
+@pytest.mark.parametrize("overrides,code,mentions", [
+    ({"StartTime": None}, "MissingParameter", "StartTime"),
+    ({"EndTime": None}, "MissingParameter", "EndTime"),
+    ({"PageNumber": None}, "MissingParameter", "PageNumber"),
+    ({"PageSize": None}, "MissingParameter", "PageSize"),
+    ({"PageSize": "51"}, "InvalidParameter", "PageSize"),
+    ({"PageNumber": "0"}, "InvalidParameter", "PageNumber"),
+    ({"EventType": "traffic"}, "InvalidParameter", "EventType"),
+    ({"EventType": "cc,cc"}, "InvalidParameter", "EventType"),
+    ({"EventType": "cc,"}, "InvalidParameter", "EventType"),
+    ({"EndTime": str(minute(3600))}, "InvalidParameter", "EndTime"),
+    ({"StartTime": str(minute(60))}, "InvalidParameter", "StartTime"),
+    ({"StartTime": str(minute(-7200) * 1000)}, "InvalidParameter", "StartTime"),
+    ({"InstanceIds__1": INST1}, "InvalidParameter", "InstanceIds.1"),
+    ({"ResourceGroupId": "rg-default"}, "InvalidParameter", "ResourceGroupId"),
+])
+def test_all_events_rejections(stat_servers, overrides, code, mentions):
+    assert_error(call(stat_servers["repeated"], all_events_params(**overrides)), 400, code,
+                 mentions)
+
+
+def test_cc_attacks_section_checked():
+    with pytest.raises(sim.ConfigError):
+        sim.check_attack({"cc_attacks": [{"instance": INST1, "start": 0}]}, 0)
+    with pytest.raises(sim.ConfigError):
+        sim.check_attack({"cc_attacks": [{"instance": INST1, "start": 10, "end": 5,
+                                          "peak_mbps": 1, "peak_pps": 1}]}, 0)
+    with pytest.raises(sim.ConfigError):
+        sim.check_attack({"cc_attacks": [{"instance": INST1, "start": 0, "peak_mbps": 1,
+                                          "peak_pps": 1, "bps": 3}]}, 0)

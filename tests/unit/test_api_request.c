@@ -228,6 +228,44 @@ DEF_TEST(web_params) {
   return 0;
 }
 
+/* A request of the whole account (DescribeDDosAllEventList) names no
+ * instance, however many the block has, nor ResourceGroupId. */
+DEF_TEST(account_wide_params) {
+  rpc_params_t p = RPC_PARAMS_INIT;
+  const statistic_t *cc = statistic_find("instance_cc_events");
+  CHECK_NOT_NULL(cc);
+  char *ids[300];
+  for (size_t i = 0; i < 300; i++)
+    ids[i] = "ddoscoo-cn-a";
+  api_request_t req = {.takes = cc->takes,
+                       .resource_group_id = "rg-1",
+                       .account = true,
+                       .fixed_param = cc->fixed_param,
+                       .fixed_value = cc->fixed_value,
+                       .start_time = 1796119140,
+                       .end_time = 1796209140,
+                       .page_size = API_EVENTS_PAGE_SIZE,
+                       .page_number = 2};
+  CHECK_ZERO(api_request_params(&req, &p));
+  OK(param(&p, "InstanceIds.1") == NULL);
+  OK(param(&p, "ResourceGroupId") == NULL);
+  EXPECT_EQ_STR("cc", param(&p, "EventType"));
+  EXPECT_EQ_STR("1796119140", param(&p, "StartTime")); /* seconds */
+  EXPECT_EQ_STR("1796209140", param(&p, "EndTime"));
+  EXPECT_EQ_STR("2", param(&p, "PageNumber"));
+  EXPECT_EQ_STR("50", param(&p, "PageSize"));
+  rpc_params_clear(&p);
+  /* The account's, naming instances: refused. */
+  req.instance_ids = (const char *const *)ids;
+  req.instance_count = 1;
+  OK(api_request_params(&req, &p) != 0);
+  EXPECT_EQ_UINT64(0, p.count);
+  req.account = false; /* 300 InstanceIds: too many */
+  req.instance_count = 300;
+  OK(api_request_params(&req, &p) != 0);
+  return 0;
+}
+
 /* Each statistic's request names only what its operation's request model
  * has (SDK models, doc/api-operations.md): ResourceGroupId, when the block
  * has one, goes to every operation but DescribeBlackholeStatus and
@@ -244,6 +282,7 @@ DEF_TEST(only_documented_parameters) {
       {"DescribeDomainQPSList", true, false, true},
       {"DescribeDomainStatusCodeList", true, false, true},
       {"DescribeDomainAttackEvents", true, false, true},
+      {"DescribeDDosAllEventList", false, false, false},
       {"DescribeInstanceSpecs", false, false, false},
       {"DescribeInstanceStatistics", false, false, false},
       {"DescribeDefenseCountStatistics", true, false, false},
@@ -263,7 +302,9 @@ DEF_TEST(only_documented_parameters) {
     rpc_params_t p = RPC_PARAMS_INIT;
     if (stat != NULL) {
       bool web = stat->scope == SCOPE_DOMAIN;
-      bool account = stat->scope == SCOPE_ACCOUNT, rules = stat->takes_rules;
+      bool account = stat->scope == SCOPE_ACCOUNT ||
+                     stat->attribution == STAT_ACCOUNT_BY_IP,
+           rules = stat->takes_rules;
       api_request_t req = {
           .takes = stat->takes,
           .resource_group_id = "rg-1",
@@ -298,6 +339,7 @@ DEF_TEST(only_documented_parameters) {
 int main(void) {
   RUN_TEST(only_documented_parameters);
   RUN_TEST(web_params);
+  RUN_TEST(account_wide_params);
   RUN_TEST(window_end);
   RUN_TEST(windows_tile);
   RUN_TEST(params);

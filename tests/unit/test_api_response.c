@@ -1107,7 +1107,7 @@ static long list_rows(const list_op_t *op, const char *doc) {
 }
 
 DEF_TEST(every_list_shape) {
-  list_op_t ops[24];
+  list_op_t ops[32];
   size_t n = 0;
   for (size_t i = 0; i < statistics_count; i++) {
     if (statistics[i].list == NULL)
@@ -1126,9 +1126,9 @@ DEF_TEST(every_list_shape) {
   ops[n++] = (list_op_t){API_ACTION_DOMAINS, "Domains", "www.example.com"};
   ops[n++] = (list_op_t){API_ACTION_TOP_IP, CC_TOP_IP_LIST,
                          "<SourceIp>198.51.100.7</SourceIp>"};
-  /* traffic, blackhole, events, qps, codes, cc_events, capacity, usage,
-   * mitigations, health, expiry */
-  EXPECT_EQ_UINT64(11 + 4, n);
+  /* traffic, blackhole, events, qps, codes, cc_events, instance_cc_events,
+   * capacity, usage, mitigations, health, expiry */
+  EXPECT_EQ_UINT64(12 + 4, n);
 
   for (size_t i = 0; i < n; i++) {
     const list_op_t *op = ops + i;

@@ -207,6 +207,46 @@ DEF_TEST(instance_details_give_a_row_per_ip) {
   return 0;
 }
 
+/* A request naming no instance (the account's list): rows of the block's
+ * instances by Ip, also with one instance; rows of the account's other
+ * instances dropped without a note; unknown IPs noted as ever. */
+DEF_TEST(account_rows_go_to_the_block_s_instances) {
+  const statistic_t *cc = statistic_find("instance_cc_events");
+  CHECK_NOT_NULL(cc);
+  instance_facts_t f = {0};
+  OK(facts_add_ip(&f, "i-a", "203.0.113.1") == 0);
+  OK(facts_add_ip(&f, "i-b", "203.0.113.2") == 0);
+  OK(facts_add_ip(&f, "i-other", "203.0.113.3") == 0);
+  facts_done(&f);
+  static api_value_t values[4 * 7];
+  const char *ips[] = {"203.0.113.2", "203.0.113.3", "203.0.113.9",
+                       "203.0.113.1"};
+  for (size_t r = 0; r < 4; r++) {
+    for (size_t c = 0; c < 7; c++)
+      values[7 * r + c] = (api_value_t){.present = true, .text = ""};
+    values[7 * r].text = "cc";
+    values[7 * r + 1].text = ips[r];
+  }
+  api_rows_t rows = {.field_count = 7, .values = values, .count = 4};
+  const char *ids[] = {"i-a", "i-b"};
+  size_t owner[4];
+  facts_attribution_t note;
+  facts_attribute(&f, cc, &rows, ids, 2, owner, &note);
+  EXPECT_EQ_INT(1, (int)owner[0]);
+  OK(owner[1] == SIZE_MAX && owner[2] == SIZE_MAX);
+  EXPECT_EQ_INT(0, (int)owner[3]);
+  EXPECT_EQ_INT(1, (int)note.others);
+  EXPECT_EQ_INT(0, (int)note.unusable);
+  EXPECT_EQ_INT(1, (int)note.unknown);
+  EXPECT_EQ_STR("203.0.113.9", note.first_unknown);
+  /* A block of one instance: not every row is its. */
+  facts_attribute(&f, cc, &rows, ids + 1, 1, owner, &note);
+  OK(owner[0] == 0 && owner[1] == SIZE_MAX && owner[3] == SIZE_MAX);
+  EXPECT_EQ_INT(2, (int)note.others);
+  facts_clear(&f);
+  return 0;
+}
+
 DEF_TEST(events_and_blackhole_name_many_instances) {
   const statistic_t *events = statistic_find("events");
   const statistic_t *blackhole = statistic_find("blackhole");
@@ -225,6 +265,7 @@ int main(void) {
   RUN_TEST(rows_go_to_the_instance_of_their_ip);
   RUN_TEST(rows_go_to_the_instance_they_name);
   RUN_TEST(instance_details_give_a_row_per_ip);
+  RUN_TEST(account_rows_go_to_the_block_s_instances);
   RUN_TEST(events_and_blackhole_name_many_instances);
   END_TEST;
 }

@@ -61,9 +61,10 @@ DEF_TEST(table) {
   char names[256];
   statistics_names(names, sizeof(names));
   EXPECT_EQ_STR("\"connections\", \"traffic\", \"blackhole\", \"events\", "
-                "\"qps\", \"status_codes\", \"cc_events\", \"capacity\", "
-                "\"usage\", \"advanced_mitigations\", \"blackhole_releases\", "
-                "\"health\", \"expiry\"",
+                "\"qps\", \"status_codes\", \"cc_events\", "
+                "\"instance_cc_events\", \"capacity\", \"usage\", "
+                "\"advanced_mitigations\", \"blackhole_releases\", \"health\", "
+                "\"expiry\"",
                 names);
   /* Every value names a field of its statistic, and its type is a gauge of
    * the stock types.db: no DERIVE for a count per minute, nothing that
@@ -363,6 +364,48 @@ static void event_row(api_value_t *row, const char *type, const char *ip,
       .present = end >= 0, .count = (uint64_t)(end < 0 ? 0 : end), .text = ""};
   row[5] = (api_value_t){.present = true, .count = bps, .text = ""};
   row[6] = (api_value_t){.present = true, .count = pps, .text = ""};
+}
+
+/* DescribeDDosAllEventList: CC events per window, Mbps (Mbit/s) as bit/s,
+ * notified as type "cc" with the instance's IP and port. */
+DEF_TEST(cc_events_of_instances_per_window) {
+  const statistic_t *cc = statistic_find("instance_cc_events");
+  CHECK_NOT_NULL(cc);
+  EXPECT_EQ_STR("DescribeDDosAllEventList", cc->action);
+  EXPECT_EQ_INT(STAT_ACCOUNT_BY_IP, cc->attribution);
+  EXPECT_EQ_STR("EventType", cc->fixed_param);
+  EXPECT_EQ_STR("cc", cc->fixed_value);
+  OK(cc->takes == 0 && cc->lookback >= 3600);
+  api_value_t cells[2 * 7];
+  api_rows_t rows = {.field_count = 7, .values = cells, .count = 2};
+  /* One under way since before the windows; one in the second only. */
+  event_row(cells, "cc", "203.0.113.10", "80", START - 600, 0, 1200, 90000);
+  event_row(cells + 7, "cc", "203.0.113.10", "8080", START + 70, START + 110, 3,
+            700);
+  emitted[0] = 0;
+  CHECK_ZERO(stat_points(cc, &rows, START + 60, START + 120, 60, collect, NULL,
+                         why, sizeof(why)));
+  EXPECT_EQ_STR(
+      "1796205600 count-cc_instance_events=1\n"
+      "1796205600 gauge-cc_instance_peak_bps=1.2e+09\n"
+      "1796205600 operations_per_second-cc_instance_peak_packets=90000\n"
+      "1796205660 count-cc_instance_events=2\n"
+      "1796205660 gauge-cc_instance_peak_bps=1.2e+09\n"
+      "1796205660 operations_per_second-cc_instance_peak_packets=90000\n",
+      emitted);
+  stat_event_t e;
+  cc->event(&rows, 1, &e);
+  EXPECT_EQ_STR("cc", e.type);
+  EXPECT_EQ_STR("8080", e.port);
+  OK(e.bps == 3000000 && e.pps == 700 && e.end == START + 110);
+  /* An EventType not asked for (a web-cc event names a domain): unusable,
+   * nothing emitted. */
+  event_row(cells + 7, "web-cc", "www.example.com", "", START + 70, 0, 0, 0);
+  emitted[0] = 0;
+  EXPECT_EQ_INT(-1, stat_points(cc, &rows, START + 60, START + 120, 60, collect,
+                                NULL, why, sizeof(why)));
+  OK(strstr(why, "web-cc") != NULL && emitted[0] == 0);
+  return 0;
 }
 
 DEF_TEST(events_per_window) {
@@ -942,6 +985,7 @@ int main(void) {
   RUN_TEST(text_names);
   RUN_TEST(blackhole_refuses_what_is_no_ip);
   RUN_TEST(generic_points_are_the_mapped_fields);
+  RUN_TEST(cc_events_of_instances_per_window);
   RUN_TEST(capacity_in_the_units_it_measures);
   RUN_TEST(rows_of_other_instances_are_refused);
   RUN_TEST(quotas_of_the_account);
