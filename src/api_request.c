@@ -41,6 +41,18 @@ static const struct {
     {API_TAKES_DOMAIN, "Domain", offsetof(api_request_t, domain)},
 };
 
+/* InstanceIds.1 ... InstanceIds.count (the API's repeated list). */
+static int add_instance_ids(rpc_params_t *params,
+                            const char *const *instance_ids, size_t count) {
+  int status = 0;
+  for (size_t i = 0; i < count; i++) {
+    char name[48];
+    snprintf(name, sizeof(name), "InstanceIds.%zu", i + 1);
+    status |= rpc_params_add(params, name, instance_ids[i]);
+  }
+  return status;
+}
+
 /* Adds the optional parameters set in req that its operation takes. */
 static int add_optional(const api_request_t *req, rpc_params_t *params) {
   int status = 0;
@@ -89,11 +101,7 @@ int api_request_params(const api_request_t *req, rpc_params_t *params) {
   if (req->network_rules != NULL)
     status |= rpc_params_add(params, "NetworkRules", req->network_rules);
 
-  for (size_t i = 0; i < req->instance_count; i++) {
-    char name[48];
-    snprintf(name, sizeof(name), "InstanceIds.%zu", i + 1);
-    status |= rpc_params_add(params, name, req->instance_ids[i]);
-  }
+  status |= add_instance_ids(params, req->instance_ids, req->instance_count);
 
   if (status != 0) {
     rpc_params_clear(params);
@@ -134,11 +142,7 @@ int api_domains_params(const char *region_id, const char *resource_group_id,
     rpc_params_clear(params);
     return -1;
   }
-  for (size_t i = 0; i < count; i++) {
-    char name[48];
-    snprintf(name, sizeof(name), "InstanceIds.%zu", i + 1);
-    status |= rpc_params_add(params, name, instance_ids[i]);
-  }
+  status |= add_instance_ids(params, instance_ids, count);
   if (status != 0) {
     rpc_params_clear(params);
     return -1;
@@ -164,11 +168,7 @@ int api_facts_params(const char *action, const char *region_id,
     status |= rpc_params_add(params, "PageNumber", page);
     status |= rpc_params_add(params, "PageSize", size);
   }
-  for (size_t i = 0; i < count; i++) {
-    char name[48];
-    snprintf(name, sizeof(name), "InstanceIds.%zu", i + 1);
-    status |= rpc_params_add(params, name, instance_ids[i]);
-  }
+  status |= add_instance_ids(params, instance_ids, count);
   if (status != 0) {
     rpc_params_clear(params);
     return -1;
