@@ -2897,13 +2897,19 @@ def _verify_web_operation(params, state, action):
         if params["QueryType"] not in valid:
             raise _invalid("QueryType", "Valid values: %s." % ", ".join(valid))
         out["query_type"] = params["QueryType"]
+    out["domains"] = _asked_domains(params, state)
+    return out
+
+
+def _asked_domains(params, state):
+    """The Domain asked, or every domain with a website rule; an unknown one
+    is InvalidDomain.NotFound."""
     domain = params.get("Domain")
     known = state.list_domains(None)
     if domain is not None and domain not in known:
         raise ApiError(400, "InvalidDomain.NotFound",
                        "The specified domain does not exist or has no website rule: %s" % domain)
-    out["domains"] = [domain] if domain is not None else known
-    return out
+    return [domain] if domain is not None else known
 
 
 def _stat_time(params, name):
@@ -3033,12 +3039,7 @@ def _verify_cc_operation(params, state, action):
             raise _invalid("QueryType", "Valid values: %s." % ", ".join(TOP_IP_QUERY_TYPES))
         out["query_type"] = params["QueryType"]
         out["top"] = _page(params, "Top", 1, MAX_TOP) if "Top" in params else DEFAULT_TOP
-    domain = params.get("Domain")
-    known = state.list_domains(None)
-    if domain is not None and domain not in known:
-        raise ApiError(400, "InvalidDomain.NotFound",
-                       "The specified domain does not exist or has no website rule: %s" % domain)
-    out["domains"] = [domain] if domain is not None else known
+    out["domains"] = _asked_domains(params, state)
     return out
 
 
