@@ -2467,9 +2467,9 @@ def test_qps_list_under_a_flood(web_servers, style):
     assert 19000 < int(items[-1]["AttackQps"]) <= 20000
     assert int(items[-1]["TotalQps"]) > int(items[-1]["AttackQps"])
     assert int(items[-1]["TotalCount"]) == 60 * int(items[-1]["TotalQps"])
-    # A smooth rise over the ramp.
+    # A smooth rise over the two-minute ramp; after it the plateau wavers.
     rising = [int(i["AttackQps"]) for i in items[10:14]]
-    assert rising == sorted(rising) and 0 < rising[1] < 10000 and rising[3] > 15000
+    assert rising[:3] == sorted(rising[:3]) and 0 < rising[1] < 10000 and rising[3] > 15000
 
 
 def test_status_codes_edge_calm_origin_failing(web_servers):
