@@ -247,3 +247,43 @@ def test_threshold_example_warns_of_expiry_as_the_rules():
             '      FailureMin %d\n' % (days * 86400, 3 * 86400)) in conf
     assert 'Instance "instance_status"\n      FailureMax 1.5\n' in conf
     assert 'Instance "debt_status"\n      FailureMax 0.5\n' in conf
+
+
+# The events each dashboard marks on its time axis (Grafana annotations),
+# by the alerts that fire on the same series: (name, the rule's
+# type_instances, the template variable whose series they are).
+ANNOTATIONS = [("DDoS attacks", ["mitigation_events", "blackhole_events"], "instance"),
+               ("Connection floods", ["cc_instance_events"], "instance"),
+               ("HTTP floods", ["cc_events"], "domain")]
+
+
+@pytest.mark.parametrize("name", ["grafana-ddoscoo-graphite.json",
+                                  "grafana-ddoscoo-influxdb.json",
+                                  "grafana-ddoscoo-prometheus.json"])
+def test_dashboards_mark_attacks_as_annotations(name):
+    """Attacks, connection floods and HTTP floods are marked on every panel's
+    time axis while under way (a count above 0), of the selected hosts and
+    instances or domains, from the dashboard's own data source; each marks
+    what an alert fires on. The Prometheus dashboard's are run against real
+    servers in test_victoria_metrics.py."""
+    dash, _ = dashboard_thresholds(name)
+    kind = dash["__inputs"][0]["pluginId"]
+    ds = {"type": kind, "uid": "${%s}" % dash["__inputs"][0]["name"]}
+    marks = [a for a in dash["annotations"]["list"] if not a.get("builtIn")]
+    assert [a["name"] for a in marks] == [n for n, _, _ in ANNOTATIONS]
+    exprs = [r["expr"] for r in rules().values()]
+    for a, (_, tis, var) in zip(marks, ANNOTATIONS):
+        assert a["datasource"] == ds and a["enable"]
+        query = a.get("expr") or a.get("target") or a.get("query")
+        assert set(re.findall(r"\b(?:mitigation|blackhole|cc_instance|cc)_events\b",
+                              query)) == set(tis), query
+        assert "$host" in query and "$" + var in query and "$" + \
+            ({"instance": "domain", "domain": "instance"}[var]) not in query, query
+        if kind == "prometheus":
+            assert query.endswith(" > 0") and 'instance=~"$host"' in query
+        elif kind == "graphite":
+            assert query.startswith("removeBelowValue($host.ddoscoo-$%s.count-" % var)
+            assert query.endswith(", 1)")
+        else:
+            assert '"value" > 0 AND $timeFilter' in query and '"type" = \'count\'' in query
+        assert any('type="%s"' % tis[0] in e for e in exprs), tis

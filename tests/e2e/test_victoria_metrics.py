@@ -150,7 +150,7 @@ def run(tmp_path_factory):
             block("vm", *KEY, at, 'Statistics "connections" "traffic" "blackhole" "events" '
                   '"expiry" "instance_cc_events"',
                   'InstanceId "%s"' % HIT, 'InstanceId "%s"' % CALM, 'Port "80"', "Interval 1"),
-            block("web", *KEY, at, 'Statistics "qps" "status_codes"', 'Domain "%s"' % DOMAIN,
+            block("web", *KEY, at, 'Statistics "qps" "status_codes" "cc_events"', 'Domain "%s"' % DOMAIN,
                   "Interval 1"),
         ]), hostname=HOST, rrd=False,
             extra_config=shipped_collectd_config(vm.ports["graphite"]) + "\n"
@@ -392,6 +392,16 @@ def test_every_dashboard_query_returns_the_series(run, server):
                 # Each selected instance that has the series.
                 got = {r["metric"]["ddoscoo"] for r in result}
                 assert got <= set(values["instance"]) and len(got) >= 1, (p["title"], got)
+    # The attacks, the connection flood and the HTTP flood under way are
+    # marked (annotations): on HIT and the domain, not on CALM.
+    for a in dash["annotations"]["list"]:
+        if a.get("builtIn"):
+            continue
+        expr = substitute(a["expr"], values)
+        result = srv.query_range(expr, end - 600, end, step=60) if server == "vm" else \
+            srv.api("query_range", query=expr, start=end - 600, end=end, step=60)["result"]
+        assert {r["metric"]["ddoscoo"] for r in result} == \
+            ({DOMAIN} if a["name"] == "HTTP floods" else {HIT}), (a["name"], expr)
     # On VictoriaMetrics the traffic panel draws every minute of the
     # catch-up, at its value.
     if server == "vm":
