@@ -409,9 +409,18 @@ static sched_outcome_t api_failed(poll_t *p, series_t *s,
   char clock[96] = "";
   if (class == API_ERROR_CLOCK)
     describe_clock(r, clock, sizeof(clock));
+  /* Throttling is the quota at work, not a fault: the pace adapts to it
+   * (scheduler.h), so a warning. */
+  bool throttled =
+      class == API_ERROR_TRANSIENT && api_error_is_throttling(error->code);
   char explain[256];
-  sstrncpy(explain, api_error_explain(class), sizeof(explain));
-  c_complain(LOG_ERR, block_wide ? &a->complaint : &s->complaint,
+  sstrncpy(explain,
+           throttled ? "throttled by the account's API quota: the pace is "
+                       "lowered, will retry"
+                     : api_error_explain(class),
+           sizeof(explain));
+  c_complain(throttled ? LOG_WARNING : LOG_ERR,
+             block_wide ? &a->complaint : &s->complaint,
              PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: API error "
                          "%s (HTTP %ld; %s): %s (RequestId %s)%s",
              a->name, s->name, s->stat->action, error->code, r->http_status,
@@ -420,7 +429,7 @@ static sched_outcome_t api_failed(poll_t *p, series_t *s,
 
   switch (class) {
   case API_ERROR_TRANSIENT:
-    if (!api_error_is_throttling(error->code))
+    if (!throttled)
       return SCHED_TRANSIENT;
     a->stats.throttled++;
     stat_health_t *h = dispatch_health(a, s->stat);

@@ -147,10 +147,12 @@ class Collectd:
     plugins, e.g. write_graphite or network, with their <Plugin> blocks);
     ddoscoo_dir loads ddoscoo.so from that directory instead of the build
     tree (an installed copy); prefix runs collectd behind a command (such
-    as valgrind); rrd=False leaves rrdtool out."""
+    as valgrind); rrd=False leaves rrdtool out; print_severity=True puts
+    each line's level ("[warning]") after its time stamp."""
 
     def __init__(self, workdir, plugin_config, interval=10, env=None, hostname="e2e-host",
-                 extra_config="", ddoscoo_dir=None, prefix=(), rrd=True):
+                 extra_config="", ddoscoo_dir=None, prefix=(), rrd=True,
+                 print_severity=False):
         self.dir = workdir
         self.log_path = os.path.join(workdir, "collectd.log")
         self.csv_dir = os.path.join(workdir, "csv")
@@ -170,7 +172,7 @@ LoadPlugin logfile
   LogLevel info
   File "{log}"
   Timestamp true
-</Plugin>
+{severity}</Plugin>
 LoadPlugin csv
 <Plugin csv>
   DataDir "{csv}"
@@ -185,6 +187,7 @@ PluginDir "{stock}"
 """.format(host=hostname, dir=workdir, interval=interval, types=TYPES_DB,
            stock=STOCK_PLUGIN_DIR, log=self.log_path, csv=self.csv_dir,
            build=ddoscoo_dir or plugin_dir(), blocks=plugin_config, extra=extra_config,
+           severity="  PrintSeverity true\n" if print_severity else "",
            rrdtool=('LoadPlugin rrdtool\n<Plugin rrdtool>\n  DataDir "%s"\n</Plugin>\n'
                     % self.rrd_dir) if rrd else ""))
         # HOME: no ~/.alibabacloud/credentials of the machine's user.

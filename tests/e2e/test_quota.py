@@ -59,7 +59,7 @@ def run(tmp_path_factory):
               *['Port "%d"' % p for p in PORTS]),
         planned_block("plan", 'Endpoint "%s"' % sim.url),
         planned_block("prio", 'Endpoint "%s"' % sim.url,
-                      'Priority "connections" "traffic"')]))
+                      'Priority "connections" "traffic"')]), print_severity=True)
     t = {"cd": cd, "start": time.time()}
     try:
         # Past the first minute, then two more: every window due in them
@@ -96,6 +96,11 @@ def test_throttled_answers_are_rare_after_the_first_minute(run):
     # The first read starts at MaxRequestsPerSecond and meets the quota.
     assert any(r.get("code") == "Throttling.User" for r in first)
     assert later and len(throttled) * 100 < len(later) * 5, (len(throttled), len(later))
+    # Each is the quota at work, which the pace adapts to: a warning that
+    # says so, never an error.
+    lines = run["cd"].log_lines("API error Throttling.User")
+    assert lines and all("[warning] " in l and "throttled by the account's API quota: "
+                         "the pace is lowered, will retry" in l for l in lines), lines[:3]
 
 
 def test_the_pace_gauge_shows_the_quota(run):
