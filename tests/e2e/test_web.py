@@ -36,6 +36,9 @@ HOSTILE_HOST, BLIND_HOST = "hostile-host", "blind-host"
 FAULTS = {
     "DescribeDomainQPSList": ("garbage", "unusable response"),
     "DescribeDomainStatusCodeList": ("xxe", "unusable response"),
+    # A refusal naming Region: the line says which RegionId to set.
+    "DescribeDomainBps": ("region", 'Region "cn", derived from RegionId "cn-hangzhou", may '
+                          "not be the domains' service region: set RegionId to"),
 }
 DOMAIN_FAULT = ("wrongroot", "discovery failed at DescribeDomains")
 
@@ -83,7 +86,8 @@ def run(tmp_path_factory):
         block("web", *KEY, 'Endpoint "%s"' % sim.url,
               'Statistics "qps" "status_codes" "domain_bps"', "DiscoveryInterval 2", "Interval 1"),
         block("hostile", *KEY, 'Endpoint "%s"' % hostile.url, 'Host "%s"' % HOSTILE_HOST,
-              'Statistics "qps" "status_codes"', 'Domain "%s"' % FLOODED, "Interval 1"),
+              'Statistics "qps" "status_codes" "domain_bps"', 'Domain "%s"' % FLOODED,
+              "Interval 1"),
         block("blind", *KEY, 'Endpoint "%s"' % blind.url, 'Host "%s"' % BLIND_HOST,
               'Statistics "qps"', 'Domain "auto"', "DiscoveryInterval 2", "Interval 1"),
     ]
@@ -264,7 +268,8 @@ def test_hostile_answers_are_logged_naming_the_operation(run, action):
 def test_nothing_is_made_up_and_collectd_goes_on(run):
     cd = run["cd"]
     assert run["alive"] and run["status"] == 0
-    for metric in ("operations_per_second-total", "count-edge_2xx", "count-origin_2xx"):
+    for metric in ("operations_per_second-total", "count-edge_2xx", "count-origin_2xx",
+                   "gauge-in_bps"):
         assert not cd.csv_points(FLOODED, metric, host=HOSTILE_HOST), metric
     assert not os.path.exists(cd.series_dir(FLOODED, host=BLIND_HOST))
     assert cd.log_lines('Account "blind"', "DescribeDomains", "unexpected root element")

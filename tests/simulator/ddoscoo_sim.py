@@ -290,6 +290,9 @@ ERROR_FAULTS = {
     # What the API answers a request whose nonce it has seen before (e.g.
     # one a proxy sent twice); here for a fresh nonce too.
     "nonce_used": (400, "SignatureNonceUsed", "Specified signature nonce was used already."),
+    # A parameter's value refused, here DescribeDomainBps's Region (what the
+    # service answers for a Region that is not the domain's: not documented).
+    "region": (400, "InvalidParameter", "The specified parameter Region is invalid."),
 }
 PAYLOAD_FAULTS = frozenset({
     "hang", "garbage", "empty", "html", "empty503", "json", "truncated", "reset", "oversize",

@@ -541,7 +541,8 @@ def _fault_get(s, mode):
 def test_payload_faults(start_sim):
     modes = ["garbage", "empty", "html", "empty503", "json", "truncated", "reset", "oversize", "entities",
              "xxe", "xxe_net", "wrongroot", "missing", "nonnumeric", "negative", "huge",
-             "duplicate", "forbidden", "auth", "clock", "http500", "nonce_used", "hangup"]
+             "duplicate", "forbidden", "auth", "clock", "http500", "nonce_used", "hangup",
+             "region"]
     cfg = dict(BASE_CONFIG, faults={"f-" + m: {"mode": m} for m in modes})
     cfg["faults"]["f-hang"] = {"mode": "hang", "seconds": 0.3}
     s = start_sim(cfg)
@@ -574,6 +575,7 @@ def test_payload_faults(start_sim):
     assert res["clock"][0] == 400 and b"InvalidTimeStamp.Expired" in res["clock"][2]
     assert res["http500"][0] == 500 and b"InternalError" in res["http500"][2]
     assert res["nonce_used"][0] == 400 and b"SignatureNonceUsed" in res["nonce_used"][2]
+    assert res["region"][0] == 400 and b"Region is invalid" in res["region"][2]
     assert isinstance(res["hangup"], http.client.RemoteDisconnected)
     assert res["hang"][0] == 200
 
