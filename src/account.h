@@ -207,6 +207,11 @@ typedef struct {
   c_complain_t unknown_ip_complaint;
 } account_t;
 
+/* Seconds of s's windows: its statistic's own, or the block's Window. */
+static inline int series_window(const account_t *a, const series_t *s) {
+  return s->w.step > 0 ? s->w.step : a->window;
+}
+
 /* The end of the newest window the series handed collectd, 0 if none:
  * windows still held are fetched, not stored. */
 static inline time_t series_stored_end(const series_t *s, int window) {

@@ -79,13 +79,16 @@ static void make(account_t *a, int pace) {
       memmove(of + k + 1, of + k, (n - k) * sizeof(*of));
       n++;
       of[k] = s->stat;
+      int own = series_window(a, s);
+      int backfill = (int)((long long)a->max_backfill * a->window / own);
       stats[k] = (plan_stat_t){.name = s->stat->name,
                                .max_batch = s->w.batch,
-                               .max_backfill = a->max_backfill};
+                               .max_backfill = backfill > 0 ? backfill : 1,
+                               .window = own};
     }
-    /* A series is a request a window, however many instances it names. */
-    stats[k].series++;
-    stats[k].requests += 1;
+    /* A series is a request a window of its own, however many instances
+     * it names. */
+    plan_add_series(stats + k, a->window);
   }
   double interval, busy;
   double cap = capacity(a, pace, &interval, &busy) - states;

@@ -97,7 +97,7 @@ static void restore_new(account_t *a, time_t latest) {
       state_store_restore(a, s, latest);
     s->restored = true;
     if (s->w.last_end == 0)
-      s->age_since = latest - a->window;
+      s->age_since = latest - series_window(a, s);
   }
 }
 
@@ -194,13 +194,15 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
                      : s->asked_alt ? s->variant->alt_value
                                     : s->variant->value,
       .port = s->port[0] ? s->port : NULL,
-      .start_time =
-          s->stat->timeless ? 0 : first_end - a->window - s->stat->lookback,
+      .start_time = s->stat->timeless
+                        ? 0
+                        : first_end - series_window(a, s) - s->stat->lookback,
       .end_time = s->stat->timeless ? 0 : last_end,
       .page_size =
           (s->stat->lookback > 0) ? API_EVENTS_PAGE_SIZE : s->stat->page_size,
       .page_number = s->w.page,
-      .interval = s->stat->takes_interval ? a->window : 0,
+      .interval = s->stat->takes_interval ? series_window(a, s) : 0,
+      .region = api_service_region(a->region_id),
   };
   /* A first page starts the answer afresh. */
   if (s->w.page <= 1)
@@ -308,6 +310,15 @@ static void io_wait(void *ctx, sched_time_t until) {
   http_client_run(p->a->http, (wait_ms > 10) ? wait_ms : 10, finished, p);
 }
 
+/* Whether text names the parameter Region (not RegionId). */
+static bool names_region(const char *text) {
+  for (const char *p = strstr(text, "Region"); p != NULL;
+       p = strstr(p + 1, "Region"))
+    if (strncmp(p + 6, "Id", 2) != 0)
+      return true;
+  return false;
+}
+
 /* A refusal of the statistic (permission, parameters, a feature the
  * account lacks): the scheduler backs it off, and each step is one line
  * with what to do. */
@@ -317,8 +328,19 @@ static void refused(poll_t *p, series_t *s, const http_result_t *r,
   sched_time_t wait = sched_refused(&a->sched, &s->w, error->code);
   if (wait == 0)
     return; /* sent before the statistic backed off: said already */
-  char todo[256];
-  if (class == API_ERROR_PERMISSION)
+  char todo[384];
+  bool region = (s->stat->takes & API_TAKES_REGION) && r->http_status >= 400 &&
+                r->http_status <= 499 &&
+                (names_region(error->code) || names_region(error->message));
+  if (region)
+    ssnprintf(todo, sizeof(todo),
+              "Region \"%s\", derived from RegionId \"%s\", may not be "
+              "the domains' service region: set RegionId to a mainland "
+              "region (cn-hangzhou: Region cn) or to ap-southeast-1 (Region "
+              "cn-hongkong), in a block of its own for the other domains",
+              api_service_region(a->region_id),
+              a->region_id ? a->region_id : "cn-hangzhou");
+  else if (class == API_ERROR_PERMISSION)
     ssnprintf(todo, sizeof(todo),
               "permission denied: allow the RAM action yundun-ddoscoo:%s in "
               "the key's policy",
@@ -511,7 +533,7 @@ static cdtime_t release_series(poll_t *p, series_t *s, cdtime_t now) {
     emit_t e = {.p = p, .s = s};
     time_t end = held_take_oldest(&s->held, dispatch_held, &e);
     s->released_at = now;
-    if (end < p->latest)
+    if (end + series_window(p->a, s) <= p->latest)
       p->a->stats.backfilled++;
     state_store_remember(p->a, s);
   }
@@ -812,8 +834,8 @@ static int chunk_answer(poll_t *p, series_t *c, const api_rows_t *rows,
   account_t *a = p->a;
   const statistic_t *stat = c->stat;
   time_t first = c->w.requested_first, last = c->w.requested_end;
-  if (stat_points(stat, rows, first, last, a->window, emit_nothing, NULL, why,
-                  why_size) != 0)
+  if (stat_points(stat, rows, first, last, series_window(a, c), emit_nothing,
+                  NULL, why, why_size) != 0)
     return -1;
   why[0] = 0; /* notes of names refused: each member's, below */
   size_t *owner = calloc(rows->count + 1, sizeof(*owner));
@@ -870,8 +892,8 @@ static int chunk_answer(poll_t *p, series_t *c, const api_rows_t *rows,
       continue;
     }
     emit_t e = {.p = p, .s = m};
-    stat_points(stat, &mine, first, last, a->window, emit_member, &e, mine_why,
-                sizeof(mine_why));
+    stat_points(stat, &mine, first, last, series_window(a, c), emit_member, &e,
+                mine_why, sizeof(mine_why));
     if (mine_why[0] != 0)
       c_complain(LOG_WARNING, &m->name_complaint,
                  PLUGIN_NAME " plugin: Account \"%s\", series %s: %s: %s.",
@@ -971,7 +993,7 @@ static void finished(const http_result_t *r, void *ctx) {
   } else if (parsed == API_RESPONSE_OK && !more) {
     why[0] = 0;
     if (stat_points(stat, &rows, s->w.requested_first, s->w.requested_end,
-                    a->window, emit, &e, why, sizeof(why)) != 0)
+                    series_window(a, s), emit, &e, why, sizeof(why)) != 0)
       parsed = API_RESPONSE_INVALID;
     else if (why[0] != 0) /* values refused, the others dispatched */
       c_complain(LOG_WARNING, &s->name_complaint,

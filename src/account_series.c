@@ -289,7 +289,8 @@ static void series_init(const account_t *a, series_t *s,
   s->w.stat = (size_t)(stat - statistics); /* refusals back off per stat */
   s->w.latest_only = stat->timeless;
   s->w.state_every = stat->slow ? a->state_interval : 0;
-  s->w.batch = stat->batch_seconds / a->window;
+  s->w.step = stat->window;
+  s->w.batch = stat->batch_seconds / (stat->window ? stat->window : a->window);
   if (s->w.batch > STAT_MAX_BATCH)
     s->w.batch = STAT_MAX_BATCH;
   /* Asked for by its chunk (a series of its own, below). */

@@ -22,6 +22,15 @@ time_t api_window_end(time_t now, int window, int delay) {
   return end;
 }
 
+const char *api_service_region(const char *region_id) {
+  if (region_id == NULL)
+    return "cn";
+  if (strncmp(region_id, "cn-", 3) == 0 &&
+      strcmp(region_id, "cn-hongkong") != 0)
+    return "cn";
+  return "cn-hongkong";
+}
+
 static int add_time(rpc_params_t *params, const char *name, time_t t) {
   char buf[24];
   snprintf(buf, sizeof(buf), "%" PRIdMAX, (intmax_t)t);
@@ -39,6 +48,7 @@ static const struct {
      offsetof(api_request_t, resource_group_id)},
     {API_TAKES_PORT, "Port", offsetof(api_request_t, port)},
     {API_TAKES_DOMAIN, "Domain", offsetof(api_request_t, domain)},
+    {API_TAKES_REGION, "Region", offsetof(api_request_t, region)},
 };
 
 /* InstanceIds.1 ... InstanceIds.count (the API's repeated list). */

@@ -27,6 +27,7 @@
 #define API_TAKES_RESOURCE_GROUP 0x1u /* ResourceGroupId */
 #define API_TAKES_PORT 0x2u           /* Port */
 #define API_TAKES_DOMAIN 0x4u         /* Domain */
+#define API_TAKES_REGION 0x8u         /* Region: cn or cn-hongkong */
 
 typedef struct {
   unsigned takes;                /* API_TAKES_*: what the operation takes */
@@ -35,6 +36,7 @@ typedef struct {
   const char *const *instance_ids;
   size_t instance_count;   /* 1 .. API_MAX_INSTANCE_IDS; 0 with a domain */
   const char *domain;      /* Domain; NULL (or not taken): not sent */
+  const char *region;      /* Region; NULL (or not taken): not sent */
   const char *fixed_param; /* a parameter of fixed value (QueryType), or */
   const char *fixed_value; /* NULL: not sent */
   const char *port;        /* NULL (or not taken): all ports together */
@@ -54,6 +56,12 @@ typedef struct {
  * window. window is a positive multiple of 60, so windows are whole minutes
  * and consecutive windows tile time. */
 time_t api_window_end(time_t now, int window, int delay);
+
+/* The Region of web operations (DescribeDomainBps) for a block's
+ * RegionId: "cn" for a mainland region (cn-*), "cn-hongkong" for
+ * cn-hongkong and any region outside the mainland (ap-southeast-1); NULL
+ * (no RegionId) is the default cn-hangzhou. */
+const char *api_service_region(const char *region_id);
 
 /* Adds a statistic's parameters to params: Format (XML), RegionId,
  * ResourceGroupId, Port, StartTime, EndTime, Interval, Domain, the fixed

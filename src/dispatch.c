@@ -36,9 +36,10 @@ void dispatch_value(const account_t *a, const series_t *s, time_t end,
                     const char *type, const char *type_instance, double value) {
   /* A state has a value every state_every seconds; a series the request
    * plan thins, every cadence windows. */
-  int every = (s->w.state_every > a->window)    ? s->w.state_every
-              : (s->w.thin && s->w.cadence > 1) ? a->window * s->w.cadence
-                                                : a->window;
+  int window = series_window(a, s);
+  int every = (s->w.state_every > window)       ? s->w.state_every
+              : (s->w.thin && s->w.cadence > 1) ? window * s->w.cadence
+                                                : window;
   submit(a, s->plugin_instance, TIME_T_TO_CDTIME_T(end),
          TIME_T_TO_CDTIME_T(every), type, type_instance,
          (value_t){.gauge = (gauge_t)value});
@@ -126,7 +127,7 @@ double statistic_age(const account_t *a, const statistic_t *stat,
     const series_t *s = a->series + i;
     if (s->stat != stat)
       continue;
-    time_t stored = series_stored_end(s, a->window);
+    time_t stored = series_stored_end(s, series_window(a, s));
     time_t newest = stored ? stored : s->age_since;
     if (newest == 0) /* not polled yet */
       continue;

@@ -65,7 +65,13 @@ static void fit(plan_stat_t *p, double budget) {
                      .requests = p->requests,
                      .max_batch = p->max_batch,
                      .max_backfill = p->max_backfill,
+                     .window = p->window,
                      .rank = p->rank};
+}
+
+void plan_add_series(plan_stat_t *p, int window) {
+  p->series++;
+  p->requests += (p->window > 0) ? (double)window / p->window : 1;
 }
 
 double plan_needed(const plan_stat_t *stats, size_t n) {
@@ -171,16 +177,19 @@ void plan_describe(const plan_stat_t *stats, size_t n, double capacity,
     char series[32], cost[32], every[32], late[32];
     count((double)p->series, series, sizeof(series));
     count(p->cost, cost, sizeof(cost));
-    span(p->cadence, window, false, every, sizeof(every));
-    span(p->cadence - 1, window, true, late, sizeof(late));
+    int own = (p->window > 0) ? p->window : window; /* its windows */
+    char its_window[32];
+    span(1, own, false, its_window, sizeof(its_window));
+    span(p->cadence, own, false, every, sizeof(every));
+    span(p->cadence - 1, own, true, late, sizeof(late));
     APPEND(buf, size, o, "%s%s: %s series, %s a %s, ", i ? "; " : "", p->name,
            series, cost, a_window);
     if (p->cadence == 0) {
       APPEND(buf, size, o, "not polled");
     } else if (p->cadence == 1) {
-      APPEND(buf, size, o, "every %s", a_window);
+      APPEND(buf, size, o, "every %s", its_window);
     } else if (!p->thin) {
-      APPEND(buf, size, o, "every %s, %d at a time (up to %s late)", a_window,
+      APPEND(buf, size, o, "every %s, %d at a time (up to %s late)", its_window,
              p->cadence, late);
     } else {
       char full_count[32], rest[32];
@@ -188,7 +197,7 @@ void plan_describe(const plan_stat_t *stats, size_t n, double capacity,
       count((double)(p->series - p->full), rest, sizeof(rest));
       if (p->full > 0)
         APPEND(buf, size, o, "the first %s every %s, the other ", full_count,
-               a_window);
+               its_window);
       APPEND(buf, size, o, "%s every %s only", rest, every);
     }
   }

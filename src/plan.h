@@ -38,6 +38,10 @@ typedef struct {
    * often. */
   int max_batch;
   int max_backfill; /* MaxBackfill: no batch may wait longer */
+  /* Seconds of its windows, its own (sched_series_t step): a window of
+   * it is Window / window requests of a series a Window. The cadence and
+   * batches count its windows. 0: the Window. */
+  int window;
 
   /* The plan */
   int cadence; /* 1: every window at once; k > 1: every k windows; 0: none */
@@ -47,6 +51,11 @@ typedef struct {
   double cost; /* requests a window it takes as planned */
   int rank;    /* its place in the priority order, from 0 */
 } plan_stat_t;
+
+/* Counts one more series of p, a request per window of its own: Window /
+ * p->window requests a Window (1 for a series of the block's windows, a
+ * fifth at a Window of 60 for one of 300 s). */
+void plan_add_series(plan_stat_t *p, int window);
 
 /* Plans n statistics (in priority order) into capacity requests a window
  * (of which PLAN_USE is planned). Each takes the finest resolution that fits

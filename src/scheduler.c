@@ -112,6 +112,24 @@ static int rank_of(const sched_series_t *w) {
   return (w->state_every > 0) ? INT_MAX : w->rank;
 }
 
+/* Seconds between w's windows: its own step, or the block's Window. */
+static time_t window_of(const sched_t *s, const sched_series_t *w) {
+  return (w->step > 0) ? w->step : s->window;
+}
+
+/* w's newest complete window: the block's latest, or the newest end of
+ * w's own step not after it. */
+static time_t latest_of(const sched_t *s, const sched_series_t *w) {
+  time_t win = window_of(s, w);
+  return s->latest - ((s->latest % win) + win) % win;
+}
+
+/* MaxBackfill in w's windows: as far back as the block's, at least one. */
+static time_t backfill_of(const sched_t *s, const sched_series_t *w) {
+  time_t n = (time_t)s->max_backfill * s->window / window_of(s, w);
+  return (n > 0) ? n : 1;
+}
+
 /* The windows w asks at once, or of which it asks one (thin): its plan's
  * cadence. */
 static time_t cadence_of(const sched_series_t *w) {
@@ -123,7 +141,7 @@ static time_t cadence_of(const sched_series_t *w) {
 static time_t to_cadence(const sched_t *s, const sched_series_t *w,
                          time_t end) {
   time_t k = cadence_of(w);
-  time_t n = end / s->window;
+  time_t n = end / window_of(s, w);
   return (((time_t)w->phase - n) % k + k) % k;
 }
 
@@ -148,37 +166,38 @@ static void plan(sched_t *s) {
     refusal_of(s, w)->probing = false;
     /* A new series starts with the window due at its first read, and keeps
      * it due until it is fetched, across minute boundaries. */
-    time_t step = (w->state_every > s->window) ? w->state_every : s->window;
+    time_t win = window_of(s, w), latest = latest_of(s, w);
+    time_t step = (w->state_every > win) ? w->state_every : win;
     if (w->last_end == 0)
-      w->last_end = s->latest - step;
+      w->last_end = latest - step;
+    if (w->step > 0) /* one of its own windows (a StateFile of another) */
+      w->last_end -= ((w->last_end % win) + win) % win;
     if (w->idle)
       continue;
-    if (s->latest <= w->given_up_end || s->latest <= s->given_up_end ||
-        w->dropped)
+    if (latest <= w->given_up_end || latest <= s->given_up_end || w->dropped)
       continue;
     time_t first = w->last_end + step;
-    if (first > s->latest)
+    if (first > latest)
       continue;
     if (w->latest_only || w->state_every > 0)
-      first = s->latest;
-    time_t behind = (s->latest - first) / s->window + 1;
-    if (behind > s->max_backfill) {
-      s->skipped += (size_t)(behind - s->max_backfill);
-      first = s->latest - (time_t)(s->max_backfill - 1) * s->window;
-      w->last_end = first - s->window;
+      first = latest;
+    time_t behind = (latest - first) / win + 1, backfill = backfill_of(s, w);
+    if (behind > backfill) {
+      s->skipped += (size_t)(behind - backfill);
+      first = latest - (backfill - 1) * win;
+      w->last_end = first - win;
     }
     time_t k = cadence_of(w);
     /* The newest window of its cadence that is due. */
-    time_t cadence_end =
-        s->latest - ((k - to_cadence(s, w, s->latest)) % k) * s->window;
+    time_t cadence_end = latest - ((k - to_cadence(s, w, latest)) % k) * win;
     if (k > 1 && w->thin && w->latest_only) {
       /* A state at a lower resolution: its newest window of the cadence. */
       first = cadence_end;
       if (first <= w->last_end)
         continue;
     } else if (k > 1 && w->thin) {
-      first += to_cadence(s, w, first) * s->window;
-      if (first > s->latest)
+      first += to_cadence(s, w, first) * win;
+      if (first > latest)
         continue;
     } else if (k > 1 && cadence_end <= w->last_end) {
       continue; /* batched over time: no window of its cadence due yet */
@@ -248,9 +267,9 @@ static bool start_next_window(sched_t *s, sched_time_t now,
     s->cursor = (i + 1) % n;
     time_t last = w->next_end;
     if (w->batch > 1 && !w->thin)
-      last += (time_t)(w->batch - 1) * s->window;
-    if (last > s->latest)
-      last = s->latest;
+      last += (time_t)(w->batch - 1) * window_of(s, w);
+    if (last > latest_of(s, w))
+      last = latest_of(s, w);
     switch (io->start_window(io->ctx, i, w->next_end, last, deadline,
                              &w->generation)) {
     case SCHED_STARTED:
@@ -436,9 +455,9 @@ void sched_window_done(sched_t *s, sched_series_t *w, sched_outcome_t outcome,
   switch (outcome) {
   case SCHED_DONE: {
     /* A thin series' next window is a cadence later. */
-    time_t next = end + (w->thin ? cadence_of(w) : 1) * s->window;
+    time_t next = end + (w->thin ? cadence_of(w) : 1) * window_of(s, w);
     w->last_end = end;
-    w->next_end = (next <= s->latest) ? next : 0;
+    w->next_end = (next <= latest_of(s, w)) ? next : 0;
     w->attempts = 0;
     w->page = 1;
     s->failures = 0;

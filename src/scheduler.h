@@ -53,7 +53,12 @@ typedef struct {
   size_t group;        /* the instance: series of one share it */
   size_t stat;         /* the statistic: series of one back off together */
   int batch;           /* windows one request may cover; 0: one */
-  bool latest_only;    /* a state: only the newest window, no backfill */
+  /* Seconds of its windows, its own (a statistic's fixed Interval), ends
+   * at multiples of it: its newest window is the newest of them that is
+   * complete by the block's latest, and MaxBackfill reaches as far back
+   * as the block's windows. 0: the block's Window. */
+  int step;
+  bool latest_only; /* a state: only the newest window, no backfill */
   /* Asks nothing for now (its windows stay due): a series whose values
    * another series' requests fetch, or one that waits for what it needs
    * (the glue says which). */

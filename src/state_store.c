@@ -98,7 +98,7 @@ void state_store_restore(const account_t *a, series_t *s, time_t latest) {
   pthread_mutex_lock(&state_lock);
   time_t end = state_get(&state, fit);
   pthread_mutex_unlock(&state_lock);
-  if (end > latest || (end != 0 && end % a->window != 0))
+  if (end > latest || (end != 0 && end % series_window(a, s) != 0))
     WARNING(PLUGIN_NAME " plugin: Account \"%s\", series %s: ignoring the "
                         "StateFile's EndTime %lld, not a window before now.",
             a->name, s->plugin_instance, (long long)end);
@@ -127,7 +127,7 @@ void state_store_remember(const account_t *a, const series_t *s) {
   state_key(a, s, key);
 
   /* A window still held is fetched again after a restart. */
-  time_t end = series_stored_end(s, a->window);
+  time_t end = series_stored_end(s, series_window(a, s));
   pthread_mutex_lock(&state_lock);
   int status = set_entry(key, end, fit);
   /* Under the lock: one complaint for every block's thread, which names

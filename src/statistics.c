@@ -164,6 +164,19 @@ static const stat_variant_t status_code_variants[] = {
      .alt_value = "upstream"},
 };
 
+/* DescribeDomainBps: a row per 5-minute bucket of one domain (Index, no
+ * Time), its inbound and outbound bit/s; "gauge" as traffic's, for the same
+ * reason. */
+static const api_field_t domain_bps_fields[] = {
+    {"Index", API_FIELD_COUNT, true},
+    {"InBps", API_FIELD_COUNT, true},
+    {"OutBps", API_FIELD_COUNT, true},
+};
+static const stat_value_t domain_bps_values[] = {
+    {"InBps", "gauge", "in_bps"},
+    {"OutBps", "gauge", "out_bps"},
+};
+
 /* DescribeDomainAttackEvents: a row per HTTP flood (CC attack) on one
  * domain (Domain), paged like DDoSEvents but counted by TotalCount; EndTime
  * of a flood still under way: not documented, taken as for DDoSEvents (0,
@@ -470,6 +483,27 @@ const statistic_t statistics[] = {
         .state_suffix = "/status_codes",
         .variants = status_code_variants,
         .variant_count = COUNT_OF(status_code_variants),
+    },
+    {
+        .name = "domain_bps",
+        .action = "DescribeDomainBps",
+        /* Region, the domain's service region, is required: the block's
+         * (api_service_region); no ResourceGroupId in the model. */
+        .takes = API_TAKES_DOMAIN | API_TAKES_REGION,
+        .scope = SCOPE_DOMAIN,
+        .window = 300, /* Interval: 300 s at the finest */
+        /* Interval 300 takes a range under 3 days: STAT_MAX_BATCH windows,
+         * five hours. */
+        .batch_seconds = STAT_MAX_BATCH * 300,
+        .takes_interval = true,
+        .list = "DomainBps",
+        .index_field = "Index",
+        .fields = domain_bps_fields,
+        .field_count = COUNT_OF(domain_bps_fields),
+        .values = domain_bps_values,
+        .value_count = COUNT_OF(domain_bps_values),
+        .max_response = 256 * 1024, /* 60 rows of ~100 bytes */
+        .state_suffix = "/domain_bps",
     },
     {
         .name = "cc_events",

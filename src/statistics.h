@@ -130,7 +130,11 @@ struct statistic_s {
    * missed minutes. 0: one window per request. */
   int batch_seconds;
   bool takes_interval; /* the request's Interval: the Window, a row each */
-  const char *list;    /* the row element; NULL: a flat answer, one row */
+  /* Seconds of its own windows, whatever the block's Window: its
+   * operation's finest Interval (DescribeDomainBps: 300). Its windows end
+   * at multiples of it; a request's Interval is it. 0: the Window. */
+  int window;
+  const char *list; /* the row element; NULL: a flat answer, one row */
   /* With list: the fields that say which bucket a row is: Time, its start
    * (preferred), or Index, counting buckets from StartTime. Rows of one
    * bucket (Premium answers one per source region) are added up. */

@@ -25,13 +25,13 @@ TAKES_RESOURCE_GROUP = {
     "DescribePortConnsCount": True, "DescribePortFlowList": True,
     "DescribeBlackholeStatus": False, "DescribeDDoSEvents": True,
     "DescribeDomainQPSList": True, "DescribeDomainStatusCodeList": True,
-    "DescribeDomainAttackEvents": True,
+    "DescribeDomainAttackEvents": True, "DescribeDomainBps": False,
     "DescribeInstanceIds": True, "DescribeNetworkRules": False, "DescribeDomains": True,
     # The instances' IPs (events and blackhole of several instances at once).
     "DescribeInstances": True, "DescribeInstanceDetails": False,
 }
 ALL_STATISTICS = ('Statistics "connections" "traffic" "blackhole" "events" "qps" "status_codes" '
-                  '"cc_events"')
+                  '"domain_bps" "cc_events"')
 MISSED = 10
 # What the plugin's error lines say (doc/collectd-ddoscoo.pod).
 FAILURES = ("API error", "failed", "unusable", "ignoring", "cannot")

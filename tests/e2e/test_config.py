@@ -161,7 +161,7 @@ def test_domain_mistakes_are_named(workdir):
         assert cd.stop() == 0
     log = cd.log()
     assert ('Account "nodomainstat": Domain is for the web statistics; add "qps" or '
-            '"status_codes" or "cc_events" to Statistics.') in log
+            '"status_codes" or "domain_bps" or "cc_events" to Statistics.') in log
     assert 'Account "baddomain": Domain "www.exa mple.com" is not a domain name' in log
     assert 'Account "nodomainstat" has configuration errors' in log
     assert 'Account "baddomain" has configuration errors' in log

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: MIT
-"""Websites under attack (Statistics "qps" "status_codes") with the real
-collectd: an HTTP flood's QPS and response codes, exact values and
+"""Websites under attack (Statistics "qps" "status_codes" "domain_bps") with
+the real collectd: an HTTP flood's QPS and response codes, exact values and
 timestamps in CSV and RRD; ten missed minutes caught up with one request
-per domain (and per QueryType); the account's domains found by
+per domain (and per QueryType); each domain's bit/s in windows of 5
+minutes of their own, the missed ones caught up in one request; the
+account's domains found by
 DescribeDomains (the default without Domain), a new and a removed one
 followed; malformed and hostile answers to each new operation logged,
 nothing made up, collectd going on."""
@@ -26,11 +28,17 @@ GONE, NEW, WILD = "old.example.org", "new.example.org", "*.example.io"
 CODES = [("count-" + name, field) for name, field in STATUS_CODES]
 VARIANTS = [("edge_", "gf"), ("origin_", "upstrem")]
 MISSED = 10
+# domain_bps: windows of 300 s; CAUGHT_UP was last stored three behind.
+BPS_WINDOW, BPS_MISSED = 300, 3
+BPS = [("gauge-in_bps", "InBps"), ("gauge-out_bps", "OutBps")]
 HOSTILE_HOST, BLIND_HOST = "hostile-host", "blind-host"
 # The fault each new operation gets, and what the log must say of it.
 FAULTS = {
     "DescribeDomainQPSList": ("garbage", "unusable response"),
     "DescribeDomainStatusCodeList": ("xxe", "unusable response"),
+    # A refusal naming Region: the line says which RegionId to set.
+    "DescribeDomainBps": ("region", 'Region "cn", derived from RegionId "cn-hangzhou", may '
+                          "not be the domains' service region: set RegionId to"),
 }
 DOMAIN_FAULT = ("wrongroot", "discovery failed at DescribeDomains")
 
@@ -66,25 +74,31 @@ def run(tmp_path_factory):
                       name="blind")
     state = os.path.join(d, "state")
     last = minute(int(time.time()) - 60) - MISSED * 60
+    t_now = int(time.time()) - 60
+    last_bps = t_now - t_now % BPS_WINDOW - BPS_MISSED * BPS_WINDOW
     with open(state, "w") as f:
         f.write("# collectd-ddoscoo state 1\n")
         for suffix in ("qps", "status_codes/gf", "status_codes/upstrem"):
             f.write("%d\tweb/%s/%s\n" % (last, CAUGHT_UP, suffix))
+        f.write("%d\tweb/%s/domain_bps\n" % (last_bps, CAUGHT_UP))
     # No Domain: the account's domains (DescribeDomains), the default.
     blocks = [
-        block("web", *KEY, 'Endpoint "%s"' % sim.url, 'Statistics "qps" "status_codes"',
-              "DiscoveryInterval 2", "Interval 1"),
+        block("web", *KEY, 'Endpoint "%s"' % sim.url,
+              'Statistics "qps" "status_codes" "domain_bps"', "DiscoveryInterval 2", "Interval 1"),
         block("hostile", *KEY, 'Endpoint "%s"' % hostile.url, 'Host "%s"' % HOSTILE_HOST,
-              'Statistics "qps" "status_codes"', 'Domain "%s"' % FLOODED, "Interval 1"),
+              'Statistics "qps" "status_codes" "domain_bps"', 'Domain "%s"' % FLOODED,
+              "Interval 1"),
         block("blind", *KEY, 'Endpoint "%s"' % blind.url, 'Host "%s"' % BLIND_HOST,
               'Statistics "qps"', 'Domain "auto"', "DiscoveryInterval 2", "Interval 1"),
     ]
     cd = Collectd(d, 'StateFile "%s"\n' % state + "\n".join(blocks))
-    t = {"cd": cd, "attack": ddoscoo_sim.check_attack(attack, 0)}
+    t = {"cd": cd, "attack": ddoscoo_sim.check_attack(attack, 0), "last_bps": last_bps}
     try:
         wait_for(lambda: len(cd.csv_points(FLOODED, QPS[1][0])) >= 2
                  and len(cd.csv_points(CAUGHT_UP, QPS[0][0])) >= MISSED + 1
-                 and cd.csv_points(GONE, QPS[0][0]),
+                 and cd.csv_points(GONE, QPS[0][0])
+                 and len(cd.csv_points(CAUGHT_UP, BPS[1][0])) >= BPS_MISSED
+                 and cd.csv_points(FLOODED, BPS[1][0]),
                  120, "two windows of the flood, and the missed ones", step=1)
         sim.control("domains", {"add": {NEW: [INSTANCE]}, "remove": [GONE]})
         wait_for(lambda: cd.csv_points(NEW, QPS[0][0])
@@ -188,6 +202,41 @@ def test_ten_missed_minutes_cost_one_request_per_domain_and_query_type(run):
     assert ends == list(range(ends[0], ends[-1] + 60, 60))  # not a minute lost
 
 
+@pytest.mark.parametrize("domain", [FLOODED, CAUGHT_UP])
+def test_domain_bps_every_five_minutes_in_csv(run, domain):
+    # Every window of 300 s since the StateFile's (or the first due), none
+    # missing, stamped at its end, exactly as the simulator says.
+    cd = run["cd"]
+    for metric, field in BPS:
+        points = cd.csv_points(domain, metric)
+        ends = sorted(points)
+        assert ends, metric
+        first = run["last_bps"] + BPS_WINDOW if domain == CAUGHT_UP else ends[0]
+        assert ends == list(range(first, ends[-1] + 1, BPS_WINDOW)), (metric, ends)
+        assert len(ends) >= (BPS_MISSED if domain == CAUGHT_UP else 1)
+        for end in ends:
+            (want,) = ddoscoo_sim.domain_bps_for([domain], end - BPS_WINDOW, end,
+                                                 BPS_WINDOW, run["attack"])
+            assert points[end] == want[field], (metric, end)
+    # Not one a minute: nothing between the windows.
+    assert not [e for e in cd.csv_points(domain, BPS[0][0]) if e % BPS_WINDOW]
+
+
+def test_missed_five_minute_windows_cost_one_request_of_interval_300(run):
+    asked = [r for r in run["requests"] if r.get("action") == "DescribeDomainBps"
+             and r["params"].get("Domain") == CAUGHT_UP]
+    assert asked and all(r["status"] == 200 for r in asked)
+    first = asked[0]["params"]
+    assert first["Interval"] == "300" and first["Region"] == "cn"
+    assert "InstanceIds.1" not in first and "ResourceGroupId" not in first
+    assert int(first["StartTime"]) == run["last_bps"]
+    assert int(first["EndTime"]) - int(first["StartTime"]) >= BPS_MISSED * BPS_WINDOW
+    # Then a request per window of 300 s, not per minute.
+    for r in asked[1:]:
+        assert int(r["params"]["EndTime"]) - int(r["params"]["StartTime"]) == BPS_WINDOW
+        assert int(r["params"]["EndTime"]) % BPS_WINDOW == 0
+
+
 def test_domains_are_discovered_and_followed(run):
     cd = run["cd"]
     assert run["cd"].log_lines('Account "web": discovered 4 web domains')
@@ -219,7 +268,8 @@ def test_hostile_answers_are_logged_naming_the_operation(run, action):
 def test_nothing_is_made_up_and_collectd_goes_on(run):
     cd = run["cd"]
     assert run["alive"] and run["status"] == 0
-    for metric in ("operations_per_second-total", "count-edge_2xx", "count-origin_2xx"):
+    for metric in ("operations_per_second-total", "count-edge_2xx", "count-origin_2xx",
+                   "gauge-in_bps"):
         assert not cd.csv_points(FLOODED, metric, host=HOSTILE_HOST), metric
     assert not os.path.exists(cd.series_dir(FLOODED, host=BLIND_HOST))
     assert cd.log_lines('Account "blind"', "DescribeDomains", "unexpected root element")

@@ -179,6 +179,19 @@ ids]}, the instances whose rules name the domain):
                                   in the range, a flood's [{"ip", "area_id", "isp", "count"}]
                                   (any text: hostile answers), "visit" also two ordinary
                                   visitors; most Count first.
+    DescribeDomainBps             StartTime, EndTime (whole minutes), Interval (300, 3600,
+                                  86400 as the span allows, as DescribeWebReportTopIp),
+                                  Region (exactly "cn" or "cn-hongkong"), optional Domain
+                                  (no ResourceGroupId): RequestId and DomainBps items
+                                  {InBps, OutBps, Index} (no Time), the busiest minute of
+                                  each bucket (domain_bps_for / minute_bps: the requests
+                                  of minute_web at 800 bytes in, 12000 out, 300 for a
+                                  blocked one; a flood raises InBps). A domain's region:
+                                  the scenario's "domain_regions" (default "cn"); asked in
+                                  the other region it is answered 0 in every bucket (that
+                                  region's service carries none of its traffic: a choice,
+                                  the sources are silent), and without Domain only the
+                                  region's domains are added up.
 
 Importable pieces (used by the tests of the plugin and of this simulator):
     percent_encode(s)                  RFC 3986 encoding used by signing
@@ -277,6 +290,9 @@ ERROR_FAULTS = {
     # What the API answers a request whose nonce it has seen before (e.g.
     # one a proxy sent twice); here for a fresh nonce too.
     "nonce_used": (400, "SignatureNonceUsed", "Specified signature nonce was used already."),
+    # A parameter's value refused, here DescribeDomainBps's Region (what the
+    # service answers for a Region that is not the domain's: not documented).
+    "region": (400, "InvalidParameter", "The specified parameter Region is invalid."),
 }
 PAYLOAD_FAULTS = frozenset({
     "hang", "garbage", "empty", "html", "empty503", "json", "truncated", "reset", "oversize",
@@ -324,6 +340,9 @@ EVENTS_ACTION = "DescribeDDoSEvents"
 QPS_ACTION = "DescribeDomainQPSList"
 CODES_ACTION = "DescribeDomainStatusCodeList"
 WEB_ACTIONS = (QPS_ACTION, CODES_ACTION)
+# Per domain bandwidth in 5-minute buckets (see "Domain bandwidth").
+BPS_ACTION = "DescribeDomainBps"
+BPS_REGIONS = ("cn", "cn-hongkong")
 # HTTP floods on a domain and who is attacking (see "HTTP floods").
 CC_EVENTS_ACTION = "DescribeDomainAttackEvents"
 TOP_IP_ACTION = "DescribeWebReportTopIp"
@@ -342,7 +361,7 @@ PLAN_ACTIONS = (SPECS_ACTION, INSTANCE_STATS_ACTION, HEALTH_ACTION, DEFENSE_COUN
 # Who is attacking in a volumetric event (see "Attack statistics").
 SRC_IP_ACTION = "DescribeDDosEventSrcIp"
 STAT_ACTIONS = (FLOW_ACTION, BLACKHOLE_ACTION, EVENTS_ACTION) + WEB_ACTIONS + CC_ACTIONS + \
-    PLAN_ACTIONS + (SRC_IP_ACTION, ALL_EVENTS_ACTION)
+    PLAN_ACTIONS + (SRC_IP_ACTION, ALL_EVENTS_ACTION, BPS_ACTION)
 OPERATIONS = {
     ACTION: OPERATION_PARAMS,
     LIST_INSTANCES: ("ResourceGroupId", "Edition"),
@@ -359,6 +378,7 @@ OPERATIONS = {
     CC_EVENTS_ACTION: ("StartTime", "EndTime", "Domain", "PageNumber", "PageSize",
                        "ResourceGroupId"),
     TOP_IP_ACTION: ("StartTime", "EndTime", "Interval", "QueryType", "Domain", "Top"),
+    BPS_ACTION: ("StartTime", "EndTime", "Interval", "Region", "Domain"),
     SPECS_ACTION: (),
     INSTANCE_STATS_ACTION: (),
     HEALTH_ACTION: ("NetworkRules",),
@@ -885,6 +905,15 @@ def check_domains(spec):
     return out
 
 
+def check_domain_regions(spec):
+    """The scenario's "domain_regions": {name: "cn" | "cn-hongkong"}; a copy."""
+    if not isinstance(spec, dict) or not all(
+            isinstance(d, str) and d and r in BPS_REGIONS for d, r in spec.items()):
+        raise ConfigError("domain_regions must be an object {domain: %s}"
+                          % " | ".join('"%s"' % r for r in BPS_REGIONS))
+    return dict(spec)
+
+
 def check_domain_changes(spec):
     if not isinstance(spec, dict) or set(spec) - {"add", "remove"}:
         raise ConfigError('the body must be {"add": {name: [ids]}, "remove": [names]}')
@@ -940,7 +969,9 @@ def load_config(source):
     times ("now+N") count from the simulator's clock at loading.
 
     For the web statistics: "domains" and "origin_query_type" ("upstrem",
-    the default, or "upstream": the one origin QueryType taken).
+    the default, or "upstream": the one origin QueryType taken), and
+    "domain_regions" ({domain: "cn" | "cn-hongkong"}, default "cn": the
+    service region DescribeDomainBps's Region must name).
     """
     if isinstance(source, dict):
         cfg = source
@@ -1001,6 +1032,7 @@ def load_config(source):
         "rules": inventory.get("rules", {}),
         "attack": attack,
         "domains": check_domains(cfg.get("domains", {})),
+        "domain_regions": check_domain_regions(cfg.get("domain_regions", {})),
     }
 
 
@@ -1025,6 +1057,7 @@ class SimState:
                            ("remarks", "editions", "resource_groups", "instance_regions", "rules")}
         # Web domains (DescribeDomains), in listing order: {name: [instance ids]}.
         self._domains = dict(cfg["domains"])
+        self.domain_regions = cfg["domain_regions"]
         self.list_style = cfg["list_style"]
         self.empty_list = cfg["empty_list"]
         self.origin_query_type = cfg["origin_query_type"]
@@ -1663,6 +1696,8 @@ def _verify_operation(params, state, action=ACTION):
         return _verify_src_ip(params, state)
     if action == ALL_EVENTS_ACTION:
         return _verify_all_events(params, state)
+    if action == BPS_ACTION:
+        return _verify_domain_bps(params, state)
     if action in STAT_ACTIONS:
         return _verify_stat_operation(params, state, action)
     return _verify_port_conns(params, state)
@@ -2046,7 +2081,7 @@ STAT_LIST_NAMES = {FLOW_ACTION: "PortFlowList", BLACKHOLE_ACTION: "BlackholeStat
                    EVENTS_ACTION: "DDoSEvents", QPS_ACTION: "DomainQPSList",
                    CODES_ACTION: "StatusCodeList", CC_EVENTS_ACTION: "DomainAttackEvents",
                    TOP_IP_ACTION: "DataList", SRC_IP_ACTION: "Ips",
-                   ALL_EVENTS_ACTION: "AttackEvents"}
+                   ALL_EVENTS_ACTION: "AttackEvents", BPS_ACTION: "DomainBps"}
 # DescribeDDosAllEventList's EventType values (SDK model and vendor metadata);
 # several, comma-separated, or none: all.
 ALL_EVENT_TYPES = ("web-cc", "cc", "defense", "blackhole")
@@ -3044,6 +3079,98 @@ def _verify_cc_operation(params, state, action):
 
 
 # ---------------------------------------------------------------------------
+# Domain bandwidth: DescribeDomainBps (SDK model DescribeDomainBpsRequest:
+# StartTime, EndTime (seconds, whole minutes), Interval (300, 3600 or 86400
+# by span) and Region ("cn" or "cn-hongkong", the domain's service region)
+# required, Domain optional; no ResourceGroupId, no InstanceIds). Answer:
+# DomainBps items {InBps, OutBps (bit/s), Index}, no Time.
+# Where the sources are silent, choices:
+# - a bucket's InBps and OutBps are those of its busiest minute (as the
+#   *Qps fields of DescribeDomainQPSList are maxima);
+# - a domain asked in the other region (Region not its "domain_regions"):
+#   that region's service carries none of its traffic, so every bucket is
+#   answered with InBps and OutBps 0 (no error: a report of no traffic),
+#   and without Domain only the domains of the region asked are added up;
+# - Region other than exactly "cn" or "cn-hongkong": InvalidParameter
+#   naming Region.
+# ---------------------------------------------------------------------------
+
+BPS_INTERVALS = (300, 3600, 86400)
+REQUEST_BYTES = 800        # an ordinary or attack request, headers and all
+RESPONSE_BYTES = 12000     # an answered request's response
+BLOCKED_BYTES = 300        # the edge's 403 to an attack request
+
+
+def minute_bps(domain, minute, section):
+    """A domain's inbound and outbound bit/s in one minute, from what
+    minute_web says of its requests: every request comes in; ordinary
+    requests and the attack requests the edge lets through are answered in
+    full, the blocked ones (95 %) with a short 403. An HTTP flood raises
+    InBps with its QPS."""
+    web = minute_web(domain, minute, section)
+    normal, attack = web["TotalQps"] - web["AttackQps"], web["AttackQps"]
+    blocked = attack * 95 // 100
+    inbound = (normal + attack) * REQUEST_BYTES * 8
+    outbound = ((normal + attack - blocked) * RESPONSE_BYTES + blocked * BLOCKED_BYTES) * 8
+    return {"InBps": inbound, "OutBps": outbound}
+
+
+def domain_bps_for(domains, start, end, interval=300, attack=None, now=None):
+    """The rows of a DescribeDomainBps query for ``domains`` (those of the
+    region asked; a pair (domain, False) for one asked in the other region
+    counts 0): a bucket every interval from start, Index from 0, no Time;
+    each field the maximum of the bucket's minutes, several domains added
+    up. Buckets that have not ended by now are left out."""
+    section = attack if attack is not None else check_attack({}, 0)
+    rows = []
+    for index, bucket in enumerate(range(start, end, interval)):
+        bucket_end = min(bucket + interval, end)
+        if now is not None and bucket_end > now - section["flow_delay_seconds"]:
+            break
+        row = {"Index": index, "InBps": 0, "OutBps": 0}
+        for d in domains:
+            if isinstance(d, tuple):
+                continue  # asked in the other region: none of its traffic
+            minutes = [minute_bps(d, m, section) for m in range(bucket, bucket_end, 60)]
+            for k in ("InBps", "OutBps"):
+                row[k] += max(v[k] for v in minutes)
+        rows.append(row)
+    return rows
+
+
+def _verify_domain_bps(params, state):
+    """Returns {"action", "start", "end", "interval", "region", "domains"}:
+    the domains of the region asked (one asked in the other region as
+    (domain, False): answered 0)."""
+    for name in ("StartTime", "EndTime", "Interval", "Region"):
+        if name not in params:
+            raise _missing(name)
+    now = state.now()
+    start, end = _stat_time(params, "StartTime"), _stat_time(params, "EndTime")
+    if start >= end:
+        raise _invalid("StartTime", "StartTime must be earlier than EndTime.")
+    if end > math.ceil(now / 60) * 60:
+        raise _invalid("EndTime", "EndTime must not be in the future.")
+    span = end - start
+    allowed = BPS_INTERVALS[0 if span < 3 * 86400 else 1 if span < 31 * 86400 else 2:]
+    if params["Interval"] not in [str(i) for i in allowed]:
+        raise _invalid("Interval", "For a time range of %d seconds valid values: %s."
+                       % (span, ", ".join(map(str, allowed))))
+    region = params["Region"]
+    if region not in BPS_REGIONS:
+        raise _invalid("Region", "Valid values: %s." % ", ".join(BPS_REGIONS))
+    asked = _asked_domains(params, state)
+    def of_region(d):
+        return state.domain_regions.get(d, "cn") == region
+    if "Domain" in params:
+        domains = [d if of_region(d) else (d, False) for d in asked]
+    else:
+        domains = [d for d in asked if of_region(d)]
+    return {"action": BPS_ACTION, "start": start, "end": end, "interval": int(params["Interval"]),
+            "region": region, "domains": domains}
+
+
+# ---------------------------------------------------------------------------
 # All events: DescribeDDosAllEventList, the account's attack events in one
 # list (SDK model DescribeDDosAllEventListRequest: StartTime, EndTime (Unix
 # seconds), PageNumber, PageSize required, EventType optional, several
@@ -3261,6 +3388,9 @@ def stat_answer(query, section, now):
                                 query["region"], in_region)
         first = (query["page_number"] - 1) * query["page_size"]
         return {"rows": events[first:first + query["page_size"]], "total": len(events)}
+    if action == BPS_ACTION:
+        return {"rows": domain_bps_for(query["domains"], query["start"], query["end"],
+                                       query["interval"], section, now)}
     if action in WEB_ACTIONS:
         return {"rows": web_for(action, query["domains"], query["start"], query["end"],
                                 query["interval"], section, query.get("query_type"), now)}
@@ -3309,6 +3439,8 @@ def stat_summary(action, answer):
         return {"listed": [r["SourceIp"] for r in rows]}
     if action == SRC_IP_ACTION:
         return {"listed": [r["SrcIp"] for r in rows]}
+    if action == BPS_ACTION:
+        return {"listed": ["%d:%d/%d" % (r["Index"], r["InBps"], r["OutBps"]) for r in rows]}
     if action in (FLOW_ACTION,) + WEB_ACTIONS:
         return {"listed": ["%d/%s" % (r["Time"], r.get("Region", "-")) for r in rows]}
     if action == BLACKHOLE_ACTION:

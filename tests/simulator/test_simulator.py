@@ -541,7 +541,8 @@ def _fault_get(s, mode):
 def test_payload_faults(start_sim):
     modes = ["garbage", "empty", "html", "empty503", "json", "truncated", "reset", "oversize", "entities",
              "xxe", "xxe_net", "wrongroot", "missing", "nonnumeric", "negative", "huge",
-             "duplicate", "forbidden", "auth", "clock", "http500", "nonce_used", "hangup"]
+             "duplicate", "forbidden", "auth", "clock", "http500", "nonce_used", "hangup",
+             "region"]
     cfg = dict(BASE_CONFIG, faults={"f-" + m: {"mode": m} for m in modes})
     cfg["faults"]["f-hang"] = {"mode": "hang", "seconds": 0.3}
     s = start_sim(cfg)
@@ -574,6 +575,7 @@ def test_payload_faults(start_sim):
     assert res["clock"][0] == 400 and b"InvalidTimeStamp.Expired" in res["clock"][2]
     assert res["http500"][0] == 500 and b"InternalError" in res["http500"][2]
     assert res["nonce_used"][0] == 400 and b"SignatureNonceUsed" in res["nonce_used"][2]
+    assert res["region"][0] == 400 and b"Region is invalid" in res["region"][2]
     assert isinstance(res["hangup"], http.client.RemoteDisconnected)
     assert res["hang"][0] == 200
 
@@ -2677,7 +2679,8 @@ CC_CONFIG = dict(BASE_CONFIG, instances=[INST1], domains={WEB1: [INST1], WEB2: [
                      {"domain": WEB1, "start": "now-7200", "end": "now-3600",
                       "peak_qps": 3000, "sources": BOTS[:1]},
                      {"domain": WEB1, "start": "now-1800", "peak_qps": 20000, "sources": BOTS},
-                     {"domain": WEB2, "start": "now-600", "peak_qps": 100}]})
+                     {"domain": WEB2, "start": "now-600", "peak_qps": 100}]},
+                 domain_regions={WEB2: "cn-hongkong"})
 
 
 @pytest.fixture(scope="module")
@@ -2785,6 +2788,92 @@ def test_cc_operations_are_strict(cc_server):
                              "sources": [dict(BOTS[0], count=0)]}]}):
         with pytest.raises(sim.ConfigError):
             sim.check_attack(bad, 0)
+
+
+# -- Domain bandwidth: DescribeDomainBps
+
+BPS = "DescribeDomainBps"
+
+
+def bps_params(**overrides):
+    end = int(time.time()) // 300 * 300
+    base = {"Action": BPS, "InstanceIds.1": None, "Port": None, "StartTime": str(end - 3600),
+            "EndTime": str(end), "Interval": "300", "Region": "cn", "Domain": WEB1}
+    base.update(overrides)
+    return make_params(**base)
+
+
+def test_domain_bps_in_five_minute_buckets_a_flood_raises(cc_server):
+    s, section = cc_server, attack_of(cc_server)
+    end = int(time.time()) // 300 * 300
+    r = call(s, bps_params())
+    items = parse_list(r, BPS, "DomainBps", "repeated")[1]
+    # Twelve buckets of 300 s, Index from 0, no Time; as domain_bps_for says.
+    assert [i["Index"] for i in items] == [str(k) for k in range(12)]
+    assert all(sorted(i) == ["InBps", "Index", "OutBps"] for i in items)
+    want = sim.domain_bps_for([WEB1], end - 3600, end, 300, section, time.time())
+    assert items == as_text(want)
+    # The flood (since now-1800, 20000 QPS at its peak) raises InBps far
+    # above the calm buckets between the two floods.
+    flood, over = section["floods"][1], section["floods"][0]
+    buckets = [(end - 3600 + 300 * k, int(i["InBps"])) for k, i in enumerate(items)]
+    calm = [b for t, b in buckets if t >= over["end"] and t + 300 <= flood["start"]]
+    during = [b for t, b in buckets if t >= flood["start"] + 120]
+    assert calm and during and min(during) > 10 * max(calm)
+    assert all(int(i["OutBps"]) > 0 for i in items)
+    # Interval 3600: one bucket, its busiest 5 minutes' minute.
+    r = call(s, bps_params(Interval="3600"))
+    (hour,) = parse_list(r, BPS, "DomainBps", "repeated")[1]
+    assert int(hour["InBps"]) == max(int(i["InBps"]) for i in items)
+
+
+def test_domain_bps_answers_only_the_region_asked(cc_server):
+    s, section = cc_server, attack_of(cc_server)
+    end = int(time.time()) // 300 * 300
+    # WEB2 is served in cn-hongkong: asked in cn, none of its traffic.
+    r = call(s, bps_params(Domain=WEB2))
+    items = parse_list(r, BPS, "DomainBps", "repeated")[1]
+    assert len(items) == 12 and all(i["InBps"] == i["OutBps"] == "0" for i in items)
+    r = call(s, bps_params(Domain=WEB2, Region="cn-hongkong"))
+    assert parse_list(r, BPS, "DomainBps", "repeated")[1] == as_text(
+        sim.domain_bps_for([WEB2], end - 3600, end, 300, section, time.time()))
+    # Without Domain: the region's domains added up.
+    r = call(s, bps_params(Domain=None))
+    assert parse_list(r, BPS, "DomainBps", "repeated")[1] == as_text(
+        sim.domain_bps_for([WEB1], end - 3600, end, 300, section, time.time()))
+
+
+def test_domain_bps_is_strict(cc_server):
+    now = minute()
+    cases = [(bps_params(**{name: None}), "MissingParameter")
+             for name in ("StartTime", "EndTime", "Interval", "Region")]
+    cases += [
+        (bps_params(Region="cn-hangzhou"), "InvalidParameter"),
+        (bps_params(Region="CN"), "InvalidParameter"),
+        (bps_params(Region=""), "InvalidParameter"),
+        (bps_params(Interval="60"), "InvalidParameter"),
+        (bps_params(Interval="600"), "InvalidParameter"),
+        (bps_params(StartTime=str(now - 3 * 86400), EndTime=str(now)), "InvalidParameter"),
+        (bps_params(StartTime=str(now - 31 * 86400), EndTime=str(now), Interval="3600"),
+         "InvalidParameter"),
+        (bps_params(StartTime=str(now - 3630)), "InvalidParameter"),
+        (bps_params(EndTime=str(now + 120)), "InvalidParameter"),
+        (bps_params(StartTime=str(now), EndTime=str(now)), "InvalidParameter"),
+        (bps_params(ResourceGroupId="rg-default"), "InvalidParameter"),
+        (bps_params(InstanceIds__1=INST1), "InvalidParameter"),
+        (bps_params(PageSize="10"), "InvalidParameter"),
+        (bps_params(Domain="nope.example.com"), "InvalidDomain.NotFound"),
+    ]
+    for params, code in cases:
+        r = call(cc_server, params)
+        assert r.status == 400 and r.code() == code, (params, r.body)
+    assert "Region" in call(cc_server, bps_params(Region="cn-hangzhou")).body.decode()
+    for interval, days in (("3600", 3), ("86400", 31)):
+        r = call(cc_server, bps_params(StartTime=str(now - days * 86400), EndTime=str(now),
+                                       Interval=interval))
+        assert r.status == 200, r.body
+    with pytest.raises(sim.ConfigError):
+        sim.load_config(dict(CC_CONFIG, domain_regions={WEB1: "cn-hangzhou"}))
 
 
 # ---------------------------------------------------------------------------

@@ -228,6 +228,46 @@ DEF_TEST(web_params) {
   return 0;
 }
 
+/* DescribeDomainBps: Region, the domains' service region, derived from the
+ * block's RegionId; sent to it alone, Interval its 300 s. */
+DEF_TEST(domain_bps_params) {
+  EXPECT_EQ_STR("cn", api_service_region(NULL)); /* cn-hangzhou */
+  EXPECT_EQ_STR("cn", api_service_region("cn-hangzhou"));
+  EXPECT_EQ_STR("cn", api_service_region("cn-shanghai"));
+  EXPECT_EQ_STR("cn-hongkong", api_service_region("cn-hongkong"));
+  EXPECT_EQ_STR("cn-hongkong", api_service_region("ap-southeast-1"));
+  EXPECT_EQ_STR("cn-hongkong", api_service_region("eu-central-1"));
+
+  const statistic_t *bps = statistic_find("domain_bps");
+  OK(bps != NULL);
+  EXPECT_EQ_STR("DescribeDomainBps", bps->action);
+  EXPECT_EQ_INT(300, bps->window);
+  OK(api_operation_takes("DescribeDomainBps") ==
+     (API_TAKES_DOMAIN | API_TAKES_REGION)); /* no ResourceGroupId */
+  rpc_params_t p = RPC_PARAMS_INIT;
+  api_request_t req = {.takes = bps->takes,
+                       .region_id = "ap-southeast-1",
+                       .resource_group_id = "rg-1",
+                       .domain = "www.example.com",
+                       .region = api_service_region("ap-southeast-1"),
+                       .start_time = 1796205300,
+                       .end_time = 1796206200,
+                       .interval = 300};
+  CHECK_ZERO(api_request_params(&req, &p));
+  EXPECT_EQ_STR("cn-hongkong", param(&p, "Region"));
+  EXPECT_EQ_STR("ap-southeast-1", param(&p, "RegionId"));
+  EXPECT_EQ_STR("300", param(&p, "Interval"));
+  EXPECT_EQ_STR("www.example.com", param(&p, "Domain"));
+  OK(param(&p, "ResourceGroupId") == NULL);
+  rpc_params_clear(&p);
+  /* Not to an operation without it. */
+  req.takes = statistic_find("qps")->takes;
+  CHECK_ZERO(api_request_params(&req, &p));
+  OK(param(&p, "Region") == NULL);
+  rpc_params_clear(&p);
+  return 0;
+}
+
 /* A request of the whole account (DescribeDDosAllEventList) names no
  * instance, however many the block has, nor ResourceGroupId. */
 DEF_TEST(account_wide_params) {
@@ -281,6 +321,7 @@ DEF_TEST(only_documented_parameters) {
       {"DescribeDDoSEvents", true, false, false},
       {"DescribeDomainQPSList", true, false, true},
       {"DescribeDomainStatusCodeList", true, false, true},
+      {"DescribeDomainBps", false, false, true}, /* and Region */
       {"DescribeDomainAttackEvents", true, false, true},
       {"DescribeDDosAllEventList", false, false, false},
       {"DescribeInstanceSpecs", false, false, false},
@@ -339,6 +380,7 @@ DEF_TEST(only_documented_parameters) {
 int main(void) {
   RUN_TEST(only_documented_parameters);
   RUN_TEST(web_params);
+  RUN_TEST(domain_bps_params);
   RUN_TEST(account_wide_params);
   RUN_TEST(window_end);
   RUN_TEST(windows_tile);

@@ -171,6 +171,53 @@ DEF_TEST(a_batch_waits_no_longer_than_max_backfill) {
   return 0;
 }
 
+DEF_TEST(a_statistic_of_five_minute_windows_costs_a_fifth_a_minute) {
+  /* 5 domains: qps a request a minute each, domain_bps (windows of 300 s,
+   * batched up to 60 of them, MaxBackfill 12 of them) a fifth. */
+  plan_stat_t s[2] = {
+      {.name = "qps", .max_batch = 60, .max_backfill = 60},
+      {.name = "domain_bps",
+       .max_batch = 60,
+       .max_backfill = 12,
+       .window = 300},
+  };
+  for (int d = 0; d < 5; d++) {
+    plan_add_series(s + 0, 60);
+    plan_add_series(s + 1, 60);
+  }
+  EXPECT_EQ_INT(5, (int)s[1].series);
+  EXPECT_EQ_DOUBLE(5, s[0].requests);
+  EXPECT_EQ_DOUBLE(1, s[1].requests);
+  OK(!plan_make(s, 2, 571));
+  EXPECT_EQ_DOUBLE(6, plan_cost(s, 2));
+  char line[1024];
+  plan_describe(s, 2, 571, 60, "pace 10/s", line, sizeof(line));
+  EXPECT_EQ_STR("6 requests a minute fit 514 (90 % of the 571 that fit, "
+                "pace 10/s): qps: 5 series, 5 a minute, every minute; "
+                "domain_bps: 5 series, 1 a minute, every 5 minutes",
+                line);
+
+  /* 1,000 domains of domain_bps alone, 200 a minute, in 100 a minute:
+   * batched, two of its windows a request, every 10 minutes. */
+  plan_stat_t b = {
+      .name = "domain_bps", .max_batch = 60, .max_backfill = 12, .window = 300};
+  for (int d = 0; d < 1000; d++)
+    plan_add_series(&b, 60);
+  OK(fabs(b.requests - 200) < 1e-6);
+  OK(plan_make(&b, 1, 100));
+  EXPECT_EQ_INT(5, b.cadence); /* 200 / 2 = 100 > 90: the next, 5 */
+  OK(!b.thin);
+  OK(fabs(b.cost - 40) < 1e-6);
+  plan_describe(&b, 1, 100, 60, "pace 1/s", line, sizeof(line));
+  OK(strstr(line, "domain_bps: 1,000 series, 40 a minute, every 5 minutes, "
+                  "5 at a time (up to 20 minutes late)") != NULL);
+  /* At a Window of 300 s, a request a Window each. */
+  plan_stat_t w = {.name = "domain_bps", .window = 300};
+  plan_add_series(&w, 300);
+  EXPECT_EQ_DOUBLE(1, w.requests);
+  return 0;
+}
+
 int main(void) {
   RUN_TEST(a_block_that_fits_runs_at_full_resolution);
   RUN_TEST(many_ports_lower_the_resolution_of_the_last_ones);
@@ -178,5 +225,6 @@ int main(void) {
   RUN_TEST(the_priority_order_decides_who_gives_way);
   RUN_TEST(what_cannot_be_afforded_is_dropped_and_said);
   RUN_TEST(a_batch_waits_no_longer_than_max_backfill);
+  RUN_TEST(a_statistic_of_five_minute_windows_costs_a_fifth_a_minute);
   END_TEST;
 }

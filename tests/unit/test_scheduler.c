@@ -120,9 +120,12 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
                                      time_t end, sched_time_t deadline,
                                      unsigned *generation) {
   world_t *w = ctx;
-  if (first_end > end || (end - first_end) / WINDOW >= w->series[i].batch + 1)
+  time_t win = w->series[i].step ? w->series[i].step : WINDOW;
+  if (first_end > end || (end - first_end) / win >= w->series[i].batch + 1)
     w->errors++; /* more than the batch */
-  w->windows[i] += (unsigned)((end - first_end) / WINDOW + 1);
+  if (first_end % win != 0 || end % win != 0)
+    w->errors++; /* not one of its windows */
+  w->windows[i] += (unsigned)((end - first_end) / win + 1);
   if (w->in_flight >= MAX_FLIGHT || deadline != w->deadline)
     w->errors++;
   /* Keys refused: a renewable source hands out new ones. */
@@ -169,7 +172,8 @@ static void answer(world_t *w, flight_t f) {
   }
   if (o == SCHED_DONE) {
     /* Every window, or every cadence-th of a thinned series. */
-    time_t step = (s->thin && s->cadence > 1) ? s->cadence * WINDOW : WINDOW;
+    time_t win = s->step ? s->step : WINDOW;
+    time_t step = (s->thin && s->cadence > 1) ? s->cadence * win : win;
     time_t last = w->dispatched[f.i];
     if (f.first <= last)
       w->errors++; /* twice, or backwards */
@@ -342,6 +346,69 @@ DEF_TEST(backfill_after_an_outage_stops_at_max_backfill) {
     EXPECT_EQ_INT(latest, w->dispatched[i]);
   }
   EXPECT_EQ_INT(0, w->errors); /* in order */
+  world_free(w);
+  return 0;
+}
+
+/* A series of 300 s windows (step) asks each as soon as the block's
+ * latest reaches its end: the request starts within the read after. */
+static sched_outcome_t done_at_window_end(world_t *w, size_t i, time_t end,
+                                          unsigned generation, int nth) {
+  (void)generation, (void)nth;
+  time_t started =
+      (time_t)((w->now - w->latency) >> 30); /* whole seconds, floor */
+  /* (The first, T0 - 300, is due at the first read.) */
+  if (w->series[i].step == 300 && end > T0 - 300 &&
+      (started < end + 60 || started > end + 70))
+    w->errors++;
+  return SCHED_DONE;
+}
+
+DEF_TEST(a_series_of_its_own_five_minutes_asks_each_window_once) {
+  world_t *w = world_new(2, 60, 4, 10, done_at_window_end);
+  w->series[1].step = 300;
+  w->series[1].batch = 60;
+  run_reads(w, T0, T0 + 3600, 10, 10);
+  EXPECT_EQ_INT(0, w->errors);
+  EXPECT_EQ_INT(0, w->gaps);
+  /* The block's: a window a minute. Its own: T0 - 300 (the newest of 300
+   * s complete at the first read) to T0 + 3300, one request each. */
+  EXPECT_EQ_INT(60, w->dispatch_count[0]);
+  EXPECT_EQ_INT(13, w->dispatch_count[1]);
+  EXPECT_EQ_INT(13, w->requests[1]);
+  EXPECT_EQ_INT(T0 + 3300, w->dispatched[1]);
+  EXPECT_EQ_INT(0, (int)w->skipped);
+  world_free(w);
+  return 0;
+}
+
+DEF_TEST(a_series_of_five_minutes_catches_up_in_one_request) {
+  /* Ten windows of 300 s missed; MaxBackfill 60 (an hour of the block's
+   * windows) reaches twelve of them. */
+  world_t *w = world_new(2, 60, 4, 10, always_done);
+  time_t latest = T0 - 300; /* the newest end of 300 s at the read T0 */
+  for (size_t i = 0; i < 2; i++) {
+    w->series[i].step = 300;
+    w->series[i].batch = 60;
+  }
+  w->series[0].last_end = latest - 10 * 300;
+  w->series[1].last_end = latest - 20 * 300; /* 100 minutes */
+  read_at(w, T0, 10);
+  EXPECT_EQ_INT(0, w->errors);
+  EXPECT_EQ_INT(1, w->requests[0]);
+  EXPECT_EQ_INT(10, w->windows[0]);
+  EXPECT_EQ_INT(latest, w->series[0].last_end);
+  EXPECT_EQ_INT(1, w->requests[1]);
+  EXPECT_EQ_INT(12, w->windows[1]);
+  EXPECT_EQ_INT(8, (int)w->s.skipped); /* the older ones */
+  EXPECT_EQ_INT(latest, w->series[1].last_end);
+  /* Nothing more until the next end of 300 s, T0, is complete (a delay
+   * of 60 s). */
+  run_reads(w, T0 + 10, T0 + 60, 10, 10);
+  EXPECT_EQ_INT(1, w->requests[0]);
+  read_at(w, T0 + 60, 10);
+  EXPECT_EQ_INT(2, w->requests[0]);
+  EXPECT_EQ_INT(T0, w->series[0].last_end);
   world_free(w);
   return 0;
 }
@@ -1153,6 +1220,8 @@ int main(void) {
   RUN_TEST(the_rate_limit_holds_and_series_take_turns);
   RUN_TEST(too_many_series_fall_behind_as_capacity_says);
   RUN_TEST(backfill_after_an_outage_stops_at_max_backfill);
+  RUN_TEST(a_series_of_its_own_five_minutes_asks_each_window_once);
+  RUN_TEST(a_series_of_five_minutes_catches_up_in_one_request);
   RUN_TEST(a_batch_catches_up_an_hour_in_one_request);
   RUN_TEST(transient_errors_are_retried_with_growing_backoff);
   RUN_TEST(three_failures_leave_the_window_to_the_next_read);

@@ -61,7 +61,7 @@ DEF_TEST(table) {
   char names[256];
   statistics_names(names, sizeof(names));
   EXPECT_EQ_STR("\"connections\", \"traffic\", \"blackhole\", \"events\", "
-                "\"qps\", \"status_codes\", \"cc_events\", "
+                "\"qps\", \"status_codes\", \"domain_bps\", \"cc_events\", "
                 "\"instance_cc_events\", \"capacity\", \"usage\", "
                 "\"advanced_mitigations\", \"blackhole_releases\", \"health\", "
                 "\"expiry\"",
@@ -77,12 +77,14 @@ DEF_TEST(table) {
         i + statistics_count * (statistics[i].variant_count - 1) + 1 > most)
       most = i + statistics_count * (statistics[i].variant_count - 1) + 1;
   OK(most <= SCHED_MAX_STATS && statistics_count <= SCHED_MAX_STATS);
-  const char *gauges[] = {"gauge", "count", "operations_per_second",
-                          "current_connections", "bool", "timeleft"};
+  const char *gauges[] = {
+      "gauge", "count",   "operations_per_second", "current_connections",
+      "bool",  "timeleft"};
   for (size_t i = 0; i < statistics_count; i++) {
     const statistic_t *s = statistics + i;
     OK(s->value_count <= STAT_MAX_VALUES);
-    OK(s->batch_seconds == 0 || s->batch_seconds / 60 <= STAT_MAX_BATCH);
+    OK(s->batch_seconds == 0 ||
+       s->batch_seconds / (s->window ? s->window : 60) <= STAT_MAX_BATCH);
     for (size_t v = 0; v < s->value_count; v++) {
       bool found = false;
       for (size_t f = 0; f < s->field_count; f++)
@@ -599,6 +601,42 @@ static void web_row(const statistic_t *stat, api_value_t *row,
         row[f] = (api_value_t){.present = true, .count = counts[i]};
 }
 
+/* DescribeDomainBps: Index counts 300 s buckets from StartTime (no
+ * Time); each window's bit/s at its end, above 2^32 as they are. */
+DEF_TEST(domain_bps_points) {
+  const statistic_t *b = statistic_find("domain_bps");
+  api_value_t cells[3 * 3];
+  api_rows_t rows = {
+      .field_count = b->field_count, .values = cells, .count = 3};
+  const char *names[] = {"Index", "InBps", "OutBps"};
+  /* In the answer's order, not the buckets'. */
+  uint64_t r0[] = {1, 9000000000ULL, 2000000};
+  uint64_t r1[] = {0, 1500000, 3000000};
+  uint64_t r2[] = {2, 1600000, 3100000};
+  web_row(b, cells, names, r0, 3);
+  web_row(b, cells + 3, names, r1, 3);
+  web_row(b, cells + 6, names, r2, 3);
+  emitted[0] = 0;
+  /* StartTime 1796205300: windows ending 1796205600 ... 1796206200. */
+  CHECK_ZERO(stat_points(b, &rows, 1796205600, 1796206200, 300, collect, NULL,
+                         why, sizeof(why)));
+  EXPECT_EQ_STR("1796205600 gauge-in_bps=1.5e+06\n"
+                "1796205600 gauge-out_bps=3e+06\n"
+                "1796205900 gauge-in_bps=9e+09\n"
+                "1796205900 gauge-out_bps=2e+06\n"
+                "1796206200 gauge-in_bps=1.6e+06\n"
+                "1796206200 gauge-out_bps=3.1e+06\n",
+                emitted);
+  /* An Index beyond the windows asked: refused, nothing emitted. */
+  r2[0] = 3;
+  web_row(b, cells + 6, names, r2, 3);
+  emitted[0] = 0;
+  OK(stat_points(b, &rows, 1796205600, 1796206200, 300, collect, NULL, why,
+                 sizeof(why)) != 0);
+  EXPECT_EQ_STR("", emitted);
+  return 0;
+}
+
 DEF_TEST(qps_points) {
   const statistic_t *q = statistic_find("qps");
   api_value_t cells[2 * 16];
@@ -975,6 +1013,7 @@ int main(void) {
   traffic = statistic_find("traffic");
   RUN_TEST(table);
   RUN_TEST(web_statistics);
+  RUN_TEST(domain_bps_points);
   RUN_TEST(qps_points);
   RUN_TEST(status_codes_absent_give_no_value);
   RUN_TEST(rows_by_time_and_index);
