@@ -166,15 +166,16 @@ static const stat_variant_t status_code_variants[] = {
 
 /* DescribeDomainBps: a row per 5-minute bucket of one domain (Index, no
  * Time), its inbound and outbound bit/s; "gauge" as traffic's, for the same
- * reason. */
+ * reason, under names of their own: an instance's in_bps (traffic) and a
+ * domain's are not one measure, and dashboards pick instances by in_bps. */
 static const api_field_t domain_bps_fields[] = {
     {"Index", API_FIELD_COUNT, true},
     {"InBps", API_FIELD_COUNT, true},
     {"OutBps", API_FIELD_COUNT, true},
 };
 static const stat_value_t domain_bps_values[] = {
-    {"InBps", "gauge", "in_bps"},
-    {"OutBps", "gauge", "out_bps"},
+    {"InBps", "gauge", "domain_in_bps"},
+    {"OutBps", "gauge", "domain_out_bps"},
 };
 
 /* DescribeDomainAttackEvents: a row per HTTP flood (CC attack) on one

@@ -26,7 +26,7 @@
 #define STAT_MAX_PAGES 20
 /* Statistics one block may poll (account_t's arrays): room for the table's
  * rows, and for more. */
-#define STAT_MAX_STATISTICS 16
+#define STAT_MAX_STATISTICS 24
 
 typedef enum {
   SCOPE_PORT,     /* a series per instance and port (or all ports) */

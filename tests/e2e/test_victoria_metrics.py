@@ -150,7 +150,7 @@ def run(tmp_path_factory):
             block("vm", *KEY, at, 'Statistics "connections" "traffic" "blackhole" "events" '
                   '"expiry" "instance_cc_events"',
                   'InstanceId "%s"' % HIT, 'InstanceId "%s"' % CALM, 'Port "80"', "Interval 1"),
-            block("web", *KEY, at, 'Statistics "qps" "status_codes" "cc_events"', 'Domain "%s"' % DOMAIN,
+            block("web", *KEY, at, 'Statistics "qps" "status_codes" "cc_events" "domain_bps"', 'Domain "%s"' % DOMAIN,
                   "Interval 1"),
         ]), hostname=HOST, rrd=False,
             extra_config=shipped_collectd_config(vm.ports["graphite"]) + "\n"

@@ -30,7 +30,7 @@ VARIANTS = [("edge_", "gf"), ("origin_", "upstrem")]
 MISSED = 10
 # domain_bps: windows of 300 s; CAUGHT_UP was last stored three behind.
 BPS_WINDOW, BPS_MISSED = 300, 3
-BPS = [("gauge-in_bps", "InBps"), ("gauge-out_bps", "OutBps")]
+BPS = [("gauge-domain_in_bps", "InBps"), ("gauge-domain_out_bps", "OutBps")]
 HOSTILE_HOST, BLIND_HOST = "hostile-host", "blind-host"
 # The fault each new operation gets, and what the log must say of it.
 FAULTS = {

@@ -620,12 +620,12 @@ DEF_TEST(domain_bps_points) {
   /* StartTime 1796205300: windows ending 1796205600 ... 1796206200. */
   CHECK_ZERO(stat_points(b, &rows, 1796205600, 1796206200, 300, collect, NULL,
                          why, sizeof(why)));
-  EXPECT_EQ_STR("1796205600 gauge-in_bps=1.5e+06\n"
-                "1796205600 gauge-out_bps=3e+06\n"
-                "1796205900 gauge-in_bps=9e+09\n"
-                "1796205900 gauge-out_bps=2e+06\n"
-                "1796206200 gauge-in_bps=1.6e+06\n"
-                "1796206200 gauge-out_bps=3.1e+06\n",
+  EXPECT_EQ_STR("1796205600 gauge-domain_in_bps=1.5e+06\n"
+                "1796205600 gauge-domain_out_bps=3e+06\n"
+                "1796205900 gauge-domain_in_bps=9e+09\n"
+                "1796205900 gauge-domain_out_bps=2e+06\n"
+                "1796206200 gauge-domain_in_bps=1.6e+06\n"
+                "1796206200 gauge-domain_out_bps=3.1e+06\n",
                 emitted);
   /* An Index beyond the windows asked: refused, nothing emitted. */
   r2[0] = 3;
