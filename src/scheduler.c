@@ -112,6 +112,14 @@ static int rank_of(const sched_series_t *w) {
   return (w->state_every > 0) ? INT_MAX : w->rank;
 }
 
+/* Whose request starts first, when not every due one can: in each window,
+ * a series' first with values (the request its plan promised it) before any
+ * other (a backlog), each by rank; the states after everything. */
+static long long order_of(const sched_t *s, const sched_series_t *w) {
+  bool promised = w->state_every == 0 && w->served != s->latest;
+  return (promised ? 0 : (long long)INT_MAX + 1) + rank_of(w);
+}
+
 /* The windows w asks at once, or of which it asks one (thin): its plan's
  * cadence. */
 static time_t cadence_of(const sched_series_t *w) {
@@ -200,15 +208,15 @@ static bool pending(const sched_t *s) {
 }
 
 /* Starts the next series with a window to fetch and nothing in flight:
- * of the lowest rank, round robin from the cursor. Returns whether it
+ * first in order_of(), round robin from the cursor. Returns whether it
  * started one; if none can start yet, *wake is brought forward to when one
  * can. */
 static bool start_next_window(sched_t *s, sched_time_t now,
                               sched_time_t deadline, sched_time_t *wake) {
   const sched_io_t *io = s->io;
   size_t n = io->series_count(io->ctx);
-  /* The lowest rank of a series that may start now. */
-  int rank = -1;
+  /* The first in order of a series that may start now. */
+  long long rank = -1;
   for (size_t i = 0; i < n; i++) {
     const sched_series_t *w = io->series(io->ctx, i);
     const sched_refusal_t *r = refusal_of(s, w);
@@ -216,8 +224,8 @@ static bool start_next_window(sched_t *s, sched_time_t now,
         w->refused_until > now ||
         (r->refusals > 0 && (r->probing || r->not_before > now)))
       continue;
-    if (rank < 0 || rank_of(w) < rank)
-      rank = rank_of(w);
+    if (rank < 0 || order_of(s, w) < rank)
+      rank = order_of(s, w);
   }
   for (size_t k = 0; k < n; k++) {
     size_t i = (s->cursor + k) % n;
@@ -243,7 +251,7 @@ static bool start_next_window(sched_t *s, sched_time_t now,
         *wake = r->not_before;
       continue;
     }
-    if (rank_of(w) != rank)
+    if (order_of(s, w) != rank)
       continue; /* a more important series starts first */
     s->cursor = (i + 1) % n;
     time_t last = w->next_end;
@@ -439,6 +447,7 @@ void sched_window_done(sched_t *s, sched_series_t *w, sched_outcome_t outcome,
     time_t next = end + (w->thin ? cadence_of(w) : 1) * s->window;
     w->last_end = end;
     w->next_end = (next <= s->latest) ? next : 0;
+    w->served = s->latest;
     w->attempts = 0;
     w->page = 1;
     s->failures = 0;

@@ -74,8 +74,13 @@ typedef struct {
   /* Its statistic's place in the block's priority (0 first): when not
    * every due request can start, a lower rank starts first, so that a
    * shortfall (a throttled pace) delays the least important series, which
-   * then catch up, rather than any at random. */
+   * then catch up, rather than any at random. But first of all, in each
+   * window, every series' request that its plan promised (the first that
+   * brings its values, each window or each cadence); only then the windows
+   * a series fell behind (a backlog: at the first read, after an outage),
+   * so that no series' backlog takes another's promised requests. */
   int rank;
+  time_t served; /* the latest of the read in which it last had values */
 
   /* Within a read */
   time_t next_end;        /* the next window to fetch; 0: none in this read */

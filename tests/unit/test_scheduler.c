@@ -60,6 +60,7 @@ struct world_s {
   int pages;                     /* a paged answer's pages */
   unsigned requests[MAX_SERIES]; /* per series, this read or overall */
   unsigned windows[MAX_SERIES];  /* asked for, per series */
+  unsigned widest[MAX_SERIES];   /* the most in a request, per series */
   time_t dispatched[MAX_SERIES]; /* newest */
   unsigned dispatch_count[MAX_SERIES];
   int errors;     /* out of order, twice, late starts */
@@ -123,6 +124,8 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
   if (first_end > end || (end - first_end) / WINDOW >= w->series[i].batch + 1)
     w->errors++; /* more than the batch */
   w->windows[i] += (unsigned)((end - first_end) / WINDOW + 1);
+  if ((end - first_end) / WINDOW + 1 > w->widest[i])
+    w->widest[i] = (unsigned)((end - first_end) / WINDOW + 1);
   if (w->in_flight >= MAX_FLIGHT || deadline != w->deadline)
     w->errors++;
   /* Keys refused: a renewable source hands out new ones. */
@@ -1142,6 +1145,70 @@ DEF_TEST(a_batch_missed_in_its_minute_is_asked_at_the_next) {
   return 0;
 }
 
+/* The block "prio" of tests/e2e/test_quota.py: 10 instances of 10 ports at
+ * MaxRequestsPerSecond 2 (114 requests a minute fit), connections first,
+ * every minute (100 a minute), then traffic, batched 5 minutes at a time.
+ * The first read comes mid-minute: the connections' first windows are a
+ * backlog that the 14 requests a minute left over take minutes to drain.
+ * Traffic still gets the requests the plan promised it: at the end of
+ * every minute, each traffic series has every window up to 4 minutes ago,
+ * in requests of 5 windows at most; the connections catch up. */
+DEF_TEST(a_backlog_at_start_takes_no_promised_window) {
+  world_t *w = world_new(110, 60, 16, 2, always_done);
+  plan_stat_t plan[2] = {{.name = "connections",
+                          .series = 100,
+                          .requests = 100,
+                          .max_backfill = 60},
+                         {.name = "traffic",
+                          .series = 10,
+                          .requests = 10,
+                          .max_batch = 60,
+                          .max_backfill = 60}};
+  plan_make(plan, 2, (double)sched_capacity(WINDOW, 10, 10, 2));
+  EXPECT_EQ_INT(1, plan[0].cadence);
+  EXPECT_EQ_INT(5, plan[1].cadence);
+  EXPECT_EQ_INT(0, plan[1].thin);
+  for (size_t i = 0; i < 110; i++) {
+    bool traffic = i >= 100;
+    w->series[i] = (sched_series_t){.group = traffic ? i - 100 : i / 10,
+                                    .stat = traffic,
+                                    .batch = traffic ? 60 : 0};
+    plan_series(plan + traffic, traffic ? i - 100 : i, w->series + i);
+  }
+  time_t first = T0 - 60; /* the window due at the first read */
+  int late = 0, minutes = 0;
+  for (time_t t = T0 + 50; t < T0 + 3600; t = (t / 60 + 1) * 60) {
+    run_reads(w, t, (t / 60 + 1) * 60, 10, 10);
+    minutes++;
+    time_t latest = ((t / 60 + 1) * 60 - 10 - 60) / WINDOW * WINDOW;
+    for (size_t i = 100; i < 110; i++)
+      if (latest - 4 * WINDOW >= first &&
+          w->dispatched[i] < latest - 4 * WINDOW) {
+        if (late++ == 0)
+          printf("  minute %d: traffic %zu has %ld windows of %ld\n", minutes,
+                 i - 100, (long)w->dispatch_count[i],
+                 (long)((latest - 4 * WINDOW - first) / WINDOW + 1));
+      }
+  }
+  EXPECT_EQ_INT(0, late);
+  EXPECT_EQ_INT(0, w->errors);
+  EXPECT_EQ_INT(0, w->gaps);
+  EXPECT_EQ_INT(0, w->skipped);
+  time_t latest = (T0 + 3590 - 60) / WINDOW * WINDOW;
+  for (size_t i = 100; i < 110; i++) {
+    /* Every window since the first read's, at most 5 in a request. */
+    EXPECT_EQ_INT((w->dispatched[i] - first) / WINDOW + 1,
+                  w->dispatch_count[i]);
+    OK(w->dispatched[i] > latest - 5 * WINDOW);
+    EXPECT_EQ_INT(5, w->widest[i]);
+    OK(w->requests[i] <= (unsigned)minutes / 5 + 1);
+  }
+  for (size_t i = 0; i < 100; i++)
+    EXPECT_EQ_INT(latest, w->dispatched[i]); /* the backlog drained */
+  world_free(w);
+  return 0;
+}
+
 int main(void) {
   RUN_TEST(idle_series_ask_nothing_and_a_split_costs_no_window);
   RUN_TEST(the_pace_learns_a_quota_per_account);
@@ -1175,5 +1242,6 @@ int main(void) {
   RUN_TEST(five_hundred_instances_keep_the_plan_for_days);
   RUN_TEST(a_shortfall_delays_the_least_important_series_only);
   RUN_TEST(a_batch_missed_in_its_minute_is_asked_at_the_next);
+  RUN_TEST(a_backlog_at_start_takes_no_promised_window);
   END_TEST;
 }
