@@ -48,6 +48,30 @@ size_t sched_capacity(int window, double interval, double timeout,
   return (size_t)(seconds / rate * max_rps);
 }
 
+size_t sched_concurrent_capacity(int window, double interval, double timeout,
+                                 int max_concurrent, double latency) {
+  if (latency <= 0 || max_concurrent <= 0)
+    return SIZE_MAX;
+  double busy = (timeout < interval) ? timeout : interval; /* per read */
+  double seconds = busy * (double)window / interval;       /* per window */
+  return (size_t)(seconds * max_concurrent / latency);
+}
+
+/* An answer to w's request: its duration moves the block's latency (the
+ * first sets it). Requests that got no answer (the network, a connection
+ * that died) say nothing of the API's. */
+static void latency_note(sched_t *s, const sched_series_t *w) {
+  if (s->io == NULL || !w->in_flight)
+    return;
+  sched_time_t now = s->io->now(s->io->ctx);
+  double took = (now > w->started)
+                    ? (double)(now - w->started) / (double)SCHED_SECONDS(1)
+                    : 0;
+  s->latency = (s->latency > 0)
+                   ? s->latency + SCHED_LATENCY_WEIGHT * (took - s->latency)
+                   : took;
+}
+
 /* The pace-th most recent start (0: none yet). The ring holds the last
  * max_rps starts, oldest next. */
 static sched_time_t rate_nth_last(const sched_t *s) {
@@ -387,6 +411,7 @@ static sched_time_t refusal_wait(unsigned n) {
 sched_time_t sched_refused(sched_t *s, sched_series_t *w, const char *code) {
   sched_refusal_t *r = refusal_of(s, w);
   bool probe = w->probe;
+  latency_note(s, w);
   w->in_flight = false;
   w->probe = false;
   w->next_end = 0; /* its windows stay due, for after the backoff */
@@ -436,6 +461,8 @@ void sched_window_done(sched_t *s, sched_series_t *w, sched_outcome_t outcome,
     sched_refused(s, w, "");
     return;
   }
+  if (outcome != SCHED_NETWORK && outcome != SCHED_AGAIN)
+    latency_note(s, w);
   w->in_flight = false;
   if (w->probe)
     r->probing = false; /* answered, refused or not: another may ask */

@@ -33,6 +33,9 @@ typedef uint64_t sched_time_t;
  * climbs by one after this long of reaching it without a throttled answer;
  * a throttled answer halves it, at most once per rate window. */
 #define SCHED_PACE_STEP SCHED_SECONDS(10)
+/* The weight of a request's duration in the block's latency, a moving
+ * average (about the last twenty answers). */
+#define SCHED_LATENCY_WEIGHT 0.05
 /* Too little time left in a read for another request. */
 #define SCHED_MIN_REQUEST_TIME SCHED_MS(100)
 #define SCHED_MAX_BACKOFF SCHED_SECONDS(60)
@@ -187,6 +190,11 @@ typedef struct {
   sched_time_t *starts;    /* the last max_rps starts, a ring */
   size_t starts_next;      /* its oldest entry */
   sched_refusal_t refusals[SCHED_MAX_STATS]; /* per statistic */
+  /* How long the API takes to answer (seconds, from a request's start to
+   * its answer, a moving average; 0: none answered yet): with
+   * max_concurrent requests at a time, at most max_concurrent / latency
+   * start per second, whatever the pace. */
+  double latency;
 
   /* The read in progress */
   const sched_io_t *io;
@@ -241,5 +249,11 @@ sched_time_t sched_backoff(unsigned failures, double jitter);
  * timeout) seconds every interval seconds, max_rps per rate window.
  * SIZE_MAX when max_rps is 0. */
 size_t sched_capacity(int window, double interval, double timeout, int max_rps);
+
+/* How many requests a block can start per window, in the same reads, with
+ * max_concurrent requests at a time that take latency seconds each.
+ * SIZE_MAX when the latency is not known yet (0). */
+size_t sched_concurrent_capacity(int window, double interval, double timeout,
+                                 int max_concurrent, double latency);
 
 #endif /* SCHEDULER_H */
