@@ -171,9 +171,11 @@ typedef struct {
   http_client_t *http;
   sched_t sched;          /* windows, limits, backoff, keys refused */
   time_t marks_forgotten; /* when old event marks were last dropped */
-  /* The request plan (account_plan.c): the pace it was made for, when,
-   * the pace's mean over the last reads, and its line as last logged. */
+  /* The request plan (account_plan.c): the pace and the latency it was
+   * made for, when, the pace's mean over the last reads, and its line as
+   * last logged. */
   int plan_pace;
+  double plan_latency;
   cdtime_t plan_time;
   double plan_pace_mean;
   char plan_line[1024];

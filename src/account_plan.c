@@ -38,18 +38,25 @@ size_t account_priority(const account_t *a, const statistic_t *stat) {
   return rank; /* not in the list: last */
 }
 
-/* The requests a Window the block can send at that pace. */
-static double capacity(const account_t *a, int pace, double *interval,
-                       double *busy) {
+/* The requests a Window the block can send at that pace, and with its
+ * MaxConcurrentRequests at that latency (seconds; 0: not known yet): the
+ * fewer; *concurrent says whether that is the latter. */
+static double capacity(const account_t *a, int pace, double latency,
+                       double *interval, double *busy, bool *concurrent) {
   *interval =
       CDTIME_T_TO_DOUBLE(a->interval ? a->interval : plugin_get_interval());
   double timeout = CDTIME_T_TO_DOUBLE(a->timeout);
   *busy = (timeout < *interval) ? timeout : *interval;
   size_t c = sched_capacity(a->window, *interval, timeout, pace);
+  size_t k = sched_concurrent_capacity(a->window, *interval, timeout,
+                                       a->max_concurrent, latency);
+  *concurrent = k < c;
+  if (k < c)
+    c = k;
   return (c == SIZE_MAX) ? 1e12 : (double)c;
 }
 
-static void make(account_t *a, int pace) {
+static void make(account_t *a, int pace, double latency) {
   plan_stat_t stats[STATIC_ARRAY_SIZE(a->statistics)];
   const statistic_t *of[STATIC_ARRAY_SIZE(a->statistics)];
   size_t n = 0;
@@ -91,7 +98,9 @@ static void make(account_t *a, int pace) {
     plan_add_series(stats + k, a->window);
   }
   double interval, busy;
-  double cap = capacity(a, pace, &interval, &busy) - states;
+  bool concurrent;
+  double cap =
+      capacity(a, pace, latency, &interval, &busy, &concurrent) - states;
   if (cap < 0)
     cap = 0;
   plan_make(stats, n, cap);
@@ -112,7 +121,13 @@ static void make(account_t *a, int pace) {
   }
 
   char context[128], line[1024];
-  if (a->max_rps > 0)
+  if (concurrent)
+    ssnprintf(context, sizeof(context),
+              "%d concurrent request%s at %.0f ms, reads of %.0f s every "
+              "%.0f s",
+              a->max_concurrent, (a->max_concurrent == 1) ? "" : "s",
+              latency * 1000, busy, interval);
+  else if (a->max_rps > 0)
     ssnprintf(context, sizeof(context),
               "pace %d/s of MaxRequestsPerSecond %d, reads of %.0f s every "
               "%.0f s",
@@ -121,6 +136,7 @@ static void make(account_t *a, int pace) {
     sstrncpy(context, "MaxRequestsPerSecond 0: no limit", sizeof(context));
   plan_describe(stats, n, cap, a->window, context, line, sizeof(line));
   a->plan_pace = pace;
+  a->plan_latency = latency;
   a->plan_time = cdtime();
   if (strcmp(line, a->plan_line) == 0)
     return; /* said already */
@@ -128,21 +144,39 @@ static void make(account_t *a, int pace) {
   INFO(PLUGIN_NAME " plugin: Account \"%s\": request plan: %s.", a->name, line);
 }
 
+/* Whether the capacity at the latency now is PLAN_PACE_CHANGE or more from
+ * the one planned for (at the pace planned for). */
+static bool latency_moved(const account_t *a, double latency) {
+  double interval, busy;
+  bool concurrent;
+  double planned =
+      capacity(a, a->plan_pace, a->plan_latency, &interval, &busy, &concurrent);
+  double now =
+      capacity(a, a->plan_pace, latency, &interval, &busy, &concurrent);
+  return now < planned * (1 - PLAN_PACE_CHANGE) ||
+         now > planned * (1 + PLAN_PACE_CHANGE);
+}
+
 void account_plan(account_t *a, bool changed) {
   int pace = a->sched.pace;
+  double latency = a->sched.latency;
   if (a->plan_time == 0)
     a->plan_pace_mean = pace;
   a->plan_pace_mean += PLAN_PACE_WEIGHT * (pace - a->plan_pace_mean);
   if (changed || a->plan_time == 0) {
-    make(a, a->plan_time ? a->plan_pace : pace);
+    if (a->plan_time == 0)
+      make(a, pace, latency);
+    else
+      make(a, a->plan_pace, a->plan_latency);
     return;
   }
   double mean = a->plan_pace_mean;
-  bool moved = mean < a->plan_pace * (1 - PLAN_PACE_CHANGE) ||
-               mean > a->plan_pace * (1 + PLAN_PACE_CHANGE);
-  if (moved && a->max_rps > 0 &&
+  bool moved =
+      a->max_rps > 0 && (mean < a->plan_pace * (1 - PLAN_PACE_CHANGE) ||
+                         mean > a->plan_pace * (1 + PLAN_PACE_CHANGE));
+  if ((moved || latency_moved(a, latency)) &&
       cdtime() >= a->plan_time + TIME_T_TO_CDTIME_T(PLAN_REPLAN_SECONDS)) {
     int planned = (int)(mean + 0.5);
-    make(a, planned < 1 ? 1 : planned);
+    make(a, (a->max_rps > 0 && planned < 1) ? 1 : planned, latency);
   }
 }

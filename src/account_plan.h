@@ -2,8 +2,9 @@
  * collectd-ddoscoo - src/account_plan.h
  * SPDX-License-Identifier: MIT
  *
- * A block's request plan (plan.h), made from its series as built and the
- * pace the scheduler learnt, handed to the series, and said in the log.
+ * A block's request plan (plan.h), made from its series as built, the
+ * pace the scheduler learnt and the latency it measured, handed to the
+ * series, and said in the log.
  */
 #ifndef ACCOUNT_PLAN_H
 #define ACCOUNT_PLAN_H 1
@@ -11,9 +12,10 @@
 #include "account.h"
 
 /* Before a read: plans the block's series when they changed (the first
- * read, discovery: changed true) or when the learnt pace has moved
- * materially from the one planned for (at most once every
- * PLAN_REPLAN_SECONDS). Each new plan is one INFO line. */
+ * read, discovery: changed true) or when the learnt pace, or the capacity
+ * at the latency the scheduler measured (MaxConcurrentRequests requests at
+ * a time), has moved materially from the one planned for (at most once
+ * every PLAN_REPLAN_SECONDS). Each new plan is one INFO line. */
 void account_plan(account_t *a, bool changed);
 
 /* The order in which the block's statistics give way, most important

@@ -48,6 +48,30 @@ size_t sched_capacity(int window, double interval, double timeout,
   return (size_t)(seconds / rate * max_rps);
 }
 
+size_t sched_concurrent_capacity(int window, double interval, double timeout,
+                                 int max_concurrent, double latency) {
+  if (latency <= 0 || max_concurrent <= 0)
+    return SIZE_MAX;
+  double busy = (timeout < interval) ? timeout : interval; /* per read */
+  double seconds = busy * (double)window / interval;       /* per window */
+  return (size_t)(seconds * max_concurrent / latency);
+}
+
+/* An answer to w's request: its duration moves the block's latency (the
+ * first sets it). Requests that got no answer (the network, a connection
+ * that died) say nothing of the API's. */
+static void latency_note(sched_t *s, const sched_series_t *w) {
+  if (s->io == NULL || !w->in_flight)
+    return;
+  sched_time_t now = s->io->now(s->io->ctx);
+  double took = (now > w->started)
+                    ? (double)(now - w->started) / (double)SCHED_SECONDS(1)
+                    : 0;
+  s->latency = (s->latency > 0)
+                   ? s->latency + SCHED_LATENCY_WEIGHT * (took - s->latency)
+                   : took;
+}
+
 /* The pace-th most recent start (0: none yet). The ring holds the last
  * max_rps starts, oldest next. */
 static sched_time_t rate_nth_last(const sched_t *s) {
@@ -128,6 +152,14 @@ static time_t latest_of(const sched_t *s, const sched_series_t *w) {
 static time_t backfill_of(const sched_t *s, const sched_series_t *w) {
   time_t n = (time_t)s->max_backfill * s->window / window_of(s, w);
   return (n > 0) ? n : 1;
+}
+
+/* Whose request starts first, when not every due one can: in each window,
+ * a series' first with values (the request its plan promised it) before any
+ * other (a backlog), each by rank; the states after everything. */
+static long long order_of(const sched_t *s, const sched_series_t *w) {
+  bool promised = w->state_every == 0 && w->served != s->latest;
+  return (promised ? 0 : (long long)INT_MAX + 1) + rank_of(w);
 }
 
 /* The windows w asks at once, or of which it asks one (thin): its plan's
@@ -219,15 +251,15 @@ static bool pending(const sched_t *s) {
 }
 
 /* Starts the next series with a window to fetch and nothing in flight:
- * of the lowest rank, round robin from the cursor. Returns whether it
+ * first in order_of(), round robin from the cursor. Returns whether it
  * started one; if none can start yet, *wake is brought forward to when one
  * can. */
 static bool start_next_window(sched_t *s, sched_time_t now,
                               sched_time_t deadline, sched_time_t *wake) {
   const sched_io_t *io = s->io;
   size_t n = io->series_count(io->ctx);
-  /* The lowest rank of a series that may start now. */
-  int rank = -1;
+  /* The first in order of a series that may start now. */
+  long long rank = -1;
   for (size_t i = 0; i < n; i++) {
     const sched_series_t *w = io->series(io->ctx, i);
     const sched_refusal_t *r = refusal_of(s, w);
@@ -235,8 +267,8 @@ static bool start_next_window(sched_t *s, sched_time_t now,
         w->refused_until > now ||
         (r->refusals > 0 && (r->probing || r->not_before > now)))
       continue;
-    if (rank < 0 || rank_of(w) < rank)
-      rank = rank_of(w);
+    if (rank < 0 || order_of(s, w) < rank)
+      rank = order_of(s, w);
   }
   for (size_t k = 0; k < n; k++) {
     size_t i = (s->cursor + k) % n;
@@ -262,7 +294,7 @@ static bool start_next_window(sched_t *s, sched_time_t now,
         *wake = r->not_before;
       continue;
     }
-    if (rank_of(w) != rank)
+    if (order_of(s, w) != rank)
       continue; /* a more important series starts first */
     s->cursor = (i + 1) % n;
     time_t last = w->next_end;
@@ -398,6 +430,7 @@ static sched_time_t refusal_wait(unsigned n) {
 sched_time_t sched_refused(sched_t *s, sched_series_t *w, const char *code) {
   sched_refusal_t *r = refusal_of(s, w);
   bool probe = w->probe;
+  latency_note(s, w);
   w->in_flight = false;
   w->probe = false;
   w->next_end = 0; /* its windows stay due, for after the backoff */
@@ -447,6 +480,8 @@ void sched_window_done(sched_t *s, sched_series_t *w, sched_outcome_t outcome,
     sched_refused(s, w, "");
     return;
   }
+  if (outcome != SCHED_NETWORK && outcome != SCHED_AGAIN)
+    latency_note(s, w);
   w->in_flight = false;
   if (w->probe)
     r->probing = false; /* answered, refused or not: another may ask */
@@ -458,6 +493,7 @@ void sched_window_done(sched_t *s, sched_series_t *w, sched_outcome_t outcome,
     time_t next = end + (w->thin ? cadence_of(w) : 1) * window_of(s, w);
     w->last_end = end;
     w->next_end = (next <= latest_of(s, w)) ? next : 0;
+    w->served = s->latest;
     w->attempts = 0;
     w->page = 1;
     s->failures = 0;

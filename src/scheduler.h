@@ -33,6 +33,9 @@ typedef uint64_t sched_time_t;
  * climbs by one after this long of reaching it without a throttled answer;
  * a throttled answer halves it, at most once per rate window. */
 #define SCHED_PACE_STEP SCHED_SECONDS(10)
+/* The weight of a request's duration in the block's latency, a moving
+ * average (about the last twenty answers). */
+#define SCHED_LATENCY_WEIGHT 0.05
 /* Too little time left in a read for another request. */
 #define SCHED_MIN_REQUEST_TIME SCHED_MS(100)
 #define SCHED_MAX_BACKOFF SCHED_SECONDS(60)
@@ -79,8 +82,13 @@ typedef struct {
   /* Its statistic's place in the block's priority (0 first): when not
    * every due request can start, a lower rank starts first, so that a
    * shortfall (a throttled pace) delays the least important series, which
-   * then catch up, rather than any at random. */
+   * then catch up, rather than any at random. But first of all, in each
+   * window, every series' request that its plan promised (the first that
+   * brings its values, each window or each cadence); only then the windows
+   * a series fell behind (a backlog: at the first read, after an outage),
+   * so that no series' backlog takes another's promised requests. */
   int rank;
+  time_t served; /* the latest of the read in which it last had values */
 
   /* Within a read */
   time_t next_end;        /* the next window to fetch; 0: none in this read */
@@ -187,6 +195,11 @@ typedef struct {
   sched_time_t *starts;    /* the last max_rps starts, a ring */
   size_t starts_next;      /* its oldest entry */
   sched_refusal_t refusals[SCHED_MAX_STATS]; /* per statistic */
+  /* How long the API takes to answer (seconds, from a request's start to
+   * its answer, a moving average; 0: none answered yet): with
+   * max_concurrent requests at a time, at most max_concurrent / latency
+   * start per second, whatever the pace. */
+  double latency;
 
   /* The read in progress */
   const sched_io_t *io;
@@ -241,5 +254,11 @@ sched_time_t sched_backoff(unsigned failures, double jitter);
  * timeout) seconds every interval seconds, max_rps per rate window.
  * SIZE_MAX when max_rps is 0. */
 size_t sched_capacity(int window, double interval, double timeout, int max_rps);
+
+/* How many requests a block can start per window, in the same reads, with
+ * max_concurrent requests at a time that take latency seconds each.
+ * SIZE_MAX when the latency is not known yet (0). */
+size_t sched_concurrent_capacity(int window, double interval, double timeout,
+                                 int max_concurrent, double latency);
 
 #endif /* SCHEDULER_H */

@@ -11,8 +11,14 @@ planned): 10 instances of 10 ports, connections and traffic, 110 requests a
 minute. "plan", by the default priority, keeps traffic and thins
 the last connections series to every other minute; "prio", with Priority
 "connections" first, keeps every port and batches traffic over time. Both say
-their plan, and every minute they promise is stored (issue 18)."""
+their plan, and every minute they promise is stored (issue 18).
 
+A fourth block, "slow", on a simulator of its own that answers in 500 ms,
+sends one request at a time (MaxConcurrentRequests 1): at most 2 a second,
+fewer than its MaxRequestsPerSecond 10. Once it has measured the latency,
+it plans again for what fits and says which limit binds."""
+
+import re
 import statistics
 import time
 
@@ -35,6 +41,11 @@ PLANNED = ["ddoscoo-cn-plan%02d" % i for i in range(10)]
 PLANNED_PORTS = list(range(9001, 9011))
 PLAN_KEYS = {"plan": "LTAIplan", "prio": "LTAIprio"}
 
+SLOW = "ddoscoo-cn-slow"
+SLOW_KEYS = {"LTAIslow": {"secret": "SECRET-slow-18"}}
+SLOW_PORTS = list(range(7001, 7011))
+LATENCY_MS = 500
+
 
 def planned_block(name, *lines):
     return plain_block(name, 'AccessKeyId "%s"' % PLAN_KEYS[name],
@@ -54,12 +65,17 @@ def run(tmp_path_factory):
     keys = dict(KEYS, **{k: {"secret": "SECRET-%s-18" % n} for n, k in PLAN_KEYS.items()})
     sim = Simulator(d, {"keys": keys, "instances": [INSTANCE] + PLANNED},
                     args=("--quota-rps", str(QUOTA), "--quota-per", "account"))
+    slow = Simulator(d, {"keys": SLOW_KEYS, "instances": [SLOW], "latency_ms": LATENCY_MS},
+                     name="slow")
     cd = Collectd(d, "\n".join([
         block("q", *KEY, 'Endpoint "%s"' % sim.url, 'InstanceId "%s"' % INSTANCE,
               *['Port "%d"' % p for p in PORTS]),
         planned_block("plan", 'Endpoint "%s"' % sim.url),
         planned_block("prio", 'Endpoint "%s"' % sim.url,
-                      'Priority "connections" "traffic"')]), print_severity=True)
+                      'Priority "connections" "traffic"'),
+        block("slow", 'AccessKeyId "LTAIslow"', 'AccessKeySecret "SECRET-slow-18"',
+              'Endpoint "%s"' % slow.url, 'MaxConcurrentRequests 1', 'Host "slow"',
+              'InstanceId "%s"' % SLOW, *['Port "%d"' % p for p in SLOW_PORTS])]), print_severity=True)
     t = {"cd": cd, "start": time.time()}
     try:
         # Past the first minute, then two more: every window due in them
@@ -74,7 +90,9 @@ def run(tmp_path_factory):
             wait_for(lambda: all(max(cd.csv_points("%s_%d" % (INSTANCE, p), METRICS[0][0]),
                                      default=0) >= (int(t["to"]) - 60) // 60 * 60 - 60
                                  for p in PORTS)
-                     and not broken_promises(cd, t["start"], t["to"]),
+                     and not broken_promises(cd, t["start"], t["to"])
+                     # "slow" plans again 3 minutes after its first plan.
+                     and len(cd.log_lines('Account "slow": request plan: ')) >= 2,
                      60, "the windows due", step=2)
         except AssertionError:
             pass
@@ -82,6 +100,7 @@ def run(tmp_path_factory):
     finally:
         cd.stop()
         sim.stop()
+        slow.stop()
     t["requests"] = sim.requests()
     return t
 
@@ -183,11 +202,6 @@ def test_every_minute_the_plan_promises_is_stored(run):
     assert not run["cd"].lost_values()
 
 
-@pytest.mark.skip(reason="known defect (issue 18), not yet fixed: the scheduler starts "
-                  "the more important statistic first; the block's first read comes "
-                  "mid-minute, and the connections' backlog (100 requests at 2/s, 88 % of "
-                  "the capacity) drains by 7 s a minute, so traffic starves for the first "
-                  "minutes of the run")
 def test_traffic_is_batched_over_time(run):
     """"prio" asks each instance's traffic up to five minutes at a time (the
     first batch of each shorter, to spread them): a request a minute would
@@ -199,3 +213,20 @@ def test_traffic_is_batched_over_time(run):
     assert spans[-1] >= 120, spans  # one request, several minutes
     minutes = (run["to"] - run["start"]) / 60 + 1
     assert len(asked) <= len(PLANNED) * (minutes / 5 + 1), (len(asked), spans)
+
+
+def test_the_plan_counts_the_latency_of_concurrent_requests(run):
+    """"slow" planned first for its pace (no answer yet), then, with answers
+    of 500 ms one at a time, for the 2 a second that fit, and said why."""
+    lines = run["cd"].log_lines('Account "slow": request plan: ')
+    assert len(lines) == 2, lines
+    assert ("10 requests a minute fit 514 (90 % of the 571 that fit, pace 10/s of "
+            "MaxRequestsPerSecond 10, reads of 10 s every 10 s): connections: 10 series"
+            in lines[0]), lines[0]
+    m = re.search(r"10 requests a minute fit (\d+) \(90 % of the (\d+) that fit, 1 "
+                  r"concurrent request at (\d+) ms, reads of 10 s every 10 s\): "
+                  r"connections: 10 series, 10 a minute, every minute", lines[1])
+    assert m, lines[1]
+    ms = int(m.group(3))
+    assert LATENCY_MS <= ms <= LATENCY_MS + 150, lines[1]
+    assert abs(int(m.group(2)) - 60000 / ms) <= 1, lines[1]

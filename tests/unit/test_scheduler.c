@@ -60,6 +60,7 @@ struct world_s {
   int pages;                     /* a paged answer's pages */
   unsigned requests[MAX_SERIES]; /* per series, this read or overall */
   unsigned windows[MAX_SERIES];  /* asked for, per series */
+  unsigned widest[MAX_SERIES];   /* the most in a request, per series */
   time_t dispatched[MAX_SERIES]; /* newest */
   unsigned dispatch_count[MAX_SERIES];
   int errors;     /* out of order, twice, late starts */
@@ -126,6 +127,8 @@ static sched_start_t io_start_window(void *ctx, size_t i, time_t first_end,
   if (first_end % win != 0 || end % win != 0)
     w->errors++; /* not one of its windows */
   w->windows[i] += (unsigned)((end - first_end) / win + 1);
+  if ((end - first_end) / win + 1 > w->widest[i])
+    w->widest[i] = (unsigned)((end - first_end) / win + 1);
   if (w->in_flight >= MAX_FLIGHT || deadline != w->deadline)
     w->errors++;
   /* Keys refused: a renewable source hands out new ones. */
@@ -1073,7 +1076,15 @@ DEF_TEST(a_cadence_takes_only_the_requests_left_over) {
  * series per port), planned (plan.h) in the default priority order for
  * what MaxRequestsPerSecond 10 allows with reads of 10 s every 10 s. */
 enum { EVENTS, BLACKHOLE, TRAFFIC, CONNECTIONS };
+static void planned_block_for(world_t *w, size_t n, size_t p, plan_stat_t *plan,
+                              double capacity);
 static void planned_block(world_t *w, size_t n, size_t p, plan_stat_t *plan) {
+  planned_block_for(w, n, p, plan, (double)sched_capacity(WINDOW, 10, 10, 10));
+}
+
+/* The same, planned for capacity requests a minute. */
+static void planned_block_for(world_t *w, size_t n, size_t p, plan_stat_t *plan,
+                              double capacity) {
   static const char *names[] = {"events", "blackhole", "traffic",
                                 "connections"};
   size_t count = 0, kind[MAX_SERIES];
@@ -1094,7 +1105,7 @@ static void planned_block(world_t *w, size_t n, size_t p, plan_stat_t *plan) {
     plan[kind[i]].series++;
     plan[kind[i]].requests += 1;
   }
-  plan_make(plan, 4, (double)sched_capacity(WINDOW, 10, 10, 10));
+  plan_make(plan, 4, capacity);
   size_t j[4] = {0};
   for (size_t i = 0; i < count; i++)
     plan_series(plan + kind[i], j[kind[i]]++, w->series + i);
@@ -1209,6 +1220,141 @@ DEF_TEST(a_batch_missed_in_its_minute_is_asked_at_the_next) {
   return 0;
 }
 
+/* The block "prio" of tests/e2e/test_quota.py: 10 instances of 10 ports at
+ * MaxRequestsPerSecond 2 (114 requests a minute fit), connections first,
+ * every minute (100 a minute), then traffic, batched 5 minutes at a time.
+ * The first read comes mid-minute: the connections' first windows are a
+ * backlog that the 14 requests a minute left over take minutes to drain.
+ * Traffic still gets the requests the plan promised it: at the end of
+ * every minute, each traffic series has every window up to 4 minutes ago,
+ * in requests of 5 windows at most; the connections catch up. */
+DEF_TEST(a_backlog_at_start_takes_no_promised_window) {
+  world_t *w = world_new(110, 60, 16, 2, always_done);
+  plan_stat_t plan[2] = {{.name = "connections",
+                          .series = 100,
+                          .requests = 100,
+                          .max_backfill = 60},
+                         {.name = "traffic",
+                          .series = 10,
+                          .requests = 10,
+                          .max_batch = 60,
+                          .max_backfill = 60}};
+  plan_make(plan, 2, (double)sched_capacity(WINDOW, 10, 10, 2));
+  EXPECT_EQ_INT(1, plan[0].cadence);
+  EXPECT_EQ_INT(5, plan[1].cadence);
+  EXPECT_EQ_INT(0, plan[1].thin);
+  for (size_t i = 0; i < 110; i++) {
+    bool traffic = i >= 100;
+    w->series[i] = (sched_series_t){.group = traffic ? i - 100 : i / 10,
+                                    .stat = traffic,
+                                    .batch = traffic ? 60 : 0};
+    plan_series(plan + traffic, traffic ? i - 100 : i, w->series + i);
+  }
+  time_t first = T0 - 60; /* the window due at the first read */
+  int late = 0, minutes = 0;
+  for (time_t t = T0 + 50; t < T0 + 3600; t = (t / 60 + 1) * 60) {
+    run_reads(w, t, (t / 60 + 1) * 60, 10, 10);
+    minutes++;
+    time_t latest = ((t / 60 + 1) * 60 - 10 - 60) / WINDOW * WINDOW;
+    for (size_t i = 100; i < 110; i++)
+      if (latest - 4 * WINDOW >= first &&
+          w->dispatched[i] < latest - 4 * WINDOW) {
+        if (late++ == 0)
+          printf("  minute %d: traffic %zu has %ld windows of %ld\n", minutes,
+                 i - 100, (long)w->dispatch_count[i],
+                 (long)((latest - 4 * WINDOW - first) / WINDOW + 1));
+      }
+  }
+  EXPECT_EQ_INT(0, late);
+  EXPECT_EQ_INT(0, w->errors);
+  EXPECT_EQ_INT(0, w->gaps);
+  EXPECT_EQ_INT(0, w->skipped);
+  time_t latest = (T0 + 3590 - 60) / WINDOW * WINDOW;
+  for (size_t i = 100; i < 110; i++) {
+    /* Every window since the first read's, at most 5 in a request. */
+    EXPECT_EQ_INT((w->dispatched[i] - first) / WINDOW + 1,
+                  w->dispatch_count[i]);
+    OK(w->dispatched[i] > latest - 5 * WINDOW);
+    EXPECT_EQ_INT(5, w->widest[i]);
+    OK(w->requests[i] <= (unsigned)minutes / 5 + 1);
+  }
+  for (size_t i = 0; i < 100; i++)
+    EXPECT_EQ_INT(latest, w->dispatched[i]); /* the backlog drained */
+  world_free(w);
+  return 0;
+}
+
+/* Answers of 500 ms and MaxConcurrentRequests 4: at most 8 requests start a
+ * second, fewer than MaxRequestsPerSecond 10 allows. The scheduler measures
+ * the latency (the network's failures aside), and the capacity it gives
+ * (480 a minute, not the pace's 571) makes a plan that keeps its promise
+ * for 20 instances of 50 ports, where a plan for the pace alone falls
+ * behind. */
+static int late_series(world_t *w, time_t to) {
+  time_t latest = (to - 10 - 60) / WINDOW * WINDOW;
+  int late = 0;
+  for (size_t i = 0; i < w->count; i++) {
+    time_t k = (w->series[i].cadence > 1) ? w->series[i].cadence : 1;
+    late += w->dispatched[i] <= latest - k * WINDOW;
+  }
+  return late;
+}
+
+static sched_outcome_t slow_network(world_t *w, size_t i, time_t end,
+                                    unsigned generation, int nth) {
+  (void)i, (void)end, (void)generation, (void)nth;
+  /* No answer at all, after 30 s. */
+  return (w->latency > SCHED_SECONDS(1)) ? SCHED_NETWORK : SCHED_DONE;
+}
+
+DEF_TEST(the_latency_bounds_what_the_plan_promises) {
+  EXPECT_EQ_INT(480, sched_concurrent_capacity(60, 10, 10, 4, 0.5));
+  EXPECT_EQ_INT(80, sched_concurrent_capacity(60, 60, 10, 4, 0.5));
+  OK(sched_concurrent_capacity(60, 10, 10, 4, 0) == SIZE_MAX);
+
+  world_t *w = world_new(10, 60, 4, 10, slow_network);
+  EXPECT_EQ_INT(0, w->s.latency); /* not known yet */
+  w->latency = SCHED_MS(500);
+  run_reads(w, T0, T0 + 600, 10, 10);
+  OK(w->s.latency > 0.499 && w->s.latency < 0.501);
+  double measured = w->s.latency;
+  /* No answer in 30 s says nothing of the API's latency. */
+  w->latency = SCHED_SECONDS(30);
+  run_reads(w, T0 + 600, T0 + 630, 10, 10);
+  OK(w->s.latency > 0.499 && w->s.latency < 0.501);
+  /* It follows the API. */
+  w->latency = SCHED_MS(200);
+  run_reads(w, T0 + 630, T0 + 3600, 10, 10);
+  OK(w->s.latency > 0.199 && w->s.latency < 0.201);
+  world_free(w);
+
+  int late[2];
+  for (int k = 0; k < 2; k++) {
+    w = world_new(0, 60, 4, 10, always_done);
+    w->latency = SCHED_MS(500);
+    double capacity = (double)sched_capacity(WINDOW, 10, 10, 10);
+    size_t concurrent = sched_concurrent_capacity(WINDOW, 10, 10, 4, measured);
+    if (k == 1 && (double)concurrent < capacity)
+      capacity = (double)concurrent;
+    plan_stat_t plan[4];
+    planned_block_for(w, 20, 50, plan, capacity);
+    char line[1024];
+    plan_describe(plan, 4, capacity, WINDOW,
+                  k ? "4 concurrent requests at 500 ms" : "pace 10/s", line,
+                  sizeof(line));
+    printf("  %s\n", line);
+    run_reads(w, T0, T0 + 7200, 10, 10);
+    late[k] = late_series(w, T0 + 7200);
+    printf("  planned for %.0f a minute: %d series late\n", capacity, late[k]);
+    EXPECT_EQ_INT(0, w->errors);
+    EXPECT_EQ_INT(0, w->skipped);
+    world_free(w);
+  }
+  OK(late[0] > 0);
+  EXPECT_EQ_INT(0, late[1]);
+  return 0;
+}
+
 int main(void) {
   RUN_TEST(idle_series_ask_nothing_and_a_split_costs_no_window);
   RUN_TEST(the_pace_learns_a_quota_per_account);
@@ -1244,5 +1390,7 @@ int main(void) {
   RUN_TEST(five_hundred_instances_keep_the_plan_for_days);
   RUN_TEST(a_shortfall_delays_the_least_important_series_only);
   RUN_TEST(a_batch_missed_in_its_minute_is_asked_at_the_next);
+  RUN_TEST(a_backlog_at_start_takes_no_promised_window);
+  RUN_TEST(the_latency_bounds_what_the_plan_promises);
   END_TEST;
 }
