@@ -26,7 +26,7 @@
 #define STAT_MAX_PAGES 20
 /* Statistics one block may poll (account_t's arrays): room for the table's
  * rows, and for more. */
-#define STAT_MAX_STATISTICS 16
+#define STAT_MAX_STATISTICS 24
 
 typedef enum {
   SCOPE_PORT,     /* a series per instance and port (or all ports) */
@@ -194,6 +194,10 @@ struct statistic_s {
   /* Its rows are instances' terms (stat_expiry): news of their expiry
    * and debt. */
   bool notifies_expiry;
+  /* Its values are ports' (type_instance "<Port>", the port's number):
+   * each goes to the port's series, plugin_instance "<instance>_<port>"
+   * as the connections', with this type_instance. NULL: none. */
+  const char *port_type_instance;
 };
 
 /* The statistics, and how many there are. */
