@@ -17,9 +17,12 @@
 /* The weight of a read's pace in the mean (about the last ten reads). */
 #define PLAN_PACE_WEIGHT 0.1
 
-/* Alerting first: events, blackhole; then traffic, connections, web. */
+/* Alerting first: events, blackhole; then the ports' new connections (a
+ * request per 100 instances: asked in Statistics, or standing in for
+ * connections), traffic, connections, web. */
 static const char *const default_priority[] = {
-    "events", "blackhole", "traffic", "connections", "qps", "status_codes"};
+    "events",      "blackhole", "max_new_connections", "traffic",
+    "connections", "qps",       "status_codes"};
 
 size_t account_priority(const account_t *a, const statistic_t *stat) {
   for (size_t i = 0; i < a->priority_count; i++)
@@ -82,16 +85,43 @@ static void make(account_t *a, int pace) {
       stats[k] = (plan_stat_t){.name = s->stat->name,
                                .max_batch = s->w.batch,
                                .max_backfill = a->max_backfill};
+      if (s->stat == a->stand_in)
+        stats[k].stands_in_for = a->stands_in_for->name;
     }
     /* A series is a request a window, however many instances it names. */
     stats[k].series++;
     stats[k].requests += 1;
   }
+  /* What the stand-in gives in the place of the statistic it stands in
+   * for: "new connections of the 1,000 connections series' ports ...". */
+  char note[192] = "";
+  for (size_t k = 0; k < n; k++)
+    if (of[k] == a->stands_in_for) {
+      char digits[32], series[48];
+      int len = ssnprintf(digits, sizeof(digits), "%zu", stats[k].series);
+      size_t o = 0;
+      for (int d = 0; d < len; d++) { /* with thousands separators */
+        if (d > 0 && (len - d) % 3 == 0)
+          series[o++] = ',';
+        series[o++] = digits[d];
+      }
+      series[o] = 0;
+      ssnprintf(note, sizeof(note),
+                "new connections of the ports of its %s series from %s", series,
+                a->stand_in->action);
+    }
+  for (size_t k = 0; k < n; k++)
+    if (of[k] == a->stand_in)
+      stats[k].note = note;
   double interval, busy;
   double cap = capacity(a, pace, &interval, &busy) - states;
   if (cap < 0)
     cap = 0;
   plan_make(stats, n, cap);
+  a->standing_in = false;
+  for (size_t k = 0; k < n; k++)
+    if (of[k] == a->stand_in)
+      a->standing_in = stats[k].standing_in;
   size_t j[STATIC_ARRAY_SIZE(stats)] = {0};
   for (size_t i = 0; i < a->series_count; i++) {
     series_t *s = a->series + i;

@@ -135,8 +135,32 @@ static int hash_compare(const void *x, const void *y) {
 
 void account_series_new_read(account_t *a) { a->named_series_new = 0; }
 
+/* Whether port (a number) is one the block polls for the instance (or
+ * Aggregate) of s: a series of s's group has it. The series of a group
+ * are next to each other. */
+static bool port_polled(const account_t *a, const series_t *s,
+                        const char *port) {
+  size_t at = (size_t)(s - a->series);
+  if (at >= a->series_count)
+    return false;
+  size_t first = at, last = at;
+  while (first > 0 && a->series[first - 1].w.group == s->w.group)
+    first--;
+  while (last + 1 < a->series_count &&
+         a->series[last + 1].w.group == s->w.group)
+    last++;
+  for (size_t i = first; i <= last; i++)
+    if (!a->series[i].chunk && strcmp(a->series[i].port, port) == 0)
+      return true;
+  return false;
+}
+
 bool account_series_admit(account_t *a, const series_t *s,
                           const char *type_instance) {
+  /* A port's value of a port the block polls: its series is the block's
+   * own, no name an answer made up. */
+  if (s->stat->port_type_instance != NULL && port_polled(a, s, type_instance))
+    return true;
   uint64_t h = name_hash(s->plugin_instance, type_instance);
   if (bsearch(&h, a->named_series, a->named_series_count, sizeof(h),
               hash_compare) != NULL)
@@ -260,7 +284,7 @@ static void carry_over(const account_t *a, series_t *s, bool log_changes) {
     s->name_complaint = old->name_complaint;
     s->restored = old->restored;
     s->cap = old->cap;
-  } else if (log_changes) {
+  } else if (log_changes && s->stat != a->stand_in) {
     INFO(PLUGIN_NAME " plugin: Account \"%s\": now polling %s.", a->name,
          describe(s, label, sizeof(label)));
   }
@@ -271,7 +295,7 @@ static void log_gone(const account_t *a, series_t *series,
                      size_t series_count) {
   for (size_t i = 0; i < a->series_count; i++) {
     char label[DATA_MAX_NAME_LEN + 96];
-    if (!a->series[i].chunk &&
+    if (!a->series[i].chunk && a->series[i].stat != a->stand_in &&
         find(series, series_count, a->series + i) == NULL)
       INFO(PLUGIN_NAME " plugin: Account \"%s\": %s is gone from the "
                        "account; no longer polled.",
@@ -849,6 +873,6 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
 size_t account_series_shown(const account_t *a) {
   size_t n = 0;
   for (size_t i = 0; i < a->series_count; i++)
-    n += !a->series[i].chunk;
+    n += !a->series[i].chunk && a->series[i].stat != a->stand_in;
   return n;
 }
