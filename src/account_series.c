@@ -159,7 +159,7 @@ bool account_series_admit(account_t *a, const series_t *s,
                           const char *type_instance) {
   /* A port's value of a port the block polls: its series is the block's
    * own, no name an answer made up. */
-  if (s->stat->port_type_instance != NULL && port_polled(a, s, type_instance))
+  if (s->stat->per_port && port_polled(a, s, type_instance))
     return true;
   uint64_t h = name_hash(s->plugin_instance, type_instance);
   if (bsearch(&h, a->named_series, a->named_series_count, sizeof(h),

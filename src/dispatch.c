@@ -43,12 +43,14 @@ void dispatch_value(const account_t *a, const series_t *s, time_t end,
    * connections' ("<instance>_<port>"). */
   char port_instance[DATA_MAX_NAME_LEN];
   const char *plugin_instance = s->plugin_instance;
-  if (s->stat->port_type_instance != NULL) {
-    ssnprintf(port_instance, sizeof(port_instance), "%s_%s", s->plugin_instance,
-              type_instance);
-    plugin_instance = port_instance;
-    type_instance = s->stat->port_type_instance;
-  }
+  for (size_t v = 0; s->stat->per_port && v < s->stat->value_count; v++)
+    if (strcmp(s->stat->values[v].type, type) == 0) {
+      ssnprintf(port_instance, sizeof(port_instance), "%s_%s",
+                s->plugin_instance, type_instance);
+      plugin_instance = port_instance;
+      type_instance = s->stat->values[v].type_instance;
+      break;
+    }
   submit(a, plugin_instance, TIME_T_TO_CDTIME_T(end), TIME_T_TO_CDTIME_T(every),
          type, type_instance, (value_t){.gauge = (gauge_t)value});
 }

@@ -105,7 +105,8 @@ static const api_field_t port_peak_fields[] = {
     {"Cps", API_FIELD_COUNT, true},
 };
 static const stat_value_t port_peak_values[] = {
-    {"Cps", "operations_per_second", "<Port>"}, /* the port's series */
+    /* in the port's series (per_port) */
+    {"Cps", "operations_per_second", "max_new_connections"},
 };
 
 static int port_peak_points(const statistic_t *stat, const api_rows_t *rows,
@@ -469,7 +470,7 @@ const statistic_t statistics[] = {
         .attribution = STAT_BY_IP, /* a row per IP and port, no instance ID */
         .attribution_field = "Ip",
         .points = port_peak_points,
-        .port_type_instance = "max_new_connections",
+        .per_port = true,
         .state_suffix = "/max_new_connections",
     },
     {
@@ -790,7 +791,7 @@ int stat_windows(const statistic_t *stat, const api_rows_t *rows,
 
 bool stat_named_by_answer(const statistic_t *stat, const char *type) {
   for (size_t v = 0; v < stat->value_count; v++)
-    if (stat->values[v].type_instance[0] == '<' &&
+    if ((stat->per_port || stat->values[v].type_instance[0] == '<') &&
         strcmp(stat->values[v].type, type) == 0)
       return true;
   return false;

@@ -351,7 +351,8 @@ DEF_TEST(port_peaks_per_port) {
   OK(!m->timeless && m->batch_seconds == 0 && m->max_instances == 100);
   OK(m->attribution == STAT_BY_IP && m->scope == SCOPE_INSTANCE);
   EXPECT_EQ_STR("DescribePortMaxConns", m->action);
-  EXPECT_EQ_STR("max_new_connections", m->port_type_instance);
+  OK(m->per_port);
+  EXPECT_EQ_STR("max_new_connections", m->values[0].type_instance);
   OK(stat_named_by_answer(m, "operations_per_second"));
   api_value_t cells[5 * 3];
   api_rows_t rows = {.field_count = 3, .values = cells, .count = 5};
