@@ -563,8 +563,6 @@ static int resolve_endpoint(account_t *a) {
   return 0;
 }
 
-/* The series of listed instances and ports now; anything to discover is
- * found at the first reads. */
 /* Where the plan degrades a statistic of Statistics, another one that
  * costs far fewer requests stands in for it (account_plan.c): one. */
 static const struct {
@@ -595,6 +593,8 @@ static void add_stand_in(account_t *a) {
   }
 }
 
+/* The series of listed instances and ports now; anything to discover is
+ * found at the first reads. */
 static int build_series(account_t *a) {
   add_stand_in(a);
   for (size_t k = 0; k < a->statistics_count; k++)

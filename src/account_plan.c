@@ -93,23 +93,11 @@ static void make(account_t *a, int pace) {
     stats[k].requests += 1;
   }
   /* What the stand-in gives in the place of the statistic it stands in
-   * for: "new connections of the 1,000 connections series' ports ...". */
-  char note[192] = "";
-  for (size_t k = 0; k < n; k++)
-    if (of[k] == a->stands_in_for) {
-      char digits[32], series[48];
-      int len = ssnprintf(digits, sizeof(digits), "%zu", stats[k].series);
-      size_t o = 0;
-      for (int d = 0; d < len; d++) { /* with thousands separators */
-        if (d > 0 && (len - d) % 3 == 0)
-          series[o++] = ',';
-        series[o++] = digits[d];
-      }
-      series[o] = 0;
-      ssnprintf(note, sizeof(note),
-                "new connections of the ports of its %s series from %s", series,
-                a->stand_in->action);
-    }
+   * for. */
+  char note[128] = "";
+  if (a->stand_in != NULL)
+    ssnprintf(note, sizeof(note), "new connections of every port from %s",
+              a->stand_in->action);
   for (size_t k = 0; k < n; k++)
     if (of[k] == a->stand_in)
       stats[k].note = note;

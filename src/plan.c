@@ -220,8 +220,11 @@ void plan_describe(const plan_stat_t *stats, size_t n, double capacity,
                a_window);
       APPEND(buf, size, o, "%s every %s only", rest, every);
     }
-    if (p->stands_in_for != NULL)
-      APPEND(buf, size, o, ", standing in for %s: %s", p->stands_in_for,
-             p->note != NULL ? p->note : "");
+    for (size_t j = 0; p->stands_in_for != NULL && j < n; j++)
+      if (strcmp(stats[j].name, p->stands_in_for) == 0) {
+        count((double)stats[j].series, series, sizeof(series));
+        APPEND(buf, size, o, ", standing in for the %s %s series: %s", series,
+               p->stands_in_for, p->note != NULL ? p->note : "");
+      }
   }
 }

@@ -41,7 +41,8 @@ typedef struct {
   /* A stand-in: planned only where the plan degrades (thins, batches or
    * drops) the statistic of this name, in its place, else not at all (no
    * request, not in the plan's line); note says what it gives then (e.g.
-   * "new connections of ..."). NULL: a statistic of its own. */
+   * "new connections of every port from ..."). NULL: a statistic of its
+   * own. */
   const char *stands_in_for;
   const char *note;
 
@@ -79,7 +80,9 @@ void plan_series(const plan_stat_t *p, size_t j, sched_series_t *w);
  * statistic its series, the requests a window it takes and the resolution
  * and delay it gets, e.g. "connections: 1,000 series, 454 a minute, the
  * first 317 every minute, the other 683 every 5 minutes only"; a stand-in
- * in use with its note, one not in use not at all. Window: seconds. */
+ * in use with the series it stands in for and its note ("standing in for
+ * the 1,000 connections series: ..."), one not in use not at all. Window:
+ * seconds. */
 void plan_describe(const plan_stat_t *stats, size_t n, double capacity,
                    int window, const char *context, char *buf, size_t size);
 

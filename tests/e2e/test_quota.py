@@ -149,7 +149,7 @@ def test_a_block_beyond_its_quota_says_its_plan(run):
     assert ("111 requests a minute do not fit 103 (90 % of the 114 that fit, pace 2/s of "
             "MaxRequestsPerSecond 2, reads of 10 s every 10 s), degraded by Priority: "
             "max_new_connections: 1 series, 1 a minute, every minute, standing in for "
-            "connections: new connections of the ports of its 100 series from "
+            "the 100 connections series: new connections of every port from "
             "DescribePortMaxConns; "
             "traffic: 10 series, 10 a minute, every minute; connections: 100 series, "
             "92 a minute, the first 83 every minute, the other 17 every 2 minutes only."

@@ -241,7 +241,8 @@ DEF_TEST(many_ports_get_their_new_connections_from_one_request) {
   OK(strstr(line,
             "; blackhole: 20 series, 20 a minute, every minute; "
             "max_new_connections: 1 series, 1 a minute, every minute, "
-            "standing in for connections: " PEAKS_NOTE "; traffic: ") != NULL);
+            "standing in for the 1,000 connections series: " PEAKS_NOTE
+            "; traffic: ") != NULL);
   OK(strstr(line, "; connections: 1,000 series, 453 a minute, the first 316 "
                   "every minute, the other 684 every 5 minutes only") != NULL);
   return 0;
@@ -266,7 +267,7 @@ DEF_TEST(many_instances_get_their_new_connections_a_request_per_100) {
   printf("  %s\n", line);
   OK(strstr(line, "1,035 requests a minute do not fit 514 ") == line);
   OK(strstr(line, "max_new_connections: 5 series, 5 a minute, every minute, "
-                  "standing in for connections: ") != NULL);
+                  "standing in for the 500 connections series: ") != NULL);
   return 0;
 }
 
