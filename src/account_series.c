@@ -48,9 +48,12 @@ static uint64_t name_hash(const char *host, const char *name) {
   return h;
 }
 
-/* The other block that writes s's series already, or NULL. Under
- * claims_lock. */
+/* The other block that writes s's series already, or NULL. A stand-in's
+ * (account.h) neither claims a name nor holds one: it never renames an
+ * instance's series. Under claims_lock. */
 static const account_t *holder(const account_t *a, const series_t *s) {
+  if (s->stat == a->stand_in)
+    return NULL;
   uint64_t h = name_hash(a->host, s->plugin_instance);
   for (size_t i = 0; i < claim_count; i++) {
     const claim_t *c = claims + i;
@@ -76,10 +79,12 @@ static void drop_claims(const account_t *a) {
 /* a's claims: those of series now. Returns 0, or ENOMEM with nothing
  * changed. Under claims_lock. */
 static int claim(const account_t *a, const series_t *series, size_t n) {
-  size_t mine = 0;
+  size_t mine = 0, stand_ins = 0;
   for (size_t i = 0; i < claim_count; i++)
     mine += claims[i].owner == a;
-  size_t need = claim_count - mine + n;
+  for (size_t i = 0; i < n; i++)
+    stand_ins += series[i].stat == a->stand_in;
+  size_t need = claim_count - mine + n - stand_ins;
   if (need > claim_size) {
     size_t size = need + need / 2 + 16;
     claim_t *grown = realloc(claims, size * sizeof(*claims));
@@ -90,7 +95,8 @@ static int claim(const account_t *a, const series_t *series, size_t n) {
   }
   char **names = calloc(n + 1, sizeof(*names));
   for (size_t i = 0; names != NULL && i < n; i++)
-    if ((names[i] = strdup(series[i].plugin_instance)) == NULL) {
+    if (series[i].stat != a->stand_in &&
+        (names[i] = strdup(series[i].plugin_instance)) == NULL) {
       for (size_t j = 0; j < i; j++)
         sfree(names[j]);
       sfree(names);
@@ -100,13 +106,14 @@ static int claim(const account_t *a, const series_t *series, size_t n) {
   drop_claims(a);
   size_t k = claim_count;
   for (size_t i = 0; i < n; i++)
-    claims[k++] = (claim_t){
-        .hash = name_hash(a->host, names[i]),
-        .name = names[i],
-        .stat = series[i].stat,
-        .variant = series[i].variant,
-        .owner = a,
-    };
+    if (series[i].stat != a->stand_in)
+      claims[k++] = (claim_t){
+          .hash = name_hash(a->host, names[i]),
+          .name = names[i],
+          .stat = series[i].stat,
+          .variant = series[i].variant,
+          .owner = a,
+      };
   claim_count = k;
   free(names);
   return 0;
