@@ -149,6 +149,13 @@ typedef struct {
   const statistic_t *priority[STAT_MAX_STATISTICS]; /* Priority: who gives
                                                        way last, first */
   size_t priority_count;
+  /* A statistic not in Statistics that the plan asks where it degrades
+   * another (max_new_connections for connections: account_plan.c), at the
+   * end of statistics, and that other; NULL: none. standing_in: the plan
+   * asks it now. */
+  const statistic_t *stand_in;
+  const statistic_t *stands_in_for;
+  bool standing_in;
   cdtime_t interval;
   int window;
   int delay;

@@ -563,9 +563,40 @@ static int resolve_endpoint(account_t *a) {
   return 0;
 }
 
+/* Where the plan degrades a statistic of Statistics, another one that
+ * costs far fewer requests stands in for it (account_plan.c): one. */
+static const struct {
+  const char *stand_in, *stands_in_for;
+} stand_ins[] = {
+    /* every port of 100 instances a request, per port and minute */
+    {"max_new_connections", "connections"},
+};
+
+/* The block's stand-in, if it polls what one stands in for, and not the
+ * stand-in itself: at the end of its statistics. */
+static void add_stand_in(account_t *a) {
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(stand_ins); i++) {
+    const statistic_t *in = statistic_find(stand_ins[i].stand_in);
+    const statistic_t *of = statistic_find(stand_ins[i].stands_in_for);
+    bool has_in = false, has_of = false;
+    for (size_t k = 0; k < a->statistics_count; k++) {
+      has_in = has_in || a->statistics[k] == in;
+      has_of = has_of || a->statistics[k] == of;
+    }
+    if (in == NULL || has_in || !has_of ||
+        a->statistics_count == STATIC_ARRAY_SIZE(a->statistics))
+      continue;
+    a->statistics[a->statistics_count++] = in;
+    a->stand_in = in;
+    a->stands_in_for = of;
+    return;
+  }
+}
+
 /* The series of listed instances and ports now; anything to discover is
  * found at the first reads. */
 static int build_series(account_t *a) {
+  add_stand_in(a);
   for (size_t k = 0; k < a->statistics_count; k++)
     a->rules_wanted = a->rules_wanted || a->statistics[k]->takes_rules;
   if (a->discover_instances || a->ports_auto || a->domains_auto ||

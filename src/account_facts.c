@@ -78,14 +78,16 @@ static bool account_wide(const account_t *a) {
 }
 
 /* Whether a statistic of the block attributes rows by IP among several of
- * its instances. */
+ * its instances (a stand-in only while the plan uses it). */
 static bool needed(const account_t *a) {
   if (a->aggregate || a->instance_count < 1)
     return false;
   for (size_t k = 0; k < a->statistics_count; k++)
-    if ((a->statistics[k]->attribution == STAT_BY_IP &&
-         a->instance_count >= 2) ||
-        a->statistics[k]->attribution == STAT_ACCOUNT_BY_IP)
+    if (a->statistics[k] == a->stand_in && !a->standing_in)
+      continue; /* asks nothing */
+    else if ((a->statistics[k]->attribution == STAT_BY_IP &&
+              a->instance_count >= 2) ||
+             a->statistics[k]->attribution == STAT_ACCOUNT_BY_IP)
       return true; /* an account's answer: other instances' IPs too */
   return false;
 }

@@ -17,9 +17,12 @@
 /* The weight of a read's pace in the mean (about the last ten reads). */
 #define PLAN_PACE_WEIGHT 0.1
 
-/* Alerting first: events, blackhole; then traffic, connections, web. */
+/* Alerting first: events, blackhole; then the ports' new connections (a
+ * request per 100 instances: asked in Statistics, or standing in for
+ * connections), traffic, connections, web. */
 static const char *const default_priority[] = {
-    "events", "blackhole", "traffic", "connections", "qps", "status_codes"};
+    "events",      "blackhole", "max_new_connections", "traffic",
+    "connections", "qps",       "status_codes"};
 
 size_t account_priority(const account_t *a, const statistic_t *stat) {
   for (size_t i = 0; i < a->priority_count; i++)
@@ -92,11 +95,22 @@ static void make(account_t *a, int pace, double latency) {
                                .max_batch = s->w.batch,
                                .max_backfill = backfill > 0 ? backfill : 1,
                                .window = own};
+      if (s->stat == a->stand_in)
+        stats[k].stands_in_for = a->stands_in_for->name;
     }
     /* A series is a request a window of its own, however many instances
      * it names. */
     plan_add_series(stats + k, a->window);
   }
+  /* What the stand-in gives in the place of the statistic it stands in
+   * for. */
+  char note[128] = "";
+  if (a->stand_in != NULL)
+    ssnprintf(note, sizeof(note), "new connections of every port from %s",
+              a->stand_in->action);
+  for (size_t k = 0; k < n; k++)
+    if (of[k] == a->stand_in)
+      stats[k].note = note;
   double interval, busy;
   bool concurrent;
   double cap =
@@ -104,6 +118,10 @@ static void make(account_t *a, int pace, double latency) {
   if (cap < 0)
     cap = 0;
   plan_make(stats, n, cap);
+  a->standing_in = false;
+  for (size_t k = 0; k < n; k++)
+    if (of[k] == a->stand_in)
+      a->standing_in = stats[k].standing_in;
   size_t j[STATIC_ARRAY_SIZE(stats)] = {0};
   for (size_t i = 0; i < a->series_count; i++) {
     series_t *s = a->series + i;

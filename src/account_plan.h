@@ -20,7 +20,8 @@ void account_plan(account_t *a, bool changed);
 
 /* The order in which the block's statistics give way, most important
  * first: Priority's, then the rest in the default order (alerting first:
- * events, blackhole; then traffic, connections, the web statistics).
+ * events, blackhole; then max_new_connections, traffic, connections, the
+ * web statistics).
  * Returns 0-based rank. */
 size_t account_priority(const account_t *a, const statistic_t *stat);
 

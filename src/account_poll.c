@@ -1081,6 +1081,7 @@ void account_poll(account_t *a, time_t latest, cdtime_t deadline,
   }
   restore_new(a, latest);
   account_plan(a, false);
+  account_facts_begin(a, cdtime()); /* a stand-in the plan now uses */
   sched_read(&a->sched, &io, latest, deadline);
   /* What is still held goes out a window a second, within the read. */
   for (cdtime_t next = release(&p, cdtime()); next != 0 && next < deadline;

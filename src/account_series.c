@@ -48,9 +48,12 @@ static uint64_t name_hash(const char *host, const char *name) {
   return h;
 }
 
-/* The other block that writes s's series already, or NULL. Under
- * claims_lock. */
+/* The other block that writes s's series already, or NULL. A stand-in's
+ * (account.h) neither claims a name nor holds one: it never renames an
+ * instance's series. Under claims_lock. */
 static const account_t *holder(const account_t *a, const series_t *s) {
+  if (s->stat == a->stand_in)
+    return NULL;
   uint64_t h = name_hash(a->host, s->plugin_instance);
   for (size_t i = 0; i < claim_count; i++) {
     const claim_t *c = claims + i;
@@ -76,10 +79,12 @@ static void drop_claims(const account_t *a) {
 /* a's claims: those of series now. Returns 0, or ENOMEM with nothing
  * changed. Under claims_lock. */
 static int claim(const account_t *a, const series_t *series, size_t n) {
-  size_t mine = 0;
+  size_t mine = 0, stand_ins = 0;
   for (size_t i = 0; i < claim_count; i++)
     mine += claims[i].owner == a;
-  size_t need = claim_count - mine + n;
+  for (size_t i = 0; i < n; i++)
+    stand_ins += series[i].stat == a->stand_in;
+  size_t need = claim_count - mine + n - stand_ins;
   if (need > claim_size) {
     size_t size = need + need / 2 + 16;
     claim_t *grown = realloc(claims, size * sizeof(*claims));
@@ -90,7 +95,8 @@ static int claim(const account_t *a, const series_t *series, size_t n) {
   }
   char **names = calloc(n + 1, sizeof(*names));
   for (size_t i = 0; names != NULL && i < n; i++)
-    if ((names[i] = strdup(series[i].plugin_instance)) == NULL) {
+    if (series[i].stat != a->stand_in &&
+        (names[i] = strdup(series[i].plugin_instance)) == NULL) {
       for (size_t j = 0; j < i; j++)
         sfree(names[j]);
       sfree(names);
@@ -100,13 +106,14 @@ static int claim(const account_t *a, const series_t *series, size_t n) {
   drop_claims(a);
   size_t k = claim_count;
   for (size_t i = 0; i < n; i++)
-    claims[k++] = (claim_t){
-        .hash = name_hash(a->host, names[i]),
-        .name = names[i],
-        .stat = series[i].stat,
-        .variant = series[i].variant,
-        .owner = a,
-    };
+    if (series[i].stat != a->stand_in)
+      claims[k++] = (claim_t){
+          .hash = name_hash(a->host, names[i]),
+          .name = names[i],
+          .stat = series[i].stat,
+          .variant = series[i].variant,
+          .owner = a,
+      };
   claim_count = k;
   free(names);
   return 0;
@@ -135,8 +142,32 @@ static int hash_compare(const void *x, const void *y) {
 
 void account_series_new_read(account_t *a) { a->named_series_new = 0; }
 
+/* Whether port (a number) is one the block polls for the instance (or
+ * Aggregate) of s: a series of s's group has it. The series of a group
+ * are next to each other. */
+static bool port_polled(const account_t *a, const series_t *s,
+                        const char *port) {
+  size_t at = (size_t)(s - a->series);
+  if (at >= a->series_count)
+    return false;
+  size_t first = at, last = at;
+  while (first > 0 && a->series[first - 1].w.group == s->w.group)
+    first--;
+  while (last + 1 < a->series_count &&
+         a->series[last + 1].w.group == s->w.group)
+    last++;
+  for (size_t i = first; i <= last; i++)
+    if (!a->series[i].chunk && strcmp(a->series[i].port, port) == 0)
+      return true;
+  return false;
+}
+
 bool account_series_admit(account_t *a, const series_t *s,
                           const char *type_instance) {
+  /* A port's value of a port the block polls: its series is the block's
+   * own, no name an answer made up. */
+  if (s->stat->per_port && port_polled(a, s, type_instance))
+    return true;
   uint64_t h = name_hash(s->plugin_instance, type_instance);
   if (bsearch(&h, a->named_series, a->named_series_count, sizeof(h),
               hash_compare) != NULL)
@@ -260,7 +291,7 @@ static void carry_over(const account_t *a, series_t *s, bool log_changes) {
     s->name_complaint = old->name_complaint;
     s->restored = old->restored;
     s->cap = old->cap;
-  } else if (log_changes) {
+  } else if (log_changes && s->stat != a->stand_in) {
     INFO(PLUGIN_NAME " plugin: Account \"%s\": now polling %s.", a->name,
          describe(s, label, sizeof(label)));
   }
@@ -271,7 +302,7 @@ static void log_gone(const account_t *a, series_t *series,
                      size_t series_count) {
   for (size_t i = 0; i < a->series_count; i++) {
     char label[DATA_MAX_NAME_LEN + 96];
-    if (!a->series[i].chunk &&
+    if (!a->series[i].chunk && a->series[i].stat != a->stand_in &&
         find(series, series_count, a->series + i) == NULL)
       INFO(PLUGIN_NAME " plugin: Account \"%s\": %s is gone from the "
                        "account; no longer polled.",
@@ -850,6 +881,6 @@ int account_set_instances(account_t *a, char **ids, char **names, size_t count,
 size_t account_series_shown(const account_t *a) {
   size_t n = 0;
   for (size_t i = 0; i < a->series_count; i++)
-    n += !a->series[i].chunk;
+    n += !a->series[i].chunk && a->series[i].stat != a->stand_in;
   return n;
 }

@@ -51,11 +51,11 @@ void account_series_release(account_t *a);
 /* A read begins: no series named by answers made in it yet. */
 void account_series_new_read(account_t *a);
 
-/* Whether a value of s named by an answer (a blackhole's IP, as
- * type_instance) may be dispatched: a series made before, or a new one
- * within the caps (STAT_MAX_NEW_NAMED_PER_READ per read,
- * STAT_MAX_NAMED_SERIES in all since the start; a cap reached is logged,
- * rate-limited). */
+/* Whether a value of s named by an answer (a blackhole's IP, a port, as
+ * type_instance) may be dispatched: a port the block polls for the
+ * instance, a series made before, or a new one within the caps
+ * (STAT_MAX_NEW_NAMED_PER_READ per read, STAT_MAX_NAMED_SERIES in all
+ * since the start; a cap reached is logged, rate-limited). */
 bool account_series_admit(account_t *a, const series_t *s,
                           const char *type_instance);
 

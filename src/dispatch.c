@@ -40,9 +40,20 @@ void dispatch_value(const account_t *a, const series_t *s, time_t end,
   int every = (s->w.state_every > window)       ? s->w.state_every
               : (s->w.thin && s->w.cadence > 1) ? window * s->w.cadence
                                                 : window;
-  submit(a, s->plugin_instance, TIME_T_TO_CDTIME_T(end),
-         TIME_T_TO_CDTIME_T(every), type, type_instance,
-         (value_t){.gauge = (gauge_t)value});
+  /* A port's value (type_instance its number): the port's series, as the
+   * connections' ("<instance>_<port>"). */
+  char port_instance[DATA_MAX_NAME_LEN];
+  const char *plugin_instance = s->plugin_instance;
+  for (size_t v = 0; s->stat->per_port && v < s->stat->value_count; v++)
+    if (strcmp(s->stat->values[v].type, type) == 0) {
+      ssnprintf(port_instance, sizeof(port_instance), "%s_%s",
+                s->plugin_instance, type_instance);
+      plugin_instance = port_instance;
+      type_instance = s->stat->values[v].type_instance;
+      break;
+    }
+  submit(a, plugin_instance, TIME_T_TO_CDTIME_T(end), TIME_T_TO_CDTIME_T(every),
+         type, type_instance, (value_t){.gauge = (gauge_t)value});
 }
 
 void dispatch_utc(time_t t, char *buf, size_t size) {
@@ -87,8 +98,8 @@ void dispatch_stats(account_t *a, double latency_sum, unsigned latency_count) {
   for (size_t i = 0; i < a->statistics_count; i++) {
     const statistic_t *stat = a->statistics[i];
     const stat_health_t *h = dispatch_health(a, stat);
-    if (h == NULL)
-      continue;
+    if (h == NULL || (stat == a->stand_in && !a->standing_in && h->sent == 0))
+      continue; /* a stand-in the plan has not used */
     const struct {
       const char *what;
       uint64_t count;

@@ -25,20 +25,28 @@ static int longest(const plan_stat_t *p) {
   return k;
 }
 
-/* The least p may cost and still run. */
-static double least(const plan_stat_t *p) { return p->requests / longest(p); }
+/* Whether p is planned: a statistic of its own, or a stand-in in use. */
+static bool counted(const plan_stat_t *p) {
+  return p->stands_in_for == NULL || p->standing_in;
+}
 
-/* p at full resolution. */
+/* The least p may cost and still run. */
+static double least(const plan_stat_t *p) {
+  return counted(p) ? p->requests / longest(p) : 0;
+}
+
+/* p at full resolution; a stand-in not in use, not at all. */
 static void full(plan_stat_t *p) {
-  p->cadence = 1;
+  bool on = counted(p);
+  p->cadence = on ? 1 : 0;
   p->thin = false;
-  p->full = p->series;
-  p->cost = p->requests;
+  p->full = on ? p->series : 0;
+  p->cost = on ? p->requests : 0;
 }
 
 /* The finest resolution of p that costs at most budget. */
 static void fit(plan_stat_t *p, double budget) {
-  if (p->requests <= budget) {
+  if (!counted(p) || p->requests <= budget) {
     full(p);
     return;
   }
@@ -66,7 +74,10 @@ static void fit(plan_stat_t *p, double budget) {
                      .max_batch = p->max_batch,
                      .max_backfill = p->max_backfill,
                      .window = p->window,
-                     .rank = p->rank};
+                     .stands_in_for = p->stands_in_for,
+                     .note = p->note,
+                     .rank = p->rank,
+                     .standing_in = p->standing_in};
 }
 
 void plan_add_series(plan_stat_t *p, int window) {
@@ -77,7 +88,7 @@ void plan_add_series(plan_stat_t *p, int window) {
 double plan_needed(const plan_stat_t *stats, size_t n) {
   double sum = 0;
   for (size_t i = 0; i < n; i++)
-    sum += stats[i].requests;
+    sum += counted(stats + i) ? stats[i].requests : 0;
   return sum;
 }
 
@@ -88,7 +99,8 @@ double plan_cost(const plan_stat_t *stats, size_t n) {
   return sum;
 }
 
-bool plan_make(plan_stat_t *stats, size_t n, double capacity) {
+/* One plan of the statistics counted. */
+static bool make(plan_stat_t *stats, size_t n, double capacity) {
   double left = capacity * PLAN_USE;
   for (size_t i = 0; i < n; i++) {
     full(stats + i);
@@ -107,6 +119,19 @@ bool plan_make(plan_stat_t *stats, size_t n, double capacity) {
     left -= stats[i].cost;
   }
   return true;
+}
+
+bool plan_make(plan_stat_t *stats, size_t n, double capacity) {
+  for (size_t i = 0; i < n; i++)
+    stats[i].standing_in = false;
+  bool degraded = make(stats, n, capacity), more = false;
+  /* A stand-in takes the place of a statistic degraded without it. */
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; stats[i].stands_in_for != NULL && j < n; j++)
+      if (j != i && counted(stats + j) && stats[j].cadence != 1 &&
+          strcmp(stats[j].name, stats[i].stands_in_for) == 0)
+        more = stats[i].standing_in = true;
+  return more ? make(stats, n, capacity) : degraded;
 }
 
 void plan_series(const plan_stat_t *p, size_t j, sched_series_t *w) {
@@ -165,16 +190,19 @@ void plan_describe(const plan_stat_t *stats, size_t n, double capacity,
   span(1, window, false, a_window, sizeof(a_window));
   bool degraded = false;
   for (size_t i = 0; i < n; i++)
-    degraded = degraded || stats[i].cadence != 1;
+    degraded = degraded || (counted(stats + i) && stats[i].cadence != 1);
   size_t o = 0;
   buf[0] = 0;
   APPEND(buf, size, o,
          "%s requests a %s %s %s (%.0f %% of the %s that fit, %s)%s: ", needed,
          a_window, degraded ? "do not fit" : "fit", planned, PLAN_USE * 100,
          fit, context, degraded ? ", degraded by Priority" : "");
+  bool first = true;
   for (size_t i = 0; i < n; i++) {
     const plan_stat_t *p = stats + i;
     char series[32], cost[32], every[32], late[32];
+    if (!counted(p))
+      continue;
     count((double)p->series, series, sizeof(series));
     count(p->cost, cost, sizeof(cost));
     int own = (p->window > 0) ? p->window : window; /* its windows */
@@ -182,8 +210,9 @@ void plan_describe(const plan_stat_t *stats, size_t n, double capacity,
     span(1, own, false, its_window, sizeof(its_window));
     span(p->cadence, own, false, every, sizeof(every));
     span(p->cadence - 1, own, true, late, sizeof(late));
-    APPEND(buf, size, o, "%s%s: %s series, %s a %s, ", i ? "; " : "", p->name,
-           series, cost, a_window);
+    APPEND(buf, size, o, "%s%s: %s series, %s a %s, ", first ? "" : "; ",
+           p->name, series, cost, a_window);
+    first = false;
     if (p->cadence == 0) {
       APPEND(buf, size, o, "not polled");
     } else if (p->cadence == 1) {
@@ -200,5 +229,11 @@ void plan_describe(const plan_stat_t *stats, size_t n, double capacity,
                its_window);
       APPEND(buf, size, o, "%s every %s only", rest, every);
     }
+    for (size_t j = 0; p->stands_in_for != NULL && j < n; j++)
+      if (strcmp(stats[j].name, p->stands_in_for) == 0) {
+        count((double)stats[j].series, series, sizeof(series));
+        APPEND(buf, size, o, ", standing in for the %s %s series: %s", series,
+               p->stands_in_for, p->note != NULL ? p->note : "");
+      }
   }
 }

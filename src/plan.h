@@ -42,6 +42,13 @@ typedef struct {
    * it is Window / window requests of a series a Window. The cadence and
    * batches count its windows. 0: the Window. */
   int window;
+  /* A stand-in: planned only where the plan degrades (thins, batches or
+   * drops) the statistic of this name, in its place, else not at all (no
+   * request, not in the plan's line); note says what it gives then (e.g.
+   * "new connections of every port from ..."). NULL: a statistic of its
+   * own. */
+  const char *stands_in_for;
+  const char *note;
 
   /* The plan */
   int cadence; /* 1: every window at once; k > 1: every k windows; 0: none */
@@ -50,6 +57,7 @@ typedef struct {
   size_t full; /* with thin: its first `full` series keep every window */
   double cost; /* requests a window it takes as planned */
   int rank;    /* its place in the priority order, from 0 */
+  bool standing_in; /* a stand-in the plan uses */
 } plan_stat_t;
 
 /* Counts one more series of p, a request per window of its own: Window /
@@ -60,8 +68,11 @@ void plan_add_series(plan_stat_t *p, int window);
 /* Plans n statistics (in priority order) into capacity requests a window
  * (of which PLAN_USE is planned). Each takes the finest resolution that fits
  * what is left once the statistics after it are sure of their least (the
- * longest cadence; if that does not fit either, they are dropped). Returns
- * true if any statistic is degraded. */
+ * longest cadence; if that does not fit either, they are dropped). A
+ * stand-in is planned, at its place in the order, only if the plan without
+ * it degrades the statistic it stands in for; otherwise it is dropped
+ * (cadence 0) and costs nothing. Returns true if any statistic is
+ * degraded. */
 bool plan_make(plan_stat_t *stats, size_t n, double capacity);
 
 /* The requests a window the plan's statistics take at full resolution,
@@ -77,7 +88,9 @@ void plan_series(const plan_stat_t *p, size_t j, sched_series_t *w);
  * whether they fit the capacity (context: how it was reckoned); then per
  * statistic its series, the requests a window it takes and the resolution
  * and delay it gets, e.g. "connections: 1,000 series, 454 a minute, the
- * first 317 every minute, the other 683 every 5 minutes only". Window:
+ * first 317 every minute, the other 683 every 5 minutes only"; a stand-in
+ * in use with the series it stands in for and its note ("standing in for
+ * the 1,000 connections series: ..."), one not in use not at all. Window:
  * seconds. */
 void plan_describe(const plan_stat_t *stats, size_t n, double capacity,
                    int window, const char *context, char *buf, size_t size);

@@ -95,6 +95,25 @@ static int events_points(const statistic_t *stat, const api_rows_t *rows,
                          stat_emit_t emit, void *ctx, char *why,
                          size_t why_size);
 
+/* DescribePortMaxConns: a row per IP and port of the instances asked (no
+ * instance ID: its Ip says whose, through the instance facts), Cps the
+ * peak new connections per second of the range asked. A port's value is
+ * the sum of its IPs' peaks (port_peak_points). */
+static const api_field_t port_peak_fields[] = {
+    {"Ip", API_FIELD_TEXT, true},
+    {"Port", API_FIELD_TEXT, true},
+    {"Cps", API_FIELD_COUNT, true},
+};
+static const stat_value_t port_peak_values[] = {
+    /* in the port's series (per_port) */
+    {"Cps", "operations_per_second", "max_new_connections"},
+};
+
+static int port_peak_points(const statistic_t *stat, const api_rows_t *rows,
+                            time_t first_end, time_t last_end, int window,
+                            stat_emit_t emit, void *ctx, char *why,
+                            size_t why_size);
+
 /* DescribeDomainQPSList: a row per Interval bucket of one domain (Domain;
  * without it, all domains together). Requests per second are gauges; the
  * requests and cache hits of a bucket are counts of that bucket (a gauge
@@ -450,6 +469,25 @@ const statistic_t statistics[] = {
         .state_suffix = "/events",
     },
     {
+        .name = "max_new_connections",
+        .action = "DescribePortMaxConns",
+        .takes = API_TAKES_RESOURCE_GROUP,
+        .scope = SCOPE_INSTANCE,
+        .list = "PortMaxConns",
+        .fields = port_peak_fields,
+        .field_count = COUNT_OF(port_peak_fields),
+        .values = port_peak_values,
+        .value_count = COUNT_OF(port_peak_values),
+        /* A row per IP and port: 100 instances of 50 ports are ~400 KB. */
+        .max_response = 2 * 1024 * 1024,
+        .max_instances = 100,      /* InstanceIds: maxItems 100 */
+        .attribution = STAT_BY_IP, /* a row per IP and port, no instance ID */
+        .attribution_field = "Ip",
+        .points = port_peak_points,
+        .per_port = true,
+        .state_suffix = "/max_new_connections",
+    },
+    {
         .name = "qps",
         .action = "DescribeDomainQPSList",
         .takes = API_TAKES_RESOURCE_GROUP | API_TAKES_DOMAIN,
@@ -788,7 +826,7 @@ int stat_windows(const statistic_t *stat, const api_rows_t *rows,
 
 bool stat_named_by_answer(const statistic_t *stat, const char *type) {
   for (size_t v = 0; v < stat->value_count; v++)
-    if (stat->values[v].type_instance[0] == '<' &&
+    if ((stat->per_port || stat->values[v].type_instance[0] == '<') &&
         strcmp(stat->values[v].type, type) == 0)
       return true;
   return false;
@@ -989,6 +1027,96 @@ static int blackhole_points(const statistic_t *stat, const api_rows_t *rows,
              "left out %zu of %zu rows whose Ip is no IPv4 or IPv6 address, "
              "the first \"%s\"",
              refused, rows->count, shown);
+  }
+  return 0;
+}
+
+/* A Port of an answer as a port number, 1 to 65535 in decimal digits; 0
+ * for anything else. */
+static unsigned port_number(const char *text) {
+  size_t digits = strspn(text, "0123456789");
+  if (digits == 0 || digits > 5 || text[digits] != 0)
+    return 0;
+  unsigned long n = strtoul(text, NULL, 10);
+  return (n >= 1 && n <= 65535) ? (unsigned)n : 0;
+}
+
+typedef struct {
+  unsigned port;
+  char ip[INET6_ADDRSTRLEN]; /* stat_ip_name's */
+  double cps;
+} port_peak_t;
+
+static int port_peak_compare(const void *x, const void *y) {
+  const port_peak_t *a = x, *b = y;
+  if (a->port != b->port)
+    return (a->port > b->port) - (a->port < b->port);
+  return strcmp(a->ip, b->ip);
+}
+
+/* Per port, the sum of its IPs' peaks, at the newest window: an instance
+ * with several IPs answers a port once for each, and the sum is never
+ * below the port's own peak (the IPs' peaks need not fall in the same
+ * second, so it may be above). An IP and port answered twice is no answer
+ * to trust. A row whose Ip is no IP address or whose Port is no port is
+ * left out (noted in why): its port would name a series. */
+static int port_peak_points(const statistic_t *stat, const api_rows_t *rows,
+                            time_t first_end, time_t last_end, int window,
+                            stat_emit_t emit, void *ctx, char *why,
+                            size_t why_size) {
+  (void)first_end, (void)window;
+  int ip_f = field_index(stat, "Ip"), port_f = field_index(stat, "Port"),
+      cps_f = field_index(stat, "Cps");
+  port_peak_t *peaks = calloc(rows->count + 1, sizeof(*peaks));
+  if (peaks == NULL) {
+    snprintf(why, why_size, "out of memory");
+    return -1;
+  }
+  size_t n = 0, refused = 0;
+  const api_value_t *first_refused = NULL;
+  for (size_t r = 0; r < rows->count; r++) {
+    const api_value_t *row = rows->values + r * rows->field_count;
+    port_peak_t *p = peaks + n;
+    p->port = port_number(row[port_f].text);
+    if (p->port == 0 || !stat_ip_name(row[ip_f].text, p->ip, sizeof(p->ip))) {
+      if (refused++ == 0)
+        first_refused = row;
+      continue;
+    }
+    p->cps = (double)row[cps_f].count;
+    n++;
+  }
+  /* Sorted, an IP and port answered twice is next to itself. */
+  qsort(peaks, n, sizeof(*peaks), port_peak_compare);
+  for (size_t k = 1; k < n; k++)
+    if (port_peak_compare(peaks + k - 1, peaks + k) == 0) {
+      char shown[96];
+      stat_escape(peaks[k].ip, shown, sizeof(shown));
+      snprintf(why, why_size, "Ip %s, Port %u is answered twice", shown,
+               peaks[k].port);
+      free(peaks);
+      return -1;
+    }
+  for (size_t k = 0; k < n;) {
+    double sum = 0;
+    size_t j = k;
+    for (; j < n && peaks[j].port == peaks[k].port; j++)
+      sum += peaks[j].cps;
+    char name[8];
+    snprintf(name, sizeof(name), "%u", peaks[k].port);
+    emit(ctx, last_end, stat->values[0].type, name, sum);
+    k = j;
+  }
+  free(peaks);
+  if (refused > 0) {
+    char ip[96], port[48];
+    stat_escape(first_refused[ip_f].text, ip, sizeof(ip));
+    stat_escape(first_refused[port_f].text, port, sizeof(port));
+    snprintf(why, why_size,
+             "left out %zu of %zu rows whose Ip is no IPv4 or IPv6 address or "
+             "whose Port is no port from 1 to 65535, the first Ip \"%s\", "
+             "Port \"%s\"",
+             refused, rows->count, ip, port);
   }
   return 0;
 }

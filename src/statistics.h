@@ -198,6 +198,11 @@ struct statistic_s {
   /* Its rows are instances' terms (stat_expiry): news of their expiry
    * and debt. */
   bool notifies_expiry;
+  /* Its values are ports': its points emit each with the port's number as
+   * type_instance (a name the answer makes), and it goes to the port's
+   * series, plugin_instance "<instance>_<port>" as the connections', with
+   * the table's type_instance. */
+  bool per_port;
 };
 
 /* The statistics, and how many there are. */
@@ -306,7 +311,8 @@ int stat_expiry_level(const stat_expiry_t *e, time_t now, long long warning,
 int stat_mark_step(int mark, int level, bool *notify);
 
 /* Whether stat's values of that type are named by the answer (a table
- * type_instance such as "<Ip>"): series the answer, not the table, makes. */
+ * type_instance such as "<Ip>", or a port's value): series the answer, not
+ * the table, makes. */
 bool stat_named_by_answer(const statistic_t *stat, const char *type);
 
 /* An IP address of an answer as a type_instance: the address in its

@@ -24,6 +24,7 @@ RULES = {INSTANCE: [{"protocol": "tcp", "frontend_port": 80, "backend_port": 808
 TAKES_RESOURCE_GROUP = {
     "DescribePortConnsCount": True, "DescribePortFlowList": True,
     "DescribeBlackholeStatus": False, "DescribeDDoSEvents": True,
+    "DescribePortMaxConns": True,
     "DescribeDomainQPSList": True, "DescribeDomainStatusCodeList": True,
     "DescribeDomainAttackEvents": True, "DescribeDomainBps": False,
     "DescribeInstanceIds": True, "DescribeNetworkRules": False, "DescribeDomains": True,
@@ -31,7 +32,7 @@ TAKES_RESOURCE_GROUP = {
     "DescribeInstances": True, "DescribeInstanceDetails": False,
 }
 ALL_STATISTICS = ('Statistics "connections" "traffic" "blackhole" "events" "qps" "status_codes" '
-                  '"domain_bps" "cc_events"')
+                  '"domain_bps" "cc_events" "max_new_connections"')
 MISSED = 10
 # What the plugin's error lines say (doc/collectd-ddoscoo.pod).
 FAILURES = ("API error", "failed", "unusable", "ignoring", "cannot")

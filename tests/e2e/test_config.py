@@ -193,7 +193,8 @@ def test_priority_mistakes_are_named(workdir):
                       r'most important first; value 2 is none of them\.', log)
     assert known, log
     assert known.group(1).startswith(
-        '"connections", "traffic", "blackhole", "events", "qps", "status_codes"'), known.group(1)
+        '"connections", "traffic", "blackhole", "events", "max_new_connections", "qps", '
+        '"status_codes"'), known.group(1)
     assert ('Account "twiceprio": Priority takes one or more of %s, each once, most '
             "important first; value 3 is named twice." % known.group(1)) in log, log
     assert 'Account "unknownprio" has configuration errors' in log

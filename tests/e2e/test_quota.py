@@ -11,9 +11,14 @@ planned): 10 instances of 10 ports, connections and traffic, 110 requests a
 minute. "plan", by the default priority, keeps traffic and thins
 the last connections series to every other minute; "prio", with Priority
 "connections" first, keeps every port and batches traffic over time. Both say
-their plan, and every minute they promise is stored (issue 18).
+their plan, and every minute they promise is stored (issue 18). Where "plan"
+thins connections, one DescribePortMaxConns a minute (10 instances of the 100
+a request allows) gives every port's peak new connections every minute,
+named as the port's connections series; "prio", whose connections fit, and a
+block "small" of 5 instances of 2 ports with the default statistics ask none
+(issue 18, "Many ports in one request").
 
-A fourth block, "slow", on a simulator of its own that answers in 500 ms,
+A block "slow", on a simulator of its own that answers in 500 ms,
 sends one request at a time (MaxConcurrentRequests 1): at most 2 a second,
 fewer than its MaxRequestsPerSecond 10. Once it has measured the latency,
 it plans again for what fits and says which limit binds."""
@@ -26,6 +31,7 @@ import pytest
 
 from conftest import METRICS, TRAFFIC, Collectd, Simulator, wait_for
 from conftest import block as plain_block
+import ddoscoo_sim
 from conftest import connections_block as block  # see conftest.CONNECTIONS
 
 KEY = ['AccessKeyId "LTAIquota"', 'AccessKeySecret "SECRET-quota-18"']
@@ -40,6 +46,12 @@ PACE = "operations_per_second-requests_allowed"
 PLANNED = ["ddoscoo-cn-plan%02d" % i for i in range(10)]
 PLANNED_PORTS = list(range(9001, 9011))
 PLAN_KEYS = {"plan": "LTAIplan", "prio": "LTAIprio"}
+# Forwarding rules of the planned ports: DescribePortMaxConns answers them.
+PLANNED_RULES = {i: [{"protocol": "tcp", "frontend_port": p, "backend_port": p}
+                     for p in PLANNED_PORTS] for i in PLANNED}
+PEAK = "operations_per_second-max_new_connections"
+SMALL = ["ddoscoo-cn-small%d" % i for i in range(5)]
+SMALL_KEY = ['AccessKeyId "LTAIsmall"', 'AccessKeySecret "SECRET-small-18"']
 
 SLOW = "ddoscoo-cn-slow"
 SLOW_KEYS = {"LTAIslow": {"secret": "SECRET-slow-18"}}
@@ -62,8 +74,11 @@ def planned_block(name, *lines):
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     d = str(tmp_path_factory.mktemp("quota"))
-    keys = dict(KEYS, **{k: {"secret": "SECRET-%s-18" % n} for n, k in PLAN_KEYS.items()})
-    sim = Simulator(d, {"keys": keys, "instances": [INSTANCE] + PLANNED},
+    keys = dict(KEYS, **{k: {"secret": "SECRET-%s-18" % n} for n, k in PLAN_KEYS.items()},
+                LTAIsmall={"secret": "SECRET-small-18"})
+    sim = Simulator(d, {"keys": keys, "instances": [INSTANCE] + PLANNED + SMALL,
+                        "rules": dict(PLANNED_RULES, **{i: PLANNED_RULES[PLANNED[0]][:2]
+                                                        for i in SMALL})},
                     args=("--quota-rps", str(QUOTA), "--quota-per", "account"))
     slow = Simulator(d, {"keys": SLOW_KEYS, "instances": [SLOW], "latency_ms": LATENCY_MS},
                      name="slow")
@@ -75,7 +90,10 @@ def run(tmp_path_factory):
                       'Priority "connections" "traffic"'),
         block("slow", 'AccessKeyId "LTAIslow"', 'AccessKeySecret "SECRET-slow-18"',
               'Endpoint "%s"' % slow.url, 'MaxConcurrentRequests 1', 'Host "slow"',
-              'InstanceId "%s"' % SLOW, *['Port "%d"' % p for p in SLOW_PORTS])]), print_severity=True)
+              'InstanceId "%s"' % SLOW, *['Port "%d"' % p for p in SLOW_PORTS]),
+        plain_block("small", *SMALL_KEY, 'Endpoint "%s"' % sim.url, 'Host "small"',
+                    *['InstanceId "%s"' % i for i in SMALL],
+                    *['Port "%d"' % p for p in PLANNED_PORTS[:2]])]), print_severity=True)
     t = {"cd": cd, "start": time.time()}
     try:
         # Past the first minute, then two more: every window due in them
@@ -152,14 +170,18 @@ def points(run, host, instance, metric):
 
 def test_a_block_beyond_its_quota_says_its_plan(run):
     line = plan_line(run, "plan")
-    assert ("110 requests a minute do not fit 103 (90 % of the 114 that fit, pace 2/s of "
+    assert ("111 requests a minute do not fit 103 (90 % of the 114 that fit, pace 2/s of "
             "MaxRequestsPerSecond 2, reads of 10 s every 10 s), degraded by Priority: "
+            "max_new_connections: 1 series, 1 a minute, every minute, standing in for "
+            "the 100 connections series: new connections of every port from "
+            "DescribePortMaxConns; "
             "traffic: 10 series, 10 a minute, every minute; connections: 100 series, "
-            "93 a minute, the first 85 every minute, the other 15 every 2 minutes only."
+            "92 a minute, the first 83 every minute, the other 17 every 2 minutes only."
             in line), line
     line = plan_line(run, "prio")
     assert ("connections: 100 series, 100 a minute, every minute; traffic: 10 series, "
             "2 a minute, every minute, 5 at a time (up to 4 minutes late)." in line), line
+    assert "max_new_connections" not in line, line
 
 
 def every(pts, step):
@@ -168,7 +190,7 @@ def every(pts, step):
 
 def broken_promises(cd, start, to):
     """The series of "plan" and "prio" that miss a window their plan
-    promised by `to`: "plan", the first 85 ports every minute, the last 15
+    promised by `to`: "plan", the first 83 ports every minute, the last 17
     every other one, traffic every minute; "prio", every port every minute,
     traffic every minute, up to 4 minutes late."""
     first = (int(start) - 60) // 60 * 60  # the window due at the start
@@ -187,7 +209,7 @@ def broken_promises(cd, start, to):
 
     for n, i in enumerate(PLANNED):
         for k, p in enumerate(PLANNED_PORTS):
-            step = 120 if n * len(PLANNED_PORTS) + k >= 85 else 60
+            step = 120 if n * len(PLANNED_PORTS) + k >= 83 else 60
             check("plan", "%s_%d" % (i, p), METRICS[0][0], step, due - step)
             check("prio", "%s_%d" % (i, p), METRICS[0][0], 60, due - 60)
         check("plan", i, TRAFFIC[0][0], 60, due - 60)
@@ -200,6 +222,42 @@ def test_every_minute_the_plan_promises_is_stored(run):
     broken = broken_promises(run["cd"], run["start"], run["to"])
     assert not broken, broken[:5]
     assert not run["cd"].lost_values()
+
+
+def test_every_port_has_its_new_connections_every_minute_where_connections_give_way(run):
+    """"plan" thins connections: each of its 100 ports has its peak new
+    connections (DescribePortMaxConns, the sum of its IPs' peaks) every
+    minute, in the port's own series beside its connections, exactly as
+    the simulator answers, also for the ports whose connections come every
+    other minute only."""
+    first = (int(run["start"]) + 60) // 60 * 60   # the facts come first
+    due = (int(run["to"]) - 60) // 60 * 60 - 60
+    wrong = []
+    for i in PLANNED:
+        for p in PLANNED_PORTS:
+            pts = points(run, "plan", "%s_%d" % (i, p), PEAK)
+            want = {t: ddoscoo_sim.port_max_of(i, p, t - 60, t) for t in pts}
+            if not (pts and pts[0] <= first and pts[-1] >= due and every(pts, 60)
+                    and all(run["cd"].csv_points("%s_%d" % (i, p), PEAK, host="plan")[t]
+                            == want[t] for t in pts)):
+                wrong.append((i, p, pts))
+    assert not wrong, wrong[:3]
+
+
+def test_one_request_a_minute_names_every_instance_and_small_blocks_ask_none(run):
+    asked = [r for r in run["requests"] if r.get("action") == "DescribePortMaxConns"]
+    mine = [r for r in asked if r["params"].get("AccessKeyId") == PLAN_KEYS["plan"]
+            and r.get("status") == 200]
+    minutes = (run["to"] - run["start"]) / 60
+    assert minutes - 1 <= len(mine) <= minutes + 2, len(mine)
+    for r in mine:
+        named = sorted(v for k, v in r["params"].items() if k.startswith("InstanceIds."))
+        assert named == sorted(PLANNED), named
+        assert int(r["params"]["EndTime"]) - int(r["params"]["StartTime"]) == 60
+    # The blocks whose connections fit: not a request more.
+    assert not [r for r in asked if r["params"].get("AccessKeyId") != PLAN_KEYS["plan"]]
+    assert points(run, "small", SMALL[0] + "_9001", METRICS[0][0])
+    assert not points(run, "small", SMALL[0] + "_9001", PEAK)
 
 
 def test_traffic_is_batched_over_time(run):

@@ -127,6 +127,13 @@ default cn-hangzhou):
                              1..50, optional EndTime (default now), ResourceGroupId:
                              RequestId, Total and the page's DDoSEvents items {EventType,
                              Ip, Port, Region, StartTime, EndTime, Bps, Pps}.
+    DescribePortMaxConns     InstanceIds.N (1..100), StartTime, EndTime (whole minutes,
+                             EndTime not in the future, range at most 1 day), optional
+                             ResourceGroupId: RequestId and PortMaxConns items {Ip, Port
+                             (text), Cps}: per instance, port of its forwarding rules
+                             ("rules") and IP, the peak new connections per second
+                             (port_max_for; their sum over a port's IPs is at least what
+                             DescribePortConnsCount answers as its Cps).
     DescribeDDosEventSrcIp   EventType (defense or blackhole), Ip, StartTime (seconds),
                              Range (1..100), all required, nothing else: RequestId and
                              Ips items {SrcIp, AreaId, Isp}: the "sources" of the attack
@@ -205,6 +212,9 @@ Importable pieces (used by the tests of the plugin and of this simulator):
     flow_for(ids, start, end[, interval, section, region_id, now])
                                        -> PortFlowList rows (dicts), as answered
     blackhole_for(ids, now[, section]) -> BlackholeStatus items
+    port_max_for(ids, start, end, ports[, section])
+                                       -> PortMaxConns items; port_max_of(id, port,
+                                          start, end[, section]): their sum for a port
     events_for(ids, start, end, now[, section, region_id])
                                        -> every selected DDoSEvents item, newest first
                                           (or "event_order": "scrambled")
@@ -360,8 +370,10 @@ PLAN_ACTIONS = (SPECS_ACTION, INSTANCE_STATS_ACTION, HEALTH_ACTION, DEFENSE_COUN
                 UNBLACKHOLE_ACTION)
 # Who is attacking in a volumetric event (see "Attack statistics").
 SRC_IP_ACTION = "DescribeDDosEventSrcIp"
+# The peak new connections of every port of the instances (port_max_for).
+PORT_MAX_ACTION = "DescribePortMaxConns"
 STAT_ACTIONS = (FLOW_ACTION, BLACKHOLE_ACTION, EVENTS_ACTION) + WEB_ACTIONS + CC_ACTIONS + \
-    PLAN_ACTIONS + (SRC_IP_ACTION, ALL_EVENTS_ACTION, BPS_ACTION)
+    PLAN_ACTIONS + (SRC_IP_ACTION, ALL_EVENTS_ACTION, BPS_ACTION, PORT_MAX_ACTION)
 OPERATIONS = {
     ACTION: OPERATION_PARAMS,
     LIST_INSTANCES: ("ResourceGroupId", "Edition"),
@@ -386,10 +398,12 @@ OPERATIONS = {
     UNBLACKHOLE_ACTION: ("ResourceGroupId",),
     SRC_IP_ACTION: ("EventType", "Ip", "StartTime", "Range"),
     ALL_EVENTS_ACTION: ("EventType", "StartTime", "EndTime", "PageNumber", "PageSize"),
+    PORT_MAX_ACTION: ("StartTime", "EndTime", "ResourceGroupId"),
 }
 INSTANCE_LIST_ACTIONS = frozenset((ACTION, LIST_INSTANCES, LIST_DOMAINS, FLOW_ACTION,
                                    BLACKHOLE_ACTION, EVENTS_ACTION, FACTS_INSTANCES,
-                                   FACTS_DETAILS, SPECS_ACTION, INSTANCE_STATS_ACTION))
+                                   FACTS_DETAILS, SPECS_ACTION, INSTANCE_STATS_ACTION,
+                                   PORT_MAX_ACTION))
 ALL_OPERATION_PARAMS = frozenset(n for names in OPERATIONS.values() for n in names)
 DEFAULT_REGION = "cn-hangzhou"          # a request without RegionId
 DEFAULT_RESOURCE_GROUP = "rg-default"   # instances not in "resource_groups"
@@ -2081,7 +2095,8 @@ STAT_LIST_NAMES = {FLOW_ACTION: "PortFlowList", BLACKHOLE_ACTION: "BlackholeStat
                    EVENTS_ACTION: "DDoSEvents", QPS_ACTION: "DomainQPSList",
                    CODES_ACTION: "StatusCodeList", CC_EVENTS_ACTION: "DomainAttackEvents",
                    TOP_IP_ACTION: "DataList", SRC_IP_ACTION: "Ips",
-                   ALL_EVENTS_ACTION: "AttackEvents", BPS_ACTION: "DomainBps"}
+                   ALL_EVENTS_ACTION: "AttackEvents", BPS_ACTION: "DomainBps",
+                   PORT_MAX_ACTION: "PortMaxConns"}
 # DescribeDDosAllEventList's EventType values (SDK model and vendor metadata);
 # several, comma-separated, or none: all.
 ALL_EVENT_TYPES = ("web-cc", "cc", "defense", "blackhole")
@@ -2551,6 +2566,41 @@ def events_for(instance_ids, start, end, now, attack=None, region_id=DEFAULT_REG
     return events
 
 
+def port_max_for(instance_ids, start, end, ports, attack=None):
+    """The PortMaxConns items of a DescribePortMaxConns query: per instance
+    (in request order), per port of its forwarding rules (``ports``: {id:
+    [port, ...]}, ascending) and per IP of it, the peak new connections per
+    second in [start, end). Each minute's Cps of the port (what
+    DescribePortConnsCount answers for the instance, that port and that
+    minute, minute_conns) is shared among the instance's IPs (by weights
+    n, n-1, .., 1), and each IP's peak is its share plus a burst of 10..50 %
+    of it: the peaks of a port's IPs add up to at least its Cps. Over
+    several minutes, the highest minute's."""
+    section = attack if attack is not None else check_attack({}, 0)
+    minutes = range(start - start % 60, end, 60) or [start - start % 60]
+    rows = []
+    for iid in instance_ids:
+        ips = instance_ips(iid, section)
+        for port in ports.get(iid, ()):
+            peaks = [0] * len(ips)
+            for m in minutes:
+                cps = minute_conns(iid, str(port), m, section)["Cps"]
+                shares = _split({"Cps": cps}, len(ips))
+                for k, ip in enumerate(ips):
+                    share = shares[k]["Cps"]
+                    burst = int(share * (0.1 + 0.4 * _unit("cps-peak", iid, ip, port, m)))
+                    peaks[k] = max(peaks[k], share + burst)
+            rows.extend({"Ip": ip, "Port": str(port), "Cps": peaks[k]}
+                        for k, ip in enumerate(ips))
+    return rows
+
+
+def port_max_of(iid, port, start, end, attack=None):
+    """What the plugin stores of one port of an instance for [start, end):
+    the sum of its IPs' peaks (port_max_for)."""
+    return sum(r["Cps"] for r in port_max_for([iid], start, end, {iid: [port]}, attack))
+
+
 def blackhole_for(instance_ids, now, attack=None):
     """The BlackholeStatus items: one per IP of each instance, in request
     order. "blackhole" with the window's StartTime/EndTime while a
@@ -2980,7 +3030,8 @@ def _verify_stat_operation(params, state, action):
     if action in PLAN_ACTIONS:
         return verify_plan_operation(params, state, action)
     required = {FLOW_ACTION: ("StartTime", "EndTime", "Interval"), BLACKHOLE_ACTION: (),
-                EVENTS_ACTION: ("StartTime", "PageNumber", "PageSize")}[action]
+                EVENTS_ACTION: ("StartTime", "PageNumber", "PageSize"),
+                PORT_MAX_ACTION: ("StartTime", "EndTime")}[action]
     for name in required:
         if name not in params:
             raise _missing(name)
@@ -3000,6 +3051,9 @@ def _verify_stat_operation(params, state, action):
         if end - start > MAX_STAT_RANGE:
             raise _invalid("EndTime", "The time range must not exceed %d seconds." % MAX_STAT_RANGE)
         out["interval"] = _check_interval(params["Interval"], end - start)
+    if action == PORT_MAX_ACTION and end - start > MAX_RANGE:
+        # The sources give no longest range: DescribePortConnsCount's here.
+        raise _invalid("EndTime", "The time range must not exceed %d seconds." % MAX_RANGE)
     if action == EVENTS_ACTION:
         number, size = params["PageNumber"], params["PageSize"]
         if not UNSIGNED_RE.fullmatch(number) or int(number) < 1:
@@ -3016,6 +3070,10 @@ def _verify_stat_operation(params, state, action):
             raise ApiError(400, "InvalidInstance.NotFound",
                            "The specified instance does not exist: %s" % iid)
     out["instance_ids"] = ids
+    if action == PORT_MAX_ACTION:  # the ports of each one's forwarding rules
+        out["ports"] = {iid: sorted({r["frontend_port"] for r in
+                                     state.network_rules(iid, out["region"]) or ()})
+                        for iid in ids}
     return out
 
 
@@ -3400,6 +3458,9 @@ def stat_answer(query, section, now):
                                  region, now)}
     if action == BLACKHOLE_ACTION:
         return {"rows": blackhole_for(ids, now, section)}
+    if action == PORT_MAX_ACTION:
+        return {"rows": port_max_for(ids, query["start"], query["end"], query["ports"],
+                                     section)}
     end = query["end"] if query["end"] is not None else now
     events = events_for(ids, query["start"], end, now, section, region)
     first = (query["page_number"] - 1) * query["page_size"]
@@ -3445,6 +3506,8 @@ def stat_summary(action, answer):
         return {"listed": ["%d/%s" % (r["Time"], r.get("Region", "-")) for r in rows]}
     if action == BLACKHOLE_ACTION:
         return {"listed": ["%s:%s" % (r["Ip"], r["BlackStatus"]) for r in rows]}
+    if action == PORT_MAX_ACTION:
+        return {"listed": ["%s:%s:%d" % (r["Ip"], r["Port"], r["Cps"]) for r in rows]}
     return {"listed": ["%s:%s:%d" % (r["EventType"], r["Ip"], r["StartTime"]) for r in rows],
             "total_count": answer["total"]}
 

@@ -1745,7 +1745,9 @@ def test_list_config_validation():
 # ---------------------------------------------------------------------------
 
 FLOW, BLACKHOLE, EVENTS = "DescribePortFlowList", "DescribeBlackholeStatus", "DescribeDDoSEvents"
-LIST_NAME = {FLOW: "PortFlowList", BLACKHOLE: "BlackholeStatus", EVENTS: "DDoSEvents"}
+PORT_MAX = "DescribePortMaxConns"
+LIST_NAME = {FLOW: "PortFlowList", BLACKHOLE: "BlackholeStatus", EVENTS: "DDoSEvents",
+             PORT_MAX: "PortMaxConns"}
 IP_A, IP_B1, IP_B2 = "203.0.113.10", "203.0.113.20", "203.0.113.21"
 ATTACK_SECTION = {
     "instance_ips": {INST2: [IP_B1, IP_B2]},
@@ -1801,6 +1803,8 @@ def stat_params(action, key="testid", **overrides):
         base.update(StartTime=str(minute(-3600)), EndTime=str(minute()), Interval="60")
     elif action == BLACKHOLE:
         base.update(StartTime=None, EndTime=None)
+    elif action == PORT_MAX:
+        base.update(StartTime=str(minute(-120)), EndTime=str(minute(-60)))
     else:
         base.update(StartTime=str(minute(-7200)), EndTime=str(minute()), PageNumber="1",
                     PageSize="10")
@@ -1951,6 +1955,64 @@ def test_blackhole_status(stat_servers, style):
 ])
 def test_blackhole_status_rejections(stat_servers, overrides, code, mentions):
     assert_error(call(stat_servers["repeated"], stat_params(BLACKHOLE, **overrides)), 400, code,
+                 mentions)
+
+
+PORT_MAX_RULES = {INST1: [{"protocol": "tcp", "frontend_port": 443, "backend_port": 443},
+                          {"protocol": "udp", "frontend_port": 443, "backend_port": 443},
+                          {"protocol": "tcp", "frontend_port": 80, "backend_port": 80}],
+                  INST2: [{"protocol": "tcp", "frontend_port": 8080, "backend_port": 80}]}
+
+
+@pytest.mark.parametrize("style", ["repeated", "wrapper"])
+def test_port_max_conns_answers_every_rule_port_of_every_ip(start_sim, style):
+    """A row per instance, forwarding rule port (tcp and udp 443 once) and
+    IP; each port's peaks add up to at least the Cps DescribePortConnsCount
+    answers for that port and minute, and over two minutes an IP's peak is
+    the higher minute's."""
+    s = start_sim(dict(STAT_CONFIG, rules=PORT_MAX_RULES, list_style=style))
+    section = attack_of(s)
+    start = minute(-180)
+    ports = {INST1: [80, 443], INST2: [8080]}
+    items = stat_items(call(s, stat_params(PORT_MAX, StartTime=str(start),
+                                           EndTime=str(start + 120),
+                                           InstanceIds__2=INST2)), PORT_MAX, style)
+    assert items == as_text(sim.port_max_for([INST1, INST2], start, start + 120, ports, section))
+    assert [(i["Ip"], i["Port"]) for i in items] == [
+        (sim.default_ip(INST1), "80"), (IP_A, "80"), (sim.default_ip(INST1), "443"),
+        (IP_A, "443"), (IP_B1, "8080"), (IP_B2, "8080")]
+    for iid, port in ((INST1, 80), (INST1, 443), (INST2, 8080)):
+        minutes = [sim.port_max_for([iid], m, m + 60, {iid: [port]}, section)
+                   for m in (start, start + 60)]
+        mine = [int(i["Cps"]) for i in items if i["Port"] == str(port)]
+        assert mine == [max(a["Cps"], b["Cps"]) for a, b in zip(*minutes)]
+        for m in (start, start + 60):
+            conns = call(s, make_params(InstanceIds__1=iid, Port=str(port), Format="JSON",
+                                        StartTime=str(m),
+                                        EndTime=str(m + 60)))
+            cps = json.loads(conns.body)["Cps"]
+            assert cps > 0
+            assert cps <= sim.port_max_of(iid, port, m, m + 60, section) <= 1.5 * cps + 2
+
+
+@pytest.mark.parametrize("overrides,code,mentions", [
+    ({"StartTime": None}, "MissingParameter", "StartTime"),
+    ({"EndTime": None}, "MissingParameter", "EndTime"),
+    ({"InstanceIds__1": None}, "MissingParameter", "InstanceIds.1"),
+    ({"StartTime": str(minute(-120) + 30)}, "InvalidParameter", "StartTime"),
+    ({"EndTime": str(minute(-60) + 1)}, "InvalidParameter", "EndTime"),
+    ({"StartTime": str(minute(-60))}, "InvalidParameter", "StartTime"),   # not before EndTime
+    ({"EndTime": str(minute(3600))}, "InvalidParameter", "EndTime"),     # in the future
+    ({"StartTime": str(minute(-86460 - 60))}, "InvalidParameter", "EndTime"),  # over a day
+    ({"Port": "80"}, "InvalidParameter", "Port"),                        # not documented
+    ({"Interval": "60"}, "InvalidParameter", "Interval"),
+    ({"InstanceIds__1": "ddoscoo-cn-nope"}, "InvalidInstance.NotFound", "ddoscoo-cn-nope"),
+    ({"InstanceIds__1": INST_AP}, "InvalidInstance.NotFound", INST_AP),  # another region
+    (dict(("InstanceIds__%d" % n, INST1) for n in range(1, 102)), "InvalidParameter",
+     "InstanceIds"),
+])
+def test_port_max_conns_rejections(stat_servers, overrides, code, mentions):
+    assert_error(call(stat_servers["repeated"], stat_params(PORT_MAX, **overrides)), 400, code,
                  mentions)
 
 

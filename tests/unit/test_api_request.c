@@ -319,6 +319,7 @@ DEF_TEST(only_documented_parameters) {
       {"DescribePortFlowList", true, false, false},
       {"DescribeBlackholeStatus", false, false, false},
       {"DescribeDDoSEvents", true, false, false},
+      {"DescribePortMaxConns", true, false, false},
       {"DescribeDomainQPSList", true, false, true},
       {"DescribeDomainStatusCodeList", true, false, true},
       {"DescribeDomainBps", false, false, true}, /* and Region */

@@ -1126,9 +1126,10 @@ DEF_TEST(every_list_shape) {
   ops[n++] = (list_op_t){API_ACTION_DOMAINS, "Domains", "www.example.com"};
   ops[n++] = (list_op_t){API_ACTION_TOP_IP, CC_TOP_IP_LIST,
                          "<SourceIp>198.51.100.7</SourceIp>"};
-  /* traffic, blackhole, events, qps, codes, domain_bps, cc_events,
-   * instance_cc_events, capacity, usage, mitigations, health, expiry */
-  EXPECT_EQ_UINT64(13 + 4, n);
+  /* traffic, blackhole, events, max_new_connections, qps, codes, domain_bps,
+   * cc_events, instance_cc_events, capacity, usage, mitigations, health,
+   * expiry */
+  EXPECT_EQ_UINT64(14 + 4, n);
 
   for (size_t i = 0; i < n; i++) {
     const list_op_t *op = ops + i;

@@ -218,6 +218,120 @@ DEF_TEST(a_statistic_of_five_minute_windows_costs_a_fifth_a_minute) {
   return 0;
 }
 
+/* The default statistics of n instances of p ports each, and
+ * max_new_connections standing in for connections (a request per 100
+ * instances), in the default priority order: events, blackhole,
+ * max_new_connections, traffic, connections. */
+#define PEAKS_NOTE "new connections of every port from DescribePortMaxConns"
+static void block_with_peaks(plan_stat_t *s, size_t n, size_t p) {
+  block(s, n, p);
+  s[4] = s[3], s[3] = s[2];
+  double chunks = (double)((n + 99) / 100);
+  s[2] = (plan_stat_t){.name = "max_new_connections",
+                       .series = (size_t)chunks,
+                       .requests = chunks,
+                       .max_batch = 0,
+                       .max_backfill = 60,
+                       .stands_in_for = "connections",
+                       .note = PEAKS_NOTE};
+}
+
+DEF_TEST(a_small_block_asks_no_stand_in) {
+  /* 5 x 2: connections fit, the stand-in costs nothing and is not said:
+   * the plan and its line as without it. */
+  plan_stat_t s[5];
+  block_with_peaks(s, 5, 2);
+  OK(!plan_make(s, 5, 571));
+  OK(!s[2].standing_in);
+  EXPECT_EQ_INT(0, s[2].cadence);
+  EXPECT_EQ_DOUBLE(0, s[2].cost);
+  EXPECT_EQ_DOUBLE(25, plan_cost(s, 5));
+  EXPECT_EQ_DOUBLE(25, plan_needed(s, 5));
+  for (size_t i = 0; i < 5; i++)
+    if (i != 2)
+      EXPECT_EQ_INT(1, s[i].cadence);
+  sched_series_t w = {0};
+  plan_series(s + 2, 0, &w);
+  OK(w.dropped); /* no request */
+  char line[1024];
+  plan_describe(s, 5, 571, 60, "pace 10/s", line, sizeof(line));
+  EXPECT_EQ_STR("25 requests a minute fit 514 (90 % of the 571 that fit, "
+                "pace 10/s): events: 5 series, 5 a minute, every minute; "
+                "blackhole: 5 series, 5 a minute, every minute; traffic: 5 "
+                "series, 5 a minute, every minute; connections: 10 series, "
+                "10 a minute, every minute",
+                line);
+  return 0;
+}
+
+DEF_TEST(many_ports_get_their_new_connections_from_one_request) {
+  /* 20 x 50: connections thinned (1,000 requests a minute do not fit):
+   * every port's new connections every minute for one request more, and
+   * connections give way by that one. */
+  plan_stat_t s[5];
+  block_with_peaks(s, 20, 50);
+  OK(plan_make(s, 5, 571));
+  OK(s[2].standing_in);
+  EXPECT_EQ_INT(1, s[2].cadence);
+  EXPECT_EQ_DOUBLE(1, s[2].cost);
+  EXPECT_EQ_INT(5, s[4].cadence);
+  OK(s[4].thin);
+  EXPECT_EQ_INT(316, s[4].full); /* 317 without it: one request less */
+  OK(plan_cost(s, 5) <= 571 * PLAN_USE);
+  sched_series_t w = {0};
+  plan_series(s + 2, 0, &w);
+  OK(!w.dropped && w.cadence == 1 && !w.thin);
+  char line[1024];
+  plan_describe(s, 5, 571, 60, "pace 10/s", line, sizeof(line));
+  printf("  %s\n", line);
+  OK(strstr(line, "1,061 requests a minute do not fit 514 ") == line);
+  OK(strstr(line, "; blackhole: 20 series, 20 a minute, every minute; "
+                  "max_new_connections: 1 series, 1 a minute, every minute, "
+                  "standing in for the 1,000 connections series: " PEAKS_NOTE
+                  "; traffic: ") != NULL);
+  OK(strstr(line, "; connections: 1,000 series, 453 a minute, the first 316 "
+                  "every minute, the other 684 every 5 minutes only") != NULL);
+  return 0;
+}
+
+DEF_TEST(many_instances_get_their_new_connections_a_request_per_100) {
+  /* 500 x 1, events and blackhole of many instances a request: connections
+   * thinned; every port's new connections every minute for 5 requests. */
+  plan_stat_t s[5];
+  block_with_peaks(s, 500, 1);
+  s[0].series = 5, s[0].requests = 5;
+  s[1].series = 25, s[1].requests = 25;
+  OK(plan_make(s, 5, 571));
+  OK(s[2].standing_in);
+  EXPECT_EQ_INT(1, s[2].cadence);
+  EXPECT_EQ_DOUBLE(5, s[2].cost);
+  EXPECT_EQ_INT(2, s[3].cadence); /* traffic batched as without it */
+  OK(s[4].thin && s[4].cadence == 5);
+  OK(plan_cost(s, 5) <= 571 * PLAN_USE);
+  char line[1024];
+  plan_describe(s, 5, 571, 60, "pace 10/s", line, sizeof(line));
+  printf("  %s\n", line);
+  OK(strstr(line, "1,035 requests a minute do not fit 514 ") == line);
+  OK(strstr(line, "max_new_connections: 5 series, 5 a minute, every minute, "
+                  "standing in for the 500 connections series: ") != NULL);
+  return 0;
+}
+
+DEF_TEST(a_stand_in_goes_before_what_gives_way) {
+  /* 500 x 1 at 60 requests a minute (54 planned): connections once an
+   * hour, the stand-in (before traffic and connections) every minute. */
+  plan_stat_t s[5];
+  block_with_peaks(s, 500, 1);
+  s[0].series = 5, s[0].requests = 5;
+  s[1].series = 25, s[1].requests = 25;
+  OK(plan_make(s, 5, 60));
+  OK(s[2].standing_in);
+  OK(s[4].thin && s[4].cadence == 60);
+  EXPECT_EQ_INT(1, s[2].cadence);
+  OK(plan_cost(s, 5) <= 60 * PLAN_USE);
+  return 0;
+}
+
 int main(void) {
   RUN_TEST(a_block_that_fits_runs_at_full_resolution);
   RUN_TEST(many_ports_lower_the_resolution_of_the_last_ones);
@@ -226,5 +340,9 @@ int main(void) {
   RUN_TEST(what_cannot_be_afforded_is_dropped_and_said);
   RUN_TEST(a_batch_waits_no_longer_than_max_backfill);
   RUN_TEST(a_statistic_of_five_minute_windows_costs_a_fifth_a_minute);
+  RUN_TEST(a_small_block_asks_no_stand_in);
+  RUN_TEST(many_ports_get_their_new_connections_from_one_request);
+  RUN_TEST(many_instances_get_their_new_connections_a_request_per_100);
+  RUN_TEST(a_stand_in_goes_before_what_gives_way);
   END_TEST;
 }

@@ -61,7 +61,8 @@ DEF_TEST(table) {
   char names[256];
   statistics_names(names, sizeof(names));
   EXPECT_EQ_STR("\"connections\", \"traffic\", \"blackhole\", \"events\", "
-                "\"qps\", \"status_codes\", \"domain_bps\", \"cc_events\", "
+                "\"max_new_connections\", \"qps\", \"status_codes\", "
+                "\"domain_bps\", \"cc_events\", "
                 "\"instance_cc_events\", \"capacity\", \"usage\", "
                 "\"advanced_mitigations\", \"blackhole_releases\", \"health\", "
                 "\"expiry\"",
@@ -331,6 +332,83 @@ DEF_TEST(blackhole_refuses_what_is_no_ip) {
   rows.count = 4;
   emitted[0] = 0;
   EXPECT_EQ_INT(-1, stat_points(b, &rows, START + 60, START + 60, 60, collect,
+                                NULL, why, sizeof(why)));
+  OK(strstr(why, "answered twice") != NULL && emitted[0] == 0);
+  return 0;
+}
+
+static void peak_row(api_value_t *row, const char *ip, const char *port,
+                     uint64_t cps) {
+  row[0] = (api_value_t){true, 0, ip};
+  row[1] = (api_value_t){true, 0, port};
+  row[2] = (api_value_t){true, cps, ""};
+}
+
+/* DescribePortMaxConns: per port the sum of its IPs' peaks, a value named
+ * by the port (dispatched as the port's series, "max_new_connections"). */
+DEF_TEST(port_peaks_per_port) {
+  const statistic_t *m = statistic_find("max_new_connections");
+  CHECK_NOT_NULL(m);
+  OK(!m->timeless && m->batch_seconds == 0 && m->max_instances == 100);
+  OK(m->attribution == STAT_BY_IP && m->scope == SCOPE_INSTANCE);
+  EXPECT_EQ_STR("DescribePortMaxConns", m->action);
+  OK(m->per_port);
+  EXPECT_EQ_STR("max_new_connections", m->values[0].type_instance);
+  OK(stat_named_by_answer(m, "operations_per_second"));
+  api_value_t cells[5 * 3];
+  api_rows_t rows = {.field_count = 3, .values = cells, .count = 5};
+  peak_row(cells, "203.0.113.10", "443", 120);
+  peak_row(cells + 3, "203.0.113.10", "80", 7);
+  peak_row(cells + 6, "2001:db8::1", "443", 30); /* a second IP of 443 */
+  peak_row(cells + 9, "203.0.113.10", "65535", 0);
+  peak_row(cells + 12, "203.0.113.10", "8080", 9007199254740993ULL);
+  emitted[0] = 0;
+  why[0] = 0;
+  CHECK_ZERO(stat_points(m, &rows, START + 60, START + 60, 60, collect, NULL,
+                         why, sizeof(why)));
+  EXPECT_EQ_STR("1796205600 operations_per_second-80=7\n"
+                "1796205600 operations_per_second-443=150\n"
+                "1796205600 operations_per_second-8080=9.0072e+15\n"
+                "1796205600 operations_per_second-65535=0\n",
+                emitted);
+  EXPECT_EQ_STR("", why);
+  /* No row: no value (no port answered). */
+  rows.count = 0;
+  emitted[0] = 0;
+  CHECK_ZERO(stat_points(m, &rows, START + 60, START + 60, 60, collect, NULL,
+                         why, sizeof(why)));
+  EXPECT_EQ_STR("", emitted);
+  return 0;
+}
+
+/* A Port that is no port or an Ip that is no IP is left out, with a note;
+ * an IP and port answered twice (however spelled) is no answer. */
+DEF_TEST(port_peaks_refuse_what_is_no_port) {
+  const statistic_t *m = statistic_find("max_new_connections");
+  static const char *const bad_ports[] = {
+      "0", "65536", "", " 80", "80 ", "+80", "-1", "8a", "123456", "0x50"};
+  size_t n = sizeof(bad_ports) / sizeof(bad_ports[0]);
+  api_value_t cells[16 * 3];
+  api_rows_t rows = {.field_count = 3, .values = cells, .count = n + 2};
+  peak_row(cells, "203.0.113.10", "443", 5);
+  for (size_t i = 0; i < n; i++)
+    peak_row(cells + 3 * (i + 1), "203.0.113.10", bad_ports[i], 99);
+  peak_row(cells + 3 * (n + 1), "203.0.113.1\xC2\x85", "80", 99);
+  emitted[0] = 0;
+  why[0] = 0;
+  CHECK_ZERO(stat_points(m, &rows, START + 60, START + 60, 60, collect, NULL,
+                         why, sizeof(why)));
+  EXPECT_EQ_STR("1796205600 operations_per_second-443=5\n", emitted);
+  EXPECT_EQ_STR("left out 11 of 12 rows whose Ip is no IPv4 or IPv6 address "
+                "or whose Port is no port from 1 to 65535, the first Ip "
+                "\"203.0.113.10\", Port \"0\"",
+                why);
+  /* One address written two ways, one port written two ways. */
+  rows.count = 2;
+  peak_row(cells, "2001:db8::1", "443", 5);
+  peak_row(cells + 3, "2001:DB8:0::1", "0443", 6);
+  emitted[0] = 0;
+  EXPECT_EQ_INT(-1, stat_points(m, &rows, START + 60, START + 60, 60, collect,
                                 NULL, why, sizeof(why)));
   OK(strstr(why, "answered twice") != NULL && emitted[0] == 0);
   return 0;
@@ -1023,6 +1101,8 @@ int main(void) {
   RUN_TEST(ip_names);
   RUN_TEST(text_names);
   RUN_TEST(blackhole_refuses_what_is_no_ip);
+  RUN_TEST(port_peaks_per_port);
+  RUN_TEST(port_peaks_refuse_what_is_no_port);
   RUN_TEST(generic_points_are_the_mapped_fields);
   RUN_TEST(cc_events_of_instances_per_window);
   RUN_TEST(capacity_in_the_units_it_measures);
