@@ -3006,6 +3006,21 @@ def _stat_time(params, name):
     return int(value)
 
 
+def _required_range(params, state, required):
+    """The required parameters there, then StartTime and EndTime (both
+    among them) whole minutes, in order, EndTime not in the future: (start,
+    end)."""
+    for name in required:
+        if name not in params:
+            raise _missing(name)
+    start, end = _stat_time(params, "StartTime"), _stat_time(params, "EndTime")
+    if start >= end:
+        raise _invalid("StartTime", "StartTime must be earlier than EndTime.")
+    if end > math.ceil(state.now() / 60) * 60:
+        raise _invalid("EndTime", "EndTime must not be in the future.")
+    return start, end
+
+
 def _check_interval(text, span):
     """Interval: a positive multiple of 60, at most the range, at least
     the minimum the docs recommend for the range."""
@@ -3108,15 +3123,7 @@ def _verify_cc_operation(params, state, action):
     models require. Returns {"action", "start", "end", "domains", ...}."""
     required = ("StartTime", "EndTime", "PageNumber", "PageSize") if action == CC_EVENTS_ACTION \
         else ("StartTime", "EndTime", "Interval", "QueryType")
-    for name in required:
-        if name not in params:
-            raise _missing(name)
-    now = state.now()
-    start, end = _stat_time(params, "StartTime"), _stat_time(params, "EndTime")
-    if start >= end:
-        raise _invalid("StartTime", "StartTime must be earlier than EndTime.")
-    if end > math.ceil(now / 60) * 60:
-        raise _invalid("EndTime", "EndTime must not be in the future.")
+    start, end = _required_range(params, state, required)
     out = {"action": action, "start": start, "end": end}
     if action == CC_EVENTS_ACTION:
         out["page_number"] = _page(params, "PageNumber", 1, 10 ** 6)
@@ -3200,15 +3207,7 @@ def _verify_domain_bps(params, state):
     """Returns {"action", "start", "end", "interval", "region", "domains"}:
     the domains of the region asked (one asked in the other region as
     (domain, False): answered 0)."""
-    for name in ("StartTime", "EndTime", "Interval", "Region"):
-        if name not in params:
-            raise _missing(name)
-    now = state.now()
-    start, end = _stat_time(params, "StartTime"), _stat_time(params, "EndTime")
-    if start >= end:
-        raise _invalid("StartTime", "StartTime must be earlier than EndTime.")
-    if end > math.ceil(now / 60) * 60:
-        raise _invalid("EndTime", "EndTime must not be in the future.")
+    start, end = _required_range(params, state, ("StartTime", "EndTime", "Interval", "Region"))
     span = end - start
     allowed = BPS_INTERVALS[0 if span < 3 * 86400 else 1 if span < 31 * 86400 else 2:]
     if params["Interval"] not in [str(i) for i in allowed]:
@@ -3239,15 +3238,8 @@ def _verify_domain_bps(params, state):
 def _verify_all_events(params, state):
     """Returns {"action", "region", "start", "end", "types", "page_number",
     "page_size"}."""
-    for name in ("StartTime", "EndTime", "PageNumber", "PageSize"):
-        if name not in params:
-            raise _missing(name)
-    now = state.now()
-    start, end = _stat_time(params, "StartTime"), _stat_time(params, "EndTime")
-    if start >= end:
-        raise _invalid("StartTime", "StartTime must be earlier than EndTime.")
-    if end > math.ceil(now / 60) * 60:
-        raise _invalid("EndTime", "EndTime must not be in the future.")
+    start, end = _required_range(params, state, ("StartTime", "EndTime", "PageNumber",
+                                                 "PageSize"))
     types = ALL_EVENT_TYPES
     if "EventType" in params:
         types = tuple(params["EventType"].split(","))

@@ -30,6 +30,13 @@ static void block(plan_stat_t *s, size_t n, size_t p) {
   }
 }
 
+/* The plan of 5 instances of 2 ports: everything every minute. */
+#define SMALL_BLOCK_LINE                                                       \
+  "25 requests a minute fit 514 (90 % of the 571 that fit, pace 10/s): "       \
+  "events: 5 series, 5 a minute, every minute; blackhole: 5 series, 5 a "      \
+  "minute, every minute; traffic: 5 series, 5 a minute, every minute; "        \
+  "connections: 10 series, 10 a minute, every minute"
+
 DEF_TEST(a_block_that_fits_runs_at_full_resolution) {
   plan_stat_t s[4];
   block(s, 5, 2);
@@ -41,12 +48,7 @@ DEF_TEST(a_block_that_fits_runs_at_full_resolution) {
   EXPECT_EQ_DOUBLE(25, plan_cost(s, 4));
   char line[1024];
   plan_describe(s, 4, 571, 60, "pace 10/s", line, sizeof(line));
-  EXPECT_EQ_STR("25 requests a minute fit 514 (90 % of the 571 that fit, "
-                "pace 10/s): events: 5 series, 5 a minute, every minute; "
-                "blackhole: 5 series, 5 a minute, every minute; traffic: 5 "
-                "series, 5 a minute, every minute; connections: 10 series, "
-                "10 a minute, every minute",
-                line);
+  EXPECT_EQ_STR(SMALL_BLOCK_LINE, line);
   return 0;
 }
 
@@ -255,12 +257,7 @@ DEF_TEST(a_small_block_asks_no_stand_in) {
   OK(w.dropped); /* no request */
   char line[1024];
   plan_describe(s, 5, 571, 60, "pace 10/s", line, sizeof(line));
-  EXPECT_EQ_STR("25 requests a minute fit 514 (90 % of the 571 that fit, "
-                "pace 10/s): events: 5 series, 5 a minute, every minute; "
-                "blackhole: 5 series, 5 a minute, every minute; traffic: 5 "
-                "series, 5 a minute, every minute; connections: 10 series, "
-                "10 a minute, every minute",
-                line);
+  EXPECT_EQ_STR(SMALL_BLOCK_LINE, line);
   return 0;
 }
 
