@@ -101,6 +101,8 @@ static void make(account_t *a, int pace, double latency) {
     /* A series is a request a window of its own, however many instances
      * it names. */
     plan_add_series(stats + k, a->window);
+    if (s->chunk)
+      stats[k].instances += s->member_count;
   }
   /* What the stand-in gives in the place of the statistic it stands in
    * for. */

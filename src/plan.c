@@ -76,6 +76,7 @@ static void fit(plan_stat_t *p, double budget) {
                      .window = p->window,
                      .stands_in_for = p->stands_in_for,
                      .note = p->note,
+                     .instances = p->instances,
                      .rank = p->rank,
                      .standing_in = p->standing_in};
 }
@@ -210,8 +211,16 @@ void plan_describe(const plan_stat_t *stats, size_t n, double capacity,
     span(1, own, false, its_window, sizeof(its_window));
     span(p->cadence, own, false, every, sizeof(every));
     span(p->cadence - 1, own, true, late, sizeof(late));
-    APPEND(buf, size, o, "%s%s: %s series, %s a %s, ", first ? "" : "; ",
-           p->name, series, cost, a_window);
+    if (p->instances > p->series) {
+      char named[32];
+      count((double)p->instances, named, sizeof(named));
+      APPEND(buf, size, o, "%s%s: %s instances in %s request%s, %s a %s, ",
+             first ? "" : "; ", p->name, named, series,
+             p->series == 1 ? "" : "s", cost, a_window);
+    } else {
+      APPEND(buf, size, o, "%s%s: %s series, %s a %s, ", first ? "" : "; ",
+             p->name, series, cost, a_window);
+    }
     first = false;
     if (p->cadence == 0) {
       APPEND(buf, size, o, "not polled");

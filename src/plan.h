@@ -49,6 +49,10 @@ typedef struct {
    * own. */
   const char *stands_in_for;
   const char *note;
+  /* Instances its series name where a series names several (a request for
+   * up to 100 instances): the plan's line says "N instances in M
+   * requests". 0: a series of its own each. */
+  size_t instances;
 
   /* The plan */
   int cadence; /* 1: every window at once; k > 1: every k windows; 0: none */

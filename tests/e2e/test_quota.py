@@ -172,7 +172,8 @@ def test_a_block_beyond_its_quota_says_its_plan(run):
     line = plan_line(run, "plan")
     assert ("111 requests a minute do not fit 103 (90 % of the 114 that fit, pace 2/s of "
             "MaxRequestsPerSecond 2, reads of 10 s every 10 s), degraded by Priority: "
-            "max_new_connections: 1 series, 1 a minute, every minute, standing in for "
+            "max_new_connections: 10 instances in 1 request, 1 a minute, every minute, "
+            "standing in for "
             "the 100 connections series: new connections of every port from "
             "DescribePortMaxConns; "
             "traffic: 10 series, 10 a minute, every minute; connections: 100 series, "

@@ -329,6 +329,37 @@ DEF_TEST(a_stand_in_goes_before_what_gives_way) {
   return 0;
 }
 
+DEF_TEST(a_request_of_many_instances_is_said_so) {
+  /* 500 instances' events in requests of 100, blackhole of 20: the line
+   * counts the instances and the requests, not "5 series". */
+  plan_stat_t s[2] = {
+      {.name = "events", .max_batch = 60, .max_backfill = 60},
+      {.name = "blackhole", .max_backfill = 60},
+  };
+  for (int c = 0; c < 5; c++)
+    plan_add_series(s + 0, 60);
+  for (int c = 0; c < 25; c++)
+    plan_add_series(s + 1, 60);
+  s[0].instances = 500, s[1].instances = 500;
+  OK(!plan_make(s, 2, 571));
+  char line[1024];
+  plan_describe(s, 2, 571, 60, "pace 10/s", line, sizeof(line));
+  EXPECT_EQ_STR("30 requests a minute fit 514 (90 % of the 571 that fit, "
+                "pace 10/s): events: 500 instances in 5 requests, 5 a minute, "
+                "every minute; blackhole: 500 instances in 25 requests, 25 a "
+                "minute, every minute",
+                line);
+  /* One chunk: "1 request". */
+  plan_stat_t one = {.name = "events", .max_backfill = 60};
+  plan_add_series(&one, 60);
+  one.instances = 20;
+  OK(!plan_make(&one, 1, 571));
+  plan_describe(&one, 1, 571, 60, "pace 10/s", line, sizeof(line));
+  OK(strstr(line, "events: 20 instances in 1 request, 1 a minute, every "
+                  "minute") != NULL);
+  return 0;
+}
+
 int main(void) {
   RUN_TEST(a_block_that_fits_runs_at_full_resolution);
   RUN_TEST(many_ports_lower_the_resolution_of_the_last_ones);
@@ -337,6 +368,7 @@ int main(void) {
   RUN_TEST(what_cannot_be_afforded_is_dropped_and_said);
   RUN_TEST(a_batch_waits_no_longer_than_max_backfill);
   RUN_TEST(a_statistic_of_five_minute_windows_costs_a_fifth_a_minute);
+  RUN_TEST(a_request_of_many_instances_is_said_so);
   RUN_TEST(a_small_block_asks_no_stand_in);
   RUN_TEST(many_ports_get_their_new_connections_from_one_request);
   RUN_TEST(many_instances_get_their_new_connections_a_request_per_100);
