@@ -291,13 +291,19 @@ DEF_TEST(many_ports_get_their_new_connections_from_one_request) {
   return 0;
 }
 
+/* 500 x 1 with the stand-in, events and blackhole asked for 100 and 20
+ * instances a request. */
+static void hosting_block(plan_stat_t *s) {
+  block_with_peaks(s, 500, 1);
+  s[0].series = 5, s[0].requests = 5;
+  s[1].series = 25, s[1].requests = 25;
+}
+
 DEF_TEST(many_instances_get_their_new_connections_a_request_per_100) {
   /* 500 x 1, events and blackhole of many instances a request: connections
    * thinned; every port's new connections every minute for 5 requests. */
   plan_stat_t s[5];
-  block_with_peaks(s, 500, 1);
-  s[0].series = 5, s[0].requests = 5;
-  s[1].series = 25, s[1].requests = 25;
+  hosting_block(s);
   OK(plan_make(s, 5, 571));
   OK(s[2].standing_in);
   EXPECT_EQ_INT(1, s[2].cadence);
@@ -318,9 +324,7 @@ DEF_TEST(a_stand_in_goes_before_what_gives_way) {
   /* 500 x 1 at 60 requests a minute (54 planned): connections once an
    * hour, the stand-in (before traffic and connections) every minute. */
   plan_stat_t s[5];
-  block_with_peaks(s, 500, 1);
-  s[0].series = 5, s[0].requests = 5;
-  s[1].series = 25, s[1].requests = 25;
+  hosting_block(s);
   OK(plan_make(s, 5, 60));
   OK(s[2].standing_in);
   OK(s[4].thin && s[4].cadence == 60);
