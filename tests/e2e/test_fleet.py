@@ -372,7 +372,8 @@ def test_rate_limit_headers_set_the_wait(fleet):
     assert len(reqs) >= 15
     assert min(b - a for a, b in zip(times, times[1:])) >= 1.9
     lines = fleet.cd.log_lines('Account "ratelimited"', "Throttling.User")
-    assert lines and "transient, will retry" in lines[0]
+    assert lines and "throttled by the account's API quota: the pace is lowered, " \
+        "will retry" in lines[0]
 
 
 def test_retry_after_is_capped_at_a_minute(fleet):
@@ -388,7 +389,7 @@ def test_retry_after_is_capped_at_a_minute(fleet):
 def test_persistent_throttling_is_logged_rarely(fleet):
     reqs = requests_for(fleet.requests, "ddoscoo-cn-throttled")
     lines = fleet.cd.log_lines('Account "throttled"', "Throttling.User")
-    assert "transient, will retry" in lines[0]
+    assert "throttled by the account's API quota: the pace is lowered, will retry" in lines[0]
     assert "Request was denied due to user flow control." in lines[0]
     assert "RequestId " in lines[0]
     # Read every second, but x-acs-retry-after (2000 ms) is honoured.
