@@ -2517,6 +2517,33 @@ def flow_for(instance_ids, start, end, interval=60, attack=None, region_id=DEFAU
     return rows
 
 
+def _overlaps(begin, finish, start, end, now):
+    """Whether an event of [begin, finish) (finish None: open-ended), one
+    still running lasting until now, overlaps [start, end)."""
+    running = finish is None or finish > now
+    return begin < end and (now if running else finish) > start
+
+
+def _selected(section, begin, finish, start, end, now):
+    """Whether a query of [start, end) selects an event of [begin, finish)
+    that began by now ("event_selection"): "overlap" or "start"."""
+    if section["event_selection"] == "overlap":
+        return _overlaps(begin, finish, start, end, now)
+    return start <= begin < end
+
+
+def _set_end_time(ev, finish, now, section):
+    """ev's EndTime: its end once over; while it runs, as
+    "ongoing_end_time" says (0, a time ahead, or none)."""
+    if finish is not None and finish <= now:
+        ev["EndTime"] = finish
+    elif section["ongoing_end_time"] == "zero":
+        ev["EndTime"] = 0
+    elif section["ongoing_end_time"] == "future":
+        ev["EndTime"] = finish if finish is not None else \
+            int(now) // 60 * 60 + 60 + FUTURE_END_SECONDS
+
+
 def events_for(instance_ids, start, end, now, attack=None, region_id=DEFAULT_REGION):
     """Every DDoSEvents item a DescribeDDoSEvents query selects, newest
     first (StartTime descending), or with "event_order" "scrambled" in a
@@ -2540,24 +2567,12 @@ def events_for(instance_ids, start, end, now, attack=None, region_id=DEFAULT_REG
         for kind, begin, finish, port in spans:
             if begin > now:
                 continue
-            running = finish is None or finish > now
-            seen_until = now if running else finish
-            if section["event_selection"] == "overlap":
-                selected = begin < end and seen_until > start
-            else:
-                selected = start <= begin < end
-            if not selected:
+            if not _selected(section, begin, finish, start, end, now):
                 continue
             ev = {"EventType": kind, "Ip": a["ip"], "Port": port,
                   "Region": a["region"] if region_id == PREMIUM_REGION else "cn",
                   "StartTime": begin, "Bps": a["peak_bps"], "Pps": a["peak_pps"]}
-            if not running:
-                ev["EndTime"] = finish
-            elif section["ongoing_end_time"] == "zero":
-                ev["EndTime"] = 0
-            elif section["ongoing_end_time"] == "future":
-                ev["EndTime"] = finish if finish is not None else \
-                    int(now) // 60 * 60 + 60 + FUTURE_END_SECONDS
+            _set_end_time(ev, finish, now, section)
             events.append(ev)
     events.sort(key=lambda ev: (-ev["StartTime"], ev["EventType"], ev["Ip"]))
     if section["event_order"] == "scrambled":
@@ -3281,25 +3296,13 @@ def all_events_for(types, start, end, now, attack=None, region_id=DEFAULT_REGION
     for kind, ip, port, begin, finish, mbps, pps, area in spans:
         if kind not in types or begin > now:
             continue
-        running = finish is None or finish > now
-        seen_until = now if running else finish
-        if section["event_selection"] == "overlap":
-            selected = begin < end and seen_until > start
-        else:
-            selected = start <= begin < end
-        if not selected:
+        if not _selected(section, begin, finish, start, end, now):
             continue
         ev = {"EventType": kind, "Ip": ip, "Area": area, "StartTime": begin, "Mbps": mbps,
               "Pps": pps}
         if port is not None:
             ev["Port"] = port
-        if not running:
-            ev["EndTime"] = finish
-        elif section["ongoing_end_time"] == "zero":
-            ev["EndTime"] = 0
-        elif section["ongoing_end_time"] == "future":
-            ev["EndTime"] = finish if finish is not None else \
-                int(now) // 60 * 60 + 60 + FUTURE_END_SECONDS
+        _set_end_time(ev, finish, now, section)
         events.append(ev)
     events.sort(key=lambda ev: (-ev["StartTime"], ev["EventType"], ev["Ip"]))
     return events
@@ -3311,9 +3314,8 @@ def _floods_in(domains, start, end, now, section):
     for fl in section["floods"]:
         if fl["domain"] not in domains or fl["start"] > now:
             continue
-        running = fl["end"] is None or fl["end"] > now
-        if fl["start"] < end and (now if running else fl["end"]) > start:
-            yield fl, running
+        if _overlaps(fl["start"], fl["end"], start, end, now):
+            yield fl
 
 
 def cc_events_for(domains, start, end, now, attack=None):
@@ -3323,15 +3325,9 @@ def cc_events_for(domains, start, end, now, attack=None):
     "ongoing_end_time" as DDoSEvents' do."""
     section = attack if attack is not None else check_attack({}, 0)
     events = []
-    for fl, running in _floods_in(set(domains), start, end, now, section):
+    for fl in _floods_in(set(domains), start, end, now, section):
         ev = {"Domain": fl["domain"], "StartTime": fl["start"], "MaxQps": fl["peak_qps"]}
-        if not running:
-            ev["EndTime"] = fl["end"]
-        elif section["ongoing_end_time"] == "zero":
-            ev["EndTime"] = 0
-        elif section["ongoing_end_time"] == "future":
-            ev["EndTime"] = fl["end"] if fl["end"] is not None else \
-                int(now) // 60 * 60 + 60 + FUTURE_END_SECONDS
+        _set_end_time(ev, fl["end"], now, section)
         events.append(ev)
     events.sort(key=lambda ev: (-ev["StartTime"], ev["Domain"]))
     return events
@@ -3344,7 +3340,7 @@ def top_ip_for(domains, start, end, query_type, top, now, attack=None):
     at most top."""
     section = attack if attack is not None else check_attack({}, 0)
     counts, rows = {}, []
-    sources = [src for fl, _ in _floods_in(set(domains), start, end, now, section)
+    sources = [src for fl in _floods_in(set(domains), start, end, now, section)
                for src in fl["sources"]]
     if query_type == "visit":
         sources += list(VISITORS)
