@@ -105,6 +105,19 @@ bool account_facts_refreshing(const account_t *a) {
          (a->facts_refresh->running || a->facts_refresh->complete);
 }
 
+/* The request of the c-th chunk of f's ids (API_MAX_INSTANCE_IDS a
+ * request): DescribeInstances, or with details DescribeInstanceDetails. */
+static void add_chunk(struct account_facts_s *f, size_t c, bool details) {
+  size_t first = c * API_MAX_INSTANCE_IDS, left = f->id_count - first;
+  f->requests[f->request_count++] = (facts_request_t){
+      .kind = REQUEST_FACTS,
+      .details = details,
+      .first = first,
+      .count = left < API_MAX_INSTANCE_IDS ? left : API_MAX_INSTANCE_IDS,
+      .page = 1,
+  };
+}
+
 /* Of the block's instance IDs, to see that they changed. */
 static uint64_t ids_hash(const account_t *a) {
   uint64_t h = UINT64_C(14695981039346656037);
@@ -176,18 +189,10 @@ void account_facts_begin(account_t *a, cdtime_t now) {
   if (account_wide(a)) /* the account's list, then its details */
     f->requests[f->request_count++] =
         (facts_request_t){.kind = REQUEST_FACTS, .account = true, .page = 1};
-  for (size_t c = 0; c < chunks && !account_wide(a); c++)
-    for (int details = 0; details < 2; details++) {
-      size_t first = c * API_MAX_INSTANCE_IDS;
-      size_t left = f->id_count - first;
-      f->requests[f->request_count++] = (facts_request_t){
-          .kind = REQUEST_FACTS,
-          .details = details,
-          .first = first,
-          .count = left < API_MAX_INSTANCE_IDS ? left : API_MAX_INSTANCE_IDS,
-          .page = 1,
-      };
-    }
+  for (size_t c = 0; c < chunks && !account_wide(a); c++) {
+    add_chunk(f, c, false);
+    add_chunk(f, c, true);
+  }
   f->running = true;
   f->failed = f->refused = false;
   account_series_idle(a);
@@ -253,16 +258,8 @@ static int ask_details_of_all(struct account_facts_s *f) {
   for (size_t i = 0; i < n; i++)
     if ((f->ids[f->id_count++] = strdup(f->building.items[i].id)) == NULL)
       return ENOMEM;
-  for (size_t c = 0; c < chunks; c++) {
-    size_t first = c * API_MAX_INSTANCE_IDS, left = n - first;
-    f->requests[f->request_count++] = (facts_request_t){
-        .kind = REQUEST_FACTS,
-        .details = true,
-        .first = first,
-        .count = left < API_MAX_INSTANCE_IDS ? left : API_MAX_INSTANCE_IDS,
-        .page = 1,
-    };
-  }
+  for (size_t c = 0; c < chunks; c++)
+    add_chunk(f, c, true);
   return 0;
 }
 
